@@ -1,0 +1,36 @@
+// The backend interface: one implementation per device (CPU now, CUDA in its own issue),
+// chosen at run time. The public functions in index/api.cpp validate inputs and then call
+// exactly one of these; backends may assume valid, non-empty inputs.
+#pragma once
+
+#include "annforge.hpp"
+
+namespace annforge::detail {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+
+  // Fills index.graph, index.graph_degree and index.entry_point for index.vectors.
+  virtual void build(Index& index, const BuildParams& params) = 0;
+
+  virtual void search(const Index& index, const DatasetView& queries, int k, const SearchParams& params,
+                      uint32_t* ids, float* distances) = 0;
+
+  // index.vectors already holds the old rows followed by the new ones from `first_new_row` on;
+  // grows index.graph to cover them.
+  virtual void extend(Index& index, int64_t first_new_row, const BuildParams& params) = 0;
+
+  virtual void exact_knn(const DatasetView& base, const DatasetView& queries, int k, Metric metric, int threads,
+                         const ProgressCallback& progress, uint32_t* ids, float* distances) = 0;
+};
+
+Backend& cpu_backend();
+// The CUDA backend, or nullptr when this build has none or no GPU is present.
+Backend* cuda_backend();
+
+// Device::Auto picks CUDA where present, else CPU; Device::Gpu without one throws NoDevice.
+Backend& backend_for(Device device);
+
+}  // namespace annforge::detail

@@ -1,0 +1,52 @@
+// annforge gt: exact k nearest neighbours of every query by brute force.
+#include <chrono>
+#include <cstdio>
+
+#include "annforge.hpp"
+#include "host/cli/args.hpp"
+#include "host/cli/commands.hpp"
+#include "host/cli/json.hpp"
+#include "host/cli/progress_bar.hpp"
+
+namespace annforge::cli {
+
+int run_ground_truth(int argc, char** argv) {
+  Args args("gt", argc, argv, {"data", "queries", "k", "out", "metric", "rows", "threads"}, {"json"});
+  const std::string data_path = args.required("data");
+  const std::string queries_path = args.required("queries");
+  const std::string out_path = args.required("out");
+  const int k = static_cast<int>(args.integer("k", 100, 1, 4096));
+  const Metric metric = parse_metric(args.text("metric", "l2"));
+  const int threads = static_cast<int>(args.integer("threads", 0, 0, 4096));
+  const bool json = args.has("json");
+
+  Dataset base = read_vectors(data_path, args.integer("rows", -1, 1, INT64_MAX));
+  Dataset queries = read_vectors(queries_path);
+  if (queries.dim() != base.dim() || queries.type() != base.type()) {
+    throw Error(ErrorCode::InvalidArgument, queries_path + ": queries are " + std::to_string(queries.dim()) + "-dimensional " +
+                                                to_string(queries.type()) + ", " + data_path + " holds " +
+                                                std::to_string(base.dim()) + "-dimensional " + to_string(base.type()));
+  }
+  if (k > base.rows()) {
+    throw Error(ErrorCode::InvalidArgument, "--k " + std::to_string(k) + " exceeds the " + std::to_string(base.rows()) +
+                                                " vectors in " + data_path);
+  }
+  ProgressBar bar(!json);
+  auto start = std::chrono::steady_clock::now();
+  Neighbors truth = exact_knn(base.view(), queries.view(), k, metric, threads, bar.callback());
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  bar.done();
+  write_neighbors(out_path, truth);
+  if (json) {
+    JsonObject o;
+    o.add("command", "gt").add("out", out_path).add("queries", static_cast<long long>(queries.rows()));
+    o.add("base", static_cast<long long>(base.rows())).add("k", k).add("seconds", seconds);
+    std::printf("%s\n", o.str().c_str());
+  } else {
+    std::printf("exact %d-NN of %lld queries over %lld vectors in %.2f s; saved %s\n", k,
+                static_cast<long long>(queries.rows()), static_cast<long long>(base.rows()), seconds, out_path.c_str());
+  }
+  return 0;
+}
+
+}  // namespace annforge::cli

@@ -1,0 +1,81 @@
+// annforge search: search a batch of queries at one or more beam widths; report recall@k
+// against ground truth when given, and queries per second.
+#include <chrono>
+#include <cstdio>
+
+#include "annforge.hpp"
+#include "host/cli/args.hpp"
+#include "host/cli/commands.hpp"
+#include "host/cli/json.hpp"
+#include "host/cli/progress_bar.hpp"
+
+namespace annforge::cli {
+
+int run_search(int argc, char** argv) {
+  Args args("search", argc, argv, {"index", "queries", "k", "gt", "beam", "out", "device", "threads", "seed"},
+            {"json"});
+  const std::string index_path = args.required("index");
+  const std::string queries_path = args.required("queries");
+  const int k = static_cast<int>(args.integer("k", 10, 1, 4096));
+  const std::vector<long long> beams = args.integers("beam", {std::max(64, k)}, 1, 1 << 20);
+  const std::string gt_path = args.text("gt");
+  const std::string out_path = args.text("out");
+  const bool json = args.has("json");
+  SearchParams params;
+  params.device = parse_device(args.text("device", "auto"));
+  params.threads = static_cast<int>(args.integer("threads", 0, 0, 4096));
+  params.seed = static_cast<uint64_t>(args.integer("seed", 42, 0, INT64_MAX));
+  resolve_backend(params.device);
+
+  Index index = load(index_path);
+  Dataset queries = read_vectors(queries_path);
+  if (queries.dim() != index.dim() || queries.type() != index.vectors.type()) {
+    throw Error(ErrorCode::InvalidArgument, queries_path + ": queries are " + std::to_string(queries.dim()) + "-dimensional " +
+                                                to_string(queries.type()) + ", the index " + index_path + " holds " +
+                                                std::to_string(index.dim()) + "-dimensional " +
+                                                to_string(index.vectors.type()));
+  }
+  Neighbors truth;
+  if (!gt_path.empty()) {
+    truth = read_neighbors(gt_path);
+    if (truth.rows < queries.rows() || truth.k < k) {
+      throw Error(ErrorCode::InvalidArgument, gt_path + ": ground truth is " + std::to_string(truth.rows) + " x " +
+                                                  std::to_string(truth.k) + ", need at least " +
+                                                  std::to_string(queries.rows()) + " x " + std::to_string(k));
+    }
+  }
+
+  std::string results;
+  Neighbors found;
+  for (long long beam : beams) {
+    params.beam_width = static_cast<int>(std::max<long long>(beam, k));
+    ProgressBar bar(!json);
+    params.progress = bar.callback();
+    auto start = std::chrono::steady_clock::now();
+    found = search(index, queries.view(), k, params);
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    bar.done();
+    double qps = queries.rows() / seconds;
+    JsonObject o;
+    o.add("beam", params.beam_width).add("queries", static_cast<long long>(queries.rows())).add("k", k);
+    o.add("seconds", seconds).add("qps", qps);
+    if (!gt_path.empty()) {
+      double recall = recall_at_k(found, truth, k);
+      o.add("recall", recall);
+      if (!json) std::printf("beam %5d: recall@%d %.4f, %.0f queries/s\n", params.beam_width, k, recall, qps);
+    } else if (!json) {
+      std::printf("beam %5d: %.0f queries/s (no --gt: recall not measured)\n", params.beam_width, qps);
+    }
+    results += (results.empty() ? "" : ", ") + o.str();
+  }
+  if (!out_path.empty()) write_neighbors(out_path, found);
+  if (json) {
+    JsonObject o;
+    o.add("command", "search").add("index", index_path).add("queries", queries_path);
+    o.add("backend", resolve_backend(params.device)).raw("results", "[" + results + "]");
+    std::printf("%s\n", o.str().c_str());
+  }
+  return 0;
+}
+
+}  // namespace annforge::cli

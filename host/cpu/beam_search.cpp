@@ -1,0 +1,127 @@
+// Greedy beam search (best-first with a bounded, sorted beam), as in DiskANN and CAGRA: the
+// beam holds the `beam_width` nearest vectors seen so far; the nearest one not yet expanded is
+// expanded next; the walk ends when every vector in the beam has been expanded.
+#include "host/cpu/beam_search.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "host/cpu/parallel.hpp"
+#include "host/cpu/random.hpp"
+#include "host/cpu/progress.hpp"
+#include "kernels/shared/neighbor_list.hpp"
+
+namespace annforge::cpu {
+namespace {
+
+// Visited marks that clear in O(1): a vector is visited when its stamp equals the current one.
+class VisitedSet {
+ public:
+  explicit VisitedSet(int64_t rows) : stamps_(rows, 0) {}
+  void next_query() {
+    if (++current_ == 0) {
+      std::fill(stamps_.begin(), stamps_.end(), 0);
+      current_ = 1;
+    }
+  }
+  // Marks `id` visited; returns false when it already was.
+  bool insert(uint32_t id) {
+    if (stamps_[id] == current_) return false;
+    stamps_[id] = current_;
+    return true;
+  }
+
+ private:
+  std::vector<uint16_t> stamps_;
+  uint16_t current_ = 0;
+};
+
+struct Beam {
+  explicit Beam(int width) : width(width), ids(width), distances(width), expanded(width) {}
+  void clear() { size = 0; }
+  // Inserts keeping the beam sorted; returns the position, or width when it did not fit.
+  int insert(uint32_t id, float d) {
+    if (size == width && (width == 0 || !core::nearer(d, id, distances[width - 1], ids[width - 1]))) return width;
+    int pos = size < width ? size++ : width - 1;
+    while (pos > 0 && core::nearer(d, id, distances[pos - 1], ids[pos - 1])) {
+      ids[pos] = ids[pos - 1];
+      distances[pos] = distances[pos - 1];
+      expanded[pos] = expanded[pos - 1];
+      --pos;
+    }
+    ids[pos] = id;
+    distances[pos] = d;
+    expanded[pos] = 0;
+    return pos;
+  }
+  int width;
+  int size = 0;
+  std::vector<uint32_t> ids;
+  std::vector<float> distances;
+  std::vector<uint8_t> expanded;
+};
+
+
+}  // namespace
+
+void beam_search(const GraphView& graph, const Distance& distance, const DatasetView& queries,
+                 const BeamSearchParams& params, const ProgressCallback& progress, uint32_t* ids, float* distances) {
+  const int k = params.k;
+  const int width = std::max(params.beam_width, k);
+  const int degree = graph.degree;
+  const DatasetView& base = distance.base();
+  const int64_t rows = base.rows;
+  const size_t row_bytes = base.row_bytes();
+  ProgressReporter reporter(progress, "search", queries.rows);
+  parallel_for(queries.rows, params.threads, 32, [&](int64_t begin, int64_t end, int thread) {
+    VisitedSet visited(rows);
+    Beam beam(width);
+    for (int64_t q = begin; q < end; ++q) {
+      const void* query = queries.row(q);
+      const float query_norm = distance.query_inverse_norm(query);
+      visited.next_query();
+      beam.clear();
+      auto consider = [&](uint32_t id) {
+        if (visited.insert(id)) beam.insert(id, distance.to_query(query, query_norm, id));
+      };
+      consider(graph.entry_point);
+      uint64_t state = mix64(params.seed ^ static_cast<uint64_t>(q));
+      for (int s = 0; s < params.random_seeds && s < rows; ++s) {
+        state = mix64(state);
+        consider(static_cast<uint32_t>(state % static_cast<uint64_t>(rows)));
+      }
+      int cursor = 0;  // every beam entry before it has been expanded
+      while (cursor < beam.size) {
+        if (beam.expanded[cursor]) {
+          ++cursor;
+          continue;
+        }
+        beam.expanded[cursor] = 1;
+        const uint32_t* neighbors = graph.neighbors(beam.ids[cursor]);
+        // Fetch the unvisited neighbours' vectors before computing any distance: their loads
+        // overlap instead of stalling one after another.
+        for (int e = 0; e < degree; ++e) {
+          __builtin_prefetch(base.row(neighbors[e]));
+          if (row_bytes > 64) __builtin_prefetch(base.row(neighbors[e]) + 64);
+        }
+        int lowest = beam.size;
+        for (int e = 0; e < degree; ++e) {
+          uint32_t u = neighbors[e];
+          if (!visited.insert(u)) continue;
+          int pos = beam.insert(u, distance.to_query(query, query_norm, u));
+          lowest = std::min(lowest, pos);
+        }
+        if (lowest < cursor) cursor = lowest;
+      }
+      for (int j = 0; j < k; ++j) {
+        bool have = j < beam.size;
+        ids[q * k + j] = have ? beam.ids[j] : kInvalidId;
+        distances[q * k + j] = have ? beam.distances[j] : std::numeric_limits<float>::infinity();
+      }
+    }
+    reporter.add(end - begin, thread);
+  });
+  reporter.finish();
+}
+
+}  // namespace annforge::cpu

@@ -1,0 +1,30 @@
+// Batched greedy beam search over the fixed-degree graph, one query per worker at a time.
+#pragma once
+
+#include "annforge.hpp"
+#include "host/cpu/distance.hpp"
+
+namespace annforge::cpu {
+
+struct BeamSearchParams {
+  int k = 10;
+  int beam_width = 64;
+  int random_seeds = 8;  // random start points besides the entry point, for graphs with islands
+  uint64_t seed = 42;
+  int threads = 0;
+};
+
+// The graph a search walks: rows x degree ids over distance.base() (which may be a prefix of
+// an index's vectors while extend links new rows in).
+struct GraphView {
+  const uint32_t* ids = nullptr;
+  int degree = 0;
+  uint32_t entry_point = 0;
+  const uint32_t* neighbors(uint32_t v) const { return ids + static_cast<int64_t>(v) * degree; }
+};
+inline GraphView graph_of(const Index& index) { return {index.graph.data(), index.graph_degree, index.entry_point}; }
+
+void beam_search(const GraphView& graph, const Distance& distance, const DatasetView& queries,
+                 const BeamSearchParams& params, const ProgressCallback& progress, uint32_t* ids, float* distances);
+
+}  // namespace annforge::cpu

@@ -1,0 +1,88 @@
+// The CPU backend: kNN graph (brute force or NN-Descent), graph optimisation, beam search.
+#include <algorithm>
+
+#include "host/backend.hpp"
+#include "host/cpu/beam_search.hpp"
+#include "host/cpu/entry_point.hpp"
+#include "host/cpu/extend.hpp"
+#include "host/cpu/graph_optimize.hpp"
+#include "host/cpu/knn_graph.hpp"
+#include "host/cpu/parallel.hpp"
+#include "host/cpu/trace.hpp"
+
+namespace annforge::cpu {
+namespace {
+
+// Below this many rows the exact all-pairs kNN graph costs less than NN-Descent's rounds
+// (measured on sift-vl-1m slices, see NOTES.md), and it is exact.
+constexpr int64_t kBruteForceMaxRows = 10000;
+
+class CpuBackend final : public detail::Backend {
+ public:
+  const char* name() const override { return "cpu"; }
+
+  void build(Index& index, const BuildParams& params) override {
+    const DatasetView& data = index.vectors.view();
+    const int threads = resolve_threads(params.threads);
+    const int64_t rows = data.rows;
+    const int degree = static_cast<int>(std::min<int64_t>(params.graph_degree, rows - 1));
+    const int k = static_cast<int>(std::min<int64_t>(params.intermediate_degree, rows - 1));
+    index.graph_degree = degree;
+    StageTimer timer;
+    index.entry_point = nearest_to_centroid(data, threads);
+    timer.lap("entry point");
+    if (degree == 0) {
+      index.graph.clear();
+      return;
+    }
+    Distance distance(index.metric, data);
+    bool brute = params.algorithm == BuildAlgorithm::BruteForce ||
+                 (params.algorithm == BuildAlgorithm::Auto && rows <= kBruteForceMaxRows);
+    KnnGraph knn;
+    if (brute) {
+      knn = brute_force_knn_graph(distance, k, threads, params.progress);
+    } else {
+      NNDescentParams nn;
+      nn.k = k;
+      nn.max_iterations = params.nn_descent_iterations;
+      nn.termination = params.nn_descent_termination;
+      nn.threads = threads;
+      nn.seed = params.seed;
+      knn = nn_descent_knn_graph(distance, nn, params.progress);
+    }
+    timer.lap("knn graph (%s, k=%d)", brute ? "brute force" : "nn-descent", k);
+    index.graph = optimize_graph(knn, degree, threads, params.progress);
+    timer.lap("graph optimisation (degree %d)", degree);
+  }
+
+  void search(const Index& index, const DatasetView& queries, int k, const SearchParams& params, uint32_t* ids,
+              float* distances) override {
+    Distance distance(index.metric, index.vectors.view());
+    BeamSearchParams beam;
+    beam.k = k;
+    beam.beam_width = params.beam_width;
+    beam.seed = params.seed;
+    beam.threads = params.threads;
+    beam_search(graph_of(index), distance, queries, beam, params.progress, ids, distances);
+  }
+
+  void extend(Index& index, int64_t first_new_row, const BuildParams& params) override {
+    extend_graph(index, first_new_row, params);
+  }
+
+  void exact_knn(const DatasetView& base, const DatasetView& queries, int k, Metric metric, int threads,
+                 const ProgressCallback& progress, uint32_t* ids, float* distances) override {
+    Distance distance(metric, base);
+    brute_force_neighbors(distance, queries, k, false, threads, progress, ids, distances);
+  }
+};
+
+}  // namespace
+}  // namespace annforge::cpu
+
+namespace annforge::detail {
+Backend& cpu_backend() {
+  static cpu::CpuBackend backend;
+  return backend;
+}
+}  // namespace annforge::detail

@@ -1,0 +1,115 @@
+// Graph optimisation on the CPU: detour counting with a small per-vector rank table, then
+// reverse edges collected rank by rank so that each vector keeps its strongest in-edges.
+#include "host/cpu/graph_optimize.hpp"
+
+#include <algorithm>
+
+#include "host/cpu/parallel.hpp"
+#include "host/cpu/progress.hpp"
+#include "kernels/shared/prune_core.hpp"
+
+namespace annforge::cpu {
+namespace {
+
+// Maps the ids of one vector's kNN list to their ranks: open addressing, linear probing.
+class RankTable {
+ public:
+  explicit RankTable(int k) {
+    size_t capacity = 16;
+    while (capacity < static_cast<size_t>(4 * k)) capacity *= 2;
+    mask_ = capacity - 1;
+    keys_.assign(capacity, kInvalidId);
+    ranks_.assign(capacity, 0);
+  }
+  void fill(const uint32_t* ids, int k) {
+    std::fill(keys_.begin(), keys_.end(), kInvalidId);
+    for (int r = 0; r < k; ++r) {
+      size_t slot = hash(ids[r]);
+      while (keys_[slot] != kInvalidId) slot = (slot + 1) & mask_;
+      keys_[slot] = ids[r];
+      ranks_[slot] = r;
+    }
+  }
+  int rank_of(uint32_t id) const {
+    for (size_t slot = hash(id);; slot = (slot + 1) & mask_) {
+      if (keys_[slot] == id) return ranks_[slot];
+      if (keys_[slot] == kInvalidId) return -1;
+    }
+  }
+
+ private:
+  size_t hash(uint32_t id) const { return (static_cast<size_t>(id) * 0x9E3779B1u >> 7) & mask_; }
+  size_t mask_;
+  std::vector<uint32_t> keys_;
+  std::vector<int> ranks_;
+};
+
+}  // namespace
+
+std::vector<uint32_t> prune_by_detours(const KnnGraph& knn, int degree, int threads) {
+  const int k = knn.k;
+  std::vector<uint32_t> pruned(knn.rows * degree);
+  parallel_for(knn.rows, threads, 512, [&](int64_t begin, int64_t end, int) {
+    RankTable table(k);
+    std::vector<uint16_t> detours(k), kept(degree);
+    for (int64_t v = begin; v < end; ++v) {
+      const uint32_t* list = &knn.ids[v * k];
+      table.fill(list, k);
+      std::fill(detours.begin(), detours.end(), 0);
+      // Only neighbours w at rank j < k-1 can make a detour, and only through their own first
+      // k-1 entries (a detour needs both hops shorter in rank than the direct edge).
+      for (int j = 0; j + 1 < k; ++j) {
+        const uint32_t* via = &knn.ids[static_cast<int64_t>(list[j]) * k];
+        for (int p = 0; p + 1 < k; ++p) {
+          if (via[p] == kInvalidId) continue;
+          int r = table.rank_of(via[p]);
+          if (r >= 0 && core::is_detour(j, p, r)) ++detours[r];
+        }
+      }
+      core::select_by_detours(detours.data(), k, degree, kept.data());
+      for (int e = 0; e < degree; ++e) pruned[v * degree + e] = list[kept[e]];
+    }
+  });
+  return pruned;
+}
+
+std::vector<uint32_t> merge_reverse_edges(const std::vector<uint32_t>& pruned, int64_t rows, int degree) {
+  // Reverse lists gathered position by position: an in-edge from a vector that ranks this one
+  // higher (smaller position) is collected first and survives the cap.
+  std::vector<uint32_t> reverse(rows * degree);
+  std::vector<int> reverse_count(rows, 0);
+  for (int p = 0; p < degree; ++p) {
+    for (int64_t v = 0; v < rows; ++v) {
+      uint32_t u = pruned[v * degree + p];
+      if (reverse_count[u] < degree) reverse[static_cast<int64_t>(u) * degree + reverse_count[u]++] = static_cast<uint32_t>(v);
+    }
+  }
+  std::vector<uint32_t> graph(rows * degree);
+  const int protected_edges = (degree + 1) / 2;
+  for (int64_t v = 0; v < rows; ++v) {
+    const uint32_t* forward = &pruned[v * degree];
+    uint32_t* out = &graph[v * degree];
+    int filled = 0;
+    auto add = [&](uint32_t id) {
+      for (int e = 0; e < filled; ++e) {
+        if (out[e] == id) return;
+      }
+      out[filled++] = id;
+    };
+    for (int e = 0; e < protected_edges; ++e) add(forward[e]);
+    for (int e = 0; e < reverse_count[v] && filled < degree; ++e) add(reverse[v * degree + e]);
+    for (int e = protected_edges; e < degree && filled < degree; ++e) add(forward[e]);
+  }
+  return graph;
+}
+
+std::vector<uint32_t> optimize_graph(const KnnGraph& knn, int degree, int threads, const ProgressCallback& progress) {
+  ProgressReporter reporter(progress, "optimize", 2);
+  std::vector<uint32_t> pruned = prune_by_detours(knn, degree, threads);
+  reporter.add(1, 0);
+  std::vector<uint32_t> graph = merge_reverse_edges(pruned, knn.rows, degree);
+  reporter.finish();
+  return graph;
+}
+
+}  // namespace annforge::cpu

@@ -1,0 +1,20 @@
+// Turns a kNN graph (k neighbours per vector) into the fixed-degree search graph: rank-based
+// pruning to `degree` edges, then reverse edges merged in, as in CAGRA.
+#pragma once
+
+#include <vector>
+
+#include "host/cpu/knn_graph.hpp"
+
+namespace annforge::cpu {
+
+// rows x degree ids: no self loops, no repeats. Requires knn.k >= degree and rows > degree.
+std::vector<uint32_t> optimize_graph(const KnnGraph& knn, int degree, int threads, const ProgressCallback& progress);
+
+// The pruning step alone: per vector, `degree` ranks of its kNN list, best first.
+std::vector<uint32_t> prune_by_detours(const KnnGraph& knn, int degree, int threads);
+
+// Merges reverse edges into a pruned graph, keeping each vector's first half of forward edges.
+std::vector<uint32_t> merge_reverse_edges(const std::vector<uint32_t>& pruned, int64_t rows, int degree);
+
+}  // namespace annforge::cpu

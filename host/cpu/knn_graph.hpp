@@ -1,0 +1,37 @@
+// The kNN-graph stage of a build: k nearest neighbours of every vector among the others.
+// Replaceable by design: brute force and NN-Descent produce the same structure, and the graph
+// optimisation that follows does not care which one ran.
+#pragma once
+
+#include <vector>
+
+#include "annforge.hpp"
+#include "host/cpu/distance.hpp"
+
+namespace annforge::cpu {
+
+struct KnnGraph {
+  int64_t rows = 0;
+  int k = 0;
+  std::vector<uint32_t> ids;      // rows x k, nearest first, no self, no repeats
+  std::vector<float> distances;   // rows x k
+};
+
+// Exact neighbours of each query among `distance.base()`. With `exclude_self`, queries are the
+// base itself (row i is query i) and i is left out of its own list.
+void brute_force_neighbors(const Distance& distance, const DatasetView& queries, int k, bool exclude_self,
+                           int threads, const ProgressCallback& progress, uint32_t* ids, float* distances);
+
+KnnGraph brute_force_knn_graph(const Distance& distance, int k, int threads, const ProgressCallback& progress);
+
+struct NNDescentParams {
+  int k = 64;
+  int max_iterations = 20;
+  float termination = 0.001f;
+  int threads = 0;
+  uint64_t seed = 42;
+};
+KnnGraph nn_descent_knn_graph(const Distance& distance, const NNDescentParams& params,
+                              const ProgressCallback& progress);
+
+}  // namespace annforge::cpu

@@ -1,0 +1,272 @@
+// NN-Descent (Dong, Charikar, Li 2011): start from random neighbour lists and repeatedly let
+// every vector introduce its neighbours to each other ("local join"); a neighbour of a
+// neighbour is likely a neighbour. Sampled new/old candidates keep each round's work bounded.
+//
+// Candidate building is lock-free: each thread scans every edge but only writes the candidate
+// lists of the vectors it owns. The local join updates lists of arbitrary vectors, under one
+// small spin lock per vector.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <random>
+
+#include "host/cpu/knn_graph.hpp"
+#include "host/cpu/parallel.hpp"
+#include "host/cpu/random.hpp"
+#include "host/cpu/trace.hpp"
+#include "host/cpu/progress.hpp"
+#include "kernels/shared/neighbor_list.hpp"
+
+namespace annforge::cpu {
+namespace {
+
+
+// Up to `capacity` candidates per vector, kept by smallest random priority: a uniform sample of
+// everything offered, without storing everything offered. Each list is a max-heap on priority,
+// so the root is the entry to evict. A pair gets the same priority from either side, so a
+// repeat offer of an id lands on the same priority; repeats are removed once, in finish().
+struct CandidateLists {
+  int capacity = 0;
+  std::vector<uint32_t> ids;
+  std::vector<uint32_t> priorities;
+  std::vector<int> counts;
+
+  void reset(int64_t rows, int cap) {
+    capacity = cap;
+    ids.resize(rows * cap);
+    priorities.resize(rows * cap);
+    counts.assign(rows, 0);
+  }
+  void offer(int64_t owner, uint32_t id, uint32_t priority) {
+    uint32_t* heap_ids = &ids[owner * capacity];
+    uint32_t* heap = &priorities[owner * capacity];
+    int& count = counts[owner];
+    if (count < capacity) {
+      int i = count++;
+      while (i > 0 && heap[(i - 1) / 2] < priority) {  // sift up
+        heap[i] = heap[(i - 1) / 2];
+        heap_ids[i] = heap_ids[(i - 1) / 2];
+        i = (i - 1) / 2;
+      }
+      heap[i] = priority;
+      heap_ids[i] = id;
+      return;
+    }
+    if (priority >= heap[0]) return;
+    int i = 0;
+    for (;;) {  // sift down from the root
+      int child = 2 * i + 1;
+      if (child >= count) break;
+      if (child + 1 < count && heap[child + 1] > heap[child]) ++child;
+      if (heap[child] <= priority) break;
+      heap[i] = heap[child];
+      heap_ids[i] = heap_ids[child];
+      i = child;
+    }
+    heap[i] = priority;
+    heap_ids[i] = id;
+  }
+  // The largest priority kept: an offer below it is in the list (or the list was never full).
+  uint32_t admission(int64_t owner) const {
+    return counts[owner] < capacity ? UINT32_MAX : priorities[owner * capacity];
+  }
+  // Sorts a list by id and drops repeats.
+  void finish(int64_t owner) {
+    uint32_t* list = &ids[owner * capacity];
+    std::sort(list, list + counts[owner]);
+    counts[owner] = static_cast<int>(std::unique(list, list + counts[owner]) - list);
+  }
+  const uint32_t* of(int64_t owner) const { return &ids[owner * capacity]; }
+};
+
+inline uint32_t pair_priority(uint64_t round_seed, uint32_t a, uint32_t b) {
+  uint64_t low = std::min(a, b), high = std::max(a, b);
+  return static_cast<uint32_t>(mix64(round_seed ^ (high << 32 | low)));
+}
+
+class SpinLock {
+ public:
+  void lock() {
+    while (flag_.exchange(1, std::memory_order_acquire)) {
+      while (flag_.load(std::memory_order_relaxed)) {
+      }
+    }
+  }
+  void unlock() { flag_.store(0, std::memory_order_release); }
+
+ private:
+  std::atomic<uint8_t> flag_{0};
+};
+
+class NNDescent {
+ public:
+  NNDescent(const Distance& distance, const NNDescentParams& params)
+      : distance_(distance),
+        params_(params),
+        rows_(distance.base().rows),
+        k_(params.k),
+        threads_(resolve_threads(params.threads)),
+        locks_(rows_) {
+    graph_.rows = rows_;
+    graph_.k = k_;
+    graph_.ids.assign(rows_ * k_, kInvalidId);
+    graph_.distances.assign(rows_ * k_, std::numeric_limits<float>::infinity());
+    is_new_.assign(rows_ * k_, 1);
+    worst_.assign(rows_, std::numeric_limits<float>::infinity());
+    // Each vector samples about half its list per round, forward and reverse together.
+    sample_ = std::max(8, k_ / 2);
+  }
+
+  KnnGraph run(const ProgressCallback& progress) {
+    StageTimer timer;
+    initialize_randomly();
+    timer.lap("nn-descent random start (k=%d, sample=%d)", k_, sample_);
+    const int64_t total_edges = rows_ * k_;
+    ProgressReporter reporter(progress, "nn-descent", params_.max_iterations);
+    for (int iteration = 0; iteration < params_.max_iterations; ++iteration) {
+      build_candidates(iteration);
+      timer.lap("nn-descent round %d candidates", iteration);
+      int64_t updates = local_join();
+      timer.lap("nn-descent round %d local join, %lld updates", iteration, static_cast<long long>(updates));
+      reporter.add(1, 0);
+      if (updates <= static_cast<int64_t>(params_.termination * total_edges)) break;
+    }
+    reporter.finish();
+    return std::move(graph_);
+  }
+
+ private:
+  uint32_t* ids(int64_t v) { return &graph_.ids[v * k_]; }
+  float* dists(int64_t v) { return &graph_.distances[v * k_]; }
+
+  // k distinct random neighbours per vector, sorted by distance.
+  void initialize_randomly() {
+    parallel_for(rows_, threads_, 1024, [&](int64_t begin, int64_t end, int) {
+      std::mt19937_64 rng(mix64(params_.seed ^ static_cast<uint64_t>(begin)));
+      std::uniform_int_distribution<uint32_t> pick(0, static_cast<uint32_t>(rows_ - 1));
+      std::vector<std::pair<float, uint32_t>> chosen;
+      for (int64_t v = begin; v < end; ++v) {
+        chosen.clear();
+        while (static_cast<int>(chosen.size()) < k_) {
+          uint32_t u = pick(rng);
+          bool repeat = u == v;
+          for (const auto& c : chosen) repeat = repeat || c.second == u;
+          if (!repeat) chosen.emplace_back(distance_.between(v, u), u);
+        }
+        std::sort(chosen.begin(), chosen.end());
+        for (int j = 0; j < k_; ++j) {
+          ids(v)[j] = chosen[j].second;
+          dists(v)[j] = chosen[j].first;
+        }
+        worst_[v] = chosen.back().first;
+      }
+    });
+  }
+
+  // Samples forward and reverse neighbours of every vector into new/old candidate lists, then
+  // marks the sampled new neighbours old, so each pair is joined as "new" only once.
+  void build_candidates(int iteration) {
+    new_candidates_.reset(rows_, sample_);
+    old_candidates_.reset(rows_, sample_);
+    const uint64_t round_seed = mix64(params_.seed + 0x1000 * (iteration + 1));
+    parallel_for(threads_, threads_, 1, [&](int64_t part, int64_t, int) {
+      int64_t lo = rows_ * part / threads_, hi = rows_ * (part + 1) / threads_;
+      for (int64_t v = 0; v < rows_; ++v) {
+        const uint32_t* list = ids(v);
+        const uint8_t* fresh = &is_new_[v * k_];
+        for (int j = 0; j < k_; ++j) {
+          uint32_t u = list[j];
+          if (u == kInvalidId) continue;
+          uint32_t priority = pair_priority(round_seed, static_cast<uint32_t>(v), u);
+          CandidateLists& target = fresh[j] ? new_candidates_ : old_candidates_;
+          if (v >= lo && v < hi) target.offer(v, u, priority);
+          if (u >= lo && u < hi) target.offer(u, static_cast<uint32_t>(v), priority);
+        }
+      }
+    });
+    parallel_for(rows_, threads_, 4096, [&](int64_t begin, int64_t end, int) {
+      for (int64_t v = begin; v < end; ++v) {
+        // A new neighbour whose edge priority made it into v's sample is joined this round:
+        // from now on it is old.
+        const uint32_t admission = new_candidates_.admission(v);
+        for (int j = 0; j < k_; ++j) {
+          uint8_t& fresh = is_new_[v * k_ + j];
+          if (fresh && pair_priority(round_seed, static_cast<uint32_t>(v), ids(v)[j]) <= admission) fresh = 0;
+        }
+        new_candidates_.finish(v);
+        old_candidates_.finish(v);
+      }
+    });
+  }
+
+  // The threshold test reads `worst_`, a compact copy of each list's last distance, so most
+  // rejected candidates cost one cached load instead of a miss on the list itself. The read is
+  // racy by design (relaxed atomic): a stale threshold only lets a candidate through to the
+  // locked, exact check.
+  bool try_insert(uint32_t target, uint32_t id, float d) {
+    float worst;
+    __atomic_load(&worst_[target], &worst, __ATOMIC_RELAXED);
+    if (d >= worst) return false;
+    locks_[target].lock();
+    int64_t base = static_cast<int64_t>(target) * k_;
+    bool inserted = core::insert_sorted(ids(target), dists(target), &is_new_[base], k_, id, d, 1);
+    if (inserted) __atomic_store(&worst_[target], &graph_.distances[base + k_ - 1], __ATOMIC_RELAXED);
+    locks_[target].unlock();
+    return inserted;
+  }
+
+  int64_t local_join() {
+    std::atomic<int64_t> updates{0};
+    parallel_for(rows_, threads_, 256, [&](int64_t begin, int64_t end, int) {
+      int64_t local = 0;
+      for (int64_t v = begin; v < end; ++v) {
+        const uint32_t* fresh = new_candidates_.of(v);
+        const uint32_t* old = old_candidates_.of(v);
+        int fresh_count = new_candidates_.counts[v], old_count = old_candidates_.counts[v];
+        for (int a = 0; a < fresh_count; ++a) {
+          uint32_t p = fresh[a];
+          for (int b = a + 1; b < fresh_count; ++b) {
+            uint32_t q = fresh[b];
+            float d = distance_.between(p, q);
+            local += try_insert(p, q, d) + try_insert(q, p, d);
+          }
+          for (int b = 0; b < old_count; ++b) {
+            uint32_t q = old[b];
+            if (q == p) continue;
+            float d = distance_.between(p, q);
+            local += try_insert(p, q, d) + try_insert(q, p, d);
+          }
+        }
+      }
+      updates.fetch_add(local, std::memory_order_relaxed);
+    });
+    return updates.load();
+  }
+
+  const Distance& distance_;
+  NNDescentParams params_;
+  int64_t rows_;
+  int k_;
+  int threads_;
+  int sample_ = 0;
+  KnnGraph graph_;
+  std::vector<uint8_t> is_new_;
+  std::vector<float> worst_;
+  std::vector<SpinLock> locks_;
+  CandidateLists new_candidates_, old_candidates_;
+};
+
+}  // namespace
+
+KnnGraph nn_descent_knn_graph(const Distance& distance, const NNDescentParams& params,
+                              const ProgressCallback& progress) {
+  if (params.k >= distance.base().rows) {
+    throw Error(ErrorCode::InvalidArgument, "NN-Descent needs more rows (" + std::to_string(distance.base().rows) +
+                                                ") than neighbours per row (" + std::to_string(params.k) + ")");
+  }
+  NNDescent builder(distance, params);
+  return builder.run(progress);
+}
+
+}  // namespace annforge::cpu

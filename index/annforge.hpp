@@ -1,0 +1,166 @@
+// annforge: the public C++ API. Build a fixed-degree proximity graph over a whole batch of
+// vectors at once, search it with a whole batch of queries, extend it, save and load it.
+// Everything here takes batches; there is no per-vector call.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace annforge {
+
+enum class Metric { L2, InnerProduct, Cosine };
+enum class ElementType { Float32, UInt8, Int8 };
+enum class Device { Auto, Cpu, Gpu };
+enum class BuildAlgorithm { Auto, BruteForce, NNDescent };
+
+// The one way annforge fails: an exception carrying a code and a message that names the file,
+// flag or shape at fault. The C API maps the code to annforge_status; the CLI prints the message.
+enum class ErrorCode { InvalidArgument = 1, Io = 2, Format = 3, Unsupported = 4, NoDevice = 5, Internal = 6 };
+class Error : public std::runtime_error {
+ public:
+  Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  ErrorCode code() const { return code_; }
+
+ private:
+  ErrorCode code_;
+};
+
+size_t element_size(ElementType type);
+const char* to_string(Metric metric);       // "l2", "ip", "cosine"
+const char* to_string(ElementType type);    // "float32", "uint8", "int8"
+Metric parse_metric(const std::string& name);  // throws InvalidArgument naming the value
+Device parse_device(const std::string& name);  // "auto", "cpu", "gpu"
+
+// A borrowed, row-major matrix of vectors: the caller owns the memory and keeps it alive.
+struct DatasetView {
+  const void* data = nullptr;
+  int64_t rows = 0;
+  int64_t dim = 0;
+  ElementType type = ElementType::Float32;
+
+  size_t row_bytes() const { return static_cast<size_t>(dim) * element_size(type); }
+  const uint8_t* row(int64_t i) const { return static_cast<const uint8_t*>(data) + i * row_bytes(); }
+};
+
+// A matrix of vectors that keeps its storage alive: heap memory, a memory-mapped file, or
+// (from Dataset::borrow) nothing at all, for the caller's memory. Copies share the storage.
+class Dataset {
+ public:
+  Dataset() = default;
+  static Dataset allocate(int64_t rows, int64_t dim, ElementType type);
+  static Dataset copy_of(const DatasetView& view);
+  static Dataset borrow(const DatasetView& view);
+  static Dataset wrap(const DatasetView& view, std::shared_ptr<const void> keep_alive);
+
+  const DatasetView& view() const { return view_; }
+  int64_t rows() const { return view_.rows; }
+  int64_t dim() const { return view_.dim; }
+  ElementType type() const { return view_.type; }
+  bool owns_storage() const { return storage_ != nullptr; }
+  void* mutable_data();  // only for storage allocated by annforge
+
+ private:
+  std::shared_ptr<const void> storage_;
+  DatasetView view_;
+  bool writable_ = false;
+};
+
+// k neighbours per query, nearest first. Missing neighbours (k larger than the data) are
+// reported as id kInvalidId with distance +infinity.
+constexpr uint32_t kInvalidId = 0xFFFFFFFFu;
+struct Neighbors {
+  int64_t rows = 0;
+  int k = 0;
+  std::vector<uint32_t> ids;      // rows x k
+  std::vector<float> distances;   // rows x k; smaller is nearer (see distance convention below)
+};
+// Distance convention: L2 is the squared Euclidean distance; InnerProduct is -<a,b>;
+// Cosine is 1 - cos(a,b). In all three, smaller means nearer.
+
+struct Progress {
+  const char* stage;  // "knn-graph", "optimize", "search", ...
+  int64_t done;
+  int64_t total;
+};
+using ProgressCallback = std::function<void(const Progress&)>;
+
+struct BuildParams {
+  Metric metric = Metric::L2;
+  int graph_degree = 32;          // out-degree of the final graph
+  int intermediate_degree = 64;   // degree of the kNN graph that pruning starts from
+  BuildAlgorithm algorithm = BuildAlgorithm::Auto;  // Auto: brute force below ~20K rows
+  int nn_descent_iterations = 20; // upper bound on NN-Descent rounds
+  float nn_descent_termination = 0.001f;  // stop when a round updates fewer than this share of edges
+  int threads = 0;                // 0: all hardware threads
+  uint64_t seed = 42;
+  Device device = Device::Auto;
+  ProgressCallback progress;      // called from the calling thread; may be empty
+};
+
+struct SearchParams {
+  int beam_width = 64;            // candidates kept during the walk (>= k); higher: better recall
+  int threads = 0;
+  uint64_t seed = 42;
+  Device device = Device::Auto;
+  ProgressCallback progress;
+};
+
+// A built index: the vectors, the fixed-degree graph (rows x graph_degree ids, no self loops,
+// no repeats), the metric and shape. `vectors` may borrow the caller's memory (zero copy).
+struct Index {
+  Metric metric = Metric::L2;
+  Dataset vectors;
+  int graph_degree = 0;
+  std::vector<uint32_t> graph;
+  uint32_t entry_point = 0;       // where searches start (the vector nearest the centroid)
+  std::string backend;            // which backend built it: "cpu" or "cuda"
+
+  int64_t rows() const { return vectors.rows(); }
+  int64_t dim() const { return vectors.dim(); }
+  const uint32_t* neighbors(int64_t i) const { return graph.data() + i * graph_degree; }
+};
+
+// Builds the graph over all of `data`. The Dataset overload shares the dataset's storage
+// (a memory-mapped file stays mapped, a borrowed view stays borrowed); no vector is copied.
+Index build(const Dataset& data, const BuildParams& params = {});
+
+// Searches a whole batch; writes queries.rows x k ids and distances into caller memory.
+void search(const Index& index, const DatasetView& queries, int k, const SearchParams& params,
+            uint32_t* ids, float* distances);
+Neighbors search(const Index& index, const DatasetView& queries, int k, const SearchParams& params = {});
+
+// Adds a batch of vectors to the index (copying the index's vectors into owned storage) and
+// links them into the graph, keeping its degree fixed.
+void extend(Index& index, const DatasetView& more, const BuildParams& params = {});
+
+// Exact k nearest neighbours by blocked brute force: ground truth, and the small-data build.
+Neighbors exact_knn(const DatasetView& base, const DatasetView& queries, int k, Metric metric,
+                    int threads = 0, const ProgressCallback& progress = {});
+
+// The annforge index file (see index/index_file.cpp for the layout). save writes a temporary
+// file beside `path` and renames it, so a failure never leaves a half-written index.
+void save(const Index& index, const std::string& path);
+Index load(const std::string& path);
+
+// Vector files: .fvecs .bvecs .ivecs, .fbin .u8bin .i8bin .ibin, .npy (float32/uint8/int8).
+// Large contiguous formats are memory-mapped. max_rows < 0 reads every row.
+Dataset read_vectors(const std::string& path, int64_t max_rows = -1);
+void write_vectors(const std::string& path, const DatasetView& data);
+// Neighbour-id files (.ivecs, .ibin): ground truth and search output.
+Neighbors read_neighbors(const std::string& path);
+void write_neighbors(const std::string& path, const Neighbors& neighbors);
+
+// Mean recall@k: the share of each query's true k nearest (the first k columns of `truth`)
+// found among the first k columns of `found`. Throws when either has fewer rows or columns.
+double recall_at_k(const Neighbors& found, const Neighbors& truth, int k);
+
+// Which backends this build and this machine offer, and which one `device` resolves to.
+bool gpu_available();
+std::string resolve_backend(Device device);  // "cpu" or "cuda"; throws NoDevice for Gpu without one
+
+}  // namespace annforge

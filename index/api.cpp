@@ -1,0 +1,130 @@
+// The public entry points: check every precondition once, here, with a message that names
+// what is wrong, then hand the work to the backend chosen for the requested device.
+#include <cmath>
+#include <cstring>
+
+#include "annforge.hpp"
+#include "host/backend.hpp"
+
+namespace annforge {
+namespace {
+
+#define ANNFORGE_EXPECTS(condition, message)                                   \
+  do {                                                                         \
+    if (!(condition)) throw Error(ErrorCode::InvalidArgument, (message));      \
+  } while (0)
+
+std::string shape(const DatasetView& v) { return std::to_string(v.rows) + " x " + std::to_string(v.dim); }
+
+void check_dataset(const DatasetView& data, const char* what) {
+  ANNFORGE_EXPECTS(data.rows > 0 && data.dim > 0, std::string(what) + ": empty (" + shape(data) + ")");
+  ANNFORGE_EXPECTS(data.data != nullptr, std::string(what) + ": null data pointer");
+  ANNFORGE_EXPECTS(data.rows < int64_t{kInvalidId}, std::string(what) + ": more rows than 32-bit ids can address");
+  if (data.type == ElementType::Float32) {
+    // NaN or infinity would silently poison every distance it touches: refuse it up front.
+    const float* values = static_cast<const float*>(data.data);
+    const int64_t count = data.rows * data.dim;
+    for (int64_t i = 0; i < count; ++i) {
+      if (!std::isfinite(values[i])) {
+        throw Error(ErrorCode::InvalidArgument, std::string(what) + ": row " + std::to_string(i / data.dim) +
+                                                    ", column " + std::to_string(i % data.dim) + " is " +
+                                                    (std::isnan(values[i]) ? "NaN" : "infinite"));
+      }
+    }
+  }
+}
+
+void check_build_params(const BuildParams& p) {
+  ANNFORGE_EXPECTS(p.graph_degree >= 1, "graph_degree must be at least 1 (got " + std::to_string(p.graph_degree) + ")");
+  ANNFORGE_EXPECTS(p.graph_degree <= 1024, "graph_degree must be at most 1024 (got " + std::to_string(p.graph_degree) + ")");
+  ANNFORGE_EXPECTS(p.intermediate_degree >= p.graph_degree,
+                   "intermediate_degree (" + std::to_string(p.intermediate_degree) +
+                       ") must be at least graph_degree (" + std::to_string(p.graph_degree) + ")");
+  ANNFORGE_EXPECTS(p.intermediate_degree <= 4096, "intermediate_degree must be at most 4096");
+  ANNFORGE_EXPECTS(p.nn_descent_iterations >= 1, "nn_descent_iterations must be at least 1");
+  ANNFORGE_EXPECTS(p.nn_descent_termination >= 0.0f, "nn_descent_termination must not be negative");
+  ANNFORGE_EXPECTS(p.threads >= 0, "threads must not be negative (0 means all)");
+}
+
+void check_queries(const Index& index, const DatasetView& queries, int k) {
+  ANNFORGE_EXPECTS(index.rows() > 0, "search: the index is empty");
+  check_dataset(queries, "queries");
+  ANNFORGE_EXPECTS(queries.dim == index.dim(), "queries have dimension " + std::to_string(queries.dim) +
+                                                   ", the index has " + std::to_string(index.dim()));
+  ANNFORGE_EXPECTS(queries.type == index.vectors.type(), std::string("queries are ") + to_string(queries.type) +
+                                                             ", the index holds " + to_string(index.vectors.type()));
+  ANNFORGE_EXPECTS(k >= 1, "k must be at least 1 (got " + std::to_string(k) + ")");
+}
+
+}  // namespace
+
+Index build(const Dataset& data, const BuildParams& params) {
+  check_dataset(data.view(), "build data");
+  check_build_params(params);
+  detail::Backend& backend = detail::backend_for(params.device);
+  Index index;
+  index.metric = params.metric;
+  index.vectors = data;
+  index.backend = backend.name();
+  backend.build(index, params);
+  return index;
+}
+
+void search(const Index& index, const DatasetView& queries, int k, const SearchParams& params, uint32_t* ids,
+            float* distances) {
+  check_queries(index, queries, k);
+  ANNFORGE_EXPECTS(ids != nullptr && distances != nullptr, "search: null output pointer");
+  ANNFORGE_EXPECTS(params.beam_width >= 1, "beam_width must be at least 1");
+  detail::backend_for(params.device).search(index, queries, k, params, ids, distances);
+}
+
+Neighbors search(const Index& index, const DatasetView& queries, int k, const SearchParams& params) {
+  Neighbors result;
+  result.rows = queries.rows;
+  result.k = k;
+  result.ids.resize(std::max<int64_t>(0, queries.rows) * std::max(k, 0));
+  result.distances.resize(result.ids.size());
+  search(index, queries, k, params, result.ids.data(), result.distances.data());
+  return result;
+}
+
+void extend(Index& index, const DatasetView& more, const BuildParams& params) {
+  check_dataset(more, "extend data");
+  check_build_params(params);
+  ANNFORGE_EXPECTS(index.rows() > 0, "extend: the index is empty; build it first");
+  ANNFORGE_EXPECTS(more.dim == index.dim() && more.type == index.vectors.type(),
+                   "extend: new vectors are " + shape(more) + " " + to_string(more.type) + ", the index holds " +
+                       std::to_string(index.dim()) + "-dimensional " + to_string(index.vectors.type()));
+  ANNFORGE_EXPECTS(index.rows() + more.rows < int64_t{kInvalidId}, "extend: more rows than 32-bit ids can address");
+  detail::Backend& backend = detail::backend_for(params.device);
+  const int64_t old_rows = index.rows();
+  Dataset grown = Dataset::allocate(old_rows + more.rows, index.dim(), index.vectors.type());
+  auto* bytes = static_cast<uint8_t*>(grown.mutable_data());
+  std::memcpy(bytes, index.vectors.view().data, old_rows * more.row_bytes());
+  std::memcpy(bytes + old_rows * more.row_bytes(), more.data, more.rows * more.row_bytes());
+  Index updated = index;
+  updated.vectors = grown;
+  backend.extend(updated, old_rows, params);
+  updated.backend = backend.name();
+  index = std::move(updated);  // only now: a failure above leaves the caller's index as it was
+}
+
+Neighbors exact_knn(const DatasetView& base, const DatasetView& queries, int k, Metric metric, int threads,
+                    const ProgressCallback& progress) {
+  check_dataset(base, "base");
+  check_dataset(queries, "queries");
+  ANNFORGE_EXPECTS(queries.dim == base.dim && queries.type == base.type,
+                   "queries (" + shape(queries) + " " + to_string(queries.type) + ") do not match the base (" +
+                       shape(base) + " " + to_string(base.type) + ")");
+  ANNFORGE_EXPECTS(k >= 1, "k must be at least 1 (got " + std::to_string(k) + ")");
+  Neighbors result;
+  result.rows = queries.rows;
+  result.k = k;
+  result.ids.resize(queries.rows * k);
+  result.distances.resize(queries.rows * k);
+  detail::cpu_backend().exact_knn(base, queries, k, metric, threads, progress, result.ids.data(),
+                                  result.distances.data());
+  return result;
+}
+
+}  // namespace annforge

@@ -1,0 +1,115 @@
+// Dataset storage (heap, mapped or borrowed) and the small enum helpers of the public API.
+#include "annforge.hpp"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace annforge {
+
+size_t element_size(ElementType type) {
+  switch (type) {
+    case ElementType::Float32: return 4;
+    case ElementType::UInt8: return 1;
+    case ElementType::Int8: return 1;
+  }
+  throw Error(ErrorCode::InvalidArgument, "unknown element type");
+}
+
+const char* to_string(Metric metric) {
+  switch (metric) {
+    case Metric::L2: return "l2";
+    case Metric::InnerProduct: return "ip";
+    case Metric::Cosine: return "cosine";
+  }
+  return "unknown";
+}
+
+const char* to_string(ElementType type) {
+  switch (type) {
+    case ElementType::Float32: return "float32";
+    case ElementType::UInt8: return "uint8";
+    case ElementType::Int8: return "int8";
+  }
+  return "unknown";
+}
+
+Metric parse_metric(const std::string& name) {
+  if (name == "l2" || name == "euclidean") return Metric::L2;
+  if (name == "ip" || name == "inner_product" || name == "dot") return Metric::InnerProduct;
+  if (name == "cosine" || name == "angular") return Metric::Cosine;
+  throw Error(ErrorCode::InvalidArgument, "unknown metric '" + name + "' (expected l2, ip or cosine)");
+}
+
+Device parse_device(const std::string& name) {
+  if (name == "auto") return Device::Auto;
+  if (name == "cpu") return Device::Cpu;
+  if (name == "gpu" || name == "cuda") return Device::Gpu;
+  throw Error(ErrorCode::InvalidArgument, "unknown device '" + name + "' (expected auto, cpu or gpu)");
+}
+
+double recall_at_k(const Neighbors& found, const Neighbors& truth, int k) {
+  if (k < 1 || found.k < k || truth.k < k) {
+    throw Error(ErrorCode::InvalidArgument, "recall@" + std::to_string(k) + ": needs at least k columns (found has " +
+                                                std::to_string(found.k) + ", truth has " + std::to_string(truth.k) + ")");
+  }
+  if (truth.rows < found.rows) {
+    throw Error(ErrorCode::InvalidArgument, "recall: ground truth has " + std::to_string(truth.rows) + " rows for " +
+                                                std::to_string(found.rows) + " queries");
+  }
+  int64_t hits = 0;
+  for (int64_t q = 0; q < found.rows; ++q) {
+    const uint32_t* f = &found.ids[q * found.k];
+    const uint32_t* t = &truth.ids[q * truth.k];
+    for (int i = 0; i < k; ++i) {
+      for (int j = 0; j < k; ++j) {
+        if (f[i] == t[j] && f[i] != kInvalidId) {
+          ++hits;
+          break;
+        }
+      }
+    }
+  }
+  return found.rows > 0 ? static_cast<double>(hits) / (static_cast<double>(found.rows) * k) : 0.0;
+}
+
+Dataset Dataset::allocate(int64_t rows, int64_t dim, ElementType type) {
+  if (rows < 0 || dim <= 0) {
+    throw Error(ErrorCode::InvalidArgument,
+                "cannot allocate a dataset of " + std::to_string(rows) + " x " + std::to_string(dim));
+  }
+  size_t bytes = static_cast<size_t>(rows) * static_cast<size_t>(dim) * element_size(type);
+  // 64-byte alignment keeps SIMD loads of row starts on cache lines for common dimensions.
+  void* memory = std::aligned_alloc(64, ((bytes + 63) / 64) * 64 + 64);
+  if (!memory) throw Error(ErrorCode::Internal, "out of memory allocating " + std::to_string(bytes) + " bytes");
+  Dataset d;
+  d.storage_ = std::shared_ptr<const void>(memory, [](const void* p) { std::free(const_cast<void*>(p)); });
+  d.view_ = DatasetView{memory, rows, dim, type};
+  d.writable_ = true;
+  return d;
+}
+
+Dataset Dataset::copy_of(const DatasetView& view) {
+  Dataset d = allocate(view.rows, view.dim, view.type);
+  if (view.rows > 0) std::memcpy(d.mutable_data(), view.data, view.rows * view.row_bytes());
+  return d;
+}
+
+Dataset Dataset::borrow(const DatasetView& view) {
+  Dataset d;
+  d.view_ = view;
+  return d;
+}
+
+Dataset Dataset::wrap(const DatasetView& view, std::shared_ptr<const void> keep_alive) {
+  Dataset d;
+  d.storage_ = std::move(keep_alive);
+  d.view_ = view;
+  return d;
+}
+
+void* Dataset::mutable_data() {
+  if (!writable_) throw Error(ErrorCode::Internal, "dataset storage is read-only (mapped or borrowed)");
+  return const_cast<void*>(view_.data);
+}
+
+}  // namespace annforge

@@ -1,0 +1,134 @@
+// The annforge index file, version 1. Little-endian, 64-byte header, then the payload, then a
+// checksum of everything before it:
+//   0  char[8]  magic "ANNFIDX1"        8  u32 format version (1)     12 u32 header bytes (64)
+//   16 u32 metric (0 l2, 1 ip, 2 cos)   20 u32 element type (0 f32, 1 u8, 2 i8)
+//   24 u64 rows                         32 u64 dim
+//   40 u32 graph degree                 44 u32 entry point
+//   48 u32 backend that built it (0 cpu, 1 cuda)                 52..63 zero
+//   64 graph: rows x degree u32 ids, then vectors: rows x dim elements
+//   end-8 u64 checksum (index/checksum.hpp) of all bytes before it
+// Loading maps the file and shares the vectors from the mapping (no copy); the graph is copied.
+#include <cstring>
+
+#include "annforge.hpp"
+#include "checksum.hpp"
+#include "mapped_file.hpp"
+
+namespace annforge {
+namespace {
+
+constexpr char kMagic[8] = {'A', 'N', 'N', 'F', 'I', 'D', 'X', '1'};
+constexpr uint32_t kFormatVersion = 1;
+constexpr size_t kHeaderBytes = 64;
+constexpr uint64_t kMaxDim = 1 << 20;
+
+struct Header {
+  char magic[8];
+  uint32_t version;
+  uint32_t header_bytes;
+  uint32_t metric;
+  uint32_t element_type;
+  uint64_t rows;
+  uint64_t dim;
+  uint32_t graph_degree;
+  uint32_t entry_point;
+  uint32_t backend;
+  uint8_t reserved[12];
+};
+static_assert(sizeof(Header) == kHeaderBytes, "the header layout is part of the file format");
+
+[[noreturn]] void corrupt(const std::string& path, const std::string& what) {
+  throw Error(ErrorCode::Format, path + ": " + what);
+}
+
+}  // namespace
+
+void save(const Index& index, const std::string& path) {
+  if (index.rows() <= 0) throw Error(ErrorCode::InvalidArgument, path + ": cannot save an empty index");
+  if (index.graph.size() != static_cast<size_t>(index.rows()) * index.graph_degree) {
+    throw Error(ErrorCode::InvalidArgument, path + ": index graph size does not match rows x graph_degree");
+  }
+  Header header{};
+  std::memcpy(header.magic, kMagic, 8);
+  header.version = kFormatVersion;
+  header.header_bytes = kHeaderBytes;
+  header.metric = static_cast<uint32_t>(index.metric);
+  header.element_type = static_cast<uint32_t>(index.vectors.type());
+  header.rows = static_cast<uint64_t>(index.rows());
+  header.dim = static_cast<uint64_t>(index.dim());
+  header.graph_degree = static_cast<uint32_t>(index.graph_degree);
+  header.entry_point = index.entry_point;
+  header.backend = index.backend == "cuda" ? 1 : 0;
+
+  detail::AtomicFileWriter out(path);
+  detail::Checksum checksum;
+  auto write = [&](const void* data, size_t bytes) {
+    out.write(data, bytes);
+    checksum.update(data, bytes);
+  };
+  write(&header, sizeof(header));
+  write(index.graph.data(), index.graph.size() * sizeof(uint32_t));
+  write(index.vectors.view().data, index.rows() * index.vectors.view().row_bytes());
+  uint64_t sum = checksum.value();
+  out.write(&sum, sizeof(sum));
+  out.commit();
+}
+
+Index load(const std::string& path) {
+  auto file = detail::MappedFile::open(path);
+  if (file->size() < kHeaderBytes + 8) {
+    if (file->size() >= 8 && std::memcmp(file->data(), kMagic, 8) != 0) corrupt(path, "not an annforge index (bad magic)");
+    corrupt(path, "truncated: " + std::to_string(file->size()) + " bytes is shorter than an index header");
+  }
+  Header header;
+  std::memcpy(&header, file->data(), sizeof(header));
+  if (std::memcmp(header.magic, kMagic, 8) != 0) corrupt(path, "not an annforge index (bad magic)");
+  if (header.version > kFormatVersion) {
+    throw Error(ErrorCode::Unsupported, path + ": written by a newer annforge (index format version " +
+                                            std::to_string(header.version) + "; this build reads up to " +
+                                            std::to_string(kFormatVersion) + ")");
+  }
+  if (header.version == 0 || header.header_bytes != kHeaderBytes) corrupt(path, "corrupt header");
+  if (header.metric > 2) corrupt(path, "corrupt header: unknown metric " + std::to_string(header.metric));
+  if (header.element_type > 2) corrupt(path, "corrupt header: unknown element type " + std::to_string(header.element_type));
+  if (header.rows == 0 || header.rows >= kInvalidId) corrupt(path, "corrupt header: " + std::to_string(header.rows) + " rows");
+  if (header.dim == 0 || header.dim > kMaxDim) corrupt(path, "corrupt header: dimension " + std::to_string(header.dim));
+  if (header.graph_degree > 1024 || header.graph_degree >= header.rows + (header.rows == 1 ? 1 : 0)) {
+    corrupt(path, "corrupt header: graph degree " + std::to_string(header.graph_degree) + " for " +
+                      std::to_string(header.rows) + " rows");
+  }
+  if (header.entry_point >= header.rows) corrupt(path, "corrupt header: entry point out of range");
+
+  const ElementType type = static_cast<ElementType>(header.element_type);
+  const uint64_t graph_bytes = header.rows * header.graph_degree * sizeof(uint32_t);
+  const uint64_t vector_bytes = header.rows * header.dim * element_size(type);
+  const uint64_t expected = kHeaderBytes + graph_bytes + vector_bytes + 8;
+  if (file->size() < expected) {
+    corrupt(path, "truncated: " + std::to_string(file->size()) + " bytes, the header describes " +
+                      std::to_string(expected));
+  }
+  if (file->size() > expected) corrupt(path, "corrupt: " + std::to_string(file->size() - expected) + " bytes past the end of the index");
+
+  detail::Checksum checksum;
+  checksum.update(file->data(), expected - 8);
+  uint64_t stored;
+  std::memcpy(&stored, file->data() + expected - 8, 8);
+  if (stored != checksum.value()) corrupt(path, "corrupt: checksum mismatch (the file was damaged after it was written)");
+
+  Index index;
+  index.metric = static_cast<Metric>(header.metric);
+  index.graph_degree = static_cast<int>(header.graph_degree);
+  index.entry_point = header.entry_point;
+  index.backend = header.backend == 1 ? "cuda" : "cpu";
+  index.graph.resize(header.rows * header.graph_degree);
+  std::memcpy(index.graph.data(), file->data() + kHeaderBytes, graph_bytes);
+  for (uint32_t id : index.graph) {
+    if (id >= header.rows) corrupt(path, "corrupt: graph holds id " + std::to_string(id) + " out of range");
+  }
+  DatasetView view{file->data() + kHeaderBytes + graph_bytes, static_cast<int64_t>(header.rows),
+                   static_cast<int64_t>(header.dim), type};
+  index.vectors = Dataset::wrap(view, std::static_pointer_cast<const void>(file));
+  return index;
+}
+
+}  // namespace annforge

@@ -1,0 +1,254 @@
+/* The C API end to end, from C: build over random vectors, check the graph and the search
+ * results against a brute force computed here, extend, save and load, and the error paths.
+ * A plain C11 program (no test framework) so it proves the header is usable from C.
+ * Prints one line and exits 1 at the first failure; exits 0 when everything holds. */
+#define _POSIX_C_SOURCE 200809L /* mkstemp */
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "annforge_c.h"
+
+enum { kRows = 2000, kDim = 16, kExtraRows = 200, kQueries = 100, kNeighbors = 10, kDefaultDegree = 32 };
+static const double kMinRecall = 0.9;
+/* A vector's distance to itself is 0, up to the rounding of an expanded ||a||^2 - 2ab + ||b||^2. */
+static const float kSelfDistanceTolerance = 1e-4f;
+
+static char index_path[4096];
+
+_Noreturn static void fail(const char* format, ...) {
+  va_list arguments;
+  va_start(arguments, format);
+  fputs("c_api_test: FAIL: ", stdout);
+  vprintf(format, arguments);
+  fputc('\n', stdout);
+  va_end(arguments);
+  if (index_path[0] != '\0') remove(index_path);
+  exit(1);
+}
+
+/* Fails with the library's message unless `status` is ANNFORGE_OK. */
+static void check_ok(annforge_status status, const char* call) {
+  if (status != ANNFORGE_OK) fail("%s returned status %d: %s", call, (int)status, annforge_last_error());
+}
+
+static void check_status(annforge_status status, annforge_status expected, const char* call) {
+  if (status != expected) fail("%s returned status %d, expected %d", call, (int)status, (int)expected);
+  if (annforge_last_error()[0] == '\0') fail("%s failed without a message in annforge_last_error()", call);
+}
+
+/* A deterministic LCG (Knuth's MMIX constants), so every run sees the same vectors. */
+static uint64_t random_state = 12345;
+static float next_uniform(void) {
+  random_state = random_state * 6364136223846793005ULL + 1442695040888963407ULL;
+  return (float)(random_state >> 40) / (float)(1ULL << 24); /* top 24 bits: [0, 1) */
+}
+
+static float squared_l2(const float* a, const float* b) {
+  float sum = 0.0f;
+  for (int i = 0; i < kDim; ++i) {
+    float difference = a[i] - b[i];
+    sum += difference * difference;
+  }
+  return sum;
+}
+
+/* The exact k nearest rows of `base` to `query`, nearest first (insertion into a short list). */
+static void exact_neighbors(const float* base, int64_t rows, const float* query, uint32_t* ids) {
+  float distances[kNeighbors];
+  int count = 0;
+  for (int64_t row = 0; row < rows; ++row) {
+    float distance = squared_l2(base + row * kDim, query);
+    if (count == kNeighbors && distance >= distances[count - 1]) continue;
+    int position = count < kNeighbors ? count++ : kNeighbors - 1;
+    while (position > 0 && distances[position - 1] > distance) {
+      distances[position] = distances[position - 1];
+      ids[position] = ids[position - 1];
+      --position;
+    }
+    distances[position] = distance;
+    ids[position] = (uint32_t)row;
+  }
+}
+
+/* Degree min(32, rows - 1); every id a valid row, no self loops, no repeats within a row. */
+static void check_graph(const annforge_index* index, int64_t expected_rows, const char* label) {
+  int64_t rows = annforge_index_rows(index);
+  int degree = annforge_index_graph_degree(index);
+  const uint32_t* graph = annforge_index_graph(index);
+  int64_t expected_degree = expected_rows - 1 < kDefaultDegree ? expected_rows - 1 : kDefaultDegree;
+  if (rows != expected_rows)
+    fail("%s: index has %lld rows, expected %lld", label, (long long)rows, (long long)expected_rows);
+  if (annforge_index_dim(index) != kDim)
+    fail("%s: index has dim %lld, expected %d", label, (long long)annforge_index_dim(index), kDim);
+  if (degree != expected_degree) fail("%s: graph degree %d, expected %lld", label, degree, (long long)expected_degree);
+  if (graph == NULL) fail("%s: annforge_index_graph returned NULL", label);
+  for (int64_t row = 0; row < rows; ++row) {
+    const uint32_t* neighbors = graph + row * degree;
+    for (int i = 0; i < degree; ++i) {
+      if (neighbors[i] >= (uint64_t)rows)
+        fail("%s: row %lld has neighbour id %u >= rows", label, (long long)row, neighbors[i]);
+      if (neighbors[i] == (uint64_t)row) fail("%s: row %lld links to itself", label, (long long)row);
+      for (int j = 0; j < i; ++j) {
+        if (neighbors[j] == neighbors[i])
+          fail("%s: row %lld lists neighbour %u twice", label, (long long)row, neighbors[i]);
+      }
+    }
+  }
+}
+
+/* Searches rows [first, first + kQueries) of `base` and checks each finds itself first at
+ * distance 0, and that recall@k against the exact neighbours reaches kMinRecall. */
+static void check_search(const annforge_index* index, const float* base, int64_t rows, int64_t first, uint32_t* ids,
+                         float* distances, const char* label) {
+  annforge_search_params params;
+  annforge_search_params_default(&params);
+  params.device = ANNFORGE_DEVICE_CPU;
+  const float* queries = base + first * kDim;
+  check_ok(annforge_search(index, queries, kQueries, kDim, ANNFORGE_DTYPE_FLOAT32, kNeighbors, &params, ids, distances),
+           "annforge_search");
+  int64_t found = 0;
+  for (int query = 0; query < kQueries; ++query) {
+    const uint32_t* result = ids + (size_t)query * kNeighbors;
+    uint32_t self = (uint32_t)(first + query);
+    if (result[0] != self) fail("%s: query %u found %u first, not itself", label, self, result[0]);
+    float self_distance = distances[(size_t)query * kNeighbors];
+    if (fabsf(self_distance) > kSelfDistanceTolerance)
+      fail("%s: query %u is at distance %g from itself", label, self, self_distance);
+    uint32_t truth[kNeighbors];
+    exact_neighbors(base, rows, queries + (size_t)query * kDim, truth);
+    for (int i = 0; i < kNeighbors; ++i) {
+      for (int j = 0; j < kNeighbors; ++j) {
+        if (result[i] == truth[j]) {
+          ++found;
+          break;
+        }
+      }
+    }
+  }
+  double recall = (double)found / (double)(kQueries * kNeighbors);
+  if (recall < kMinRecall) fail("%s: recall@%d is %.3f, below %.2f", label, kNeighbors, recall, kMinRecall);
+  printf("c_api_test: %s: recall@%d = %.3f\n", label, kNeighbors, recall);
+}
+
+static void check_error_paths(const annforge_index* index, const float* base) {
+  annforge_build_params build_params;
+  annforge_build_params_default(&build_params);
+  build_params.device = ANNFORGE_DEVICE_CPU;
+  annforge_search_params search_params;
+  annforge_search_params_default(&search_params);
+  search_params.device = ANNFORGE_DEVICE_CPU;
+  uint32_t ids[kNeighbors];
+  float distances[kNeighbors];
+
+  char missing_path[sizeof index_path + 16];
+  snprintf(missing_path, sizeof missing_path, "%s.missing", index_path);
+  annforge_index* loaded = (annforge_index*)1; /* must be reset to NULL on failure */
+  annforge_status status = annforge_load(missing_path, &loaded);
+  if (status != ANNFORGE_STATUS_IO && status != ANNFORGE_STATUS_FORMAT) {
+    fail("annforge_load of a missing file returned status %d, expected IO or FORMAT", (int)status);
+  }
+  if (loaded != NULL) fail("annforge_load failed but left *out non-NULL");
+  if (strstr(annforge_last_error(), missing_path) == NULL) {
+    fail("the error for a missing file does not name it: \"%s\"", annforge_last_error());
+  }
+
+  annforge_index* built = (annforge_index*)1;
+  check_status(annforge_build(base, kRows, 0, ANNFORGE_DTYPE_FLOAT32, &build_params, &built),
+               ANNFORGE_STATUS_INVALID_ARGUMENT, "annforge_build with dim 0");
+  if (built != NULL) fail("annforge_build failed but left *out non-NULL");
+  check_status(annforge_build(base, kRows, kDim, ANNFORGE_DTYPE_FLOAT32, &build_params, NULL),
+               ANNFORGE_STATUS_INVALID_ARGUMENT, "annforge_build with out NULL");
+  check_status(annforge_build(NULL, kRows, kDim, ANNFORGE_DTYPE_FLOAT32, &build_params, &built),
+               ANNFORGE_STATUS_INVALID_ARGUMENT, "annforge_build with data NULL");
+  check_status(annforge_build(base, kRows, kDim, (annforge_dtype)42, &build_params, &built),
+               ANNFORGE_STATUS_INVALID_ARGUMENT, "annforge_build with an unknown dtype");
+  check_status(annforge_load(index_path, NULL), ANNFORGE_STATUS_INVALID_ARGUMENT, "annforge_load with out NULL");
+  check_status(annforge_load(NULL, &loaded), ANNFORGE_STATUS_INVALID_ARGUMENT, "annforge_load with path NULL");
+
+  check_status(annforge_search(index, base, 1, kDim, ANNFORGE_DTYPE_FLOAT32, 0, &search_params, ids, distances),
+               ANNFORGE_STATUS_INVALID_ARGUMENT, "annforge_search with k 0");
+  check_status(annforge_search(NULL, base, 1, kDim, ANNFORGE_DTYPE_FLOAT32, kNeighbors, &search_params, ids, distances),
+               ANNFORGE_STATUS_INVALID_ARGUMENT, "annforge_search with index NULL");
+  check_status(
+      annforge_search(index, base, 1, kDim, ANNFORGE_DTYPE_FLOAT32, kNeighbors, &search_params, NULL, distances),
+      ANNFORGE_STATUS_INVALID_ARGUMENT, "annforge_search with ids_out NULL");
+  check_status(
+      annforge_search(index, base, 1, kDim - 1, ANNFORGE_DTYPE_FLOAT32, kNeighbors, &search_params, ids, distances),
+      ANNFORGE_STATUS_INVALID_ARGUMENT, "annforge_search with the wrong dim");
+  check_status(annforge_save(index, NULL), ANNFORGE_STATUS_INVALID_ARGUMENT, "annforge_save with path NULL");
+  annforge_free(NULL); /* documented as a no-op */
+}
+
+int main(void) {
+  if (annforge_last_error()[0] != '\0') fail("annforge_last_error() is not empty before any call");
+
+  float* base = malloc(sizeof(float) * (size_t)(kRows + kExtraRows) * kDim);
+  uint32_t* ids = malloc(sizeof(uint32_t) * (size_t)kQueries * kNeighbors);
+  uint32_t* loaded_ids = malloc(sizeof(uint32_t) * (size_t)kQueries * kNeighbors);
+  float* distances = malloc(sizeof(float) * (size_t)kQueries * kNeighbors);
+  if (!base || !ids || !loaded_ids || !distances) fail("out of memory");
+  for (size_t i = 0; i < (size_t)(kRows + kExtraRows) * kDim; ++i) base[i] = next_uniform();
+
+  const char* temporary_directory = getenv("TMPDIR");
+  snprintf(index_path, sizeof index_path, "%s/annforge_c_api_test_XXXXXX",
+           temporary_directory && *temporary_directory ? temporary_directory : "/tmp");
+  int descriptor = mkstemp(index_path);
+  if (descriptor < 0) {
+    index_path[0] = '\0';
+    fail("cannot create a temporary file");
+  }
+  close(descriptor);
+
+  /* Build over the first kRows rows; the rest are kept back for extend. */
+  annforge_build_params build_params;
+  annforge_build_params_default(&build_params);
+  build_params.device = ANNFORGE_DEVICE_CPU;
+  annforge_index* index = NULL;
+  check_ok(annforge_build(base, kRows, kDim, ANNFORGE_DTYPE_FLOAT32, &build_params, &index), "annforge_build");
+  if (strcmp(annforge_index_backend(index), "cpu") != 0)
+    fail("backend is \"%s\", expected \"cpu\"", annforge_index_backend(index));
+  if (annforge_index_metric(index) != ANNFORGE_METRIC_L2)
+    fail("metric is %d, expected L2", (int)annforge_index_metric(index));
+  if (annforge_index_dtype(index) != ANNFORGE_DTYPE_FLOAT32)
+    fail("dtype is %d, expected float32", (int)annforge_index_dtype(index));
+  check_graph(index, kRows, "built");
+  check_search(index, base, kRows, 0, ids, distances, "built");
+
+  /* A saved and reloaded index has the same graph and answers the same. */
+  check_ok(annforge_save(index, index_path), "annforge_save");
+  annforge_index* loaded = NULL;
+  check_ok(annforge_load(index_path, &loaded), "annforge_load");
+  check_graph(loaded, kRows, "loaded");
+  int degree = annforge_index_graph_degree(index);
+  if (memcmp(annforge_index_graph(index), annforge_index_graph(loaded),
+             sizeof(uint32_t) * (size_t)kRows * (size_t)degree) != 0) {
+    fail("the loaded graph differs from the saved one");
+  }
+  check_search(loaded, base, kRows, 0, loaded_ids, distances, "loaded");
+  if (memcmp(ids, loaded_ids, sizeof(uint32_t) * (size_t)kQueries * kNeighbors) != 0) {
+    fail("the loaded index answers differently from the saved one");
+  }
+  annforge_free(loaded);
+
+  check_error_paths(index, base);
+
+  /* Extend with the held-back rows: the new rows are linked in and findable. */
+  check_ok(annforge_extend(index, base + (size_t)kRows * kDim, kExtraRows, kDim, ANNFORGE_DTYPE_FLOAT32, &build_params),
+           "annforge_extend");
+  check_graph(index, kRows + kExtraRows, "extended");
+  check_search(index, base, kRows + kExtraRows, kRows, ids, distances, "extended");
+
+  annforge_free(index);
+  remove(index_path);
+  free(base);
+  free(ids);
+  free(loaded_ids);
+  free(distances);
+  puts("c_api_test: OK");
+  return 0;
+}
