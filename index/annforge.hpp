@@ -94,7 +94,7 @@ struct BuildParams {
   int graph_degree = 32;          // out-degree of the final graph
   int intermediate_degree = 64;   // degree of the kNN graph that pruning starts from
   BuildAlgorithm algorithm = BuildAlgorithm::Auto;  // Auto: brute force below ~20K rows
-  int nn_descent_iterations = 20; // upper bound on NN-Descent rounds
+  int nn_descent_iterations = 20; // upper bound on NN-Descent rounds after the clustered start
   float nn_descent_termination = 0.001f;  // stop when a round updates fewer than this share of edges
   int threads = 0;                // 0: all hardware threads
   uint64_t seed = 42;

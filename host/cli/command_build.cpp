@@ -36,7 +36,7 @@ int run_build(int argc, char** argv) {
   params.device = parse_device(args.text("device", "auto"));
   params.threads = static_cast<int>(args.integer("threads", 0, 0, 4096));
   params.seed = static_cast<uint64_t>(args.integer("seed", 42, 0, INT64_MAX));
-  params.nn_descent_iterations = static_cast<int>(args.integer("iterations", params.nn_descent_iterations, 1, 1000));
+  params.nn_descent_iterations = static_cast<int>(args.integer("iterations", params.nn_descent_iterations, 0, 1000));
   const bool json = args.has("json");
   // Resolve the device before reading anything, so device=gpu without a GPU fails at once.
   const std::string backend = resolve_backend(params.device);

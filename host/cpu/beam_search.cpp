@@ -71,7 +71,6 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
   const int degree = graph.degree;
   const DatasetView& base = distance.base();
   const int64_t rows = base.rows;
-  const size_t row_bytes = base.row_bytes();
   ProgressReporter reporter(progress, "search", queries.rows);
   parallel_for(queries.rows, params.threads, 32, [&](int64_t begin, int64_t end, int thread) {
     VisitedSet visited(rows);
@@ -100,10 +99,7 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
         const uint32_t* neighbors = graph.neighbors(beam.ids[cursor]);
         // Fetch the unvisited neighbours' vectors before computing any distance: their loads
         // overlap instead of stalling one after another.
-        for (int e = 0; e < degree; ++e) {
-          __builtin_prefetch(base.row(neighbors[e]));
-          if (row_bytes > 64) __builtin_prefetch(base.row(neighbors[e]) + 64);
-        }
+        for (int e = 0; e < degree; ++e) prefetch_row(base, neighbors[e]);
         int lowest = beam.size;
         for (int e = 0; e < degree; ++e) {
           uint32_t u = neighbors[e];

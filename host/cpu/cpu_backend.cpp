@@ -42,7 +42,15 @@ class CpuBackend final : public detail::Backend {
     if (brute) {
       knn = brute_force_knn_graph(distance, k, threads, params.progress);
     } else {
+      // NN-Descent starts from the clustered graph, which is already close: a few rounds repair
+      // the neighbours that cluster borders cut off.
+      ClusterParams clustering;
+      clustering.k = k;
+      clustering.threads = threads;
+      clustering.seed = params.seed;
+      KnnGraph initial = cluster_knn_graph(distance, clustering, params.progress);
       NNDescentParams nn;
+      nn.initial = &initial;
       nn.k = k;
       nn.max_iterations = params.nn_descent_iterations;
       nn.termination = params.nn_descent_termination;

@@ -24,9 +24,17 @@ float scalar_dot(const void* a, const void* b, size_t dim) {
   return core::dot(static_cast<const T*>(a), static_cast<const T*>(b), dim);
 }
 
-const KernelTable kScalarF32{scalar_l2<float>, scalar_dot<float>, "scalar"};
-const KernelTable kScalarU8{scalar_l2<uint8_t>, scalar_dot<uint8_t>, "scalar"};
-const KernelTable kScalarI8{scalar_l2<int8_t>, scalar_dot<int8_t>, "scalar"};
+template <PairKernel kPair>
+void scalar_many(const void* a, const void* const* rows, int count, size_t dim, float* out) {
+  for (int i = 0; i < count; ++i) out[i] = kPair(a, rows[i], dim);
+}
+
+const KernelTable kScalarF32{scalar_l2<float>, scalar_dot<float>, scalar_many<scalar_l2<float>>,
+                             scalar_many<scalar_dot<float>>, "scalar"};
+const KernelTable kScalarU8{scalar_l2<uint8_t>, scalar_dot<uint8_t>, scalar_many<scalar_l2<uint8_t>>,
+                            scalar_many<scalar_dot<uint8_t>>, "scalar"};
+const KernelTable kScalarI8{scalar_l2<int8_t>, scalar_dot<int8_t>, scalar_many<scalar_l2<int8_t>>,
+                            scalar_many<scalar_dot<int8_t>>, "scalar"};
 
 bool use_avx2() {
   static const bool yes = [] {

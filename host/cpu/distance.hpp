@@ -9,10 +9,15 @@
 namespace annforge::cpu {
 
 using PairKernel = float (*)(const void* a, const void* b, size_t dim);
+// One vector against `count` others: out[i] = kernel(a, rows[i]). Loads of `a` and the call
+// are shared across rows, and SIMD kernels work on several rows at once.
+using ManyKernel = void (*)(const void* a, const void* const* rows, int count, size_t dim, float* out);
 
 struct KernelTable {
   PairKernel squared_l2;
   PairKernel dot;
+  ManyKernel squared_l2_many;
+  ManyKernel dot_many;
   const char* instruction_set;  // "avx2" or "scalar"
 };
 
@@ -25,6 +30,16 @@ const char* simd_level();
 // 1/||x|| for every row (0 for a zero vector, so its cosine distance is 1 to everything).
 std::vector<float> inverse_norms(const DatasetView& data, int threads);
 float inverse_norm(const void* vector, size_t dim, ElementType type);
+
+// Starts loading a row into cache (all of it, for rows up to 256 bytes).
+inline void prefetch_row(const DatasetView& data, uint32_t row) {
+  const uint8_t* p = data.row(row);
+  const size_t bytes = data.row_bytes();
+  __builtin_prefetch(p);
+  if (bytes > 64) __builtin_prefetch(p + 64);
+  if (bytes > 128) __builtin_prefetch(p + 128);
+  if (bytes > 192) __builtin_prefetch(p + 192);
+}
 
 // A metric bound to a base matrix: distances between base rows, and from a query to a row.
 class Distance {
@@ -41,6 +56,32 @@ class Distance {
       case Metric::Cosine: return 1.0f - kernels_.dot(query, b, dim_) * query_inverse_norm * (*norms_)[j];
     }
     return 0.0f;
+  }
+  // The metric between two raw vectors of this base's type, given their inverse norms (used by
+  // cosine only): for vectors gathered into a contiguous block.
+  float raw(const void* a, float inverse_norm_a, const void* b, float inverse_norm_b) const {
+    switch (metric_) {
+      case Metric::L2: return kernels_.squared_l2(a, b, dim_);
+      case Metric::InnerProduct: return -kernels_.dot(a, b, dim_);
+      case Metric::Cosine: return 1.0f - kernels_.dot(a, b, dim_) * inverse_norm_a * inverse_norm_b;
+    }
+    return 0.0f;
+  }
+  // raw() for one vector against many: out[i] = raw(a, inverse_norm_a, rows[i], row_norms[i]).
+  // row_norms may be null except for cosine.
+  void raw_many(const void* a, float inverse_norm_a, const void* const* rows, const float* row_norms, int count,
+                float* out) const {
+    switch (metric_) {
+      case Metric::L2: kernels_.squared_l2_many(a, rows, count, dim_, out); return;
+      case Metric::InnerProduct:
+        kernels_.dot_many(a, rows, count, dim_, out);
+        for (int i = 0; i < count; ++i) out[i] = -out[i];
+        return;
+      case Metric::Cosine:
+        kernels_.dot_many(a, rows, count, dim_, out);
+        for (int i = 0; i < count; ++i) out[i] = 1.0f - out[i] * inverse_norm_a * row_norms[i];
+        return;
+    }
   }
   float query_inverse_norm(const void* query) const {
     return metric_ == Metric::Cosine ? inverse_norm(query, dim_, base_.type) : 1.0f;

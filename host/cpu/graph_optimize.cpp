@@ -9,63 +9,30 @@
 #include "kernels/shared/prune_core.hpp"
 
 namespace annforge::cpu {
-namespace {
-
-// Maps the ids of one vector's kNN list to their ranks: open addressing, linear probing.
-class RankTable {
- public:
-  explicit RankTable(int k) {
-    size_t capacity = 16;
-    while (capacity < static_cast<size_t>(4 * k)) capacity *= 2;
-    mask_ = capacity - 1;
-    keys_.assign(capacity, kInvalidId);
-    ranks_.assign(capacity, 0);
-  }
-  void fill(const uint32_t* ids, int k) {
-    std::fill(keys_.begin(), keys_.end(), kInvalidId);
-    for (int r = 0; r < k; ++r) {
-      size_t slot = hash(ids[r]);
-      while (keys_[slot] != kInvalidId) slot = (slot + 1) & mask_;
-      keys_[slot] = ids[r];
-      ranks_[slot] = r;
-    }
-  }
-  int rank_of(uint32_t id) const {
-    for (size_t slot = hash(id);; slot = (slot + 1) & mask_) {
-      if (keys_[slot] == id) return ranks_[slot];
-      if (keys_[slot] == kInvalidId) return -1;
-    }
-  }
-
- private:
-  size_t hash(uint32_t id) const { return (static_cast<size_t>(id) * 0x9E3779B1u >> 7) & mask_; }
-  size_t mask_;
-  std::vector<uint32_t> keys_;
-  std::vector<int> ranks_;
-};
-
-}  // namespace
-
 std::vector<uint32_t> prune_by_detours(const KnnGraph& knn, int degree, int threads) {
   const int k = knn.k;
   std::vector<uint32_t> pruned(knn.rows * degree);
   parallel_for(knn.rows, threads, 512, [&](int64_t begin, int64_t end, int) {
-    RankTable table(k);
+    // rank_of[id] = 1 + the rank of id in the current vector's list, 0 when absent: one load per
+    // lookup. Per thread, reset after each vector, so it costs its size once.
+    std::vector<uint16_t> rank_of(knn.rows, 0);
     std::vector<uint16_t> detours(k), kept(degree);
     for (int64_t v = begin; v < end; ++v) {
       const uint32_t* list = &knn.ids[v * k];
-      table.fill(list, k);
+      for (int r = 0; r < k; ++r) rank_of[list[r]] = static_cast<uint16_t>(r + 1);
       std::fill(detours.begin(), detours.end(), 0);
+      for (int j = 0; j + 1 < k; ++j) __builtin_prefetch(&knn.ids[static_cast<int64_t>(list[j]) * k]);
       // Only neighbours w at rank j < k-1 can make a detour, and only through their own first
       // k-1 entries (a detour needs both hops shorter in rank than the direct edge).
       for (int j = 0; j + 1 < k; ++j) {
         const uint32_t* via = &knn.ids[static_cast<int64_t>(list[j]) * k];
         for (int p = 0; p + 1 < k; ++p) {
           if (via[p] == kInvalidId) continue;
-          int r = table.rank_of(via[p]);
+          int r = rank_of[via[p]] - 1;
           if (r >= 0 && core::is_detour(j, p, r)) ++detours[r];
         }
       }
+      for (int r = 0; r < k; ++r) rank_of[list[r]] = 0;
       core::select_by_detours(detours.data(), k, degree, kept.data());
       for (int e = 0; e < degree; ++e) pruned[v * degree + e] = list[kept[e]];
     }

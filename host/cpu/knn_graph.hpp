@@ -26,11 +26,26 @@ KnnGraph brute_force_knn_graph(const Distance& distance, int k, int threads, con
 
 struct NNDescentParams {
   int k = 64;
+  int sample = 0;                    // candidates sampled per vector and round; 0: k / 2
+  const KnnGraph* initial = nullptr; // start from this graph (rows x k) instead of random lists
   int max_iterations = 20;
   float termination = 0.001f;
   int threads = 0;
   uint64_t seed = 42;
 };
+// An approximate kNN graph from overlapping clusters: k-means on a sample, each vector placed
+// in its `overlap` nearest clusters, exact all-pairs distances inside each cluster (cache
+// resident), per-vector lists merged across clusters. A good start for NN-Descent.
+struct ClusterParams {
+  int k = 64;
+  int overlap = 3;
+  int cluster_size = 1500;  // mean members per cluster, counting every overlap
+  int kmeans_iterations = 4;
+  int threads = 0;
+  uint64_t seed = 42;
+};
+KnnGraph cluster_knn_graph(const Distance& distance, const ClusterParams& params, const ProgressCallback& progress);
+
 KnnGraph nn_descent_knn_graph(const Distance& distance, const NNDescentParams& params,
                               const ProgressCallback& progress);
 

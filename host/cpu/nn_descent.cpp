@@ -85,20 +85,6 @@ inline uint32_t pair_priority(uint64_t round_seed, uint32_t a, uint32_t b) {
   return static_cast<uint32_t>(mix64(round_seed ^ (high << 32 | low)));
 }
 
-class SpinLock {
- public:
-  void lock() {
-    while (flag_.exchange(1, std::memory_order_acquire)) {
-      while (flag_.load(std::memory_order_relaxed)) {
-      }
-    }
-  }
-  void unlock() { flag_.store(0, std::memory_order_release); }
-
- private:
-  std::atomic<uint8_t> flag_{0};
-};
-
 class NNDescent {
  public:
   NNDescent(const Distance& distance, const NNDescentParams& params)
@@ -115,13 +101,18 @@ class NNDescent {
     is_new_.assign(rows_ * k_, 1);
     worst_.assign(rows_, std::numeric_limits<float>::infinity());
     // Each vector samples about half its list per round, forward and reverse together.
-    sample_ = std::max(8, k_ / 2);
+    sample_ = params.sample > 0 ? params.sample : std::max(8, k_ / 2);
   }
 
   KnnGraph run(const ProgressCallback& progress) {
     StageTimer timer;
-    initialize_randomly();
-    timer.lap("nn-descent random start (k=%d, sample=%d)", k_, sample_);
+    if (params_.initial) {
+      start_from(*params_.initial);
+      timer.lap("nn-descent start from the given graph (k=%d, sample=%d)", k_, sample_);
+    } else {
+      initialize_randomly();
+      timer.lap("nn-descent random start (k=%d, sample=%d)", k_, sample_);
+    }
     const int64_t total_edges = rows_ * k_;
     ProgressReporter reporter(progress, "nn-descent", params_.max_iterations);
     for (int iteration = 0; iteration < params_.max_iterations; ++iteration) {
@@ -139,6 +130,13 @@ class NNDescent {
  private:
   uint32_t* ids(int64_t v) { return &graph_.ids[v * k_]; }
   float* dists(int64_t v) { return &graph_.distances[v * k_]; }
+
+  // Takes over a graph from an earlier stage; every edge counts as new, so each is joined once.
+  void start_from(const KnnGraph& initial) {
+    graph_.ids = initial.ids;
+    graph_.distances = initial.distances;
+    for (int64_t v = 0; v < rows_; ++v) worst_[v] = graph_.distances[v * k_ + k_ - 1];
+  }
 
   // k distinct random neighbours per vector, sorted by distance.
   void initialize_randomly() {
@@ -218,24 +216,36 @@ class NNDescent {
 
   int64_t local_join() {
     std::atomic<int64_t> updates{0};
+    const bool cosine = distance_.metric() == Metric::Cosine;
     parallel_for(rows_, threads_, 256, [&](int64_t begin, int64_t end, int) {
       int64_t local = 0;
+      std::vector<uint32_t> partners(2 * sample_);
+      std::vector<const void*> partner_rows(2 * sample_);
+      std::vector<float> partner_norms(2 * sample_, 1.0f), partner_distances(2 * sample_);
       for (int64_t v = begin; v < end; ++v) {
         const uint32_t* fresh = new_candidates_.of(v);
         const uint32_t* old = old_candidates_.of(v);
         int fresh_count = new_candidates_.counts[v], old_count = old_candidates_.counts[v];
+        // All candidate vectors are about to be read many times: start their loads together.
+        const DatasetView& base = distance_.base();
+        for (int a = 0; a < fresh_count; ++a) prefetch_row(base, fresh[a]);
+        for (int b = 0; b < old_count; ++b) prefetch_row(base, old[b]);
         for (int a = 0; a < fresh_count; ++a) {
-          uint32_t p = fresh[a];
-          for (int b = a + 1; b < fresh_count; ++b) {
-            uint32_t q = fresh[b];
-            float d = distance_.between(p, q);
-            local += try_insert(p, q, d) + try_insert(q, p, d);
-          }
+          const uint32_t p = fresh[a];
+          // p meets every later new candidate and every old one, in one batched distance call.
+          int count = 0;
+          for (int b = a + 1; b < fresh_count; ++b) partners[count++] = fresh[b];
           for (int b = 0; b < old_count; ++b) {
-            uint32_t q = old[b];
-            if (q == p) continue;
-            float d = distance_.between(p, q);
-            local += try_insert(p, q, d) + try_insert(q, p, d);
+            if (old[b] != p) partners[count++] = old[b];
+          }
+          for (int b = 0; b < count; ++b) {
+            partner_rows[b] = base.row(partners[b]);
+            if (cosine) partner_norms[b] = distance_.inverse_norm_of(partners[b]);
+          }
+          distance_.raw_many(base.row(p), distance_.inverse_norm_of(p), partner_rows.data(), partner_norms.data(), count,
+                             partner_distances.data());
+          for (int b = 0; b < count; ++b) {
+            local += try_insert(p, partners[b], partner_distances[b]) + try_insert(partners[b], p, partner_distances[b]);
           }
         }
       }
@@ -261,6 +271,9 @@ class NNDescent {
 
 KnnGraph nn_descent_knn_graph(const Distance& distance, const NNDescentParams& params,
                               const ProgressCallback& progress) {
+  if (params.initial && (params.initial->rows != distance.base().rows || params.initial->k != params.k)) {
+    throw Error(ErrorCode::Internal, "NN-Descent: the initial graph does not match the data or k");
+  }
   if (params.k >= distance.base().rows) {
     throw Error(ErrorCode::InvalidArgument, "NN-Descent needs more rows (" + std::to_string(distance.base().rows) +
                                                 ") than neighbours per row (" + std::to_string(params.k) + ")");

@@ -18,6 +18,22 @@ inline int resolve_threads(int requested) {
   return hw == 0 ? 1 : static_cast<int>(hw);
 }
 
+// A one-byte spin lock: per-vector locks for neighbour-list updates, where critical sections
+// are a few dozen instructions and contention is rare.
+class SpinLock {
+ public:
+  void lock() {
+    while (flag_.exchange(1, std::memory_order_acquire)) {
+      while (flag_.load(std::memory_order_relaxed)) {
+      }
+    }
+  }
+  void unlock() { flag_.store(0, std::memory_order_release); }
+
+ private:
+  std::atomic<uint8_t> flag_{0};
+};
+
 // Calls body(begin, end, thread_index) over [0, n) in chunks of `grain`.
 template <typename Body>
 void parallel_for(int64_t n, int threads, int64_t grain, Body&& body) {

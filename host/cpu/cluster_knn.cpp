@@ -1,0 +1,311 @@
+// The clustered kNN-graph stage. NN-Descent from random lists spends most of its time on
+// random reads of vectors; here each vector is read into a cluster's contiguous block once and
+// compared against all its cluster mates from cache. Overlap (each vector in its `overlap`
+// nearest clusters) covers neighbours that sit across a cluster border.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <numeric>
+#include <random>
+
+#include "host/cpu/knn_graph.hpp"
+#include "host/cpu/parallel.hpp"
+#include "host/cpu/progress.hpp"
+#include "host/cpu/random.hpp"
+#include "host/cpu/trace.hpp"
+#include "kernels/shared/neighbor_list.hpp"
+
+namespace annforge::cpu {
+namespace {
+
+// One row as float (normalised for cosine, so clusters follow angles).
+void row_as_float(const DatasetView& data, int64_t i, bool normalise, float* out) {
+  const uint8_t* row = data.row(i);
+  switch (data.type) {
+    case ElementType::Float32: std::memcpy(out, row, data.dim * sizeof(float)); break;
+    case ElementType::UInt8:
+      for (int64_t c = 0; c < data.dim; ++c) out[c] = row[c];
+      break;
+    case ElementType::Int8:
+      for (int64_t c = 0; c < data.dim; ++c) out[c] = static_cast<int8_t>(row[c]);
+      break;
+  }
+  if (normalise) {
+    float norm = 0.0f;
+    for (int64_t c = 0; c < data.dim; ++c) norm += out[c] * out[c];
+    float scale = norm > 0.0f ? 1.0f / std::sqrt(norm) : 0.0f;
+    for (int64_t c = 0; c < data.dim; ++c) out[c] *= scale;
+  }
+}
+
+// Centroids with their squared norms: the nearest centroid by L2 is the one with the smallest
+// ||c||^2 - 2 <x, c>, one dot product per centroid.
+struct Centroids {
+  int count = 0;
+  int64_t dim = 0;
+  std::vector<float> values;
+  std::vector<float> squared_norms;
+
+  void refresh_norms(const KernelTable& f32) {
+    squared_norms.resize(count);
+    for (int c = 0; c < count; ++c) squared_norms[c] = f32.dot(&values[c * dim], &values[c * dim], dim);
+  }
+  // The `want` nearest centroids of x, nearest first.
+  void nearest(const KernelTable& f32, const float* x, int want, int* out) const {
+    float best[8];
+    for (int w = 0; w < want; ++w) best[w] = std::numeric_limits<float>::infinity(), out[w] = 0;
+    for (int c = 0; c < count; ++c) {
+      float score = squared_norms[c] - 2.0f * f32.dot(x, &values[c * dim], dim);
+      if (score >= best[want - 1]) continue;
+      int pos = want - 1;
+      while (pos > 0 && score < best[pos - 1]) best[pos] = best[pos - 1], out[pos] = out[pos - 1], --pos;
+      best[pos] = score;
+      out[pos] = c;
+    }
+  }
+};
+
+// The k smallest of a stream of (distance, id): candidates under the current threshold go to a
+// buffer; when it holds 2k, a selection keeps the k best and tightens the threshold. Most of the
+// stream costs one comparison.
+class TopK {
+ public:
+  explicit TopK(int k) : k_(k) { buffer_.reserve(2 * k + 1); }
+  void reset(float threshold) {
+    threshold_ = threshold;
+    buffer_.clear();
+  }
+  void offer(float distance, uint32_t id) {
+    if (!(distance < threshold_)) return;
+    buffer_.emplace_back(distance, id);
+    if (static_cast<int>(buffer_.size()) == 2 * k_) shrink();
+  }
+  void finish() {
+    if (static_cast<int>(buffer_.size()) > k_) shrink();
+    std::sort(buffer_.begin(), buffer_.end());
+    ids_.resize(buffer_.size());
+    distances_.resize(buffer_.size());
+    for (size_t i = 0; i < buffer_.size(); ++i) distances_[i] = buffer_[i].first, ids_[i] = buffer_[i].second;
+  }
+  int size() const { return static_cast<int>(ids_.size()); }
+  const uint32_t* ids() const { return ids_.data(); }
+  const float* distances() const { return distances_.data(); }
+
+ private:
+  void shrink() {
+    std::nth_element(buffer_.begin(), buffer_.begin() + (k_ - 1), buffer_.end());
+    buffer_.resize(k_);
+    threshold_ = buffer_[k_ - 1].first;
+    for (const auto& item : buffer_) threshold_ = std::max(threshold_, item.first);
+  }
+  int k_;
+  float threshold_ = 0.0f;
+  std::vector<std::pair<float, uint32_t>> buffer_;
+  std::vector<uint32_t> ids_;
+  std::vector<float> distances_;
+};
+
+// Merges a sorted candidate list into a sorted list of length k (in place), keeping the k
+// nearest. The same pair computed in two clusters has the same distance and id, so a repeat is
+// always adjacent in the merge and is dropped there.
+void merge_sorted(uint32_t* ids, float* distances, const uint32_t* more_ids, const float* more_distances, int more,
+                  int k, uint32_t* scratch_ids, float* scratch_distances) {
+  int a = 0, b = 0, out = 0;
+  while (out < k && (a < k || b < more)) {
+    bool take_a = b >= more || (a < k && core::nearer(distances[a], ids[a], more_distances[b], more_ids[b]));
+    uint32_t id = take_a ? ids[a] : more_ids[b];
+    float d = take_a ? distances[a++] : more_distances[b++];
+    if (id == kInvalidId) break;  // the rest of the list is empty slots
+    if (out > 0 && scratch_ids[out - 1] == id) continue;
+    scratch_ids[out] = id;
+    scratch_distances[out++] = d;
+  }
+  for (int i = out; i < k; ++i) scratch_ids[i] = kInvalidId, scratch_distances[i] = std::numeric_limits<float>::infinity();
+  std::copy(scratch_ids, scratch_ids + k, ids);
+  std::copy(scratch_distances, scratch_distances + k, distances);
+}
+
+Centroids kmeans_on_sample(const DatasetView& data, bool normalise, int clusters, int iterations, int threads,
+                           uint64_t seed) {
+  const KernelTable& f32 = kernels_for(ElementType::Float32);
+  const int64_t dim = data.dim;
+  const int64_t sample_rows = std::min<int64_t>(data.rows, std::max<int64_t>(int64_t{clusters} * 40, 10000));
+  std::mt19937_64 rng(seed);
+  std::vector<int64_t> picks(data.rows);
+  std::vector<float> sample(sample_rows * dim);
+  {
+    // A random sample without replacement (partial Fisher-Yates over the row ids).
+    std::iota(picks.begin(), picks.end(), 0);
+    for (int64_t i = 0; i < sample_rows; ++i) {
+      std::uniform_int_distribution<int64_t> pick(i, data.rows - 1);
+      std::swap(picks[i], picks[pick(rng)]);
+      row_as_float(data, picks[i], normalise, &sample[i * dim]);
+    }
+  }
+  Centroids centroids;
+  centroids.count = clusters;
+  centroids.dim = dim;
+  centroids.values.assign(sample.begin(), sample.begin() + clusters * dim);  // the first picks seed them
+  std::vector<int> label(sample_rows);
+  for (int iteration = 0; iteration < iterations; ++iteration) {
+    centroids.refresh_norms(f32);
+    parallel_for(sample_rows, threads, 256, [&](int64_t begin, int64_t end, int) {
+      for (int64_t i = begin; i < end; ++i) centroids.nearest(f32, &sample[i * dim], 1, &label[i]);
+    });
+    std::vector<double> sums(static_cast<size_t>(clusters) * dim, 0.0);
+    std::vector<int64_t> sizes(clusters, 0);
+    for (int64_t i = 0; i < sample_rows; ++i) {
+      double* sum = &sums[static_cast<size_t>(label[i]) * dim];
+      const float* x = &sample[i * dim];
+      for (int64_t c = 0; c < dim; ++c) sum[c] += x[c];
+      ++sizes[label[i]];
+    }
+    std::uniform_int_distribution<int64_t> any(0, sample_rows - 1);
+    for (int c = 0; c < clusters; ++c) {
+      float* centroid = &centroids.values[static_cast<size_t>(c) * dim];
+      if (sizes[c] == 0) {  // an empty cluster restarts at a random sample point
+        std::memcpy(centroid, &sample[any(rng) * dim], dim * sizeof(float));
+        continue;
+      }
+      for (int64_t d = 0; d < dim; ++d) centroid[d] = static_cast<float>(sums[static_cast<size_t>(c) * dim + d] / sizes[c]);
+    }
+  }
+  centroids.refresh_norms(f32);
+  return centroids;
+}
+
+}  // namespace
+
+KnnGraph cluster_knn_graph(const Distance& distance, const ClusterParams& params, const ProgressCallback& progress) {
+  const DatasetView& data = distance.base();
+  const int64_t rows = data.rows;
+  const int k = params.k;
+  const int threads = resolve_threads(params.threads);
+  const int overlap = std::clamp(params.overlap, 1, 8);
+  const bool normalise = distance.metric() == Metric::Cosine;
+  const int clusters = static_cast<int>(
+      std::clamp<int64_t>(rows * overlap / std::max(params.cluster_size, 2 * k), 1, rows));
+  const int used_overlap = std::min(overlap, clusters);
+  StageTimer timer;
+
+  Centroids centroids = kmeans_on_sample(data, normalise, clusters, params.kmeans_iterations, threads, params.seed);
+  timer.lap("clusters: k-means, %d centroids", clusters);
+
+  // Every vector joins `used_overlap` of its nearest clusters. All-pairs work grows with the
+  // square of a cluster's size, so clusters are capped at 1.5x the mean: a vector whose nearest
+  // clusters are full joins its next nearest. Vectors are placed in a seeded random order, so
+  // the overflow is spread evenly and the result is deterministic.
+  const int choices = std::min(clusters, used_overlap + 3);
+  std::vector<int> nearest(rows * choices);
+  const KernelTable& f32 = kernels_for(ElementType::Float32);
+  parallel_for(rows, threads, 1024, [&](int64_t begin, int64_t end, int) {
+    std::vector<float> x(data.dim);
+    for (int64_t i = begin; i < end; ++i) {
+      row_as_float(data, i, normalise, x.data());
+      centroids.nearest(f32, x.data(), choices, &nearest[i * choices]);
+    }
+  });
+  const int64_t capacity = std::max<int64_t>(2, rows * used_overlap * 3 / (2 * clusters));
+  std::vector<int64_t> filled(clusters, 0);
+  std::vector<int> membership(rows * used_overlap);
+  {
+    std::vector<uint32_t> order(rows);
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), std::mt19937_64(params.seed ^ 0xC1u));
+    for (uint32_t i : order) {
+      const int* options = &nearest[static_cast<int64_t>(i) * choices];
+      int placed = 0;
+      for (int o = 0; o < choices && placed < used_overlap; ++o) {
+        if (filled[options[o]] < capacity) membership[static_cast<int64_t>(i) * used_overlap + placed++] = options[o];
+      }
+      for (int o = 0; placed < used_overlap; ++o) {  // every option full: overflow the nearest ones
+        bool taken = false;
+        for (int p = 0; p < placed; ++p) taken = taken || membership[static_cast<int64_t>(i) * used_overlap + p] == options[o];
+        if (!taken) membership[static_cast<int64_t>(i) * used_overlap + placed++] = options[o];
+      }
+      for (int p = 0; p < used_overlap; ++p) ++filled[membership[static_cast<int64_t>(i) * used_overlap + p]];
+    }
+  }
+  std::vector<int64_t> offsets(clusters + 1, 0);
+  for (int c : membership) ++offsets[c + 1];
+  std::partial_sum(offsets.begin(), offsets.end(), offsets.begin());
+  std::vector<uint32_t> members(offsets.back());
+  {
+    std::vector<int64_t> cursor(offsets.begin(), offsets.end() - 1);
+    for (int64_t i = 0; i < rows; ++i) {
+      for (int o = 0; o < used_overlap; ++o) members[cursor[membership[i * used_overlap + o]]++] = static_cast<uint32_t>(i);
+    }
+  }
+  int64_t largest = 0;
+  for (int c = 0; c < clusters; ++c) largest = std::max(largest, offsets[c + 1] - offsets[c]);
+  timer.lap("clusters: assignment, overlap %d, mean size %lld, largest %lld", used_overlap,
+            static_cast<long long>(offsets.back() / clusters), static_cast<long long>(largest));
+
+  KnnGraph graph;
+  graph.rows = rows;
+  graph.k = k;
+  graph.ids.assign(rows * k, kInvalidId);
+  graph.distances.assign(rows * k, std::numeric_limits<float>::infinity());
+  std::vector<SpinLock> locks(rows);
+  std::vector<float> norms = distance.metric() == Metric::Cosine ? inverse_norms(data, threads) : std::vector<float>();
+
+  // Largest clusters first, so no thread is left with a big one at the end.
+  std::vector<int> order(clusters);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int a, int b) {
+    return offsets[a + 1] - offsets[a] > offsets[b + 1] - offsets[b];
+  });
+  ProgressReporter reporter(progress, "knn-clusters", static_cast<int64_t>(members.size()));
+  const size_t row_bytes = data.row_bytes();
+  parallel_for(clusters, threads, 1, [&](int64_t begin, int64_t end, int thread) {
+    std::vector<uint8_t> block;
+    std::vector<float> block_norms, row_distances;
+    std::vector<const void*> row_pointers;
+    TopK best(k);
+    std::vector<uint32_t> merged_ids(k);
+    std::vector<float> merged_distances(k);
+    for (int64_t position = begin; position < end; ++position) {
+      const int cluster = order[position];
+      const uint32_t* ids = &members[offsets[cluster]];
+      const int64_t size = offsets[cluster + 1] - offsets[cluster];
+      if (size < 2) continue;
+      // Gather the cluster's vectors into one block, read from cache from here on.
+      block.resize(size * row_bytes);
+      block_norms.assign(size, 1.0f);
+      row_pointers.resize(size);
+      for (int64_t i = 0; i < size; ++i) {
+        std::memcpy(&block[i * row_bytes], data.row(ids[i]), row_bytes);
+        row_pointers[i] = &block[i * row_bytes];
+        if (!norms.empty()) block_norms[i] = norms[ids[i]];
+      }
+      row_distances.resize(size);
+      // Each member against the whole block (both halves of the symmetric matrix: a row at a
+      // time makes selection a streaming threshold test instead of sorted insertions).
+      for (int64_t i = 0; i < size; ++i) {
+        const int64_t v = ids[i];
+        distance.raw_many(row_pointers[i], block_norms[i], row_pointers.data(), block_norms.data(),
+                          static_cast<int>(size), row_distances.data());
+        row_distances[i] = std::numeric_limits<float>::infinity();  // not its own neighbour
+        // Start from v's k-th distance so far (from its other clusters): nothing worse can enter.
+        float threshold;
+        __atomic_load(&graph.distances[v * k + k - 1], &threshold, __ATOMIC_RELAXED);
+        best.reset(threshold);
+        for (int64_t j = 0; j < size; ++j) best.offer(row_distances[j], ids[j]);
+        best.finish();
+        if (best.size() == 0) continue;
+        locks[v].lock();
+        merge_sorted(&graph.ids[v * k], &graph.distances[v * k], best.ids(), best.distances(), best.size(), k,
+                     merged_ids.data(), merged_distances.data());
+        locks[v].unlock();
+      }
+      reporter.add(size, thread);
+    }
+  });
+  reporter.finish();
+  timer.lap("clusters: all pairs inside %d clusters", clusters);
+  return graph;
+}
+
+}  // namespace annforge::cpu

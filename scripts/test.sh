@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds every target, unpacks the real data sets when ../shared is
+# beside the repository, and runs the whole test suite. Exits non-zero when a test fails.
+# Environment: BUILD_DIR (default build); ANNFORGE_CUDA=AUTO|ON|OFF, passed to CMake when set.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+build_dir=${BUILD_DIR:-build}
+bash scripts/build.sh "$@"
+bash scripts/data.sh
+ctest --test-dir "$build_dir" --output-on-failure -j2
