@@ -93,9 +93,12 @@ struct BuildParams {
   Metric metric = Metric::L2;
   int graph_degree = 32;          // out-degree of the final graph
   int intermediate_degree = 64;   // degree of the kNN graph that pruning starts from
-  BuildAlgorithm algorithm = BuildAlgorithm::Auto;  // Auto: brute force below ~20K rows
-  int nn_descent_iterations = 20; // upper bound on NN-Descent rounds after the clustered start
-  float nn_descent_termination = 0.001f;  // stop when a round updates fewer than this share of edges
+  // Auto: exact brute force up to 3,000 rows, NN-Descent above (see NOTES.md for the crossover).
+  // NN-Descent starts from exact neighbours within overlapping k-means clusters, then runs
+  // local-join rounds to repair neighbours cut off at cluster borders.
+  BuildAlgorithm algorithm = BuildAlgorithm::Auto;
+  int nn_descent_iterations = 1;  // local-join rounds after the clustered start (0: none)
+  float nn_descent_termination = 0.001f;  // stop early when a round updates fewer than this share of edges
   int threads = 0;                // 0: all hardware threads
   uint64_t seed = 42;
   Device device = Device::Auto;
@@ -105,7 +108,6 @@ struct BuildParams {
 struct SearchParams {
   int beam_width = 64;            // candidates kept during the walk (>= k); higher: better recall
   int threads = 0;
-  uint64_t seed = 42;
   Device device = Device::Auto;
   ProgressCallback progress;
 };
@@ -117,7 +119,10 @@ struct Index {
   Dataset vectors;
   int graph_degree = 0;
   std::vector<uint32_t> graph;
-  uint32_t entry_point = 0;       // where searches start (the vector nearest the centroid)
+  // Where searches start: the vector nearest the centroid first, then one vector per region
+  // of the data (from k-means), so a query starts near its own region even when the data
+  // falls into well separated clusters.
+  std::vector<uint32_t> entry_points;
   std::string backend;            // which backend built it: "cpu" or "cuda"
 
   int64_t rows() const { return vectors.rows(); }

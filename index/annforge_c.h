@@ -78,7 +78,7 @@ typedef struct annforge_build_params {
   int graph_degree;             /* out-degree of the final graph; default 32 */
   int intermediate_degree;      /* degree of the kNN graph that pruning starts from; default 64 */
   int algorithm;                /* an ANNFORGE_ALGORITHM_* value; default AUTO */
-  int nn_descent_iterations;    /* upper bound on NN-Descent rounds; default 20 */
+  int nn_descent_iterations;    /* local-join rounds after the clustered start; default 1 */
   float nn_descent_termination; /* stop when a round updates fewer than this share of edges */
   int threads;                  /* 0: all hardware threads */
   uint64_t seed;                /* default 42 */
@@ -88,7 +88,6 @@ typedef struct annforge_build_params {
 typedef struct annforge_search_params {
   int beam_width;         /* candidates kept during the walk (>= k); higher: better recall */
   int threads;            /* 0: all hardware threads */
-  uint64_t seed;          /* default 42 */
   annforge_device device; /* default AUTO */
 } annforge_search_params;
 

@@ -137,7 +137,6 @@ annforge::SearchParams to_search_params(const annforge_search_params* params) {
   annforge::SearchParams converted;
   converted.beam_width = params->beam_width;
   converted.threads = params->threads;
-  converted.seed = params->seed;
   converted.device = to_device(params->device);
   return converted;
 }
@@ -189,7 +188,6 @@ void annforge_search_params_default(annforge_search_params* params) {
   const annforge::SearchParams defaults;
   params->beam_width = defaults.beam_width;
   params->threads = defaults.threads;
-  params->seed = defaults.seed;
   params->device = static_cast<annforge_device>(defaults.device);
 }
 

@@ -3,9 +3,9 @@
 //   0  char[8]  magic "ANNFIDX1"        8  u32 format version (1)     12 u32 header bytes (64)
 //   16 u32 metric (0 l2, 1 ip, 2 cos)   20 u32 element type (0 f32, 1 u8, 2 i8)
 //   24 u64 rows                         32 u64 dim
-//   40 u32 graph degree                 44 u32 entry point
+//   40 u32 graph degree                 44 u32 entry point count (>= 1)
 //   48 u32 backend that built it (0 cpu, 1 cuda)                 52..63 zero
-//   64 graph: rows x degree u32 ids, then vectors: rows x dim elements
+//   64 graph: rows x degree u32 ids, then the entry points (u32 ids), then vectors: rows x dim
 //   end-8 u64 checksum (index/checksum.hpp) of all bytes before it
 // Loading maps the file and shares the vectors from the mapping (no copy); the graph is copied.
 #include <cstring>
@@ -31,7 +31,7 @@ struct Header {
   uint64_t rows;
   uint64_t dim;
   uint32_t graph_degree;
-  uint32_t entry_point;
+  uint32_t entry_count;
   uint32_t backend;
   uint8_t reserved[12];
 };
@@ -45,6 +45,7 @@ static_assert(sizeof(Header) == kHeaderBytes, "the header layout is part of the 
 
 void save(const Index& index, const std::string& path) {
   if (index.rows() <= 0) throw Error(ErrorCode::InvalidArgument, path + ": cannot save an empty index");
+  if (index.entry_points.empty()) throw Error(ErrorCode::InvalidArgument, path + ": index has no entry points");
   if (index.graph.size() != static_cast<size_t>(index.rows()) * index.graph_degree) {
     throw Error(ErrorCode::InvalidArgument, path + ": index graph size does not match rows x graph_degree");
   }
@@ -57,7 +58,7 @@ void save(const Index& index, const std::string& path) {
   header.rows = static_cast<uint64_t>(index.rows());
   header.dim = static_cast<uint64_t>(index.dim());
   header.graph_degree = static_cast<uint32_t>(index.graph_degree);
-  header.entry_point = index.entry_point;
+  header.entry_count = static_cast<uint32_t>(index.entry_points.size());
   header.backend = index.backend == "cuda" ? 1 : 0;
 
   detail::AtomicFileWriter out(path);
@@ -68,6 +69,7 @@ void save(const Index& index, const std::string& path) {
   };
   write(&header, sizeof(header));
   write(index.graph.data(), index.graph.size() * sizeof(uint32_t));
+  write(index.entry_points.data(), index.entry_points.size() * sizeof(uint32_t));
   write(index.vectors.view().data, index.rows() * index.vectors.view().row_bytes());
   uint64_t sum = checksum.value();
   out.write(&sum, sizeof(sum));
@@ -97,12 +99,15 @@ Index load(const std::string& path) {
     corrupt(path, "corrupt header: graph degree " + std::to_string(header.graph_degree) + " for " +
                       std::to_string(header.rows) + " rows");
   }
-  if (header.entry_point >= header.rows) corrupt(path, "corrupt header: entry point out of range");
+  if (header.entry_count == 0 || header.entry_count > header.rows) {
+    corrupt(path, "corrupt header: " + std::to_string(header.entry_count) + " entry points for " + std::to_string(header.rows) + " rows");
+  }
 
   const ElementType type = static_cast<ElementType>(header.element_type);
   const uint64_t graph_bytes = header.rows * header.graph_degree * sizeof(uint32_t);
   const uint64_t vector_bytes = header.rows * header.dim * element_size(type);
-  const uint64_t expected = kHeaderBytes + graph_bytes + vector_bytes + 8;
+  const uint64_t entry_bytes = uint64_t{header.entry_count} * sizeof(uint32_t);
+  const uint64_t expected = kHeaderBytes + graph_bytes + entry_bytes + vector_bytes + 8;
   if (file->size() < expected) {
     corrupt(path, "truncated: " + std::to_string(file->size()) + " bytes, the header describes " +
                       std::to_string(expected));
@@ -118,14 +123,19 @@ Index load(const std::string& path) {
   Index index;
   index.metric = static_cast<Metric>(header.metric);
   index.graph_degree = static_cast<int>(header.graph_degree);
-  index.entry_point = header.entry_point;
+
   index.backend = header.backend == 1 ? "cuda" : "cpu";
   index.graph.resize(header.rows * header.graph_degree);
   std::memcpy(index.graph.data(), file->data() + kHeaderBytes, graph_bytes);
+  index.entry_points.resize(header.entry_count);
+  std::memcpy(index.entry_points.data(), file->data() + kHeaderBytes + graph_bytes, entry_bytes);
   for (uint32_t id : index.graph) {
     if (id >= header.rows) corrupt(path, "corrupt: graph holds id " + std::to_string(id) + " out of range");
   }
-  DatasetView view{file->data() + kHeaderBytes + graph_bytes, static_cast<int64_t>(header.rows),
+  for (uint32_t id : index.entry_points) {
+    if (id >= header.rows) corrupt(path, "corrupt: entry point " + std::to_string(id) + " out of range");
+  }
+  DatasetView view{file->data() + kHeaderBytes + graph_bytes + entry_bytes, static_cast<int64_t>(header.rows),
                    static_cast<int64_t>(header.dim), type};
   index.vectors = Dataset::wrap(view, std::static_pointer_cast<const void>(file));
   return index;

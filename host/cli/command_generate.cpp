@@ -1,5 +1,6 @@
 // annforge gen: deterministic synthetic clustered vectors (a Gaussian mixture), so the demo and
 // tests need no download. Queries come from the same mixture through a separate random stream.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -12,25 +13,40 @@
 namespace annforge::cli {
 namespace {
 
-// Cluster centres spread in a unit cube, points scattered around them. For uint8 the values
-// are scaled to [0, 255] and rounded.
+// Cluster centres spread in a unit cube; each cluster's points vary mostly along a few random
+// directions of its own (a low-rank Gaussian) plus faint isotropic noise, so the data has the
+// low intrinsic dimension of real embeddings rather than the unsearchable uniform spread of
+// pure noise. For uint8 the values are scaled to [0, 255] and rounded.
 Dataset mixture(int64_t rows, int64_t dim, int clusters, ElementType type, uint64_t seed, uint64_t stream) {
-  std::mt19937_64 centre_rng(seed);
+  const int64_t rank = std::min<int64_t>(dim, 12);
+  std::mt19937_64 model_rng(seed);
   std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+  std::normal_distribution<float> gaussian(0.0f, 1.0f);
   std::vector<float> centres(static_cast<size_t>(clusters) * dim);
-  for (float& c : centres) c = uniform(centre_rng);
+  for (float& c : centres) c = uniform(model_rng);
+  // Per cluster: `rank` directions of length ~0.15 (spread along them) over `dim` coordinates.
+  std::vector<float> directions(static_cast<size_t>(clusters) * rank * dim);
+  const float scale = 0.15f / std::sqrt(static_cast<float>(dim));
+  for (float& d : directions) d = gaussian(model_rng) * scale * std::sqrt(static_cast<float>(dim) / rank);
   std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + stream);
   std::uniform_int_distribution<int> pick(0, clusters - 1);
-  std::normal_distribution<float> noise(0.0f, 0.12f);
+  std::normal_distribution<float> noise(0.0f, 0.01f);
   Dataset out = Dataset::allocate(rows, dim, type);
+  std::vector<float> z(rank), point(dim);
   for (int64_t i = 0; i < rows; ++i) {
-    const float* centre = &centres[static_cast<size_t>(pick(rng)) * dim];
+    const int cluster = pick(rng);
+    const float* centre = &centres[static_cast<size_t>(cluster) * dim];
+    const float* basis = &directions[static_cast<size_t>(cluster) * rank * dim];
+    for (auto& value : z) value = gaussian(rng);
+    for (int64_t c = 0; c < dim; ++c) point[c] = centre[c] + noise(rng);
+    for (int64_t r = 0; r < rank; ++r) {
+      for (int64_t c = 0; c < dim; ++c) point[c] += z[r] * basis[r * dim + c];
+    }
     for (int64_t c = 0; c < dim; ++c) {
-      float v = centre[c] + noise(rng);
       if (type == ElementType::Float32) {
-        static_cast<float*>(out.mutable_data())[i * dim + c] = v;
+        static_cast<float*>(out.mutable_data())[i * dim + c] = point[c];
       } else {
-        float scaled = std::round(std::fmin(std::fmax(v, 0.0f), 1.0f) * 255.0f);
+        float scaled = std::round(std::fmin(std::fmax(point[c], 0.0f), 1.0f) * 255.0f);
         static_cast<uint8_t*>(out.mutable_data())[i * dim + c] = static_cast<uint8_t>(scaled);
       }
     }

@@ -30,7 +30,7 @@ int run_info(int argc, char** argv) {
     JsonObject o;
     o.add("index", path).add("rows", static_cast<long long>(index.rows())).add("dim", static_cast<long long>(index.dim()));
     o.add("element_type", to_string(index.vectors.type())).add("metric", to_string(index.metric));
-    o.add("graph_degree", index.graph_degree).add("entry_point", static_cast<long long>(index.entry_point));
+    o.add("graph_degree", index.graph_degree).add("entry_points", static_cast<long long>(index.entry_points.size()));
     o.add("built_by", index.backend).add("file_bytes", static_cast<long long>(st.st_size));
     o.add("rows_without_in_edges", static_cast<long long>(unreachable)).add("max_in_degree", static_cast<long long>(max_in));
     std::printf("%s\n", o.str().c_str());
@@ -39,7 +39,7 @@ int run_info(int argc, char** argv) {
     std::printf("  vectors       %lld x %lld %s\n", static_cast<long long>(index.rows()),
                 static_cast<long long>(index.dim()), to_string(index.vectors.type()));
     std::printf("  metric        %s\n", to_string(index.metric));
-    std::printf("  graph degree  %d (entry point %u)\n", index.graph_degree, index.entry_point);
+    std::printf("  graph degree  %d (%zu entry points)\n", index.graph_degree, index.entry_points.size());
     std::printf("  in-degree     max %u, %lld rows with none\n", max_in, static_cast<long long>(unreachable));
     std::printf("  built by      %s backend\n", index.backend.c_str());
     std::printf("  file size     %lld bytes\n", static_cast<long long>(st.st_size));

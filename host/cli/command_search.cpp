@@ -12,7 +12,7 @@
 namespace annforge::cli {
 
 int run_search(int argc, char** argv) {
-  Args args("search", argc, argv, {"index", "queries", "k", "gt", "beam", "out", "device", "threads", "seed"},
+  Args args("search", argc, argv, {"index", "queries", "k", "gt", "beam", "out", "device", "threads"},
             {"json"});
   const std::string index_path = args.required("index");
   const std::string queries_path = args.required("queries");
@@ -24,7 +24,6 @@ int run_search(int argc, char** argv) {
   SearchParams params;
   params.device = parse_device(args.text("device", "auto"));
   params.threads = static_cast<int>(args.integer("threads", 0, 0, 4096));
-  params.seed = static_cast<uint64_t>(args.integer("seed", 42, 0, INT64_MAX));
   resolve_backend(params.device);
 
   Index index = load(index_path);

@@ -7,7 +7,6 @@
 #include <limits>
 
 #include "host/cpu/parallel.hpp"
-#include "host/cpu/random.hpp"
 #include "host/cpu/progress.hpp"
 #include "kernels/shared/neighbor_list.hpp"
 
@@ -72,23 +71,36 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
   const DatasetView& base = distance.base();
   const int64_t rows = base.rows;
   ProgressReporter reporter(progress, "search", queries.rows);
+  const bool cosine = distance.metric() == Metric::Cosine;
+  const int batch_capacity = std::max(degree, graph.entry_count);
   parallel_for(queries.rows, params.threads, 32, [&](int64_t begin, int64_t end, int thread) {
     VisitedSet visited(rows);
     Beam beam(width);
+    std::vector<uint32_t> batch(batch_capacity);
+    std::vector<const void*> batch_rows(batch_capacity);
+    std::vector<float> batch_norms(batch_capacity, 1.0f), batch_distances(batch_capacity);
     for (int64_t q = begin; q < end; ++q) {
       const void* query = queries.row(q);
       const float query_norm = distance.query_inverse_norm(query);
       visited.next_query();
       beam.clear();
-      auto consider = [&](uint32_t id) {
-        if (visited.insert(id)) beam.insert(id, distance.to_query(query, query_norm, id));
+      // Distances from the query to the unvisited ids among `ids`, in one batched call; each
+      // enters the beam if it is near enough. Returns the lowest beam position filled.
+      auto visit = [&](const uint32_t* ids, int count) {
+        int fresh = 0;
+        for (int e = 0; e < count; ++e) {
+          if (!visited.insert(ids[e])) continue;
+          batch[fresh] = ids[e];
+          batch_rows[fresh] = base.row(ids[e]);
+          if (cosine) batch_norms[fresh] = distance.inverse_norm_of(ids[e]);
+          ++fresh;
+        }
+        distance.raw_many(query, query_norm, batch_rows.data(), batch_norms.data(), fresh, batch_distances.data());
+        int lowest = beam.size;
+        for (int e = 0; e < fresh; ++e) lowest = std::min(lowest, beam.insert(batch[e], batch_distances[e]));
+        return lowest;
       };
-      consider(graph.entry_point);
-      uint64_t state = mix64(params.seed ^ static_cast<uint64_t>(q));
-      for (int s = 0; s < params.random_seeds && s < rows; ++s) {
-        state = mix64(state);
-        consider(static_cast<uint32_t>(state % static_cast<uint64_t>(rows)));
-      }
+      visit(graph.entry_points, graph.entry_count);
       int cursor = 0;  // every beam entry before it has been expanded
       while (cursor < beam.size) {
         if (beam.expanded[cursor]) {
@@ -97,16 +109,10 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
         }
         beam.expanded[cursor] = 1;
         const uint32_t* neighbors = graph.neighbors(beam.ids[cursor]);
-        // Fetch the unvisited neighbours' vectors before computing any distance: their loads
-        // overlap instead of stalling one after another.
+        // Start every neighbour's load before computing any distance: the loads overlap
+        // instead of stalling one after another.
         for (int e = 0; e < degree; ++e) prefetch_row(base, neighbors[e]);
-        int lowest = beam.size;
-        for (int e = 0; e < degree; ++e) {
-          uint32_t u = neighbors[e];
-          if (!visited.insert(u)) continue;
-          int pos = beam.insert(u, distance.to_query(query, query_norm, u));
-          lowest = std::min(lowest, pos);
-        }
+        int lowest = visit(neighbors, degree);
         if (lowest < cursor) cursor = lowest;
       }
       for (int j = 0; j < k; ++j) {

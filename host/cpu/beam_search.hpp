@@ -9,8 +9,6 @@ namespace annforge::cpu {
 struct BeamSearchParams {
   int k = 10;
   int beam_width = 64;
-  int random_seeds = 8;  // random start points besides the entry point, for graphs with islands
-  uint64_t seed = 42;
   int threads = 0;
 };
 
@@ -19,10 +17,13 @@ struct BeamSearchParams {
 struct GraphView {
   const uint32_t* ids = nullptr;
   int degree = 0;
-  uint32_t entry_point = 0;
+  const uint32_t* entry_points = nullptr;
+  int entry_count = 0;
   const uint32_t* neighbors(uint32_t v) const { return ids + static_cast<int64_t>(v) * degree; }
 };
-inline GraphView graph_of(const Index& index) { return {index.graph.data(), index.graph_degree, index.entry_point}; }
+inline GraphView graph_of(const Index& index) {
+  return {index.graph.data(), index.graph_degree, index.entry_points.data(), static_cast<int>(index.entry_points.size())};
+}
 
 void beam_search(const GraphView& graph, const Distance& distance, const DatasetView& queries,
                  const BeamSearchParams& params, const ProgressCallback& progress, uint32_t* ids, float* distances);

@@ -10,6 +10,7 @@
 #include <numeric>
 #include <random>
 
+#include "host/cpu/kmeans.hpp"
 #include "host/cpu/knn_graph.hpp"
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/progress.hpp"
@@ -19,53 +20,6 @@
 
 namespace annforge::cpu {
 namespace {
-
-// One row as float (normalised for cosine, so clusters follow angles).
-void row_as_float(const DatasetView& data, int64_t i, bool normalise, float* out) {
-  const uint8_t* row = data.row(i);
-  switch (data.type) {
-    case ElementType::Float32: std::memcpy(out, row, data.dim * sizeof(float)); break;
-    case ElementType::UInt8:
-      for (int64_t c = 0; c < data.dim; ++c) out[c] = row[c];
-      break;
-    case ElementType::Int8:
-      for (int64_t c = 0; c < data.dim; ++c) out[c] = static_cast<int8_t>(row[c]);
-      break;
-  }
-  if (normalise) {
-    float norm = 0.0f;
-    for (int64_t c = 0; c < data.dim; ++c) norm += out[c] * out[c];
-    float scale = norm > 0.0f ? 1.0f / std::sqrt(norm) : 0.0f;
-    for (int64_t c = 0; c < data.dim; ++c) out[c] *= scale;
-  }
-}
-
-// Centroids with their squared norms: the nearest centroid by L2 is the one with the smallest
-// ||c||^2 - 2 <x, c>, one dot product per centroid.
-struct Centroids {
-  int count = 0;
-  int64_t dim = 0;
-  std::vector<float> values;
-  std::vector<float> squared_norms;
-
-  void refresh_norms(const KernelTable& f32) {
-    squared_norms.resize(count);
-    for (int c = 0; c < count; ++c) squared_norms[c] = f32.dot(&values[c * dim], &values[c * dim], dim);
-  }
-  // The `want` nearest centroids of x, nearest first.
-  void nearest(const KernelTable& f32, const float* x, int want, int* out) const {
-    float best[8];
-    for (int w = 0; w < want; ++w) best[w] = std::numeric_limits<float>::infinity(), out[w] = 0;
-    for (int c = 0; c < count; ++c) {
-      float score = squared_norms[c] - 2.0f * f32.dot(x, &values[c * dim], dim);
-      if (score >= best[want - 1]) continue;
-      int pos = want - 1;
-      while (pos > 0 && score < best[pos - 1]) best[pos] = best[pos - 1], out[pos] = out[pos - 1], --pos;
-      best[pos] = score;
-      out[pos] = c;
-    }
-  }
-};
 
 // The k smallest of a stream of (distance, id): candidates under the current threshold go to a
 // buffer; when it holds 2k, a selection keeps the k best and tightens the threshold. Most of the
@@ -127,55 +81,6 @@ void merge_sorted(uint32_t* ids, float* distances, const uint32_t* more_ids, con
   std::copy(scratch_distances, scratch_distances + k, distances);
 }
 
-Centroids kmeans_on_sample(const DatasetView& data, bool normalise, int clusters, int iterations, int threads,
-                           uint64_t seed) {
-  const KernelTable& f32 = kernels_for(ElementType::Float32);
-  const int64_t dim = data.dim;
-  const int64_t sample_rows = std::min<int64_t>(data.rows, std::max<int64_t>(int64_t{clusters} * 40, 10000));
-  std::mt19937_64 rng(seed);
-  std::vector<int64_t> picks(data.rows);
-  std::vector<float> sample(sample_rows * dim);
-  {
-    // A random sample without replacement (partial Fisher-Yates over the row ids).
-    std::iota(picks.begin(), picks.end(), 0);
-    for (int64_t i = 0; i < sample_rows; ++i) {
-      std::uniform_int_distribution<int64_t> pick(i, data.rows - 1);
-      std::swap(picks[i], picks[pick(rng)]);
-      row_as_float(data, picks[i], normalise, &sample[i * dim]);
-    }
-  }
-  Centroids centroids;
-  centroids.count = clusters;
-  centroids.dim = dim;
-  centroids.values.assign(sample.begin(), sample.begin() + clusters * dim);  // the first picks seed them
-  std::vector<int> label(sample_rows);
-  for (int iteration = 0; iteration < iterations; ++iteration) {
-    centroids.refresh_norms(f32);
-    parallel_for(sample_rows, threads, 256, [&](int64_t begin, int64_t end, int) {
-      for (int64_t i = begin; i < end; ++i) centroids.nearest(f32, &sample[i * dim], 1, &label[i]);
-    });
-    std::vector<double> sums(static_cast<size_t>(clusters) * dim, 0.0);
-    std::vector<int64_t> sizes(clusters, 0);
-    for (int64_t i = 0; i < sample_rows; ++i) {
-      double* sum = &sums[static_cast<size_t>(label[i]) * dim];
-      const float* x = &sample[i * dim];
-      for (int64_t c = 0; c < dim; ++c) sum[c] += x[c];
-      ++sizes[label[i]];
-    }
-    std::uniform_int_distribution<int64_t> any(0, sample_rows - 1);
-    for (int c = 0; c < clusters; ++c) {
-      float* centroid = &centroids.values[static_cast<size_t>(c) * dim];
-      if (sizes[c] == 0) {  // an empty cluster restarts at a random sample point
-        std::memcpy(centroid, &sample[any(rng) * dim], dim * sizeof(float));
-        continue;
-      }
-      for (int64_t d = 0; d < dim; ++d) centroid[d] = static_cast<float>(sums[static_cast<size_t>(c) * dim + d] / sizes[c]);
-    }
-  }
-  centroids.refresh_norms(f32);
-  return centroids;
-}
-
 }  // namespace
 
 KnnGraph cluster_knn_graph(const Distance& distance, const ClusterParams& params, const ProgressCallback& progress) {
@@ -183,7 +88,7 @@ KnnGraph cluster_knn_graph(const Distance& distance, const ClusterParams& params
   const int64_t rows = data.rows;
   const int k = params.k;
   const int threads = resolve_threads(params.threads);
-  const int overlap = std::clamp(params.overlap, 1, 8);
+  const int overlap = std::clamp(params.overlap, 1, 5);
   const bool normalise = distance.metric() == Metric::Cosine;
   const int clusters = static_cast<int>(
       std::clamp<int64_t>(rows * overlap / std::max(params.cluster_size, 2 * k), 1, rows));
@@ -305,6 +210,19 @@ KnnGraph cluster_knn_graph(const Distance& distance, const ClusterParams& params
   });
   reporter.finish();
   timer.lap("clusters: all pairs inside %d clusters", clusters);
+  // A vector whose clusters were all tiny (outliers, heavy duplication) can end up with fewer
+  // than k neighbours: top its list up with random vectors, which the next stages improve on.
+  parallel_for(rows, threads, 4096, [&](int64_t begin, int64_t end, int) {
+    for (int64_t v = begin; v < end; ++v) {
+      uint32_t* list = &graph.ids[v * k];
+      uint64_t state = mix64(params.seed ^ static_cast<uint64_t>(v));
+      while (list[k - 1] == kInvalidId) {
+        state = mix64(state);
+        uint32_t u = static_cast<uint32_t>(state % static_cast<uint64_t>(rows));
+        if (u != v) core::insert_sorted(list, &graph.distances[v * k], nullptr, k, u, distance.between(v, u), 0);
+      }
+    }
+  });
   return graph;
 }
 

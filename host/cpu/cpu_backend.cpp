@@ -3,6 +3,7 @@
 
 #include "host/backend.hpp"
 #include "host/cpu/beam_search.hpp"
+#include "host/cpu/connectivity.hpp"
 #include "host/cpu/entry_point.hpp"
 #include "host/cpu/extend.hpp"
 #include "host/cpu/graph_optimize.hpp"
@@ -15,7 +16,10 @@ namespace {
 
 // Below this many rows the exact all-pairs kNN graph costs less than NN-Descent's rounds
 // (measured on sift-vl-1m slices, see NOTES.md), and it is exact.
-constexpr int64_t kBruteForceMaxRows = 10000;
+constexpr int64_t kBruteForceMaxRows = 3000;
+// Search entry points per index: a query's first step costs this many distances (about a
+// microsecond), and in return starts near the query's own region of the data.
+constexpr int kEntryPoints = 128;
 
 class CpuBackend final : public detail::Backend {
  public:
@@ -29,8 +33,8 @@ class CpuBackend final : public detail::Backend {
     const int k = static_cast<int>(std::min<int64_t>(params.intermediate_degree, rows - 1));
     index.graph_degree = degree;
     StageTimer timer;
-    index.entry_point = nearest_to_centroid(data, threads);
-    timer.lap("entry point");
+    index.entry_points = choose_entry_points(data, index.metric, kEntryPoints, threads, params.seed);
+    timer.lap("%d entry points", static_cast<int>(index.entry_points.size()));
     if (degree == 0) {
       index.graph.clear();
       return;
@@ -61,6 +65,8 @@ class CpuBackend final : public detail::Backend {
     timer.lap("knn graph (%s, k=%d)", brute ? "brute force" : "nn-descent", k);
     index.graph = optimize_graph(knn, degree, threads, params.progress);
     timer.lap("graph optimisation (degree %d)", degree);
+    int64_t rewired = connect_islands(index.graph, graph_of(index), distance);
+    timer.lap("connectivity: %lld islands joined", static_cast<long long>(rewired));
   }
 
   void search(const Index& index, const DatasetView& queries, int k, const SearchParams& params, uint32_t* ids,
@@ -69,7 +75,6 @@ class CpuBackend final : public detail::Backend {
     BeamSearchParams beam;
     beam.k = k;
     beam.beam_width = params.beam_width;
-    beam.seed = params.seed;
     beam.threads = params.threads;
     beam_search(graph_of(index), distance, queries, beam, params.progress, ids, distances);
   }

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <vector>
 
+#include "host/cpu/kmeans.hpp"
 #include "host/cpu/parallel.hpp"
 
 namespace annforge::cpu {
@@ -67,6 +68,20 @@ uint32_t nearest_to_centroid(const DatasetView& data, int threads) {
     case ElementType::Int8: return nearest<int8_t>(data, threads);
   }
   return 0;
+}
+
+std::vector<uint32_t> choose_entry_points(const DatasetView& data, Metric metric, int count, int threads, uint64_t seed) {
+  std::vector<uint32_t> entries{nearest_to_centroid(data, threads)};
+  if (count <= 1 || data.rows < 2) return entries;
+  const int regions = static_cast<int>(std::min<int64_t>(count - 1, data.rows - 1));
+  Centroids centroids = kmeans_on_sample(data, metric == Metric::Cosine, regions, 3, threads, seed ^ 0xE7u);
+  for (uint32_t row : centroids.representatives) {
+    if (row == kInvalidId) continue;
+    bool repeat = false;
+    for (uint32_t e : entries) repeat = repeat || e == row;
+    if (!repeat) entries.push_back(row);
+  }
+  return entries;
 }
 
 }  // namespace annforge::cpu

@@ -1,0 +1,17 @@
+// Makes every vector reachable from the search entry point. Pruned kNN graphs of data with
+// well separated clusters can fall apart into islands that no search starting at the entry
+// point ever reaches; each island gets one edge in, from its nearest reachable vector.
+#pragma once
+
+#include "host/cpu/beam_search.hpp"
+
+namespace annforge::cpu {
+
+// Rows that no walk from the entry points reaches.
+int64_t count_unreachable(const GraphView& graph, int64_t rows);
+
+// Adds in-edges to unreachable islands (graph.ids must point into `edges`); returns how many
+// edges it rewired.
+int64_t connect_islands(std::vector<uint32_t>& edges, const GraphView& graph, const Distance& distance);
+
+}  // namespace annforge::cpu
