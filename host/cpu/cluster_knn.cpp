@@ -90,12 +90,13 @@ KnnGraph cluster_knn_graph(const Distance& distance, const ClusterParams& params
   const int threads = resolve_threads(params.threads);
   const int overlap = std::clamp(params.overlap, 1, 5);
   const bool normalise = distance.metric() == Metric::Cosine;
-  const int clusters = static_cast<int>(
+  const int wanted_clusters = static_cast<int>(
       std::clamp<int64_t>(rows * overlap / std::max(params.cluster_size, 2 * k), 1, rows));
-  const int used_overlap = std::min(overlap, clusters);
   StageTimer timer;
 
-  Centroids centroids = kmeans_on_sample(data, normalise, clusters, params.kmeans_iterations, threads, params.seed);
+  CentroidTree tree(data, normalise, wanted_clusters, params.kmeans_iterations, threads, params.seed);
+  const int clusters = tree.count();
+  const int used_overlap = std::min(overlap, clusters);
   timer.lap("clusters: k-means, %d centroids", clusters);
 
   // Every vector joins `used_overlap` of its nearest clusters. All-pairs work grows with the
@@ -104,43 +105,47 @@ KnnGraph cluster_knn_graph(const Distance& distance, const ClusterParams& params
   // the overflow is spread evenly and the result is deterministic.
   const int choices = std::min(clusters, used_overlap + 3);
   std::vector<int> nearest(rows * choices);
-  const KernelTable& f32 = kernels_for(ElementType::Float32);
   parallel_for(rows, threads, 1024, [&](int64_t begin, int64_t end, int) {
     std::vector<float> x(data.dim);
     for (int64_t i = begin; i < end; ++i) {
       row_as_float(data, i, normalise, x.data());
-      centroids.nearest(f32, x.data(), choices, &nearest[i * choices]);
+      tree.nearest(x.data(), choices, &nearest[i * choices]);
     }
   });
   const int64_t capacity = std::max<int64_t>(2, rows * used_overlap * 3 / (2 * clusters));
   std::vector<int64_t> filled(clusters, 0);
-  std::vector<int> membership(rows * used_overlap);
+  std::vector<int> membership(rows * used_overlap, -1);  // -1: fewer clusters than the overlap
   {
     std::vector<uint32_t> order(rows);
     std::iota(order.begin(), order.end(), 0);
     std::shuffle(order.begin(), order.end(), std::mt19937_64(params.seed ^ 0xC1u));
     for (uint32_t i : order) {
       const int* options = &nearest[static_cast<int64_t>(i) * choices];
+      int* joined = &membership[static_cast<int64_t>(i) * used_overlap];
       int placed = 0;
       for (int o = 0; o < choices && placed < used_overlap; ++o) {
-        if (filled[options[o]] < capacity) membership[static_cast<int64_t>(i) * used_overlap + placed++] = options[o];
+        if (options[o] >= 0 && filled[options[o]] < capacity) joined[placed++] = options[o];
       }
-      for (int o = 0; placed < used_overlap; ++o) {  // every option full: overflow the nearest ones
-        bool taken = false;
-        for (int p = 0; p < placed; ++p) taken = taken || membership[static_cast<int64_t>(i) * used_overlap + p] == options[o];
-        if (!taken) membership[static_cast<int64_t>(i) * used_overlap + placed++] = options[o];
+      // Every option full: overflow into the nearest ones not yet joined.
+      for (int o = 0; o < choices && placed < used_overlap; ++o) {
+        if (options[o] >= 0 && std::find(joined, joined + placed, options[o]) == joined + placed) joined[placed++] = options[o];
       }
-      for (int p = 0; p < used_overlap; ++p) ++filled[membership[static_cast<int64_t>(i) * used_overlap + p]];
+      for (int p = 0; p < placed; ++p) ++filled[joined[p]];
     }
   }
   std::vector<int64_t> offsets(clusters + 1, 0);
-  for (int c : membership) ++offsets[c + 1];
+  for (int c : membership) {
+    if (c >= 0) ++offsets[c + 1];
+  }
   std::partial_sum(offsets.begin(), offsets.end(), offsets.begin());
   std::vector<uint32_t> members(offsets.back());
   {
     std::vector<int64_t> cursor(offsets.begin(), offsets.end() - 1);
     for (int64_t i = 0; i < rows; ++i) {
-      for (int o = 0; o < used_overlap; ++o) members[cursor[membership[i * used_overlap + o]]++] = static_cast<uint32_t>(i);
+      for (int o = 0; o < used_overlap; ++o) {
+        int c = membership[i * used_overlap + o];
+        if (c >= 0) members[cursor[c]++] = static_cast<uint32_t>(i);
+      }
     }
   }
   int64_t largest = 0;

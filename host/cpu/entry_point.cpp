@@ -74,7 +74,7 @@ std::vector<uint32_t> choose_entry_points(const DatasetView& data, Metric metric
   std::vector<uint32_t> entries{nearest_to_centroid(data, threads)};
   if (count <= 1 || data.rows < 2) return entries;
   const int regions = static_cast<int>(std::min<int64_t>(count - 1, data.rows - 1));
-  Centroids centroids = kmeans_on_sample(data, metric == Metric::Cosine, regions, 3, threads, seed ^ 0xE7u);
+  SampledCentroids centroids = kmeans_on_sample(data, metric == Metric::Cosine, regions, 3, threads, seed ^ 0xE7u);
   for (uint32_t row : centroids.representatives) {
     if (row == kInvalidId) continue;
     bool repeat = false;

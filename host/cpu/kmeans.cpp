@@ -1,17 +1,15 @@
-// Lloyd's k-means on a random sample, with empty clusters restarted at random sample points.
+// Lloyd's k-means on sampled rows, and the two-level centroid tree built from it.
 #include "host/cpu/kmeans.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <numeric>
-#include <random>
 
 #include "host/cpu/parallel.hpp"
 
 namespace annforge::cpu {
 
-// One row as float (normalised for cosine, so clusters follow angles).
 void row_as_float(const DatasetView& data, int64_t i, bool normalise, float* out) {
   const uint8_t* row = data.row(i);
   switch (data.type) {
@@ -31,64 +29,165 @@ void row_as_float(const DatasetView& data, int64_t i, bool normalise, float* out
   }
 }
 
-Centroids kmeans_on_sample(const DatasetView& data, bool normalise, int clusters, int iterations, int threads,
-                           uint64_t seed) {
-  const KernelTable& f32 = kernels_for(ElementType::Float32);
-  const int64_t dim = data.dim;
-  const int64_t sample_rows = std::min<int64_t>(data.rows, std::max<int64_t>(int64_t{clusters} * 40, 10000));
-  std::mt19937_64 rng(seed);
-  std::vector<int64_t> picks(data.rows);
-  std::vector<float> sample(sample_rows * dim);
-  {
-    // A random sample without replacement (partial Fisher-Yates over the row ids).
-    std::iota(picks.begin(), picks.end(), 0);
-    for (int64_t i = 0; i < sample_rows; ++i) {
-      std::uniform_int_distribution<int64_t> pick(i, data.rows - 1);
-      std::swap(picks[i], picks[pick(rng)]);
-      row_as_float(data, picks[i], normalise, &sample[i * dim]);
-    }
+void Centroids::refresh_norms(const KernelTable& f32) {
+  squared_norms.resize(count);
+  for (int c = 0; c < count; ++c) squared_norms[c] = f32.dot(&values[c * dim], &values[c * dim], dim);
+}
+
+void Centroids::nearest(const KernelTable& f32, const float* x, int want, int* out, float* scores) const {
+  float best[16];
+  for (int w = 0; w < want; ++w) best[w] = std::numeric_limits<float>::infinity(), out[w] = -1;
+  for (int c = 0; c < count; ++c) {
+    float score = squared_norms[c] - 2.0f * f32.dot(x, &values[c * dim], dim);
+    if (score >= best[want - 1]) continue;
+    int pos = want - 1;
+    while (pos > 0 && score < best[pos - 1]) best[pos] = best[pos - 1], out[pos] = out[pos - 1], --pos;
+    best[pos] = score;
+    out[pos] = c;
   }
+  if (scores) std::copy(best, best + want, scores);
+}
+
+Centroids lloyd(const float* points, int64_t count, int64_t dim, int clusters, int iterations, int threads,
+                std::mt19937_64& rng) {
+  const KernelTable& f32 = kernels_for(ElementType::Float32);
   Centroids centroids;
   centroids.count = clusters;
   centroids.dim = dim;
-  centroids.values.assign(sample.begin(), sample.begin() + clusters * dim);  // the first picks seed them
-  std::vector<int> label(sample_rows);
+  // Seeds: distinct random points.
+  std::vector<int64_t> order(count);
+  std::iota(order.begin(), order.end(), 0);
+  centroids.values.resize(static_cast<size_t>(clusters) * dim);
+  for (int c = 0; c < clusters; ++c) {
+    std::uniform_int_distribution<int64_t> pick(c, count - 1);
+    std::swap(order[c], order[pick(rng)]);
+    std::memcpy(&centroids.values[static_cast<size_t>(c) * dim], points + order[c] * dim, dim * sizeof(float));
+  }
+  std::vector<int> label(count);
+  std::uniform_int_distribution<int64_t> any(0, count - 1);
   for (int iteration = 0; iteration < iterations; ++iteration) {
     centroids.refresh_norms(f32);
-    parallel_for(sample_rows, threads, 256, [&](int64_t begin, int64_t end, int) {
-      for (int64_t i = begin; i < end; ++i) centroids.nearest(f32, &sample[i * dim], 1, &label[i]);
+    parallel_for(count, threads, 256, [&](int64_t begin, int64_t end, int) {
+      for (int64_t i = begin; i < end; ++i) centroids.nearest(f32, points + i * dim, 1, &label[i]);
     });
     std::vector<double> sums(static_cast<size_t>(clusters) * dim, 0.0);
     std::vector<int64_t> sizes(clusters, 0);
-    for (int64_t i = 0; i < sample_rows; ++i) {
+    for (int64_t i = 0; i < count; ++i) {
       double* sum = &sums[static_cast<size_t>(label[i]) * dim];
-      const float* x = &sample[i * dim];
+      const float* x = points + i * dim;
       for (int64_t c = 0; c < dim; ++c) sum[c] += x[c];
       ++sizes[label[i]];
     }
-    std::uniform_int_distribution<int64_t> any(0, sample_rows - 1);
     for (int c = 0; c < clusters; ++c) {
       float* centroid = &centroids.values[static_cast<size_t>(c) * dim];
-      if (sizes[c] == 0) {  // an empty cluster restarts at a random sample point
-        std::memcpy(centroid, &sample[any(rng) * dim], dim * sizeof(float));
+      if (sizes[c] == 0) {
+        std::memcpy(centroid, points + any(rng) * dim, dim * sizeof(float));
         continue;
       }
       for (int64_t d = 0; d < dim; ++d) centroid[d] = static_cast<float>(sums[static_cast<size_t>(c) * dim + d] / sizes[c]);
     }
   }
   centroids.refresh_norms(f32);
-  // Representatives: per centroid, the nearest sample row among those assigned to it
-  // (||x - c||^2 = ||x||^2 + score). A centroid that attracts no sample row gets none.
+  return centroids;
+}
+
+std::vector<float> sample_as_float(const DatasetView& data, int64_t count, bool normalise, std::mt19937_64& rng,
+                                   std::vector<int64_t>* rows_out) {
+  // Partial Fisher-Yates over the row ids.
+  std::vector<int64_t> rows(data.rows);
+  std::iota(rows.begin(), rows.end(), 0);
+  std::vector<float> sample(count * data.dim);
+  for (int64_t i = 0; i < count; ++i) {
+    std::uniform_int_distribution<int64_t> pick(i, data.rows - 1);
+    std::swap(rows[i], rows[pick(rng)]);
+    row_as_float(data, rows[i], normalise, &sample[i * data.dim]);
+  }
+  rows.resize(count);
+  if (rows_out) *rows_out = std::move(rows);
+  return sample;
+}
+
+SampledCentroids kmeans_on_sample(const DatasetView& data, bool normalise, int clusters, int iterations, int threads,
+                                  uint64_t seed) {
+  const KernelTable& f32 = kernels_for(ElementType::Float32);
+  const int64_t dim = data.dim;
+  const int64_t count = std::min<int64_t>(data.rows, std::max<int64_t>(int64_t{clusters} * 40, 10000));
+  std::mt19937_64 rng(seed);
+  std::vector<int64_t> rows;
+  std::vector<float> sample = sample_as_float(data, count, normalise, rng, &rows);
+  SampledCentroids out;
+  out.centroids = lloyd(sample.data(), count, dim, clusters, iterations, threads, rng);
+  // Per centroid, the nearest sampled row among those it attracts (||x - c||^2 = ||x||^2 + score).
   std::vector<float> best(clusters, std::numeric_limits<float>::infinity());
-  centroids.representatives.assign(clusters, kInvalidId);
-  for (int64_t i = 0; i < sample_rows; ++i) {
+  out.representatives.assign(clusters, kInvalidId);
+  for (int64_t i = 0; i < count; ++i) {
     const float* x = &sample[i * dim];
     int c;
-    centroids.nearest(f32, x, 1, &c);
-    float d = f32.dot(x, x, dim) + centroids.squared_norms[c] - 2.0f * f32.dot(x, &centroids.values[c * dim], dim);
-    if (d < best[c]) best[c] = d, centroids.representatives[c] = static_cast<uint32_t>(picks[i]);
+    float score;
+    out.centroids.nearest(f32, x, 1, &c, &score);
+    float d = f32.dot(x, x, dim) + score;
+    if (d < best[c]) best[c] = d, out.representatives[c] = static_cast<uint32_t>(rows[i]);
   }
-  return centroids;
+  return out;
+}
+
+CentroidTree::CentroidTree(const DatasetView& data, bool normalise, int clusters, int iterations, int threads,
+                           uint64_t seed)
+    : f32_(kernels_for(ElementType::Float32)) {
+  const int64_t dim = data.dim;
+  std::mt19937_64 rng(seed);
+  if (clusters <= 256) {  // flat: one cell holding every centroid
+    const int64_t count = std::min<int64_t>(data.rows, std::max<int64_t>(int64_t{clusters} * 40, 10000));
+    std::vector<float> sample = sample_as_float(data, count, normalise, rng, nullptr);
+    fine_.push_back(lloyd(sample.data(), count, dim, clusters, iterations, threads, rng));
+    first_id_ = {0};
+    count_ = clusters;
+    return;
+  }
+  // Enough sample for ~24 points per fine centroid.
+  const int64_t count = std::min<int64_t>(data.rows, int64_t{clusters} * 24);
+  std::vector<float> sample = sample_as_float(data, count, normalise, rng, nullptr);
+  const int cells = static_cast<int>(std::lround(std::sqrt(static_cast<double>(clusters))));
+  coarse_ = lloyd(sample.data(), count, dim, cells, iterations, threads, rng);
+  std::vector<int> cell_of(count);
+  parallel_for(count, threads, 256, [&](int64_t begin, int64_t end, int) {
+    for (int64_t i = begin; i < end; ++i) coarse_.nearest(f32_, &sample[i * dim], 1, &cell_of[i]);
+  });
+  std::vector<std::vector<float>> members(cells);
+  for (int64_t i = 0; i < count; ++i) {
+    members[cell_of[i]].insert(members[cell_of[i]].end(), &sample[i * dim], &sample[(i + 1) * dim]);
+  }
+  for (int cell = 0; cell < cells; ++cell) {
+    const int64_t size = static_cast<int64_t>(members[cell].size() / dim);
+    first_id_.push_back(count_);
+    const int want = static_cast<int>(std::clamp<int64_t>(std::llround(static_cast<double>(clusters) * size / count), size > 0, size));
+    fine_.push_back(want > 0 ? lloyd(members[cell].data(), size, dim, want, iterations, threads, rng) : Centroids{});
+    count_ += want;
+  }
+  probes_ = 3;  // neighbours that straddle a cell border still find their own centroids
+}
+
+void CentroidTree::nearest(const float* x, int want, int* out) const {
+  if (fine_.size() == 1) {
+    fine_[0].nearest(f32_, x, want, out);
+    return;
+  }
+  const int probes = std::min(probes_, coarse_.count);
+  int cells[16];
+  coarse_.nearest(f32_, x, probes, cells);
+  float best[16];
+  for (int w = 0; w < want; ++w) best[w] = std::numeric_limits<float>::infinity(), out[w] = -1;
+  for (int p = 0; p < probes; ++p) {
+    const Centroids& cell = fine_[cells[p]];
+    for (int c = 0; c < cell.count; ++c) {
+      float score = cell.squared_norms[c] - 2.0f * f32_.dot(x, &cell.values[c * cell.dim], cell.dim);
+      if (score >= best[want - 1]) continue;
+      int pos = want - 1;
+      while (pos > 0 && score < best[pos - 1]) best[pos] = best[pos - 1], out[pos] = out[pos - 1], --pos;
+      best[pos] = score;
+      out[pos] = first_id_[cells[p]] + c;
+    }
+  }
 }
 
 }  // namespace annforge::cpu

@@ -1,8 +1,10 @@
-// k-means on a sample of the data, in float: the partition behind the clustered kNN stage and
-// the spread-out entry points of the search.
+// k-means in float on a sample of the data: the partition behind the clustered kNN stage and
+// the spread-out entry points of the search. Large partitions use a two-level tree of
+// centroids, so placing a vector costs ~2 sqrt(C) distances instead of C.
 #pragma once
 
 #include <limits>
+#include <random>
 #include <vector>
 
 #include "host/cpu/distance.hpp"
@@ -15,34 +17,49 @@ void row_as_float(const DatasetView& data, int64_t i, bool normalise, float* out
 // Centroids with their squared norms: the nearest centroid by L2 is the one with the smallest
 // ||c||^2 - 2 <x, c>, one dot product per centroid.
 struct Centroids {
-  // For each centroid, the sample row nearest to it (a real vector standing for the cluster).
-  std::vector<uint32_t> representatives;
   int count = 0;
   int64_t dim = 0;
   std::vector<float> values;
   std::vector<float> squared_norms;
 
-  void refresh_norms(const KernelTable& f32) {
-    squared_norms.resize(count);
-    for (int c = 0; c < count; ++c) squared_norms[c] = f32.dot(&values[c * dim], &values[c * dim], dim);
-  }
-  // The `want` nearest centroids of x, nearest first.
-  void nearest(const KernelTable& f32, const float* x, int want, int* out) const {
-    float best[8];
-    for (int w = 0; w < want; ++w) best[w] = std::numeric_limits<float>::infinity(), out[w] = 0;
-    for (int c = 0; c < count; ++c) {
-      float score = squared_norms[c] - 2.0f * f32.dot(x, &values[c * dim], dim);
-      if (score >= best[want - 1]) continue;
-      int pos = want - 1;
-      while (pos > 0 && score < best[pos - 1]) best[pos] = best[pos - 1], out[pos] = out[pos - 1], --pos;
-      best[pos] = score;
-      out[pos] = c;
-    }
-  }
+  void refresh_norms(const KernelTable& f32);
+  // The `want` (<= 16) nearest centroids of x, nearest first, with their scores.
+  void nearest(const KernelTable& f32, const float* x, int want, int* out, float* scores = nullptr) const;
 };
 
-// `clusters` centroids from `iterations` rounds of Lloyd's algorithm on a random sample.
-Centroids kmeans_on_sample(const DatasetView& data, bool normalise, int clusters, int iterations, int threads,
-                           uint64_t seed);
+// Lloyd's algorithm on `count` float points; empty clusters restart at random points.
+Centroids lloyd(const float* points, int64_t count, int64_t dim, int clusters, int iterations, int threads,
+                std::mt19937_64& rng);
+
+// A random sample of rows as floats (without replacement); `rows_out` receives their ids.
+std::vector<float> sample_as_float(const DatasetView& data, int64_t count, bool normalise, std::mt19937_64& rng,
+                                   std::vector<int64_t>* rows_out);
+
+// `clusters` centroids from k-means on a sample, and for each centroid the sampled row nearest
+// to it (kInvalidId when none is): real vectors that stand for their regions.
+struct SampledCentroids {
+  Centroids centroids;
+  std::vector<uint32_t> representatives;
+};
+SampledCentroids kmeans_on_sample(const DatasetView& data, bool normalise, int clusters, int iterations, int threads,
+                                  uint64_t seed);
+
+// About `clusters` centroids as a two-level tree: coarse k-means, then k-means inside each
+// coarse cell with centroids in proportion to its share of the sample. nearest() probes the
+// few nearest coarse cells only (exact search below ~256 centroids, where a tree is no gain).
+class CentroidTree {
+ public:
+  CentroidTree(const DatasetView& data, bool normalise, int clusters, int iterations, int threads, uint64_t seed);
+  int count() const { return count_; }
+  void nearest(const float* x, int want, int* out) const;
+
+ private:
+  const KernelTable& f32_;
+  int count_ = 0;
+  Centroids coarse_;
+  std::vector<Centroids> fine_;
+  std::vector<int> first_id_;  // global id of each cell's first fine centroid
+  int probes_ = 1;
+};
 
 }  // namespace annforge::cpu
