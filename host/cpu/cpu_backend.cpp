@@ -9,6 +9,8 @@
 #include "host/cpu/graph_optimize.hpp"
 #include "host/cpu/knn_graph.hpp"
 #include "host/cpu/parallel.hpp"
+#include "host/cpu/partition.hpp"
+#include "host/cpu/reorder.hpp"
 #include "host/cpu/trace.hpp"
 
 namespace annforge::cpu {
@@ -20,6 +22,39 @@ constexpr int64_t kBruteForceMaxRows = 3000;
 // Search entry points per index: a query's first step costs this many distances (about a
 // microsecond), and in return starts near the query's own region of the data.
 constexpr int kEntryPoints = 128;
+
+// The large-data path: partition into overlapping clusters, renumber rows by cluster so that
+// every later stage reads nearby memory, exact neighbours within clusters, NN-Descent rounds
+// to repair cluster borders, graph optimisation; then the graph back in the caller's ids.
+std::vector<uint32_t> build_clustered(const DatasetView& data, Metric metric, int k, int degree, int threads,
+                                      const BuildParams& params) {
+  StageTimer timer;
+  PartitionParams partitioning;
+  partitioning.threads = threads;
+  partitioning.seed = params.seed;
+  Partition partition = partition_into_clusters(data, metric, partitioning);
+  const Renumbering order = renumber_by_cluster(partition);
+  const Dataset local = reorder_rows(data, order, threads);
+  renumber_partition(partition, order);
+  const Distance distance(metric, local.view());
+  timer.lap("renumbering by cluster");
+  KnnGraph knn = cluster_knn_graph(distance, partition, k, threads, params.seed, params.progress);
+  partition = Partition{};
+  if (params.nn_descent_iterations > 0) {
+    NNDescentParams nn;
+    nn.initial = &knn;
+    nn.k = k;
+    nn.max_iterations = params.nn_descent_iterations;
+    nn.termination = params.nn_descent_termination;
+    nn.threads = threads;
+    nn.seed = params.seed;
+    knn = nn_descent_knn_graph(distance, nn, params.progress);
+  }
+  timer.lap("knn graph (clusters + %d nn-descent rounds, k=%d)", params.nn_descent_iterations, k);
+  std::vector<uint32_t> graph = optimize_graph(knn, degree, threads, params.progress);
+  timer.lap("graph optimisation");
+  return graph_in_old_ids(graph, degree, order);
+}
 
 class CpuBackend final : public detail::Backend {
  public:
@@ -42,29 +77,14 @@ class CpuBackend final : public detail::Backend {
     Distance distance(index.metric, data);
     bool brute = params.algorithm == BuildAlgorithm::BruteForce ||
                  (params.algorithm == BuildAlgorithm::Auto && rows <= kBruteForceMaxRows);
-    KnnGraph knn;
     if (brute) {
-      knn = brute_force_knn_graph(distance, k, threads, params.progress);
+      KnnGraph knn = brute_force_knn_graph(distance, k, threads, params.progress);
+      timer.lap("knn graph (brute force, k=%d)", k);
+      index.graph = optimize_graph(knn, degree, threads, params.progress);
     } else {
-      // NN-Descent starts from the clustered graph, which is already close: a few rounds repair
-      // the neighbours that cluster borders cut off.
-      ClusterParams clustering;
-      clustering.k = k;
-      clustering.threads = threads;
-      clustering.seed = params.seed;
-      KnnGraph initial = cluster_knn_graph(distance, clustering, params.progress);
-      NNDescentParams nn;
-      nn.initial = &initial;
-      nn.k = k;
-      nn.max_iterations = params.nn_descent_iterations;
-      nn.termination = params.nn_descent_termination;
-      nn.threads = threads;
-      nn.seed = params.seed;
-      knn = nn_descent_knn_graph(distance, nn, params.progress);
+      index.graph = build_clustered(data, index.metric, k, degree, threads, params);
     }
-    timer.lap("knn graph (%s, k=%d)", brute ? "brute force" : "nn-descent", k);
-    index.graph = optimize_graph(knn, degree, threads, params.progress);
-    timer.lap("graph optimisation (degree %d)", degree);
+    timer.lap("graph (degree %d)", degree);
     int64_t rewired = connect_islands(index.graph, graph_of(index), distance);
     timer.lap("connectivity: %lld islands joined", static_cast<long long>(rewired));
   }

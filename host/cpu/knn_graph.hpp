@@ -7,6 +7,7 @@
 
 #include "annforge.hpp"
 #include "host/cpu/distance.hpp"
+#include "host/cpu/partition.hpp"
 
 namespace annforge::cpu {
 
@@ -33,18 +34,11 @@ struct NNDescentParams {
   int threads = 0;
   uint64_t seed = 42;
 };
-// An approximate kNN graph from overlapping clusters: k-means on a sample, each vector placed
-// in its `overlap` nearest clusters, exact all-pairs distances inside each cluster (cache
-// resident), per-vector lists merged across clusters. A good start for NN-Descent.
-struct ClusterParams {
-  int k = 64;
-  int overlap = 3;
-  int cluster_size = 1500;  // mean members per cluster, counting every overlap
-  int kmeans_iterations = 4;
-  int threads = 0;
-  uint64_t seed = 42;
-};
-KnnGraph cluster_knn_graph(const Distance& distance, const ClusterParams& params, const ProgressCallback& progress);
+// An approximate kNN graph from an overlapping partition: exact all-pairs distances inside
+// each cluster (read from one contiguous block, in cache), each vector's lists from its
+// clusters merged. A good start for NN-Descent.
+KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition, int k, int threads, uint64_t seed,
+                           const ProgressCallback& progress);
 
 KnnGraph nn_descent_knn_graph(const Distance& distance, const NNDescentParams& params,
                               const ProgressCallback& progress);

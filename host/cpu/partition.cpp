@@ -1,0 +1,98 @@
+// Overlapping, size-capped k-means partition of the data: the blocks of the clustered kNN stage.
+#include "host/cpu/partition.hpp"
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+#include "host/cpu/kmeans.hpp"
+#include "host/cpu/parallel.hpp"
+#include "host/cpu/trace.hpp"
+
+namespace annforge::cpu {
+
+Partition partition_into_clusters(const DatasetView& data, Metric metric, const PartitionParams& params) {
+  const int64_t rows = data.rows;
+  const int threads = resolve_threads(params.threads);
+  const int overlap = std::clamp(params.overlap, 1, 5);
+  const bool normalise = metric == Metric::Cosine;
+  const int wanted_clusters = static_cast<int>(
+      std::clamp<int64_t>(rows * overlap / std::max(params.cluster_size, 2), 1, rows));
+  StageTimer timer;
+
+  CentroidTree tree(data, normalise, wanted_clusters, params.kmeans_iterations, threads, params.seed);
+  const int clusters = tree.count();
+  const int used_overlap = std::min(overlap, clusters);
+  timer.lap("clusters: k-means, %d centroids", clusters);
+
+  // Every vector joins `used_overlap` of its nearest clusters. All-pairs work grows with the
+  // square of a cluster's size, so clusters are capped at 1.5x the mean: a vector whose nearest
+  // clusters are full joins its next nearest. Vectors are placed in a seeded random order, so
+  // the overflow is spread evenly and the result is deterministic.
+  const int choices = std::min(clusters, used_overlap + 3);
+  std::vector<int> nearest(rows * choices);
+  parallel_for(rows, threads, 1024, [&](int64_t begin, int64_t end, int) {
+    std::vector<float> x(data.dim);
+    for (int64_t i = begin; i < end; ++i) {
+      row_as_float(data, i, normalise, x.data());
+      tree.nearest(x.data(), choices, &nearest[i * choices]);
+    }
+  });
+  const int64_t capacity = std::max<int64_t>(2, rows * used_overlap * 3 / (2 * clusters));
+  std::vector<int64_t> filled(clusters, 0);
+  std::vector<int> membership(rows * used_overlap, -1);  // -1: fewer clusters than the overlap
+  {
+    std::vector<uint32_t> order(rows);
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), std::mt19937_64(params.seed ^ 0xC1u));
+    for (uint32_t i : order) {
+      const int* options = &nearest[static_cast<int64_t>(i) * choices];
+      int* joined = &membership[static_cast<int64_t>(i) * used_overlap];
+      int placed = 0;
+      for (int o = 0; o < choices && placed < used_overlap; ++o) {
+        if (options[o] >= 0 && filled[options[o]] < capacity) joined[placed++] = options[o];
+      }
+      // Every option full: overflow into the nearest ones not yet joined.
+      for (int o = 0; o < choices && placed < used_overlap; ++o) {
+        if (options[o] >= 0 && std::find(joined, joined + placed, options[o]) == joined + placed) joined[placed++] = options[o];
+      }
+      for (int p = 0; p < placed; ++p) ++filled[joined[p]];
+    }
+  }
+  Partition partition;
+  partition.clusters = clusters;
+  partition.overlap = used_overlap;
+  std::vector<int64_t>& offsets = partition.offsets;
+  offsets.assign(clusters + 1, 0);
+  for (int c : membership) {
+    if (c >= 0) ++offsets[c + 1];
+  }
+  std::partial_sum(offsets.begin(), offsets.end(), offsets.begin());
+  std::vector<uint32_t>& members = partition.members;
+  members.resize(offsets.back());
+  {
+    std::vector<int64_t> cursor(offsets.begin(), offsets.end() - 1);
+    for (int64_t i = 0; i < rows; ++i) {
+      for (int o = 0; o < used_overlap; ++o) {
+        int c = membership[i * used_overlap + o];
+        if (c >= 0) members[cursor[c]++] = static_cast<uint32_t>(i);
+      }
+    }
+  }
+  int64_t largest = 0;
+  double pairs = 0;  // all-pairs work, against the balanced ideal
+  for (int c = 0; c < clusters; ++c) {
+    const int64_t size = offsets[c + 1] - offsets[c];
+    largest = std::max(largest, size);
+    pairs += static_cast<double>(size) * size;
+  }
+  const double balanced = static_cast<double>(offsets.back()) * offsets.back() / clusters;
+  timer.lap("clusters: assignment, overlap %d, mean size %lld, largest %lld, work %.2fx balanced", used_overlap,
+            static_cast<long long>(offsets.back() / clusters), static_cast<long long>(largest), pairs / balanced);
+  // A vector's primary cluster is its first (nearest available) one.
+  partition.primary.resize(rows);
+  for (int64_t i = 0; i < rows; ++i) partition.primary[i] = membership[i * used_overlap];
+  return partition;
+}
+
+}  // namespace annforge::cpu
