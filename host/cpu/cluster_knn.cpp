@@ -22,11 +22,11 @@ namespace annforge::cpu {
 namespace {
 
 // The k smallest of a stream of (distance, id): candidates under the current threshold go to a
-// buffer; when it holds 2k, a selection keeps the k best and tightens the threshold. Most of the
+// buffer; when it holds 4k, a selection keeps the k best and tightens the threshold. Most of the
 // stream costs one comparison.
 class TopK {
  public:
-  explicit TopK(int k) : k_(k) { buffer_.reserve(2 * k + 1); }
+  explicit TopK(int k) : k_(k) { buffer_.reserve(4 * k + 1); }
   void reset(float threshold) {
     threshold_ = threshold;
     buffer_.clear();
@@ -34,7 +34,7 @@ class TopK {
   void offer(float distance, uint32_t id) {
     if (!(distance < threshold_)) return;
     buffer_.emplace_back(distance, id);
-    if (static_cast<int>(buffer_.size()) == 2 * k_) shrink();
+    if (static_cast<int>(buffer_.size()) == 4 * k_) shrink();
   }
   void finish() {
     if (static_cast<int>(buffer_.size()) > k_) shrink();
