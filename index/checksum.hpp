@@ -18,8 +18,10 @@ class Checksum {
       if (pending_ == sizeof(block_)) absorb(block_), pending_ = 0;
     }
     for (; bytes >= sizeof(block_); p += sizeof(block_), bytes -= sizeof(block_)) absorb(p);
-    std::memcpy(block_, p, bytes);
-    pending_ = bytes;
+    if (bytes > 0) {  // only here can pending_ be 0: a partial block above was not completed
+      std::memcpy(block_, p, bytes);
+      pending_ = bytes;
+    }
   }
   uint64_t value() const {
     uint64_t h = total_ * kPrime;

@@ -60,9 +60,10 @@ double recall_at_k(const Neighbors& found, const Neighbors& truth, int k) {
   for (int64_t q = 0; q < found.rows; ++q) {
     const uint32_t* f = &found.ids[q * found.k];
     const uint32_t* t = &truth.ids[q * truth.k];
-    for (int i = 0; i < k; ++i) {
-      for (int j = 0; j < k; ++j) {
-        if (f[i] == t[j] && f[i] != kInvalidId) {
+    // Each true neighbour counts once, however often a (faulty) result repeats it.
+    for (int j = 0; j < k; ++j) {
+      for (int i = 0; i < k; ++i) {
+        if (f[i] == t[j] && t[j] != kInvalidId) {
           ++hits;
           break;
         }

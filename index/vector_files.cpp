@@ -155,7 +155,9 @@ RawMatrix parse_npy(const MappedFile& file, ElementType* type) {
   if (value_after("fortran_order").rfind("False", 0) != 0) format_error(path, ".npy array is in Fortran order; expected C order");
   std::string shape = value_after("shape");
   long long n = -1, d = -1;
-  if (std::sscanf(shape.c_str(), "(%lld, %lld)", &n, &d) != 2 || n < 0 || d <= 0 || d > kMaxDim) {
+  int consumed = 0;
+  if (std::sscanf(shape.c_str(), "(%lld, %lld)%n", &n, &d, &consumed) != 2 || consumed == 0 || n < 0 || d <= 0 ||
+      d > kMaxDim) {
     format_error(path, ".npy shape " + shape.substr(0, shape.find(')') + 1) + " is not a 2-D (rows, dim) shape");
   }
   size_t data_start = header_start + header_len;

@@ -16,6 +16,12 @@ inline float horizontal_sum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// Integer kernels round once, from the exact integer total, as the scalar definitions do: a
+// float tail added to a float of the vector part would round twice past 2^24.
+inline float exact_total(int32_t vector_part, float tail) {
+  return static_cast<float>(vector_part + static_cast<int32_t>(tail));  // a tail of < 32 elements is exact
+}
+
 inline int32_t horizontal_sum(__m256i v) {
   __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
   s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
@@ -75,7 +81,7 @@ float l2_u8(const void* av, const void* bv, size_t dim) {
     __m256i d = _mm256_sub_epi16(x, y);
     acc = _mm256_add_epi32(acc, _mm256_madd_epi16(d, d));
   }
-  return static_cast<float>(horizontal_sum(acc)) + core::squared_l2(a + i, b + i, dim - i);
+  return exact_total(horizontal_sum(acc), core::squared_l2(a + i, b + i, dim - i));
 }
 
 template <bool kSigned>
@@ -93,7 +99,7 @@ float dot_8bit(const void* av, const void* bv, size_t dim) {
   }
   float tail = kSigned ? core::dot(reinterpret_cast<const int8_t*>(a) + i, reinterpret_cast<const int8_t*>(b) + i, dim - i)
                        : core::dot(a + i, b + i, dim - i);
-  return static_cast<float>(horizontal_sum(acc)) + tail;
+  return exact_total(horizontal_sum(acc), tail);
 }
 
 float l2_i8(const void* av, const void* bv, size_t dim) {
@@ -107,7 +113,7 @@ float l2_i8(const void* av, const void* bv, size_t dim) {
     __m256i d = _mm256_sub_epi16(x, y);
     acc = _mm256_add_epi32(acc, _mm256_madd_epi16(d, d));
   }
-  return static_cast<float>(horizontal_sum(acc)) + core::squared_l2(a + i, b + i, dim - i);
+  return exact_total(horizontal_sum(acc), core::squared_l2(a + i, b + i, dim - i));
 }
 
 // ---- one vector against many: four rows per pass share each load of `a` ------------------
@@ -124,6 +130,7 @@ inline __m128i horizontal_sums(__m256i s0, __m256i s1, __m256i s2, __m256i s3) {
 // Per-type steps: `Wide` elements at a time into an accumulator, the rest by the pair kernel.
 struct L2F32 {
   using Acc = __m256;
+  using Sum = float;
   static constexpr size_t kWide = 8;
   static Acc zero() { return _mm256_setzero_ps(); }
   static Acc step(Acc acc, const void* a, const void* b, size_t c) {
@@ -136,6 +143,7 @@ struct L2F32 {
 };
 struct DotF32 {
   using Acc = __m256;
+  using Sum = float;
   static constexpr size_t kWide = 8;
   static Acc zero() { return _mm256_setzero_ps(); }
   static Acc step(Acc acc, const void* a, const void* b, size_t c) {
@@ -147,6 +155,7 @@ struct DotF32 {
 };
 struct L2U8 {
   using Acc = __m256i;
+  using Sum = int32_t;
   static constexpr size_t kWide = 32;
   static Acc zero() { return _mm256_setzero_si256(); }
   static Acc step(Acc acc, const void* a, const void* b, size_t c) {
@@ -157,13 +166,14 @@ struct L2U8 {
     __m256i lo = _mm256_unpacklo_epi8(diff, zero), hi = _mm256_unpackhi_epi8(diff, zero);
     return _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_madd_epi16(lo, lo), _mm256_madd_epi16(hi, hi)));
   }
-  static float tail(const void* a, const void* b, size_t c, size_t dim) {
-    return core::squared_l2(static_cast<const uint8_t*>(a) + c, static_cast<const uint8_t*>(b) + c, dim - c);
+  static Sum tail(const void* a, const void* b, size_t c, size_t dim) {
+    return static_cast<Sum>(core::squared_l2(static_cast<const uint8_t*>(a) + c, static_cast<const uint8_t*>(b) + c, dim - c));
   }
 };
 template <bool kSigned>
 struct Dot8 {
   using Acc = __m256i;
+  using Sum = int32_t;
   static constexpr size_t kWide = 16;
   static Acc zero() { return _mm256_setzero_si256(); }
   static __m256i widen(const void* p, size_t c) {
@@ -173,26 +183,27 @@ struct Dot8 {
   static Acc step(Acc acc, const void* a, const void* b, size_t c) {
     return _mm256_add_epi32(acc, _mm256_madd_epi16(widen(a, c), widen(b, c)));
   }
-  static float tail(const void* a, const void* b, size_t c, size_t dim) {
-    if (kSigned) return core::dot(static_cast<const int8_t*>(a) + c, static_cast<const int8_t*>(b) + c, dim - c);
-    return core::dot(static_cast<const uint8_t*>(a) + c, static_cast<const uint8_t*>(b) + c, dim - c);
+  static Sum tail(const void* a, const void* b, size_t c, size_t dim) {
+    if (kSigned) return static_cast<Sum>(core::dot(static_cast<const int8_t*>(a) + c, static_cast<const int8_t*>(b) + c, dim - c));
+    return static_cast<Sum>(core::dot(static_cast<const uint8_t*>(a) + c, static_cast<const uint8_t*>(b) + c, dim - c));
   }
 };
 struct L2I8 {
   using Acc = __m256i;
+  using Sum = int32_t;
   static constexpr size_t kWide = 16;
   static Acc zero() { return _mm256_setzero_si256(); }
   static Acc step(Acc acc, const void* a, const void* b, size_t c) {
     __m256i d = _mm256_sub_epi16(Dot8<true>::widen(a, c), Dot8<true>::widen(b, c));
     return _mm256_add_epi32(acc, _mm256_madd_epi16(d, d));
   }
-  static float tail(const void* a, const void* b, size_t c, size_t dim) {
-    return core::squared_l2(static_cast<const int8_t*>(a) + c, static_cast<const int8_t*>(b) + c, dim - c);
+  static Sum tail(const void* a, const void* b, size_t c, size_t dim) {
+    return static_cast<Sum>(core::squared_l2(static_cast<const int8_t*>(a) + c, static_cast<const int8_t*>(b) + c, dim - c));
   }
 };
 
 inline void store_sums(__m128 sums, float* out) { _mm_storeu_ps(out, sums); }
-inline void store_sums(__m128i sums, float* out) { _mm_storeu_ps(out, _mm_cvtepi32_ps(sums)); }
+inline void store_sums(__m128i sums, int32_t* out) { _mm_storeu_si128(reinterpret_cast<__m128i*>(out), sums); }
 
 template <typename Step>
 void many(const void* a, const void* const* rows, int count, size_t dim, float* out) {
@@ -206,17 +217,20 @@ void many(const void* a, const void* const* rows, int count, size_t dim, float* 
       s2 = Step::step(s2, a, rows[i + 2], c);
       s3 = Step::step(s3, a, rows[i + 3], c);
     }
-    store_sums(horizontal_sums(s0, s1, s2, s3), out + i);
-    if (wide_end < dim) {
-      for (int r = 0; r < 4; ++r) out[i + r] += Step::tail(a, rows[i + r], wide_end, dim);
+    typename Step::Sum sums[4];
+    store_sums(horizontal_sums(s0, s1, s2, s3), sums);
+    for (int r = 0; r < 4; ++r) {
+      if (wide_end < dim) sums[r] += Step::tail(a, rows[i + r], wide_end, dim);
+      out[i + r] = static_cast<float>(sums[r]);
     }
   }
   for (; i < count; ++i) {
     typename Step::Acc s = Step::zero();
     for (size_t c = 0; c < wide_end; c += Step::kWide) s = Step::step(s, a, rows[i], c);
-    float lanes[4];
+    typename Step::Sum lanes[4];
     store_sums(horizontal_sums(s, Step::zero(), Step::zero(), Step::zero()), lanes);
-    out[i] = lanes[0] + (wide_end < dim ? Step::tail(a, rows[i], wide_end, dim) : 0.0f);
+    if (wide_end < dim) lanes[0] += Step::tail(a, rows[i], wide_end, dim);
+    out[i] = static_cast<float>(lanes[0]);
   }
 }
 

@@ -81,11 +81,19 @@ void extend_graph(Index& index, int64_t first_new_row, const BuildParams& params
   const int64_t total = index.rows();
   const int degree = index.graph_degree;
   const int threads = resolve_threads(params.threads);
-  // When the new batch outweighs the graph (or the graph is too small to have its final
-  // degree), linking into it would mostly link new rows to each other through a weak graph: a
-  // full build over all rows is both better and not much slower.
-  if (first_new_row <= total - first_new_row || degree < std::min<int64_t>(params.graph_degree, total - 1)) {
-    detail::cpu_backend().build(index, params);
+  // The degree stays the index's own, unless the old graph was too small to have it (a graph
+  // over r rows has at most r - 1 edges per row): then it grows towards params.graph_degree.
+  const bool degree_was_capped = degree == first_new_row - 1 && degree < params.graph_degree;
+  // When the new batch outweighs the graph, or the degree grows, linking into the old graph
+  // would mostly link new rows to each other through a weak graph: a full build over all rows
+  // is both better and not much slower.
+  if (first_new_row <= total - first_new_row || degree_was_capped) {
+    BuildParams rebuild = params;
+    if (!degree_was_capped) {
+      rebuild.graph_degree = degree;
+      rebuild.intermediate_degree = std::max(rebuild.intermediate_degree, degree);
+    }
+    detail::cpu_backend().build(index, rebuild);
     return;
   }
   const int k = std::max(degree, static_cast<int>(std::min<int64_t>(params.intermediate_degree, first_new_row - 1)));

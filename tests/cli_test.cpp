@@ -1,0 +1,235 @@
+// The annforge command line, run as a separate process: gen -> gt -> build -> search -> info
+// end to end, and every failure path ending in a non-zero exit, exactly one line on stderr that
+// names the file or flag at fault, and no output left behind (no index, no temporary file).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "annforge.hpp"
+#include "tests/test_support.hpp"
+
+#ifndef ANNFORGE_CLI_PATH
+#error "tests/CMakeLists.txt passes the CLI binary's path as ANNFORGE_CLI_PATH"
+#endif
+
+namespace {
+
+using namespace annforge;
+using namespace annforge_test;
+
+struct Result {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string quoted(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+std::string slurp(const std::string& path) {
+  const std::vector<uint8_t> bytes = read_bytes(path);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+// A fixture with a working directory (where the CLI reads and writes, run from inside it) and a
+// separate one for captured stdout/stderr, so listing the working directory shows exactly what
+// the CLI left there.
+class Cli : public ::testing::Test {
+ protected:
+  Result run(const std::string& args) {
+    const std::string out = io_.file("stdout"), err = io_.file("stderr");
+    const std::string command = "cd " + quoted(work_.path()) + " && " + quoted(ANNFORGE_CLI_PATH) + " " + args +
+                                " >" + quoted(out) + " 2>" + quoted(err) + " </dev/null";
+    const int status = std::system(command.c_str());
+    Result r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = slurp(out);
+    r.err = slurp(err);
+    return r;
+  }
+  std::string path(const std::string& name) const { return work_.file(name); }
+
+  // Runs a command that must succeed.
+  Result ok(const std::string& args) {
+    Result r = run(args);
+    EXPECT_EQ(r.exit_code, 0) << "annforge " << args << "\nstderr: " << r.err;
+    return r;
+  }
+
+  // Runs a command that must fail: non-zero exit (not a crash), exactly one line on stderr,
+  // naming each of `mentions`, and the working directory exactly as it was.
+  void fails(const std::string& args, const std::vector<std::string>& mentions) {
+    SCOPED_TRACE("annforge " + args);
+    const std::vector<std::string> before = list_dir(work_.path());
+    const Result r = run(args);
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_LT(r.exit_code, 128) << "killed by a signal";
+    ASSERT_FALSE(r.err.empty()) << "no message on stderr";
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "stderr: " << r.err;
+    EXPECT_EQ(r.err.back(), '\n');
+    for (const std::string& m : mentions) EXPECT_NE(r.err.find(m), std::string::npos) << "stderr: " << r.err;
+    EXPECT_EQ(list_dir(work_.path()), before) << "a failed command left files behind (or removed some)";
+  }
+
+  // 3000 x 16 float32 base, 200 queries, exact 10-NN ground truth, an index of degree 16.
+  void make_dataset() {
+    ok("gen --n 3000 --dim 16 --out base.fbin --queries 200 --queries-out queries.fbin");
+    ok("gt --data base.fbin --queries queries.fbin --k 10 --out gt.ivecs");
+    ok("build --data base.fbin --out index.afi --degree 16");
+  }
+
+  TempDir work_;
+  TempDir io_;
+};
+
+// Every "recall": value in the search command's JSON report.
+std::vector<double> recalls_in(const std::string& json) {
+  std::vector<double> values;
+  const std::string key = "\"recall\": ";
+  for (size_t at = json.find(key); at != std::string::npos; at = json.find(key, at + 1)) {
+    values.push_back(std::strtod(json.c_str() + at + key.size(), nullptr));
+  }
+  return values;
+}
+
+TEST_F(Cli, GenGroundTruthBuildSearchInfo) {
+  make_dataset();
+  // gen wrote what it said; gt is the exact answer; build wrote a valid index.
+  const Dataset base = read_vectors(path("base.fbin"));
+  const Dataset queries = read_vectors(path("queries.fbin"));
+  ASSERT_EQ(base.rows(), 3000);
+  ASSERT_EQ(base.dim(), 16);
+  ASSERT_EQ(queries.rows(), 200);
+  const Neighbors gt = read_neighbors(path("gt.ivecs"));
+  ASSERT_EQ(gt.rows, 200);
+  ASSERT_EQ(gt.k, 10);
+  EXPECT_GE(recall(gt, exact_knn(base.view(), queries.view(), 10, Metric::L2), 10), 0.999);
+  const Index index = load(path("index.afi"));
+  EXPECT_TRUE(graph_invariants(index, 16));
+  EXPECT_EQ(index.rows(), 3000);
+
+  const Result s = ok("search --index index.afi --queries queries.fbin --k 10 --gt gt.ivecs --beam 32,64 --json "
+                      "--out found.ivecs");
+  const std::vector<double> r = recalls_in(s.out);
+  ASSERT_EQ(r.size(), 2u) << "one result per beam width: " << s.out;
+  for (double value : r) EXPECT_GE(value, 0.9) << s.out;
+  std::printf("[ recall   ] cli search: recall@10 %.4f at beam 32, %.4f at beam 64\n", r[0], r[1]);
+  // --out holds the last beam's answer, the same the library gives for that index.
+  SearchParams sp;
+  sp.beam_width = 64;
+  EXPECT_EQ(read_neighbors(path("found.ivecs")).ids, search(index, queries.view(), 10, sp).ids);
+
+  const Result info = ok("info index.afi");
+  EXPECT_NE(info.out.find("3000"), std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("16"), std::string::npos) << info.out;
+  const Result info_json = ok("info --json index.afi");
+  EXPECT_NE(info_json.out.find("\"rows\": 3000"), std::string::npos) << info_json.out;
+  EXPECT_NE(info_json.out.find("\"dim\": 16"), std::string::npos) << info_json.out;
+
+  EXPECT_EQ(list_dir(work_.path()),
+            (std::vector<std::string>{"base.fbin", "found.ivecs", "gt.ivecs", "index.afi", "queries.fbin"}))
+      << "no temporary files are left behind";
+}
+
+TEST_F(Cli, Uint8CosineThroughNpy) {
+  ok("gen --n 2500 --dim 24 --type uint8 --out base.npy --queries 100 --queries-out queries.u8bin --seed 3");
+  ok("gt --data base.npy --queries queries.u8bin --k 10 --metric cosine --out gt.ibin");
+  ok("build --data base.npy --out index.afi --metric cosine --algorithm nn_descent --degree 24");
+  const Result s = ok("search --index index.afi --queries queries.u8bin --k 10 --gt gt.ibin --json");
+  const std::vector<double> r = recalls_in(s.out);
+  ASSERT_EQ(r.size(), 1u) << s.out;
+  EXPECT_GE(r[0], 0.9) << s.out;
+  const Index index = load(path("index.afi"));
+  EXPECT_EQ(index.metric, Metric::Cosine);
+  EXPECT_EQ(index.vectors.type(), ElementType::UInt8);
+  EXPECT_TRUE(graph_invariants(index, 24));
+}
+
+TEST_F(Cli, BuildWithMissingDataFile) {
+  fails("build --data missing.fbin --out index.afi", {"missing.fbin"});
+}
+
+TEST_F(Cli, BuildWithTruncatedDataFile) {
+  ok("gen --n 500 --dim 16 --out base.fbin");
+  std::vector<uint8_t> bytes = read_bytes(path("base.fbin"));
+  bytes.resize(bytes.size() - 10);
+  write_bytes(path("cut.fbin"), bytes);
+  fails("build --data cut.fbin --out index.afi", {"cut.fbin"});
+  bytes.resize(30);  // a texmex file cut inside its first row
+  write_bytes(path("cut.fvecs"), bytes);
+  fails("build --data cut.fvecs --out index.afi", {"cut.fvecs"});
+}
+
+TEST_F(Cli, BadFlagsAndValues) {
+  ok("gen --n 500 --dim 16 --out base.fbin");
+  fails("build --data base.fbin --out index.afi --degre 32", {"--degre"});
+  fails("build --data base.fbin --out index.afi --degree abc", {"--degree", "abc"});
+  fails("build --data base.fbin --out index.afi --degree 0", {"--degree"});
+  fails("build --data base.fbin --out index.afi --degree", {"--degree"});
+  fails("build --data base.fbin --out index.afi --metric foo", {"metric", "foo"});
+  fails("build --data base.fbin --out index.afi --algorithm fastest", {"--algorithm", "fastest"});
+  fails("build --data base.fbin --out index.afi --device quantum", {"device", "quantum"});
+  fails("build --data base.fbin", {"--out"});
+  fails("build --out index.afi", {"--data"});
+  fails("gen --n 10 --dim 4 --out x.fbin --type float64", {"--type", "float64"});
+  fails("frobnicate", {"frobnicate"});
+}
+
+TEST_F(Cli, GpuOnACpuOnlyBuild) {
+  if (gpu_available()) GTEST_SKIP() << "this build and machine have a CUDA backend";
+  make_dataset();
+  fails("build --data base.fbin --out gpu.afi --device gpu", {"gpu"});
+  fails("search --index index.afi --queries queries.fbin --device gpu --out found.ivecs", {"gpu"});
+}
+
+TEST_F(Cli, SearchWithQueriesOfTheWrongDimension) {
+  make_dataset();
+  ok("gen --n 50 --dim 12 --out wide.fbin");
+  fails("search --index index.afi --queries wide.fbin --k 10 --out found.ivecs", {"wide.fbin"});
+  ok("gen --n 50 --dim 16 --type uint8 --out bytes.u8bin");
+  fails("search --index index.afi --queries bytes.u8bin --k 10 --out found.ivecs", {"bytes.u8bin"});
+  fails("search --index index.afi --queries queries.fbin --k 0 --out found.ivecs", {"--k"});
+  fails("search --index missing.afi --queries queries.fbin --out found.ivecs", {"missing.afi"});
+}
+
+TEST_F(Cli, SearchWithTooSmallGroundTruth) {
+  make_dataset();
+  ok("gt --data base.fbin --queries queries.fbin --k 5 --out gt5.ivecs");
+  fails("search --index index.afi --queries queries.fbin --k 10 --gt gt5.ivecs --out found.ivecs", {"gt5.ivecs"});
+}
+
+TEST_F(Cli, BuildIntoAMissingDirectory) {
+  ok("gen --n 500 --dim 16 --out base.fbin");
+  fails("build --data base.fbin --out no/such/dir/index.afi", {"no/such/dir/index.afi"});
+}
+
+TEST_F(Cli, InfoOnACorruptIndex) {
+  make_dataset();
+  std::vector<uint8_t> bytes = read_bytes(path("index.afi"));
+  bytes[bytes.size() / 2] ^= 0x20;
+  write_bytes(path("corrupt.afi"), bytes);
+  fails("info corrupt.afi", {"corrupt.afi"});
+  bytes.resize(100);
+  write_bytes(path("short.afi"), bytes);
+  fails("info short.afi", {"short.afi"});
+  fails("info base.fbin", {"base.fbin"});
+  fails("info missing.afi", {"missing.afi"});
+  fails("search --index corrupt.afi --queries queries.fbin --out found.ivecs", {"corrupt.afi"});
+}
+
+TEST_F(Cli, HelpAndUsage) {
+  const Result none = run("");
+  EXPECT_NE(none.exit_code, 0) << "no command is an error";
+  EXPECT_NE(none.err.find("annforge build"), std::string::npos) << "usage goes to stderr";
+  const Result help = run("help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("annforge search"), std::string::npos);
+}
+
+}  // namespace

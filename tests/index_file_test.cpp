@@ -1,0 +1,455 @@
+// The index file (layout at the top of index/index_file.cpp): save/load/save is byte-for-byte
+// stable and preserves everything; every kind of damage is refused with ErrorCode::Format and
+// a message naming the file (never a crash); a newer format version is Unsupported; a failed
+// save leaves neither a partial index nor a temporary file behind.
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <csignal>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "annforge.hpp"
+#include "index/checksum.hpp"
+#include "tests/test_support.hpp"
+
+namespace {
+
+using namespace annforge;
+using namespace annforge_test;
+
+// Field offsets of the 64-byte header.
+constexpr size_t kVersionAt = 8, kHeaderBytesAt = 12, kMetricAt = 16, kTypeAt = 20, kRowsAt = 24, kDimAt = 32,
+                 kDegreeAt = 40, kEntryCountAt = 44, kBackendAt = 48, kHeaderSize = 64;
+
+uint32_t u32_at(const std::vector<uint8_t>& b, size_t at) {
+  uint32_t v;
+  std::memcpy(&v, b.data() + at, 4);
+  return v;
+}
+uint64_t u64_at(const std::vector<uint8_t>& b, size_t at) {
+  uint64_t v;
+  std::memcpy(&v, b.data() + at, 8);
+  return v;
+}
+std::vector<uint8_t> text_of(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
+void put_u32(std::vector<uint8_t>& b, size_t at, uint32_t v) { std::memcpy(b.data() + at, &v, 4); }
+
+// Rewrites the trailing checksum so that only the structural checks can catch a change.
+void fix_checksum(std::vector<uint8_t>& b) {
+  detail::Checksum sum;
+  sum.update(b.data(), b.size() - 8);
+  uint64_t value = sum.value();
+  std::memcpy(b.data() + b.size() - 8, &value, 8);
+}
+
+Index small_index(ElementType type = ElementType::Float32, Metric metric = Metric::L2, int64_t rows = 3000,
+                  int64_t dim = 24) {
+  BuildParams params;
+  params.metric = metric;
+  params.graph_degree = 32;
+  params.intermediate_degree = 64;
+  params.device = Device::Cpu;
+  return build(clustered(rows, dim, type, 11), params);
+}
+
+void expect_same_index(const Index& a, const Index& b) {
+  EXPECT_EQ(a.metric, b.metric);
+  EXPECT_EQ(a.graph_degree, b.graph_degree);
+  EXPECT_EQ(a.entry_points, b.entry_points);
+  EXPECT_EQ(a.backend, b.backend);
+  EXPECT_EQ(a.graph, b.graph);
+  ASSERT_EQ(a.rows(), b.rows());
+  ASSERT_EQ(a.dim(), b.dim());
+  ASSERT_EQ(a.vectors.type(), b.vectors.type());
+  EXPECT_EQ(std::memcmp(a.vectors.view().data, b.vectors.view().data, a.rows() * a.vectors.view().row_bytes()), 0);
+}
+
+struct Variant {
+  const char* name;
+  ElementType type;
+  Metric metric;
+};
+
+class IndexRoundTrip : public ::testing::TestWithParam<Variant> {};
+
+TEST_P(IndexRoundTrip, SaveLoadSaveIsByteIdentical) {
+  const Variant v = GetParam();
+  TempDir dir;
+  const Index original = small_index(v.type, v.metric);
+  ASSERT_TRUE(graph_invariants(original, 32));
+  save(original, dir.file("a.afi"));
+  const Index loaded = load(dir.file("a.afi"));
+  expect_same_index(original, loaded);
+  save(loaded, dir.file("b.afi"));
+  const std::vector<uint8_t> a = read_bytes(dir.file("a.afi"));
+  EXPECT_EQ(a, read_bytes(dir.file("b.afi")));
+  EXPECT_EQ(list_dir(dir.path()), (std::vector<std::string>{"a.afi", "b.afi"})) << "no temporary file is left";
+
+  // The documented layout.
+  const int64_t rows = original.rows(), dim = original.dim(), degree = original.graph_degree;
+  const size_t graph_bytes = rows * degree * 4, vector_bytes = rows * dim * element_size(v.type);
+  const size_t entry_bytes = original.entry_points.size() * 4;
+  ASSERT_EQ(a.size(), kHeaderSize + graph_bytes + entry_bytes + vector_bytes + 8);
+  EXPECT_EQ(std::string(a.begin(), a.begin() + 8), "ANNFIDX1");
+  EXPECT_EQ(u32_at(a, kVersionAt), 1u);
+  EXPECT_EQ(u32_at(a, kHeaderBytesAt), 64u);
+  EXPECT_EQ(u32_at(a, kMetricAt), static_cast<uint32_t>(v.metric));
+  EXPECT_EQ(u32_at(a, kTypeAt), static_cast<uint32_t>(v.type));
+  EXPECT_EQ(u64_at(a, kRowsAt), static_cast<uint64_t>(rows));
+  EXPECT_EQ(u64_at(a, kDimAt), static_cast<uint64_t>(dim));
+  EXPECT_EQ(u32_at(a, kDegreeAt), static_cast<uint32_t>(degree));
+  EXPECT_EQ(u32_at(a, kEntryCountAt), original.entry_points.size());
+  EXPECT_EQ(u32_at(a, kBackendAt), 0u) << "built by the cpu backend";
+  for (size_t i = 52; i < 64; ++i) EXPECT_EQ(a[i], 0) << "reserved header byte " << i;
+  EXPECT_EQ(std::memcmp(a.data() + kHeaderSize, original.graph.data(), graph_bytes), 0);
+  EXPECT_EQ(std::memcmp(a.data() + kHeaderSize + graph_bytes, original.entry_points.data(), entry_bytes), 0);
+  EXPECT_EQ(std::memcmp(a.data() + kHeaderSize + graph_bytes + entry_bytes, original.vectors.view().data, vector_bytes),
+            0);
+  detail::Checksum sum;
+  sum.update(a.data(), a.size() - 8);
+  EXPECT_EQ(u64_at(a, a.size() - 8), sum.value());
+
+  // The loaded index answers queries exactly as the original does.
+  Dataset queries = clustered(50, dim, v.type, 11, 2);
+  Neighbors before = search(original, queries.view(), 10);
+  Neighbors after = search(loaded, queries.view(), 10);
+  EXPECT_EQ(before.ids, after.ids);
+  EXPECT_EQ(before.distances, after.distances);
+}
+
+INSTANTIATE_TEST_SUITE_P(Variants, IndexRoundTrip,
+                         ::testing::Values(Variant{"float32_l2", ElementType::Float32, Metric::L2},
+                                           Variant{"uint8_l2", ElementType::UInt8, Metric::L2},
+                                           Variant{"int8_l2", ElementType::Int8, Metric::L2},
+                                           Variant{"float32_cosine", ElementType::Float32, Metric::Cosine},
+                                           Variant{"float32_ip", ElementType::Float32, Metric::InnerProduct},
+                                           Variant{"uint8_cosine", ElementType::UInt8, Metric::Cosine}),
+                         [](const ::testing::TestParamInfo<Variant>& info) { return std::string(info.param.name); });
+
+// Tiny indexes (2 and 3 rows) leave partial checksum blocks between the sections of the file;
+// they must still round-trip.
+TEST(IndexFile, TinyIndexesRoundTrip) {
+  for (int64_t rows : {1, 2, 5}) {
+    SCOPED_TRACE("rows " + std::to_string(rows));
+    TempDir dir;
+    const Index original = small_index(ElementType::Float32, Metric::L2, rows, 8);
+    ASSERT_TRUE(graph_invariants(original, 32));
+    save(original, dir.file("t.afi"));
+    const Index loaded = load(dir.file("t.afi"));
+    expect_same_index(original, loaded);
+    save(loaded, dir.file("u.afi"));
+    EXPECT_EQ(read_bytes(dir.file("t.afi")), read_bytes(dir.file("u.afi")));
+  }
+}
+
+// The checksum of a byte string must not depend on how it is fed to update().
+TEST(Checksum, SameValueHoweverTheBytesAreSplit) {
+  std::vector<uint8_t> bytes(300);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 131 + 7);
+  for (size_t length : {size_t{0}, size_t{1}, size_t{31}, size_t{32}, size_t{33}, size_t{100}, size_t{300}}) {
+    detail::Checksum whole;
+    whole.update(bytes.data(), length);
+    Rng rng(length + 1);
+    for (int trial = 0; trial < 50; ++trial) {
+      detail::Checksum pieces;
+      size_t at = 0;
+      while (at < length) {
+        const size_t piece = std::min(length - at, static_cast<size_t>(rng.below(40)));
+        pieces.update(bytes.data() + at, piece);
+        at += piece;
+      }
+      ASSERT_EQ(pieces.value(), whole.value()) << length << " bytes, trial " << trial;
+    }
+  }
+}
+
+TEST(Checksum, ChangesWithContentAndLength) {
+  std::vector<uint8_t> bytes(200, 0);
+  detail::Checksum base;
+  base.update(bytes.data(), bytes.size());
+  std::set<uint64_t> values{base.value()};
+  for (size_t at : {size_t{0}, size_t{31}, size_t{32}, size_t{100}, size_t{199}}) {
+    bytes[at] ^= 1;
+    detail::Checksum c;
+    c.update(bytes.data(), bytes.size());
+    EXPECT_TRUE(values.insert(c.value()).second) << "flipping byte " << at << " left the checksum unchanged";
+    bytes[at] ^= 1;
+  }
+  detail::Checksum longer;
+  bytes.push_back(0);
+  longer.update(bytes.data(), bytes.size());
+  EXPECT_TRUE(values.insert(longer.value()).second) << "one more zero byte left the checksum unchanged";
+}
+
+// One saved index shared by the damage tests of one process.
+class DamagedIndex : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    index_ = new Index(small_index());
+    save(*index_, dir_->file("good.afi"));
+    good_ = new std::vector<uint8_t>(read_bytes(dir_->file("good.afi")));
+  }
+  static void TearDownTestSuite() {
+    delete good_;
+    delete index_;
+    delete dir_;
+  }
+  // Writes `bytes` to a fresh file and checks load() refuses it with `code`, naming the file.
+  static ::testing::AssertionResult refused(const std::vector<uint8_t>& bytes, ErrorCode code,
+                                            std::vector<std::string> needles = {}) {
+    const std::string path = dir_->file("damaged.afi");
+    write_bytes(path, bytes);
+    needles.insert(needles.begin(), path);
+    return throws_error([&] { load(path); }, code, needles);
+  }
+  static size_t graph_bytes() { return index_->rows() * index_->graph_degree * 4; }
+  static size_t entry_bytes() { return index_->entry_points.size() * 4; }
+  static size_t entries_at() { return kHeaderSize + graph_bytes(); }
+  static size_t vectors_at() { return entries_at() + entry_bytes(); }
+  static size_t vector_bytes() { return index_->rows() * index_->vectors.view().row_bytes(); }
+
+  static TempDir* dir_;
+  static Index* index_;
+  static std::vector<uint8_t>* good_;
+};
+TempDir* DamagedIndex::dir_ = nullptr;
+Index* DamagedIndex::index_ = nullptr;
+std::vector<uint8_t>* DamagedIndex::good_ = nullptr;
+
+TEST_F(DamagedIndex, TheUndamagedFileLoads) {
+  const std::string path = dir_->file("copy.afi");
+  write_bytes(path, *good_);
+  expect_same_index(*index_, load(path));
+}
+
+TEST_F(DamagedIndex, TruncatedAnywhere) {
+  const std::vector<uint8_t>& good = *good_;
+  const size_t g = graph_bytes(), v = vector_bytes(), n = good.size(), e = entries_at(), x = vectors_at();
+  for (size_t size : {size_t{0}, size_t{1}, size_t{7}, size_t{8}, size_t{12}, size_t{63}, size_t{64}, size_t{71},
+                      size_t{72}, 64 + g / 2, e, e + 1, x - 1, x, x + v / 2, x + v, n - 8, n - 5, n - 1}) {
+    SCOPED_TRACE("cut to " + std::to_string(size) + " of " + std::to_string(n) + " bytes");
+    EXPECT_TRUE(refused(std::vector<uint8_t>(good.begin(), good.begin() + size), ErrorCode::Format));
+  }
+}
+
+TEST_F(DamagedIndex, OneFlippedByteInTheGraph) {
+  const size_t g = graph_bytes();
+  for (size_t at : {size_t{0}, size_t{1}, size_t{3}, g / 3, g / 2 + 2, g - 4, g - 1}) {
+    for (uint8_t mask : {uint8_t{0x01}, uint8_t{0x80}}) {
+      SCOPED_TRACE("graph byte " + std::to_string(at) + " ^ " + std::to_string(mask));
+      std::vector<uint8_t> bytes = *good_;
+      bytes[kHeaderSize + at] ^= mask;
+      EXPECT_TRUE(refused(bytes, ErrorCode::Format));
+    }
+  }
+}
+
+TEST_F(DamagedIndex, OneFlippedByteInTheVectors) {
+  const size_t start = vectors_at(), v = vector_bytes();
+  for (size_t at : {size_t{0}, size_t{2}, v / 2, v / 2 + 1, v - 1}) {
+    for (uint8_t mask : {uint8_t{0x01}, uint8_t{0x40}}) {
+      SCOPED_TRACE("vector byte " + std::to_string(at) + " ^ " + std::to_string(mask));
+      std::vector<uint8_t> bytes = *good_;
+      bytes[start + at] ^= mask;
+      EXPECT_TRUE(refused(bytes, ErrorCode::Format));
+    }
+  }
+}
+
+TEST_F(DamagedIndex, OneFlippedByteInTheEntryPoints) {
+  for (size_t at = 0; at < entry_bytes(); at += 3) {
+    for (uint8_t mask : {uint8_t{0x01}, uint8_t{0x80}}) {
+      SCOPED_TRACE("entry point byte " + std::to_string(at) + " ^ " + std::to_string(mask));
+      std::vector<uint8_t> bytes = *good_;
+      bytes[entries_at() + at] ^= mask;
+      EXPECT_TRUE(refused(bytes, ErrorCode::Format));
+    }
+  }
+}
+
+TEST_F(DamagedIndex, OneFlippedByteInTheChecksum) {
+  for (size_t back = 1; back <= 8; ++back) {
+    std::vector<uint8_t> bytes = *good_;
+    bytes[bytes.size() - back] ^= 0x10;
+    EXPECT_TRUE(refused(bytes, ErrorCode::Format)) << "checksum byte " << 8 - back;
+  }
+}
+
+// Every header byte, two different bit flips each. The version field is the one place where a
+// flip may instead read as a newer version (Unsupported): that check has to come before any
+// other, since a newer format may lay out the rest differently.
+TEST_F(DamagedIndex, OneFlippedByteInTheHeader) {
+  for (size_t at = 0; at < kHeaderSize; ++at) {
+    for (uint8_t mask : {uint8_t{0x01}, uint8_t{0x80}}) {
+      SCOPED_TRACE("header byte " + std::to_string(at) + " ^ " + std::to_string(mask));
+      std::vector<uint8_t> bytes = *good_;
+      bytes[at] ^= mask;
+      const bool version_field = at >= kVersionAt && at < kVersionAt + 4;
+      const bool newer = u32_at(bytes, kVersionAt) > u32_at(*good_, kVersionAt);
+      EXPECT_TRUE(refused(bytes, version_field && newer ? ErrorCode::Unsupported : ErrorCode::Format));
+    }
+  }
+}
+
+TEST_F(DamagedIndex, BadMagic) {
+  std::vector<uint8_t> bytes = *good_;
+  std::memcpy(bytes.data(), "ANNFIDX2", 8);
+  EXPECT_TRUE(refused(bytes, ErrorCode::Format, {"magic"}));
+  EXPECT_TRUE(refused(text_of("hello, this is a text file and not an index at all\n"), ErrorCode::Format, {"magic"}));
+  EXPECT_TRUE(refused(text_of("short"), ErrorCode::Format));
+}
+
+// The version field patched to the next version, nothing else changed (not even the checksum):
+// Unsupported, naming the version. (Version 2 while this build writes version 1.)
+TEST_F(DamagedIndex, NewerFormatVersionIsUnsupported) {
+  std::vector<uint8_t> bytes = *good_;
+  const uint32_t current = u32_at(bytes, kVersionAt);
+  EXPECT_GE(current, 1u);
+  put_u32(bytes, kVersionAt, current + 1);
+  EXPECT_TRUE(refused(bytes, ErrorCode::Unsupported, {"version " + std::to_string(current + 1)}));
+  put_u32(bytes, kVersionAt, 1000);
+  EXPECT_TRUE(refused(bytes, ErrorCode::Unsupported, {"version 1000"}));
+  put_u32(bytes, kVersionAt, 0);
+  EXPECT_TRUE(refused(bytes, ErrorCode::Format));
+}
+
+TEST_F(DamagedIndex, TrailingBytes) {
+  for (size_t extra : {1, 7, 8, 4096}) {
+    std::vector<uint8_t> bytes = *good_;
+    bytes.resize(bytes.size() + extra, 0);
+    EXPECT_TRUE(refused(bytes, ErrorCode::Format)) << extra << " trailing bytes";
+  }
+}
+
+// Damage that keeps a valid checksum (as a buggy writer would produce): the structural checks
+// must still catch it before anything indexes out of bounds.
+TEST_F(DamagedIndex, StructuralDamageWithAValidChecksum) {
+  const uint32_t rows = static_cast<uint32_t>(index_->rows());
+  auto damaged = [&](size_t at, uint32_t value) {
+    std::vector<uint8_t> bytes = *good_;
+    put_u32(bytes, at, value);
+    fix_checksum(bytes);
+    return bytes;
+  };
+  EXPECT_TRUE(refused(damaged(kHeaderSize + 4 * 100, rows), ErrorCode::Format, {"id"})) << "an edge to no row";
+  EXPECT_TRUE(refused(damaged(kHeaderSize + 4 * 101, kInvalidId), ErrorCode::Format, {"id"})) << "an invalid edge";
+  EXPECT_TRUE(refused(damaged(entries_at(), rows), ErrorCode::Format, {"entry point"})) << "an entry point past the end";
+  EXPECT_TRUE(refused(damaged(kEntryCountAt, 0), ErrorCode::Format, {"entry point"})) << "no entry points";
+  EXPECT_TRUE(refused(damaged(kEntryCountAt, rows + 1), ErrorCode::Format, {"entry point"}));
+  EXPECT_TRUE(refused(damaged(kMetricAt, 3), ErrorCode::Format, {"metric"}));
+  EXPECT_TRUE(refused(damaged(kTypeAt, 7), ErrorCode::Format, {"element type"}));
+  EXPECT_TRUE(refused(damaged(kHeaderBytesAt, 128), ErrorCode::Format));
+  EXPECT_TRUE(refused(damaged(kDegreeAt, 1025), ErrorCode::Format, {"degree"}));
+  EXPECT_TRUE(refused(damaged(kDegreeAt, rows), ErrorCode::Format, {"degree"}));
+  {
+    // Rows halved, every section cut to match, checksum fixed: a consistent-looking smaller
+    // index whose graph now points past its end.
+    const uint64_t half = rows / 2;
+    const size_t degree = index_->graph_degree, row_bytes = index_->vectors.view().row_bytes();
+    std::vector<uint8_t> bytes(good_->begin(), good_->begin() + kHeaderSize + half * degree * 4);
+    std::vector<uint32_t> entries;
+    for (uint32_t e : index_->entry_points) entries.push_back(e < half ? e : 0);
+    bytes.resize(bytes.size() + entries.size() * 4);
+    std::memcpy(bytes.data() + bytes.size() - entries.size() * 4, entries.data(), entries.size() * 4);
+    bytes.insert(bytes.end(), good_->begin() + vectors_at(), good_->begin() + vectors_at() + half * row_bytes);
+    bytes.resize(bytes.size() + 8);
+    std::memcpy(bytes.data() + kRowsAt, &half, 8);
+    fix_checksum(bytes);
+    EXPECT_TRUE(refused(bytes, ErrorCode::Format, {"id"}));
+  }
+}
+
+TEST(IndexFile, LoadMissingFileIsIo) {
+  TempDir dir;
+  const std::string path = dir.file("absent.afi");
+  EXPECT_TRUE(throws_error([&] { load(path); }, ErrorCode::Io, {path}));
+  EXPECT_TRUE(throws_error([&] { load(dir.path()); }, ErrorCode::Io, {dir.path()})) << "a directory";
+}
+
+TEST(IndexFile, SaveIntoMissingDirectoryIsIoAndLeavesNothing) {
+  TempDir dir;
+  const Index index = small_index(ElementType::Float32, Metric::L2, 200, 8);
+  const std::string path = dir.file("missing/index.afi");
+  EXPECT_TRUE(throws_error([&] { save(index, path); }, ErrorCode::Io, {path}));
+  EXPECT_TRUE(list_dir(dir.path()).empty());
+}
+
+// The final rename fails (the target is a non-empty directory): the temporary file is removed.
+TEST(IndexFile, FailedRenameLeavesNoTemporaryFile) {
+  TempDir dir;
+  const Index index = small_index(ElementType::Float32, Metric::L2, 200, 8);
+  const std::string path = dir.file("index.afi");
+  fs::create_directory(path);
+  write_bytes(path + "/keep", std::string("x"));
+  EXPECT_TRUE(throws_error([&] { save(index, path); }, ErrorCode::Io, {path}));
+  EXPECT_EQ(list_dir(dir.path()), std::vector<std::string>{"index.afi"});
+  EXPECT_EQ(list_dir(path), std::vector<std::string>{"keep"});
+}
+
+// Restores a resource limit and a signal disposition when the test ends, however it ends.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    previous_handler_ = std::signal(SIGXFSZ, SIG_IGN);  // exceeding the limit: EFBIG, not death
+    ::getrlimit(RLIMIT_FSIZE, &previous_);
+    struct rlimit limit = previous_;
+    limit.rlim_cur = bytes;
+    ok_ = ::setrlimit(RLIMIT_FSIZE, &limit) == 0;
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &previous_);
+    std::signal(SIGXFSZ, previous_handler_);
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  struct rlimit previous_ {};
+  void (*previous_handler_)(int) = nullptr;
+  bool ok_ = false;
+};
+
+// A write that fails half way (the file size limit): Io, no temporary file, and an index that
+// was already at the path is left untouched.
+TEST(IndexFile, FailedWriteLeavesOldIndexAndNoTemporaryFile) {
+  TempDir dir;
+  const Index old_index = small_index(ElementType::Float32, Metric::L2, 200, 8);
+  const Index new_index = small_index(ElementType::Float32, Metric::L2, 3000, 24);
+  const std::string path = dir.file("index.afi");
+  save(old_index, path);
+  const std::vector<uint8_t> old_bytes = read_bytes(path);
+  ASSERT_LT(old_bytes.size(), 64u * 1024);
+  {
+    FileSizeLimit limit(64 * 1024);
+    ASSERT_TRUE(limit.ok()) << "cannot lower RLIMIT_FSIZE";
+    EXPECT_TRUE(throws_error([&] { save(new_index, path); }, ErrorCode::Io, {path}));
+  }
+  EXPECT_EQ(list_dir(dir.path()), std::vector<std::string>{"index.afi"});
+  EXPECT_EQ(read_bytes(path), old_bytes);
+  expect_same_index(old_index, load(path));
+}
+
+TEST(IndexFile, SaveReplacesAnExistingIndex) {
+  TempDir dir;
+  const Index first = small_index(ElementType::Float32, Metric::L2, 300, 8);
+  const Index second = small_index(ElementType::UInt8, Metric::Cosine, 500, 12);
+  const std::string path = dir.file("index.afi");
+  save(first, path);
+  save(second, path);
+  expect_same_index(second, load(path));
+  EXPECT_EQ(list_dir(dir.path()), std::vector<std::string>{"index.afi"});
+}
+
+TEST(IndexFile, SaveRejectsInconsistentIndexes) {
+  TempDir dir;
+  const std::string path = dir.file("index.afi");
+  EXPECT_TRUE(throws_error([&] { save(Index{}, path); }, ErrorCode::InvalidArgument, {path})) << "empty index";
+  Index broken = small_index(ElementType::Float32, Metric::L2, 200, 8);
+  broken.graph.pop_back();
+  EXPECT_TRUE(throws_error([&] { save(broken, path); }, ErrorCode::InvalidArgument, {path})) << "short graph";
+  EXPECT_TRUE(list_dir(dir.path()).empty());
+}
+
+}  // namespace
