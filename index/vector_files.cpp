@@ -184,6 +184,7 @@ int64_t clamp_rows(int64_t rows, int64_t max_rows) { return (max_rows >= 0 && ma
 }  // namespace
 
 Dataset read_vectors(const std::string& path, int64_t max_rows) {
+  if (max_rows == 0) throw Error(ErrorCode::InvalidArgument, path + ": asked to read 0 rows");
   FileKind kind = kind_of(path);
   if (kind.int32) {
     throw Error(ErrorCode::InvalidArgument, path + ": holds int32 neighbour ids, not vectors");

@@ -71,6 +71,13 @@ std::vector<uint32_t> merge_reverse_edges(const std::vector<uint32_t>& pruned, i
 }
 
 std::vector<uint32_t> optimize_graph(const KnnGraph& knn, int degree, int threads, const ProgressCallback& progress) {
+  // Pruning indexes by the ids in the lists: an unfilled slot would index out of bounds. The
+  // kNN stages always fill every list; this keeps a broken stage from becoming memory damage.
+  for (uint32_t id : knn.ids) {
+    if (id >= static_cast<uint64_t>(knn.rows)) {
+      throw Error(ErrorCode::Internal, "graph optimisation: the kNN graph holds an unfilled or out-of-range neighbour");
+    }
+  }
   ProgressReporter reporter(progress, "optimize", 2);
   std::vector<uint32_t> pruned = prune_by_detours(knn, degree, threads);
   reporter.add(1, 0);
