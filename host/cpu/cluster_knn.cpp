@@ -21,44 +21,47 @@
 namespace annforge::cpu {
 namespace {
 
-// The k smallest of a stream of (distance, id): candidates under the current threshold go to a
-// buffer; when it holds 4k, a selection keeps the k best and tightens the threshold. Most of the
-// stream costs one comparison.
-class TopK {
+// The k smallest values of an array that are below a threshold, nearest first (ties by
+// position). A row of a few thousand distances is cut down in one pass: a threshold estimated
+// from every 4th value keeps about 1.5k candidates, and only those are selected among.
+class SmallestK {
  public:
-  explicit TopK(int k) : k_(k) { buffer_.reserve(4 * k + 1); }
-  void reset(float threshold) {
-    threshold_ = threshold;
-    buffer_.clear();
+  explicit SmallestK(int k) : k_(k) {}
+  void select(const float* values, int count, float threshold) {
+    chosen_.clear();
+    float cut = threshold;
+    if (count > 8 * k_) {
+      sample_.clear();
+      for (int i = 0; i < count; i += 4) sample_.push_back(values[i]);
+      // The (k/4 + k/8)-th smallest of a quarter sample sits a little above the true k-th.
+      const size_t rank = std::min(sample_.size() - 1, static_cast<size_t>(k_ / 4 + k_ / 8));
+      std::nth_element(sample_.begin(), sample_.begin() + rank, sample_.end());
+      cut = std::min(cut, sample_[rank]);
+    }
+    collect(values, count, cut);
+    if (static_cast<int>(chosen_.size()) < k_ && cut < threshold) {  // the estimate was too tight
+      chosen_.clear();
+      collect(values, count, threshold);
+    }
+    if (static_cast<int>(chosen_.size()) > k_) {
+      std::nth_element(chosen_.begin(), chosen_.begin() + (k_ - 1), chosen_.end());
+      chosen_.resize(k_);
+    }
+    std::sort(chosen_.begin(), chosen_.end());
   }
-  void offer(float distance, uint32_t id) {
-    if (!(distance < threshold_)) return;
-    buffer_.emplace_back(distance, id);
-    if (static_cast<int>(buffer_.size()) == 4 * k_) shrink();
-  }
-  void finish() {
-    if (static_cast<int>(buffer_.size()) > k_) shrink();
-    std::sort(buffer_.begin(), buffer_.end());
-    ids_.resize(buffer_.size());
-    distances_.resize(buffer_.size());
-    for (size_t i = 0; i < buffer_.size(); ++i) distances_[i] = buffer_[i].first, ids_[i] = buffer_[i].second;
-  }
-  int size() const { return static_cast<int>(ids_.size()); }
-  const uint32_t* ids() const { return ids_.data(); }
-  const float* distances() const { return distances_.data(); }
+  int size() const { return static_cast<int>(chosen_.size()); }
+  float distance(int i) const { return chosen_[i].first; }
+  uint32_t position(int i) const { return chosen_[i].second; }
 
  private:
-  void shrink() {
-    std::nth_element(buffer_.begin(), buffer_.begin() + (k_ - 1), buffer_.end());
-    buffer_.resize(k_);
-    threshold_ = buffer_[k_ - 1].first;
-    for (const auto& item : buffer_) threshold_ = std::max(threshold_, item.first);
+  void collect(const float* values, int count, float cut) {
+    for (int i = 0; i < count; ++i) {
+      if (values[i] <= cut && values[i] < std::numeric_limits<float>::infinity()) chosen_.emplace_back(values[i], i);
+    }
   }
   int k_;
-  float threshold_ = 0.0f;
-  std::vector<std::pair<float, uint32_t>> buffer_;
-  std::vector<uint32_t> ids_;
-  std::vector<float> distances_;
+  std::vector<float> sample_;
+  std::vector<std::pair<float, uint32_t>> chosen_;
 };
 
 // Merges a sorted candidate list into a sorted list of length k (in place), keeping the k
@@ -84,7 +87,7 @@ void merge_sorted(uint32_t* ids, float* distances, const uint32_t* more_ids, con
 }  // namespace
 
 KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition, int k, int threads, uint64_t seed,
-                           const ProgressCallback& progress) {
+                           const FirstPass& first_pass, const ProgressCallback& progress) {
   const DatasetView& data = distance.base();
   const int64_t rows = data.rows;
   const int clusters = partition.clusters;
@@ -98,6 +101,7 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
   graph.distances.assign(rows * k, std::numeric_limits<float>::infinity());
   std::vector<SpinLock> locks(rows);
   std::vector<float> norms = distance.metric() == Metric::Cosine ? inverse_norms(data, threads) : std::vector<float>();
+  const KernelTable& f32 = kernels_for(ElementType::Float32);
 
   // Largest clusters first, so no thread is left with a big one at the end.
   std::vector<int> order(clusters);
@@ -109,9 +113,12 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
   const size_t row_bytes = data.row_bytes();
   parallel_for(clusters, threads, 1, [&](int64_t begin, int64_t end, int thread) {
     std::vector<uint8_t> block;
-    std::vector<float> block_norms, row_distances;
-    std::vector<const void*> row_pointers;
-    TopK best(k);
+    std::vector<float> block_norms, row_distances, block_projected, candidate_norms;
+    std::vector<const void*> row_pointers, projected_pointers, candidate_pointers;
+    SmallestK best(k);
+    SmallestK shortlist(std::max(first_pass.exact_candidates, 1));
+    std::vector<uint32_t> best_ids(k);
+    std::vector<float> best_distances(k);
     std::vector<uint32_t> merged_ids(k);
     std::vector<float> merged_distances(k);
     for (int64_t position = begin; position < end; ++position) {
@@ -129,22 +136,63 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
         if (!norms.empty()) block_norms[i] = norms[ids[i]];
       }
       row_distances.resize(size);
+      const bool two_pass = first_pass.projected && size > first_pass.exact_candidates;
+      if (two_pass) {
+        block_projected.resize(size * first_pass.dim);
+        projected_pointers.resize(size);
+        for (int64_t i = 0; i < size; ++i) {
+          std::memcpy(&block_projected[i * first_pass.dim], &(*first_pass.projected)[int64_t{ids[i]} * first_pass.dim],
+                      first_pass.dim * sizeof(float));
+          projected_pointers[i] = &block_projected[i * first_pass.dim];
+        }
+      }
       // Each member against the whole block (both halves of the symmetric matrix: a row at a
       // time makes selection a streaming threshold test instead of sorted insertions).
       for (int64_t i = 0; i < size; ++i) {
         const int64_t v = ids[i];
-        distance.raw_many(row_pointers[i], block_norms[i], row_pointers.data(), block_norms.data(),
-                          static_cast<int>(size), row_distances.data());
-        row_distances[i] = std::numeric_limits<float>::infinity();  // not its own neighbour
         // Start from v's k-th distance so far (from its other clusters): nothing worse can enter.
         float threshold;
         __atomic_load(&graph.distances[v * k + k - 1], &threshold, __ATOMIC_RELAXED);
-        best.reset(threshold);
-        for (int64_t j = 0; j < size; ++j) best.offer(row_distances[j], ids[j]);
-        best.finish();
+        if (two_pass) {
+          // Rank the block by projected distance (negated dot product for inner product), then
+          // exact distances for the shortlist only.
+          if (distance.metric() == Metric::InnerProduct) {
+            f32.dot_many(projected_pointers[i], projected_pointers.data(), static_cast<int>(size), first_pass.dim,
+                         row_distances.data());
+            for (int64_t j = 0; j < size; ++j) row_distances[j] = -row_distances[j];
+          } else {
+            f32.squared_l2_many(projected_pointers[i], projected_pointers.data(), static_cast<int>(size),
+                                first_pass.dim, row_distances.data());
+          }
+          row_distances[i] = std::numeric_limits<float>::infinity();
+          shortlist.select(row_distances.data(), static_cast<int>(size), std::numeric_limits<float>::infinity());
+          const int count = shortlist.size();
+          candidate_pointers.resize(count);
+          candidate_norms.resize(count);
+          for (int c = 0; c < count; ++c) {
+            candidate_pointers[c] = row_pointers[shortlist.position(c)];
+            candidate_norms[c] = block_norms[shortlist.position(c)];
+          }
+          distance.raw_many(row_pointers[i], block_norms[i], candidate_pointers.data(), candidate_norms.data(), count,
+                            row_distances.data());
+          best.select(row_distances.data(), count, threshold);
+          for (int c = 0; c < best.size(); ++c) {
+            best_ids[c] = ids[shortlist.position(best.position(c))];
+            best_distances[c] = best.distance(c);
+          }
+        } else {
+          distance.raw_many(row_pointers[i], block_norms[i], row_pointers.data(), block_norms.data(),
+                            static_cast<int>(size), row_distances.data());
+          row_distances[i] = std::numeric_limits<float>::infinity();  // not its own neighbour
+          best.select(row_distances.data(), static_cast<int>(size), threshold);
+          for (int c = 0; c < best.size(); ++c) {
+            best_ids[c] = ids[best.position(c)];
+            best_distances[c] = best.distance(c);
+          }
+        }
         if (best.size() == 0) continue;
         locks[v].lock();
-        merge_sorted(&graph.ids[v * k], &graph.distances[v * k], best.ids(), best.distances(), best.size(), k,
+        merge_sorted(&graph.ids[v * k], &graph.distances[v * k], best_ids.data(), best_distances.data(), best.size(), k,
                      merged_ids.data(), merged_distances.data());
         locks[v].unlock();
       }

@@ -10,6 +10,7 @@
 #include "host/cpu/knn_graph.hpp"
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/partition.hpp"
+#include "host/cpu/projection.hpp"
 #include "host/cpu/reorder.hpp"
 #include "host/cpu/trace.hpp"
 
@@ -38,7 +39,18 @@ std::vector<uint32_t> build_clustered(const DatasetView& data, Metric metric, in
   renumber_partition(partition, order);
   const Distance distance(metric, local.view());
   timer.lap("renumbering by cluster");
-  KnnGraph knn = cluster_knn_graph(distance, partition, k, threads, params.seed, params.progress);
+  // Wide vectors get a cheap first pass: rank cluster mates by distance between projections
+  // onto the top principal directions, compute exact distances for a shortlist of 2k only.
+  const Projection projection = fit_projection(local.view(), metric == Metric::Cosine, threads, params.seed);
+  std::vector<float> projected;
+  FirstPass first_pass;
+  if (!projection.empty()) {
+    projected = project_rows(local.view(), projection, threads);
+    first_pass = FirstPass{&projected, projection.output_dim, 2 * k};
+    timer.lap("projection onto %d principal directions", projection.output_dim);
+  }
+  KnnGraph knn = cluster_knn_graph(distance, partition, k, threads, params.seed, first_pass, params.progress);
+  projected = std::vector<float>();
   partition = Partition{};
   if (params.nn_descent_iterations > 0) {
     NNDescentParams nn;

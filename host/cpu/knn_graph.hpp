@@ -37,8 +37,15 @@ struct NNDescentParams {
 // An approximate kNN graph from an overlapping partition: exact all-pairs distances inside
 // each cluster (read from one contiguous block, in cache), each vector's lists from its
 // clusters merged. A good start for NN-Descent.
+// With a projection (host/cpu/projection.hpp), members are first ranked by distance between
+// projected rows and only the nearest `exact_candidates` get an exact distance.
+struct FirstPass {
+  const std::vector<float>* projected = nullptr;  // rows x dim projected rows; null: exact only
+  int dim = 0;
+  int exact_candidates = 0;
+};
 KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition, int k, int threads, uint64_t seed,
-                           const ProgressCallback& progress);
+                           const FirstPass& first_pass, const ProgressCallback& progress);
 
 KnnGraph nn_descent_knn_graph(const Distance& distance, const NNDescentParams& params,
                               const ProgressCallback& progress);

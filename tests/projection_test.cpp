@@ -1,0 +1,72 @@
+// The projection behind the first pass of the all-pairs stage: an orthonormal basis, and
+// projected distances that keep the exact ones where the data lies in the projected subspace.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "annforge.hpp"
+#include "host/cpu/projection.hpp"
+
+namespace {
+
+// Rows that vary along `rank` random directions only, embedded in `dim` dimensions.
+annforge::Dataset low_rank_rows(int64_t rows, int64_t dim, int rank, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> gaussian;
+  std::vector<float> directions(static_cast<size_t>(rank) * dim);
+  for (float& d : directions) d = gaussian(rng);
+  annforge::Dataset out = annforge::Dataset::allocate(rows, dim, annforge::ElementType::Float32);
+  float* values = static_cast<float*>(out.mutable_data());
+  for (int64_t i = 0; i < rows; ++i) {
+    for (int64_t c = 0; c < dim; ++c) values[i * dim + c] = 0.0f;
+    for (int r = 0; r < rank; ++r) {
+      const float z = gaussian(rng);
+      for (int64_t c = 0; c < dim; ++c) values[i * dim + c] += z * directions[r * dim + c];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(Projection, BasisIsOrthonormal) {
+  const annforge::Dataset data = low_rank_rows(2000, 128, 40, 3);
+  const annforge::cpu::Projection p = annforge::cpu::fit_projection(data.view(), false, 2, 7);
+  ASSERT_EQ(p.output_dim, 32);
+  for (int a = 0; a < p.output_dim; ++a) {
+    for (int b = 0; b < p.output_dim; ++b) {
+      double dot = 0;
+      for (int64_t c = 0; c < p.input_dim; ++c) dot += double{p.basis[a * 128 + c]} * p.basis[b * 128 + c];
+      EXPECT_NEAR(dot, a == b ? 1.0 : 0.0, 1e-4) << "rows " << a << ", " << b;
+    }
+  }
+}
+
+// Data of rank 10 lies wholly in the top 32 principal directions: projected distances must
+// equal the exact ones (up to float rounding).
+TEST(Projection, KeepsDistancesOfLowRankData) {
+  const annforge::Dataset data = low_rank_rows(1500, 128, 10, 5);
+  const annforge::cpu::Projection p = annforge::cpu::fit_projection(data.view(), false, 2, 11);
+  ASSERT_FALSE(p.empty());
+  const std::vector<float> projected = annforge::cpu::project_rows(data.view(), p, 2);
+  const float* x = static_cast<const float*>(data.view().data);
+  for (int64_t i = 0; i < 50; ++i) {
+    const int64_t j = (i * 37 + 11) % data.rows();
+    double exact = 0, approximate = 0;
+    for (int64_t c = 0; c < 128; ++c) exact += std::pow(double{x[i * 128 + c]} - x[j * 128 + c], 2);
+    for (int r = 0; r < p.output_dim; ++r) approximate += std::pow(double{projected[i * p.output_dim + r]} - projected[j * p.output_dim + r], 2);
+    EXPECT_NEAR(approximate, exact, 1e-3 * exact + 1e-6) << "rows " << i << ", " << j;
+  }
+}
+
+TEST(Projection, SkippedWhereExactDistancesAreCheap) {
+  // 128-d uint8 (SIFT-like): an exact distance reads 128 bytes, a 32-d float projection 128 too.
+  annforge::Dataset bytes = annforge::Dataset::allocate(100, 128, annforge::ElementType::UInt8);
+  std::memset(bytes.mutable_data(), 7, 100 * 128);
+  EXPECT_TRUE(annforge::cpu::fit_projection(bytes.view(), false, 1, 1).empty());
+  // 32-d float: too narrow for a 16-d pass to pay.
+  EXPECT_TRUE(annforge::cpu::fit_projection(low_rank_rows(100, 32, 4, 1).view(), false, 1, 1).empty());
+}
