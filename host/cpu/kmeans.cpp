@@ -37,13 +37,22 @@ void Centroids::refresh_norms(const KernelTable& f32) {
 void Centroids::nearest(const KernelTable& f32, const float* x, int want, int* out, float* scores) const {
   float best[16];
   for (int w = 0; w < want; ++w) best[w] = std::numeric_limits<float>::infinity(), out[w] = -1;
-  for (int c = 0; c < count; ++c) {
-    float score = squared_norms[c] - 2.0f * f32.dot(x, &values[c * dim], dim);
-    if (score >= best[want - 1]) continue;
-    int pos = want - 1;
-    while (pos > 0 && score < best[pos - 1]) best[pos] = best[pos - 1], out[pos] = out[pos - 1], --pos;
-    best[pos] = score;
-    out[pos] = c;
+  // All dot products in batched calls of up to 64 centroids, then the running selection.
+  float dots[64];
+  const void* rows[64];
+  for (int first = 0; first < count; first += 64) {
+    const int batch = std::min(64, count - first);
+    for (int b = 0; b < batch; ++b) rows[b] = &values[static_cast<size_t>(first + b) * dim];
+    f32.dot_many(x, rows, batch, dim, dots);
+    for (int b = 0; b < batch; ++b) {
+      const int c = first + b;
+      const float score = squared_norms[c] - 2.0f * dots[b];
+      if (score >= best[want - 1]) continue;
+      int pos = want - 1;
+      while (pos > 0 && score < best[pos - 1]) best[pos] = best[pos - 1], out[pos] = out[pos - 1], --pos;
+      best[pos] = score;
+      out[pos] = c;
+    }
   }
   if (scores) std::copy(best, best + want, scores);
 }
@@ -179,13 +188,15 @@ void CentroidTree::nearest(const float* x, int want, int* out) const {
   for (int w = 0; w < want; ++w) best[w] = std::numeric_limits<float>::infinity(), out[w] = -1;
   for (int p = 0; p < probes; ++p) {
     const Centroids& cell = fine_[cells[p]];
-    for (int c = 0; c < cell.count; ++c) {
-      float score = cell.squared_norms[c] - 2.0f * f32_.dot(x, &cell.values[c * cell.dim], cell.dim);
-      if (score >= best[want - 1]) continue;
+    int local[16];
+    float scores[16];
+    cell.nearest(f32_, x, want, local, scores);
+    for (int w = 0; w < want && local[w] >= 0; ++w) {
+      if (scores[w] >= best[want - 1]) break;
       int pos = want - 1;
-      while (pos > 0 && score < best[pos - 1]) best[pos] = best[pos - 1], out[pos] = out[pos - 1], --pos;
-      best[pos] = score;
-      out[pos] = first_id_[cells[p]] + c;
+      while (pos > 0 && scores[w] < best[pos - 1]) best[pos] = best[pos - 1], out[pos] = out[pos - 1], --pos;
+      best[pos] = scores[w];
+      out[pos] = first_id_[cells[p]] + local[w];
     }
   }
 }

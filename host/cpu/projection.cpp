@@ -97,13 +97,13 @@ std::vector<float> project_rows(const DatasetView& data, const Projection& proje
   const int out = projection.output_dim;
   std::vector<float> projected(static_cast<size_t>(data.rows) * out);
   const KernelTable& f32 = kernels_for(ElementType::Float32);
+  std::vector<const void*> basis_rows(out);
+  for (int r = 0; r < out; ++r) basis_rows[r] = &projection.basis[r * data.dim];
   parallel_for(data.rows, threads, 1024, [&](int64_t begin, int64_t end, int) {
     std::vector<float> x(data.dim);
     for (int64_t i = begin; i < end; ++i) {
       row_as_float(data, i, projection.normalise, x.data());
-      for (int r = 0; r < out; ++r) {
-        projected[i * out + r] = f32.dot(x.data(), &projection.basis[r * data.dim], data.dim);
-      }
+      f32.dot_many(x.data(), basis_rows.data(), out, data.dim, &projected[i * out]);
     }
   });
   return projected;
