@@ -2,12 +2,15 @@
 // projected distances that keep the exact ones where the data lies in the projected subspace.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
 
 #include "annforge.hpp"
+#include "host/cpu/knn_graph.hpp"
+#include "host/cpu/partition.hpp"
 #include "host/cpu/projection.hpp"
 
 namespace {
@@ -69,4 +72,36 @@ TEST(Projection, SkippedWhereExactDistancesAreCheap) {
   EXPECT_TRUE(annforge::cpu::fit_projection(bytes.view(), false, 1, 1).empty());
   // 32-d float: too narrow for a 16-d pass to pay.
   EXPECT_TRUE(annforge::cpu::fit_projection(low_rank_rows(100, 32, 4, 1).view(), false, 1, 1).empty());
+}
+
+// Many equal distances (8-bit values from a tiny range) with the first pass on: neighbour
+// lists merged across clusters must still hold no repeats and no self loops, whatever order
+// the ties arrive in.
+TEST(Projection, FirstPassListsHaveNoRepeatsUnderTies) {
+  const int64_t rows = 3000, dim = 800;
+  annforge::Dataset data = annforge::Dataset::allocate(rows, dim, annforge::ElementType::UInt8);
+  auto* bytes = static_cast<uint8_t*>(data.mutable_data());
+  std::mt19937_64 rng(9);
+  for (int64_t i = 0; i < rows * dim; ++i) bytes[i] = static_cast<uint8_t>(rng() % 3);
+  annforge::cpu::PartitionParams partitioning;
+  partitioning.cluster_size = 400;
+  const annforge::cpu::Partition partition =
+      annforge::cpu::partition_into_clusters(data.view(), annforge::Metric::L2, partitioning);
+  const annforge::cpu::Projection projection = annforge::cpu::fit_projection(data.view(), false, 2, 3);
+  ASSERT_FALSE(projection.empty());
+  const std::vector<float> projected = annforge::cpu::project_rows(data.view(), projection, 2);
+  const annforge::cpu::Distance distance(annforge::Metric::L2, data.view());
+  const int k = 16;
+  const annforge::cpu::FirstPass first_pass{&projected, projection.output_dim, 2 * k};
+  const annforge::cpu::KnnGraph graph = annforge::cpu::cluster_knn_graph(distance, partition, k, 2, 5, first_pass, {});
+  for (int64_t v = 0; v < rows; ++v) {
+    std::vector<uint32_t> list(graph.ids.begin() + v * k, graph.ids.begin() + (v + 1) * k);
+    for (int j = 0; j < k; ++j) {
+      ASSERT_LT(list[j], rows) << "row " << v;
+      ASSERT_NE(list[j], v) << "row " << v << " lists itself";
+      if (j > 0) ASSERT_LE(graph.distances[v * k + j - 1], graph.distances[v * k + j]) << "row " << v << " unsorted";
+    }
+    std::sort(list.begin(), list.end());
+    ASSERT_EQ(std::adjacent_find(list.begin(), list.end()), list.end()) << "row " << v << " repeats an id";
+  }
 }

@@ -66,9 +66,10 @@ class SmallestK {
   std::vector<std::pair<float, uint32_t>> chosen_;
 };
 
-// Merges a sorted candidate list into a sorted list of length k (in place), keeping the k
-// nearest. The same pair computed in two clusters has the same distance and id, so a repeat is
-// always adjacent in the merge and is dropped there.
+// Merges a candidate list sorted by distance into a list of length k sorted by distance (in
+// place), keeping the k nearest. The same pair computed in two clusters has the same distance,
+// so a repeat sits among the emitted entries of equal distance and is dropped there (ties may
+// come in any id order).
 void merge_sorted(uint32_t* ids, float* distances, const uint32_t* more_ids, const float* more_distances, int more,
                   int k, uint32_t* scratch_ids, float* scratch_distances) {
   int a = 0, b = 0, out = 0;
@@ -77,7 +78,9 @@ void merge_sorted(uint32_t* ids, float* distances, const uint32_t* more_ids, con
     uint32_t id = take_a ? ids[a] : more_ids[b];
     float d = take_a ? distances[a++] : more_distances[b++];
     if (id == kInvalidId) break;  // the rest of the list is empty slots
-    if (out > 0 && scratch_ids[out - 1] == id) continue;
+    bool repeat = false;
+    for (int back = out - 1; back >= 0 && scratch_distances[back] == d && !repeat; --back) repeat = scratch_ids[back] == id;
+    if (repeat) continue;
     scratch_ids[out] = id;
     scratch_distances[out++] = d;
   }
