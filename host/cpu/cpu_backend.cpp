@@ -20,9 +20,11 @@ namespace {
 // Below this many rows the exact all-pairs kNN graph costs less than NN-Descent's rounds
 // (measured on sift-vl-1m slices, see NOTES.md), and it is exact.
 constexpr int64_t kBruteForceMaxRows = 3000;
-// Search entry points per index: a query's first step costs this many distances (about a
-// microsecond), and in return starts near the query's own region of the data.
-constexpr int kEntryPoints = 128;
+// Search entry points per index: one per ~250 vectors, 128 to 1,024. A query's first step costs
+// one distance per entry point (a few microseconds at most, batched), and in return starts in
+// its own region of the data: on data that falls into many well separated clusters, greedy
+// search cannot cross from a cluster without an entry point to one with, whatever the beam.
+int entry_point_count(int64_t rows) { return static_cast<int>(std::clamp<int64_t>(rows / 250, 128, 1024)); }
 
 // The large-data path: partition into overlapping clusters, renumber rows by cluster so that
 // every later stage reads nearby memory, exact neighbours within clusters, NN-Descent rounds
@@ -80,7 +82,7 @@ class CpuBackend final : public detail::Backend {
     const int k = static_cast<int>(std::min<int64_t>(params.intermediate_degree, rows - 1));
     index.graph_degree = degree;
     StageTimer timer;
-    index.entry_points = choose_entry_points(data, index.metric, kEntryPoints, threads, params.seed);
+    index.entry_points = choose_entry_points(data, index.metric, entry_point_count(rows), threads, params.seed);
     timer.lap("%d entry points", static_cast<int>(index.entry_points.size()));
     if (degree == 0) {
       index.graph.clear();

@@ -52,10 +52,11 @@ Partition partition_into_clusters(const DatasetView& data, Metric metric, const 
       for (int o = 0; o < choices && placed < used_overlap; ++o) {
         if (options[o] >= 0 && filled[options[o]] < capacity) joined[placed++] = options[o];
       }
-      // Every option full: overflow into the nearest ones not yet joined.
-      for (int o = 0; o < choices && placed < used_overlap; ++o) {
-        if (options[o] >= 0 && std::find(joined, joined + placed, options[o]) == joined + placed) joined[placed++] = options[o];
-      }
+      // Every option full: the vector still needs one cluster, its nearest; the overlap
+      // memberships it would add to full clusters are dropped instead (forcing them made
+      // "hub" clusters, nearest second choice of many, grow to 8x the work of a balanced
+      // partition on data with well separated clusters).
+      if (placed == 0 && options[0] >= 0) joined[placed++] = options[0];
       for (int p = 0; p < placed; ++p) ++filled[joined[p]];
     }
   }
