@@ -20,11 +20,12 @@ namespace {
 // Below this many rows the exact all-pairs kNN graph costs less than NN-Descent's rounds
 // (measured on sift-vl-1m slices, see NOTES.md), and it is exact.
 constexpr int64_t kBruteForceMaxRows = 3000;
-// Search entry points per index: one per ~250 vectors, 128 to 1,024. A query's first step costs
-// one distance per entry point (a few microseconds at most, batched), and in return starts in
+// Search entry points per index: one per ~250 vectors, 128 to 512. A query's first step costs
+// one distance per entry point (on 1M SIFT, 1,024 of them cost ~15% of the queries/s at beam 64,
+// hence the cap), and in return starts in
 // its own region of the data: on data that falls into many well separated clusters, greedy
 // search cannot cross from a cluster without an entry point to one with, whatever the beam.
-int entry_point_count(int64_t rows) { return static_cast<int>(std::clamp<int64_t>(rows / 250, 128, 1024)); }
+int entry_point_count(int64_t rows) { return static_cast<int>(std::clamp<int64_t>(rows / 250, 128, 512)); }
 
 // The large-data path: partition into overlapping clusters, renumber rows by cluster so that
 // every later stage reads nearby memory, exact neighbours within clusters, NN-Descent rounds
