@@ -23,7 +23,7 @@ namespace {
 
 // The k smallest values of an array that are below a threshold, nearest first (ties by
 // position). A row of a few thousand distances is cut down in one pass: a threshold estimated
-// from every 4th value keeps about 1.5k candidates, and only those are selected among.
+// from every 8th value keeps about 1.5k candidates, and only those are selected among.
 class SmallestK {
  public:
   explicit SmallestK(int k) : k_(k) {}
@@ -31,11 +31,11 @@ class SmallestK {
   void select(const float* values, int count, float threshold, bool sorted = true) {
     chosen_.clear();
     float cut = threshold;
-    if (count > 8 * k_) {
+    if (count > 16 * k_) {
       sample_.clear();
-      for (int i = 0; i < count; i += 4) sample_.push_back(values[i]);
-      // The (k/4 + k/8)-th smallest of a quarter sample sits a little above the true k-th.
-      const size_t rank = std::min(sample_.size() - 1, static_cast<size_t>(k_ / 4 + k_ / 8));
+      for (int i = 0; i < count; i += 8) sample_.push_back(values[i]);
+      // The (k/8 + k/16)-th smallest of an eighth sample sits a little above the true k-th.
+      const size_t rank = std::min(sample_.size() - 1, static_cast<size_t>(k_ / 8 + k_ / 16));
       std::nth_element(sample_.begin(), sample_.begin() + rank, sample_.end());
       cut = std::min(cut, sample_[rank]);
     }
