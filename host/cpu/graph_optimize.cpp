@@ -16,22 +16,26 @@ std::vector<uint32_t> prune_by_detours(const KnnGraph& knn, int degree, int thre
     // rank_of[id] = 1 + the rank of id in the current vector's list, 0 when absent: one load per
     // lookup. Per thread, reset after each vector, so it costs its size once.
     std::vector<uint16_t> rank_of(knn.rows, 0);
-    std::vector<uint16_t> detours(k), kept(degree);
+    // counts[1 + r] counts detours of the edge at rank r; counts[0] absorbs the branch-free
+    // increments of ids that are not in the list.
+    std::vector<uint16_t> counts(k + 1), detours(k), kept(degree);
     for (int64_t v = begin; v < end; ++v) {
       const uint32_t* list = &knn.ids[v * k];
       for (int r = 0; r < k; ++r) rank_of[list[r]] = static_cast<uint16_t>(r + 1);
-      std::fill(detours.begin(), detours.end(), 0);
+      std::fill(counts.begin(), counts.end(), 0);
       for (int j = 0; j + 1 < k; ++j) __builtin_prefetch(&knn.ids[static_cast<int64_t>(list[j]) * k]);
       // Only neighbours w at rank j < k-1 can make a detour, and only through their own first
-      // k-1 entries (a detour needs both hops shorter in rank than the direct edge).
+      // k-1 entries (a detour needs both hops shorter in rank than the direct edge:
+      // core::is_detour). Written without branches: whether an id is in the list and whether
+      // it makes a detour are both unpredictable.
       for (int j = 0; j + 1 < k; ++j) {
         const uint32_t* via = &knn.ids[static_cast<int64_t>(list[j]) * k];
         for (int p = 0; p + 1 < k; ++p) {
-          if (via[p] == kInvalidId) continue;
-          int r = rank_of[via[p]] - 1;
-          if (r >= 0 && core::is_detour(j, p, r)) ++detours[r];
+          const int rank_plus_one = rank_of[via[p]];
+          counts[rank_plus_one] += rank_plus_one > std::max(j, p) + 1;
         }
       }
+      for (int r = 0; r < k; ++r) detours[r] = counts[r + 1];
       for (int r = 0; r < k; ++r) rank_of[list[r]] = 0;
       core::select_by_detours(detours.data(), k, degree, kept.data());
       for (int e = 0; e < degree; ++e) pruned[v * degree + e] = list[kept[e]];
