@@ -1,4 +1,5 @@
-// The CPU backend: kNN graph (brute force or NN-Descent), graph optimisation, beam search.
+// The CPU backend: kNN graph (brute force, or clusters + NN-Descent), graph optimisation,
+// connectivity, beam search, extend.
 #include <algorithm>
 
 #include "host/backend.hpp"
@@ -21,10 +22,10 @@ namespace {
 // (measured on sift-vl-1m slices, see NOTES.md), and it is exact.
 constexpr int64_t kBruteForceMaxRows = 3000;
 // Search entry points per index: one per ~250 vectors, 128 to 512. A query's first step costs
-// one distance per entry point (on 1M SIFT, 1,024 of them cost ~15% of the queries/s at beam 64,
-// hence the cap), and in return starts in
-// its own region of the data: on data that falls into many well separated clusters, greedy
-// search cannot cross from a cluster without an entry point to one with, whatever the beam.
+// one distance per entry point (on 1M SIFT, 1,024 of them cost ~15% of the queries/s at beam
+// 64, hence the cap), and in return starts in its own region of the data: on data that falls
+// into many well separated clusters, greedy search cannot cross from a cluster without an entry
+// point to one with, whatever the beam.
 int entry_point_count(int64_t rows) { return static_cast<int>(std::clamp<int64_t>(rows / 250, 128, 512)); }
 
 // The large-data path: partition into overlapping clusters, renumber rows by cluster so that
@@ -41,7 +42,7 @@ std::vector<uint32_t> build_clustered(const DatasetView& data, Metric metric, in
   const Dataset local = reorder_rows(data, order, threads);
   renumber_partition(partition, order);
   const Distance distance(metric, local.view());
-  timer.lap("renumbering by cluster");
+  timer.lap("partition and renumbering by cluster");
   // Wide vectors get a cheap first pass: rank cluster mates by distance between projections
   // onto the top principal directions, compute exact distances for a shortlist of 2k only.
   const Projection projection = fit_projection(local.view(), metric == Metric::Cosine, threads, params.seed);
