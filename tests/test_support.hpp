@@ -292,4 +292,47 @@ inline ::testing::AssertionResult throws_error(const std::function<void()>& body
   return ::testing::AssertionFailure() << "did not throw";
 }
 
+// Every returned row: ids distinct, distances ascending, each distance the metric distance of
+// its id (checked in double precision), and padding only at the end.
+inline ::testing::AssertionResult well_formed(const annforge::Neighbors& n, const annforge::DatasetView& base,
+                                              const annforge::DatasetView& queries,
+                                       annforge::Metric metric) {
+  for (int64_t q = 0; q < n.rows; ++q) {
+    std::set<uint32_t> seen;
+    bool padding = false;
+    for (int j = 0; j < n.k; ++j) {
+      const uint32_t id = n.ids[q * n.k + j];
+      const float d = n.distances[q * n.k + j];
+      if (id == annforge::kInvalidId) {
+        if (!std::isinf(d) || d < 0) return ::testing::AssertionFailure() << "query " << q << ": padding distance " << d;
+        padding = true;
+        continue;
+      }
+      if (padding) return ::testing::AssertionFailure() << "query " << q << ": a real id after padding";
+      if (id >= base.rows) return ::testing::AssertionFailure() << "query " << q << ": id " << id << " out of range";
+      if (!seen.insert(id).second) return ::testing::AssertionFailure() << "query " << q << ": id " << id << " repeated";
+      if (j > 0 && d < n.distances[q * n.k + j - 1]) {
+        return ::testing::AssertionFailure() << "query " << q << ": distances not ascending at " << j;
+      }
+      const double expected = naive_distance(metric, queries, q, base, id);
+      if (std::fabs(expected - d) > 1e-4 * (1.0 + std::fabs(expected))) {
+        return ::testing::AssertionFailure() << "query " << q << " id " << id << ": distance " << d << ", expected "
+                                             << expected;
+      }
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// Build parameters for the tests: CPU backend, intermediate degree twice the graph degree.
+inline annforge::BuildParams params_for(annforge::Metric metric, annforge::BuildAlgorithm algorithm, int degree = 32) {
+  annforge::BuildParams p;
+  p.metric = metric;
+  p.graph_degree = degree;
+  p.intermediate_degree = 2 * degree;
+  p.algorithm = algorithm;
+  p.device = annforge::Device::Cpu;
+  return p;
+}
+
 }  // namespace annforge_test

@@ -1,0 +1,152 @@
+// The SIMD distance kernels against the scalar reference definitions: pair kernels and the
+// batched one-against-many kernels, every dimension from 1 to 300 (every tail), unaligned starts,
+// and the extremes of the 8-bit ranges.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <type_traits>
+#include <vector>
+
+#include "annforge.hpp"
+#include "host/cpu/distance.hpp"
+#include "tests/test_support.hpp"
+
+namespace {
+
+using namespace annforge;
+using namespace annforge_test;
+
+// --- SIMD kernels against the scalar reference -----------------------------------------------
+
+template <typename T>
+std::vector<T> random_values(Rng& rng, size_t n) {
+  std::vector<T> v(n);
+  for (T& x : v) {
+    if constexpr (std::is_same_v<T, float>) x = static_cast<float>(rng.uniform(-10.0, 10.0));
+    else if constexpr (std::is_same_v<T, uint8_t>) x = static_cast<uint8_t>(rng.below(256));
+    else x = static_cast<int8_t>(static_cast<int>(rng.below(256)) - 128);
+  }
+  return v;
+}
+
+template <typename T>
+void compare_kernels(ElementType type) {
+  const cpu::KernelTable& fast = cpu::kernels_for(type);
+  const cpu::KernelTable& scalar = cpu::scalar_kernels_for(type);
+  std::printf("[ simd     ] %s kernels: %s (scalar reference: %s)\n", to_string(type), fast.instruction_set,
+              scalar.instruction_set);
+  Rng rng(1234 + static_cast<int>(type));
+  for (size_t dim = 1; dim <= 300; ++dim) {
+    for (size_t offset : {size_t{0}, size_t{1}, size_t{3}}) {  // unaligned starts too
+      std::vector<T> a = random_values<T>(rng, dim + offset), b = random_values<T>(rng, dim + offset);
+      const T* pa = a.data() + offset;
+      const T* pb = b.data() + offset;
+      double exact_l2 = 0, exact_dot = 0, abs_dot = 0;
+      for (size_t i = 0; i < dim; ++i) {
+        const double x = pa[i], y = pb[i];
+        exact_l2 += (x - y) * (x - y);
+        exact_dot += x * y;
+        abs_dot += std::fabs(x * y);
+      }
+      const float l2_fast = fast.squared_l2(pa, pb, dim), l2_scalar = scalar.squared_l2(pa, pb, dim);
+      const float dot_fast = fast.dot(pa, pb, dim), dot_scalar = scalar.dot(pa, pb, dim);
+      if constexpr (std::is_same_v<T, float>) {
+        EXPECT_NEAR(l2_fast, l2_scalar, 1e-5 * exact_l2) << "dim " << dim << " offset " << offset;
+        EXPECT_NEAR(dot_fast, dot_scalar, 1e-5 * abs_dot + 1e-6) << "dim " << dim << " offset " << offset;
+        EXPECT_NEAR(l2_scalar, exact_l2, 1e-5 * exact_l2) << "dim " << dim;
+      } else {
+        // Integer sums are exact; these random values stay below 2^24, where float is exact too.
+        EXPECT_EQ(l2_fast, l2_scalar) << "dim " << dim << " offset " << offset;
+        EXPECT_EQ(dot_fast, dot_scalar) << "dim " << dim << " offset " << offset;
+        EXPECT_EQ(l2_scalar, static_cast<float>(exact_l2)) << "dim " << dim;
+        EXPECT_EQ(dot_scalar, static_cast<float>(exact_dot)) << "dim " << dim;
+      }
+    }
+  }
+}
+
+TEST(Kernels, Float32SimdMatchesScalar) { compare_kernels<float>(ElementType::Float32); }
+TEST(Kernels, UInt8SimdMatchesScalar) { compare_kernels<uint8_t>(ElementType::UInt8); }
+TEST(Kernels, Int8SimdMatchesScalar) { compare_kernels<int8_t>(ElementType::Int8); }
+
+// The extremes of the 8-bit ranges, where a saturating or sign-confused kernel goes wrong.
+TEST(Kernels, EightBitExtremes) {
+  for (size_t dim = 1; dim <= 300; ++dim) {
+    std::vector<uint8_t> zeros(dim, 0), full(dim, 255);
+    std::vector<int8_t> low(dim, -128), high(dim, 127);
+    const double n = static_cast<double>(dim);
+    struct Check {
+      const char* what;
+      float got;
+      double exact;
+    };
+    const cpu::KernelTable& u8 = cpu::kernels_for(ElementType::UInt8);
+    const cpu::KernelTable& i8 = cpu::kernels_for(ElementType::Int8);
+    for (const Check& c : {Check{"u8 l2 0-255", u8.squared_l2(zeros.data(), full.data(), dim), 65025 * n},
+                           Check{"u8 dot 255*255", u8.dot(full.data(), full.data(), dim), 65025 * n},
+                           Check{"i8 l2 -128..127", i8.squared_l2(low.data(), high.data(), dim), 65025 * n},
+                           Check{"i8 dot -128*-128", i8.dot(low.data(), low.data(), dim), 16384 * n},
+                           Check{"i8 dot -128*127", i8.dot(low.data(), high.data(), dim), -16256 * n}}) {
+      // Within one float rounding of the exact integer (exact below 2^24).
+      const double ulp = std::fabs(c.exact) < 16777216.0 ? 0.0 : std::fabs(c.exact) * 1.2e-7;
+      EXPECT_NEAR(c.got, c.exact, ulp) << c.what << " dim " << dim;
+    }
+  }
+}
+
+// 8-bit SIMD kernels round once, from the exact integer total, as the scalar definitions do,
+// also where the total passes 2^24 (784-d MNIST-like data): distances and tie order must not
+// depend on the CPU.
+TEST(Kernels, EightBitSimdEqualsScalarAboveTwoTo24) {
+  for (size_t dim = 200; dim <= 1000; ++dim) {
+    std::vector<uint8_t> a(dim, 255), b(dim, 0);
+    std::vector<int8_t> c(dim, 127), d(dim, -128);
+    for (size_t i = 0; i < dim; i += 3) b[i] = 1, d[i] = -127;
+    const cpu::KernelTable& u8 = cpu::kernels_for(ElementType::UInt8);
+    const cpu::KernelTable& i8 = cpu::kernels_for(ElementType::Int8);
+    const cpu::KernelTable& u8s = cpu::scalar_kernels_for(ElementType::UInt8);
+    const cpu::KernelTable& i8s = cpu::scalar_kernels_for(ElementType::Int8);
+    ASSERT_EQ(u8.squared_l2(a.data(), b.data(), dim), u8s.squared_l2(a.data(), b.data(), dim)) << "dim " << dim;
+    ASSERT_EQ(u8.dot(a.data(), a.data(), dim), u8s.dot(a.data(), a.data(), dim)) << "dim " << dim;
+    ASSERT_EQ(i8.squared_l2(c.data(), d.data(), dim), i8s.squared_l2(c.data(), d.data(), dim)) << "dim " << dim;
+    ASSERT_EQ(i8.dot(d.data(), d.data(), dim), i8s.dot(d.data(), d.data(), dim)) << "dim " << dim;
+  }
+}
+
+// The batched kernels give exactly the pair kernels' values, for any count (groups of four and
+// the rest) and every tail length.
+template <typename T>
+void compare_many_with_pairs(ElementType type) {
+  const cpu::KernelTable& fast = cpu::kernels_for(type);
+  Rng rng(99 + static_cast<int>(type));
+  for (size_t dim : {size_t{1}, size_t{7}, size_t{16}, size_t{31}, size_t{32}, size_t{33}, size_t{128}, size_t{784}}) {
+    std::vector<std::vector<T>> rows;
+    for (int r = 0; r < 11; ++r) rows.push_back(random_values<T>(rng, dim));
+    std::vector<T> a = random_values<T>(rng, dim);
+    std::vector<const void*> pointers;
+    for (const auto& r : rows) pointers.push_back(r.data());
+    for (int count = 0; count <= 11; ++count) {
+      std::vector<float> l2(count), dot(count);
+      fast.squared_l2_many(a.data(), pointers.data(), count, dim, l2.data());
+      fast.dot_many(a.data(), pointers.data(), count, dim, dot.data());
+      for (int r = 0; r < count; ++r) {
+        if constexpr (std::is_same_v<T, float>) {
+          const float pair_l2 = fast.squared_l2(a.data(), pointers[r], dim);
+          EXPECT_NEAR(l2[r], pair_l2, 1e-5 * std::fabs(pair_l2) + 1e-6) << "dim " << dim << " count " << count;
+          const float pair_dot = fast.dot(a.data(), pointers[r], dim);
+          EXPECT_NEAR(dot[r], pair_dot, 1e-4 * (1.0 + std::fabs(pair_dot))) << "dim " << dim << " count " << count;
+        } else {
+          EXPECT_EQ(l2[r], fast.squared_l2(a.data(), pointers[r], dim)) << "dim " << dim << " count " << count;
+          EXPECT_EQ(dot[r], fast.dot(a.data(), pointers[r], dim)) << "dim " << dim << " count " << count;
+        }
+      }
+    }
+  }
+}
+
+TEST(Kernels, Float32ManyMatchesPairs) { compare_many_with_pairs<float>(ElementType::Float32); }
+TEST(Kernels, UInt8ManyMatchesPairs) { compare_many_with_pairs<uint8_t>(ElementType::UInt8); }
+TEST(Kernels, Int8ManyMatchesPairs) { compare_many_with_pairs<int8_t>(ElementType::Int8); }
+
+}  // namespace
