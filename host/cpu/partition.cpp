@@ -21,7 +21,7 @@ Partition partition_into_clusters(const DatasetView& data, Metric metric, const 
   StageTimer timer;
 
   CentroidTree tree(data, normalise, wanted_clusters, params.kmeans_iterations, threads, params.seed);
-  const int clusters = tree.count();
+  int clusters = tree.count();
   const int used_overlap = std::min(overlap, clusters);
   timer.lap("clusters: k-means, %d centroids", clusters);
 
@@ -60,6 +60,30 @@ Partition partition_into_clusters(const DatasetView& data, Metric metric, const 
       for (int p = 0; p < placed; ++p) ++filled[joined[p]];
     }
   }
+  // A cluster still above twice the cap (vectors that all have the same nearest options:
+  // duplicates, or one very dense spot) is cut into pieces of the cap, in row order. All-pairs
+  // work grows with the square of a cluster's size; without this, a data set of identical
+  // vectors would be one cluster of every row.
+  int total_clusters = clusters;
+  {
+    std::vector<int> first_piece(clusters, -1);
+    std::vector<int64_t> seen(clusters, 0);
+    for (int c = 0; c < clusters; ++c) {
+      if (filled[c] > 2 * capacity) {
+        first_piece[c] = total_clusters;
+        total_clusters += static_cast<int>((filled[c] + capacity - 1) / capacity) - 1;
+      }
+    }
+    if (total_clusters > clusters) {
+      for (int& c : membership) {
+        if (c < 0 || first_piece[c] < 0) continue;
+        const int64_t piece = seen[c]++ / capacity;
+        if (piece > 0) c = first_piece[c] + static_cast<int>(piece) - 1;
+      }
+    }
+  }
+  const int split_pieces = total_clusters - clusters;
+  clusters = total_clusters;
   Partition partition;
   partition.clusters = clusters;
   partition.overlap = used_overlap;
@@ -88,8 +112,9 @@ Partition partition_into_clusters(const DatasetView& data, Metric metric, const 
     pairs += static_cast<double>(size) * size;
   }
   const double balanced = static_cast<double>(offsets.back()) * offsets.back() / clusters;
-  timer.lap("clusters: assignment, overlap %d, mean size %lld, largest %lld, work %.2fx balanced", used_overlap,
-            static_cast<long long>(offsets.back() / clusters), static_cast<long long>(largest), pairs / balanced);
+  timer.lap("clusters: assignment, overlap %d, mean size %lld, largest %lld, work %.2fx balanced, %d pieces split off",
+            used_overlap, static_cast<long long>(offsets.back() / clusters), static_cast<long long>(largest),
+            pairs / balanced, split_pieces);
   // A vector's primary cluster is its first (nearest available) one.
   partition.primary.resize(rows);
   for (int64_t i = 0; i < rows; ++i) partition.primary[i] = membership[i * used_overlap];
