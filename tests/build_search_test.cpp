@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <numeric>
@@ -486,6 +487,26 @@ TEST(Api, ProgressIsReportedOnTheCallingThread) {
     for (const auto& [stage, done] : last) EXPECT_EQ(done, total[stage]) << stage << " did not finish";
     EXPECT_EQ(last.count("search"), 1u);
   }
+}
+
+// --- degenerate data ----------------------------------------------------------------------
+
+// Two thirds of the rows identical: the build must stay fast (no cluster of every duplicate),
+// keep the graph invariants, and still find the distinct rows.
+TEST(Degenerate, ManyIdenticalVectors) {
+  const int64_t rows = 9000, distinct_from = 6000;
+  Dataset data = clustered(rows, kDim, ElementType::Float32, 61);
+  float* values = static_cast<float*>(data.mutable_data());
+  for (int64_t i = 1; i < distinct_from; ++i) std::memcpy(values + i * kDim, values, kDim * sizeof(float));
+  const Index index = build(data, params_for(Metric::L2, BuildAlgorithm::Auto));
+  ASSERT_TRUE(graph_invariants(index, 32));
+  DatasetView distinct{data.view().row(distinct_from), rows - distinct_from, kDim, ElementType::Float32};
+  SearchParams sp;
+  sp.beam_width = 64;
+  const Neighbors self = search(index, distinct, 1, sp);
+  int64_t found = 0;
+  for (int64_t i = 0; i < distinct.rows; ++i) found += self.ids[i] == static_cast<uint32_t>(distinct_from + i);
+  EXPECT_GE(found, distinct.rows * 99 / 100) << "distinct rows found by their own vector";
 }
 
 // --- the kNN-graph stage of NN-Descent on its own -------------------------------------------
