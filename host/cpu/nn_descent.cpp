@@ -174,13 +174,15 @@ class NNDescent {
       for (int64_t v = 0; v < rows_; ++v) {
         const uint32_t* list = ids(v);
         const uint8_t* fresh = &is_new_[v * k_];
+        const bool own_v = v >= lo && v < hi;
         for (int j = 0; j < k_; ++j) {
-          uint32_t u = list[j];
-          if (u == kInvalidId) continue;
-          uint32_t priority = pair_priority(round_seed, static_cast<uint32_t>(v), u);
+          const uint32_t u = list[j];
+          const bool own_u = u >= lo && u < hi;
+          if (u == kInvalidId || (!own_v && !own_u)) continue;  // another thread's edge: skip the hash
+          const uint32_t priority = pair_priority(round_seed, static_cast<uint32_t>(v), u);
           CandidateLists& target = fresh[j] ? new_candidates_ : old_candidates_;
-          if (v >= lo && v < hi) target.offer(v, u, priority);
-          if (u >= lo && u < hi) target.offer(u, static_cast<uint32_t>(v), priority);
+          if (own_v) target.offer(v, u, priority);
+          if (own_u) target.offer(u, static_cast<uint32_t>(v), priority);
         }
       }
     });
