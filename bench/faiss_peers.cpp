@@ -1,0 +1,118 @@
+// FAISS's IndexHNSWFlat and IndexNSGFlat for compare_cpu (see faiss_peers.hpp).
+#include "faiss_peers.hpp"
+
+#include <faiss/Index.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexNSG.h>
+#include <omp.h>
+
+#include <sstream>
+#include <vector>
+
+namespace bench {
+namespace {
+
+// FAISS returns 64-bit labels (faiss::idx_t is int64_t in every version) and -1 for a
+// missing neighbour.
+void labels_to_ids(const std::vector<int64_t>& labels, uint32_t* ids) {
+  for (size_t i = 0; i < labels.size(); ++i) {
+    ids[i] = labels[i] < 0 ? 0xFFFFFFFFu : static_cast<uint32_t>(labels[i]);
+  }
+}
+
+class HnswFlat final : public FaissGraphIndex {
+ public:
+  HnswFlat(int dim, int m, int ef_construction, int threads) : index_(dim, m), m_(m), threads_(threads) {
+    index_.hnsw.efConstruction = ef_construction;
+  }
+  void build(const float* data, int64_t rows) override {
+    omp_set_num_threads(threads_);
+    index_.add(rows, data);
+  }
+  void search(const float* queries, int64_t rows, int k, int width, uint32_t* ids) override {
+    omp_set_num_threads(threads_);
+    index_.hnsw.efSearch = width;
+    std::vector<float> distances(static_cast<size_t>(rows) * k);
+    std::vector<int64_t> labels(distances.size());
+    index_.search(rows, queries, k, distances.data(), labels.data());
+    labels_to_ids(labels, ids);
+  }
+  std::string parameters_text() const override {
+    std::ostringstream text;
+    text << "IndexHNSWFlat M=" << m_ << ", efConstruction=" << index_.hnsw.efConstruction;
+    return text.str();
+  }
+  std::string parameters_json() const override {
+    std::ostringstream json;
+    json << "{\"index\": \"IndexHNSWFlat\", \"M\": " << m_
+         << ", \"ef_construction\": " << index_.hnsw.efConstruction << "}";
+    return json.str();
+  }
+  const char* width_name() const override { return "efSearch"; }
+
+ private:
+  faiss::IndexHNSWFlat index_;
+  int m_;  // links per node above layer 0 (layer 0 has 2M)
+  int threads_;
+};
+
+class NsgFlat final : public FaissGraphIndex {
+ public:
+  NsgFlat(int dim, int r, int threads) : index_(dim, r), threads_(threads) {}
+  void build(const float* data, int64_t rows) override {
+    omp_set_num_threads(threads_);
+    index_.add(rows, data);
+  }
+  void search(const float* queries, int64_t rows, int k, int width, uint32_t* ids) override {
+    omp_set_num_threads(threads_);
+    // FAISS 1.7.3's IndexNSG::search rejects SearchParameters; search_L is a member of the graph.
+    index_.nsg.search_L = width;
+    std::vector<float> distances(static_cast<size_t>(rows) * k);
+    std::vector<int64_t> labels(distances.size());
+    index_.search(rows, queries, k, distances.data(), labels.data());
+    labels_to_ids(labels, ids);
+  }
+  std::string parameters_text() const override {
+    std::ostringstream text;
+    text << "IndexNSGFlat R=" << index_.nsg.R << " (build L=" << index_.nsg.L << ", C=" << index_.nsg.C
+         << "), kNN graph K=" << index_.GK << " by "
+         << (index_.build_type == 1 ? "NNDescent" : "brute force");
+    if (index_.build_type == 1) {
+      text << " (S=" << index_.nndescent_S << ", R=" << index_.nndescent_R << ", L=" << index_.nndescent_L
+           << ", iter=" << index_.nndescent_iter << ")";
+    }
+    return text.str();
+  }
+  std::string parameters_json() const override {
+    std::ostringstream json;
+    json << "{\"index\": \"IndexNSGFlat\", \"R\": " << index_.nsg.R << ", \"build_L\": " << index_.nsg.L
+         << ", \"build_C\": " << index_.nsg.C << ", \"knn_K\": " << index_.GK << ", \"knn_build\": \""
+         << (index_.build_type == 1 ? "nndescent" : "brute_force") << "\", \"nndescent_S\": " << index_.nndescent_S
+         << ", \"nndescent_R\": " << index_.nndescent_R << ", \"nndescent_L\": " << index_.nndescent_L
+         << ", \"nndescent_iter\": " << index_.nndescent_iter << "}";
+    return json.str();
+  }
+  const char* width_name() const override { return "search_L"; }
+
+ private:
+  faiss::IndexNSGFlat index_;
+  int threads_;
+};
+
+}  // namespace
+
+std::unique_ptr<FaissGraphIndex> make_faiss_hnsw_flat(int dim, int m, int ef_construction, int threads) {
+  return std::make_unique<HnswFlat>(dim, m, ef_construction, threads);
+}
+
+std::unique_ptr<FaissGraphIndex> make_faiss_nsg_flat(int dim, int r, int threads) {
+  return std::make_unique<NsgFlat>(dim, r, threads);
+}
+
+std::string faiss_version() {
+  std::ostringstream text;
+  text << FAISS_VERSION_MAJOR << "." << FAISS_VERSION_MINOR << "." << FAISS_VERSION_PATCH;
+  return text.str();
+}
+
+}  // namespace bench

@@ -1,0 +1,255 @@
+// peers.cpp: the systems compare_cpu measures, each built and searched over the same data with
+// the same threads: annforge's CPU graph, hnswlib HNSW, the FAISS indexes (their calls are in
+// faiss_peers.cpp) and exact brute force, plus the shipped ground truth.
+//
+// Only this translation unit includes hnswlib: hnswlib.h defines non-inline functions and picks
+// its SIMD distance kernels from compile-time macros (see bench/CMakeLists.txt). FAISS is
+// reached through faiss_peers.hpp, compiled separately with FAISS's own flags.
+#include <hnswlib/hnswlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "annforge.hpp"
+
+#ifdef ANNFORGE_BENCH_HAVE_FAISS
+#include "faiss_peers.hpp"
+#endif
+
+#include "bench_support.hpp"
+
+namespace annforge_bench {
+
+// ---- the systems -----------------------------------------------------------------------------
+
+annforge::BuildParams annforge_build_params(const Options& options) {
+  annforge::BuildParams build_params;
+  build_params.device = annforge::Device::Cpu;
+  build_params.graph_degree = options.degree;
+  // Pruning needs more candidates than it keeps; twice the degree is the library's own ratio.
+  build_params.intermediate_degree = std::max(build_params.intermediate_degree, 2 * options.degree);
+  build_params.threads = options.threads;
+  return build_params;
+}
+
+SystemResult run_annforge(const annforge::Dataset& base, const annforge::DatasetView& queries,
+                          const GroundTruth& truth, const Options& options) {
+  const annforge::BuildParams build_params = annforge_build_params(options);
+  SystemResult result;
+  result.key = "annforge";
+  result.label = "annforge";
+  result.width_name = "beam_width";
+  result.parameters_text = "cpu backend, graph_degree " + std::to_string(build_params.graph_degree) +
+                           ", intermediate_degree " + std::to_string(build_params.intermediate_degree);
+  result.parameters_json = "{\"graph_degree\": " + std::to_string(build_params.graph_degree) +
+                           ", \"intermediate_degree\": " + std::to_string(build_params.intermediate_degree) + "}";
+  std::fprintf(stderr, "annforge: building over %lld vectors ...\n", static_cast<long long>(base.rows()));
+  MemoryProbe probe;
+  auto start = std::chrono::steady_clock::now();
+  annforge::Index index = annforge::build(base, build_params);
+  result.build_seconds = seconds_since(start);
+  result.memory = probe.finish();
+  result.vectors_per_second = base.rows() / result.build_seconds;
+
+  std::vector<uint32_t> ids(queries.rows * options.k);
+  std::vector<float> distances(ids.size());
+  for (int width : options.beam_widths) {
+    annforge::SearchParams search_params;
+    search_params.device = annforge::Device::Cpu;
+    search_params.beam_width = width;
+    search_params.threads = options.threads;
+    start = std::chrono::steady_clock::now();
+    annforge::search(index, queries, options.k, search_params, ids.data(), distances.data());
+    double seconds = seconds_since(start);
+    result.points.push_back({width, recall_at_k(ids, truth, queries.rows, options.k), queries.rows / seconds});
+  }
+  return result;
+}
+
+namespace {
+
+// hnswlib parameters: the values its own README and most published comparisons use.
+constexpr size_t kHnswM = 16;
+constexpr size_t kHnswEfConstruction = 200;
+
+// Row-major vectors as hnswlib takes them: a pointer to each row's bytes.
+struct RowBytes {
+  const uint8_t* data = nullptr;
+  size_t row_bytes = 0;
+  int64_t rows = 0;
+  const void* row(int64_t i) const { return data + static_cast<size_t>(i) * row_bytes; }
+};
+
+template <typename Distance>
+SystemResult run_hnswlib(hnswlib::SpaceInterface<Distance>& space, const RowBytes& base, const RowBytes& queries,
+                         const GroundTruth& truth, const Options& options, const std::string& note) {
+  SystemResult result;
+  result.key = "hnswlib";
+  result.label = "hnswlib HNSW M=16 efC=200";
+  result.width_name = "ef";
+  result.parameters_text = "M=" + std::to_string(kHnswM) + ", efConstruction=" + std::to_string(kHnswEfConstruction) + ", " + note;
+  result.parameters_json = "{\"M\": " + std::to_string(kHnswM) + ", \"ef_construction\": " +
+                           std::to_string(kHnswEfConstruction) + ", \"space\": " + json_string(note) + "}";
+  std::fprintf(stderr, "hnswlib: building over %lld vectors ...\n", static_cast<long long>(base.rows));
+  MemoryProbe probe;
+  auto start = std::chrono::steady_clock::now();
+  auto index = std::make_unique<hnswlib::HierarchicalNSW<Distance>>(&space, static_cast<size_t>(base.rows), kHnswM,
+                                                                    kHnswEfConstruction);
+  // The first point becomes the entry point; inserting it alone keeps the parallel inserts from
+  // racing to create the top level of an empty graph.
+  index->addPoint(base.row(0), 0);
+  parallel_for_each(1, base.rows, options.threads,
+                    [&](int64_t i) { index->addPoint(base.row(i), static_cast<hnswlib::labeltype>(i)); });
+  result.build_seconds = seconds_since(start);
+  result.memory = probe.finish();
+  result.vectors_per_second = base.rows / result.build_seconds;
+
+  const int k = options.k;
+  std::vector<uint32_t> ids(queries.rows * k);
+  for (int ef : options.ef_values) {
+    index->setEf(static_cast<size_t>(ef));
+    std::fill(ids.begin(), ids.end(), annforge::kInvalidId);
+    start = std::chrono::steady_clock::now();
+    parallel_for_each(0, queries.rows, options.threads, [&](int64_t q) {
+      auto found = index->searchKnn(queries.row(q), static_cast<size_t>(k));
+      // The queue pops the farthest first; fill the row from its end so it reads nearest first.
+      for (size_t position = found.size(); !found.empty(); found.pop()) {
+        ids[q * k + --position] = static_cast<uint32_t>(found.top().second);
+      }
+    });
+    double seconds = seconds_since(start);
+    result.points.push_back({ef, recall_at_k(ids, truth, queries.rows, k), queries.rows / seconds});
+  }
+  return result;
+}
+
+}  // namespace
+
+// Runs hnswlib on the data as a user would hand it over: float32 as is, uint8 and int8 widened
+// to float32 (its only SIMD L2 space; `base_floats` / `query_floats`, converted before and not
+// timed) unless --hnswlib-uint8 asks for its scalar byte space.
+SystemResult run_hnswlib_on(const annforge::DatasetView& base, const annforge::DatasetView& queries,
+                            const FloatRows* base_floats, const FloatRows* query_floats, const GroundTruth& truth,
+                            const Options& options) {
+  const size_t dim = static_cast<size_t>(base.dim);
+  if (options.hnswlib_uint8) {
+    hnswlib::L2SpaceI space(dim);
+    return run_hnswlib<int>(space, {base.row(0), base.row_bytes(), base.rows},
+                            {queries.row(0), queries.row_bytes(), queries.rows}, truth, options,
+                            "uint8 data given as bytes to L2SpaceI (scalar, integer distances)");
+  }
+  hnswlib::L2Space space(dim);
+  const std::string note = base.type == annforge::ElementType::Float32
+                               ? "float32 data, L2Space"
+                               : std::string(annforge::to_string(base.type)) + " data converted to float32 for L2Space";
+  const size_t row_bytes = dim * sizeof(float);
+  return run_hnswlib<float>(space, {reinterpret_cast<const uint8_t*>(base_floats->data), row_bytes, base.rows},
+                            {reinterpret_cast<const uint8_t*>(query_floats->data), row_bytes, queries.rows}, truth,
+                            options, note);
+}
+
+#ifdef ANNFORGE_BENCH_HAVE_FAISS
+SystemResult run_faiss(const std::string& key, const std::string& label,
+                       const std::function<std::unique_ptr<bench::FaissGraphIndex>()>& make, const std::vector<int>& widths,
+                       const FloatRows& base, const FloatRows& queries, const GroundTruth& truth, const Options& options) {
+  SystemResult result;
+  result.key = key;
+  result.label = label;
+  std::fprintf(stderr, "%s: building over %lld vectors ...\n", key.c_str(), static_cast<long long>(base.rows));
+  MemoryProbe probe;
+  auto start = std::chrono::steady_clock::now();
+  std::unique_ptr<bench::FaissGraphIndex> index = make();
+  index->build(base.data, base.rows);
+  result.build_seconds = seconds_since(start);
+  result.memory = probe.finish();
+  result.vectors_per_second = base.rows / result.build_seconds;
+  result.width_name = index->width_name();
+  result.parameters_text = "FAISS " + bench::faiss_version() + " " + index->parameters_text();
+  result.parameters_json = index->parameters_json();
+
+  std::vector<uint32_t> ids(queries.rows * options.k);
+  for (int width : widths) {
+    start = std::chrono::steady_clock::now();
+    index->search(queries.data, queries.rows, options.k, width, ids.data());
+    double seconds = seconds_since(start);
+    result.points.push_back({width, recall_at_k(ids, truth, queries.rows, options.k), queries.rows / seconds});
+  }
+  return result;
+}
+#endif
+
+// Exact search of every query (annforge::exact_knn): its time is reported as the exact row's
+// "build", and its single search point has queries / that time.
+SystemResult run_exact(const annforge::DatasetView& base, const annforge::DatasetView& queries, const Options& options,
+                       annforge::Neighbors& found) {
+  SystemResult result;
+  result.key = "exact";
+  result.label = "exact (brute force)";
+  result.width_name = "";
+  result.parameters_text = "annforge::exact_knn, all queries against all vectors; \"build\" = the time of that search";
+  result.parameters_json = "{\"method\": \"annforge::exact_knn\"}";
+  std::fprintf(stderr, "exact: searching %lld queries over %lld vectors ...\n", static_cast<long long>(queries.rows),
+               static_cast<long long>(base.rows));
+  MemoryProbe probe;
+  auto start = std::chrono::steady_clock::now();
+  found = annforge::exact_knn(base, queries, options.k, annforge::Metric::L2, options.threads);
+  result.build_seconds = seconds_since(start);
+  result.memory = probe.finish();
+  result.vectors_per_second = base.rows / result.build_seconds;
+  std::fprintf(stderr, "exact: %.1f s\n", result.build_seconds);
+  result.points.push_back({-1, NAN, queries.rows / result.build_seconds});
+  return result;
+}
+
+// Runs one system; a failure (a library's exception, out of memory) is recorded on its row and
+// the other systems still run.
+SystemResult guarded(const std::string& key, const std::function<SystemResult()>& run) {
+  try {
+    return run();
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "%s: failed: %s\n", key.c_str(), error.what());
+    SystemResult failed;
+    failed.key = key;
+    failed.label = key;
+    failed.error = error.what();
+    return failed;
+  }
+}
+
+GroundTruth ground_truth_from_file(const Options& options, const annforge::DatasetView& base,
+                                   const annforge::DatasetView& queries) {
+  GroundTruth truth;
+  annforge::Neighbors file = annforge::read_neighbors(options.ground_truth_path);
+  if (file.rows < queries.rows) {
+    throw annforge::Error(annforge::ErrorCode::InvalidArgument,
+                          options.ground_truth_path + ": holds " + std::to_string(file.rows) + " rows, fewer than the " +
+                              std::to_string(queries.rows) + " queries");
+  }
+  if (file.k < options.k) {
+    throw annforge::Error(annforge::ErrorCode::InvalidArgument,
+                          options.ground_truth_path + ": holds " + std::to_string(file.k) +
+                              " neighbours per query, fewer than --k " + std::to_string(options.k));
+  }
+  for (int64_t q = 0; q < queries.rows; ++q) {
+    for (int j = 0; j < options.k; ++j) {
+      uint32_t id = file.ids[q * file.k + j];
+      if (id == annforge::kInvalidId || id >= static_cast<uint64_t>(base.rows)) {
+        throw annforge::Error(annforge::ErrorCode::InvalidArgument,
+                              options.ground_truth_path + ": query " + std::to_string(q) +
+                                  " lists a neighbour outside the base; is it the ground truth for " + options.base_path + "?");
+      }
+    }
+  }
+  truth.ids = std::move(file.ids);
+  truth.stride = file.k;
+  truth.source = "file " + options.ground_truth_path;
+  return truth;
+}
+
+}  // namespace annforge_bench
