@@ -12,12 +12,19 @@
 namespace bench {
 namespace {
 
-// FAISS returns 64-bit labels (faiss::idx_t is int64_t in every version) and -1 for a
-// missing neighbour.
-void labels_to_ids(const std::vector<int64_t>& labels, uint32_t* ids) {
-  for (size_t i = 0; i < labels.size(); ++i) {
-    ids[i] = labels[i] < 0 ? 0xFFFFFFFFu : static_cast<uint32_t>(labels[i]);
-  }
+// What both FAISS indexes do the same way: add everything at once, search a batch on the
+// configured threads. FAISS returns 64-bit labels (faiss::idx_t is int64_t in every version)
+// and -1 for a missing neighbour.
+void add_all(faiss::Index& index, int threads, const float* data, int64_t rows) {
+  omp_set_num_threads(threads);
+  index.add(rows, data);
+}
+void search_batch(faiss::Index& index, int threads, const float* queries, int64_t rows, int k, uint32_t* ids) {
+  omp_set_num_threads(threads);
+  std::vector<float> distances(static_cast<size_t>(rows) * k);
+  std::vector<int64_t> labels(distances.size());
+  index.search(rows, queries, k, distances.data(), labels.data());
+  for (size_t i = 0; i < labels.size(); ++i) ids[i] = labels[i] < 0 ? 0xFFFFFFFFu : static_cast<uint32_t>(labels[i]);
 }
 
 class HnswFlat final : public FaissGraphIndex {
@@ -25,17 +32,10 @@ class HnswFlat final : public FaissGraphIndex {
   HnswFlat(int dim, int m, int ef_construction, int threads) : index_(dim, m), m_(m), threads_(threads) {
     index_.hnsw.efConstruction = ef_construction;
   }
-  void build(const float* data, int64_t rows) override {
-    omp_set_num_threads(threads_);
-    index_.add(rows, data);
-  }
+  void build(const float* data, int64_t rows) override { add_all(index_, threads_, data, rows); }
   void search(const float* queries, int64_t rows, int k, int width, uint32_t* ids) override {
-    omp_set_num_threads(threads_);
     index_.hnsw.efSearch = width;
-    std::vector<float> distances(static_cast<size_t>(rows) * k);
-    std::vector<int64_t> labels(distances.size());
-    index_.search(rows, queries, k, distances.data(), labels.data());
-    labels_to_ids(labels, ids);
+    search_batch(index_, threads_, queries, rows, k, ids);
   }
   std::string parameters_text() const override {
     std::ostringstream text;
@@ -59,18 +59,11 @@ class HnswFlat final : public FaissGraphIndex {
 class NsgFlat final : public FaissGraphIndex {
  public:
   NsgFlat(int dim, int r, int threads) : index_(dim, r), threads_(threads) {}
-  void build(const float* data, int64_t rows) override {
-    omp_set_num_threads(threads_);
-    index_.add(rows, data);
-  }
+  void build(const float* data, int64_t rows) override { add_all(index_, threads_, data, rows); }
   void search(const float* queries, int64_t rows, int k, int width, uint32_t* ids) override {
-    omp_set_num_threads(threads_);
     // FAISS 1.7.3's IndexNSG::search rejects SearchParameters; search_L is a member of the graph.
     index_.nsg.search_L = width;
-    std::vector<float> distances(static_cast<size_t>(rows) * k);
-    std::vector<int64_t> labels(distances.size());
-    index_.search(rows, queries, k, distances.data(), labels.data());
-    labels_to_ids(labels, ids);
+    search_batch(index_, threads_, queries, rows, k, ids);
   }
   std::string parameters_text() const override {
     std::ostringstream text;
