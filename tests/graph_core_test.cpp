@@ -134,19 +134,6 @@ TEST(InsertSorted, RandomInsertionsMatchAReference) {
   }
 }
 
-TEST(InsertSortedAbsent, AgreesWithInsertSortedForNewIds) {
-  Rng rng(78);
-  std::vector<uint32_t> a_ids(8, kInvalidId), b_ids(8, kInvalidId);
-  std::vector<float> a_d(8, std::numeric_limits<float>::infinity()), b_d = a_d;
-  for (uint32_t id = 0; id < 100; ++id) {  // every id offered once
-    const float d = static_cast<float>(rng.below(50));
-    EXPECT_EQ(core::insert_sorted(a_ids.data(), a_d.data(), nullptr, 8, id, d, 0),
-              core::insert_sorted_absent(b_ids.data(), b_d.data(), 8, id, d));
-  }
-  EXPECT_EQ(a_ids, b_ids);
-  EXPECT_EQ(a_d, b_d);
-}
-
 // --- prune_core ----------------------------------------------------------------------------------
 
 TEST(PruneCore, IsDetour) {

@@ -6,11 +6,9 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <mutex>
 #include <numeric>
 #include <random>
 
-#include "host/cpu/kmeans.hpp"
 #include "host/cpu/knn_graph.hpp"
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/progress.hpp"
@@ -105,7 +103,6 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
   graph.ids.assign(rows * k, kInvalidId);
   graph.distances.assign(rows * k, std::numeric_limits<float>::infinity());
   std::vector<SpinLock> locks(rows);
-  std::vector<float> norms = distance.metric() == Metric::Cosine ? inverse_norms(data, threads) : std::vector<float>();
   const KernelTable& f32 = kernels_for(ElementType::Float32);
 
   // Largest clusters first, so no thread is left with a big one at the end.
@@ -138,7 +135,7 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
       for (int64_t i = 0; i < size; ++i) {
         std::memcpy(&block[i * row_bytes], data.row(ids[i]), row_bytes);
         row_pointers[i] = &block[i * row_bytes];
-        if (!norms.empty()) block_norms[i] = norms[ids[i]];
+        block_norms[i] = distance.inverse_norm_of(ids[i]);  // 1 unless cosine
       }
       row_distances.resize(size);
       const bool two_pass = first_pass.projected && size > first_pass.exact_candidates;

@@ -29,18 +29,13 @@ int64_t mark_reachable(const GraphView& graph, uint32_t start, std::vector<uint8
   return marked;
 }
 
-}  // namespace
-
 int64_t mark_from_entries(const GraphView& graph, std::vector<uint8_t>& reached) {
   int64_t marked = 0;
   for (int e = 0; e < graph.entry_count; ++e) marked += mark_reachable(graph, graph.entry_points[e], reached);
   return marked;
 }
 
-int64_t count_unreachable(const GraphView& graph, int64_t rows) {
-  std::vector<uint8_t> reached(rows, 0);
-  return rows - mark_from_entries(graph, reached);
-}
+}  // namespace
 
 int64_t connect_islands(std::vector<uint32_t>& graph, const GraphView& view, const Distance& distance) {
   const DatasetView& base = distance.base();

@@ -7,9 +7,6 @@
 
 namespace annforge::cpu {
 
-// Rows that no walk from the entry points reaches.
-int64_t count_unreachable(const GraphView& graph, int64_t rows);
-
 // Adds in-edges to unreachable islands (graph.ids must point into `edges`); returns how many
 // edges it rewired.
 int64_t connect_islands(std::vector<uint32_t>& edges, const GraphView& graph, const Distance& distance);

@@ -58,13 +58,12 @@ std::vector<uint32_t> build_clustered(const DatasetView& data, Metric metric, in
   partition = Partition{};
   if (params.nn_descent_iterations > 0) {
     NNDescentParams nn;
-    nn.initial = &knn;
     nn.k = k;
     nn.max_iterations = params.nn_descent_iterations;
     nn.termination = params.nn_descent_termination;
     nn.threads = threads;
     nn.seed = params.seed;
-    knn = nn_descent_knn_graph(distance, nn, params.progress);
+    knn = nn_descent_knn_graph(distance, std::move(knn), nn, params.progress);
   }
   timer.lap("knn graph (clusters + %d nn-descent rounds, k=%d)", params.nn_descent_iterations, k);
   std::vector<uint32_t> graph = optimize_graph(knn, degree, threads, params.progress);

@@ -62,7 +62,6 @@ const KernelTable& kernels_for(ElementType type) {
   return scalar_kernels_for(type);
 }
 
-const char* simd_level() { return use_avx2() ? "avx2" : "scalar"; }
 
 float inverse_norm(const void* vector, size_t dim, ElementType type) {
   float squared = kernels_for(type).dot(vector, vector, dim);

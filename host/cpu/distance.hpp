@@ -25,7 +25,6 @@ struct KernelTable {
 // force the portable ones, for testing).
 const KernelTable& kernels_for(ElementType type);
 const KernelTable& scalar_kernels_for(ElementType type);
-const char* simd_level();
 
 // 1/||x|| for every row (0 for a zero vector, so its cosine distance is 1 to everything).
 std::vector<float> inverse_norms(const DatasetView& data, int threads);

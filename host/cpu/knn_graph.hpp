@@ -27,8 +27,7 @@ KnnGraph brute_force_knn_graph(const Distance& distance, int k, int threads, con
 
 struct NNDescentParams {
   int k = 64;
-  int sample = 0;                    // candidates sampled per vector and round; 0: k / 2
-  const KnnGraph* initial = nullptr; // start from this graph (rows x k) instead of random lists
+  int sample = 0;  // candidates sampled per vector and round; 0: k / 4
   int max_iterations = 20;
   float termination = 0.001f;
   int threads = 0;
@@ -47,7 +46,8 @@ struct FirstPass {
 KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition, int k, int threads, uint64_t seed,
                            const FirstPass& first_pass, const ProgressCallback& progress);
 
-KnnGraph nn_descent_knn_graph(const Distance& distance, const NNDescentParams& params,
+// NN-Descent rounds that improve `initial` (rows x k, every list full), which they take over.
+KnnGraph nn_descent_knn_graph(const Distance& distance, KnnGraph initial, const NNDescentParams& params,
                               const ProgressCallback& progress);
 
 }  // namespace annforge::cpu

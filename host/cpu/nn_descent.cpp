@@ -1,6 +1,7 @@
-// NN-Descent (Dong, Charikar, Li 2011): start from random neighbour lists and repeatedly let
-// every vector introduce its neighbours to each other ("local join"); a neighbour of a
-// neighbour is likely a neighbour. Sampled new/old candidates keep each round's work bounded.
+// NN-Descent (Dong, Charikar, Li 2011): starting from approximate neighbour lists (here the
+// clustered kNN stage's), repeatedly let every vector introduce its neighbours to each other
+// ("local join"); a neighbour of a neighbour is likely a neighbour. Sampled new/old candidates
+// keep each round's work bounded.
 //
 // Candidate building is lock-free: each thread scans every edge but only writes the candidate
 // lists of the vectors it owns. The local join updates lists of arbitrary vectors, under one
@@ -9,7 +10,6 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
-#include <random>
 
 #include "host/cpu/knn_graph.hpp"
 #include "host/cpu/parallel.hpp"
@@ -87,38 +87,30 @@ inline uint32_t pair_priority(uint64_t round_seed, uint32_t a, uint32_t b) {
 
 class NNDescent {
  public:
-  NNDescent(const Distance& distance, const NNDescentParams& params)
+  NNDescent(const Distance& distance, KnnGraph initial, const NNDescentParams& params)
       : distance_(distance),
         params_(params),
         rows_(distance.base().rows),
         k_(params.k),
         threads_(resolve_threads(params.threads)),
         locks_(rows_) {
-    graph_.rows = rows_;
-    graph_.k = k_;
-    graph_.ids.assign(rows_ * k_, kInvalidId);
-    graph_.distances.assign(rows_ * k_, std::numeric_limits<float>::infinity());
+    // Every edge of the given graph counts as new, so each is joined once.
+    graph_ = std::move(initial);
     is_new_.assign(rows_ * k_, 1);
-    worst_.assign(rows_, std::numeric_limits<float>::infinity());
-    // Each vector samples half its list per round from a random start (forward and reverse
-    // together), a quarter when repairing a graph that is already close.
-    sample_ = params.sample > 0 ? params.sample : std::max(8, params.initial ? k_ / 4 : k_ / 2);
+    worst_.resize(rows_);
+    for (int64_t v = 0; v < rows_; ++v) worst_[v] = graph_.distances[v * k_ + k_ - 1];
+    // Each vector samples a quarter of its list per round, forward and reverse together: the
+    // start is already close, so rounds only repair.
+    sample_ = params.sample > 0 ? params.sample : std::max(8, k_ / 4);
   }
 
   KnnGraph run(const ProgressCallback& progress) {
     StageTimer timer;
-    if (params_.initial) {
-      start_from(*params_.initial);
-      timer.lap("nn-descent start from the given graph (k=%d, sample=%d)", k_, sample_);
-    } else {
-      initialize_randomly();
-      timer.lap("nn-descent random start (k=%d, sample=%d)", k_, sample_);
-    }
     const int64_t total_edges = rows_ * k_;
     ProgressReporter reporter(progress, "nn-descent", params_.max_iterations);
     for (int iteration = 0; iteration < params_.max_iterations; ++iteration) {
       build_candidates(iteration);
-      timer.lap("nn-descent round %d candidates", iteration);
+      timer.lap("nn-descent round %d candidates (k=%d, sample=%d)", iteration, k_, sample_);
       int64_t updates = local_join();
       timer.lap("nn-descent round %d local join, %lld updates", iteration, static_cast<long long>(updates));
       reporter.add(1, 0);
@@ -131,37 +123,6 @@ class NNDescent {
  private:
   uint32_t* ids(int64_t v) { return &graph_.ids[v * k_]; }
   float* dists(int64_t v) { return &graph_.distances[v * k_]; }
-
-  // Takes over a graph from an earlier stage; every edge counts as new, so each is joined once.
-  void start_from(const KnnGraph& initial) {
-    graph_.ids = initial.ids;
-    graph_.distances = initial.distances;
-    for (int64_t v = 0; v < rows_; ++v) worst_[v] = graph_.distances[v * k_ + k_ - 1];
-  }
-
-  // k distinct random neighbours per vector, sorted by distance.
-  void initialize_randomly() {
-    parallel_for(rows_, threads_, 1024, [&](int64_t begin, int64_t end, int) {
-      std::mt19937_64 rng(mix64(params_.seed ^ static_cast<uint64_t>(begin)));
-      std::uniform_int_distribution<uint32_t> pick(0, static_cast<uint32_t>(rows_ - 1));
-      std::vector<std::pair<float, uint32_t>> chosen;
-      for (int64_t v = begin; v < end; ++v) {
-        chosen.clear();
-        while (static_cast<int>(chosen.size()) < k_) {
-          uint32_t u = pick(rng);
-          bool repeat = u == v;
-          for (const auto& c : chosen) repeat = repeat || c.second == u;
-          if (!repeat) chosen.emplace_back(distance_.between(v, u), u);
-        }
-        std::sort(chosen.begin(), chosen.end());
-        for (int j = 0; j < k_; ++j) {
-          ids(v)[j] = chosen[j].second;
-          dists(v)[j] = chosen[j].first;
-        }
-        worst_[v] = chosen.back().first;
-      }
-    });
-  }
 
   // Samples forward and reverse neighbours of every vector into new/old candidate lists, then
   // marks the sampled new neighbours old, so each pair is joined as "new" only once.
@@ -272,16 +233,16 @@ class NNDescent {
 
 }  // namespace
 
-KnnGraph nn_descent_knn_graph(const Distance& distance, const NNDescentParams& params,
+KnnGraph nn_descent_knn_graph(const Distance& distance, KnnGraph initial, const NNDescentParams& params,
                               const ProgressCallback& progress) {
-  if (params.initial && (params.initial->rows != distance.base().rows || params.initial->k != params.k)) {
+  if (initial.rows != distance.base().rows || initial.k != params.k) {
     throw Error(ErrorCode::Internal, "NN-Descent: the initial graph does not match the data or k");
   }
   if (params.k >= distance.base().rows) {
     throw Error(ErrorCode::InvalidArgument, "NN-Descent needs more rows (" + std::to_string(distance.base().rows) +
                                                 ") than neighbours per row (" + std::to_string(params.k) + ")");
   }
-  NNDescent builder(distance, params);
+  NNDescent builder(distance, std::move(initial), params);
   return builder.run(progress);
 }
 

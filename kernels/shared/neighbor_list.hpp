@@ -36,19 +36,4 @@ ANNFORGE_HD bool insert_sorted(uint32_t* ids, float* distances, uint8_t* flags, 
   return true;
 }
 
-// insert_sorted for callers that know `id` is not in the list (each pair offered once): no
-// duplicate scan.
-ANNFORGE_HD bool insert_sorted_absent(uint32_t* ids, float* distances, int length, uint32_t id, float distance) {
-  if (length <= 0 || !nearer(distance, id, distances[length - 1], ids[length - 1])) return false;
-  int pos = length - 1;
-  while (pos > 0 && nearer(distance, id, distances[pos - 1], ids[pos - 1])) {
-    ids[pos] = ids[pos - 1];
-    distances[pos] = distances[pos - 1];
-    --pos;
-  }
-  ids[pos] = id;
-  distances[pos] = distance;
-  return true;
-}
-
 }  // namespace annforge::core
