@@ -1,6 +1,12 @@
 // Resolves a requested device to a backend.
 #include "host/backend.hpp"
 
+#if defined(ANNFORGE_HAVE_CUDA)
+namespace annforge::cuda {
+const std::string& gpu_unavailable_reason();  // host/cuda/gpu_context.cu
+}
+#endif
+
 namespace annforge {
 namespace detail {
 
@@ -19,7 +25,7 @@ Backend& backend_for(Device device) {
       Backend* gpu = cuda_backend();
       if (!gpu) {
 #if defined(ANNFORGE_HAVE_CUDA)
-        throw Error(ErrorCode::NoDevice, "device=gpu: no CUDA device is present on this machine");
+        throw Error(ErrorCode::NoDevice, "device=gpu: " + cuda::gpu_unavailable_reason());
 #else
         throw Error(ErrorCode::NoDevice, "device=gpu: this build of annforge has no CUDA backend (built with ANNFORGE_CUDA=OFF or without nvcc)");
 #endif

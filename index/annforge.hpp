@@ -144,8 +144,10 @@ Neighbors search(const Index& index, const DatasetView& queries, int k, const Se
 void extend(Index& index, const DatasetView& more, const BuildParams& params = {});
 
 // Exact k nearest neighbours by blocked brute force: ground truth, and the small-data build.
+// `device` picks the backend (Cpu by default, so ground truth stays the CPU reference unless a
+// caller asks for the GPU's blocked matrix products).
 Neighbors exact_knn(const DatasetView& base, const DatasetView& queries, int k, Metric metric,
-                    int threads = 0, const ProgressCallback& progress = {});
+                    int threads = 0, const ProgressCallback& progress = {}, Device device = Device::Cpu);
 
 // The annforge index file (see index/index_file.cpp for the layout). save writes a temporary
 // file beside `path` and renames it, so a failure never leaves a half-written index.

@@ -110,7 +110,7 @@ void extend(Index& index, const DatasetView& more, const BuildParams& params) {
 }
 
 Neighbors exact_knn(const DatasetView& base, const DatasetView& queries, int k, Metric metric, int threads,
-                    const ProgressCallback& progress) {
+                    const ProgressCallback& progress, Device device) {
   check_dataset(base, "base");
   check_dataset(queries, "queries");
   ANNFORGE_EXPECTS(queries.dim == base.dim && queries.type == base.type,
@@ -122,8 +122,8 @@ Neighbors exact_knn(const DatasetView& base, const DatasetView& queries, int k, 
   result.k = k;
   result.ids.resize(queries.rows * k);
   result.distances.resize(queries.rows * k);
-  detail::cpu_backend().exact_knn(base, queries, k, metric, threads, progress, result.ids.data(),
-                                  result.distances.data());
+  detail::backend_for(device).exact_knn(base, queries, k, metric, threads, progress, result.ids.data(),
+                                        result.distances.data());
   return result;
 }
 

@@ -1,26 +1,57 @@
 #!/usr/bin/env bash
-# Installs what is missing (scripts/deps.sh), configures with CMake + Ninja (Release) and builds
-# every target with one job per core.
+# Installs what is missing (scripts/deps.sh; scripts/cuda-deps.sh where nvcc is found), configures
+# with CMake + Ninja (Release) and builds every target with one job per core.
 #   scripts/build.sh [CMAKE ARGS...]     e.g. scripts/build.sh -DANNFORGE_CUDA=OFF
 # Environment: BUILD_DIR (default build, relative to the repository root);
-#              ANNFORGE_CUDA=AUTO|ON|OFF, passed to CMake as -DANNFORGE_CUDA=... when set.
+#              ANNFORGE_CUDA=AUTO|ON|OFF (default AUTO): the CUDA backend is built where nvcc is
+#              found (CUDA_HOME, default /usr/local/cuda, or PATH), with RAFT and CMake 4 from
+#              scripts/cuda-deps.sh; OFF builds the CPU backend alone with the system's CMake.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/deps.sh
 
 build_dir=${BUILD_DIR:-build}
-args=()
-[ -n "${ANNFORGE_CUDA:-}" ] && args+=("-DANNFORGE_CUDA=${ANNFORGE_CUDA}")
+cuda_mode=${ANNFORGE_CUDA:-AUTO}
+cmake_bin=cmake
+args=("-DANNFORGE_CUDA=${cuda_mode}")
+
+nvcc=""
+if [ "$cuda_mode" != "OFF" ]; then
+  cuda_home=${CUDA_HOME:-/usr/local/cuda}
+  if [ -x "$cuda_home/bin/nvcc" ]; then
+    nvcc="$cuda_home/bin/nvcc"
+  elif command -v nvcc >/dev/null 2>&1; then
+    nvcc=$(command -v nvcc)
+  fi
+  if [ -n "$nvcc" ]; then
+    bash scripts/cuda-deps.sh
+    root=$(pwd)
+    cmake_bin="$root/.deps/cmake4/cmake/data/bin/cmake"
+    prefix="$root/.deps/rapids/libraft/lib64/cmake;$root/.deps/rapids/librmm/lib64/cmake;$root/.deps/rapids/rapids_logger/lib64/cmake"
+    args+=("-DCMAKE_CUDA_COMPILER=$nvcc" "-DCMAKE_PREFIX_PATH=$prefix")
+  elif [ "$cuda_mode" = "ON" ]; then
+    echo "build.sh: error: ANNFORGE_CUDA=ON but no nvcc was found (set CUDA_HOME or put nvcc on PATH)" >&2
+    exit 1
+  fi
+fi
 args+=("$@")
 
-# Configure when the build folder has never been configured, or when settings are given. Otherwise
-# the build itself re-runs CMake whenever a CMakeLists.txt or cmake/ file changes, and cached
-# settings (e.g. ANNFORGE_CUDA) stay as they were.
-if [ ! -f "$build_dir/CMakeCache.txt" ] || { [ ! -f "$build_dir/build.ninja" ] && [ ! -f "$build_dir/Makefile" ]; }; then
-  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "${args[@]}"
-elif [ ${#args[@]} -gt 0 ]; then
-  cmake -S . -B "$build_dir" "${args[@]}"
+# A build folder configured by another CMake (the system's 3.x vs CMake 4 for CUDA) cannot be
+# reused: start it afresh.
+if [ -f "$build_dir/CMakeCache.txt" ]; then
+  cached=$(sed -n 's/^CMAKE_COMMAND:INTERNAL=//p' "$build_dir/CMakeCache.txt")
+  wanted=$(command -v "$cmake_bin" || echo "$cmake_bin")
+  if [ -n "$cached" ] && [ "$(readlink -f "$cached")" != "$(readlink -f "$wanted")" ]; then
+    echo "build.sh: $build_dir was configured by $cached; reconfiguring it with $wanted"
+    rm -rf "$build_dir"
+  fi
 fi
 
-cmake --build "$build_dir" -j "$(nproc)"
+if [ ! -f "$build_dir/CMakeCache.txt" ] || { [ ! -f "$build_dir/build.ninja" ] && [ ! -f "$build_dir/Makefile" ]; }; then
+  "$cmake_bin" -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "${args[@]}"
+else
+  "$cmake_bin" -S . -B "$build_dir" "${args[@]}" >/dev/null
+fi
+
+"$cmake_bin" --build "$build_dir" -j "${BUILD_JOBS:-$(nproc)}"

@@ -56,20 +56,9 @@ std::vector<uint32_t> merge_reverse_edges(const std::vector<uint32_t>& pruned, i
     }
   }
   std::vector<uint32_t> graph(rows * degree);
-  const int protected_edges = (degree + 1) / 2;
   for (int64_t v = 0; v < rows; ++v) {
-    const uint32_t* forward = &pruned[v * degree];
-    uint32_t* out = &graph[v * degree];
-    int filled = 0;
-    auto add = [&](uint32_t id) {
-      for (int e = 0; e < filled; ++e) {
-        if (out[e] == id) return;
-      }
-      out[filled++] = id;
-    };
-    for (int e = 0; e < protected_edges; ++e) add(forward[e]);
-    for (int e = 0; e < reverse_count[v] && filled < degree; ++e) add(reverse[v * degree + e]);
-    for (int e = protected_edges; e < degree && filled < degree; ++e) add(forward[e]);
+    core::merge_forward_and_reverse(&pruned[v * degree], &reverse[v * degree], reverse_count[v], degree,
+                                    &graph[v * degree]);
   }
   return graph;
 }

@@ -29,4 +29,24 @@ ANNFORGE_HD void select_by_detours(const uint16_t* detours, int k, int degree, u
   }
 }
 
+// One vector's final edge list: its first (degree+1)/2 pruned forward edges, then its reverse
+// edges in the order given (strongest first), then the remaining forward edges, without repeats,
+// up to `degree` entries. Returns how many were written (fewer than `degree` only when the
+// inputs hold fewer distinct ids).
+ANNFORGE_HD int merge_forward_and_reverse(const uint32_t* forward, const uint32_t* reverse, int reverse_count,
+                                          int degree, uint32_t* out) {
+  int filled = 0;
+  auto add = [&](uint32_t id) {
+    for (int e = 0; e < filled; ++e) {
+      if (out[e] == id) return;
+    }
+    out[filled++] = id;
+  };
+  const int protected_edges = (degree + 1) / 2;
+  for (int e = 0; e < protected_edges; ++e) add(forward[e]);
+  for (int e = 0; e < reverse_count && filled < degree; ++e) add(reverse[e]);
+  for (int e = protected_edges; e < degree && filled < degree; ++e) add(forward[e]);
+  return filled;
+}
+
 }  // namespace annforge::core

@@ -1,0 +1,235 @@
+// The CUDA backend: the Backend interface (host/backend.hpp) on the GPU. Builds run the device
+// pipeline of gpu_build.cu and then the CPU engine's island joining (a breadth-first pass over
+// the host graph); searches keep the last index's vectors and graph on the device between calls.
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+
+#include "host/backend.hpp"
+#include "host/cpu/beam_search.hpp"
+#include "host/cpu/connectivity.hpp"
+#include "host/cpu/distance.hpp"
+#include "host/cpu/trace.hpp"
+#include "host/cuda/gpu_build.hpp"
+#include "host/cuda/gpu_context.hpp"
+#include "host/cuda/gpu_exact.hpp"
+#include "kernels/beam_search.hpp"
+#include "kernels/shared/partition_core.hpp"
+
+namespace annforge::cuda {
+namespace {
+
+// What identifies an index's device copy: its storage and shape, and a fingerprint of sampled
+// graph entries and vector bytes, so that an index changed in place is uploaded again.
+struct IndexKey {
+  const void* vectors = nullptr;
+  const void* graph = nullptr;
+  int64_t rows = 0, dim = 0, graph_size = 0, entries = 0;
+  int type = 0, metric = 0, degree = 0;
+  uint64_t fingerprint = 0;
+  bool operator==(const IndexKey& o) const {
+    return vectors == o.vectors && graph == o.graph && rows == o.rows && dim == o.dim && graph_size == o.graph_size &&
+           entries == o.entries && type == o.type && metric == o.metric && degree == o.degree &&
+           fingerprint == o.fingerprint;
+  }
+};
+
+IndexKey key_of(const Index& index) {
+  IndexKey key;
+  const DatasetView& v = index.vectors.view();
+  key.vectors = v.data;
+  key.graph = index.graph.data();
+  key.rows = v.rows;
+  key.dim = v.dim;
+  key.graph_size = static_cast<int64_t>(index.graph.size());
+  key.entries = static_cast<int64_t>(index.entry_points.size());
+  key.type = static_cast<int>(v.type);
+  key.metric = static_cast<int>(index.metric);
+  key.degree = index.graph_degree;
+  uint64_t h = 0;
+  const auto* bytes = static_cast<const uint8_t*>(v.data);
+  const size_t total = v.rows * v.row_bytes();
+  for (int i = 0; i < 64; ++i) {
+    if (!index.graph.empty()) h = core::mix_bits(h ^ index.graph[(index.graph.size() - 1) * i / 63]);
+    if (total > 0) h = core::mix_bits(h ^ bytes[(total - 1) * i / 63]);
+  }
+  for (uint32_t e : index.entry_points) h = core::mix_bits(h ^ e);
+  key.fingerprint = h;
+  return key;
+}
+
+struct DeviceIndex {
+  IndexKey key;
+  DeviceBuffer<uint8_t> vectors;
+  DeviceBuffer<float> inverse_norms;
+  DeviceBuffer<uint32_t> graph;
+  DeviceBuffer<uint32_t> entries;
+};
+
+void upload_rows(GpuContext& gpu, const DatasetView& view, DeviceBuffer<uint8_t>& out) {
+  out.resize(view.rows * view.row_bytes());
+  upload(gpu, view.data, out.data(), out.size());
+}
+
+class CudaBackend final : public detail::Backend {
+ public:
+  explicit CudaBackend(GpuContext& gpu) : gpu_(gpu) {}
+  const char* name() const override { return "cuda"; }
+
+  void build(Index& index, const BuildParams& params) override {
+    int64_t unreachable = 0;
+    {
+      std::lock_guard<std::mutex> hold(gpu_.lock);
+      unreachable = build_on_gpu(gpu_, index, params);
+    }
+    if (unreachable > 0) join_islands(index);
+  }
+
+  void search(const Index& index, const DatasetView& queries, int k, const SearchParams& params, uint32_t* ids,
+              float* distances) override {
+    if (index.graph_degree == 0 || index.graph.empty()) {
+      // A one-row index has no graph to walk: the CPU answers it.
+      detail::cpu_backend().search(index, queries, k, params, ids, distances);
+      return;
+    }
+    std::lock_guard<std::mutex> hold(gpu_.lock);
+    DeviceIndex& device = device_index(index);
+    const DeviceMatrix base{device.vectors.data(), index.rows(), index.dim(), index.vectors.type()};
+    const MetricSpec metric{index.metric, index.metric == Metric::Cosine ? device.inverse_norms.data() : nullptr};
+    GraphSearchParams search;
+    search.k = k;
+    search.beam_width = std::max(params.beam_width, k);
+    // Queries in batches, so that a huge query set needs bounded device memory.
+    const int64_t batch = 1 << 18;
+    DeviceBuffer<uint8_t> query_rows;
+    DeviceBuffer<uint32_t> found_ids;
+    DeviceBuffer<float> found_distances;
+    for (int64_t q0 = 0; q0 < queries.rows; q0 += batch) {
+      const int64_t qn = std::min(batch, queries.rows - q0);
+      const DatasetView part{queries.row(q0), qn, queries.dim, queries.type};
+      upload_rows(gpu_, part, query_rows);
+      found_ids.resize(qn * k);
+      found_distances.resize(qn * k);
+      const DeviceMatrix query_matrix{query_rows.data(), qn, queries.dim, queries.type};
+      graph_search(gpu_.res, base, metric, device.graph.data(), index.graph_degree, device.entries.data(),
+                   static_cast<int>(device.entries.size()), query_matrix, search, found_ids.data(),
+                   found_distances.data());
+      download(gpu_, found_ids.data(), ids + q0 * k, qn * k * sizeof(uint32_t));
+      download(gpu_, found_distances.data(), distances + q0 * k, qn * k * sizeof(float));
+      if (params.progress) params.progress(Progress{"search", q0 + qn, queries.rows});
+    }
+  }
+
+  // On the GPU a whole rebuild over old and new rows costs less than linking the new rows chunk
+  // by chunk, and gives the graph a fresh build's quality.
+  void extend(Index& index, int64_t first_new_row, const BuildParams& params) override {
+    // The index keeps its degree, unless the old graph was too small to have it (a graph over r
+    // rows has at most r - 1 edges per row): the CPU engine's rule (host/cpu/extend.cpp).
+    const int degree = index.graph_degree;
+    const bool degree_was_capped = degree == first_new_row - 1 && degree < params.graph_degree;
+    BuildParams rebuild = params;
+    if (!degree_was_capped) {
+      rebuild.graph_degree = index.graph_degree;
+      rebuild.intermediate_degree = std::max(params.intermediate_degree, index.graph_degree);
+    }
+    build(index, rebuild);
+  }
+
+  void exact_knn(const DatasetView& base, const DatasetView& queries, int k, Metric metric, int threads,
+                 const ProgressCallback& progress, uint32_t* ids, float* distances) override {
+    (void)threads;
+    std::lock_guard<std::mutex> hold(gpu_.lock);
+    const DeviceMatrix probe{nullptr, base.rows, base.dim, base.type};
+    const size_t need = base.rows * base.row_bytes() + queries.rows * queries.row_bytes() +
+                        (base.rows + queries.rows) * 4 + queries.rows * static_cast<size_t>(k) * 8 +
+                        exact_knn_scratch_bytes(probe, queries.rows, k);
+    const size_t free_bytes = gpu_.free_memory();
+    if (need > free_bytes - free_bytes / 10) {
+      throw Error(ErrorCode::Unsupported, "GPU exact kNN needs about " + std::to_string(need >> 20) + " MiB and " +
+                                              gpu_.name + " has " + std::to_string(free_bytes >> 20) +
+                                              " MiB free: use device=cpu or fewer queries per call");
+    }
+    DeviceBuffer<uint8_t> base_rows, query_rows;
+    upload_rows(gpu_, base, base_rows);
+    upload_rows(gpu_, queries, query_rows);
+    const DeviceMatrix base_matrix{base_rows.data(), base.rows, base.dim, base.type};
+    const DeviceMatrix query_matrix{query_rows.data(), queries.rows, queries.dim, queries.type};
+    DeviceBuffer<float> base_norms(base.rows), query_norms(queries.rows);
+    row_norms(gpu_.res, base_matrix, metric, base_norms.data());
+    row_norms(gpu_.res, query_matrix, metric, query_norms.data());
+    const int width = static_cast<int>(std::min<int64_t>(k, base.rows));
+    DeviceBuffer<uint32_t> found_ids(queries.rows * width);
+    DeviceBuffer<float> found_distances(queries.rows * width);
+    exact_knn_device(gpu_, base_matrix, base_norms.data(), query_matrix, query_norms.data(), metric, k,
+                     found_ids.data(), found_distances.data(), progress);
+    if (width == k) {
+      download(gpu_, found_ids.data(), ids, found_ids.bytes());
+      download(gpu_, found_distances.data(), distances, found_distances.bytes());
+      return;
+    }
+    // More neighbours asked for than there are rows: the rest is kInvalidId at +infinity.
+    std::vector<uint32_t> got_ids(found_ids.size());
+    std::vector<float> got_distances(found_distances.size());
+    download(gpu_, found_ids.data(), got_ids.data(), found_ids.bytes());
+    download(gpu_, found_distances.data(), got_distances.data(), found_distances.bytes());
+    for (int64_t q = 0; q < queries.rows; ++q) {
+      for (int j = 0; j < k; ++j) {
+        ids[q * k + j] = j < width ? got_ids[q * width + j] : kInvalidId;
+        distances[q * k + j] = j < width ? got_distances[q * width + j] : std::numeric_limits<float>::infinity();
+      }
+    }
+  }
+
+ private:
+  // The CPU engine's island joining: every row reachable from the entry points.
+  void join_islands(Index& index) {
+    if (index.graph_degree == 0) return;
+    cpu::StageTimer timer;
+    const cpu::Distance distance(index.metric, index.vectors.view());
+    const int64_t rewired = cpu::connect_islands(index.graph, cpu::graph_of(index), distance);
+    timer.lap("connectivity: %lld islands joined (CPU)", static_cast<long long>(rewired));
+  }
+
+  // The device copy of an index. It is kept for the next call only where the index owns its
+  // vectors (allocated or memory-mapped by annforge): borrowed caller memory may change between
+  // calls, so it is uploaded afresh each time and its copy dropped after the call.
+  DeviceIndex& device_index(const Index& index) {
+    const IndexKey key = key_of(index);
+    if (cached_ && cached_->key == key && index.vectors.owns_storage()) return *cached_;
+    cached_.reset();  // free the old copy before allocating the new one
+    auto device = std::make_unique<DeviceIndex>();
+    device->key = key;
+    upload_rows(gpu_, index.vectors.view(), device->vectors);
+    device->graph.resize(index.graph.size());
+    upload(gpu_, index.graph.data(), device->graph.data(), device->graph.bytes());
+    device->entries.resize(index.entry_points.size());
+    upload(gpu_, index.entry_points.data(), device->entries.data(), device->entries.bytes());
+    if (index.metric == Metric::Cosine) {
+      device->inverse_norms.resize(index.rows());
+      const DeviceMatrix base{device->vectors.data(), index.rows(), index.dim(), index.vectors.type()};
+      row_norms(gpu_.res, base, Metric::Cosine, device->inverse_norms.data());
+    }
+    gpu_.synchronize();
+    cached_ = std::move(device);
+    return *cached_;
+  }
+
+  GpuContext& gpu_;
+  std::unique_ptr<DeviceIndex> cached_;
+};
+
+}  // namespace
+}  // namespace annforge::cuda
+
+namespace annforge::detail {
+
+Backend* cuda_backend() {
+  static std::unique_ptr<cuda::CudaBackend> backend = []() -> std::unique_ptr<cuda::CudaBackend> {
+    cuda::GpuContext* gpu = cuda::gpu_context();
+    if (!gpu) return nullptr;
+    return std::make_unique<cuda::CudaBackend>(*gpu);
+  }();
+  return backend.get();
+}
+
+}  // namespace annforge::detail

@@ -1,0 +1,274 @@
+// The GPU build pipeline (gpu_build.hpp).
+#include "host/cuda/gpu_build.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+
+#include "host/cpu/trace.hpp"
+#include "host/cuda/gpu_exact.hpp"
+#include "kernels/candidate_merge.hpp"
+#include "kernels/centroid.hpp"
+#include "kernels/forest_partition.hpp"
+#include "kernels/graph_prune.hpp"
+#include "kernels/neighbor_join.hpp"
+#include "kernels/reachability.hpp"
+#include "kernels/select_k.hpp"
+#include "kernels/shared/partition_core.hpp"
+
+namespace annforge::cuda {
+namespace {
+
+// Up to this many rows the exact kNN graph by tiles is cheap on a GPU (a 20K x 20K tile set is
+// 400M distances) and exact.
+constexpr int64_t kBruteForceMaxRows = 20000;
+// Leaf distance tiles per batch: at most this many floats (1 GiB).
+constexpr int64_t kLeafTileFloats = int64_t{1} << 28;
+
+int env_int(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  const long parsed = std::strtol(v, &end, 10);
+  if (*end != '\0' || parsed <= 0 || parsed > 1 << 20) {
+    throw Error(ErrorCode::InvalidArgument, std::string(name) + "=" + v + ": expected a positive integer");
+  }
+  return static_cast<int>(parsed);
+}
+
+int entry_point_count(int64_t rows) { return static_cast<int>(std::clamp<int64_t>(rows / 250, 128, 512)); }
+
+// Stage times under ANNFORGE_TRACE: the GPU is synchronised first so that each lap is its own.
+struct GpuTimer {
+  GpuContext& gpu;
+  cpu::StageTimer timer;
+  void lap(const char* what) {
+    if (!cpu::tracing()) return;
+    gpu.synchronize();
+    timer.lap("gpu: %s", what);
+  }
+};
+
+struct DeviceKnn {
+  DeviceBuffer<uint32_t> ids;
+  DeviceBuffer<float> distances;
+};
+
+// The exact kNN graph (self excluded) by tiles.
+DeviceKnn exact_graph(GpuContext& gpu, const DeviceMatrix& data, const float* norms, Metric metric, int k) {
+  const int64_t n = data.rows;
+  DeviceBuffer<uint32_t> with_self_ids(n * (k + 1));
+  DeviceBuffer<float> with_self_distances(n * (k + 1));
+  const int width = exact_knn_device(gpu, data, norms, data, norms, metric, k + 1, with_self_ids.data(),
+                                     with_self_distances.data(), {});
+  if (width != k + 1) throw Error(ErrorCode::Internal, "GPU exact graph: fewer candidates than k + 1");
+  DeviceKnn knn{DeviceBuffer<uint32_t>(n * k), DeviceBuffer<float>(n * k)};
+  drop_self(gpu.res, n, 0, k, with_self_ids.data(), with_self_distances.data(), knn.ids.data(), knn.distances.data());
+  return knn;
+}
+
+struct ForestShape {
+  int levels;
+  int side;  // the largest leaf
+  int kk;    // candidates per row per tree
+};
+
+ForestShape forest_shape(int64_t n, int k, int leaf_target) {
+  ForestShape s{0, static_cast<int>(n), 0};
+  // Deepen while the largest leaf exceeds the target and the smallest still holds k + 1 rows
+  // after the split, so that every tree gives every row k distinct candidates.
+  while (core::max_segment_size(s.levels, n) > leaf_target && (n >> (s.levels + 1)) >= k + 1) ++s.levels;
+  s.side = static_cast<int>(core::max_segment_size(s.levels, n));
+  s.kk = std::min(k, s.side - 1);
+  return s;
+}
+
+// The initial kNN graph from a random-projection forest: each tree's leaves get exact all-pairs
+// distances; every row's candidates from all trees are merged into its k nearest.
+DeviceKnn forest_graph(GpuContext& gpu, const DeviceMatrix& data, const float* norms, Metric metric, int k,
+                       const ForestSettings& settings, uint64_t seed, std::vector<uint32_t>& entry_points,
+                       GpuTimer& timer) {
+  const raft::resources& res = gpu.res;
+  const int64_t n = data.rows;
+  const ForestShape shape = forest_shape(n, k, std::max(settings.leaf_size, 2 * k + 2));
+  const int trees = settings.trees;
+  const int64_t slots = static_cast<int64_t>(trees) * shape.kk;
+  const bool half = data.type != ElementType::Float32;
+  const size_t e = half ? 2 : 4;
+  const float* inverse_norms = metric == Metric::Cosine ? norms : nullptr;
+
+  DeviceBuffer<uint32_t> candidate_ids(n * slots);
+  DeviceBuffer<float> candidate_distances(n * slots);
+  DeviceBuffer<uint32_t> order(n);
+  const int64_t segments = int64_t{1} << shape.levels;
+  DeviceBuffer<float> directions(segments * data.dim);
+  DeviceBuffer<float> offsets(segments);
+  DeviceBuffer<uint64_t> keys(n), keys_sorted(n);
+  DeviceBuffer<uint32_t> order_out(n);
+  DeviceBuffer<uint8_t> sort_temp(forest_sort_temp_bytes(n));
+  ForestScratch scratch{directions.data(), offsets.data(), keys.data(), keys_sorted.data(),
+                        order_out.data(),  sort_temp.data(), sort_temp.size()};
+
+  const int64_t leaves_per_batch =
+      std::clamp<int64_t>(kLeafTileFloats / (static_cast<int64_t>(shape.side) * shape.side), 1, segments);
+  DeviceBuffer<uint32_t> members(leaves_per_batch * shape.side);
+  DeviceBuffer<uint8_t> gathered(leaves_per_batch * shape.side * data.dim * e);
+  DeviceBuffer<float> tiles(leaves_per_batch * shape.side * shape.side);
+  DeviceBuffer<float> local_distances(leaves_per_batch * shape.side * shape.kk);
+  DeviceBuffer<uint32_t> local_positions(leaves_per_batch * shape.side * shape.kk);
+
+  for (int tree = 0; tree < trees; ++tree) {
+    const uint64_t tree_seed = core::mix_bits(seed ^ (0x5eedull + tree));
+    fill_identity(res, order.data(), n);
+    for (int level = 0; level < shape.levels; ++level) {
+      forest_split_level(res, data, inverse_norms, order.data(), level, tree_seed, scratch);
+    }
+    if (tree == 0) {
+      // Entry points: the middle row of each segment at the level with about entry_point_count
+      // segments, so that every region of the data has one.
+      int entry_level = 0;
+      while ((int64_t{1} << (entry_level + 1)) <= entry_point_count(n) && entry_level < shape.levels) ++entry_level;
+      std::vector<uint32_t> all(n);
+      gpu.synchronize();
+      download(gpu, order.data(), all.data(), n * sizeof(uint32_t));
+      entry_points.clear();
+      for (int64_t s = 0; s < (int64_t{1} << entry_level); ++s) {
+        const int64_t start = core::segment_start(s, entry_level, n);
+        const int64_t end = core::segment_start(s + 1, entry_level, n);
+        if (end > start) entry_points.push_back(all[start + (end - start) / 2]);
+      }
+    }
+    timer.lap("forest tree partition");
+    for (int64_t first = 0; first < segments; first += leaves_per_batch) {
+      const int64_t leaves = std::min(leaves_per_batch, segments - first);
+      const int64_t rows = leaves * shape.side;
+      leaf_members(res, order.data(), n, shape.levels, first, leaves, shape.side, members.data());
+      gather_rows(res, data, members.data(), 0, rows, half, gathered.data());
+      gemm_dots(res, half, /*exact_float=*/false, gathered.data(), gathered.data(), shape.side, shape.side, data.dim,
+                tiles.data(), static_cast<int>(leaves));
+      leaf_dots_to_distances(res, metric, tiles.data(), leaves, shape.side, members.data(), norms);
+      select_k_smallest(res, raft::make_device_matrix_view<const float, int64_t>(tiles.data(), rows, shape.side),
+                        std::nullopt,
+                        raft::make_device_matrix_view<float, int64_t>(local_distances.data(), rows, shape.kk),
+                        raft::make_device_matrix_view<uint32_t, int64_t>(local_positions.data(), rows, shape.kk));
+      scatter_leaf_candidates(res, members.data(), leaves, shape.side, shape.kk, local_distances.data(),
+                              local_positions.data(), slots, static_cast<int64_t>(tree) * shape.kk,
+                              candidate_ids.data(), candidate_distances.data());
+    }
+    timer.lap("forest tree leaves (GEMM + select_k)");
+  }
+  DeviceKnn knn{DeviceBuffer<uint32_t>(n * k), DeviceBuffer<float>(n * k)};
+  merge_candidates(res, n, slots, candidate_ids.data(), candidate_distances.data(), k, knn.ids.data(),
+                   knn.distances.data());
+  timer.lap("merge of the trees' candidates");
+  return knn;
+}
+
+void check_memory(GpuContext& gpu, int64_t n, size_t row_bytes, int k, int degree, const ForestSettings& settings) {
+  const size_t data = n * row_bytes + n * 4;
+  const size_t knn = 2 * n * static_cast<size_t>(k) * 8;
+  const size_t forest = n * static_cast<size_t>(settings.trees) * k * 8 + n * 24 + (size_t{3} << 30);
+  const size_t graph = 3 * n * static_cast<size_t>(degree) * 4 + n * 4;
+  const size_t need = data + knn + std::max(forest, graph);
+  const size_t free_bytes = gpu.free_memory();
+  if (need > free_bytes - free_bytes / 10) {
+    throw Error(ErrorCode::Unsupported,
+                "GPU build of " + std::to_string(n) + " rows needs about " + std::to_string(need >> 20) +
+                    " MiB of GPU memory and " + gpu.name + " has " + std::to_string(free_bytes >> 20) +
+                    " MiB free: build on the CPU (device=cpu) or in parts (build, then extend)");
+  }
+}
+
+}  // namespace
+
+ForestSettings forest_settings(const BuildParams& params) {
+  ForestSettings s;
+  s.trees = env_int("ANNFORGE_GPU_TREES", s.trees);
+  s.leaf_size = env_int("ANNFORGE_GPU_LEAF", s.leaf_size);
+  s.fanout = env_int("ANNFORGE_GPU_FANOUT", s.fanout);
+  s.rounds = std::getenv("ANNFORGE_GPU_ROUNDS") ? env_int("ANNFORGE_GPU_ROUNDS", 1) : params.nn_descent_iterations;
+  return s;
+}
+
+int64_t build_on_gpu(GpuContext& gpu, Index& index, const BuildParams& params) {
+  const DatasetView& view = index.vectors.view();
+  const int64_t n = view.rows;
+  const int degree = static_cast<int>(std::min<int64_t>(params.graph_degree, n - 1));
+  const int k = static_cast<int>(std::min<int64_t>(std::max(params.intermediate_degree, degree), n - 1));
+  index.graph_degree = degree;
+  GpuTimer timer{gpu, {}};
+  if (degree == 0) {
+    index.graph.clear();
+    index.entry_points = {0};
+    return 0;
+  }
+  const ForestSettings settings = forest_settings(params);
+  check_memory(gpu, n, view.row_bytes(), k, degree, settings);
+  const raft::resources& res = gpu.res;
+
+  DeviceBuffer<uint8_t> vectors(n * view.row_bytes());
+  upload(gpu, view.data, vectors.data(), vectors.size());
+  const DeviceMatrix data{vectors.data(), n, view.dim, view.type};
+  DeviceBuffer<float> norms(n);
+  row_norms(res, data, index.metric, norms.data());
+  timer.lap("upload and norms");
+
+  const bool brute = params.algorithm == BuildAlgorithm::BruteForce ||
+                     (params.algorithm == BuildAlgorithm::Auto && n <= kBruteForceMaxRows);
+  DeviceKnn knn;
+  std::vector<uint32_t> entries;
+  if (brute) {
+    knn = exact_graph(gpu, data, norms.data(), index.metric, k);
+    timer.lap("exact knn graph");
+  } else {
+    knn = forest_graph(gpu, data, norms.data(), index.metric, k, settings, params.seed, entries, timer);
+    const MetricSpec metric{index.metric, index.metric == Metric::Cosine ? norms.data() : nullptr};
+    DeviceKnn next{DeviceBuffer<uint32_t>(n * k), DeviceBuffer<float>(n * k)};
+    DeviceBuffer<unsigned long long> changed(1);
+    for (int round = 0; round < settings.rounds; ++round) {
+      ANNFORGE_CUDA_CHECK(cudaMemsetAsync(changed.data(), 0, sizeof(unsigned long long), gpu.compute.get()));
+      join_neighbors_of_neighbors(res, data, metric, knn.ids.data(), knn.distances.data(), k, settings.fanout,
+                                  next.ids.data(), next.distances.data(), changed.data());
+      std::swap(knn, next);
+      if (params.progress) {
+        gpu.synchronize();
+        params.progress(Progress{"knn-graph", round + 1, settings.rounds});
+      }
+    }
+    timer.lap("neighbour-join rounds");
+  }
+  knn.distances.release();
+
+  DeviceBuffer<uint32_t> pruned(n * degree);
+  prune_by_detours(res, knn.ids.data(), n, k, degree, pruned.data());
+  knn.ids.release();
+  DeviceBuffer<uint32_t> reverse(n * degree);
+  DeviceBuffer<int> reverse_count(n);
+  DeviceBuffer<uint32_t> graph(n * degree);
+  merge_reverse_edges(res, pruned.data(), n, degree, reverse.data(), reverse_count.data(), graph.data());
+  timer.lap("pruning and reverse edges");
+  // Entry points: the row nearest the centroid first (as on the CPU), then one per region.
+  std::vector<uint32_t> entry_points{nearest_to_centroid(res, data)};
+  if (entries.empty()) {
+    // Small inputs: evenly spaced rows (the exact graph has no partition to draw regions from).
+    const int64_t count = std::min<int64_t>(n, entry_point_count(n));
+    for (int64_t i = 0; i < count; ++i) entries.push_back(static_cast<uint32_t>(i * n / count));
+  }
+  for (uint32_t e : entries) {
+    if (e != entry_points[0]) entry_points.push_back(e);
+  }
+  DeviceBuffer<uint32_t> device_entries(entry_points.size());
+  ANNFORGE_CUDA_CHECK(cudaMemcpyAsync(device_entries.data(), entry_points.data(), device_entries.bytes(),
+                                      cudaMemcpyHostToDevice, gpu.compute.get()));
+  const int64_t unreachable = count_unreachable(res, graph.data(), n, degree, device_entries.data(),
+                                                static_cast<int>(entry_points.size()));
+  timer.lap("entry points and reachability");
+  index.graph.resize(n * degree);
+  download(gpu, graph.data(), index.graph.data(), index.graph.size() * sizeof(uint32_t));
+  timer.lap("graph download");
+  index.entry_points = std::move(entry_points);
+  if (params.progress) params.progress(Progress{"optimize", 1, 1});
+  return unreachable;
+}
+
+}  // namespace annforge::cuda

@@ -1,0 +1,112 @@
+// GPU context creation and streamed transfers (gpu_context.hpp).
+#include "host/cuda/gpu_context.hpp"
+
+#include <cstring>
+
+#include <raft/core/resource/cuda_stream.hpp>
+
+namespace annforge::cuda {
+namespace {
+
+// 32 MiB per staging buffer: large enough that each copy runs at full PCIe speed, small enough
+// that the first chunk's CPU copy (which nothing overlaps) stays short.
+constexpr size_t kStagingBytes = size_t{32} << 20;
+
+std::string& unavailable_reason() {
+  static std::string reason;
+  return reason;
+}
+
+}  // namespace
+
+GpuContext::GpuContext(int device_id) : device(device_id) {
+  cudaDeviceProp props{};
+  ANNFORGE_CUDA_CHECK(cudaGetDeviceProperties(&props, device));
+  name = props.name;
+  total_memory = props.totalGlobalMem;
+  staging[0] = PinnedBuffer<uint8_t>(kStagingBytes);
+  staging[1] = PinnedBuffer<uint8_t>(kStagingBytes);
+  raft::resource::set_cuda_stream(res, ::cuda::stream_ref(compute.get()));
+}
+
+size_t GpuContext::free_memory() const {
+  size_t free_bytes = 0, total_bytes = 0;
+  ANNFORGE_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  return free_bytes;
+}
+
+GpuContext* gpu_context() {
+  static std::unique_ptr<GpuContext> context = []() -> std::unique_ptr<GpuContext> {
+    int count = 0;
+    const cudaError_t status = cudaGetDeviceCount(&count);
+    if (status != cudaSuccess) {
+      (void)cudaGetLastError();
+      unavailable_reason() = std::string("no usable CUDA device (") + cudaGetErrorString(status) + ")";
+      return nullptr;
+    }
+    if (count == 0) {
+      unavailable_reason() = "no CUDA device is present on this machine";
+      return nullptr;
+    }
+    try {
+      ANNFORGE_CUDA_CHECK(cudaSetDevice(0));
+      return std::make_unique<GpuContext>(0);
+    } catch (const Error& e) {
+      unavailable_reason() = std::string("the CUDA device could not be initialised: ") + e.what();
+      return nullptr;
+    }
+  }();
+  if (context) ANNFORGE_CUDA_CHECK(cudaSetDevice(context->device));
+  return context.get();
+}
+
+const std::string& gpu_unavailable_reason() {
+  gpu_context();
+  return unavailable_reason();
+}
+
+void upload(GpuContext& gpu, const void* host, void* device, size_t bytes) {
+  const auto* source = static_cast<const uint8_t*>(host);
+  auto* target = static_cast<uint8_t*>(device);
+  int chunk = 0;
+  for (size_t offset = 0; offset < bytes; offset += kStagingBytes, ++chunk) {
+    const int b = chunk & 1;
+    const size_t length = std::min(kStagingBytes, bytes - offset);
+    // The staging buffer's previous copy must have left it before the CPU refills it.
+    ANNFORGE_CUDA_CHECK(cudaEventSynchronize(gpu.staged[b].get()));
+    std::memcpy(gpu.staging[b].data(), source + offset, length);
+    ANNFORGE_CUDA_CHECK(cudaMemcpyAsync(target + offset, gpu.staging[b].data(), length, cudaMemcpyHostToDevice,
+                                        gpu.copy[b].get()));
+    ANNFORGE_CUDA_CHECK(cudaEventRecord(gpu.staged[b].get(), gpu.copy[b].get()));
+  }
+  for (int b = 0; b < 2; ++b) ANNFORGE_CUDA_CHECK(cudaStreamWaitEvent(gpu.compute.get(), gpu.staged[b].get(), 0));
+}
+
+void download(GpuContext& gpu, const void* device, void* host, size_t bytes) {
+  const auto* source = static_cast<const uint8_t*>(device);
+  auto* target = static_cast<uint8_t*>(host);
+  // Everything queued on the compute stream (the producer of `device`) comes first.
+  Event produced;
+  ANNFORGE_CUDA_CHECK(cudaEventRecord(produced.get(), gpu.compute.get()));
+  for (int b = 0; b < 2; ++b) ANNFORGE_CUDA_CHECK(cudaStreamWaitEvent(gpu.copy[b].get(), produced.get(), 0));
+  const size_t chunks = (bytes + kStagingBytes - 1) / kStagingBytes;
+  auto issue = [&](size_t chunk) {
+    const int b = static_cast<int>(chunk & 1);
+    const size_t offset = chunk * kStagingBytes;
+    const size_t length = std::min(kStagingBytes, bytes - offset);
+    ANNFORGE_CUDA_CHECK(cudaMemcpyAsync(gpu.staging[b].data(), source + offset, length, cudaMemcpyDeviceToHost,
+                                        gpu.copy[b].get()));
+    ANNFORGE_CUDA_CHECK(cudaEventRecord(gpu.staged[b].get(), gpu.copy[b].get()));
+  };
+  if (chunks > 0) issue(0);
+  for (size_t chunk = 0; chunk < chunks; ++chunk) {
+    // The next chunk's copy runs while the CPU drains this one.
+    if (chunk + 1 < chunks) issue(chunk + 1);
+    const int b = static_cast<int>(chunk & 1);
+    ANNFORGE_CUDA_CHECK(cudaEventSynchronize(gpu.staged[b].get()));
+    const size_t offset = chunk * kStagingBytes;
+    std::memcpy(target + offset, gpu.staging[b].data(), std::min(kStagingBytes, bytes - offset));
+  }
+}
+
+}  // namespace annforge::cuda
