@@ -1,6 +1,8 @@
 // Building and searching: graph invariants and recall for every metric x element type x
 // algorithm; exact_knn against a plain double-precision loop; tiny inputs; every argument
-// error; extend; zero-copy borrowing; SIMD kernels against the scalar reference.
+// error. Each build/search/exact_knn test runs on both backends (".../Cpu", ".../Gpu" or
+// "..._Cpu", "..._Gpu"; see test_support.hpp): the GPU cases skip where there is no GPU. The
+// reference is always the CPU's exact_knn, checked itself against a double-precision loop.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -18,15 +20,6 @@
 #include "host/cpu/distance.hpp"
 #include "tests/test_support.hpp"
 
-// Readable parameter names in test output (found by argument-dependent lookup).
-namespace annforge {
-inline void PrintTo(Metric m, std::ostream* os) { *os << to_string(m); }
-inline void PrintTo(ElementType t, std::ostream* os) { *os << to_string(t); }
-inline void PrintTo(BuildAlgorithm a, std::ostream* os) {
-  *os << (a == BuildAlgorithm::Auto ? "auto" : a == BuildAlgorithm::BruteForce ? "brute_force" : "nn_descent");
-}
-}  // namespace annforge
-
 namespace {
 
 using namespace annforge;
@@ -35,32 +28,26 @@ using namespace annforge_test;
 constexpr int64_t kRows = 4000, kDim = 32, kQueries = 200;
 constexpr int kK = 10;
 
-const char* algorithm_name(BuildAlgorithm a) {
-  switch (a) {
-    case BuildAlgorithm::Auto: return "auto";
-    case BuildAlgorithm::BruteForce: return "brute_force";
-    case BuildAlgorithm::NNDescent: return "nn_descent";
-  }
-  return "?";
-}
+const char* backend_of(Device device) { return device == Device::Gpu ? "cuda" : "cpu"; }
 
 
 // --- recall over metric x type x algorithm ---------------------------------------------------
 
-using Combo = std::tuple<Metric, ElementType, BuildAlgorithm>;
+using Combo = std::tuple<Metric, ElementType, BuildAlgorithm, Device>;
 
-class BuildSearch : public ::testing::TestWithParam<Combo> {};
+class BuildSearch : public DeviceTest<Combo> {};
 
 TEST_P(BuildSearch, GraphInvariantsAndRecall) {
-  const auto [metric, type, algorithm] = GetParam();
+  const auto [metric, type, algorithm, device] = GetParam();
+  const std::string label = name_of(GetParam());
   Dataset base = clustered(kRows, kDim, type, 21);
   Dataset queries = clustered(kQueries, kDim, type, 21, 2);
-  const BuildParams params = params_for(metric, algorithm);
+  const BuildParams params = params_for(metric, algorithm, 32, device);
 
   const auto start = std::chrono::steady_clock::now();
   Index index = build(base, params);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  EXPECT_EQ(index.backend, "cpu");
+  EXPECT_EQ(index.backend, backend_of(device));
   EXPECT_EQ(index.metric, metric);
   ASSERT_TRUE(graph_invariants(index, params.graph_degree));
   EXPECT_EQ(index.vectors.view().data, base.view().data) << "build shares the dataset, it does not copy it";
@@ -69,18 +56,16 @@ TEST_P(BuildSearch, GraphInvariantsAndRecall) {
   const double reachable = reachable_share(index);
   EXPECT_GE(reachable, metric == Metric::InnerProduct ? 0.9 : 0.99) << "rows reachable from the entry point";
 
-  const Neighbors truth = exact_knn(base.view(), queries.view(), kK, metric);
-  SearchParams sp;
-  sp.beam_width = 64;
-  sp.device = Device::Cpu;
+  const Neighbors truth = exact_knn(base.view(), queries.view(), kK, metric);  // the CPU reference
+  SearchParams sp = search_params(64, device);
   const Neighbors found = search(index, queries.view(), kK, sp);
   ASSERT_EQ(found.rows, kQueries);
   ASSERT_EQ(found.k, kK);
   EXPECT_TRUE(well_formed(found, base.view(), queries.view(), metric));
   const double r = recall(found, truth, kK);
   EXPECT_DOUBLE_EQ(r, recall_at_k(found, truth, kK));
-  std::printf("[ recall   ] %s %s %s: recall@10 %.4f at beam 64 (build %.2f s, %.1f%% reachable)\n",
-              to_string(metric), to_string(type), algorithm_name(algorithm), r, seconds, 100 * reachable);
+  std::printf("[ recall   ] %s: recall@10 %.4f at beam 64 (build %.2f s, %.1f%% reachable)\n", label.c_str(), r,
+              seconds, 100 * reachable);
   EXPECT_GE(r, 0.9);
 
   // The control: the same search over a random graph of the same degree must score far lower,
@@ -96,35 +81,33 @@ TEST_P(BuildSearch, GraphInvariantsAndRecall) {
     std::copy(picked.begin(), picked.end(), random_graph.graph.begin() + v * index.graph_degree);
   }
   const double control = recall(search(random_graph, queries.view(), kK, sp), truth, kK);
-  std::printf("[ recall   ] %s %s %s: random-graph control %.4f at beam 64\n", to_string(metric), to_string(type),
-              algorithm_name(algorithm), control);
+  std::printf("[ recall   ] %s: random-graph control %.4f at beam 64\n", label.c_str(), control);
   EXPECT_LT(control, 0.7);
 
   // A wider beam never finds less on average, and a beam of 256 is nearly exact.
   sp.beam_width = 256;
   const double wide = recall(search(index, queries.view(), kK, sp), truth, kK);
-  std::printf("[ recall   ] %s %s %s: recall@10 %.4f at beam 256\n", to_string(metric), to_string(type),
-              algorithm_name(algorithm), wide);
+  std::printf("[ recall   ] %s: recall@10 %.4f at beam 256\n", label.c_str(), wide);
   EXPECT_GE(wide, std::max(0.97, r - 0.005));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    MetricTypeAlgorithm, BuildSearch,
-    ::testing::Combine(::testing::Values(Metric::L2, Metric::InnerProduct, Metric::Cosine),
-                       ::testing::Values(ElementType::Float32, ElementType::UInt8),
-                       ::testing::Values(BuildAlgorithm::BruteForce, BuildAlgorithm::NNDescent)),
-    [](const ::testing::TestParamInfo<Combo>& info) {
-      return std::string(to_string(std::get<0>(info.param))) + "_" + to_string(std::get<1>(info.param)) + "_" +
-             algorithm_name(std::get<2>(info.param));
-    });
+INSTANTIATE_TEST_SUITE_P(MetricTypeAlgorithm, BuildSearch,
+                         ::testing::Combine(::testing::Values(Metric::L2, Metric::InnerProduct, Metric::Cosine),
+                                            ::testing::Values(ElementType::Float32, ElementType::UInt8,
+                                                              ElementType::Int8),
+                                            ::testing::Values(BuildAlgorithm::BruteForce, BuildAlgorithm::NNDescent),
+                                            backends()),
+                         ParamName());
 
 // --- exact_knn against a plain loop ------------------------------------------------------------
 
-using ExactCase = std::tuple<Metric, ElementType>;
-class ExactKnn : public ::testing::TestWithParam<ExactCase> {};
+using ExactCase = std::tuple<Metric, ElementType, Device>;
+class ExactKnn : public DeviceTest<ExactCase> {};
 
+// exact_knn on either backend against plain double-precision loops. Distances from 8-bit data
+// under L2 and inner product are whole numbers below 2^24 here, so exact in float on both.
 TEST_P(ExactKnn, MatchesDoublePrecisionLoopModuloTies) {
-  const auto [metric, type] = GetParam();
+  const auto [metric, type, device] = GetParam();
   const int64_t rows = 300, dim = 37, nq = 15;  // an odd dimension: every SIMD tail runs
   const int k = 12;
   Dataset base = clustered(rows, dim, type, 5, 1, 4);
@@ -137,7 +120,7 @@ TEST_P(ExactKnn, MatchesDoublePrecisionLoopModuloTies) {
   // Query 0 is base row 3 itself.
   std::memcpy(queries.mutable_data(), bytes + 3 * rb, rb);
 
-  const Neighbors got = exact_knn(base.view(), queries.view(), k, metric, 2);
+  const Neighbors got = exact_knn(base.view(), queries.view(), k, metric, 2, {}, device);
   ASSERT_EQ(got.rows, nq);
   ASSERT_EQ(got.k, k);
   const bool integer_exact = type != ElementType::Float32 && metric != Metric::Cosine;
@@ -166,66 +149,106 @@ TEST_P(ExactKnn, MatchesDoublePrecisionLoopModuloTies) {
       } else {
         EXPECT_NEAR(got.distances[q * k + j], reference[id], 1e-4 * (1.0 + std::fabs(reference[id])));
       }
+      if (metric == Metric::L2) {
+        EXPECT_GE(got.distances[q * k + j], 0.0f) << "query " << q << " rank " << j;
+      }
+      if (j > 0) {
+        EXPECT_LE(got.distances[q * k + j - 1], got.distances[q * k + j]) << "query " << q << " rank " << j;
+      }
     }
-    // Exact ties are broken by the smaller id: row 3 comes before its duplicate, row 7.
-    for (int j = 0; j + 1 < k; ++j) {
-      if (got.distances[q * k + j] == got.distances[q * k + j + 1]) {
-        EXPECT_LT(got.ids[q * k + j], got.ids[q * k + j + 1]) << "query " << q << ": a tie not ordered by id";
+    std::set<uint32_t> distinct(got.ids.begin() + q * k, got.ids.begin() + (q + 1) * k);
+    EXPECT_EQ(distinct.size(), static_cast<size_t>(k)) << "query " << q << ": an id repeated";
+    // The CPU breaks exact ties by the smaller id: row 3 comes before its duplicate, row 7. The
+    // GPU may order exact ties either way (the ranks are checked modulo ties above).
+    if (device == Device::Cpu) {
+      for (int j = 0; j + 1 < k; ++j) {
+        if (got.distances[q * k + j] == got.distances[q * k + j + 1]) {
+          EXPECT_LT(got.ids[q * k + j], got.ids[q * k + j + 1]) << "query " << q << ": a tie not ordered by id";
+        }
       }
     }
   }
   if (metric == Metric::L2) {
-    EXPECT_EQ(got.ids[0], 3u) << "a query equal to row 3 finds row 3 first";
-    EXPECT_EQ(got.ids[1], 7u) << "and its duplicate, row 7, second";
-    EXPECT_EQ(got.distances[0], 0.0f);
+    // A query equal to row 3 finds row 3 and its duplicate, row 7, first (in that order on the CPU).
+    EXPECT_EQ(std::set<uint32_t>(got.ids.begin(), got.ids.begin() + 2), (std::set<uint32_t>{3, 7}));
+    if (device == Device::Cpu) {
+      EXPECT_EQ(got.ids[0], 3u);
+      EXPECT_EQ(got.ids[1], 7u);
+    }
+    if (integer_exact || device == Device::Cpu) {
+      EXPECT_EQ(got.distances[0], 0.0f);
+      EXPECT_EQ(got.distances[1], 0.0f);
+    } else {
+      // |a|^2 + |b|^2 - 2<a,b> in float may leave a rounding residue where the CPU's (a - b)^2 is 0.
+      EXPECT_NEAR(got.distances[0], 0.0f, 1e-4);
+      EXPECT_NEAR(got.distances[1], 0.0f, 1e-4);
+    }
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(MetricType, ExactKnn,
                          ::testing::Combine(::testing::Values(Metric::L2, Metric::InnerProduct, Metric::Cosine),
                                             ::testing::Values(ElementType::Float32, ElementType::UInt8,
-                                                              ElementType::Int8)),
-                         [](const ::testing::TestParamInfo<ExactCase>& info) {
-                           return std::string(to_string(std::get<0>(info.param))) + "_" +
-                                  to_string(std::get<1>(info.param));
-                         });
+                                                              ElementType::Int8),
+                                            backends()),
+                         ParamName());
 
-TEST(ExactKnnEdges, ZeroVectorHasCosineDistanceOne) {
+class ExactKnnEdges : public DeviceTest<Device> {};
+
+TEST_P(ExactKnnEdges, ZeroVectorHasCosineDistanceOne) {
   Dataset base = clustered(20, 6, ElementType::Float32, 2);
   Dataset zero = Dataset::allocate(1, 6, ElementType::Float32);
   std::memset(zero.mutable_data(), 0, zero.view().row_bytes());
-  const Neighbors n = exact_knn(base.view(), zero.view(), 5, Metric::Cosine);
+  const Neighbors n = exact_knn(base.view(), zero.view(), 5, Metric::Cosine, 0, {}, device());
   for (int j = 0; j < 5; ++j) EXPECT_EQ(n.distances[j], 1.0f);
-}
-
-TEST(ExactKnnEdges, KLargerThanBasePads) {
-  Dataset base = clustered(4, 5, ElementType::Float32, 2);
-  Dataset queries = clustered(3, 5, ElementType::Float32, 2, 2);
-  const Neighbors n = exact_knn(base.view(), queries.view(), 7, Metric::L2);
-  ASSERT_EQ(n.k, 7);
-  EXPECT_TRUE(well_formed(n, base.view(), queries.view(), Metric::L2));
-  for (int64_t q = 0; q < 3; ++q) {
-    std::set<uint32_t> ids(n.ids.begin() + q * 7, n.ids.begin() + q * 7 + 4);
-    EXPECT_EQ(ids, (std::set<uint32_t>{0, 1, 2, 3}));
-    for (int j = 4; j < 7; ++j) {
-      EXPECT_EQ(n.ids[q * 7 + j], kInvalidId);
-      EXPECT_EQ(n.distances[q * 7 + j], std::numeric_limits<float>::infinity());
+  // And a zero vector in the base is at distance 1 from every query.
+  Dataset with_zero = Dataset::copy_of(base.view());
+  std::memset(with_zero.mutable_data(), 0, with_zero.view().row_bytes());  // row 0
+  const Neighbors all = exact_knn(with_zero.view(), base.view(), 20, Metric::Cosine, 0, {}, device());
+  for (int64_t q = 0; q < all.rows; ++q) {
+    for (int j = 0; j < all.k; ++j) {
+      if (all.ids[q * all.k + j] == 0) {
+        EXPECT_EQ(all.distances[q * all.k + j], 1.0f) << "query " << q;
+      }
     }
   }
 }
 
+TEST_P(ExactKnnEdges, KLargerThanBasePads) {
+  Dataset base = clustered(4, 5, ElementType::Float32, 2);
+  Dataset queries = clustered(3, 5, ElementType::Float32, 2, 2);
+  for (int k : {4, 5, 7, 64}) {
+    SCOPED_TRACE("k " + std::to_string(k));
+    const Neighbors n = exact_knn(base.view(), queries.view(), k, Metric::L2, 0, {}, device());
+    ASSERT_EQ(n.k, k);
+    ASSERT_EQ(n.ids.size(), static_cast<size_t>(3 * k));
+    EXPECT_TRUE(well_formed(n, base.view(), queries.view(), Metric::L2));
+    for (int64_t q = 0; q < 3; ++q) {
+      std::set<uint32_t> ids(n.ids.begin() + q * k, n.ids.begin() + q * k + 4);
+      EXPECT_EQ(ids, (std::set<uint32_t>{0, 1, 2, 3}));
+      for (int j = 4; j < k; ++j) {
+        EXPECT_EQ(n.ids[q * k + j], kInvalidId);
+        EXPECT_EQ(n.distances[q * k + j], std::numeric_limits<float>::infinity());
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ExactKnnEdges, backends(), ParamName());
+
 // --- tiny inputs ---------------------------------------------------------------------------------
 
-class TinyBuild : public ::testing::TestWithParam<BuildAlgorithm> {};
+class TinyBuild : public DeviceTest<std::tuple<BuildAlgorithm, Device>> {};
 
 TEST_P(TinyBuild, DegreeClampsAndSearchPads) {
-  const BuildAlgorithm algorithm = GetParam();
+  const auto [algorithm, device] = GetParam();
   for (int64_t rows : {1, 2, 3, 7, 33}) {
     SCOPED_TRACE("rows " + std::to_string(rows));
     Dataset base = clustered(rows, 9, ElementType::Float32, 8);
     Dataset queries = clustered(6, 9, ElementType::Float32, 8, 2);
-    BuildParams params = params_for(Metric::L2, algorithm);
+    BuildParams params = params_for(Metric::L2, algorithm, 32, device);
     Index index = build(base, params);
+    EXPECT_EQ(index.backend, backend_of(device));
     ASSERT_TRUE(graph_invariants(index, params.graph_degree));
     // With degree rows - 1 and no repeats or self loops, every row links to every other row.
     if (rows <= params.graph_degree + 1) {
@@ -235,7 +258,7 @@ TEST_P(TinyBuild, DegreeClampsAndSearchPads) {
       }
     }
     for (int k : {1, static_cast<int>(rows), static_cast<int>(rows) + 3}) {
-      const Neighbors found = search(index, queries.view(), k);
+      const Neighbors found = search(index, queries.view(), k, search_params(64, device));
       const Neighbors truth = exact_knn(base.view(), queries.view(), k, Metric::L2);
       EXPECT_TRUE(well_formed(found, base.view(), queries.view(), Metric::L2)) << "k " << k;
       EXPECT_EQ(found.ids, truth.ids) << "k " << k << ": on a complete graph the search is exact";
@@ -247,30 +270,37 @@ TEST_P(TinyBuild, DegreeClampsAndSearchPads) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Algorithms, TinyBuild,
-                         ::testing::Values(BuildAlgorithm::Auto, BuildAlgorithm::BruteForce, BuildAlgorithm::NNDescent),
-                         [](const ::testing::TestParamInfo<BuildAlgorithm>& info) {
-                           return std::string(algorithm_name(info.param));
-                         });
+                         ::testing::Combine(::testing::Values(BuildAlgorithm::Auto, BuildAlgorithm::BruteForce,
+                                                              BuildAlgorithm::NNDescent),
+                                            backends()),
+                         ParamName());
 
-TEST(TinyBuild, SingleRowIndex) {
+class TinyIndex : public DeviceTest<Device> {};
+
+TEST_P(TinyIndex, SingleRowIndex) {
   Dataset base = clustered(1, 4, ElementType::UInt8, 1);
-  Index index = build(base, params_for(Metric::Cosine, BuildAlgorithm::Auto));
+  Index index = build(base, params_for(Metric::Cosine, BuildAlgorithm::Auto, 32, device()));
+  EXPECT_EQ(index.backend, backend_of(device()));
   EXPECT_EQ(index.graph_degree, 0);
   EXPECT_TRUE(index.graph.empty());
   ASSERT_FALSE(index.entry_points.empty());
   for (uint32_t e : index.entry_points) EXPECT_EQ(e, 0u);
-  const Neighbors n = search(index, base.view(), 3);
+  const Neighbors n = search(index, base.view(), 3, search_params(64, device()));
   EXPECT_EQ(n.ids, (std::vector<uint32_t>{0, kInvalidId, kInvalidId}));
   EXPECT_NEAR(n.distances[0], 0.0f, 1e-6);
   EXPECT_TRUE(std::isinf(n.distances[1]) && std::isinf(n.distances[2]));
 }
 
+INSTANTIATE_TEST_SUITE_P(Backends, TinyIndex, backends(), ParamName());
+
 // annforge.hpp: the first entry point is the vector nearest the centroid.
-TEST(EntryPoints, FirstIsNearestToTheCentroid) {
+class EntryPoints : public DeviceTest<Device> {};
+
+TEST_P(EntryPoints, FirstIsNearestToTheCentroid) {
   for (ElementType type : {ElementType::Float32, ElementType::UInt8, ElementType::Int8}) {
     SCOPED_TRACE(to_string(type));
     Dataset data = clustered(3000, 16, type, 61);
-    Index index = build(data, params_for(Metric::L2, BuildAlgorithm::Auto, 16));
+    Index index = build(data, params_for(Metric::L2, BuildAlgorithm::Auto, 16, device()));
     ASSERT_TRUE(graph_invariants(index, 16));
     std::vector<double> centroid(16, 0.0);
     for (int64_t i = 0; i < data.rows(); ++i)
@@ -286,6 +316,8 @@ TEST(EntryPoints, FirstIsNearestToTheCentroid) {
         << "entry point " << index.entry_points[0] << " is not the vector nearest the centroid";
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, EntryPoints, backends(), ParamName());
 
 // --- argument errors -------------------------------------------------------------------------------
 
@@ -375,11 +407,34 @@ TEST_F(Errors, BadCountsAndParameters) {
   EXPECT_TRUE(throws_error([&] { extend(empty, base_.view()); }, ErrorCode::InvalidArgument, {"empty"}));
 }
 
+// Without a CUDA backend or a GPU, device=gpu is NoDevice everywhere and Auto is the CPU. With
+// both, device=gpu and Auto resolve to "cuda" (the GPU cases of the parameterised tests then run).
 TEST_F(Errors, GpuWithoutCudaBackendIsNoDevice) {
-  if (gpu_available()) GTEST_SKIP() << "this build and machine have a CUDA backend";
-  EXPECT_EQ(resolve_backend(Device::Auto), "cpu");
   EXPECT_EQ(resolve_backend(Device::Cpu), "cpu");
-  EXPECT_TRUE(throws_error([&] { resolve_backend(Device::Gpu); }, ErrorCode::NoDevice, {"gpu"}));
+  if (gpu_available()) {
+    EXPECT_EQ(resolve_backend(Device::Gpu), "cuda");
+    EXPECT_EQ(resolve_backend(Device::Auto), "cuda");
+    EXPECT_EQ(device_unavailable(Device::Gpu), "");
+    BuildParams p = params_for(Metric::L2, BuildAlgorithm::Auto);
+    p.device = Device::Gpu;
+    EXPECT_EQ(build(base_, p).backend, "cuda");
+    p.device = Device::Auto;
+    EXPECT_EQ(build(base_, p).backend, "cuda");
+    return;
+  }
+  EXPECT_EQ(resolve_backend(Device::Auto), "cpu");
+  // The message says which is missing: the backend (a CPU-only build) or a usable device (a
+  // CUDA build: "no CUDA device is present", "no usable CUDA device (...)", "the CUDA device
+  // could not be initialised: ...").
+#if defined(ANNFORGE_HAVE_CUDA)
+  const char* why = "CUDA device";
+#else
+  const char* why = "no CUDA backend";
+#endif
+  EXPECT_TRUE(throws_error([&] { resolve_backend(Device::Gpu); }, ErrorCode::NoDevice, {"gpu", why}));
+  EXPECT_NE(device_unavailable(Device::Gpu).find(why), std::string::npos) << device_unavailable(Device::Gpu);
+  EXPECT_TRUE(throws_error([&] { exact_knn(base_.view(), base_.view(), 5, Metric::L2, 0, {}, Device::Gpu); },
+                           ErrorCode::NoDevice, {"gpu"}));
   BuildParams p = params_for(Metric::L2, BuildAlgorithm::Auto);
   p.device = Device::Gpu;
   EXPECT_TRUE(throws_error([&] { build(base_, p); }, ErrorCode::NoDevice, {}));
@@ -452,23 +507,25 @@ TEST(Api, RecallAtKCountsARepeatedIdOnce) {
 
 // Progress: reported on the calling thread only, never past the total, non-decreasing per
 // stage, and each stage ends at its total.
-TEST(Api, ProgressIsReportedOnTheCallingThread) {
+class ProgressReports : public DeviceTest<Device> {};
+
+TEST_P(ProgressReports, IsReportedOnTheCallingThread) {
   Dataset base = clustered(3000, 16, ElementType::Float32, 9);
   const std::thread::id caller = std::this_thread::get_id();
-  std::vector<Progress> reports;
+  std::vector<annforge::Progress> reports;
   bool other_thread = false;
-  auto record = [&](const Progress& p) {
+  auto record = [&](const annforge::Progress& p) {
     other_thread = other_thread || std::this_thread::get_id() != caller;
     reports.push_back(p);
   };
   for (BuildAlgorithm algorithm : {BuildAlgorithm::BruteForce, BuildAlgorithm::NNDescent}) {
     SCOPED_TRACE(algorithm_name(algorithm));
     reports.clear();
-    BuildParams p = params_for(Metric::L2, algorithm, 16);
+    BuildParams p = params_for(Metric::L2, algorithm, 16, device());
     p.threads = 2;
     p.progress = record;
     Index index = build(base, p);
-    SearchParams sp;
+    SearchParams sp = search_params(64, device());
     sp.threads = 2;
     sp.progress = record;
     search(index, base.view(), 5, sp);
@@ -476,7 +533,7 @@ TEST(Api, ProgressIsReportedOnTheCallingThread) {
     ASSERT_FALSE(reports.empty());
     std::map<std::string, int64_t> last;
     std::map<std::string, int64_t> total;
-    for (const Progress& r : reports) {
+    for (const annforge::Progress& r : reports) {
       ASSERT_NE(r.stage, nullptr);
       EXPECT_GT(r.total, 0) << r.stage;
       EXPECT_LE(r.done, r.total) << r.stage;
@@ -489,44 +546,52 @@ TEST(Api, ProgressIsReportedOnTheCallingThread) {
   }
 }
 
+INSTANTIATE_TEST_SUITE_P(Backends, ProgressReports, backends(), ParamName());
+
 // --- degenerate data ----------------------------------------------------------------------
 
 // Two thirds of the rows identical: the build must stay fast (no cluster of every duplicate),
 // keep the graph invariants, and still find the distinct rows.
-TEST(Degenerate, ManyIdenticalVectors) {
+class Degenerate : public DeviceTest<Device> {};
+
+TEST_P(Degenerate, ManyIdenticalVectors) {
   const int64_t rows = 9000, distinct_from = 6000;
   Dataset data = clustered(rows, kDim, ElementType::Float32, 61);
   float* values = static_cast<float*>(data.mutable_data());
   for (int64_t i = 1; i < distinct_from; ++i) std::memcpy(values + i * kDim, values, kDim * sizeof(float));
-  const Index index = build(data, params_for(Metric::L2, BuildAlgorithm::Auto));
+  const Index index = build(data, params_for(Metric::L2, BuildAlgorithm::Auto, 32, device()));
   ASSERT_TRUE(graph_invariants(index, 32));
   DatasetView distinct{data.view().row(distinct_from), rows - distinct_from, kDim, ElementType::Float32};
-  SearchParams sp;
-  sp.beam_width = 64;
-  const Neighbors self = search(index, distinct, 1, sp);
+  const Neighbors self = search(index, distinct, 1, search_params(64, device()));
   int64_t found = 0;
   for (int64_t i = 0; i < distinct.rows; ++i) found += self.ids[i] == static_cast<uint32_t>(distinct_from + i);
   EXPECT_GE(found, distinct.rows * 99 / 100) << "distinct rows found by their own vector";
 }
 
+INSTANTIATE_TEST_SUITE_P(Backends, Degenerate, backends(), ParamName());
+
 // --- the kNN-graph stage of NN-Descent on its own -------------------------------------------
 
-TEST(NNDescent, SearchRecallMatchesBruteForceBuild) {
+class NNDescent : public DeviceTest<Device> {};
+
+TEST_P(NNDescent, SearchRecallMatchesBruteForceBuild) {
   // Same data, both algorithms: NN-Descent's approximate kNN graph must not cost much recall.
   Dataset base = clustered(6000, 24, ElementType::Float32, 51);
   Dataset queries = clustered(kQueries, 24, ElementType::Float32, 51, 2);
   const Neighbors truth = exact_knn(base.view(), queries.view(), kK, Metric::L2);
-  SearchParams sp;
-  sp.beam_width = 32;
+  const SearchParams sp = search_params(32, device());
   double r[2];
   int i = 0;
   for (BuildAlgorithm a : {BuildAlgorithm::BruteForce, BuildAlgorithm::NNDescent}) {
-    Index index = build(base, params_for(Metric::L2, a));
+    Index index = build(base, params_for(Metric::L2, a, 32, device()));
     ASSERT_TRUE(graph_invariants(index, 32));
     r[i++] = recall(search(index, queries.view(), kK, sp), truth, kK);
   }
-  std::printf("[ recall   ] 6000 x 24, beam 32: brute-force graph %.4f, nn-descent graph %.4f\n", r[0], r[1]);
+  std::printf("[ recall   ] %s 6000 x 24, beam 32: brute-force graph %.4f, nn-descent graph %.4f\n",
+              device_name(device()), r[0], r[1]);
   EXPECT_GE(r[1], r[0] - 0.02);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, NNDescent, backends(), ParamName());
 
 }  // namespace

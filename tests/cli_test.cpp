@@ -1,10 +1,12 @@
 // The annforge command line, run as a separate process: gen -> gt -> build -> search -> info
 // end to end, and every failure path ending in a non-zero exit, exactly one line on stderr that
 // names the file or flag at fault, and no output left behind (no index, no temporary file).
+// The binary is the one this build made, or $ANNFORGE_CLI (test_support.hpp: cli_path()).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <cstdlib>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -12,7 +14,7 @@
 #include "tests/test_support.hpp"
 
 #ifndef ANNFORGE_CLI_PATH
-#error "tests/CMakeLists.txt passes the CLI binary's path as ANNFORGE_CLI_PATH"
+#error "tests/CMakeLists.txt passes the CLI binary's path as ANNFORGE_CLI_PATH (test_support.hpp: cli_path())"
 #endif
 
 namespace {
@@ -42,9 +44,14 @@ std::string slurp(const std::string& path) {
 // the CLI left there.
 class Cli : public ::testing::Test {
  protected:
+  void SetUp() override {
+    ASSERT_TRUE(::access(cli_.c_str(), X_OK) == 0)
+        << "no annforge CLI binary at " << cli_ << " (build it, or set ANNFORGE_CLI to its path)";
+  }
+
   Result run(const std::string& args) {
     const std::string out = io_.file("stdout"), err = io_.file("stderr");
-    const std::string command = "cd " + quoted(work_.path()) + " && " + quoted(ANNFORGE_CLI_PATH) + " " + args +
+    const std::string command = "cd " + quoted(work_.path()) + " && " + quoted(cli_) + " " + args +
                                 " >" + quoted(out) + " 2>" + quoted(err) + " </dev/null";
     const int status = std::system(command.c_str());
     Result r;
@@ -84,6 +91,7 @@ class Cli : public ::testing::Test {
     ok("build --data base.fbin --out index.afi --degree 16");
   }
 
+  const std::string cli_ = fs::absolute(cli_path()).string();  // the tests run the CLI from work_
   TempDir work_;
   TempDir io_;
 };
@@ -175,17 +183,74 @@ TEST_F(Cli, BadFlagsAndValues) {
   fails("build --data base.fbin --out index.afi --metric foo", {"metric", "foo"});
   fails("build --data base.fbin --out index.afi --algorithm fastest", {"--algorithm", "fastest"});
   fails("build --data base.fbin --out index.afi --device quantum", {"device", "quantum"});
+  ok("gen --n 20 --dim 16 --out queries.fbin");
+  fails("gt --data base.fbin --queries queries.fbin --k 5 --out gt.ivecs --device bogus", {"--device", "bogus"});
+  fails("gt --data base.fbin --queries queries.fbin --k 5 --out gt.ivecs --device", {"--device"});
   fails("build --data base.fbin", {"--out"});
   fails("build --out index.afi", {"--data"});
   fails("gen --n 10 --dim 4 --out x.fbin --type float64", {"--type", "float64"});
   fails("frobnicate", {"frobnicate"});
 }
 
+// Without a GPU (a CPU-only build, or no device), --device gpu fails at once with one line that
+// says why, for every command that takes it; --device cpu (gt's default) and auto still work.
 TEST_F(Cli, GpuOnACpuOnlyBuild) {
   if (gpu_available()) GTEST_SKIP() << "this build and machine have a CUDA backend";
   make_dataset();
   fails("build --data base.fbin --out gpu.afi --device gpu", {"gpu"});
   fails("search --index index.afi --queries queries.fbin --device gpu --out found.ivecs", {"gpu"});
+  fails("gt --data base.fbin --queries queries.fbin --k 10 --out gpu.ivecs --device gpu", {"annforge gt", "gpu", "CUDA"});
+  const Result r = run("gt --data base.fbin --queries queries.fbin --k 10 --out gpu.ivecs --device gpu");
+  EXPECT_EQ(r.exit_code, 1) << "NoDevice is not a usage error: exit 1, not 2";
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  ok("gt --data base.fbin --queries queries.fbin --k 10 --out cpu.ivecs --device cpu");
+  ok("gt --data base.fbin --queries queries.fbin --k 10 --out auto.ivecs --device auto");
+  EXPECT_EQ(read_bytes(path("cpu.ivecs")), read_bytes(path("gt.ivecs")));
+  EXPECT_EQ(read_bytes(path("auto.ivecs")), read_bytes(path("gt.ivecs")));
+}
+
+// With a GPU: the whole pipeline on it. Its ground truth agrees with the CPU's up to exact ties,
+// its index searches at the CPU's recall threshold, and the file says the GPU built it.
+TEST_F(Cli, GpuEndToEnd) {
+  ANNFORGE_SKIP_WITHOUT(Device::Gpu);
+  make_dataset();
+  const Result gt = ok("gt --data base.fbin --queries queries.fbin --k 10 --out gpu_gt.ivecs --device gpu --json");
+  EXPECT_NE(gt.out.find("\"backend\": \"cuda\""), std::string::npos) << gt.out;
+  const Dataset base = read_vectors(path("base.fbin"));
+  const Dataset queries = read_vectors(path("queries.fbin"));
+  const Neighbors cpu_gt = read_neighbors(path("gt.ivecs")), gpu_gt = read_neighbors(path("gpu_gt.ivecs"));
+  ASSERT_EQ(gpu_gt.rows, cpu_gt.rows);
+  ASSERT_EQ(gpu_gt.k, cpu_gt.k);
+  // Each GPU id counts when it is among the CPU's 10 or no farther (in double precision, up to
+  // float rounding) than the CPU's 10th: the same answer up to ties and near-ties.
+  int64_t agree = 0;
+  const int k = gpu_gt.k;
+  for (int64_t q = 0; q < gpu_gt.rows; ++q) {
+    const std::set<uint32_t> expected(cpu_gt.ids.begin() + q * k, cpu_gt.ids.begin() + (q + 1) * k);
+    const double kth = naive_distance(Metric::L2, queries.view(), q, base.view(), cpu_gt.ids[q * k + k - 1]);
+    std::set<uint32_t> seen;
+    for (int j = 0; j < k; ++j) {
+      const uint32_t id = gpu_gt.ids[q * k + j];
+      if (id >= base.rows() || !seen.insert(id).second) continue;
+      agree += expected.count(id) > 0 ||
+               naive_distance(Metric::L2, queries.view(), q, base.view(), id) <= kth * (1 + 1e-6) + 1e-9;
+    }
+  }
+  EXPECT_GE(agree, gpu_gt.rows * k * 999 / 1000) << "of " << gpu_gt.rows * k;
+
+  ok("build --data base.fbin --out gpu.afi --degree 16 --device gpu");
+  const Index index = load(path("gpu.afi"));
+  EXPECT_EQ(index.backend, "cuda");
+  EXPECT_TRUE(graph_invariants(index, 16));
+  for (const char* device : {"gpu", "cpu"}) {
+    const Result s = ok(std::string("search --index gpu.afi --queries queries.fbin --k 10 --gt gt.ivecs --json --device ") +
+                        device);
+    const std::vector<double> r = recalls_in(s.out);
+    ASSERT_EQ(r.size(), 1u) << s.out;
+    EXPECT_GE(r[0], 0.9) << "searched on " << device << ": " << s.out;
+  }
+  const Result info = ok("info --json gpu.afi");
+  EXPECT_NE(info.out.find("cuda"), std::string::npos) << info.out;
 }
 
 TEST_F(Cli, SearchWithQueriesOfTheWrongDimension) {

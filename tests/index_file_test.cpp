@@ -1,13 +1,17 @@
 // The index file (layout at the top of index/index_file.cpp): save/load/save is byte-for-byte
 // stable and preserves everything; every kind of damage is refused with ErrorCode::Format and
 // a message naming the file (never a crash); a newer format version is Unsupported; a failed
-// save leaves neither a partial index nor a temporary file behind.
+// save leaves neither a partial index nor a temporary file behind. Indexes built on either
+// backend round-trip (".../Cpu", ".../Gpu"), and one backend searches what the other built: the
+// format is the same.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "annforge.hpp"
@@ -45,12 +49,12 @@ void fix_checksum(std::vector<uint8_t>& b) {
 }
 
 Index small_index(ElementType type = ElementType::Float32, Metric metric = Metric::L2, int64_t rows = 3000,
-                  int64_t dim = 24) {
+                  int64_t dim = 24, Device device = Device::Cpu) {
   BuildParams params;
   params.metric = metric;
   params.graph_degree = 32;
   params.intermediate_degree = 64;
-  params.device = Device::Cpu;
+  params.device = device;
   return build(clustered(rows, dim, type, 11), params);
 }
 
@@ -71,14 +75,23 @@ struct Variant {
   ElementType type;
   Metric metric;
 };
+void PrintTo(const Variant& v, std::ostream* os) { *os << v.name; }
 
-class IndexRoundTrip : public ::testing::TestWithParam<Variant> {};
+const Variant kVariants[] = {{"float32_l2", ElementType::Float32, Metric::L2},
+                             {"uint8_l2", ElementType::UInt8, Metric::L2},
+                             {"int8_l2", ElementType::Int8, Metric::L2},
+                             {"float32_cosine", ElementType::Float32, Metric::Cosine},
+                             {"float32_ip", ElementType::Float32, Metric::InnerProduct},
+                             {"uint8_cosine", ElementType::UInt8, Metric::Cosine}};
+
+class IndexRoundTrip : public DeviceTest<std::tuple<Variant, Device>> {};
 
 TEST_P(IndexRoundTrip, SaveLoadSaveIsByteIdentical) {
-  const Variant v = GetParam();
+  const auto [v, device] = GetParam();
   TempDir dir;
-  const Index original = small_index(v.type, v.metric);
+  const Index original = small_index(v.type, v.metric, 3000, 24, device);
   ASSERT_TRUE(graph_invariants(original, 32));
+  EXPECT_EQ(original.backend, device == Device::Gpu ? "cuda" : "cpu");
   save(original, dir.file("a.afi"));
   const Index loaded = load(dir.file("a.afi"));
   expect_same_index(original, loaded);
@@ -101,7 +114,7 @@ TEST_P(IndexRoundTrip, SaveLoadSaveIsByteIdentical) {
   EXPECT_EQ(u64_at(a, kDimAt), static_cast<uint64_t>(dim));
   EXPECT_EQ(u32_at(a, kDegreeAt), static_cast<uint32_t>(degree));
   EXPECT_EQ(u32_at(a, kEntryCountAt), original.entry_points.size());
-  EXPECT_EQ(u32_at(a, kBackendAt), 0u) << "built by the cpu backend";
+  EXPECT_EQ(u32_at(a, kBackendAt), device == Device::Gpu ? 1u : 0u) << "the backend that built it: 0 cpu, 1 cuda";
   for (size_t i = 52; i < 64; ++i) EXPECT_EQ(a[i], 0) << "reserved header byte " << i;
   EXPECT_EQ(std::memcmp(a.data() + kHeaderSize, original.graph.data(), graph_bytes), 0);
   EXPECT_EQ(std::memcmp(a.data() + kHeaderSize + graph_bytes, original.entry_points.data(), entry_bytes), 0);
@@ -111,30 +124,30 @@ TEST_P(IndexRoundTrip, SaveLoadSaveIsByteIdentical) {
   sum.update(a.data(), a.size() - 8);
   EXPECT_EQ(u64_at(a, a.size() - 8), sum.value());
 
-  // The loaded index answers queries exactly as the original does.
+  // The loaded index answers queries exactly as the original does (on the backend that built it).
   Dataset queries = clustered(50, dim, v.type, 11, 2);
-  Neighbors before = search(original, queries.view(), 10);
-  Neighbors after = search(loaded, queries.view(), 10);
+  const SearchParams sp = search_params(64, device);
+  Neighbors before = search(original, queries.view(), 10, sp);
+  Neighbors after = search(loaded, queries.view(), 10, sp);
   EXPECT_EQ(before.ids, after.ids);
   EXPECT_EQ(before.distances, after.distances);
 }
 
-INSTANTIATE_TEST_SUITE_P(Variants, IndexRoundTrip,
-                         ::testing::Values(Variant{"float32_l2", ElementType::Float32, Metric::L2},
-                                           Variant{"uint8_l2", ElementType::UInt8, Metric::L2},
-                                           Variant{"int8_l2", ElementType::Int8, Metric::L2},
-                                           Variant{"float32_cosine", ElementType::Float32, Metric::Cosine},
-                                           Variant{"float32_ip", ElementType::Float32, Metric::InnerProduct},
-                                           Variant{"uint8_cosine", ElementType::UInt8, Metric::Cosine}),
-                         [](const ::testing::TestParamInfo<Variant>& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Variants, IndexRoundTrip, ::testing::Combine(::testing::ValuesIn(kVariants), backends()),
+                         [](const ::testing::TestParamInfo<std::tuple<Variant, Device>>& info) {
+                           return std::string(std::get<0>(info.param).name) + "_" +
+                                  device_name(std::get<1>(info.param));
+                         });
 
 // Tiny indexes (2 and 3 rows) leave partial checksum blocks between the sections of the file;
 // they must still round-trip.
-TEST(IndexFile, TinyIndexesRoundTrip) {
+class TinyIndexFile : public DeviceTest<Device> {};
+
+TEST_P(TinyIndexFile, RoundTrips) {
   for (int64_t rows : {1, 2, 5}) {
     SCOPED_TRACE("rows " + std::to_string(rows));
     TempDir dir;
-    const Index original = small_index(ElementType::Float32, Metric::L2, rows, 8);
+    const Index original = small_index(ElementType::Float32, Metric::L2, rows, 8, device());
     ASSERT_TRUE(graph_invariants(original, 32));
     save(original, dir.file("t.afi"));
     const Index loaded = load(dir.file("t.afi"));
@@ -143,6 +156,63 @@ TEST(IndexFile, TinyIndexesRoundTrip) {
     EXPECT_EQ(read_bytes(dir.file("t.afi")), read_bytes(dir.file("u.afi")));
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, TinyIndexFile, backends(), ParamName());
+
+// --- one format for both backends ---------------------------------------------------------------
+//
+// An index built on one backend, saved and loaded, is searched on the other: the graph, entry
+// points and vectors mean the same to both. Recall is against the CPU's exact_knn; both
+// searches of one index must be well formed and reach the recall the single-backend tests ask
+// for. Every case needs a GPU (and the names say "Gpu", so '*Gpu*' selects them).
+
+using CrossCase = std::tuple<Metric, ElementType>;
+class IndexFormat : public ::testing::TestWithParam<CrossCase> {
+ protected:
+  void SetUp() override { skip_without(Device::Gpu); }
+
+  // Builds on `built_on`, saves and loads; searches the loaded index on `searched_on` and on
+  // `built_on`; extends it on `searched_on`.
+  void check(Device built_on, Device searched_on) {
+    const auto [metric, type] = GetParam();
+    TempDir dir;
+    Dataset base = clustered(4000, 32, type, 71);
+    Dataset queries = clustered(200, 32, type, 71, 2);
+    BuildParams params = params_for(metric, BuildAlgorithm::Auto, 32, built_on);
+    const Index built = build(base, params);
+    ASSERT_TRUE(graph_invariants(built, 32));
+    save(built, dir.file("x.afi"));
+    const Index loaded = load(dir.file("x.afi"));
+    expect_same_index(built, loaded);
+    EXPECT_EQ(loaded.backend, built_on == Device::Gpu ? "cuda" : "cpu") << "the file records who built it";
+
+    const Neighbors truth = exact_knn(base.view(), queries.view(), 10, metric);
+    const Neighbors found = search(loaded, queries.view(), 10, search_params(64, searched_on));
+    EXPECT_TRUE(well_formed(found, base.view(), queries.view(), metric));
+    const Neighbors home = search(loaded, queries.view(), 10, search_params(64, built_on));
+    const double r = recall(found, truth, 10), r_home = recall(home, truth, 10);
+    std::printf("[ recall   ] %s_%s built on %s: recall@10 %.4f searched on %s, %.4f on %s (beam 64)\n",
+                to_string(metric), to_string(type), device_name(built_on), r, device_name(searched_on), r_home,
+                device_name(built_on));
+    EXPECT_GE(r, 0.9);
+    EXPECT_GE(r_home, 0.9);
+    // A loaded index can be extended by the other backend, too.
+    Index grown = load(dir.file("x.afi"));
+    Dataset more = clustered(300, 32, type, 71, 3);
+    extend(grown, more.view(), params_for(metric, BuildAlgorithm::Auto, 32, searched_on));
+    EXPECT_TRUE(graph_invariants(grown, 32));
+    EXPECT_EQ(grown.rows(), 4300);
+  }
+};
+
+TEST_P(IndexFormat, GpuBuiltIndexSearchedOnCpu) { check(Device::Gpu, Device::Cpu); }
+TEST_P(IndexFormat, CpuBuiltIndexSearchedOnGpu) { check(Device::Cpu, Device::Gpu); }
+
+INSTANTIATE_TEST_SUITE_P(CrossBackend, IndexFormat,
+                         ::testing::Values(CrossCase{Metric::L2, ElementType::Float32},
+                                           CrossCase{Metric::Cosine, ElementType::UInt8},
+                                           CrossCase{Metric::InnerProduct, ElementType::Int8}),
+                         ParamName());
 
 // The checksum of a byte string must not depend on how it is fed to update().
 TEST(Checksum, SameValueHoweverTheBytesAreSplit) {

@@ -1,8 +1,9 @@
 // Recall on real data: MNIST (60K x 784 uint8) and a 100K slice of sift-vl-1m (128-d uint8),
-// built with the default parameters on the CPU. The data sets are not in the repository:
-// scripts/data.sh unpacks them from ../shared/data into <repo>/data (ANNFORGE_DATA_DIR); the
-// environment variable ANNFORGE_DATA may name another folder that holds them. Without them
-// these tests skip, naming the path they looked for.
+// built with the default parameters on each backend (".../Cpu", ".../Gpu"). The data sets are
+// not in the repository: scripts/data.sh unpacks them from ../shared/data into <repo>/data (the
+// path baked in as ANNFORGE_DATA_DIR). The environment variable ANNFORGE_DATA_DIR replaces that
+// folder (for a test binary run elsewhere); ANNFORGE_DATA may name one more folder to look in.
+// Without them these tests skip, naming the paths they looked for.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -14,7 +15,7 @@
 #include "tests/test_support.hpp"
 
 #ifndef ANNFORGE_DATA_DIR
-#error "tests/CMakeLists.txt passes the data folder as ANNFORGE_DATA_DIR"
+#error "tests/CMakeLists.txt passes the data folder as ANNFORGE_DATA_DIR (test_support.hpp: data_dir())"
 #endif
 
 namespace {
@@ -27,7 +28,7 @@ constexpr int64_t kQueries = 1000;
 
 // The folder holding `set`/base.bvecs, or "" with `looked` saying where it looked.
 std::string find_data_set(const std::string& set, std::string* looked) {
-  std::vector<std::string> roots{ANNFORGE_DATA_DIR};
+  std::vector<std::string> roots{data_dir()};
   if (const char* env = std::getenv("ANNFORGE_DATA"); env != nullptr && *env != '\0') roots.push_back(env);
   *looked = "";
   for (const std::string& root : roots) {
@@ -45,17 +46,20 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Builds with the default parameters (device Cpu) and reports the best recall@10 over beam
+// Builds with the default parameters on `device` and reports the best recall@10 over beam
 // widths 32..256 against `truth`, printing each.
-double build_and_search(const char* name, const Dataset& base, const DatasetView& queries, const Neighbors& truth) {
+double build_and_search(const std::string& label, const Dataset& base, const DatasetView& queries,
+                        const Neighbors& truth, Device device) {
+  const char* name = label.c_str();
   BuildParams params;  // defaults: degree 32, intermediate 64, Auto (NN-Descent at this size)
-  params.device = Device::Cpu;
+  params.device = device;
   const auto start = std::chrono::steady_clock::now();
   const Index index = build(base, params);
   const double build_seconds = seconds_since(start);
   std::printf("[ real     ] %s: built %lld x %lld in %.1f s (%.0f vectors/s; information only)\n", name,
               static_cast<long long>(base.rows()), static_cast<long long>(base.dim()), build_seconds,
               base.rows() / build_seconds);
+  EXPECT_EQ(index.backend, device == Device::Gpu ? "cuda" : "cpu");
   EXPECT_TRUE(graph_invariants(index, params.graph_degree));
   EXPECT_EQ(index.vectors.view().data, base.view().data) << "the build shares the vectors";
   const double reachable = reachable_share(index);
@@ -65,9 +69,7 @@ double build_and_search(const char* name, const Dataset& base, const DatasetView
 
   double best = 0, previous = 0;
   for (int beam : {32, 64, 128, 256}) {
-    SearchParams sp;
-    sp.beam_width = beam;
-    sp.device = Device::Cpu;
+    const SearchParams sp = search_params(beam, device);
     const auto search_start = std::chrono::steady_clock::now();
     const Neighbors found = search(index, queries, kK, sp);
     const double search_seconds = seconds_since(search_start);
@@ -101,10 +103,14 @@ double recall_with_ties(const Neighbors& found, const Neighbors& truth, const Da
   return static_cast<double>(hits) / (found.rows * kK);
 }
 
-TEST(RealData, Mnist) {
+class RealData : public DeviceTest<Device> {};
+
+TEST_P(RealData, Mnist) {
   std::string looked;
   const std::string folder = find_data_set("mnist", &looked);
-  if (folder.empty()) GTEST_SKIP() << "MNIST not found at " << looked << " (run scripts/data.sh, or set ANNFORGE_DATA)";
+  if (folder.empty()) {
+    GTEST_SKIP() << "MNIST not found at " << looked << " (run scripts/data.sh, or set ANNFORGE_DATA_DIR)";
+  }
 
   const Dataset base = read_vectors(folder + "/base.bvecs");
   const Dataset queries = read_vectors(folder + "/query.bvecs", kQueries);
@@ -116,24 +122,27 @@ TEST(RealData, Mnist) {
   ASSERT_GE(shipped.rows, kQueries);
   ASSERT_GE(shipped.k, kK);
 
-  // The shipped ground truth (100 nearest, L2) agrees with exact_knn, up to exact ties.
-  const DatasetView first50{queries.view().data, 50, queries.dim(), queries.type()};
-  const Neighbors exact = exact_knn(base.view(), first50, kK, Metric::L2);
-  const double agreement = recall_with_ties(exact, shipped, base.view(), first50);
-  std::printf("[ real     ] mnist: exact_knn vs shipped ground truth on 50 queries: recall@10 %.4f (ties allowed)\n",
-              agreement);
+  // The shipped ground truth (100 nearest, L2) agrees with exact_knn on this backend, up to
+  // exact ties (on the GPU: all 1,000 queries, the blocked-matrix-product path at full width).
+  const int64_t checked = device() == Device::Gpu ? kQueries : 50;
+  const DatasetView some{queries.view().data, checked, queries.dim(), queries.type()};
+  const Neighbors exact = exact_knn(base.view(), some, kK, Metric::L2, 0, {}, device());
+  const double agreement = recall_with_ties(exact, shipped, base.view(), some);
+  const std::string label = std::string("mnist ") + device_name(device());
+  std::printf("[ real     ] %s: exact_knn vs shipped ground truth on %lld queries: recall@10 %.4f (ties allowed)\n",
+              label.c_str(), static_cast<long long>(checked), agreement);
   EXPECT_GE(agreement, 0.999);
 
-  const double best = build_and_search("mnist", base, queries.view(), shipped);
-  std::printf("[ real     ] mnist: best recall@10 %.4f\n", best);
+  const double best = build_and_search(label, base, queries.view(), shipped, device());
+  std::printf("[ real     ] %s: best recall@10 %.4f\n", label.c_str(), best);
   EXPECT_GE(best, 0.95);
 }
 
-TEST(RealData, SiftSlice100K) {
+TEST_P(RealData, SiftSlice100K) {
   std::string looked;
   const std::string folder = find_data_set("sift-vl-1m", &looked);
   if (folder.empty()) {
-    GTEST_SKIP() << "sift-vl-1m not found at " << looked << " (run scripts/data.sh, or set ANNFORGE_DATA)";
+    GTEST_SKIP() << "sift-vl-1m not found at " << looked << " (run scripts/data.sh, or set ANNFORGE_DATA_DIR)";
   }
   const Dataset base = read_vectors(folder + "/base.bvecs", 100000);
   const Dataset queries = read_vectors(folder + "/query.bvecs", kQueries);
@@ -142,15 +151,26 @@ TEST(RealData, SiftSlice100K) {
   ASSERT_EQ(queries.rows(), kQueries);
 
   // The shipped groundtruth.ivecs is for the full 1M base; the slice's ground truth is computed
-  // here, exactly.
+  // here, exactly, on the CPU (the reference). On the GPU case, the GPU's exact_knn must agree.
+  const std::string label = std::string("sift-100k ") + device_name(device());
   const auto start = std::chrono::steady_clock::now();
   const Neighbors truth = exact_knn(base.view(), queries.view(), kK, Metric::L2);
-  std::printf("[ real     ] sift-100k: exact ground truth for %lld queries in %.1f s\n",
+  std::printf("[ real     ] %s: exact ground truth for %lld queries in %.1f s on the CPU\n", label.c_str(),
               static_cast<long long>(kQueries), seconds_since(start));
+  if (device() == Device::Gpu) {
+    const auto gpu_start = std::chrono::steady_clock::now();
+    const Neighbors gpu_truth = exact_knn(base.view(), queries.view(), kK, Metric::L2, 0, {}, Device::Gpu);
+    const double agreement = recall_with_ties(gpu_truth, truth, base.view(), queries.view());
+    std::printf("[ real     ] %s: GPU exact_knn in %.2f s agrees with the CPU's: recall@10 %.4f (ties allowed)\n",
+                label.c_str(), seconds_since(gpu_start), agreement);
+    EXPECT_GE(agreement, 0.999);
+  }
 
-  const double best = build_and_search("sift-100k", base, queries.view(), truth);
-  std::printf("[ real     ] sift-100k: best recall@10 %.4f\n", best);
+  const double best = build_and_search(label, base, queries.view(), truth, device());
+  std::printf("[ real     ] %s: best recall@10 %.4f\n", label.c_str(), best);
   EXPECT_GE(best, 0.95);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, RealData, backends(), ParamName());
 
 }  // namespace

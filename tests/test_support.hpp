@@ -1,7 +1,8 @@
 // Helpers shared by the GoogleTest files: a temporary directory that cleans up after itself,
 // raw file bytes, a little-endian byte builder, a deterministic clustered-data generator,
-// the graph invariants every index must satisfy, and a recall computed independently of
-// annforge::recall_at_k.
+// the graph invariants every index must satisfy, a recall computed independently of
+// annforge::recall_at_k, the backends a test runs on (Device::Cpu, Device::Gpu: GPU cases skip
+// where this build or machine has none), and where the CLI binary and the data sets are.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -11,16 +12,49 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <ostream>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "annforge.hpp"
+
+namespace annforge_test {
+
+inline const char* algorithm_name(annforge::BuildAlgorithm a) {
+  switch (a) {
+    case annforge::BuildAlgorithm::Auto: return "auto";
+    case annforge::BuildAlgorithm::BruteForce: return "brute_force";
+    case annforge::BuildAlgorithm::NNDescent: return "nn_descent";
+  }
+  return "unknown_algorithm";
+}
+inline const char* device_name(annforge::Device d) {
+  switch (d) {
+    case annforge::Device::Auto: return "Auto";
+    case annforge::Device::Cpu: return "Cpu";
+    case annforge::Device::Gpu: return "Gpu";
+  }
+  return "unknown_device";
+}
+
+}  // namespace annforge_test
+
+// Readable parameter values in test output ("GetParam() = ..."), found by argument-dependent
+// lookup.
+namespace annforge {
+inline void PrintTo(Metric m, std::ostream* os) { *os << to_string(m); }
+inline void PrintTo(ElementType t, std::ostream* os) { *os << to_string(t); }
+inline void PrintTo(BuildAlgorithm a, std::ostream* os) { *os << annforge_test::algorithm_name(a); }
+inline void PrintTo(Device d, std::ostream* os) { *os << annforge_test::device_name(d); }
+}  // namespace annforge
 
 namespace annforge_test {
 
@@ -324,15 +358,132 @@ inline ::testing::AssertionResult well_formed(const annforge::Neighbors& n, cons
   return ::testing::AssertionSuccess();
 }
 
-// Build parameters for the tests: CPU backend, intermediate degree twice the graph degree.
-inline annforge::BuildParams params_for(annforge::Metric metric, annforge::BuildAlgorithm algorithm, int degree = 32) {
+// Build parameters for the tests: intermediate degree twice the graph degree, on `device`
+// (the CPU backend unless a test says otherwise; never Auto, which picks the GPU where there is
+// one, so a Cpu case stays on the CPU everywhere).
+inline annforge::BuildParams params_for(annforge::Metric metric, annforge::BuildAlgorithm algorithm, int degree = 32,
+                                        annforge::Device device = annforge::Device::Cpu) {
   annforge::BuildParams p;
   p.metric = metric;
   p.graph_degree = degree;
   p.intermediate_degree = 2 * degree;
   p.algorithm = algorithm;
-  p.device = annforge::Device::Cpu;
+  p.device = device;
   return p;
+}
+
+inline annforge::SearchParams search_params(int beam_width, annforge::Device device = annforge::Device::Cpu) {
+  annforge::SearchParams p;
+  p.beam_width = beam_width;
+  p.device = device;
+  return p;
+}
+
+// --- backends ----------------------------------------------------------------------------------
+//
+// The build/search/extend/exact_knn tests are value-parameterised over the backend: every case
+// runs once with Device::Cpu and once with Device::Gpu. Their names end in "Cpu" or "Gpu"
+// ("/Gpu" where the device is the only parameter, "_Gpu" after the others), so
+// --gtest_filter='*Gpu*' selects every GPU case. A GPU case skips, giving the reason, where this
+// build has no CUDA backend or this machine no GPU; a CPU case always runs.
+
+// The backends every parameterised test runs on.
+inline auto backends() { return ::testing::Values(annforge::Device::Cpu, annforge::Device::Gpu); }
+
+// Why `device` cannot be used by this process, or "" when it can. The library's NoDevice message
+// says which it is: "this build of annforge has no CUDA backend (built with ANNFORGE_CUDA=OFF or
+// without nvcc)" or "no CUDA device is present on this machine". Any other error is a real
+// failure and propagates. Asked once per process.
+inline std::string device_unavailable(annforge::Device device) {
+  if (device != annforge::Device::Gpu) return "";
+  static const std::string reason = [] {
+    try {
+      const std::string backend = annforge::resolve_backend(annforge::Device::Gpu);
+      return backend == "cuda" ? std::string() : "device=gpu resolved to backend '" + backend + "', not 'cuda'";
+    } catch (const annforge::Error& e) {
+      if (e.code() != annforge::ErrorCode::NoDevice) throw;
+      return std::string(e.what());
+    }
+  }();
+  return reason;
+}
+
+// Skips the current test where `device` is unavailable. Called from a fixture's SetUp (as
+// DeviceTest does), that skips the test body; called from a test body, it only returns from
+// here: use ANNFORGE_SKIP_WITHOUT there instead.
+inline void skip_without(annforge::Device device) {
+  const std::string reason = device_unavailable(device);
+  if (!reason.empty()) GTEST_SKIP() << "no CUDA device: " << reason;
+}
+#define ANNFORGE_SKIP_WITHOUT(device)                 \
+  do {                                                \
+    ::annforge_test::skip_without(device);            \
+    if (::testing::Test::IsSkipped()) return;         \
+  } while (0)
+
+// The device in a test parameter: the parameter itself, or the one Device in a tuple.
+inline annforge::Device device_of(annforge::Device device) { return device; }
+template <class... T>
+annforge::Device device_of(const std::tuple<T...>& param) {
+  return std::get<annforge::Device>(param);
+}
+
+// A value-parameterised fixture whose parameter is (or holds) the Device to run on: its GPU
+// cases skip in SetUp where there is no GPU.
+template <class Param>
+class DeviceTest : public ::testing::TestWithParam<Param> {
+ protected:
+  void SetUp() override { skip_without(device()); }
+  annforge::Device device() const { return device_of(this->GetParam()); }
+};
+
+// Test-name pieces: "l2", "float32", "brute_force", "Gpu"; a tuple joins its pieces with '_'.
+inline std::string name_of(annforge::Metric m) { return annforge::to_string(m); }
+inline std::string name_of(annforge::ElementType t) { return annforge::to_string(t); }
+inline std::string name_of(annforge::BuildAlgorithm a) { return algorithm_name(a); }
+inline std::string name_of(annforge::Device d) { return device_name(d); }
+template <class... T>
+std::string name_of(const std::tuple<T...>& param) {
+  std::string name;
+  std::apply([&](const auto&... piece) { ((name += (name.empty() ? "" : "_") + name_of(piece)), ...); }, param);
+  return name;
+}
+// The name generator for INSTANTIATE_TEST_SUITE_P.
+struct ParamName {
+  template <class Param>
+  std::string operator()(const ::testing::TestParamInfo<Param>& info) const {
+    return name_of(info.param);
+  }
+};
+
+// --- where the CLI and the data sets are ---------------------------------------------------------
+//
+// tests/CMakeLists.txt bakes in the paths of this build (ANNFORGE_CLI_PATH, ANNFORGE_DATA_DIR);
+// the environment variables ANNFORGE_CLI and ANNFORGE_DATA_DIR override them, so the test binary
+// can run from another folder or on another machine.
+
+inline std::string from_environment(const char* name, const std::string& fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? std::string(value) : fallback;
+}
+
+// The annforge CLI binary: $ANNFORGE_CLI, else the one this build made.
+inline std::string cli_path() {
+#ifdef ANNFORGE_CLI_PATH
+  return from_environment("ANNFORGE_CLI", ANNFORGE_CLI_PATH);
+#else
+  return from_environment("ANNFORGE_CLI", "");
+#endif
+}
+
+// The folder holding the real data sets (mnist/, sift-vl-1m/): $ANNFORGE_DATA_DIR, else the
+// repository's data/ folder.
+inline std::string data_dir() {
+#ifdef ANNFORGE_DATA_DIR
+  return from_environment("ANNFORGE_DATA_DIR", ANNFORGE_DATA_DIR);
+#else
+  return from_environment("ANNFORGE_DATA_DIR", "");
+#endif
 }
 
 }  // namespace annforge_test

@@ -68,6 +68,14 @@ long long Args::integer(const std::string& name, long long fallback, long long m
   return it == values_.end() ? fallback : parse_integer(name, it->second, min, max);
 }
 
+Device Args::device(const std::string& fallback) const {
+  try {
+    return parse_device(text("device", fallback));
+  } catch (const Error& e) {
+    bad(std::string("--device: ") + e.what());
+  }
+}
+
 std::vector<long long> Args::integers(const std::string& name, const std::vector<long long>& fallback, long long min,
                                       long long max) const {
   auto it = values_.find(name);

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "annforge.hpp"
+
 namespace annforge::cli {
 
 class Args {
@@ -21,6 +23,8 @@ class Args {
   long long integer(const std::string& name, long long fallback, long long min, long long max) const;
   std::vector<long long> integers(const std::string& name, const std::vector<long long>& fallback, long long min,
                                   long long max) const;
+  // --device auto|cpu|gpu; a bad value is an error naming the flag.
+  Device device(const std::string& fallback) const;
   const std::vector<std::string>& positional() const { return positional_; }
 
  private:

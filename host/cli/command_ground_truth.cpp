@@ -11,7 +11,7 @@
 namespace annforge::cli {
 
 int run_ground_truth(int argc, char** argv) {
-  Args args("gt", argc, argv, {"data", "queries", "k", "out", "metric", "rows", "threads"}, {"json"});
+  Args args("gt", argc, argv, {"data", "queries", "k", "out", "metric", "rows", "threads", "device"}, {"json"});
   const std::string data_path = args.required("data");
   const std::string queries_path = args.required("queries");
   const std::string out_path = args.required("out");
@@ -19,6 +19,10 @@ int run_ground_truth(int argc, char** argv) {
   const Metric metric = parse_metric(args.text("metric", "l2"));
   const int threads = static_cast<int>(args.integer("threads", 0, 0, 4096));
   const bool json = args.has("json");
+  // The CPU by default: ground truth is the reference other results are judged by. Resolved
+  // before reading anything, so --device gpu without a GPU fails at once.
+  const Device device = args.device("cpu");
+  const std::string backend = resolve_backend(device);
 
   Dataset base = read_vectors(data_path, args.integer("rows", -1, 1, INT64_MAX));
   Dataset queries = read_vectors(queries_path);
@@ -33,18 +37,19 @@ int run_ground_truth(int argc, char** argv) {
   }
   ProgressBar bar(!json);
   auto start = std::chrono::steady_clock::now();
-  Neighbors truth = exact_knn(base.view(), queries.view(), k, metric, threads, bar.callback());
+  Neighbors truth = exact_knn(base.view(), queries.view(), k, metric, threads, bar.callback(), device);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   bar.done();
   write_neighbors(out_path, truth);
   if (json) {
     JsonObject o;
     o.add("command", "gt").add("out", out_path).add("queries", static_cast<long long>(queries.rows()));
-    o.add("base", static_cast<long long>(base.rows())).add("k", k).add("seconds", seconds);
+    o.add("base", static_cast<long long>(base.rows())).add("k", k).add("backend", backend).add("seconds", seconds);
     std::printf("%s\n", o.str().c_str());
   } else {
-    std::printf("exact %d-NN of %lld queries over %lld vectors in %.2f s; saved %s\n", k,
-                static_cast<long long>(queries.rows()), static_cast<long long>(base.rows()), seconds, out_path.c_str());
+    std::printf("exact %d-NN of %lld queries over %lld vectors on %s in %.2f s; saved %s\n", k,
+                static_cast<long long>(queries.rows()), static_cast<long long>(base.rows()), backend.c_str(), seconds,
+                out_path.c_str());
   }
   return 0;
 }
