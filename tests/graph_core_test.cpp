@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <set>
@@ -14,6 +15,7 @@
 #include "host/cpu/knn_graph.hpp"
 #include "kernels/shared/distance_core.hpp"
 #include "kernels/shared/neighbor_list.hpp"
+#include "kernels/shared/partition_core.hpp"
 #include "kernels/shared/prune_core.hpp"
 #include "tests/test_support.hpp"
 
@@ -323,3 +325,62 @@ TEST(OptimizeGraph, ComposesPruneAndMerge) {
 }
 
 }  // namespace
+
+// --- the GPU forest's balanced segments (kernels/shared/partition_core.hpp) ----------------------
+
+TEST(PartitionCore, SegmentsNestBalanceAndInvert) {
+  for (int64_t n : {1, 2, 3, 7, 64, 65, 1000, 999983, 1000000}) {
+    for (int level = 0; level <= 12 && (int64_t{1} << level) <= n; ++level) {
+      SCOPED_TRACE("n " + std::to_string(n) + " level " + std::to_string(level));
+      const int64_t segments = int64_t{1} << level;
+      EXPECT_EQ(core::segment_start(0, level, n), 0);
+      EXPECT_EQ(core::segment_start(segments, level, n), n);
+      int64_t smallest = n, largest = 0;
+      for (int64_t s = 0; s < segments; ++s) {
+        const int64_t start = core::segment_start(s, level, n), end = core::segment_start(s + 1, level, n);
+        smallest = std::min(smallest, end - start);
+        largest = std::max(largest, end - start);
+        // The next level's boundaries include this level's: segment s splits into 2s and 2s+1.
+        EXPECT_EQ(core::segment_start(2 * s, level + 1, n), start);
+        EXPECT_EQ(core::segment_start(2 * s + 2, level + 1, n), end);
+      }
+      EXPECT_LE(largest - smallest, 1) << "segments differ by at most one row";
+      EXPECT_EQ(largest, core::max_segment_size(level, n));
+      // segment_of is the inverse: every position lies in its segment (sampled for large n).
+      const int64_t step = std::max<int64_t>(1, n / 5000);
+      for (int64_t i = 0; i < n; i += step) {
+        const int64_t s = core::segment_of(i, level, n);
+        ASSERT_GE(s, 0);
+        ASSERT_LT(s, segments);
+        ASSERT_LE(core::segment_start(s, level, n), i);
+        ASSERT_GT(core::segment_start(s + 1, level, n), i);
+      }
+    }
+  }
+}
+
+TEST(PartitionCore, OrderableBitsSortLikeFloats) {
+  std::vector<float> values{-std::numeric_limits<float>::infinity(), -1e30f, -2.5f, -1.0f, -1e-30f, -0.0f,
+                            0.0f, 1e-30f, 1.0f, 2.5f, 1e30f, std::numeric_limits<float>::infinity()};
+  for (size_t i = 0; i + 1 < values.size(); ++i) {
+    uint32_t a, b;
+    std::memcpy(&a, &values[i], 4);
+    std::memcpy(&b, &values[i + 1], 4);
+    if (values[i] < values[i + 1]) {
+      EXPECT_LT(core::orderable_bits(a), core::orderable_bits(b)) << values[i] << " < " << values[i + 1];
+    } else {
+      EXPECT_LE(core::orderable_bits(a), core::orderable_bits(b)) << values[i] << " <= " << values[i + 1];
+    }
+  }
+}
+
+TEST(PruneCore, MergeForwardAndReverseKeepsProtectedEdgesFirst) {
+  const uint32_t forward[4] = {10, 11, 12, 13};
+  const uint32_t reverse[3] = {11, 20, 21};  // 11 is also forward: it is not repeated
+  uint32_t out[4];
+  EXPECT_EQ(core::merge_forward_and_reverse(forward, reverse, 3, 4, out), 4);
+  EXPECT_EQ(std::vector<uint32_t>(out, out + 4), (std::vector<uint32_t>{10, 11, 20, 21}));
+  // No reverse edges: the forward list as it is.
+  EXPECT_EQ(core::merge_forward_and_reverse(forward, reverse, 0, 4, out), 4);
+  EXPECT_EQ(std::vector<uint32_t>(out, out + 4), (std::vector<uint32_t>{10, 11, 12, 13}));
+}
