@@ -23,7 +23,9 @@ Layout layout_for(int beam_width, int degree) {
   Layout l;
   l.buffer = 32;
   while (l.buffer < beam_width + degree) l.buffer <<= 1;
-  l.table_size = beam_width <= 32 ? 4096 : beam_width <= 64 ? 8192 : 16384;
+  // About 1.5 x (steps x degree) visits fit before probes grow long; a larger table costs
+  // occupancy (shared memory per block).
+  l.table_size = beam_width <= 32 ? 4096 : beam_width <= 128 ? 8192 : 16384;
   return l;
 }
 

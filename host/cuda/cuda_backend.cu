@@ -118,6 +118,7 @@ class CudaBackend final : public detail::Backend {
       download(gpu_, found_distances.data(), distances + q0 * k, qn * k * sizeof(float));
       if (params.progress) params.progress(Progress{"search", q0 + qn, queries.rows});
     }
+    if (!index.vectors.owns_storage()) cached_.reset();  // borrowed memory: no copy outlives the call
   }
 
   // On the GPU a whole rebuild over old and new rows costs less than linking the new rows chunk

@@ -126,8 +126,10 @@ DeviceKnn forest_graph(GpuContext& gpu, const DeviceMatrix& data, const float* n
     if (tree == 0) {
       // Entry points: the middle row of each segment at the level with about entry_point_count
       // segments, so that every region of the data has one.
+      // Below the leaf level the segments are slices of a leaf (its rows in no particular
+      // order): still one entry point per slice, spread over every leaf.
       int entry_level = 0;
-      while ((int64_t{1} << (entry_level + 1)) <= entry_point_count(n) && entry_level < shape.levels) ++entry_level;
+      while ((int64_t{1} << (entry_level + 1)) <= std::min<int64_t>(entry_point_count(n), n)) ++entry_level;
       std::vector<uint32_t> all(n);
       gpu.synchronize();
       download(gpu, order.data(), all.data(), n * sizeof(uint32_t));

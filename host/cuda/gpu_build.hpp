@@ -16,9 +16,9 @@ int64_t build_on_gpu(GpuContext& gpu, Index& index, const BuildParams& params);
 // The knobs of the forest stage, from BuildParams and (for tuning runs) the environment:
 // ANNFORGE_GPU_TREES, ANNFORGE_GPU_LEAF, ANNFORGE_GPU_FANOUT, ANNFORGE_GPU_ROUNDS.
 struct ForestSettings {
-  int trees = 4;
+  int trees = 6;
   int leaf_size = 1024;  // target rows per leaf (the largest leaf is at most this)
-  int fanout = 20;       // neighbours of neighbours per join round: fanout^2 candidates
+  int fanout = 16;       // neighbours of neighbours per join round: fanout^2 candidates
   int rounds = 1;        // join rounds
 };
 ForestSettings forest_settings(const BuildParams& params);

@@ -1,0 +1,374 @@
+#!/usr/bin/env bash
+# Checks annforge on a machine with an NVIDIA GPU: the whole test suite, compute-sanitizer's
+# memcheck on the GPU tests, and bench/compare_gpu on a SIFT slice, on MNIST and on 1M generated
+# vectors; writes OUT/summary.md (and prints it). Every step runs under a timeout; a step that
+# fails is recorded and the next one still runs; the script exits 1 when any step failed.
+#
+#   scripts/gpu-check.sh [--prebuilt DIR] [--out DIR]
+#     --prebuilt DIR  use the binaries, libraries and xz-packed data that scripts/gpu-pack.sh put
+#                     into DIR (e.g. .gpu-carry): nothing is built
+#     (without it)    build with CUDA from source (scripts/build.sh into build-gpu) and use data/
+#                     when the data sets are there, else vectors made by 'annforge gen'
+#     --out DIR       where the logs, JSON reports and summary.md go (default gpu-check-out)
+#     --extra DIR     (with --prebuilt; repeatable) more xz-packed data in DIR/data/, unpacked over
+#                     the carry's: a sift-vl-1m/base.rest.bvecs there is appended to base.bvecs,
+#                     so a data set too large for one carry can travel in two calls (the first
+#                     carry stays on a warm machine; see bench/README.md)
+# It writes 8 files at most (summary.md, setup.log, tests.log, sanitizer.log, bench.log and
+# compare_{sift,mnist,generated}.json), so all of them come back from the device tool's $OUT.
+# Environment:
+#   GPU_TEST_FILTER      gtest filter of the GPU tests for the sanitizer (default
+#                        '*Gpu*:*GPU*:*Cuda*:*CUDA*': the GPU cases of the parameterised tests
+#                        end in "Gpu")
+#   GPU_CHECK_BUDGET     seconds for all steps together (default 450); each step's timeout is
+#                        cut to what is left, and a step with under 20 s left is skipped
+#   GPU_CHECK_GENERATE   N,DIM of the generated benchmark (default 1000000,128; empty: none)
+#   GPU_CHECK_THREADS    CPU threads of the benchmarks (default all)
+#   GPU_CHECK_SKIP       step names to leave out, e.g. "tests sanitizer bench-mnist"
+#   GPU_CHECK_BENCH_ARGS more compare_gpu arguments for every benchmark (e.g. "--repeat 3")
+#   CUDA_HOME            the CUDA toolkit (default /usr/local/cuda), for nvcc, its lib64 and
+#                        compute-sanitizer
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+root=$(pwd)
+
+prebuilt=""
+out=gpu-check-out
+extras=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --prebuilt) prebuilt=${2:?--prebuilt needs a folder}; shift 2 ;;
+    --extra) extras+=("$(cd "${2:?--extra needs a folder}" && pwd)"); shift 2 ;;
+    --out) out=${2:?--out needs a folder}; shift 2 ;;
+    -h|--help) sed -n '2,/^set /{/^set /d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+    *) echo "gpu-check.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+[ -n "$prebuilt" ] && prebuilt=$(cd "$prebuilt" 2>/dev/null && pwd || echo "$prebuilt")
+
+# The real-data cases are left out of the sanitizer run: memcheck slows kernels ~100x.
+filter=${GPU_TEST_FILTER:-'*Gpu*:*GPU*:*Cuda*:*CUDA*:-*RealData*'}
+skip=" ${GPU_CHECK_SKIP:-} "
+read -r -a bench_args <<<"${GPU_CHECK_BENCH_ARGS:-}"
+skipped() { [[ "$skip" == *" $1 "* ]]; }
+budget=${GPU_CHECK_BUDGET:-450}
+generate=${GPU_CHECK_GENERATE-1000000,128}
+threads=${GPU_CHECK_THREADS:-$(nproc)}
+cuda_home=${CUDA_HOME:-/usr/local/cuda}
+work=$(mktemp -d "${TMPDIR:-/tmp}/gpu-check.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+start=$(date +%s)
+deadline=$((start + budget))
+
+setup_log="$out/setup.log"
+: > "$setup_log"
+: > "$out/bench.log"
+steps=()     # "name|status|detail"
+failed=0
+log() { printf '%s\n' "$*" | tee -a "$setup_log"; }
+record() {   # NAME STATUS DETAIL
+  steps+=("$1|$2|$3")
+  [ "$2" = failed ] && failed=1
+  printf '== %-16s %-8s %s\n' "$1" "$2" "$3"
+}
+# run_step NAME CAP LOG COMMAND...: runs COMMAND under a timeout of CAP seconds (less when the
+# budget runs short), appending its output to LOG; sets step_rc (124: timed out, 125: skipped).
+run_step() {
+  local name=$1 cap=$2 logfile=$3 left limit
+  shift 3
+  left=$((deadline - $(date +%s) - 5))
+  limit=$cap
+  [ "$left" -lt "$limit" ] && limit=$left
+  if [ "$limit" -lt 20 ]; then
+    step_rc=125
+    printf '\n==== %s: skipped, only %d s of the %d s budget left\n' "$name" "$left" "$budget" >> "$logfile"
+    return
+  fi
+  printf '\n==== %s (timeout %d s): %s\n' "$name" "$limit" "$*" >> "$logfile"
+  local t0
+  t0=$(date +%s)
+  timeout --kill-after=10 "$limit" "$@" >> "$logfile" 2>&1
+  step_rc=$?
+  step_seconds=$(( $(date +%s) - t0 ))
+  printf '==== %s: exit %d after %d s\n' "$name" "$step_rc" "$step_seconds" >> "$logfile"
+}
+rc_text() {  # a run_step exit status in words
+  case "$1" in
+    0) echo "ok" ;;
+    124|137) echo "timed out" ;;
+    125) echo "out of time" ;;
+    *) echo "exit $1" ;;
+  esac
+}
+
+# ---- 1. the machine ----------------------------------------------------------------------------
+gpu_name=$(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null | head -1)
+driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -1)
+have_gpu=no
+if [ -n "$gpu_name" ]; then have_gpu=yes; fi
+nvcc_bin=""
+if [ -x "$cuda_home/bin/nvcc" ]; then nvcc_bin="$cuda_home/bin/nvcc"; elif command -v nvcc >/dev/null 2>&1; then nvcc_bin=$(command -v nvcc); fi
+nvcc_version=$([ -n "$nvcc_bin" ] && "$nvcc_bin" --version 2>/dev/null | grep -i release | sed 's/.*release/release/' || echo "no nvcc")
+sanitizer=""
+if [ -x "$cuda_home/bin/compute-sanitizer" ]; then sanitizer="$cuda_home/bin/compute-sanitizer";
+elif command -v compute-sanitizer >/dev/null 2>&1; then sanitizer=$(command -v compute-sanitizer); fi
+torch_version=$(timeout 60 python3 -c 'import torch; print(torch.__version__, "CUDA" if torch.cuda.is_available() else "no CUDA device")' 2>/dev/null || echo "not importable by python3")
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+if [ -n "$prebuilt" ]; then
+  commit=$(sed -n 's/^git commit: //p' "$prebuilt/MANIFEST.txt" 2>/dev/null | head -1)
+  commit="${commit:-unknown} (from $prebuilt/MANIFEST.txt)"
+else
+  commit="$(git rev-parse HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')"
+fi
+log "gpu-check.sh $(date -u '+%Y-%m-%d %H:%M:%S UTC') on $(hostname)"
+log "GPU: ${gpu_name:-none (nvidia-smi found none)}; driver ${driver:-none}"
+log "nvcc: $nvcc_version; compute-sanitizer: ${sanitizer:-not found}; python3 torch: $torch_version"
+log "CPU: ${cpu:-unknown}, $(nproc) threads; benchmarks use $threads"
+log "commit: $commit"
+
+# ---- 2. binaries and data ----------------------------------------------------------------------
+bin=""
+data=""
+data_note=""
+if [ -n "$prebuilt" ]; then
+  bin="$prebuilt/bin"
+  if [ ! -x "$bin/annforge" ] || [ ! -x "$bin/annforge_tests" ] || [ ! -x "$bin/compare_gpu" ]; then
+    record setup failed "$prebuilt/bin lacks annforge, annforge_tests or compare_gpu (run scripts/gpu-pack.sh)"
+  fi
+  export LD_LIBRARY_PATH="$prebuilt/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  [ -d "$cuda_home/lib64" ] && export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$cuda_home/lib64"
+  # Unpack the data (xz, or Python's lzma where xz is missing) into a layout like data/.
+  data="$work/data"
+  unpack_failed=""
+  for f in $(cd "$prebuilt/data" 2>/dev/null && find . -name '*.xz' | sort); do
+    target="$data/${f#./}"
+    target=${target%.xz}
+    mkdir -p "$(dirname "$target")"
+    if command -v xz >/dev/null 2>&1; then
+      xz -dc "$prebuilt/data/$f" > "$target" || unpack_failed="$unpack_failed $f"
+    else
+      python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"), 1 << 20)' \
+        "$prebuilt/data/$f" "$target" || unpack_failed="$unpack_failed $f"
+    fi
+  done
+  check="no SHA256SUMS"
+  if [ -f "$prebuilt/data/SHA256SUMS" ]; then
+    if (cd "$data" && sha256sum --quiet -c "$prebuilt/data/SHA256SUMS") >> "$setup_log" 2>&1; then check="checksums ok"; else check="CHECKSUM MISMATCH"; unpack_failed="$unpack_failed (checksums)"; fi
+  fi
+  sift_rows=$(sed -n 's/^sift rows: //p' "$prebuilt/MANIFEST.txt" 2>/dev/null)
+  data_note="carried data unpacked to $data ($check): sift-vl-1m first ${sift_rows:-?} rows, mnist"
+  for extra in "${extras[@]}"; do
+    for f in $(cd "$extra/data" 2>/dev/null && find . -name '*.xz' | sort); do
+      target="$data/${f#./}"
+      target=${target%.xz}
+      mkdir -p "$(dirname "$target")"
+      xz -dc "$extra/data/$f" > "$target" || unpack_failed="$unpack_failed $extra/$f"
+    done
+    if [ -f "$data/sift-vl-1m/base.rest.bvecs" ]; then
+      cat "$data/sift-vl-1m/base.rest.bvecs" >> "$data/sift-vl-1m/base.bvecs" && rm "$data/sift-vl-1m/base.rest.bvecs"
+    fi
+    data_note="$data_note; plus $extra: sift-vl-1m now $(($(stat -c %s "$data/sift-vl-1m/base.bvecs") / 132)) rows"
+  done
+  if [ -n "$unpack_failed" ]; then record setup failed "unpacking failed:$unpack_failed"; fi
+else
+  run_step build 1800 "$setup_log" env BUILD_DIR=build-gpu ANNFORGE_CUDA=ON bash scripts/build.sh -DCMAKE_CUDA_ARCHITECTURES=90
+  if [ "$step_rc" != 0 ]; then
+    record build failed "scripts/build.sh: $(rc_text "$step_rc") (setup.log)"
+  else
+    record build ok "build-gpu (CUDA, from source, ${step_seconds} s; the step budget starts after it)"
+  fi
+  deadline=$(( $(date +%s) + budget ))
+  bin="$root/build-gpu"
+  mkdir -p "$work/bin"
+  for f in annforge tests/annforge_tests tests/c_api_test bench/compare_gpu; do
+    [ -x "$bin/$f" ] && ln -sf "$bin/$f" "$work/bin/$(basename "$f")"
+  done
+  bin="$work/bin"
+  if [ -f data/sift-vl-1m/base.bvecs ] || [ -f data/mnist/base.bvecs ]; then
+    data="$root/data"
+    data_note="the repository's data/ ($(ls data | tr '\n' ' '))"
+  elif [ -x "$bin/annforge" ]; then
+    data="$work/data"
+    mkdir -p "$data/generated"
+    "$bin/annforge" gen --n 300000 --dim 128 --type uint8 --out "$data/generated/base.u8bin" \
+      --queries 10000 --queries-out "$data/generated/query.u8bin" >> "$setup_log" 2>&1
+    data_note="no data/ here: 300,000 x 128 uint8 vectors and 10,000 queries from 'annforge gen' (seed 7); the real-data tests skip"
+  fi
+fi
+log "data: ${data_note:-none}"
+# Libraries the binaries cannot find (cuBLAS, say, where CUDA's lib64 is elsewhere): looked for in
+# the CUDA toolkits and in the NVIDIA wheels of python3 (PyTorch's), and their folders added.
+missing() {
+  local f m
+  for f in "$bin"/*; do
+    [ -x "$f" ] || continue
+    m=$(ldd "$f" 2>/dev/null | awk '/not found/ { print $1 }' | tr '\n' ' ')
+    [ -n "$m" ] && printf '%s: %s' "$(basename "$f")" "$m"
+  done
+}
+missing_libs=$(missing)
+if [ -n "$missing_libs" ]; then
+  wheels=$(timeout 30 python3 -c 'import nvidia, os; print(" ".join(nvidia.__path__))' 2>/dev/null || true)
+  for name in $(tr ' ' '\n' <<<"$missing_libs" | grep '\.so' | sort -u); do
+    found=$(find "$cuda_home"/ /usr/local/cuda*/ $wheels -maxdepth 5 -name "$name" 2>/dev/null | head -1)
+    if [ -n "$found" ]; then
+      LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$(dirname "$found")"
+      export LD_LIBRARY_PATH
+      log "libraries: $name found at $found; its folder added to LD_LIBRARY_PATH"
+    fi
+  done
+  missing_libs=$(missing)
+fi
+if [ -n "$missing_libs" ]; then
+  record libraries failed "not found:$missing_libs(LD_LIBRARY_PATH=$LD_LIBRARY_PATH)"
+else
+  log "libraries: every binary finds all of its libraries"
+fi
+[ -n "$prebuilt" ] && ! printf '%s\n' "${steps[@]}" | grep -q '^setup|failed' && record setup ok "$data_note"
+
+export ANNFORGE_CLI="$bin/annforge"
+export ANNFORGE_DATA_DIR="$data"
+export ANNFORGE_DATA="$data"
+
+# gtest's closing lines -> "N passed, N failed, N skipped (of N)"
+gtest_counts() {  # LOGFILE FROM_LINE
+  tail -n +"$2" "$1" | awk '
+    /^\[==========\] [0-9]+ tests? from .* ran/ { total = $2 }
+    /^\[  PASSED  \] [0-9]+ test/ { passed = $4 }
+    /^\[  FAILED  \] [0-9]+ tests?, listed below/ { failed = $4 }
+    /^\[  SKIPPED \] [0-9]+ tests?, listed below/ { skipped = $4 }
+    END { printf "%d passed, %d failed, %d skipped (of %d)", passed, failed, skipped, total }'
+}
+
+# ---- 3. the tests ------------------------------------------------------------------------------
+tests_log="$out/tests.log"
+: > "$tests_log"
+test_summary="not run"
+if skipped tests; then
+  test_summary="skipped (GPU_CHECK_SKIP)"
+  record tests skipped "GPU_CHECK_SKIP"
+elif [ -x "$bin/annforge_tests" ]; then
+  from=$(($(wc -l < "$tests_log") + 1))
+  run_step tests 300 "$tests_log" "$bin/annforge_tests" --gtest_color=no
+  test_summary=$(gtest_counts "$tests_log" "$from")
+  if [ "$step_rc" = 0 ]; then record tests ok "$test_summary"; else record tests failed "$test_summary; $(rc_text "$step_rc") (tests.log)"; fi
+else
+  record tests failed "no annforge_tests binary"
+fi
+if [ -x "$bin/c_api_test" ] && ! skipped tests; then
+  run_step c_api_test 60 "$tests_log" "$bin/c_api_test"
+  if [ "$step_rc" = 0 ]; then record c_api_test ok "passed"; else record c_api_test failed "$(rc_text "$step_rc") (tests.log)"; fi
+fi
+
+# ---- 4. compute-sanitizer on the GPU tests -----------------------------------------------------
+sanitizer_log="$out/sanitizer.log"
+: > "$sanitizer_log"
+sanitizer_line="not run"
+if skipped sanitizer; then
+  sanitizer_line="skipped (GPU_CHECK_SKIP)"
+  record sanitizer skipped "GPU_CHECK_SKIP"
+elif [ "$have_gpu" = no ]; then
+  sanitizer_line="skipped: no GPU (nvidia-smi found none)"
+  record sanitizer skipped "$sanitizer_line"
+elif [ -z "$sanitizer" ]; then
+  sanitizer_line="skipped: compute-sanitizer not found (CUDA_HOME=$cuda_home, PATH)"
+  record sanitizer skipped "$sanitizer_line"
+elif [ ! -x "$bin/annforge_tests" ]; then
+  sanitizer_line="skipped: no annforge_tests binary"
+  record sanitizer failed "$sanitizer_line"
+else
+  from=$(($(wc -l < "$sanitizer_log") + 1))
+  run_step sanitizer 180 "$sanitizer_log" "$sanitizer" --tool memcheck --error-exitcode 99 --print-limit 50 \
+    "$bin/annforge_tests" --gtest_color=no "--gtest_filter=$filter"
+  summary_line=$(grep -a 'ERROR SUMMARY' "$sanitizer_log" | tail -1 | sed 's/^========= //')
+  counts=$(gtest_counts "$sanitizer_log" "$from")
+  sanitizer_line="memcheck, --gtest_filter=$filter: ${summary_line:-no ERROR SUMMARY line}; tests $counts"
+  if [ "$step_rc" = 0 ]; then record sanitizer ok "$sanitizer_line"; else record sanitizer failed "$sanitizer_line; $(rc_text "$step_rc") (sanitizer.log)"; fi
+fi
+
+# ---- 5. the benchmarks -------------------------------------------------------------------------
+bench_log="$out/bench.log"
+torch_script="$root/bench/torch_knn_graph.py"
+tables=()   # "title|stdout file"
+bench() {   # NAME TITLE CAP ARGS...
+  local name=$1 title=$2 cap=$3
+  shift 3
+  local stdout="$work/compare_$name.md"
+  : > "$stdout"
+  if skipped "bench-$name"; then record "bench-$name" skipped "GPU_CHECK_SKIP"; return; fi
+  if [ ! -x "$bin/compare_gpu" ]; then record "bench-$name" failed "no compare_gpu binary"; return; fi
+  run_step "bench-$name" "$cap" "$bench_log" sh -c '"$@" > "$0"; rc=$?; cat "$0"; exit $rc' "$stdout" \
+    "$bin/compare_gpu" "$@" "${bench_args[@]}" --threads "$threads" --torch-script "$torch_script" --json "$out/compare_$name.json"
+  tables+=("$title|$stdout")
+  local verdict
+  verdict=$(grep -a 'vectors/s end to end' "$stdout" | sed 's/.*: \(NOT MEASURED\|NOT MET\|MET\).*/\1/' | head -1)
+  if [ "$step_rc" = 0 ]; then
+    record "bench-$name" ok "target: ${verdict:-?}"
+  else
+    record "bench-$name" failed "$(rc_text "$step_rc") (bench.log)"
+  fi
+}
+if [ -f "$data/sift-vl-1m/base.bvecs" ]; then
+  sift_gt=()
+  [ -f "$data/sift-vl-1m/groundtruth.ivecs" ] && sift_gt=(--gt "$data/sift-vl-1m/groundtruth.ivecs")
+  bench sift "sift-vl-1m ($(($(stat -c %s "$data/sift-vl-1m/base.bvecs") / 132)) rows)" 180 \
+    --base "$data/sift-vl-1m/base.bvecs" --queries "$data/sift-vl-1m/query.bvecs" "${sift_gt[@]}"
+elif [ -f "$data/generated/base.u8bin" ]; then
+  bench sift "generated 300,000 x 128 uint8 (annforge gen; no sift-vl-1m here)" 180 \
+    --base "$data/generated/base.u8bin" --queries "$data/generated/query.u8bin"
+else
+  record bench-sift skipped "no sift-vl-1m data"
+fi
+if [ -f "$data/mnist/base.bvecs" ]; then
+  bench mnist "MNIST (60,000 x 784 uint8)" 150 \
+    --base "$data/mnist/base.bvecs" --queries "$data/mnist/query.bvecs" --gt "$data/mnist/groundtruth.ivecs"
+else
+  record bench-mnist skipped "no MNIST data"
+fi
+if [ -z "$generate" ]; then
+  record bench-generated skipped "GPU_CHECK_GENERATE is empty"
+elif [ "$have_gpu" = no ]; then
+  record bench-generated skipped "no GPU: the $generate generated run is for the GPU rows (its CPU ground truth would take minutes)"
+else
+  bench generated "generated $generate uint8 (compare_gpu --generate)" 200 --generate "$generate"
+fi
+
+# ---- 6. the summary ----------------------------------------------------------------------------
+summary="$out/summary.md"
+{
+  echo "# annforge GPU check"
+  echo
+  echo "- when: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(( $(date +%s) - start )) s"
+  echo "- GPU: ${gpu_name:-none (nvidia-smi found none)}; driver ${driver:-none}"
+  echo "- nvcc: $nvcc_version; python3 torch: $torch_version"
+  echo "- CPU: ${cpu:-unknown}, $(nproc) threads (benchmarks: --threads $threads)"
+  echo "- commit: $commit"
+  if [ -n "$prebuilt" ]; then echo "- binaries: prebuilt, $prebuilt"; else echo "- binaries: built here from source (build-gpu)"; fi
+  echo "- data: ${data_note:-none}"
+  echo "- tests: $test_summary"
+  echo "- sanitizer: $sanitizer_line"
+  echo
+  echo "| step | result | detail |"
+  echo "|---|---|---|"
+  for s in "${steps[@]}"; do
+    IFS='|' read -r name status detail <<<"$s"
+    echo "| $name | $status | ${detail//|//} |"
+  done
+  for t in "${tables[@]}"; do
+    title=${t%%|*}
+    file=${t#*|}
+    echo
+    echo "## compare_gpu: $title"
+    echo
+    if [ -s "$file" ]; then
+      grep -av '^# compare_gpu$' "$file" | sed '/^json: /d' | awk 'NF { started = 1 } started'
+    else
+      echo "(no output; see bench.log)"
+    fi
+  done
+} > "$summary"
+echo
+cat "$summary"
+exit "$failed"
