@@ -595,3 +595,22 @@ TEST_P(NNDescent, SearchRecallMatchesBruteForceBuild) {
 INSTANTIATE_TEST_SUITE_P(Backends, NNDescent, backends(), ParamName());
 
 }  // namespace
+
+// A data set larger than the GPU's memory is refused before any work, with a clear error (not a
+// crash, not an out-of-memory halfway): ANNFORGE_GPU_MEMORY_LIMIT_MB makes a small GPU of a big one.
+TEST(GpuMemory, TooLargeForTheGpuIsRefusedUpFront) {
+  ANNFORGE_SKIP_WITHOUT(Device::Gpu);
+  Dataset data = clustered(30000, 32, ElementType::Float32, 71);
+  ::setenv("ANNFORGE_GPU_MEMORY_LIMIT_MB", "16", 1);
+  BuildParams p = params_for(Metric::L2, BuildAlgorithm::NNDescent, 32, Device::Gpu);
+  const ::testing::AssertionResult build_refused =
+      throws_error([&] { build(data, p); }, ErrorCode::Unsupported, {"GPU memory", "MiB", "device=cpu"});
+  const ::testing::AssertionResult exact_refused = throws_error(
+      [&] { exact_knn(data.view(), data.view(), 10, Metric::L2, 0, {}, Device::Gpu); }, ErrorCode::Unsupported,
+      {"MiB", "device=cpu"});
+  ::unsetenv("ANNFORGE_GPU_MEMORY_LIMIT_MB");
+  EXPECT_TRUE(build_refused);
+  EXPECT_TRUE(exact_refused);
+  // Without the cap the same build runs.
+  EXPECT_TRUE(graph_invariants(build(data, p), 32));
+}

@@ -177,7 +177,7 @@ void check_memory(GpuContext& gpu, int64_t n, size_t row_bytes, int k, int degre
     throw Error(ErrorCode::Unsupported,
                 "GPU build of " + std::to_string(n) + " rows needs about " + std::to_string(need >> 20) +
                     " MiB of GPU memory and " + gpu.name + " has " + std::to_string(free_bytes >> 20) +
-                    " MiB free: build on the CPU (device=cpu) or in parts (build, then extend)");
+                    " MiB free: build on the CPU (device=cpu), or on a GPU with more memory");
   }
 }
 

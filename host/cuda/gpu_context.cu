@@ -2,6 +2,7 @@
 #include "host/cuda/gpu_context.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -60,6 +61,17 @@ GpuContext::GpuContext(int device_id) : device(device_id) {
 size_t GpuContext::free_memory() const {
   size_t free_bytes = 0, total_bytes = 0;
   ANNFORGE_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  // ANNFORGE_GPU_MEMORY_LIMIT_MB caps what annforge may plan to use: a GPU shared with other
+  // work, and the tests of the too-large-for-the-GPU path.
+  if (const char* limit = std::getenv("ANNFORGE_GPU_MEMORY_LIMIT_MB"); limit != nullptr && *limit != '\0') {
+    char* end = nullptr;
+    const unsigned long long mib = std::strtoull(limit, &end, 10);
+    if (*end != '\0') {
+      throw Error(ErrorCode::InvalidArgument,
+                  std::string("ANNFORGE_GPU_MEMORY_LIMIT_MB=") + limit + ": expected a whole number of MiB");
+    }
+    free_bytes = std::min<size_t>(free_bytes, static_cast<size_t>(mib) << 20);
+  }
   return free_bytes;
 }
 
