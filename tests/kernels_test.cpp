@@ -3,13 +3,16 @@
 // and the extremes of the 8-bit ranges.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <random>
 #include <type_traits>
 #include <vector>
 
 #include "annforge.hpp"
 #include "host/cpu/distance.hpp"
+#include "host/cpu/dot_block.hpp"
 #include "tests/test_support.hpp"
 
 namespace {
@@ -150,3 +153,37 @@ TEST(Kernels, UInt8ManyMatchesPairs) { compare_many_with_pairs<uint8_t>(ElementT
 TEST(Kernels, Int8ManyMatchesPairs) { compare_many_with_pairs<int8_t>(ElementType::Int8); }
 
 }  // namespace
+
+// --- blocked dot products (host/cpu/dot_block.hpp) --------------------------------------------
+
+TEST(DotBlock, MatchesPlainDotsForEveryShapeAndKernel) {
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (int dim : {1, 3, 16, 128, 131}) {
+    for (int rows : {1, 6, 7, 17, 48}) {
+      std::vector<float> data(static_cast<size_t>(rows) * dim);
+      for (float& x : data) x = static_cast<float>(byte(rng));  // 8-bit values: every dot is exact
+      std::vector<float> panels;
+      annforge::cpu::pack_panels(data.data(), rows, dim, panels);
+      const int count = annforge::cpu::panel_count(rows);
+      const int a_rows = (rows + annforge::cpu::kDotBlockRows - 1) / annforge::cpu::kDotBlockRows *
+                         annforge::cpu::kDotBlockRows;
+      std::vector<float> a(static_cast<size_t>(a_rows) * dim, 0.0f);
+      std::copy(data.begin(), data.end(), a.begin());
+      for (auto kernel : {annforge::cpu::dot_block_kernel(), annforge::cpu::scalar_dot_block_kernel()}) {
+        std::vector<float> c(static_cast<size_t>(a_rows) * count * 16, -1.0f);
+        kernel(a.data(), a_rows, dim, panels.data(), count, c.data(), count * 16);
+        for (int i = 0; i < rows; ++i) {
+          for (int j = 0; j < count * 16; ++j) {
+            double expected = 0;
+            if (j < rows) {
+              for (int d = 0; d < dim; ++d) expected += double(data[i * dim + d]) * data[j * dim + d];
+            }
+            ASSERT_EQ(c[static_cast<size_t>(i) * count * 16 + j], static_cast<float>(expected))
+                << "dim " << dim << " rows " << rows << " i " << i << " j " << j;
+          }
+        }
+      }
+    }
+  }
+}

@@ -9,6 +9,7 @@
 #include <numeric>
 #include <random>
 
+#include "host/cpu/dot_block.hpp"
 #include "host/cpu/knn_graph.hpp"
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/progress.hpp"
@@ -87,6 +88,23 @@ void merge_sorted(uint32_t* ids, float* distances, const uint32_t* more_ids, con
   std::copy(scratch_distances, scratch_distances + k, distances);
 }
 
+// A row of any element type as floats.
+void to_floats(const void* row, ElementType type, int dim, float* out) {
+  switch (type) {
+    case ElementType::Float32: std::memcpy(out, row, dim * sizeof(float)); break;
+    case ElementType::UInt8:
+      for (int d = 0; d < dim; ++d) out[d] = static_cast<const uint8_t*>(row)[d];
+      break;
+    case ElementType::Int8:
+      for (int d = 0; d < dim; ++d) out[d] = static_cast<const int8_t*>(row)[d];
+      break;
+  }
+}
+
+// Rows of a cluster block whose dots one kernel call computes: enough to reuse each packed
+// panel from L1 several times, few enough that their dots stay in L2.
+constexpr int kDotChunkRows = 8 * kDotBlockRows;
+
 }  // namespace
 
 KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition, int k, int threads, uint64_t seed,
@@ -104,6 +122,9 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
   graph.distances.assign(rows * k, std::numeric_limits<float>::infinity());
   std::vector<SpinLock> locks(rows);
   const KernelTable& f32 = kernels_for(ElementType::Float32);
+  const DotBlockKernel dot_block = dot_block_kernel();
+  const int dim = static_cast<int>(data.dim);
+  const Metric metric = distance.metric();
 
   // Largest clusters first, so no thread is left with a big one at the end.
   std::vector<int> order(clusters);
@@ -123,6 +144,7 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     std::vector<float> best_distances(k);
     std::vector<uint32_t> merged_ids(k);
     std::vector<float> merged_distances(k);
+    std::vector<float> float_block, squared_norms, panels, dots;
     for (int64_t position = begin; position < end; ++position) {
       const int cluster = order[position];
       const uint32_t* ids = &members[offsets[cluster]];
@@ -148,9 +170,32 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
           projected_pointers[i] = &block_projected[i * first_pass.dim];
         }
       }
+      // Narrow vectors: the block's dots come from one blocked matrix product per chunk of rows
+      // (dot_block.hpp); distances from dots and norms.
+      const int panels_count = panel_count(static_cast<int>(size));
+      const int ldc = panels_count * 16;
+      if (!two_pass) {
+        const int64_t padded = (size + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
+        float_block.assign(padded * dim, 0.0f);
+        squared_norms.resize(size);
+        for (int64_t i = 0; i < size; ++i) {
+          float* row = &float_block[i * dim];
+          to_floats(row_pointers[i], data.type, dim, row);
+          float sum = 0.0f;
+          for (int d = 0; d < dim; ++d) sum = std::fma(row[d], row[d], sum);
+          squared_norms[i] = sum;
+        }
+        pack_panels(float_block.data(), static_cast<int>(size), dim, panels);
+        dots.resize(static_cast<size_t>(kDotChunkRows) * ldc);
+      }
       // Each member against the whole block (both halves of the symmetric matrix: a row at a
       // time makes selection a streaming threshold test instead of sorted insertions).
       for (int64_t i = 0; i < size; ++i) {
+        if (!two_pass && i % kDotChunkRows == 0) {
+          const int64_t chunk = std::min<int64_t>(kDotChunkRows, size - i);
+          const int a_rows = static_cast<int>((chunk + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows);
+          dot_block(&float_block[i * dim], a_rows, dim, panels.data(), panels_count, dots.data(), ldc);
+        }
         const int64_t v = ids[i];
         // Start from v's k-th distance so far (from its other clusters): nothing worse can enter.
         float threshold;
@@ -183,8 +228,18 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
             best_distances[c] = best.distance(c);
           }
         } else {
-          distance.raw_many(row_pointers[i], block_norms[i], row_pointers.data(), block_norms.data(),
-                            static_cast<int>(size), row_distances.data());
+          const float* row_dots = &dots[(i % kDotChunkRows) * ldc];
+          if (metric == Metric::L2) {
+            const float own = squared_norms[i];
+            for (int64_t j = 0; j < size; ++j) {
+              row_distances[j] = std::max(own + squared_norms[j] - 2.0f * row_dots[j], 0.0f);
+            }
+          } else if (metric == Metric::InnerProduct) {
+            for (int64_t j = 0; j < size; ++j) row_distances[j] = -row_dots[j];
+          } else {
+            const float own = block_norms[i];
+            for (int64_t j = 0; j < size; ++j) row_distances[j] = 1.0f - row_dots[j] * own * block_norms[j];
+          }
           row_distances[i] = std::numeric_limits<float>::infinity();  // not its own neighbour
           best.select(row_distances.data(), static_cast<int>(size), threshold);
           for (int c = 0; c < best.size(); ++c) {
