@@ -11,6 +11,7 @@
 
 #include "host/cpu/dot_block.hpp"
 #include "host/cpu/knn_graph.hpp"
+#include "host/cpu/threshold_collect.hpp"
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/progress.hpp"
 #include "host/cpu/random.hpp"
@@ -25,18 +26,29 @@ namespace {
 // from every 8th value keeps about 1.5k candidates, and only those are selected among.
 class SmallestK {
  public:
-  explicit SmallestK(int k) : k_(k) {}
+  explicit SmallestK(int k) : k_(k), collect_kernel_(collect_kernel()) {}
   // With `sorted` false the k come in no particular order (cheaper, for a shortlist).
   void select(const float* values, int count, float threshold, bool sorted = true) {
     chosen_.clear();
     float cut = threshold;
     if (count > 16 * k_) {
-      sample_.clear();
-      for (int i = 0; i < count; i += 8) sample_.push_back(values[i]);
-      // The (k/8 + k/16)-th smallest of an eighth sample sits a little above the true k-th.
-      const size_t rank = std::min(sample_.size() - 1, static_cast<size_t>(k_ / 8 + k_ / 16));
-      std::nth_element(sample_.begin(), sample_.begin() + rank, sample_.end());
-      cut = std::min(cut, sample_[rank]);
+      // The (k/8 + k/16)-th smallest of an eighth sample sits a little above the true k-th. It
+      // is kept in a short sorted buffer: most sampled values are larger than its last entry, a
+      // well predicted comparison (cheaper than a selection over the whole sample).
+      const int samples = (count + 7) / 8;
+      const int keep = std::min(samples, k_ / 8 + k_ / 16 + 1);
+      sample_.assign(keep, std::numeric_limits<float>::infinity());
+      for (int i = 0; i < count; i += 8) {
+        const float v = values[i];
+        if (!(v < sample_[keep - 1])) continue;
+        int at = keep - 1;
+        while (at > 0 && sample_[at - 1] > v) {
+          sample_[at] = sample_[at - 1];
+          --at;
+        }
+        sample_[at] = v;
+      }
+      cut = std::min(cut, sample_[keep - 1]);
     }
     collect(values, count, cut);
     if (static_cast<int>(chosen_.size()) < k_ && cut < threshold) {  // the estimate was too tight
@@ -54,13 +66,16 @@ class SmallestK {
   uint32_t position(int i) const { return chosen_[i].second; }
 
  private:
-  // The cut passes a few percent of the values, so the branch is well predicted.
+  // The cut passes a few percent of the values, at unpredictable places: a branch-free
+  // compaction of their positions (threshold_collect.hpp), then the pairs.
   void collect(const float* values, int count, float cut) {
-    for (int i = 0; i < count; ++i) {
-      if (values[i] <= cut && values[i] < std::numeric_limits<float>::infinity()) chosen_.emplace_back(values[i], i);
-    }
+    positions_.resize(static_cast<size_t>(count) + 8);
+    const int found = collect_kernel_(values, count, cut, positions_.data());
+    for (int i = 0; i < found; ++i) chosen_.emplace_back(values[positions_[i]], positions_[i]);
   }
   int k_;
+  CollectKernel collect_kernel_;
+  std::vector<uint32_t> positions_;
   std::vector<float> sample_;
   std::vector<std::pair<float, uint32_t>> chosen_;
 };
@@ -102,8 +117,10 @@ void to_floats(const void* row, ElementType type, int dim, float* out) {
 }
 
 // Rows of a cluster block whose dots one kernel call computes: enough to reuse each packed
-// panel from L1 several times, few enough that their dots stay in L2.
+// panel from L1 several times, few enough that their dots stay in L2. A multiple of 16 (the
+// panel width), so that a chunk's first row starts a panel.
 constexpr int kDotChunkRows = 8 * kDotBlockRows;
+static_assert(kDotChunkRows % 16 == 0, "chunks start at panel boundaries");
 
 }  // namespace
 
@@ -144,7 +161,7 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     std::vector<float> best_distances(k);
     std::vector<uint32_t> merged_ids(k);
     std::vector<float> merged_distances(k);
-    std::vector<float> float_block, squared_norms, panels, dots;
+    std::vector<float> float_block, squared_norms, panels, dots, matrix;
     for (int64_t position = begin; position < end; ++position) {
       const int cluster = order[position];
       const uint32_t* ids = &members[offsets[cluster]];
@@ -187,14 +204,29 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
         }
         pack_panels(float_block.data(), static_cast<int>(size), dim, panels);
         dots.resize(static_cast<size_t>(kDotChunkRows) * ldc);
+        matrix.resize(static_cast<size_t>(size) * ldc);
       }
       // Each member against the whole block (both halves of the symmetric matrix: a row at a
       // time makes selection a streaming threshold test instead of sorted insertions).
       for (int64_t i = 0; i < size; ++i) {
         if (!two_pass && i % kDotChunkRows == 0) {
+          // The dot matrix is symmetric: a chunk computes its rows' dots with columns from its
+          // own first row on (half the products in all), keeps them, and mirrors them into the
+          // rows of later chunks.
           const int64_t chunk = std::min<int64_t>(kDotChunkRows, size - i);
           const int a_rows = static_cast<int>((chunk + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows);
-          dot_block(&float_block[i * dim], a_rows, dim, panels.data(), panels_count, dots.data(), ldc);
+          const int first_panel = static_cast<int>(i / 16);
+          const int width = (panels_count - first_panel) * 16;
+          dot_block(&float_block[i * dim], a_rows, dim, &panels[static_cast<size_t>(first_panel) * dim * 16],
+                    panels_count - first_panel, dots.data(), width);
+          const int64_t columns = size - i;
+          for (int64_t r = 0; r < chunk; ++r) {
+            std::memcpy(&matrix[(i + r) * ldc + i], &dots[r * width], columns * sizeof(float));
+          }
+          for (int64_t j = i + chunk; j < size; ++j) {
+            float* mirror = &matrix[j * ldc + i];
+            for (int64_t r = 0; r < chunk; ++r) mirror[r] = dots[r * width + (j - i)];
+          }
         }
         const int64_t v = ids[i];
         // Start from v's k-th distance so far (from its other clusters): nothing worse can enter.
@@ -228,7 +260,7 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
             best_distances[c] = best.distance(c);
           }
         } else {
-          const float* row_dots = &dots[(i % kDotChunkRows) * ldc];
+          const float* row_dots = &matrix[i * ldc];
           if (metric == Metric::L2) {
             const float own = squared_norms[i];
             for (int64_t j = 0; j < size; ++j) {

@@ -1,0 +1,38 @@
+// The portable kernel of threshold_collect.hpp and the dispatch; AVX2 in threshold_collect_avx2.cpp.
+#include "host/cpu/threshold_collect.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+namespace annforge::cpu {
+
+CollectKernel avx2_collect_kernel();  // threshold_collect_avx2.cpp
+
+namespace {
+
+int scalar_collect(const float* values, int count, float cut, uint32_t* positions) {
+  int found = 0;
+  for (int i = 0; i < count; ++i) {
+    // Branch-free: the slot is written either way and kept when the value passes.
+    positions[found] = static_cast<uint32_t>(i);
+    found += values[i] <= cut && values[i] < std::numeric_limits<float>::infinity();
+  }
+  return found;
+}
+
+}  // namespace
+
+CollectKernel scalar_collect_kernel() { return scalar_collect; }
+
+CollectKernel collect_kernel() {
+  static const bool avx2 = [] {
+    const char* forced = std::getenv("ANNFORGE_SIMD");
+    if (forced && std::strcmp(forced, "scalar") == 0) return false;
+    __builtin_cpu_init();
+    return static_cast<bool>(__builtin_cpu_supports("avx2"));
+  }();
+  return avx2 ? avx2_collect_kernel() : scalar_collect;
+}
+
+}  // namespace annforge::cpu
