@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <random>
 #include <type_traits>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "annforge.hpp"
 #include "host/cpu/distance.hpp"
 #include "host/cpu/dot_block.hpp"
+#include "host/cpu/threshold_collect.hpp"
 #include "tests/test_support.hpp"
 
 namespace {
@@ -183,6 +185,33 @@ TEST(DotBlock, MatchesPlainDotsForEveryShapeAndKernel) {
                 << "dim " << dim << " rows " << rows << " i " << i << " j " << j;
           }
         }
+      }
+    }
+  }
+}
+
+// --- threshold collection (host/cpu/threshold_collect.hpp) ------------------------------------
+
+TEST(ThresholdCollect, FindsExactlyThePositionsAtOrBelowTheCut) {
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+  for (int count : {0, 1, 7, 8, 9, 100, 1500}) {
+    std::vector<float> values(count);
+    for (float& v : values) v = uniform(rng);
+    if (count > 3) {
+      values[1] = std::numeric_limits<float>::infinity();  // never collected, whatever the cut
+      values[2] = 0.25f;                                   // equal to the cut: collected
+    }
+    for (float cut : {-1.0f, 0.0f, 0.25f, 0.9f, std::numeric_limits<float>::infinity()}) {
+      std::vector<uint32_t> expected;
+      for (int i = 0; i < count; ++i) {
+        if (values[i] <= cut && values[i] < std::numeric_limits<float>::infinity()) expected.push_back(i);
+      }
+      for (auto kernel : {annforge::cpu::collect_kernel(), annforge::cpu::scalar_collect_kernel()}) {
+        std::vector<uint32_t> positions(count + 8);
+        const int found = kernel(values.data(), count, cut, positions.data());
+        positions.resize(found);
+        EXPECT_EQ(positions, expected) << "count " << count << " cut " << cut;
       }
     }
   }
