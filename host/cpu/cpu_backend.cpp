@@ -1,6 +1,8 @@
 // The CPU backend: kNN graph (brute force, or clusters + NN-Descent), graph optimisation,
 // connectivity, beam search, extend.
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 
 #include "host/backend.hpp"
 #include "host/cpu/beam_search.hpp"
@@ -26,6 +28,18 @@ constexpr int64_t kBruteForceMaxRows = 3000;
 // 64, hence the cap), and in return starts in its own region of the data: on data that falls
 // into many well separated clusters, greedy search cannot cross from a cluster without an entry
 // point to one with, whatever the beam.
+// Tuning knobs from the environment (for measurement runs; see README "Build options").
+int env_knob(const char* name, int fallback) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') return fallback;
+  char* end = nullptr;
+  const long parsed = std::strtol(value, &end, 10);
+  if (*end != '\0' || parsed <= 0 || parsed > (1 << 20)) {
+    throw Error(ErrorCode::InvalidArgument, std::string(name) + "=" + value + ": expected a positive integer");
+  }
+  return static_cast<int>(parsed);
+}
+
 int entry_point_count(int64_t rows) { return static_cast<int>(std::clamp<int64_t>(rows / 250, 128, 512)); }
 
 // The large-data path: partition into overlapping clusters, renumber rows by cluster so that
@@ -37,6 +51,8 @@ std::vector<uint32_t> build_clustered(const DatasetView& data, Metric metric, in
   PartitionParams partitioning;
   partitioning.threads = threads;
   partitioning.seed = params.seed;
+  partitioning.cluster_size = env_knob("ANNFORGE_CPU_CLUSTER_SIZE", partitioning.cluster_size);
+  partitioning.overlap = env_knob("ANNFORGE_CPU_OVERLAP", partitioning.overlap);
   Partition partition = partition_into_clusters(data, metric, partitioning);
   const Renumbering order = renumber_by_cluster(partition);
   const Dataset local = reorder_rows(data, order, threads);
