@@ -36,7 +36,9 @@ const KernelTable kScalarU8{scalar_l2<uint8_t>, scalar_dot<uint8_t>, scalar_many
 const KernelTable kScalarI8{scalar_l2<int8_t>, scalar_dot<int8_t>, scalar_many<scalar_l2<int8_t>>,
                             scalar_many<scalar_dot<int8_t>>, "scalar"};
 
-bool use_avx2() {
+}  // namespace
+
+bool cpu_has_avx2_fma() {
   static const bool yes = [] {
     const char* forced = std::getenv("ANNFORGE_SIMD");
     if (forced && std::strcmp(forced, "scalar") == 0) return false;
@@ -45,8 +47,6 @@ bool use_avx2() {
   }();
   return yes;
 }
-
-}  // namespace
 
 const KernelTable& scalar_kernels_for(ElementType type) {
   switch (type) {
@@ -58,7 +58,7 @@ const KernelTable& scalar_kernels_for(ElementType type) {
 }
 
 const KernelTable& kernels_for(ElementType type) {
-  if (use_avx2()) return *avx2_kernels_for(type);
+  if (cpu_has_avx2_fma()) return *avx2_kernels_for(type);
   return scalar_kernels_for(type);
 }
 

@@ -24,6 +24,8 @@ struct KernelTable {
 // The kernels for one element type, best available on this CPU (set ANNFORGE_SIMD=scalar to
 // force the portable ones, for testing).
 const KernelTable& kernels_for(ElementType type);
+// Whether this CPU runs the AVX2 + FMA kernels (false under ANNFORGE_SIMD=scalar).
+bool cpu_has_avx2_fma();
 const KernelTable& scalar_kernels_for(ElementType type);
 
 // 1/||x|| for every row (0 for a zero vector, so its cosine distance is 1 to everything).

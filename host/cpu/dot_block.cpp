@@ -1,7 +1,8 @@
 // Packing and the portable kernel of dot_block.hpp; the AVX2 kernel is in dot_block_avx2.cpp.
 #include "host/cpu/dot_block.hpp"
 
-#include <cstdlib>
+#include "host/cpu/distance.hpp"
+
 #include <cstring>
 
 namespace annforge::cpu {
@@ -25,16 +26,6 @@ void scalar_dot_block(const float* a, int a_rows, int dim, const float* panels, 
       std::memcpy(c + static_cast<size_t>(i) * ldc + p * 16, sums, sizeof(sums));
     }
   }
-}
-
-bool cpu_has_avx2_fma() {
-  static const bool yes = [] {
-    const char* forced = std::getenv("ANNFORGE_SIMD");
-    if (forced && std::strcmp(forced, "scalar") == 0) return false;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }();
-  return yes;
 }
 
 }  // namespace

@@ -3,13 +3,10 @@
 
 #include <cstdint>
 
+#include "kernels/shared/partition_core.hpp"
+
 namespace annforge::cpu {
 
-inline uint64_t mix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
+inline uint64_t mix64(uint64_t x) { return core::mix_bits(x); }
 
 }  // namespace annforge::cpu

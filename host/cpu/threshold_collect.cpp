@@ -1,8 +1,8 @@
 // The portable kernel of threshold_collect.hpp and the dispatch; AVX2 in threshold_collect_avx2.cpp.
 #include "host/cpu/threshold_collect.hpp"
 
-#include <cstdlib>
-#include <cstring>
+#include "host/cpu/distance.hpp"
+
 #include <limits>
 
 namespace annforge::cpu {
@@ -25,14 +25,6 @@ int scalar_collect(const float* values, int count, float cut, uint32_t* position
 
 CollectKernel scalar_collect_kernel() { return scalar_collect; }
 
-CollectKernel collect_kernel() {
-  static const bool avx2 = [] {
-    const char* forced = std::getenv("ANNFORGE_SIMD");
-    if (forced && std::strcmp(forced, "scalar") == 0) return false;
-    __builtin_cpu_init();
-    return static_cast<bool>(__builtin_cpu_supports("avx2"));
-  }();
-  return avx2 ? avx2_collect_kernel() : scalar_collect;
-}
+CollectKernel collect_kernel() { return cpu_has_avx2_fma() ? avx2_collect_kernel() : scalar_collect; }
 
 }  // namespace annforge::cpu

@@ -27,7 +27,8 @@ ANNFORGE_HD uint32_t orderable_bits(uint32_t float_bits) {
   return (float_bits & 0x80000000u) ? ~float_bits : (float_bits | 0x80000000u);
 }
 
-// A 64-bit mix (splitmix64's finaliser): random choices that depend only on their inputs.
+// A 64-bit mix (SplitMix64's step and finaliser): random choices that depend only on their
+// inputs, on the CPU (host/cpu/random.hpp) and on the GPU alike.
 ANNFORGE_HD uint64_t mix_bits(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
