@@ -92,11 +92,14 @@ DeviceKnn forest_graph(GpuContext& gpu, const DeviceMatrix& data, const float* n
   const int64_t n = data.rows;
   const ForestShape shape = forest_shape(n, k, std::max(settings.leaf_size, 2 * k + 2));
   const int trees = settings.trees;
-  const int64_t slots = static_cast<int64_t>(trees) * shape.kk;
+  // Per row: the k kept so far, then this tree's kk candidates; merged after every tree, so that
+  // memory holds k + kk candidates per row whatever the number of trees.
+  const int64_t slots = k + shape.kk;
   const bool half = data.type != ElementType::Float32;
   const size_t e = half ? 2 : 4;
   const float* inverse_norms = metric == Metric::Cosine ? norms : nullptr;
 
+  DeviceKnn knn{DeviceBuffer<uint32_t>(n * k), DeviceBuffer<float>(n * k)};
   DeviceBuffer<uint32_t> candidate_ids(n * slots);
   DeviceBuffer<float> candidate_distances(n * slots);
   DeviceBuffer<uint32_t> order(n);
@@ -119,6 +122,19 @@ DeviceKnn forest_graph(GpuContext& gpu, const DeviceMatrix& data, const float* n
 
   for (int tree = 0; tree < trees; ++tree) {
     const uint64_t tree_seed = core::mix_bits(seed ^ (0x5eedull + tree));
+    // The kept lists into the first k slots (none yet before the first tree: kInvalidId slots,
+    // which the merge reads as +infinity whatever their distance).
+    if (tree == 0) {
+      ANNFORGE_CUDA_CHECK(cudaMemset2DAsync(candidate_ids.data(), slots * sizeof(uint32_t), 0xff, k * sizeof(uint32_t),
+                                            n, gpu.compute.get()));
+    } else {
+      ANNFORGE_CUDA_CHECK(cudaMemcpy2DAsync(candidate_ids.data(), slots * sizeof(uint32_t), knn.ids.data(),
+                                            k * sizeof(uint32_t), k * sizeof(uint32_t), n, cudaMemcpyDeviceToDevice,
+                                            gpu.compute.get()));
+      ANNFORGE_CUDA_CHECK(cudaMemcpy2DAsync(candidate_distances.data(), slots * sizeof(float), knn.distances.data(),
+                                            k * sizeof(float), k * sizeof(float), n, cudaMemcpyDeviceToDevice,
+                                            gpu.compute.get()));
+    }
     fill_identity(res, order.data(), n);
     for (int level = 0; level < shape.levels; ++level) {
       forest_split_level(res, data, inverse_norms, order.data(), level, tree_seed, scratch);
@@ -154,22 +170,20 @@ DeviceKnn forest_graph(GpuContext& gpu, const DeviceMatrix& data, const float* n
                         raft::make_device_matrix_view<float, int64_t>(local_distances.data(), rows, shape.kk),
                         raft::make_device_matrix_view<uint32_t, int64_t>(local_positions.data(), rows, shape.kk));
       scatter_leaf_candidates(res, members.data(), leaves, shape.side, shape.kk, local_distances.data(),
-                              local_positions.data(), slots, static_cast<int64_t>(tree) * shape.kk,
-                              candidate_ids.data(), candidate_distances.data());
+                              local_positions.data(), slots, k, candidate_ids.data(), candidate_distances.data());
     }
-    timer.lap("forest tree leaves (GEMM + select_k)");
+    merge_candidates(res, n, slots, candidate_ids.data(), candidate_distances.data(), k, knn.ids.data(),
+                     knn.distances.data());
+    timer.lap("forest tree leaves (GEMM + select_k) and merge");
   }
-  DeviceKnn knn{DeviceBuffer<uint32_t>(n * k), DeviceBuffer<float>(n * k)};
-  merge_candidates(res, n, slots, candidate_ids.data(), candidate_distances.data(), k, knn.ids.data(),
-                   knn.distances.data());
-  timer.lap("merge of the trees' candidates");
   return knn;
 }
 
 void check_memory(GpuContext& gpu, int64_t n, size_t row_bytes, int k, int degree, const ForestSettings& settings) {
   const size_t data = n * row_bytes + n * 4;
   const size_t knn = 2 * n * static_cast<size_t>(k) * 8;
-  const size_t forest = n * static_cast<size_t>(settings.trees) * k * 8 + n * 24 + (size_t{3} << 30);
+  const size_t forest = n * static_cast<size_t>(2 * k) * 8 + n * 24 + (size_t{3} << 30);
+  (void)settings;
   const size_t graph = 3 * n * static_cast<size_t>(degree) * 4 + n * 4;
   const size_t need = data + knn + std::max(forest, graph);
   const size_t free_bytes = gpu.free_memory();
