@@ -129,4 +129,18 @@ FloatRows as_float32(const annforge::DatasetView& view) {
   return out;
 }
 
+// Shared by compare_cpu's and compare_gpu's option parsers.
+int64_t parse_integer(const std::string& flag, const std::string& text, int64_t minimum) {
+  size_t consumed = 0;
+  int64_t value = 0;
+  try {
+    value = std::stoll(text, &consumed);
+  } catch (const std::exception&) {
+    consumed = 0;
+  }
+  if (consumed == 0 || consumed != text.size()) throw UsageError(flag + ": '" + text + "' is not an integer");
+  if (value < minimum) throw UsageError(flag + ": " + text + " is below the minimum of " + std::to_string(minimum));
+  return value;
+}
+
 }  // namespace annforge_bench

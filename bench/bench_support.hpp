@@ -72,6 +72,9 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A flag's integer value, at least `minimum`; throws UsageError naming the flag otherwise.
+int64_t parse_integer(const std::string& flag, const std::string& text, int64_t minimum);
+
 // ---- command line (options.cpp) ------------------------------------------------------------
 
 extern const char* const kUsage;

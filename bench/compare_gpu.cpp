@@ -58,6 +58,7 @@ using annforge::ElementType;
 using annforge_bench::GroundTruth;
 using annforge_bench::json_number;
 using annforge_bench::json_string;
+using annforge_bench::parse_integer;
 using annforge_bench::make_resident;
 using annforge_bench::parallel_for_each;
 using annforge_bench::recall_at_k;
@@ -103,10 +104,7 @@ const char* const kUsage =
     "  --sample N           rows checked in the exact and torch graphs (default 1000)\n"
     "  --seed S             seed of the sample (and of --generate; default 42)\n";
 
-class UsageFailure : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+using UsageFailure = annforge_bench::UsageError;  // bench_support.hpp
 
 struct Options {
   std::string base_path, queries_path, gt_path, json_path;
@@ -130,18 +128,6 @@ struct Options {
 
 // ---- small helpers -------------------------------------------------------------------------
 
-int64_t parse_integer(const std::string& flag, const std::string& text, int64_t minimum) {
-  size_t consumed = 0;
-  int64_t value = 0;
-  try {
-    value = std::stoll(text, &consumed);
-  } catch (const std::exception&) {
-    consumed = 0;
-  }
-  if (consumed == 0 || consumed != text.size()) throw UsageFailure(flag + ": '" + text + "' is not an integer");
-  if (value < minimum) throw UsageFailure(flag + ": " + text + " is below the minimum of " + std::to_string(minimum));
-  return value;
-}
 
 std::vector<std::string> split(const std::string& text, char separator) {
   std::vector<std::string> items;

@@ -56,18 +56,6 @@ const char* const kUsage =
 
 namespace {
 
-int64_t parse_integer(const std::string& flag, const std::string& text, int64_t minimum) {
-  size_t consumed = 0;
-  int64_t value = 0;
-  try {
-    value = std::stoll(text, &consumed);
-  } catch (const std::exception&) {
-    consumed = 0;
-  }
-  if (consumed == 0 || consumed != text.size()) throw UsageError(flag + ": '" + text + "' is not an integer");
-  if (value < minimum) throw UsageError(flag + ": " + text + " is below the minimum of " + std::to_string(minimum));
-  return value;
-}
 
 std::vector<std::string> split_list(const std::string& flag, const std::string& text) {
   std::vector<std::string> items;
