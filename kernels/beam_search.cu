@@ -44,7 +44,7 @@ __device__ bool visit(uint32_t* table, uint32_t mask, uint32_t id) {
   return false;
 }
 
-template <typename T>
+template <int Team, typename T>
 __global__ void search_kernel(const T* base, int64_t dim, MetricSpec metric, const uint32_t* graph, int degree,
                               const uint32_t* entries, int entry_count, const T* queries, int64_t query_count, int k,
                               int beam_width, Layout layout, uint32_t* out_ids, float* out_distances) {
@@ -56,7 +56,7 @@ __global__ void search_kernel(const T* base, int64_t dim, MetricSpec metric, con
   __shared__ int parent_slot;
   __shared__ float query_inverse_norm;
   const float inf = __int_as_float(0x7f800000);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x / 32, warps = blockDim.x / 32;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x / 32;
   const uint32_t mask = layout.table_size - 1;
   const int fresh = layout.buffer - beam_width;  // slots for one expansion's candidates
 
@@ -79,13 +79,18 @@ __global__ void search_kernel(const T* base, int64_t dim, MetricSpec metric, con
     // Scores the ids in slots [beam_width, buffer) (kInvalid = empty), then keeps the best
     // beam_width of beam + fresh.
     auto score_and_merge = [&]() {
-      for (int i = beam_width + warp; i < layout.buffer; i += warps) {
-        const uint32_t id = ids[i];
-        if (id == kInvalid) continue;
-        const float inverse_row = metric.inverse_norms ? metric.inverse_norms[id] : 0.0f;
-        const float d = warp_query_distance(query, base + static_cast<int64_t>(id) * dim, static_cast<int>(dim),
-                                            metric.metric, query_inverse_norm, inverse_row, lane);
-        if (lane == 0) distances[i] = d;
+      // A team of lanes per candidate; every lane runs the same number of rounds (the shuffles
+      // span the warp), idle teams with `active` false.
+      const int teams = blockDim.x / Team, team = threadIdx.x / Team, team_lane = threadIdx.x % Team;
+      for (int first = beam_width; first < layout.buffer; first += teams) {
+        const int i = first + team;
+        const uint32_t id = i < layout.buffer ? ids[i] : kInvalid;
+        const bool active = id != kInvalid;
+        const float inverse_row = active && metric.inverse_norms ? metric.inverse_norms[id] : 0.0f;
+        const float d = team_query_distance<Team>(query, base + (active ? static_cast<int64_t>(id) * dim : 0),
+                                                  static_cast<int>(dim), metric.metric, query_inverse_norm,
+                                                  inverse_row, team_lane, active);
+        if (active && team_lane == 0) distances[i] = d;
       }
       block_bitonic_sort<ByDistance>(distances, ids, layout.buffer);
       for (int i = beam_width + threadIdx.x; i < layout.buffer; i += blockDim.x) {
@@ -172,7 +177,9 @@ void graph_search(const raft::resources& res, const DeviceMatrix& base, MetricSp
   const int blocks = static_cast<int>(std::min<int64_t>(queries.rows, int64_t{1} << 20));
   auto launch = [&](auto* typed_base) {
     using T = std::remove_const_t<std::remove_pointer_t<decltype(typed_base)>>;
-    auto kernel = search_kernel<T>;
+    // Teams of 8 lanes for short vectors (16 bytes or floats per lane at dim 128), whole
+    // warps for long ones.
+    auto kernel = base.dim <= 256 ? search_kernel<8, T> : search_kernel<32, T>;
     ANNFORGE_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                              static_cast<int>(shared)));
     kernel<<<blocks, kThreads, shared, stream>>>(typed_base, base.dim, metric, graph, degree, entries, entry_count,

@@ -98,4 +98,24 @@ __device__ float warp_query_distance(const float* query, const T* row, int dim, 
   return core::cosine_distance(v, inverse_norm_query, inverse_norm_row);
 }
 
+// The same for a team of `Team` lanes (8, 16 or 32) of a warp: each team scores its own row, so
+// a warp scores 32 / Team rows at once (short vectors leave most of a whole warp idle). Every
+// lane of the warp must call it (the shuffles span the warp); `active` false gives 0.
+template <int Team, typename T>
+__device__ float team_query_distance(const float* query, const T* row, int dim, Metric metric, float inverse_norm_query,
+                                     float inverse_norm_row, int team_lane, bool active) {
+  float s = 0.0f;
+  if (active) {
+    for (int i = team_lane; i < dim; i += Team) {
+      const float x = query[i], y = static_cast<float>(row[i]);
+      s += metric == Metric::L2 ? (x - y) * (x - y) : x * y;
+    }
+  }
+#pragma unroll
+  for (int offset = Team / 2; offset > 0; offset >>= 1) s += __shfl_xor_sync(0xffffffffu, s, offset);
+  if (metric == Metric::L2) return s;
+  if (metric == Metric::InnerProduct) return core::inner_product_distance(s);
+  return core::cosine_distance(s, inverse_norm_query, inverse_norm_row);
+}
+
 }  // namespace annforge::cuda
