@@ -16,9 +16,10 @@ std::vector<uint32_t> prune_by_detours(const KnnGraph& knn, int degree, int thre
     // rank_of[id] = 1 + the rank of id in the current vector's list, 0 when absent: one load per
     // lookup. Per thread, reset after each vector, so it costs its size once.
     std::vector<uint16_t> rank_of(knn.rows, 0);
-    // counts[1 + r] counts detours of the edge at rank r; counts[0] absorbs the branch-free
-    // increments of ids that are not in the list.
-    std::vector<uint16_t> counts(k + 1), detours(k), kept(degree);
+    // counts[1 + r] counts detours of the edge at rank r; counts[k + 1 ..  k + 8] absorb the
+    // branch-free increments of lookups that are no detour, spread over eight slots by position
+    // so that they do not form one chain of dependent read-modify-writes through memory.
+    std::vector<uint16_t> counts(k + 9), detours(k), kept(degree);
     for (int64_t v = begin; v < end; ++v) {
       const uint32_t* list = &knn.ids[v * k];
       for (int r = 0; r < k; ++r) rank_of[list[r]] = static_cast<uint16_t>(r + 1);
@@ -32,7 +33,8 @@ std::vector<uint32_t> prune_by_detours(const KnnGraph& knn, int degree, int thre
         const uint32_t* via = &knn.ids[static_cast<int64_t>(list[j]) * k];
         for (int p = 0; p + 1 < k; ++p) {
           const int rank_plus_one = rank_of[via[p]];
-          counts[rank_plus_one] += rank_plus_one > std::max(j, p) + 1;
+          const bool detour = rank_plus_one > std::max(j, p) + 1;
+          ++counts[detour ? rank_plus_one : k + 1 + (p & 7)];
         }
       }
       for (int r = 0; r < k; ++r) detours[r] = counts[r + 1];
@@ -44,7 +46,7 @@ std::vector<uint32_t> prune_by_detours(const KnnGraph& knn, int degree, int thre
   return pruned;
 }
 
-std::vector<uint32_t> merge_reverse_edges(const std::vector<uint32_t>& pruned, int64_t rows, int degree) {
+std::vector<uint32_t> merge_reverse_edges(const std::vector<uint32_t>& pruned, int64_t rows, int degree, int threads) {
   // Reverse lists gathered position by position: an in-edge from a vector that ranks this one
   // higher (smaller position) is collected first and survives the cap.
   std::vector<uint32_t> reverse(rows * degree);
@@ -55,11 +57,14 @@ std::vector<uint32_t> merge_reverse_edges(const std::vector<uint32_t>& pruned, i
       if (reverse_count[u] < degree) reverse[static_cast<int64_t>(u) * degree + reverse_count[u]++] = static_cast<uint32_t>(v);
     }
   }
+  // Each vector's merge reads only its own lists: in parallel.
   std::vector<uint32_t> graph(rows * degree);
-  for (int64_t v = 0; v < rows; ++v) {
-    core::merge_forward_and_reverse(&pruned[v * degree], &reverse[v * degree], reverse_count[v], degree,
-                                    &graph[v * degree]);
-  }
+  parallel_for(rows, threads, 4096, [&](int64_t begin, int64_t end, int) {
+    for (int64_t v = begin; v < end; ++v) {
+      core::merge_forward_and_reverse(&pruned[v * degree], &reverse[v * degree], reverse_count[v], degree,
+                                      &graph[v * degree]);
+    }
+  });
   return graph;
 }
 
@@ -74,7 +79,7 @@ std::vector<uint32_t> optimize_graph(const KnnGraph& knn, int degree, int thread
   ProgressReporter reporter(progress, "optimize", 2);
   std::vector<uint32_t> pruned = prune_by_detours(knn, degree, threads);
   reporter.add(1, 0);
-  std::vector<uint32_t> graph = merge_reverse_edges(pruned, knn.rows, degree);
+  std::vector<uint32_t> graph = merge_reverse_edges(pruned, knn.rows, degree, threads);
   reporter.finish();
   return graph;
 }

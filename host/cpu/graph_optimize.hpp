@@ -15,6 +15,7 @@ std::vector<uint32_t> optimize_graph(const KnnGraph& knn, int degree, int thread
 std::vector<uint32_t> prune_by_detours(const KnnGraph& knn, int degree, int threads);
 
 // Merges reverse edges into a pruned graph, keeping each vector's first half of forward edges.
-std::vector<uint32_t> merge_reverse_edges(const std::vector<uint32_t>& pruned, int64_t rows, int degree);
+std::vector<uint32_t> merge_reverse_edges(const std::vector<uint32_t>& pruned, int64_t rows, int degree,
+                                          int threads = 1);
 
 }  // namespace annforge::cpu
