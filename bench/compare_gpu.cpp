@@ -42,6 +42,7 @@
 
 #include "annforge.hpp"
 #include "bench_support.hpp"
+#include "host/cli/mixture.hpp"
 
 #ifndef ANNFORGE_BENCH_TORCH_SCRIPT
 #define ANNFORGE_BENCH_TORCH_SCRIPT "bench/torch_knn_graph.py"
@@ -330,46 +331,6 @@ Options parse_options(int argc, char** argv) {
 
 // ---- the data ------------------------------------------------------------------------------
 
-// Clustered uint8 vectors, the mixture of 'annforge gen' (host/cli/command_generate.cpp): cluster
-// centres in the unit cube, each cluster a rank-12 Gaussian plus faint noise, scaled to [0, 255].
-// Rows are made in blocks of 65,536 on all threads, each block from its own random stream, so the
-// data depends on the seed alone, not on the thread count.
-Dataset generate_mixture(int64_t rows, int64_t dim, int clusters, uint64_t seed, uint64_t stream, int threads) {
-  const int64_t rank = std::min<int64_t>(dim, 12);
-  std::mt19937_64 model_rng(seed);
-  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
-  std::normal_distribution<float> gaussian(0.0f, 1.0f);
-  std::vector<float> centres(static_cast<size_t>(clusters) * dim);
-  for (float& c : centres) c = uniform(model_rng);
-  std::vector<float> directions(static_cast<size_t>(clusters) * rank * dim);
-  const float scale = 0.15f / std::sqrt(static_cast<float>(dim));
-  for (float& d : directions) d = gaussian(model_rng) * scale * std::sqrt(static_cast<float>(dim) / rank);
-  Dataset out = Dataset::allocate(rows, dim, ElementType::UInt8);
-  uint8_t* data = static_cast<uint8_t*>(out.mutable_data());
-  constexpr int64_t kBlock = 65536;
-  const int64_t blocks = (rows + kBlock - 1) / kBlock;
-  parallel_for_each(0, blocks, threads, [&](int64_t block) {
-    std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + stream * 0x100000001B3ull + static_cast<uint64_t>(block));
-    std::uniform_int_distribution<int> pick(0, clusters - 1);
-    std::normal_distribution<float> normal(0.0f, 1.0f);
-    std::normal_distribution<float> noise(0.0f, 0.01f);
-    std::vector<float> z(rank), point(dim);
-    for (int64_t i = block * kBlock; i < std::min(rows, (block + 1) * kBlock); ++i) {
-      const int cluster = pick(rng);
-      const float* centre = &centres[static_cast<size_t>(cluster) * dim];
-      const float* basis = &directions[static_cast<size_t>(cluster) * rank * dim];
-      for (auto& value : z) value = normal(rng);
-      for (int64_t c = 0; c < dim; ++c) point[c] = centre[c] + noise(rng);
-      for (int64_t r = 0; r < rank; ++r) {
-        for (int64_t c = 0; c < dim; ++c) point[c] += z[r] * basis[r * dim + c];
-      }
-      for (int64_t c = 0; c < dim; ++c) {
-        data[i * dim + c] = static_cast<uint8_t>(std::round(std::fmin(std::fmax(point[c], 0.0f), 1.0f) * 255.0f));
-      }
-    }
-  });
-  return out;
-}
 
 struct Data {
   Dataset base_file;  // keeps the storage of a slice alive
@@ -389,9 +350,9 @@ Data load_data(const Options& options) {
     const int64_t query_rows = options.queries_limit > 0 ? options.queries_limit : 10000;
     std::fprintf(stderr, "compare_gpu: generating %lld x %lld uint8 vectors in %d clusters ...\n",
                  static_cast<long long>(options.generate_rows), static_cast<long long>(options.generate_dim), clusters);
-    data.base = generate_mixture(options.generate_rows, options.generate_dim, clusters, options.seed, 1, options.threads);
+    data.base = annforge::cli::generate_mixture(options.generate_rows, options.generate_dim, clusters, ElementType::UInt8, options.seed, 1, options.threads);
     data.base_file = data.base;
-    data.queries = generate_mixture(query_rows, options.generate_dim, clusters, options.seed, 2, options.threads);
+    data.queries = annforge::cli::generate_mixture(query_rows, options.generate_dim, clusters, ElementType::UInt8, options.seed, 2, options.threads);
     data.description = "generated in memory: " + std::to_string(options.generate_rows) + " clustered uint8 vectors (" +
                        std::to_string(clusters) + " clusters, seed " + std::to_string(options.seed) + ")";
     data.queries_description = "generated: " + std::to_string(query_rows) + " queries from the same mixture";
