@@ -7,6 +7,7 @@
 #include <raft/core/resource/cuda_stream.hpp>
 
 #include "kernels/cuda_check.hpp"
+#include "kernels/launch.cuh"
 #include "kernels/device_buffer.hpp"
 
 namespace annforge::cuda {
@@ -39,21 +40,22 @@ __global__ void expand_kernel(const uint32_t* graph, int64_t rows, int degree, i
 }  // namespace
 
 int64_t count_unreachable(const raft::resources& res, const uint32_t* graph, int64_t rows, int degree,
-                          const uint32_t* entries, int entry_count) {
-  cudaStream_t stream = raft::resource::get_cuda_stream(res).get();
+                          const std::vector<uint32_t>& entries) {
+  cudaStream_t stream = stream_of(res);
+  const int entry_count = static_cast<int>(entries.size());
   DeviceBuffer<int> level(rows);
   DeviceBuffer<unsigned long long> reached(1);
+  DeviceBuffer<uint32_t> device_entries(entries.size());
+  ANNFORGE_CUDA_CHECK(cudaMemcpyAsync(device_entries.data(), entries.data(), device_entries.bytes(),
+                                      cudaMemcpyHostToDevice, stream));
   ANNFORGE_CUDA_CHECK(cudaMemsetAsync(level.data(), 0xff, level.bytes(), stream));  // -1
-  seed_kernel<<<std::max(1, (entry_count + 255) / 256), 256, 0, stream>>>(entries, entry_count, rows, level.data());
+  seed_kernel<<<grid_for(entry_count, 256), 256, 0, stream>>>(device_entries.data(), entry_count, rows, level.data());
   ANNFORGE_CUDA_CHECK_LAUNCH("reachability seed");
   // Distinct entries seed the count: the frontier's newcomers are added level by level.
-  std::vector<uint32_t> host_entries(entry_count);
-  ANNFORGE_CUDA_CHECK(cudaMemcpyAsync(host_entries.data(), entries, entry_count * sizeof(uint32_t),
-                                      cudaMemcpyDeviceToHost, stream));
-  ANNFORGE_CUDA_CHECK(cudaStreamSynchronize(stream));
-  std::sort(host_entries.begin(), host_entries.end());
-  int64_t total = std::unique(host_entries.begin(), host_entries.end()) - host_entries.begin();
-  const int blocks = static_cast<int>(std::min<int64_t>((rows + 255) / 256, int64_t{1} << 20));
+  std::vector<uint32_t> distinct = entries;
+  std::sort(distinct.begin(), distinct.end());
+  int64_t total = std::unique(distinct.begin(), distinct.end()) - distinct.begin();
+  const int blocks = grid_for(rows, 256);
   for (int depth = 0; total < rows; ++depth) {
     ANNFORGE_CUDA_CHECK(cudaMemsetAsync(reached.data(), 0, sizeof(unsigned long long), stream));
     expand_kernel<<<blocks, 256, 0, stream>>>(graph, rows, degree, depth, level.data(), reached.data());

@@ -4,12 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include <raft/core/resources.hpp>
 
 namespace annforge::cuda {
 
+// `graph` in device memory; `entries` (host) are copied up.
 int64_t count_unreachable(const raft::resources& res, const uint32_t* graph, int64_t rows, int degree,
-                          const uint32_t* entries, int entry_count);
+                          const std::vector<uint32_t>& entries);
 
 }  // namespace annforge::cuda

@@ -1,10 +1,9 @@
 // The CPU backend: kNN graph (brute force, or clusters + NN-Descent), graph optimisation,
 // connectivity, beam search, extend.
 #include <algorithm>
-#include <cstdlib>
-#include <string>
 
 #include "host/backend.hpp"
+#include "host/env_knob.hpp"
 #include "host/cpu/beam_search.hpp"
 #include "host/cpu/connectivity.hpp"
 #include "host/cpu/entry_point.hpp"
@@ -23,25 +22,6 @@ namespace {
 // Below this many rows the exact all-pairs kNN graph costs less than NN-Descent's rounds
 // (measured on sift-vl-1m slices, see NOTES.md), and it is exact.
 constexpr int64_t kBruteForceMaxRows = 3000;
-// Search entry points per index: one per ~250 vectors, 128 to 512. A query's first step costs
-// one distance per entry point (on 1M SIFT, 1,024 of them cost ~15% of the queries/s at beam
-// 64, hence the cap), and in return starts in its own region of the data: on data that falls
-// into many well separated clusters, greedy search cannot cross from a cluster without an entry
-// point to one with, whatever the beam.
-// Tuning knobs from the environment (for measurement runs; see README "Build options").
-int env_knob(const char* name, int fallback) {
-  const char* value = std::getenv(name);
-  if (value == nullptr || *value == '\0') return fallback;
-  char* end = nullptr;
-  const long parsed = std::strtol(value, &end, 10);
-  if (*end != '\0' || parsed <= 0 || parsed > (1 << 20)) {
-    throw Error(ErrorCode::InvalidArgument, std::string(name) + "=" + value + ": expected a positive integer");
-  }
-  return static_cast<int>(parsed);
-}
-
-int entry_point_count(int64_t rows) { return static_cast<int>(std::clamp<int64_t>(rows / 250, 128, 512)); }
-
 // The large-data path: partition into overlapping clusters, renumber rows by cluster so that
 // every later stage reads nearby memory, exact neighbours within clusters, NN-Descent rounds
 // to repair cluster borders, graph optimisation; then the graph back in the caller's ids.
@@ -51,8 +31,8 @@ std::vector<uint32_t> build_clustered(const DatasetView& data, Metric metric, in
   PartitionParams partitioning;
   partitioning.threads = threads;
   partitioning.seed = params.seed;
-  partitioning.cluster_size = env_knob("ANNFORGE_CPU_CLUSTER_SIZE", partitioning.cluster_size);
-  partitioning.overlap = env_knob("ANNFORGE_CPU_OVERLAP", partitioning.overlap);
+  partitioning.cluster_size = detail::env_knob("ANNFORGE_CPU_CLUSTER_SIZE", partitioning.cluster_size);
+  partitioning.overlap = detail::env_knob("ANNFORGE_CPU_OVERLAP", partitioning.overlap);
   Partition partition = partition_into_clusters(data, metric, partitioning);
   const Renumbering order = renumber_by_cluster(partition);
   const Dataset local = reorder_rows(data, order, threads);

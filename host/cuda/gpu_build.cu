@@ -7,7 +7,9 @@
 #include <cstdlib>
 #include <string>
 
+#include "host/cpu/entry_point.hpp"
 #include "host/cpu/trace.hpp"
+#include "host/env_knob.hpp"
 #include "host/cuda/gpu_exact.hpp"
 #include "kernels/candidate_merge.hpp"
 #include "kernels/centroid.hpp"
@@ -27,17 +29,6 @@ constexpr int64_t kBruteForceMaxRows = 20000;
 // Leaf distance tiles per batch: at most this many floats (1 GiB).
 constexpr int64_t kLeafTileFloats = int64_t{1} << 28;
 
-int env_int(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  if (!v || !*v) return fallback;
-  char* end = nullptr;
-  const long parsed = std::strtol(v, &end, 10);
-  if (*end != '\0' || parsed <= 0 || parsed > 1 << 20) {
-    throw Error(ErrorCode::InvalidArgument, std::string(name) + "=" + v + ": expected a positive integer");
-  }
-  return static_cast<int>(parsed);
-}
-
 // Reserves a large host vector and asks for transparent huge pages before anything touches it:
 // the graph of 10M rows is 1.3 GB, whose first touch in 4 KiB pages (zero-fill, then the copy
 // from the staging buffers) costs as much as the transfer itself.
@@ -50,8 +41,6 @@ void reserve_huge(std::vector<uint32_t>& v, size_t count) {
   const uintptr_t end = (reinterpret_cast<uintptr_t>(v.data()) + count * sizeof(uint32_t)) & ~(kHuge - 1);
   if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // a hint
 }
-
-int entry_point_count(int64_t rows) { return static_cast<int>(std::clamp<int64_t>(rows / 250, 128, 512)); }
 
 // Stage times under ANNFORGE_TRACE: the GPU is synchronised first so that each lap is its own.
 struct GpuTimer {
@@ -160,7 +149,7 @@ DeviceKnn forest_graph(GpuContext& gpu, const DeviceMatrix& data, const float* n
       // Below the leaf level the segments are slices of a leaf (its rows in no particular
       // order): still one entry point per slice, spread over every leaf.
       int entry_level = 0;
-      while ((int64_t{1} << (entry_level + 1)) <= std::min<int64_t>(entry_point_count(n), n)) ++entry_level;
+      while ((int64_t{1} << (entry_level + 1)) <= std::min<int64_t>(cpu::entry_point_count(n), n)) ++entry_level;
       std::vector<uint32_t> all(n);
       gpu.synchronize();
       download(gpu, order.data(), all.data(), n * sizeof(uint32_t));
@@ -194,11 +183,12 @@ DeviceKnn forest_graph(GpuContext& gpu, const DeviceMatrix& data, const float* n
   return knn;
 }
 
-void check_memory(GpuContext& gpu, int64_t n, size_t row_bytes, int k, int degree, const ForestSettings& settings) {
+void check_memory(GpuContext& gpu, int64_t n, size_t row_bytes, int k, int degree) {
   const size_t data = n * row_bytes + n * 4;
   const size_t knn = 2 * n * static_cast<size_t>(k) * 8;
+  // Candidates of one tree beside the kept lists (k + kk <= 2k per row), the sort keys, and the
+  // leaf tiles of a batch.
   const size_t forest = n * static_cast<size_t>(2 * k) * 8 + n * 24 + (size_t{3} << 30);
-  (void)settings;
   const size_t graph = 3 * n * static_cast<size_t>(degree) * 4 + n * 4;
   const size_t need = data + knn + std::max(forest, graph);
   const size_t free_bytes = gpu.free_memory();
@@ -214,10 +204,10 @@ void check_memory(GpuContext& gpu, int64_t n, size_t row_bytes, int k, int degre
 
 ForestSettings forest_settings(const BuildParams& params) {
   ForestSettings s;
-  s.trees = env_int("ANNFORGE_GPU_TREES", s.trees);
-  s.leaf_size = env_int("ANNFORGE_GPU_LEAF", s.leaf_size);
-  s.fanout = env_int("ANNFORGE_GPU_FANOUT", s.fanout);
-  s.rounds = std::getenv("ANNFORGE_GPU_ROUNDS") ? env_int("ANNFORGE_GPU_ROUNDS", 1) : params.nn_descent_iterations;
+  s.trees = detail::env_knob("ANNFORGE_GPU_TREES", s.trees);
+  s.leaf_size = detail::env_knob("ANNFORGE_GPU_LEAF", s.leaf_size);
+  s.fanout = detail::env_knob("ANNFORGE_GPU_FANOUT", s.fanout);
+  s.rounds = detail::env_knob("ANNFORGE_GPU_ROUNDS", params.nn_descent_iterations);
   return s;
 }
 
@@ -234,7 +224,7 @@ int64_t build_on_gpu(GpuContext& gpu, Index& index, const BuildParams& params) {
     return 0;
   }
   const ForestSettings settings = forest_settings(params);
-  check_memory(gpu, n, view.row_bytes(), k, degree, settings);
+  check_memory(gpu, n, view.row_bytes(), k, degree);
   const raft::resources& res = gpu.res;
 
   DeviceBuffer<uint8_t> vectors(n * view.row_bytes());
@@ -282,17 +272,13 @@ int64_t build_on_gpu(GpuContext& gpu, Index& index, const BuildParams& params) {
   std::vector<uint32_t> entry_points{nearest_to_centroid(res, data)};
   if (entries.empty()) {
     // Small inputs: evenly spaced rows (the exact graph has no partition to draw regions from).
-    const int64_t count = std::min<int64_t>(n, entry_point_count(n));
+    const int64_t count = std::min<int64_t>(n, cpu::entry_point_count(n));
     for (int64_t i = 0; i < count; ++i) entries.push_back(static_cast<uint32_t>(i * n / count));
   }
   for (uint32_t e : entries) {
     if (e != entry_points[0]) entry_points.push_back(e);
   }
-  DeviceBuffer<uint32_t> device_entries(entry_points.size());
-  ANNFORGE_CUDA_CHECK(cudaMemcpyAsync(device_entries.data(), entry_points.data(), device_entries.bytes(),
-                                      cudaMemcpyHostToDevice, gpu.compute.get()));
-  const int64_t unreachable = count_unreachable(res, graph.data(), n, degree, device_entries.data(),
-                                                static_cast<int>(entry_points.size()));
+  const int64_t unreachable = count_unreachable(res, graph.data(), n, degree, entry_points);
   timer.lap("entry points and reachability");
   reserve_huge(index.graph, static_cast<size_t>(n) * degree);
   index.graph.resize(n * degree);
