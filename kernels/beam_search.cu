@@ -5,11 +5,11 @@
 
 #include "kernels/block_sort.cuh"
 #include "kernels/cuda_check.hpp"
+#include "kernels/launch.cuh"
 
 namespace annforge::cuda {
 namespace {
 
-constexpr uint32_t kInvalid = 0xffffffffu;
 constexpr uint32_t kExpanded = 0x80000000u;  // set on a beam entry once its neighbours were read
 constexpr int kThreads = 128;
 constexpr int kMaxProbes = 64;
@@ -173,8 +173,8 @@ void graph_search(const raft::resources& res, const DeviceMatrix& base, MetricSp
                                             std::to_string(shared) + " bytes of shared memory; the GPU has " +
                                             std::to_string(limit));
   }
-  cudaStream_t stream = raft::resource::get_cuda_stream(res).get();
-  const int blocks = static_cast<int>(std::min<int64_t>(queries.rows, int64_t{1} << 20));
+  cudaStream_t stream = stream_of(res);
+  const int blocks = grid_for(queries.rows, 1);
   auto launch = [&](auto* typed_base) {
     using T = std::remove_const_t<std::remove_pointer_t<decltype(typed_base)>>;
     // Teams of 8 lanes for short vectors (16 bytes or floats per lane at dim 128), whole

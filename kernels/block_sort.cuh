@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "annforge.hpp"
 #include "kernels/shared/neighbor_list.hpp"
 
 namespace annforge::cuda {
@@ -55,13 +56,13 @@ __device__ inline void block_sort_unique(float* distances, uint32_t* ids, int n)
   bool duplicate[8];
   int m = 0;
   for (int i = threadIdx.x; i < n; i += blockDim.x, ++m) {
-    if (m < 8) duplicate[m] = i > 0 && ids[i] == ids[i - 1] && ids[i] != 0xffffffffu;
+    if (m < 8) duplicate[m] = i > 0 && ids[i] == ids[i - 1] && ids[i] != kInvalidId;
   }
   __syncthreads();
   m = 0;
   for (int i = threadIdx.x; i < n; i += blockDim.x, ++m) {
     if (m < 8 && duplicate[m]) {
-      ids[i] = 0xffffffffu;
+      ids[i] = kInvalidId;
       distances[i] = __int_as_float(0x7f800000);  // +inf
     }
   }

@@ -5,13 +5,12 @@
 
 #include "kernels/block_sort.cuh"
 #include "kernels/cuda_check.hpp"
+#include "kernels/launch.cuh"
 
 namespace annforge::cuda {
 namespace {
 
-constexpr uint32_t kInvalid = 0xffffffffu;
 
-cudaStream_t stream_of(const raft::resources& res) { return raft::resource::get_cuda_stream(res).get(); }
 
 __global__ void scatter_kernel(const uint32_t* members, int64_t leaves, int side, int kk, const float* local_distances,
                                const uint32_t* local_positions, int64_t slots, int64_t slot_offset,
@@ -98,7 +97,7 @@ void place_tile_selection(const raft::resources& res, int64_t rows, int kk, cons
                           float* out_distances) {
   const int64_t total = rows * kk;
   if (total == 0) return;
-  const int blocks = static_cast<int>(std::min<int64_t>((total + 255) / 256, int64_t{1} << 20));
+  const int blocks = grid_for(total, 256);
   place_kernel<<<blocks, 256, 0, stream_of(res)>>>(rows, kk, positions, distances, first_id, width, column, out_ids,
                                                    out_distances);
   ANNFORGE_CUDA_CHECK_LAUNCH("place_tile_selection");
@@ -107,7 +106,7 @@ void place_tile_selection(const raft::resources& res, int64_t rows, int kk, cons
 void drop_self(const raft::resources& res, int64_t rows, int64_t first_row, int k, const uint32_t* ids_with_self,
                const float* distances_with_self, uint32_t* ids, float* distances) {
   if (rows == 0) return;
-  const int blocks = static_cast<int>(std::min<int64_t>((rows + 255) / 256, int64_t{1} << 20));
+  const int blocks = grid_for(rows, 256);
   drop_self_kernel<<<blocks, 256, 0, stream_of(res)>>>(rows, first_row, k, ids_with_self, distances_with_self, ids,
                                                        distances);
   ANNFORGE_CUDA_CHECK_LAUNCH("drop_self");
@@ -118,7 +117,7 @@ void scatter_leaf_candidates(const raft::resources& res, const uint32_t* members
                              int64_t slot_offset, uint32_t* candidate_ids, float* candidate_distances) {
   const int64_t total = leaves * side * kk;
   if (total == 0) return;
-  const int blocks = static_cast<int>(std::min<int64_t>((total + 255) / 256, int64_t{1} << 20));
+  const int blocks = grid_for(total, 256);
   scatter_kernel<<<blocks, 256, 0, stream_of(res)>>>(members, leaves, side, kk, local_distances, local_positions,
                                                      slots, slot_offset, candidate_ids, candidate_distances);
   ANNFORGE_CUDA_CHECK_LAUNCH("scatter_leaf_candidates");
@@ -135,7 +134,7 @@ void merge_candidates(const raft::resources& res, int64_t rows, int64_t slots, c
                                             std::to_string(8 * threads));
   }
   const size_t shared = static_cast<size_t>(capacity) * (sizeof(float) + sizeof(uint32_t));
-  const int blocks = static_cast<int>(std::min<int64_t>(rows, int64_t{1} << 20));
+  const int blocks = grid_for(rows, 1);
   merge_kernel<<<blocks, threads, shared, stream_of(res)>>>(rows, slots, candidate_ids, candidate_distances, k,
                                                             capacity, out_ids, out_distances);
   ANNFORGE_CUDA_CHECK_LAUNCH("merge_candidates");

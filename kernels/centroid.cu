@@ -4,6 +4,7 @@
 #include <raft/core/resource/cuda_stream.hpp>
 
 #include "kernels/cuda_check.hpp"
+#include "kernels/launch.cuh"
 #include "kernels/device_buffer.hpp"
 #include "kernels/shared/partition_core.hpp"
 
@@ -50,13 +51,13 @@ __global__ void nearest_kernel(const T* data, int64_t rows, int64_t dim, const d
 }  // namespace
 
 uint32_t nearest_to_centroid(const raft::resources& res, const DeviceMatrix& data) {
-  cudaStream_t stream = raft::resource::get_cuda_stream(res).get();
+  cudaStream_t stream = stream_of(res);
   DeviceBuffer<double> sums(data.dim);
   DeviceBuffer<unsigned long long> best(1);
   ANNFORGE_CUDA_CHECK(cudaMemsetAsync(sums.data(), 0, sums.bytes(), stream));
   ANNFORGE_CUDA_CHECK(cudaMemsetAsync(best.data(), 0xff, best.bytes(), stream));
   const int slabs = static_cast<int>((data.rows + kRowsPerBlock - 1) / kRowsPerBlock);
-  const int row_blocks = static_cast<int>(std::min<int64_t>((data.rows + 7) / 8, int64_t{1} << 20));
+  const int row_blocks = grid_for(data.rows, 8);
   auto launch = [&](auto* typed) {
     column_sum_kernel<<<slabs, 128, 0, stream>>>(typed, data.rows, data.dim, sums.data());
     ANNFORGE_CUDA_CHECK_LAUNCH("column sums");

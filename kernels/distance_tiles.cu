@@ -5,18 +5,14 @@
 #include <raft/core/resource/cuda_stream.hpp>
 
 #include "kernels/cuda_check.hpp"
+#include "kernels/launch.cuh"
 #include "kernels/shared/distance_core.hpp"
 
 namespace annforge::cuda {
 namespace {
 
-constexpr uint32_t kInvalid = 0xffffffffu;
 
-cudaStream_t stream_of(const raft::resources& res) { return raft::resource::get_cuda_stream(res).get(); }
 
-int blocks_for(int64_t work, int per_block) {
-  return static_cast<int>(std::min<int64_t>((work + per_block - 1) / per_block, int64_t{1} << 20));
-}
 
 // A warp per row.
 template <typename T>
@@ -89,7 +85,7 @@ __global__ void leaf_epilogue_kernel(Metric metric, float* tiles, int64_t leaves
 
 void row_norms(const raft::resources& res, const DeviceMatrix& data, Metric metric, float* norms) {
   if (data.rows == 0) return;
-  const int blocks = blocks_for(data.rows, 8);
+  const int blocks = grid_for(data.rows, 8);
   switch (data.type) {
     case ElementType::Float32:
       row_norms_kernel<<<blocks, 256, 0, stream_of(res)>>>(static_cast<const float*>(data.data), data.rows, data.dim,
@@ -110,7 +106,7 @@ void row_norms(const raft::resources& res, const DeviceMatrix& data, Metric metr
 void gather_rows(const raft::resources& res, const DeviceMatrix& data, const uint32_t* ids, int64_t first_row,
                  int64_t count, bool half_output, void* out) {
   if (count == 0) return;
-  const int blocks = blocks_for(count * data.dim, 256 * 4);
+  const int blocks = grid_for(count * data.dim, 256 * 4);
   cudaStream_t stream = stream_of(res);
   auto launch = [&](auto* typed_data) {
     if (half_output) {
@@ -153,7 +149,7 @@ void gemm_dots(const raft::resources& res, bool half_inputs, bool exact_float, c
 void dots_to_distances(const raft::resources& res, Metric metric, float* tile, int64_t query_rows, int64_t base_cols,
                        int64_t base_valid, const float* query_norms, const float* base_norms) {
   if (query_rows == 0 || base_cols == 0) return;
-  tile_epilogue_kernel<<<blocks_for(query_rows * base_cols, 256 * 8), 256, 0, stream_of(res)>>>(
+  tile_epilogue_kernel<<<grid_for(query_rows * base_cols, 256 * 8), 256, 0, stream_of(res)>>>(
       metric, tile, query_rows, base_cols, base_valid, query_norms, base_norms);
   ANNFORGE_CUDA_CHECK_LAUNCH("dots_to_distances");
 }
@@ -161,7 +157,7 @@ void dots_to_distances(const raft::resources& res, Metric metric, float* tile, i
 void leaf_dots_to_distances(const raft::resources& res, Metric metric, float* tiles, int64_t leaves, int side,
                             const uint32_t* members, const float* norms) {
   if (leaves == 0) return;
-  leaf_epilogue_kernel<<<blocks_for(leaves * side * side, 256 * 8), 256, 0, stream_of(res)>>>(metric, tiles, leaves,
+  leaf_epilogue_kernel<<<grid_for(leaves * side * side, 256 * 8), 256, 0, stream_of(res)>>>(metric, tiles, leaves,
                                                                                                side, members, norms);
   ANNFORGE_CUDA_CHECK_LAUNCH("leaf_dots_to_distances");
 }

@@ -5,14 +5,13 @@
 #include <raft/core/resource/cuda_stream.hpp>
 
 #include "kernels/cuda_check.hpp"
+#include "kernels/launch.cuh"
 #include "kernels/shared/partition_core.hpp"
 
 namespace annforge::cuda {
 namespace {
 
-constexpr uint32_t kInvalid = 0xffffffffu;
 
-cudaStream_t stream_of(const raft::resources& res) { return raft::resource::get_cuda_stream(res).get(); }
 
 template <typename T>
 __device__ __forceinline__ float element(const T* row, int64_t c, float scale) {
@@ -122,7 +121,7 @@ void forest_split_level(const raft::resources& res, const DeviceMatrix& data, co
   const int64_t n = data.rows;
   const int64_t segments = int64_t{1} << level;
   cudaStream_t stream = stream_of(res);
-  const int key_blocks = static_cast<int>(std::min<int64_t>((n + 7) / 8, int64_t{1} << 20));
+  const int key_blocks = grid_for(n, 8);
   auto launch = [&](auto* typed) {
     split_direction_kernel<<<static_cast<unsigned>(segments), 128, 0, stream>>>(
         typed, data.dim, inverse_norms, order, n, level, seed, scratch.directions, scratch.offsets);
@@ -148,14 +147,14 @@ void leaf_members(const raft::resources& res, const uint32_t* order, int64_t n, 
                   int64_t leaves, int side, uint32_t* members) {
   const int64_t total = leaves * side;
   if (total == 0) return;
-  const int blocks = static_cast<int>(std::min<int64_t>((total + 255) / 256, int64_t{1} << 20));
+  const int blocks = grid_for(total, 256);
   leaf_members_kernel<<<blocks, 256, 0, stream_of(res)>>>(order, n, level, first_leaf, leaves, side, members);
   ANNFORGE_CUDA_CHECK_LAUNCH("leaf_members");
 }
 
 void fill_identity(const raft::resources& res, uint32_t* order, int64_t n) {
   if (n == 0) return;
-  const int blocks = static_cast<int>(std::min<int64_t>((n + 255) / 256, int64_t{1} << 20));
+  const int blocks = grid_for(n, 256);
   identity_kernel<<<blocks, 256, 0, stream_of(res)>>>(order, n);
   ANNFORGE_CUDA_CHECK_LAUNCH("fill_identity");
 }

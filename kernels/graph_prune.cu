@@ -4,15 +4,14 @@
 #include <raft/core/resource/cuda_stream.hpp>
 
 #include "kernels/cuda_check.hpp"
+#include "kernels/launch.cuh"
 #include "kernels/shared/prune_core.hpp"
 
 namespace annforge::cuda {
 namespace {
 
-constexpr uint32_t kInvalid = 0xffffffffu;
 constexpr int kThreads = 128;
 
-cudaStream_t stream_of(const raft::resources& res) { return raft::resource::get_cuda_stream(res).get(); }
 
 __device__ __forceinline__ uint32_t hash_slot(uint32_t id, int mask) { return (id * 2654435761u) & mask; }
 
@@ -105,7 +104,7 @@ void prune_by_detours(const raft::resources& res, const uint32_t* knn, int64_t r
   while (table_size < 2 * k) table_size <<= 1;
   const size_t shared = table_size * (sizeof(uint32_t) + sizeof(int)) + k * sizeof(unsigned) +
                         2 * static_cast<size_t>(k) * sizeof(uint16_t);
-  const int blocks = static_cast<int>(std::min<int64_t>(rows, int64_t{1} << 20));
+  const int blocks = grid_for(rows, 1);
   prune_kernel<<<blocks, kThreads, shared, stream_of(res)>>>(knn, rows, k, degree, table_size, pruned);
   ANNFORGE_CUDA_CHECK_LAUNCH("prune_by_detours");
 }
@@ -115,7 +114,7 @@ void merge_reverse_edges(const raft::resources& res, const uint32_t* pruned, int
   if (rows == 0 || degree == 0) return;
   cudaStream_t stream = stream_of(res);
   ANNFORGE_CUDA_CHECK(cudaMemsetAsync(reverse_count, 0, rows * sizeof(int), stream));
-  const int blocks = static_cast<int>(std::min<int64_t>((rows + 255) / 256, int64_t{1} << 20));
+  const int blocks = grid_for(rows, 256);
   for (int rank = 0; rank < degree; ++rank) {
     reverse_rank_kernel<<<blocks, 256, 0, stream>>>(pruned, rows, degree, rank, reverse, reverse_count);
     ANNFORGE_CUDA_CHECK_LAUNCH("reverse edges");

@@ -5,11 +5,11 @@
 
 #include "kernels/block_sort.cuh"
 #include "kernels/cuda_check.hpp"
+#include "kernels/launch.cuh"
 
 namespace annforge::cuda {
 namespace {
 
-constexpr uint32_t kInvalid = 0xffffffffu;
 constexpr int kThreads = 128;
 
 // A block per row. Shared slots: the current list (known distances), then fanout^2 two-hop ids
@@ -83,8 +83,8 @@ void join_neighbors_of_neighbors(const raft::resources& res, const DeviceMatrix&
                                             " exceeds " + std::to_string(8 * kThreads));
   }
   const size_t shared = static_cast<size_t>(capacity) * (sizeof(float) + sizeof(uint32_t));
-  const int blocks = static_cast<int>(std::min<int64_t>(data.rows, int64_t{1} << 20));
-  cudaStream_t stream = raft::resource::get_cuda_stream(res).get();
+  const int blocks = grid_for(data.rows, 1);
+  cudaStream_t stream = stream_of(res);
   auto launch = [&](auto* typed) {
     join_kernel<<<blocks, kThreads, shared, stream>>>(typed, data.rows, data.dim, metric, ids, distances, k, fanout,
                                                       capacity, out_ids, out_distances, changed_rows);

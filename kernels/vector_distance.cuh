@@ -29,30 +29,6 @@ __device__ __forceinline__ int32_t warp_sum(int32_t v) {
   return v;
 }
 
-// A lane's partial squared L2 / dot over dims lane, lane+32, ...
-template <typename T>
-__device__ __forceinline__ void lane_partials(const T* a, const T* b, int dim, int lane, float& l2, float& dot) {
-  if constexpr (sizeof(T) == 1) {
-    int32_t s = 0, d = 0;
-    for (int i = lane; i < dim; i += 32) {
-      const int32_t x = a[i], y = b[i];
-      s += (x - y) * (x - y);
-      d += x * y;
-    }
-    l2 = static_cast<float>(s);
-    dot = static_cast<float>(d);
-  } else {
-    float s = 0.0f, d = 0.0f;
-    for (int i = lane; i < dim; i += 32) {
-      const float x = a[i], y = b[i];
-      s += (x - y) * (x - y);
-      d += x * y;
-    }
-    l2 = s;
-    dot = d;
-  }
-}
-
 // Distance between rows `a` and `b` of the same type (both in global memory), by a whole warp;
 // every lane returns the result.
 template <typename T>
@@ -81,26 +57,12 @@ __device__ float warp_row_distance(const T* a, const T* b, int dim, Metric metri
   }
 }
 
-// Distance between a query held as floats (shared memory) and a base row of type T.
-// For 8-bit data the query holds the exact integer values, so the sums are exact in float
-// up to 2^24 as in core::squared_l2.
-template <typename T>
-__device__ float warp_query_distance(const float* query, const T* row, int dim, Metric metric, float inverse_norm_query,
-                                     float inverse_norm_row, int lane) {
-  float s = 0.0f;
-  for (int i = lane; i < dim; i += 32) {
-    const float x = query[i], y = static_cast<float>(row[i]);
-    s += metric == Metric::L2 ? (x - y) * (x - y) : x * y;
-  }
-  const float v = warp_sum(s);
-  if (metric == Metric::L2) return v;
-  if (metric == Metric::InnerProduct) return core::inner_product_distance(v);
-  return core::cosine_distance(v, inverse_norm_query, inverse_norm_row);
-}
-
-// The same for a team of `Team` lanes (8, 16 or 32) of a warp: each team scores its own row, so
-// a warp scores 32 / Team rows at once (short vectors leave most of a whole warp idle). Every
-// lane of the warp must call it (the shuffles span the warp); `active` false gives 0.
+// Distance between a query held as floats (shared memory) and a base row of type T, by a team
+// of `Team` lanes (8, 16 or 32) of a warp. For 8-bit data the query holds the exact integer
+// values, so the sums are exact in float up to 2^24 as in core::squared_l2. Each team scores
+// its own row, so a warp scores 32 / Team rows at once (short vectors leave most of a whole
+// warp idle). Every lane of the warp must call it (the shuffles span the warp); `active` false
+// gives 0.
 template <int Team, typename T>
 __device__ float team_query_distance(const float* query, const T* row, int dim, Metric metric, float inverse_norm_query,
                                      float inverse_norm_row, int team_lane, bool active) {
