@@ -9,8 +9,10 @@
 #include <numeric>
 #include <random>
 
+#include "host/cpu/candidate_buffers.hpp"
 #include "host/cpu/dot_block.hpp"
 #include "host/cpu/knn_graph.hpp"
+#include "host/cpu/pair_filter.hpp"
 #include "host/cpu/threshold_collect.hpp"
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/progress.hpp"
@@ -117,10 +119,17 @@ void to_floats(const void* row, ElementType type, int dim, float* out) {
 }
 
 // Rows of a cluster block whose dots one kernel call computes: enough to reuse each packed
-// panel from L1 several times, few enough that their dots stay in L2. A multiple of 16 (the
-// panel width), so that a chunk's first row starts a panel.
+// panel from L1 several times. A multiple of 16 (the panel width), so that a chunk's first row
+// starts a panel.
 constexpr int kDotChunkRows = 8 * kDotBlockRows;
 static_assert(kDotChunkRows % 16 == 0, "chunks start at panel boundaries");
+// Panels of columns per kernel call: the chunk's dots for the window (48 x 512 floats) stay in
+// L2 for the pair filter that reads them next.
+constexpr int kWindowPanels = 32;
+// Cluster members sampled to estimate a first threshold (a multiple of 16).
+constexpr int kThresholdSamples = 64;
+// Candidate buffer slots per member, in units of k: a buffer is cut back to k when full.
+constexpr int kBufferCapacityPerK = 2;
 
 }  // namespace
 
@@ -140,6 +149,7 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
   std::vector<SpinLock> locks(rows);
   const KernelTable& f32 = kernels_for(ElementType::Float32);
   const DotBlockKernel dot_block = dot_block_kernel();
+  const PairFilterKernel pair_filter = pair_filter_kernel();
   const int dim = static_cast<int>(data.dim);
   const Metric metric = distance.metric();
 
@@ -161,7 +171,105 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     std::vector<float> best_distances(k);
     std::vector<uint32_t> merged_ids(k);
     std::vector<float> merged_distances(k);
-    std::vector<float> float_block, squared_norms, panels, dots, matrix;
+    std::vector<float> float_block, panels, dots, add_terms, mul_terms, start_thresholds;
+    std::vector<float> sample_rows, sample_panels, sample_dots;
+    std::vector<int> sample_positions(kThresholdSamples);
+    CandidateBuffers buffers(k, kBufferCapacityPerK * k);
+    // v's kNN list so far (from its other clusters) merged with `count` new candidates.
+    auto merge_into = [&](int64_t v, int count) {
+      if (count == 0) return;
+      locks[v].lock();
+      merge_sorted(&graph.ids[v * k], &graph.distances[v * k], best_ids.data(), best_distances.data(), count, k,
+                   merged_ids.data(), merged_distances.data());
+      locks[v].unlock();
+    };
+    // A member seen in no cluster before starts with no threshold: every pair would reach its
+    // buffer until the buffer's cuts tighten it (a third of all pairs at overlap 3). Instead it
+    // starts from an estimate: its distances to an even sample of the cluster, and the sampled
+    // value whose rank corresponds to about twice k in the whole cluster (an upper bound on the
+    // member's k-th in-cluster distance but in rare cases, which then keep fewer candidates from
+    // this cluster, still its nearest).
+    auto estimate_first_thresholds = [&](const uint32_t* ids, int size, const PairTerms& terms) {
+      const int wanted_rank = (2 * k * kThresholdSamples + size - 1) / size + 2;
+      if (wanted_rank > kThresholdSamples / 2) return;  // small cluster: the estimate saves little
+      bool any = false;
+      for (int i = 0; i < size && !any; ++i) any = start_thresholds[i] == std::numeric_limits<float>::infinity();
+      if (!any) return;
+      sample_rows.assign(static_cast<size_t>(kThresholdSamples) * dim, 0.0f);
+      for (int s = 0; s < kThresholdSamples; ++s) {
+        sample_positions[s] = static_cast<int>(static_cast<int64_t>(s) * size / kThresholdSamples);
+        std::memcpy(&sample_rows[static_cast<size_t>(s) * dim], &float_block[static_cast<size_t>(sample_positions[s]) * dim],
+                    dim * sizeof(float));
+      }
+      pack_panels(sample_rows.data(), kThresholdSamples, dim, sample_panels);
+      const int padded = static_cast<int>((size + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows);
+      sample_dots.resize(static_cast<size_t>(padded) * kThresholdSamples);
+      dot_block(float_block.data(), padded, dim, sample_panels.data(), kThresholdSamples / 16, sample_dots.data(),
+                kThresholdSamples);
+      float sampled[kThresholdSamples];
+      for (int i = 0; i < size; ++i) {
+        if (start_thresholds[i] != std::numeric_limits<float>::infinity()) continue;
+        for (int s = 0; s < kThresholdSamples; ++s) {
+          const int j = sample_positions[s];
+          const float factor = (terms.mul[i] * terms.mul[j]) * -terms.scale;
+          sampled[s] = j == i ? std::numeric_limits<float>::infinity()
+                              : std::max(factor * sample_dots[static_cast<size_t>(i) * kThresholdSamples + s] +
+                                             terms.add[i] + terms.add[j],
+                                         terms.floor);
+        }
+        std::nth_element(sampled, sampled + wanted_rank - 1, sampled + kThresholdSamples);
+        // Strictly above the sampled value, so the pair that gave it still passes.
+        start_thresholds[i] = std::nextafter(sampled[wanted_rank - 1], std::numeric_limits<float>::infinity());
+      }
+    };
+    // Narrow vectors: the cluster's dots as blocked matrix products (dot_block.hpp) of a chunk
+    // of rows against the columns from the chunk's first row on (the upper half of the symmetric
+    // matrix), a window of columns at a time; the pair filter turns each window into distances
+    // and offers only the pairs that beat a member's threshold.
+    auto blocked_all_pairs = [&](const uint32_t* ids, int size) {
+      const int64_t padded = (size + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
+      float_block.assign(padded * dim, 0.0f);
+      add_terms.assign(size + 8, 0.0f);
+      mul_terms.assign(size + 8, 1.0f);
+      start_thresholds.resize(size);
+      for (int i = 0; i < size; ++i) {
+        float* row = &float_block[static_cast<size_t>(i) * dim];
+        to_floats(row_pointers[i], data.type, dim, row);
+        if (metric == Metric::L2) {
+          float sum = 0.0f;
+          for (int d = 0; d < dim; ++d) sum += row[d] * row[d];
+          add_terms[i] = sum;
+        } else if (metric == Metric::Cosine) {
+          add_terms[i] = 0.5f;
+          mul_terms[i] = block_norms[i];
+        }
+        // A member starts from its k-th distance so far (from its other clusters).
+        __atomic_load(&graph.distances[int64_t{ids[i]} * k + k - 1], &start_thresholds[i], __ATOMIC_RELAXED);
+      }
+      PairTerms terms;
+      terms.add = add_terms.data();
+      terms.mul = mul_terms.data();
+      terms.scale = metric == Metric::L2 ? 2.0f : 1.0f;
+      terms.floor = metric == Metric::L2 ? 0.0f : -std::numeric_limits<float>::infinity();
+      estimate_first_thresholds(ids, size, terms);
+      buffers.reset(size, start_thresholds.data());
+      pack_panels(float_block.data(), size, dim, panels);
+      const int panels_count = panel_count(size);
+      dots.resize(static_cast<size_t>(kDotChunkRows) * kWindowPanels * 16 + 8);
+      for (int i = 0; i < size; i += kDotChunkRows) {
+        const int chunk = std::min(kDotChunkRows, size - i);
+        const int a_rows = (chunk + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
+        for (int first_panel = i / 16; first_panel < panels_count; first_panel += kWindowPanels) {
+          const int window = std::min(kWindowPanels, panels_count - first_panel);
+          dot_block(&float_block[static_cast<size_t>(i) * dim], a_rows, dim,
+                    &panels[static_cast<size_t>(first_panel) * dim * 16], window, dots.data(), window * 16);
+          const int first_column = first_panel * 16;
+          pair_filter(dots.data(), window * 16, i, chunk, first_column, std::min(window * 16, size - first_column), terms,
+                      ids, buffers);
+        }
+      }
+      for (int i = 0; i < size; ++i) merge_into(ids[i], buffers.take_sorted(i, best_ids.data(), best_distances.data()));
+    };
     for (int64_t position = begin; position < end; ++position) {
       const int cluster = order[position];
       const uint32_t* ids = &members[offsets[cluster]];
@@ -187,103 +295,43 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
           projected_pointers[i] = &block_projected[i * first_pass.dim];
         }
       }
-      // Narrow vectors: the block's dots come from one blocked matrix product per chunk of rows
-      // (dot_block.hpp); distances from dots and norms.
-      const int panels_count = panel_count(static_cast<int>(size));
-      const int ldc = panels_count * 16;
       if (!two_pass) {
-        const int64_t padded = (size + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
-        float_block.assign(padded * dim, 0.0f);
-        squared_norms.resize(size);
-        for (int64_t i = 0; i < size; ++i) {
-          float* row = &float_block[i * dim];
-          to_floats(row_pointers[i], data.type, dim, row);
-          float sum = 0.0f;
-          for (int d = 0; d < dim; ++d) sum = std::fma(row[d], row[d], sum);
-          squared_norms[i] = sum;
-        }
-        pack_panels(float_block.data(), static_cast<int>(size), dim, panels);
-        dots.resize(static_cast<size_t>(kDotChunkRows) * ldc);
-        matrix.resize(static_cast<size_t>(size) * ldc);
+        blocked_all_pairs(ids, static_cast<int>(size));
+        reporter.add(size, thread);
+        continue;
       }
-      // Each member against the whole block (both halves of the symmetric matrix: a row at a
-      // time makes selection a streaming threshold test instead of sorted insertions).
+      // Wide vectors: each member against the whole block, ranked by projected distance
+      // (negated dot product for inner product), then exact distances for the shortlist only.
       for (int64_t i = 0; i < size; ++i) {
-        if (!two_pass && i % kDotChunkRows == 0) {
-          // The dot matrix is symmetric: a chunk computes its rows' dots with columns from its
-          // own first row on (half the products in all), keeps them, and mirrors them into the
-          // rows of later chunks.
-          const int64_t chunk = std::min<int64_t>(kDotChunkRows, size - i);
-          const int a_rows = static_cast<int>((chunk + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows);
-          const int first_panel = static_cast<int>(i / 16);
-          const int width = (panels_count - first_panel) * 16;
-          dot_block(&float_block[i * dim], a_rows, dim, &panels[static_cast<size_t>(first_panel) * dim * 16],
-                    panels_count - first_panel, dots.data(), width);
-          const int64_t columns = size - i;
-          for (int64_t r = 0; r < chunk; ++r) {
-            std::memcpy(&matrix[(i + r) * ldc + i], &dots[r * width], columns * sizeof(float));
-          }
-          for (int64_t j = i + chunk; j < size; ++j) {
-            float* mirror = &matrix[j * ldc + i];
-            for (int64_t r = 0; r < chunk; ++r) mirror[r] = dots[r * width + (j - i)];
-          }
-        }
         const int64_t v = ids[i];
         // Start from v's k-th distance so far (from its other clusters): nothing worse can enter.
         float threshold;
         __atomic_load(&graph.distances[v * k + k - 1], &threshold, __ATOMIC_RELAXED);
-        if (two_pass) {
-          // Rank the block by projected distance (negated dot product for inner product), then
-          // exact distances for the shortlist only.
-          if (distance.metric() == Metric::InnerProduct) {
-            f32.dot_many(projected_pointers[i], projected_pointers.data(), static_cast<int>(size), first_pass.dim,
-                         row_distances.data());
-            for (int64_t j = 0; j < size; ++j) row_distances[j] = -row_distances[j];
-          } else {
-            f32.squared_l2_many(projected_pointers[i], projected_pointers.data(), static_cast<int>(size),
-                                first_pass.dim, row_distances.data());
-          }
-          row_distances[i] = std::numeric_limits<float>::infinity();
-          shortlist.select(row_distances.data(), static_cast<int>(size), std::numeric_limits<float>::infinity(), false);
-          const int count = shortlist.size();
-          candidate_pointers.resize(count);
-          candidate_norms.resize(count);
-          for (int c = 0; c < count; ++c) {
-            candidate_pointers[c] = row_pointers[shortlist.position(c)];
-            candidate_norms[c] = block_norms[shortlist.position(c)];
-          }
-          distance.raw_many(row_pointers[i], block_norms[i], candidate_pointers.data(), candidate_norms.data(), count,
-                            row_distances.data());
-          best.select(row_distances.data(), count, threshold);
-          for (int c = 0; c < best.size(); ++c) {
-            best_ids[c] = ids[shortlist.position(best.position(c))];
-            best_distances[c] = best.distance(c);
-          }
+        if (distance.metric() == Metric::InnerProduct) {
+          f32.dot_many(projected_pointers[i], projected_pointers.data(), static_cast<int>(size), first_pass.dim,
+                       row_distances.data());
+          for (int64_t j = 0; j < size; ++j) row_distances[j] = -row_distances[j];
         } else {
-          const float* row_dots = &matrix[i * ldc];
-          if (metric == Metric::L2) {
-            const float own = squared_norms[i];
-            for (int64_t j = 0; j < size; ++j) {
-              row_distances[j] = std::max(own + squared_norms[j] - 2.0f * row_dots[j], 0.0f);
-            }
-          } else if (metric == Metric::InnerProduct) {
-            for (int64_t j = 0; j < size; ++j) row_distances[j] = -row_dots[j];
-          } else {
-            const float own = block_norms[i];
-            for (int64_t j = 0; j < size; ++j) row_distances[j] = 1.0f - row_dots[j] * own * block_norms[j];
-          }
-          row_distances[i] = std::numeric_limits<float>::infinity();  // not its own neighbour
-          best.select(row_distances.data(), static_cast<int>(size), threshold);
-          for (int c = 0; c < best.size(); ++c) {
-            best_ids[c] = ids[best.position(c)];
-            best_distances[c] = best.distance(c);
-          }
+          f32.squared_l2_many(projected_pointers[i], projected_pointers.data(), static_cast<int>(size),
+                              first_pass.dim, row_distances.data());
         }
-        if (best.size() == 0) continue;
-        locks[v].lock();
-        merge_sorted(&graph.ids[v * k], &graph.distances[v * k], best_ids.data(), best_distances.data(), best.size(), k,
-                     merged_ids.data(), merged_distances.data());
-        locks[v].unlock();
+        row_distances[i] = std::numeric_limits<float>::infinity();
+        shortlist.select(row_distances.data(), static_cast<int>(size), std::numeric_limits<float>::infinity(), false);
+        const int count = shortlist.size();
+        candidate_pointers.resize(count);
+        candidate_norms.resize(count);
+        for (int c = 0; c < count; ++c) {
+          candidate_pointers[c] = row_pointers[shortlist.position(c)];
+          candidate_norms[c] = block_norms[shortlist.position(c)];
+        }
+        distance.raw_many(row_pointers[i], block_norms[i], candidate_pointers.data(), candidate_norms.data(), count,
+                          row_distances.data());
+        best.select(row_distances.data(), count, threshold);
+        for (int c = 0; c < best.size(); ++c) {
+          best_ids[c] = ids[shortlist.position(best.position(c))];
+          best_distances[c] = best.distance(c);
+        }
+        merge_into(v, best.size());
       }
       reporter.add(size, thread);
     }

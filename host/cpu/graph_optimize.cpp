@@ -6,40 +6,141 @@
 
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/progress.hpp"
+#include "host/cpu/trace.hpp"
 #include "kernels/shared/prune_core.hpp"
 
 namespace annforge::cpu {
+namespace {
+
+// Detour counting for one vector keeps the ranks of its own list where a lookup by id is cheap.
+// Up to 64 ranks: a direct-mapped table of 8,192 one-byte slots (8 KiB, in L1), indexed by a
+// multiplicative hash of the id and verified against the list, with a hash multiplier chosen
+// per vector so that the list's ids land in distinct slots (a few tries at most). Beyond that, or
+// when no multiplier separates the ids: a table indexed by id itself (one per thread, rows
+// entries: every lookup a likely cache miss, ~3x slower at 1M rows).
+constexpr int kSlotBits = 13;
+constexpr int kMultiplierTries = 8;
+
+inline uint32_t slot_of(uint32_t id, uint32_t multiplier) { return (id * multiplier) >> (32 - kSlotBits); }
+
+class DetourCounter {
+ public:
+  DetourCounter(int64_t rows, int k) : k_(k), slots_(size_t{1} << kSlotBits, 0), list_(k + 1), counts_(k + 9) {
+    if (k > 64) rank_of_.assign(rows, 0);
+  }
+
+  // detours[r] for every rank r of v's list (core::is_detour).
+  void count(const KnnGraph& knn, int64_t v, uint16_t* detours) {
+    const uint32_t* list = &knn.ids[v * k_];
+    // The neighbours' lists are random reads: start those of the next vector now, so that they
+    // arrive while this one is counted.
+    if (v + 1 < knn.rows) {
+      const uint32_t* next = &knn.ids[(v + 1) * k_];
+      for (int j = 0; j + 1 < k_; ++j) {
+        const char* row = reinterpret_cast<const char*>(&knn.ids[static_cast<int64_t>(next[j]) * k_]);
+        for (int line = 0; line < k_ * 4; line += 64) __builtin_prefetch(row + line);
+      }
+    }
+    if (k_ <= 64) {
+      for (int attempt = 0; attempt < kMultiplierTries; ++attempt) {
+        const uint32_t multiplier = 0x9E3779B1u + 0x7F4A7C16u * static_cast<uint32_t>(attempt);
+        if (fill_slots(list, multiplier)) {
+          count_with_slots(knn, list, multiplier, detours);
+          clear_slots(list, multiplier);
+          return;
+        }
+        clear_slots(list, multiplier);
+      }
+    }
+    count_with_rank_table(knn, list, detours);
+  }
+
+ private:
+  // Slot -> 1 + rank; false when two of the list's ids share a slot.
+  bool fill_slots(const uint32_t* list, uint32_t multiplier) {
+    list_[0] = kInvalidId;  // what an empty slot (0) verifies against: never a valid id
+    for (int r = 0; r < k_; ++r) {
+      uint8_t& slot = slots_[slot_of(list[r], multiplier)];
+      if (slot != 0) return false;
+      slot = static_cast<uint8_t>(r + 1);
+      list_[r + 1] = list[r];
+    }
+    return true;
+  }
+  void clear_slots(const uint32_t* list, uint32_t multiplier) {
+    for (int r = 0; r < k_; ++r) slots_[slot_of(list[r], multiplier)] = 0;
+  }
+
+  // Per neighbour w at rank j, the ranks it makes detourable as bits of one word (rank r at bit
+  // r, r >= 1); the words are summed into per-rank counts by bit-sliced counters, so the inner
+  // loop has no branch and no read-modify-write through memory.
+  void count_with_slots(const KnnGraph& knn, const uint32_t* list, uint32_t multiplier, uint16_t* detours) {
+    uint64_t planes[7] = {};  // bit b of rank r's count in planes[b] (counts stay below 64)
+    for (int j = 0; j + 1 < k_; ++j) {
+      const uint32_t* via = &knn.ids[static_cast<int64_t>(list[j]) * k_];
+      uint64_t word = 0;
+      for (int p = 0; p + 1 < k_; ++p) {
+        const uint32_t id = via[p];
+        const int rank_plus_one = slots_[slot_of(id, multiplier)];
+        // Bitwise, not &&: whether the id is in the list is unpredictable.
+        const uint64_t detour = static_cast<uint64_t>(list_[rank_plus_one] == id) &
+                                static_cast<uint64_t>(rank_plus_one > std::max(j, p) + 1);
+        word |= detour << ((rank_plus_one - 1) & 63);
+      }
+      uint64_t carry = word;
+      for (int b = 0; b < 7 && carry != 0; ++b) {
+        const uint64_t next = planes[b] & carry;
+        planes[b] ^= carry;
+        carry = next;
+      }
+    }
+    for (int r = 0; r < k_; ++r) {
+      uint16_t total = 0;
+      for (int b = 0; b < 7; ++b) total |= static_cast<uint16_t>(((planes[b] >> r) & 1u) << b);
+      detours[r] = total;
+    }
+  }
+
+  void count_with_rank_table(const KnnGraph& knn, const uint32_t* list, uint16_t* detours) {
+    if (rank_of_.empty()) rank_of_.assign(knn.rows, 0);
+    for (int r = 0; r < k_; ++r) rank_of_[list[r]] = static_cast<uint16_t>(r + 1);
+    // counts[1 + r] counts detours of the edge at rank r; counts[k + 1 .. k + 8] absorb the
+    // branch-free increments of lookups that are no detour, spread over eight slots by position
+    // so that they do not form one chain of dependent read-modify-writes through memory.
+    std::fill(counts_.begin(), counts_.end(), 0);
+    for (int j = 0; j + 1 < k_; ++j) {
+      const uint32_t* via = &knn.ids[static_cast<int64_t>(list[j]) * k_];
+      for (int p = 0; p + 1 < k_; ++p) {
+        const int rank_plus_one = rank_of_[via[p]];
+        const bool detour = rank_plus_one > std::max(j, p) + 1;
+        ++counts_[detour ? rank_plus_one : k_ + 1 + (p & 7)];
+      }
+    }
+    for (int r = 0; r < k_; ++r) detours[r] = counts_[r + 1];
+    for (int r = 0; r < k_; ++r) rank_of_[list[r]] = 0;
+  }
+
+  int k_;
+  std::vector<uint8_t> slots_;
+  std::vector<uint32_t> list_;  // list_[1 + r] = the id at rank r; list_[0] = no id
+  std::vector<uint16_t> counts_;
+  std::vector<uint16_t> rank_of_;
+};
+
+}  // namespace
+
 std::vector<uint32_t> prune_by_detours(const KnnGraph& knn, int degree, int threads) {
   const int k = knn.k;
   std::vector<uint32_t> pruned(knn.rows * degree);
   parallel_for(knn.rows, threads, 512, [&](int64_t begin, int64_t end, int) {
-    // rank_of[id] = 1 + the rank of id in the current vector's list, 0 when absent: one load per
-    // lookup. Per thread, reset after each vector, so it costs its size once.
-    std::vector<uint16_t> rank_of(knn.rows, 0);
-    // counts[1 + r] counts detours of the edge at rank r; counts[k + 1 ..  k + 8] absorb the
-    // branch-free increments of lookups that are no detour, spread over eight slots by position
-    // so that they do not form one chain of dependent read-modify-writes through memory.
-    std::vector<uint16_t> counts(k + 9), detours(k), kept(degree);
+    // Only neighbours w at rank j < k-1 can make a detour, and only through their own first
+    // k-1 entries (a detour needs both hops shorter in rank than the direct edge).
+    DetourCounter counter(knn.rows, k);
+    std::vector<uint16_t> detours(k), kept(degree);
     for (int64_t v = begin; v < end; ++v) {
-      const uint32_t* list = &knn.ids[v * k];
-      for (int r = 0; r < k; ++r) rank_of[list[r]] = static_cast<uint16_t>(r + 1);
-      std::fill(counts.begin(), counts.end(), 0);
-      for (int j = 0; j + 1 < k; ++j) __builtin_prefetch(&knn.ids[static_cast<int64_t>(list[j]) * k]);
-      // Only neighbours w at rank j < k-1 can make a detour, and only through their own first
-      // k-1 entries (a detour needs both hops shorter in rank than the direct edge:
-      // core::is_detour). Written without branches: whether an id is in the list and whether
-      // it makes a detour are both unpredictable.
-      for (int j = 0; j + 1 < k; ++j) {
-        const uint32_t* via = &knn.ids[static_cast<int64_t>(list[j]) * k];
-        for (int p = 0; p + 1 < k; ++p) {
-          const int rank_plus_one = rank_of[via[p]];
-          const bool detour = rank_plus_one > std::max(j, p) + 1;
-          ++counts[detour ? rank_plus_one : k + 1 + (p & 7)];
-        }
-      }
-      for (int r = 0; r < k; ++r) detours[r] = counts[r + 1];
-      for (int r = 0; r < k; ++r) rank_of[list[r]] = 0;
+      counter.count(knn, v, detours.data());
       core::select_by_detours(detours.data(), k, degree, kept.data());
+      const uint32_t* list = &knn.ids[v * k];
       for (int e = 0; e < degree; ++e) pruned[v * degree + e] = list[kept[e]];
     }
   });
@@ -49,14 +150,21 @@ std::vector<uint32_t> prune_by_detours(const KnnGraph& knn, int degree, int thre
 std::vector<uint32_t> merge_reverse_edges(const std::vector<uint32_t>& pruned, int64_t rows, int degree, int threads) {
   // Reverse lists gathered position by position: an in-edge from a vector that ranks this one
   // higher (smaller position) is collected first and survives the cap.
+  // Each thread scans every edge but writes only the reverse lists of the targets it owns: the
+  // order of collection, and so the result, does not depend on the thread count.
   std::vector<uint32_t> reverse(rows * degree);
   std::vector<int> reverse_count(rows, 0);
-  for (int p = 0; p < degree; ++p) {
-    for (int64_t v = 0; v < rows; ++v) {
-      uint32_t u = pruned[v * degree + p];
-      if (reverse_count[u] < degree) reverse[static_cast<int64_t>(u) * degree + reverse_count[u]++] = static_cast<uint32_t>(v);
+  const int parts = std::max(1, std::min<int>(resolve_threads(threads), static_cast<int>(rows / 65536) + 1));
+  parallel_for(parts, parts, 1, [&](int64_t part, int64_t, int) {
+    const uint32_t lo = static_cast<uint32_t>(rows * part / parts), hi = static_cast<uint32_t>(rows * (part + 1) / parts);
+    for (int p = 0; p < degree; ++p) {
+      for (int64_t v = 0; v < rows; ++v) {
+        const uint32_t u = pruned[v * degree + p];
+        if (u < lo || u >= hi || reverse_count[u] >= degree) continue;
+        reverse[static_cast<int64_t>(u) * degree + reverse_count[u]++] = static_cast<uint32_t>(v);
+      }
     }
-  }
+  });
   // Each vector's merge reads only its own lists: in parallel.
   std::vector<uint32_t> graph(rows * degree);
   parallel_for(rows, threads, 4096, [&](int64_t begin, int64_t end, int) {
@@ -77,9 +185,12 @@ std::vector<uint32_t> optimize_graph(const KnnGraph& knn, int degree, int thread
     }
   }
   ProgressReporter reporter(progress, "optimize", 2);
+  StageTimer timer;
   std::vector<uint32_t> pruned = prune_by_detours(knn, degree, threads);
+  timer.lap("optimisation: pruning %d -> %d by detours", knn.k, degree);
   reporter.add(1, 0);
   std::vector<uint32_t> graph = merge_reverse_edges(pruned, knn.rows, degree, threads);
+  timer.lap("optimisation: reverse edges merged");
   reporter.finish();
   return graph;
 }
