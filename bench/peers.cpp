@@ -32,8 +32,8 @@ annforge::BuildParams annforge_build_params(const Options& options) {
   annforge::BuildParams build_params;
   build_params.device = annforge::Device::Cpu;
   build_params.graph_degree = options.degree;
-  // Pruning needs more candidates than it keeps; twice the degree is the library's own ratio.
-  build_params.intermediate_degree = std::max(build_params.intermediate_degree, 2 * options.degree);
+  // intermediate_degree stays 0: the CPU backend's own choice (3/2 x graph_degree), as a user
+  // who sets only the degree gets it.
   build_params.threads = options.threads;
   return build_params;
 }
@@ -46,7 +46,8 @@ SystemResult run_annforge(const annforge::Dataset& base, const annforge::Dataset
   result.label = "annforge";
   result.width_name = "beam_width";
   result.parameters_text = "cpu backend, graph_degree " + std::to_string(build_params.graph_degree) +
-                           ", intermediate_degree " + std::to_string(build_params.intermediate_degree);
+                           ", intermediate_degree " + std::to_string(build_params.intermediate_degree) +
+                           " (0: the backend's choice, 3/2 x graph_degree)";
   result.parameters_json = "{\"graph_degree\": " + std::to_string(build_params.graph_degree) +
                            ", \"intermediate_degree\": " + std::to_string(build_params.intermediate_degree) + "}";
   std::fprintf(stderr, "annforge: building over %lld vectors ...\n", static_cast<long long>(base.rows()));

@@ -76,7 +76,8 @@ enum {
 typedef struct annforge_build_params {
   annforge_metric metric;       /* default L2 */
   int graph_degree;             /* out-degree of the final graph; default 32 */
-  int intermediate_degree;      /* degree of the kNN graph that pruning starts from; default 64 */
+  int intermediate_degree;      /* degree of the kNN graph that pruning starts from; default 0:
+                                   the backend's choice (CPU 3/2, GPU 2 x graph_degree) */
   int algorithm;                /* an ANNFORGE_ALGORITHM_* value; default AUTO */
   int nn_descent_iterations;    /* local-join rounds after the clustered start; default 1 */
   float nn_descent_termination; /* stop when a round updates fewer than this share of edges */

@@ -37,9 +37,9 @@ void check_dataset(const DatasetView& data, const char* what) {
 void check_build_params(const BuildParams& p) {
   ANNFORGE_EXPECTS(p.graph_degree >= 1, "graph_degree must be at least 1 (got " + std::to_string(p.graph_degree) + ")");
   ANNFORGE_EXPECTS(p.graph_degree <= 1024, "graph_degree must be at most 1024 (got " + std::to_string(p.graph_degree) + ")");
-  ANNFORGE_EXPECTS(p.intermediate_degree >= p.graph_degree,
+  ANNFORGE_EXPECTS(p.intermediate_degree == 0 || p.intermediate_degree >= p.graph_degree,
                    "intermediate_degree (" + std::to_string(p.intermediate_degree) +
-                       ") must be at least graph_degree (" + std::to_string(p.graph_degree) + ")");
+                       ") must be at least graph_degree (" + std::to_string(p.graph_degree) + "), or 0 for the backend's choice");
   ANNFORGE_EXPECTS(p.intermediate_degree <= 4096, "intermediate_degree must be at most 4096");
   ANNFORGE_EXPECTS(p.nn_descent_iterations >= 0, "nn_descent_iterations must not be negative");
   ANNFORGE_EXPECTS(p.nn_descent_termination >= 0.0f, "nn_descent_termination must not be negative");

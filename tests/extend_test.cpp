@@ -131,7 +131,7 @@ TEST_P(Extend, KeepsTheIndexDegreeWhateverTheParams) {
   Index index = build(Dataset::borrow(DatasetView{all.view().data, 2000, 16, ElementType::Float32}),
                       params_for(Metric::L2, BuildAlgorithm::Auto, 16, device()));
   ASSERT_EQ(index.graph_degree, 16);
-  BuildParams defaults;  // graph_degree 32, intermediate 64: only the device differs
+  BuildParams defaults;  // graph_degree 32, intermediate degree the backend's: only the device differs
   defaults.device = device();
   extend(index, DatasetView{all.view().row(2000), 200, 16, ElementType::Float32}, defaults);
   EXPECT_EQ(index.graph_degree, 16);

@@ -246,6 +246,142 @@ TEST(PruneByDetours, MatchesThePlainRuleOnRealLists) {
   }
 }
 
+// Exact kNN lists (self left out) of clustered points in 6 dimensions.
+cpu::KnnGraph exact_knn_lists(int64_t rows, int k, uint64_t seed) {
+  Dataset data = annforge_test::clustered(rows, 6, ElementType::Float32, seed);
+  const Neighbors nn = exact_knn(data.view(), data.view(), k + 1, Metric::L2);
+  cpu::KnnGraph knn;
+  knn.rows = rows;
+  knn.k = k;
+  for (int64_t v = 0; v < rows; ++v) {
+    int taken = 0;
+    for (int j = 0; j <= k && taken < k; ++j) {
+      const uint32_t id = nn.ids[v * (k + 1) + j];
+      if (id == v) continue;
+      knn.ids.push_back(id);
+      knn.distances.push_back(nn.distances[v * (k + 1) + j]);
+      ++taken;
+    }
+    EXPECT_EQ(taken, k) << "row " << v;
+  }
+  return knn;
+}
+
+// k = 64 is the largest list the per-vector slot table takes; k = 72 goes through the id-indexed
+// rank table. More than two 512-row chunks, so three threads each take some.
+TEST(PruneByDetours, MatchesThePlainRuleAtAndBeyondTheSlotTableLimit) {
+  for (const int k : {64, 72}) {
+    const cpu::KnnGraph knn = exact_knn_lists(1200, k, 11);
+    ASSERT_FALSE(HasFailure());
+    for (const int degree : {32, 1, k}) {
+      const std::vector<uint32_t> expected = reference_prune(knn, degree);
+      for (const int threads : {3, 1}) {
+        if (threads == 1 && degree != 32) continue;
+        ASSERT_EQ(cpu::prune_by_detours(knn, degree, threads), expected)
+            << "k " << k << " degree " << degree << " threads " << threads;
+      }
+    }
+  }
+}
+
+// The slot table's multipliers and slot count, as graph_optimize.cpp chooses them: the test
+// below builds lists that no multiplier separates, so that pruning takes its fallback path.
+uint32_t slot_of(uint32_t id, int attempt) {
+  const uint32_t multiplier = 0x9E3779B1u + 0x7F4A7C16u * static_cast<uint32_t>(attempt);
+  return (id * multiplier) >> (32 - 13);
+}
+constexpr int kMultiplierTries = 8;
+
+bool some_multiplier_separates(const uint32_t* list, int k) {
+  for (int attempt = 0; attempt < kMultiplierTries; ++attempt) {
+    std::set<uint32_t> slots;
+    for (int r = 0; r < k; ++r) slots.insert(slot_of(list[r], attempt));
+    if (static_cast<int>(slots.size()) == k) return true;
+  }
+  return false;
+}
+
+// k <= 64, but some lists hold, for every multiplier, two ids that share a slot: those vectors
+// are counted through the rank table (the rest through slots), with the same answer as the plain
+// rule. The lists are exact kNN lists of clustered points with the ids relabelled (the rule
+// depends on ranks only, not on the values of ids) so that the chosen vectors' lists collide.
+// Ids below 4,182 never share a slot under the first multiplier (nor below 6,473 under the
+// fifth), so the graph is five disjoint copies of one 2,000-row kNN graph: 10,000 rows.
+TEST(PruneByDetours, MatchesThePlainRuleWhenIdsCollideInTheSlotTable) {
+  const int64_t copy_rows = 2000, copies = 5, rows = copy_rows * copies;
+  const int k = 32;
+  const cpu::KnnGraph one = exact_knn_lists(copy_rows, k, 5);
+  ASSERT_FALSE(HasFailure());
+  cpu::KnnGraph original;
+  original.rows = rows;
+  original.k = k;
+  for (int64_t c = 0; c < copies; ++c) {
+    for (uint32_t id : one.ids) original.ids.push_back(static_cast<uint32_t>(id + c * copy_rows));
+    original.distances.insert(original.distances.end(), one.distances.begin(), one.distances.end());
+  }
+  std::vector<int64_t> label(rows, -1);  // old id -> new id
+  std::vector<bool> used(rows, false);
+  std::vector<int64_t> targets;
+  for (int64_t v : {3, 410, 2777, 5234, 9999}) {
+    const uint32_t* list = &original.ids[v * k];
+    std::vector<uint32_t> free_ids;
+    for (int r = 0; r < k; ++r)
+      if (label[list[r]] < 0) free_ids.push_back(list[r]);
+    if (free_ids.size() < 2 * kMultiplierTries) continue;
+    // For multiplier `attempt`, two unused labels sharing a slot, given to two ids of the list.
+    for (int attempt = 0; attempt < kMultiplierTries; ++attempt) {
+      std::vector<std::vector<uint32_t>> by_slot(1u << 13);
+      bool found = false;
+      for (uint32_t x = 0; x < rows && !found; ++x) {
+        if (used[x]) continue;
+        std::vector<uint32_t>& slot = by_slot[slot_of(x, attempt)];
+        if (!slot.empty()) {
+          const uint32_t a = free_ids[2 * attempt], b = free_ids[2 * attempt + 1];
+          label[a] = slot[0];
+          label[b] = x;
+          used[slot[0]] = used[x] = true;
+          found = true;
+        }
+        slot.push_back(x);
+      }
+      ASSERT_TRUE(found) << "no two free labels share a slot for multiplier " << attempt;
+    }
+    targets.push_back(v);
+  }
+  ASSERT_GE(targets.size(), 2u);
+  uint32_t next = 0;
+  for (int64_t v = 0; v < rows; ++v) {
+    if (label[v] >= 0) continue;
+    while (used[next]) ++next;
+    label[v] = next;
+    used[next] = true;
+  }
+  cpu::KnnGraph knn;
+  knn.rows = rows;
+  knn.k = k;
+  knn.ids.resize(rows * k);
+  knn.distances.resize(rows * k);
+  for (int64_t v = 0; v < rows; ++v) {
+    for (int r = 0; r < k; ++r) {
+      knn.ids[label[v] * k + r] = static_cast<uint32_t>(label[original.ids[v * k + r]]);
+      knn.distances[label[v] * k + r] = original.distances[v * k + r];
+    }
+  }
+  int colliding = 0;
+  for (int64_t v = 0; v < rows; ++v) colliding += !some_multiplier_separates(&knn.ids[v * k], k);
+  for (int64_t v : targets) {
+    EXPECT_FALSE(some_multiplier_separates(&knn.ids[label[v] * k], k)) << "vector " << label[v];
+  }
+  ASSERT_GE(colliding, static_cast<int>(targets.size()));
+  ASSERT_LT(colliding, rows / 2) << "most vectors should still go through the slot table";
+  for (const int degree : {8, 16, 32}) {
+    const std::vector<uint32_t> expected = reference_prune(knn, degree);
+    for (const int threads : {1, 3}) {
+      ASSERT_EQ(cpu::prune_by_detours(knn, degree, threads), expected) << "degree " << degree << " threads " << threads;
+    }
+  }
+}
+
 // --- graph_optimize: merge_reverse_edges ----------------------------------------------------------
 
 TEST(MergeReverseEdges, HandMadeGraph) {
@@ -312,6 +448,55 @@ TEST(MergeReverseEdges, PropertiesOnRandomGraphs) {
         }
       }
     }
+  }
+}
+
+// Reverse lists are collected over target ranges, one range per part (rows / 65536 + 1 parts,
+// at most one per thread): the result must not depend on the thread count. 140,000 rows (three
+// parts) with some much-wanted targets, so that reverse lists overflow their cap and the order of
+// collection decides what survives. Also checked against the rule written out plainly.
+TEST(MergeReverseEdges, SameResultOnAnyThreadCount) {
+  const int64_t rows = 140000;
+  const int degree = 8;
+  Rng rng(1234);
+  std::vector<uint32_t> pruned(rows * degree);
+  for (int64_t v = 0; v < rows; ++v) {
+    uint32_t* row = &pruned[v * degree];
+    for (int e = 0; e < degree;) {
+      // A quarter of the edges go to 600 popular targets spread over all parts.
+      const uint32_t u = rng.below(4) == 0 ? static_cast<uint32_t>((rng.below(600) * 233) % rows)
+                                           : static_cast<uint32_t>(rng.below(rows));
+      if (u == v || std::find(row, row + e, u) != row + e) continue;
+      row[e++] = u;
+    }
+  }
+  // The rule: reverse lists gathered position by position over all vectors, at most `degree`
+  // each, then core::merge_forward_and_reverse per vector.
+  std::vector<uint32_t> reverse(rows * degree);
+  std::vector<int> reverse_count(rows, 0);
+  for (int p = 0; p < degree; ++p) {
+    for (int64_t v = 0; v < rows; ++v) {
+      const uint32_t u = pruned[v * degree + p];
+      if (reverse_count[u] < degree) reverse[u * degree + reverse_count[u]++] = static_cast<uint32_t>(v);
+    }
+  }
+  int overflowing = 0;
+  std::vector<uint32_t> expected(rows * degree);
+  for (int64_t v = 0; v < rows; ++v) {
+    ASSERT_EQ(core::merge_forward_and_reverse(&pruned[v * degree], &reverse[v * degree], reverse_count[v], degree,
+                                              &expected[v * degree]),
+              degree);
+    overflowing += reverse_count[v] == degree;
+  }
+  ASSERT_GT(overflowing, 500) << "the popular targets should fill their reverse lists";
+  const std::vector<uint32_t> one = cpu::merge_reverse_edges(pruned, rows, degree, 1);
+  EXPECT_TRUE(one == expected) << "one thread differs from the plain rule";
+  for (const int threads : {2, 3, 4}) {
+    const std::vector<uint32_t> many = cpu::merge_reverse_edges(pruned, rows, degree, threads);
+    ASSERT_EQ(many.size(), one.size());
+    int64_t differing = 0;
+    for (size_t i = 0; i < many.size(); ++i) differing += many[i] != one[i];
+    EXPECT_EQ(differing, 0) << threads << " threads differ from one thread in " << differing << " entries";
   }
 }
 

@@ -70,29 +70,43 @@ TEST(Projection, SkippedWhereExactDistancesAreCheap) {
   annforge::Dataset bytes = annforge::Dataset::allocate(100, 128, annforge::ElementType::UInt8);
   std::memset(bytes.mutable_data(), 7, 100 * 128);
   EXPECT_TRUE(annforge::cpu::fit_projection(bytes.view(), false, 1, 1).empty());
+  // 800-d uint8 (MNIST-like): exact dots come from the int16 matrix kernel instead.
+  annforge::Dataset wide_bytes = annforge::Dataset::allocate(100, 800, annforge::ElementType::UInt8);
+  std::memset(wide_bytes.mutable_data(), 7, 100 * 800);
+  EXPECT_TRUE(annforge::cpu::fit_projection(wide_bytes.view(), false, 1, 1).empty());
   // 32-d float: too narrow for a 16-d pass to pay.
   EXPECT_TRUE(annforge::cpu::fit_projection(low_rank_rows(100, 32, 4, 1).view(), false, 1, 1).empty());
 }
 
-// Many equal distances (8-bit values from a tiny range) with the first pass on: neighbour
-// lists merged across clusters must still hold no repeats and no self loops, whatever order
-// the ties arrive in.
-TEST(Projection, FirstPassListsHaveNoRepeatsUnderTies) {
+// Many equal distances (values from a tiny range): neighbour lists merged across clusters must
+// still hold no repeats and no self loops, whatever order the ties arrive in. Float data takes
+// the projected first pass, 8-bit data the blocked exact pass.
+void expect_lists_without_repeats_under_ties(annforge::ElementType type) {
   const int64_t rows = 3000, dim = 800;
-  annforge::Dataset data = annforge::Dataset::allocate(rows, dim, annforge::ElementType::UInt8);
-  auto* bytes = static_cast<uint8_t*>(data.mutable_data());
+  annforge::Dataset data = annforge::Dataset::allocate(rows, dim, type);
   std::mt19937_64 rng(9);
-  for (int64_t i = 0; i < rows * dim; ++i) bytes[i] = static_cast<uint8_t>(rng() % 3);
+  for (int64_t i = 0; i < rows * dim; ++i) {
+    const int value = static_cast<int>(rng() % 3);
+    if (type == annforge::ElementType::Float32) {
+      static_cast<float*>(data.mutable_data())[i] = static_cast<float>(value);
+    } else {
+      static_cast<uint8_t*>(data.mutable_data())[i] = static_cast<uint8_t>(value);
+    }
+  }
   annforge::cpu::PartitionParams partitioning;
   partitioning.cluster_size = 400;
   const annforge::cpu::Partition partition =
       annforge::cpu::partition_into_clusters(data.view(), annforge::Metric::L2, partitioning);
   const annforge::cpu::Projection projection = annforge::cpu::fit_projection(data.view(), false, 2, 3);
-  ASSERT_FALSE(projection.empty());
-  const std::vector<float> projected = annforge::cpu::project_rows(data.view(), projection, 2);
-  const annforge::cpu::Distance distance(annforge::Metric::L2, data.view());
+  ASSERT_EQ(projection.empty(), type != annforge::ElementType::Float32);
+  std::vector<float> projected;
   const int k = 16;
-  const annforge::cpu::FirstPass first_pass{&projected, projection.output_dim, 2 * k};
+  annforge::cpu::FirstPass first_pass;
+  if (!projection.empty()) {
+    projected = annforge::cpu::project_rows(data.view(), projection, 2);
+    first_pass = annforge::cpu::FirstPass{&projected, projection.output_dim, 2 * k};
+  }
+  const annforge::cpu::Distance distance(annforge::Metric::L2, data.view());
   const annforge::cpu::KnnGraph graph = annforge::cpu::cluster_knn_graph(distance, partition, k, 2, 5, first_pass, {});
   for (int64_t v = 0; v < rows; ++v) {
     std::vector<uint32_t> list(graph.ids.begin() + v * k, graph.ids.begin() + (v + 1) * k);
@@ -104,4 +118,12 @@ TEST(Projection, FirstPassListsHaveNoRepeatsUnderTies) {
     std::sort(list.begin(), list.end());
     ASSERT_EQ(std::adjacent_find(list.begin(), list.end()), list.end()) << "row " << v << " repeats an id";
   }
+}
+
+TEST(Projection, FirstPassListsHaveNoRepeatsUnderTies) {
+  expect_lists_without_repeats_under_ties(annforge::ElementType::Float32);
+}
+
+TEST(ClusterKnn, BlockedPassListsHaveNoRepeatsUnderTies) {
+  expect_lists_without_repeats_under_ties(annforge::ElementType::UInt8);
 }

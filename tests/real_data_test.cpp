@@ -51,7 +51,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 double build_and_search(const std::string& label, const Dataset& base, const DatasetView& queries,
                         const Neighbors& truth, Device device) {
   const char* name = label.c_str();
-  BuildParams params;  // defaults: degree 32, intermediate 64, Auto (NN-Descent at this size)
+  BuildParams params;  // defaults: degree 32, intermediate degree the backend's, Auto (NN-Descent at this size)
   params.device = device;
   const auto start = std::chrono::steady_clock::now();
   const Index index = build(base, params);

@@ -31,7 +31,7 @@ int run_build(int argc, char** argv) {
   params.metric = parse_metric(args.text("metric", "l2"));
   params.graph_degree = static_cast<int>(args.integer("degree", 32, 1, 1024));
   params.intermediate_degree =
-      static_cast<int>(args.integer("intermediate-degree", std::max(64, 2 * params.graph_degree), 1, 4096));
+      static_cast<int>(args.integer("intermediate-degree", 0, 0, 4096));  // 0: the backend's choice
   params.algorithm = parse_algorithm(args.text("algorithm", "auto"));
   params.device = parse_device(args.text("device", "auto"));
   params.threads = static_cast<int>(args.integer("threads", 0, 0, 4096));

@@ -13,7 +13,7 @@ const char kUsage[] =
     "annforge: batch proximity-graph index builder for vector search\n"
     "\n"
     "  annforge build  --data FILE --out INDEX [--metric l2|ip|cosine] [--degree 32]\n"
-    "                  [--intermediate-degree 64] [--algorithm auto|brute_force|nn_descent]\n"
+    "                  [--intermediate-degree 0=auto] [--algorithm auto|brute_force|nn_descent]\n"
     "                  [--iterations N] [--device auto|cpu|gpu] [--threads N] [--rows N]\n"
     "                  [--seed S] [--json]\n"
     "  annforge search --index INDEX --queries FILE --k 10 [--gt FILE] [--beam N[,N...]]\n"

@@ -3,6 +3,7 @@
 // compared against all its cluster mates from cache. Overlap (each vector in its `overlap`
 // nearest clusters) covers neighbours that sit across a cluster border.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -105,19 +106,6 @@ void merge_sorted(uint32_t* ids, float* distances, const uint32_t* more_ids, con
   std::copy(scratch_distances, scratch_distances + k, distances);
 }
 
-// A row of any element type as floats.
-void to_floats(const void* row, ElementType type, int dim, float* out) {
-  switch (type) {
-    case ElementType::Float32: std::memcpy(out, row, dim * sizeof(float)); break;
-    case ElementType::UInt8:
-      for (int d = 0; d < dim; ++d) out[d] = static_cast<const uint8_t*>(row)[d];
-      break;
-    case ElementType::Int8:
-      for (int d = 0; d < dim; ++d) out[d] = static_cast<const int8_t*>(row)[d];
-      break;
-  }
-}
-
 // Rows of a cluster block whose dots one kernel call computes: enough to reuse each packed
 // panel from L1 several times. A multiple of 16 (the panel width), so that a chunk's first row
 // starts a panel.
@@ -130,6 +118,92 @@ constexpr int kWindowPanels = 32;
 constexpr int kThresholdSamples = 64;
 // Candidate buffer slots per member, in units of k: a buffer is cut back to k when full.
 constexpr int kBufferCapacityPerK = 2;
+
+// A cluster's rows in the form the blocked dot kernels take (dot_block.hpp): int16 for 8-bit
+// data (exact integer dots, half the bytes of float), float otherwise; padded with zero rows to
+// whole kernel blocks.
+class BlockDots {
+ public:
+  BlockDots(ElementType type, int dim)
+      : integer_(type != ElementType::Float32),
+        dim_(dim),
+        width_(integer_ ? (dim + 1) / 2 * 2 : dim),
+        float_kernel_(dot_block_kernel()),
+        int16_kernel_(dot_block_int16_kernel()) {}
+
+  // Loads the rows and writes their squared norms (exact for 8-bit data).
+  void load(const std::vector<const void*>& rows, int count, ElementType type, float* squared_norms) {
+    const size_t padded = static_cast<size_t>(count + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
+    if (integer_) {
+      int_rows_.assign(padded * width_, 0);
+      for (int i = 0; i < count; ++i) {
+        int16_t* row = &int_rows_[static_cast<size_t>(i) * width_];
+        int64_t sum = 0;
+        for (int d = 0; d < dim_; ++d) {
+          row[d] = type == ElementType::UInt8 ? static_cast<const uint8_t*>(rows[i])[d]
+                                              : static_cast<const int8_t*>(rows[i])[d];
+          sum += int64_t{row[d]} * row[d];
+        }
+        squared_norms[i] = static_cast<float>(sum);
+      }
+      pack_panels_int16(int_rows_.data(), count, width_, int_panels_);
+    } else {
+      float_rows_.assign(padded * width_, 0.0f);
+      for (int i = 0; i < count; ++i) {
+        float* row = &float_rows_[static_cast<size_t>(i) * width_];
+        std::memcpy(row, rows[i], dim_ * sizeof(float));
+        float sum = 0.0f;
+        for (int d = 0; d < dim_; ++d) sum += row[d] * row[d];
+        squared_norms[i] = sum;
+      }
+      pack_panels(float_rows_.data(), count, width_, float_panels_);
+    }
+  }
+
+  // out[r * ldc + c] = dot(row + r, 16 * first_panel + c) for r < a_rows (a multiple of
+  // kDotBlockRows) and c < 16 * panels.
+  void dots(int row, int a_rows, int first_panel, int panels, float* out, int ldc) const {
+    const size_t panel_size = static_cast<size_t>(width_) * 16;
+    if (integer_) {
+      int16_kernel_(&int_rows_[static_cast<size_t>(row) * width_], a_rows, width_, &int_panels_[first_panel * panel_size],
+                    panels, out, ldc);
+    } else {
+      float_kernel_(&float_rows_[static_cast<size_t>(row) * width_], a_rows, width_,
+                    &float_panels_[first_panel * panel_size], panels, out, ldc);
+    }
+  }
+
+  // out[r * samples + s] = dot(r, positions[s]) for every row r < a_rows (padded); samples a
+  // multiple of 16.
+  void sample_dots(const int* positions, int samples, int a_rows, float* out) {
+    if (integer_) {
+      sample_int_.assign(static_cast<size_t>(samples) * width_, 0);
+      for (int s = 0; s < samples; ++s) {
+        std::memcpy(&sample_int_[static_cast<size_t>(s) * width_], &int_rows_[static_cast<size_t>(positions[s]) * width_],
+                    width_ * sizeof(int16_t));
+      }
+      pack_panels_int16(sample_int_.data(), samples, width_, sample_int_panels_);
+      int16_kernel_(int_rows_.data(), a_rows, width_, sample_int_panels_.data(), samples / 16, out, samples);
+    } else {
+      sample_float_.assign(static_cast<size_t>(samples) * width_, 0.0f);
+      for (int s = 0; s < samples; ++s) {
+        std::memcpy(&sample_float_[static_cast<size_t>(s) * width_],
+                    &float_rows_[static_cast<size_t>(positions[s]) * width_], width_ * sizeof(float));
+      }
+      pack_panels(sample_float_.data(), samples, width_, sample_float_panels_);
+      float_kernel_(float_rows_.data(), a_rows, width_, sample_float_panels_.data(), samples / 16, out, samples);
+    }
+  }
+
+ private:
+  bool integer_;
+  int dim_;
+  int width_;  // elements per stored row
+  DotBlockKernel float_kernel_;
+  DotBlockInt16Kernel int16_kernel_;
+  std::vector<float> float_rows_, float_panels_, sample_float_, sample_float_panels_;
+  std::vector<int16_t> int_rows_, int_panels_, sample_int_, sample_int_panels_;
+};
 
 }  // namespace
 
@@ -148,7 +222,6 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
   graph.distances.assign(rows * k, std::numeric_limits<float>::infinity());
   std::vector<SpinLock> locks(rows);
   const KernelTable& f32 = kernels_for(ElementType::Float32);
-  const DotBlockKernel dot_block = dot_block_kernel();
   const PairFilterKernel pair_filter = pair_filter_kernel();
   const int dim = static_cast<int>(data.dim);
   const Metric metric = distance.metric();
@@ -161,7 +234,11 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
   });
   ProgressReporter reporter(progress, "knn-clusters", static_cast<int64_t>(members.size()));
   const size_t row_bytes = data.row_bytes();
-  parallel_for(clusters, threads, 1, [&](int64_t begin, int64_t end, int thread) {
+  // One worker per thread takes clusters from a shared counter, keeping its blocks and buffers
+  // (megabytes) from one cluster to the next instead of allocating them per cluster.
+  std::atomic<int64_t> next_position{0};
+  const int workers = static_cast<int>(std::min<int64_t>(resolve_threads(threads), clusters));
+  parallel_for(workers, workers, 1, [&](int64_t, int64_t, int thread) {
     std::vector<uint8_t> block;
     std::vector<float> block_norms, row_distances, block_projected, candidate_norms;
     std::vector<const void*> row_pointers, projected_pointers, candidate_pointers;
@@ -171,8 +248,8 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     std::vector<float> best_distances(k);
     std::vector<uint32_t> merged_ids(k);
     std::vector<float> merged_distances(k);
-    std::vector<float> float_block, panels, dots, add_terms, mul_terms, start_thresholds;
-    std::vector<float> sample_rows, sample_panels, sample_dots;
+    std::vector<float> dots, add_terms, mul_terms, start_thresholds, sample_dots;
+    BlockDots block_dots(data.type, dim);
     std::vector<int> sample_positions(kThresholdSamples);
     CandidateBuffers buffers(k, kBufferCapacityPerK * k);
     // v's kNN list so far (from its other clusters) merged with `count` new candidates.
@@ -189,23 +266,18 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     // value whose rank corresponds to about twice k in the whole cluster (an upper bound on the
     // member's k-th in-cluster distance but in rare cases, which then keep fewer candidates from
     // this cluster, still its nearest).
-    auto estimate_first_thresholds = [&](const uint32_t* ids, int size, const PairTerms& terms) {
+    auto estimate_first_thresholds = [&](int size, const PairTerms& terms) {
       const int wanted_rank = (2 * k * kThresholdSamples + size - 1) / size + 2;
       if (wanted_rank > kThresholdSamples / 2) return;  // small cluster: the estimate saves little
       bool any = false;
       for (int i = 0; i < size && !any; ++i) any = start_thresholds[i] == std::numeric_limits<float>::infinity();
       if (!any) return;
-      sample_rows.assign(static_cast<size_t>(kThresholdSamples) * dim, 0.0f);
       for (int s = 0; s < kThresholdSamples; ++s) {
         sample_positions[s] = static_cast<int>(static_cast<int64_t>(s) * size / kThresholdSamples);
-        std::memcpy(&sample_rows[static_cast<size_t>(s) * dim], &float_block[static_cast<size_t>(sample_positions[s]) * dim],
-                    dim * sizeof(float));
       }
-      pack_panels(sample_rows.data(), kThresholdSamples, dim, sample_panels);
       const int padded = static_cast<int>((size + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows);
       sample_dots.resize(static_cast<size_t>(padded) * kThresholdSamples);
-      dot_block(float_block.data(), padded, dim, sample_panels.data(), kThresholdSamples / 16, sample_dots.data(),
-                kThresholdSamples);
+      block_dots.sample_dots(sample_positions.data(), kThresholdSamples, padded, sample_dots.data());
       float sampled[kThresholdSamples];
       for (int i = 0; i < size; ++i) {
         if (start_thresholds[i] != std::numeric_limits<float>::infinity()) continue;
@@ -227,18 +299,13 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     // matrix), a window of columns at a time; the pair filter turns each window into distances
     // and offers only the pairs that beat a member's threshold.
     auto blocked_all_pairs = [&](const uint32_t* ids, int size) {
-      const int64_t padded = (size + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
-      float_block.assign(padded * dim, 0.0f);
       add_terms.assign(size + 8, 0.0f);
       mul_terms.assign(size + 8, 1.0f);
       start_thresholds.resize(size);
+      block_dots.load(row_pointers, size, data.type, add_terms.data());
       for (int i = 0; i < size; ++i) {
-        float* row = &float_block[static_cast<size_t>(i) * dim];
-        to_floats(row_pointers[i], data.type, dim, row);
-        if (metric == Metric::L2) {
-          float sum = 0.0f;
-          for (int d = 0; d < dim; ++d) sum += row[d] * row[d];
-          add_terms[i] = sum;
+        if (metric == Metric::InnerProduct) {
+          add_terms[i] = 0.0f;
         } else if (metric == Metric::Cosine) {
           add_terms[i] = 0.5f;
           mul_terms[i] = block_norms[i];
@@ -251,9 +318,8 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
       terms.mul = mul_terms.data();
       terms.scale = metric == Metric::L2 ? 2.0f : 1.0f;
       terms.floor = metric == Metric::L2 ? 0.0f : -std::numeric_limits<float>::infinity();
-      estimate_first_thresholds(ids, size, terms);
+      estimate_first_thresholds(size, terms);
       buffers.reset(size, start_thresholds.data());
-      pack_panels(float_block.data(), size, dim, panels);
       const int panels_count = panel_count(size);
       dots.resize(static_cast<size_t>(kDotChunkRows) * kWindowPanels * 16 + 8);
       for (int i = 0; i < size; i += kDotChunkRows) {
@@ -261,8 +327,7 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
         const int a_rows = (chunk + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
         for (int first_panel = i / 16; first_panel < panels_count; first_panel += kWindowPanels) {
           const int window = std::min(kWindowPanels, panels_count - first_panel);
-          dot_block(&float_block[static_cast<size_t>(i) * dim], a_rows, dim,
-                    &panels[static_cast<size_t>(first_panel) * dim * 16], window, dots.data(), window * 16);
+          block_dots.dots(i, a_rows, first_panel, window, dots.data(), window * 16);
           const int first_column = first_panel * 16;
           pair_filter(dots.data(), window * 16, i, chunk, first_column, std::min(window * 16, size - first_column), terms,
                       ids, buffers);
@@ -270,7 +335,7 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
       }
       for (int i = 0; i < size; ++i) merge_into(ids[i], buffers.take_sorted(i, best_ids.data(), best_distances.data()));
     };
-    for (int64_t position = begin; position < end; ++position) {
+    for (int64_t position = next_position++; position < clusters; position = next_position++) {
       const int cluster = order[position];
       const uint32_t* ids = &members[offsets[cluster]];
       const int64_t size = offsets[cluster + 1] - offsets[cluster];

@@ -41,7 +41,9 @@ std::vector<uint32_t> build_clustered(const DatasetView& data, Metric metric, in
   timer.lap("partition and renumbering by cluster");
   // Wide vectors get a cheap first pass: rank cluster mates by distance between projections
   // onto the top principal directions, compute exact distances for a shortlist of 2k only.
-  const Projection projection = fit_projection(local.view(), metric == Metric::Cosine, threads, params.seed);
+  const Projection projection = detail::env_knob("ANNFORGE_CPU_NO_PROJECTION", 0) == 0
+                                     ? fit_projection(local.view(), metric == Metric::Cosine, threads, params.seed)
+                                     : Projection{};
   std::vector<float> projected;
   FirstPass first_pass;
   if (!projection.empty()) {
@@ -76,7 +78,7 @@ class CpuBackend final : public detail::Backend {
     const int threads = resolve_threads(params.threads);
     const int64_t rows = data.rows;
     const int degree = static_cast<int>(std::min<int64_t>(params.graph_degree, rows - 1));
-    const int k = static_cast<int>(std::min<int64_t>(params.intermediate_degree, rows - 1));
+    const int k = static_cast<int>(std::min<int64_t>(cpu_intermediate_degree(params, degree), rows - 1));
     index.graph_degree = degree;
     StageTimer timer;
     index.entry_points = choose_entry_points(data, index.metric, entry_point_count(rows), threads, params.seed);

@@ -91,12 +91,13 @@ void extend_graph(Index& index, int64_t first_new_row, const BuildParams& params
     BuildParams rebuild = params;
     if (!degree_was_capped) {
       rebuild.graph_degree = degree;
-      rebuild.intermediate_degree = std::max(rebuild.intermediate_degree, degree);
+      if (rebuild.intermediate_degree != 0) rebuild.intermediate_degree = std::max(rebuild.intermediate_degree, degree);
     }
     detail::cpu_backend().build(index, rebuild);
     return;
   }
-  const int k = std::max(degree, static_cast<int>(std::min<int64_t>(params.intermediate_degree, first_new_row - 1)));
+  const int k =
+      std::max(degree, static_cast<int>(std::min<int64_t>(cpu_intermediate_degree(params, degree), first_new_row - 1)));
   const int protected_edges = (degree + 1) / 2;
   Distance distance(index.metric, index.vectors.view());
   index.graph.resize(total * degree);

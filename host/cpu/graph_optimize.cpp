@@ -3,6 +3,7 @@
 #include "host/cpu/graph_optimize.hpp"
 
 #include <algorithm>
+#include <memory>
 
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/progress.hpp"
@@ -25,9 +26,7 @@ inline uint32_t slot_of(uint32_t id, uint32_t multiplier) { return (id * multipl
 
 class DetourCounter {
  public:
-  DetourCounter(int64_t rows, int k) : k_(k), slots_(size_t{1} << kSlotBits, 0), list_(k + 1), counts_(k + 9) {
-    if (k > 64) rank_of_.assign(rows, 0);
-  }
+  explicit DetourCounter(int k) : k_(k), slots_(size_t{1} << kSlotBits, 0), list_(k + 1), counts_(k + 9) {}
 
   // detours[r] for every rank r of v's list (core::is_detour).
   void count(const KnnGraph& knn, int64_t v, uint16_t* detours) {
@@ -132,10 +131,12 @@ class DetourCounter {
 std::vector<uint32_t> prune_by_detours(const KnnGraph& knn, int degree, int threads) {
   const int k = knn.k;
   std::vector<uint32_t> pruned(knn.rows * degree);
-  parallel_for(knn.rows, threads, 512, [&](int64_t begin, int64_t end, int) {
-    // Only neighbours w at rank j < k-1 can make a detour, and only through their own first
-    // k-1 entries (a detour needs both hops shorter in rank than the direct edge).
-    DetourCounter counter(knn.rows, k);
+  // One counter per thread, kept across its chunks (its id-indexed table, when needed, has an
+  // entry per row: built once per thread, not once per chunk).
+  std::vector<std::unique_ptr<DetourCounter>> counters(resolve_threads(threads));
+  parallel_for(knn.rows, threads, 512, [&](int64_t begin, int64_t end, int thread) {
+    if (!counters[thread]) counters[thread] = std::make_unique<DetourCounter>(k);
+    DetourCounter& counter = *counters[thread];
     std::vector<uint16_t> detours(k), kept(degree);
     for (int64_t v = begin; v < end; ++v) {
       counter.count(knn, v, detours.data());

@@ -3,6 +3,7 @@
 // optimisation that follows does not care which one ran.
 #pragma once
 
+#include <algorithm>
 #include <vector>
 
 #include "annforge.hpp"
@@ -10,6 +11,12 @@
 #include "host/cpu/partition.hpp"
 
 namespace annforge::cpu {
+
+// The kNN degree a CPU build prunes from: the caller's, or 3/2 x the graph degree (BuildParams).
+inline int cpu_intermediate_degree(const BuildParams& params, int degree) {
+  return params.intermediate_degree != 0 ? std::max(params.intermediate_degree, degree)
+                                         : std::max(degree + 1, degree * 3 / 2);
+}
 
 struct KnnGraph {
   int64_t rows = 0;

@@ -131,7 +131,9 @@ class CudaBackend final : public detail::Backend {
     BuildParams rebuild = params;
     if (!degree_was_capped) {
       rebuild.graph_degree = index.graph_degree;
-      rebuild.intermediate_degree = std::max(params.intermediate_degree, index.graph_degree);
+      if (params.intermediate_degree != 0) {
+        rebuild.intermediate_degree = std::max(params.intermediate_degree, index.graph_degree);
+      }
     }
     build(index, rebuild);
   }

@@ -215,7 +215,9 @@ int64_t build_on_gpu(GpuContext& gpu, Index& index, const BuildParams& params) {
   const DatasetView& view = index.vectors.view();
   const int64_t n = view.rows;
   const int degree = static_cast<int>(std::min<int64_t>(params.graph_degree, n - 1));
-  const int k = static_cast<int>(std::min<int64_t>(std::max(params.intermediate_degree, degree), n - 1));
+  // 0: the GPU's choice, 2 x degree and at least 64 (the default before the backends chose).
+  const int wanted_k = params.intermediate_degree != 0 ? params.intermediate_degree : std::max(64, 2 * degree);
+  const int k = static_cast<int>(std::min<int64_t>(std::max(wanted_k, degree), n - 1));
   index.graph_degree = degree;
   GpuTimer timer{gpu, {}};
   if (degree == 0) {
