@@ -37,6 +37,18 @@ void CandidateBuffers::reset(int members, const float* thresholds) {
     distances_.resize(slots);
   }
   keys_.resize(capacity_);
+  earlier_masks_.assign(members, 0);
+  earlier_.assign(static_cast<size_t>(members) * kMaxEarlier, -1);
+}
+
+void CandidateBuffers::set_earlier_clusters(int member, const int* earlier, int count) {
+  uint64_t mask = 0;
+  int* list = &earlier_[static_cast<size_t>(member) * kMaxEarlier];
+  for (int i = 0; i < count && i < kMaxEarlier; ++i) {
+    list[i] = earlier[i];
+    mask |= uint64_t{1} << (earlier[i] & 63);
+  }
+  earlier_masks_[member] = mask;
 }
 
 void CandidateBuffers::cut(int member) {

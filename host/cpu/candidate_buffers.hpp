@@ -24,6 +24,13 @@ class CandidateBuffers {
   // offer through to offer()'s own test).
   const float* thresholds() const { return thresholds_.data(); }
 
+  // With overlapping clusters a pair of members may meet in several clusters; it is offered in
+  // one only, the first they share (by cluster number), so that each pair is sorted and merged
+  // once. `earlier` lists the member's other clusters numbered below this one (at most
+  // kMaxEarlier); without a call, a member has none. reset() clears them.
+  static constexpr int kMaxEarlier = 4;
+  void set_earlier_clusters(int member, const int* earlier, int count);
+
   void offer(int member, uint32_t id, float distance) { Slots(*this).offer(member, id, distance); }
 
   // The buffers as raw arrays, for the pair filter's inner loop: a local copy of the pointers
@@ -36,8 +43,22 @@ class CandidateBuffers {
           thresholds_(buffers.thresholds_.data()),
           ids_(buffers.ids_.data()),
           distances_(buffers.distances_.data()),
+          earlier_masks_(buffers.earlier_masks_.data()),
+          earlier_(buffers.earlier_.data()),
           capacity_(buffers.capacity_) {}
     const float* thresholds() const { return thresholds_; }
+    // Whether this cluster is the first both members share (set_earlier_clusters).
+    bool owns(int a, int b) const {
+      if ((earlier_masks_[a] & earlier_masks_[b]) == 0) return true;
+      const int* x = &earlier_[static_cast<size_t>(a) * kMaxEarlier];
+      const int* y = &earlier_[static_cast<size_t>(b) * kMaxEarlier];
+      for (int i = 0; i < kMaxEarlier && x[i] >= 0; ++i) {
+        for (int j = 0; j < kMaxEarlier && y[j] >= 0; ++j) {
+          if (x[i] == y[j]) return false;
+        }
+      }
+      return true;
+    }
     void offer(int member, uint32_t id, float distance) {
       if (!(distance < thresholds_[member])) return;
       const int count = counts_[member];
@@ -54,6 +75,8 @@ class CandidateBuffers {
     float* thresholds_;
     uint32_t* ids_;
     float* distances_;
+    const uint64_t* earlier_masks_;
+    const int* earlier_;
     int capacity_;
   };
 
@@ -69,6 +92,8 @@ class CandidateBuffers {
   std::vector<float> thresholds_;
   std::vector<uint32_t> ids_;
   std::vector<float> distances_;
+  std::vector<uint64_t> earlier_masks_;  // per member: bit (c mod 64) of each earlier cluster c
+  std::vector<int> earlier_;             // per member: kMaxEarlier cluster numbers, -1 padded
   std::vector<uint64_t> keys_;
 };
 

@@ -119,90 +119,60 @@ constexpr int kThresholdSamples = 64;
 // Candidate buffer slots per member, in units of k: a buffer is cut back to k when full.
 constexpr int kBufferCapacityPerK = 2;
 
-// A cluster's rows in the form the blocked dot kernels take (dot_block.hpp): int16 for 8-bit
-// data (exact integer dots, half the bytes of float), float otherwise; padded with zero rows to
-// whole kernel blocks.
+// A cluster's rows as float in the form the blocked dot kernel takes (dot_block.hpp), padded
+// with zero rows to whole kernel blocks. (An exact int16 kernel with vpmaddwd for 8-bit data
+// took as long as this float FMA kernel on Zen 3, ~4.2 s for the 300K SIFT slice's all-pairs
+// stage, and was dropped.)
 class BlockDots {
  public:
-  BlockDots(ElementType type, int dim)
-      : integer_(type != ElementType::Float32),
-        dim_(dim),
-        width_(integer_ ? (dim + 1) / 2 * 2 : dim),
-        float_kernel_(dot_block_kernel()),
-        int16_kernel_(dot_block_int16_kernel()) {}
+  BlockDots() : kernel_(dot_block_kernel()) {}
 
-  // Loads the rows and writes their squared norms (exact for 8-bit data).
-  void load(const std::vector<const void*>& rows, int count, ElementType type, float* squared_norms) {
+  // Loads the rows and writes their squared norms (exact for 8-bit data up to 258 dimensions).
+  void load(const std::vector<const void*>& rows, int count, ElementType type, int dim, float* squared_norms) {
+    dim_ = dim;
     const size_t padded = static_cast<size_t>(count + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
-    if (integer_) {
-      int_rows_.assign(padded * width_, 0);
-      for (int i = 0; i < count; ++i) {
-        int16_t* row = &int_rows_[static_cast<size_t>(i) * width_];
-        int64_t sum = 0;
-        for (int d = 0; d < dim_; ++d) {
-          row[d] = type == ElementType::UInt8 ? static_cast<const uint8_t*>(rows[i])[d]
-                                              : static_cast<const int8_t*>(rows[i])[d];
-          sum += int64_t{row[d]} * row[d];
-        }
-        squared_norms[i] = static_cast<float>(sum);
+    rows_.assign(padded * dim, 0.0f);
+    for (int i = 0; i < count; ++i) {
+      float* row = &rows_[static_cast<size_t>(i) * dim];
+      switch (type) {
+        case ElementType::Float32: std::memcpy(row, rows[i], dim * sizeof(float)); break;
+        case ElementType::UInt8:
+          for (int d = 0; d < dim; ++d) row[d] = static_cast<const uint8_t*>(rows[i])[d];
+          break;
+        case ElementType::Int8:
+          for (int d = 0; d < dim; ++d) row[d] = static_cast<const int8_t*>(rows[i])[d];
+          break;
       }
-      pack_panels_int16(int_rows_.data(), count, width_, int_panels_);
-    } else {
-      float_rows_.assign(padded * width_, 0.0f);
-      for (int i = 0; i < count; ++i) {
-        float* row = &float_rows_[static_cast<size_t>(i) * width_];
-        std::memcpy(row, rows[i], dim_ * sizeof(float));
-        float sum = 0.0f;
-        for (int d = 0; d < dim_; ++d) sum += row[d] * row[d];
-        squared_norms[i] = sum;
-      }
-      pack_panels(float_rows_.data(), count, width_, float_panels_);
+      float sum = 0.0f;
+      for (int d = 0; d < dim; ++d) sum += row[d] * row[d];
+      squared_norms[i] = sum;
     }
+    pack_panels(rows_.data(), count, dim, panels_);
   }
 
   // out[r * ldc + c] = dot(row + r, 16 * first_panel + c) for r < a_rows (a multiple of
   // kDotBlockRows) and c < 16 * panels.
   void dots(int row, int a_rows, int first_panel, int panels, float* out, int ldc) const {
-    const size_t panel_size = static_cast<size_t>(width_) * 16;
-    if (integer_) {
-      int16_kernel_(&int_rows_[static_cast<size_t>(row) * width_], a_rows, width_, &int_panels_[first_panel * panel_size],
-                    panels, out, ldc);
-    } else {
-      float_kernel_(&float_rows_[static_cast<size_t>(row) * width_], a_rows, width_,
-                    &float_panels_[first_panel * panel_size], panels, out, ldc);
-    }
+    kernel_(&rows_[static_cast<size_t>(row) * dim_], a_rows, dim_, &panels_[static_cast<size_t>(first_panel) * dim_ * 16],
+            panels, out, ldc);
   }
 
   // out[r * samples + s] = dot(r, positions[s]) for every row r < a_rows (padded); samples a
   // multiple of 16.
   void sample_dots(const int* positions, int samples, int a_rows, float* out) {
-    if (integer_) {
-      sample_int_.assign(static_cast<size_t>(samples) * width_, 0);
-      for (int s = 0; s < samples; ++s) {
-        std::memcpy(&sample_int_[static_cast<size_t>(s) * width_], &int_rows_[static_cast<size_t>(positions[s]) * width_],
-                    width_ * sizeof(int16_t));
-      }
-      pack_panels_int16(sample_int_.data(), samples, width_, sample_int_panels_);
-      int16_kernel_(int_rows_.data(), a_rows, width_, sample_int_panels_.data(), samples / 16, out, samples);
-    } else {
-      sample_float_.assign(static_cast<size_t>(samples) * width_, 0.0f);
-      for (int s = 0; s < samples; ++s) {
-        std::memcpy(&sample_float_[static_cast<size_t>(s) * width_],
-                    &float_rows_[static_cast<size_t>(positions[s]) * width_], width_ * sizeof(float));
-      }
-      pack_panels(sample_float_.data(), samples, width_, sample_float_panels_);
-      float_kernel_(float_rows_.data(), a_rows, width_, sample_float_panels_.data(), samples / 16, out, samples);
+    sample_rows_.assign(static_cast<size_t>(samples) * dim_, 0.0f);
+    for (int s = 0; s < samples; ++s) {
+      std::memcpy(&sample_rows_[static_cast<size_t>(s) * dim_], &rows_[static_cast<size_t>(positions[s]) * dim_],
+                  dim_ * sizeof(float));
     }
+    pack_panels(sample_rows_.data(), samples, dim_, sample_panels_);
+    kernel_(rows_.data(), a_rows, dim_, sample_panels_.data(), samples / 16, out, samples);
   }
 
  private:
-  bool integer_;
-  int dim_;
-  int width_;  // elements per stored row
-  DotBlockKernel float_kernel_;
-  DotBlockInt16Kernel int16_kernel_;
-  std::vector<float> float_rows_, float_panels_, sample_float_, sample_float_panels_;
-  std::vector<int16_t> int_rows_, int_panels_, sample_int_, sample_int_panels_;
+  DotBlockKernel kernel_;
+  int dim_ = 0;
+  std::vector<float> rows_, panels_, sample_rows_, sample_panels_;
 };
 
 }  // namespace
@@ -226,6 +196,19 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
   const int dim = static_cast<int>(data.dim);
   const Metric metric = distance.metric();
 
+  // Each vector's clusters, ascending (at most partition.overlap; -1 padded): a pair is offered
+  // only in the first cluster its two members share.
+  const int overlap = std::max(1, partition.overlap);
+  std::vector<int> clusters_of(rows * overlap, -1);
+  {
+    std::vector<uint8_t> filled(rows, 0);
+    for (int c = 0; c < clusters; ++c) {
+      for (int64_t m = offsets[c]; m < offsets[c + 1]; ++m) {
+        const uint32_t v = members[m];
+        if (filled[v] < overlap) clusters_of[int64_t{v} * overlap + filled[v]++] = c;
+      }
+    }
+  }
   // Largest clusters first, so no thread is left with a big one at the end.
   std::vector<int> order(clusters);
   std::iota(order.begin(), order.end(), 0);
@@ -249,7 +232,7 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     std::vector<uint32_t> merged_ids(k);
     std::vector<float> merged_distances(k);
     std::vector<float> dots, add_terms, mul_terms, start_thresholds, sample_dots;
-    BlockDots block_dots(data.type, dim);
+    BlockDots block_dots;
     std::vector<int> sample_positions(kThresholdSamples);
     CandidateBuffers buffers(k, kBufferCapacityPerK * k);
     // v's kNN list so far (from its other clusters) merged with `count` new candidates.
@@ -298,11 +281,11 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     // of rows against the columns from the chunk's first row on (the upper half of the symmetric
     // matrix), a window of columns at a time; the pair filter turns each window into distances
     // and offers only the pairs that beat a member's threshold.
-    auto blocked_all_pairs = [&](const uint32_t* ids, int size) {
+    auto blocked_all_pairs = [&](int cluster, const uint32_t* ids, int size) {
       add_terms.assign(size + 8, 0.0f);
       mul_terms.assign(size + 8, 1.0f);
       start_thresholds.resize(size);
-      block_dots.load(row_pointers, size, data.type, add_terms.data());
+      block_dots.load(row_pointers, size, data.type, dim, add_terms.data());
       for (int i = 0; i < size; ++i) {
         if (metric == Metric::InnerProduct) {
           add_terms[i] = 0.0f;
@@ -320,6 +303,12 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
       terms.floor = metric == Metric::L2 ? 0.0f : -std::numeric_limits<float>::infinity();
       estimate_first_thresholds(size, terms);
       buffers.reset(size, start_thresholds.data());
+      for (int i = 0; i < size; ++i) {
+        const int* mine = &clusters_of[int64_t{ids[i]} * overlap];
+        int earlier = 0;
+        while (earlier < overlap && mine[earlier] >= 0 && mine[earlier] < cluster) ++earlier;
+        buffers.set_earlier_clusters(i, mine, earlier);
+      }
       const int panels_count = panel_count(size);
       dots.resize(static_cast<size_t>(kDotChunkRows) * kWindowPanels * 16 + 8);
       for (int i = 0; i < size; i += kDotChunkRows) {
@@ -361,7 +350,7 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
         }
       }
       if (!two_pass) {
-        blocked_all_pairs(ids, static_cast<int>(size));
+        blocked_all_pairs(cluster, ids, static_cast<int>(size));
         reporter.add(size, thread);
         continue;
       }

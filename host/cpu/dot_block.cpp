@@ -7,8 +7,7 @@
 
 namespace annforge::cpu {
 
-DotBlockKernel avx2_dot_block_kernel();               // dot_block_avx2.cpp
-DotBlockInt16Kernel avx2_dot_block_int16_kernel();  // dot_block_avx2.cpp
+DotBlockKernel avx2_dot_block_kernel();  // dot_block_avx2.cpp
 
 namespace {
 
@@ -29,41 +28,7 @@ void scalar_dot_block(const float* a, int a_rows, int dim, const float* panels, 
   }
 }
 
-void scalar_dot_block_int16(const int16_t* a, int a_rows, int dim2, const int16_t* panels, int panels_count, float* c,
-                            int ldc) {
-  for (int p = 0; p < panels_count; ++p) {
-    const int16_t* panel = panels + static_cast<size_t>(p) * dim2 * 16;
-    for (int i = 0; i < a_rows; ++i) {
-      int32_t sums[16] = {};
-      for (int d = 0; d < dim2 / 2; ++d) {
-        const int32_t x0 = a[static_cast<size_t>(i) * dim2 + 2 * d], x1 = a[static_cast<size_t>(i) * dim2 + 2 * d + 1];
-        for (int col = 0; col < 16; ++col) sums[col] += x0 * panel[(d * 16 + col) * 2] + x1 * panel[(d * 16 + col) * 2 + 1];
-      }
-      for (int col = 0; col < 16; ++col) c[static_cast<size_t>(i) * ldc + p * 16 + col] = static_cast<float>(sums[col]);
-    }
-  }
-}
-
 }  // namespace
-
-void pack_panels_int16(const int16_t* rows, int count, int dim2, std::vector<int16_t>& panels) {
-  const int panels_count = panel_count(count);
-  panels.assign(static_cast<size_t>(panels_count) * dim2 * 16, 0);
-  for (int r = 0; r < count; ++r) {
-    int16_t* panel = &panels[static_cast<size_t>(r / 16) * dim2 * 16];
-    const int col = r % 16;
-    for (int d = 0; d < dim2 / 2; ++d) {
-      panel[(d * 16 + col) * 2] = rows[static_cast<size_t>(r) * dim2 + 2 * d];
-      panel[(d * 16 + col) * 2 + 1] = rows[static_cast<size_t>(r) * dim2 + 2 * d + 1];
-    }
-  }
-}
-
-DotBlockInt16Kernel scalar_dot_block_int16_kernel() { return scalar_dot_block_int16; }
-
-DotBlockInt16Kernel dot_block_int16_kernel() {
-  return cpu_has_avx2_fma() ? avx2_dot_block_int16_kernel() : scalar_dot_block_int16;
-}
 
 void pack_panels(const float* rows, int count, int dim, std::vector<float>& panels) {
   const int panels_count = panel_count(count);

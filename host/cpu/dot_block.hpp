@@ -5,7 +5,6 @@
 // for L2 sums); beyond that the rounding is a few units in 10^7, enough to rank neighbours.
 #pragma once
 
-#include <cstdint>
 #include <vector>
 
 namespace annforge::cpu {
@@ -22,17 +21,5 @@ using DotBlockKernel = void (*)(const float* a, int a_rows, int dim, const float
                                 int ldc);
 DotBlockKernel dot_block_kernel();  // AVX2 + FMA where the CPU has them (ANNFORGE_SIMD=scalar: portable)
 DotBlockKernel scalar_dot_block_kernel();
-
-// The same for 8-bit data, exact: rows widened to int16 with `dim2` (the dimension rounded up
-// to even) columns, the last one zero when the dimension is odd; panels hold 16 rows as pairs of
-// dimensions (panels[((p * dim2 / 2 + d) * 16 + c) * 2 + e] = row p * 16 + c, element 2d + e).
-// The AVX2 kernel multiplies pairs with vpmaddwd into int32 sums (exact up to ~33,000
-// dimensions), stored as float (exact below 2^24, one rounding above). On Zen 3 this runs the
-// SIFT-sized tiles ~1.6x faster than the float kernel and halves the block's cache footprint.
-void pack_panels_int16(const int16_t* rows, int count, int dim2, std::vector<int16_t>& panels);
-using DotBlockInt16Kernel = void (*)(const int16_t* a, int a_rows, int dim2, const int16_t* panels, int panels_count,
-                                     float* c, int ldc);
-DotBlockInt16Kernel dot_block_int16_kernel();  // AVX2 where the CPU has it (ANNFORGE_SIMD=scalar: portable)
-DotBlockInt16Kernel scalar_dot_block_int16_kernel();
 
 }  // namespace annforge::cpu

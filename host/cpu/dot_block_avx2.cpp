@@ -4,7 +4,6 @@
 #include <immintrin.h>
 
 #include <cstddef>
-#include <cstdint>
 
 #include "host/cpu/dot_block.hpp"
 
@@ -59,61 +58,8 @@ void avx2_dot_block(const float* a, int a_rows, int dim, const float* panels, in
   }
 }
 
-// Six rows by sixteen columns of int32 sums; each step takes a pair of dimensions: one 32-bit
-// broadcast per row (its two int16 elements), vpmaddwd against the panel's pairs, vpaddd.
-void avx2_dot_block_int16(const int16_t* a, int a_rows, int dim2, const int16_t* panels, int panels_count, float* c,
-                          int ldc) {
-  const int pairs = dim2 / 2;
-  for (int p = 0; p < panels_count; ++p) {
-    const int16_t* panel = panels + static_cast<size_t>(p) * dim2 * 16;
-    for (int i = 0; i < a_rows; i += kDotBlockRows) {
-      const int32_t* a0 = reinterpret_cast<const int32_t*>(a + static_cast<size_t>(i) * dim2);
-      __m256i c00 = _mm256_setzero_si256(), c01 = _mm256_setzero_si256(), c10 = _mm256_setzero_si256(),
-              c11 = _mm256_setzero_si256(), c20 = _mm256_setzero_si256(), c21 = _mm256_setzero_si256(),
-              c30 = _mm256_setzero_si256(), c31 = _mm256_setzero_si256(), c40 = _mm256_setzero_si256(),
-              c41 = _mm256_setzero_si256(), c50 = _mm256_setzero_si256(), c51 = _mm256_setzero_si256();
-      for (int d = 0; d < pairs; ++d) {
-        const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel + d * 32));
-        const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel + d * 32 + 16));
-        __m256i x = _mm256_set1_epi32(a0[d]);
-        c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(x, b0));
-        c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(x, b1));
-        x = _mm256_set1_epi32(a0[pairs + d]);
-        c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(x, b0));
-        c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(x, b1));
-        x = _mm256_set1_epi32(a0[2 * pairs + d]);
-        c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(x, b0));
-        c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(x, b1));
-        x = _mm256_set1_epi32(a0[3 * pairs + d]);
-        c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(x, b0));
-        c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(x, b1));
-        x = _mm256_set1_epi32(a0[4 * pairs + d]);
-        c40 = _mm256_add_epi32(c40, _mm256_madd_epi16(x, b0));
-        c41 = _mm256_add_epi32(c41, _mm256_madd_epi16(x, b1));
-        x = _mm256_set1_epi32(a0[5 * pairs + d]);
-        c50 = _mm256_add_epi32(c50, _mm256_madd_epi16(x, b0));
-        c51 = _mm256_add_epi32(c51, _mm256_madd_epi16(x, b1));
-      }
-      float* out = c + static_cast<size_t>(i) * ldc + p * 16;
-      _mm256_storeu_ps(out, _mm256_cvtepi32_ps(c00));
-      _mm256_storeu_ps(out + 8, _mm256_cvtepi32_ps(c01));
-      _mm256_storeu_ps(out + ldc, _mm256_cvtepi32_ps(c10));
-      _mm256_storeu_ps(out + ldc + 8, _mm256_cvtepi32_ps(c11));
-      _mm256_storeu_ps(out + 2 * ldc, _mm256_cvtepi32_ps(c20));
-      _mm256_storeu_ps(out + 2 * ldc + 8, _mm256_cvtepi32_ps(c21));
-      _mm256_storeu_ps(out + 3 * ldc, _mm256_cvtepi32_ps(c30));
-      _mm256_storeu_ps(out + 3 * ldc + 8, _mm256_cvtepi32_ps(c31));
-      _mm256_storeu_ps(out + 4 * ldc, _mm256_cvtepi32_ps(c40));
-      _mm256_storeu_ps(out + 4 * ldc + 8, _mm256_cvtepi32_ps(c41));
-      _mm256_storeu_ps(out + 5 * ldc, _mm256_cvtepi32_ps(c50));
-      _mm256_storeu_ps(out + 5 * ldc + 8, _mm256_cvtepi32_ps(c51));
-    }
-  }
-}
-
 }  // namespace
 
 DotBlockKernel avx2_dot_block_kernel() { return avx2_dot_block; }
-DotBlockInt16Kernel avx2_dot_block_int16_kernel() { return avx2_dot_block_int16; }
 
 }  // namespace annforge::cpu

@@ -149,29 +149,49 @@ std::vector<uint32_t> prune_by_detours(const KnnGraph& knn, int degree, int thre
 }
 
 std::vector<uint32_t> merge_reverse_edges(const std::vector<uint32_t>& pruned, int64_t rows, int degree, int threads) {
-  // Reverse lists gathered position by position: an in-edge from a vector that ranks this one
-  // higher (smaller position) is collected first and survives the cap.
-  // Each thread scans every edge but writes only the reverse lists of the targets it owns: the
-  // order of collection, and so the result, does not depend on the thread count.
-  std::vector<uint32_t> reverse(rows * degree);
-  std::vector<int> reverse_count(rows, 0);
+  // Each vector keeps its strongest in-edges: those from vectors that rank it higher (smaller
+  // position p), ties by source id, at most `degree` of them. In-edges are bucketed by target
+  // with one counting pass and one filling pass over the graph (two sequential reads, instead
+  // of one read per position), then each bucket selects its best.
+  // Both passes are split by target range: each thread reads every edge but writes only its
+  // own targets' counts and buckets (no atomics; the buckets' contents do not depend on the
+  // thread count).
+  const int64_t edges = rows * degree;
   const int parts = std::max(1, std::min<int>(resolve_threads(threads), static_cast<int>(rows / 65536) + 1));
-  parallel_for(parts, parts, 1, [&](int64_t part, int64_t, int) {
-    const uint32_t lo = static_cast<uint32_t>(rows * part / parts), hi = static_cast<uint32_t>(rows * (part + 1) / parts);
-    for (int p = 0; p < degree; ++p) {
+  auto for_own_edges = [&](auto&& visit) {
+    parallel_for(parts, parts, 1, [&](int64_t part, int64_t, int) {
+      const uint32_t lo = static_cast<uint32_t>(rows * part / parts);
+      const uint32_t hi = static_cast<uint32_t>(rows * (part + 1) / parts);
       for (int64_t v = 0; v < rows; ++v) {
-        const uint32_t u = pruned[v * degree + p];
-        if (u < lo || u >= hi || reverse_count[u] >= degree) continue;
-        reverse[static_cast<int64_t>(u) * degree + reverse_count[u]++] = static_cast<uint32_t>(v);
+        for (int p = 0; p < degree; ++p) {
+          const uint32_t u = pruned[v * degree + p];
+          if (u >= lo && u < hi) visit(u, v, p);
+        }
       }
-    }
-  });
-  // Each vector's merge reads only its own lists: in parallel.
+    });
+  };
+  std::vector<int64_t> offsets(rows + 1, 0);
+  for_own_edges([&](uint32_t u, int64_t, int) { ++offsets[u + 1]; });
+  for (int64_t u = 0; u < rows; ++u) offsets[u + 1] += offsets[u];
+  // (position << 32 | source): sorting a bucket orders it by strength.
+  std::vector<uint64_t> in_edges(edges);
+  {
+    std::vector<int64_t> cursor(offsets.begin(), offsets.end() - 1);
+    for_own_edges([&](uint32_t u, int64_t v, int p) {
+      in_edges[cursor[u]++] = static_cast<uint64_t>(p) << 32 | static_cast<uint64_t>(v);
+    });
+  }
   std::vector<uint32_t> graph(rows * degree);
   parallel_for(rows, threads, 4096, [&](int64_t begin, int64_t end, int) {
-    for (int64_t v = begin; v < end; ++v) {
-      core::merge_forward_and_reverse(&pruned[v * degree], &reverse[v * degree], reverse_count[v], degree,
-                                      &graph[v * degree]);
+    std::vector<uint32_t> reverse(degree);
+    for (int64_t u = begin; u < end; ++u) {
+      uint64_t* first = &in_edges[offsets[u]];
+      uint64_t* last = &in_edges[offsets[u + 1]];
+      const int64_t kept = std::min<int64_t>(last - first, degree);
+      std::partial_sort(first, first + kept, last);
+      for (int64_t e = 0; e < kept; ++e) reverse[e] = static_cast<uint32_t>(first[e]);
+      core::merge_forward_and_reverse(&pruned[u * degree], reverse.data(), static_cast<int>(kept), degree,
+                                      &graph[u * degree]);
     }
   });
   return graph;

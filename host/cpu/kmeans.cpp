@@ -6,6 +6,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "host/cpu/dot_block.hpp"
 #include "host/cpu/parallel.hpp"
 
 namespace annforge::cpu {
@@ -32,6 +33,36 @@ void row_as_float(const DatasetView& data, int64_t i, bool normalise, float* out
 void Centroids::refresh_norms(const KernelTable& f32) {
   squared_norms.resize(count);
   for (int c = 0; c < count; ++c) squared_norms[c] = f32.dot(&values[c * dim], &values[c * dim], dim);
+  pack_panels(values.data(), count, static_cast<int>(dim), panels);
+}
+
+namespace {
+
+// Inserts (score, id) into a list of `want` sorted by score, if it belongs there.
+inline void keep_nearest(float score, int id, int want, float* best, int* out) {
+  if (!(score < best[want - 1])) return;
+  int pos = want - 1;
+  while (pos > 0 && score < best[pos - 1]) best[pos] = best[pos - 1], out[pos] = out[pos - 1], --pos;
+  best[pos] = score;
+  out[pos] = id;
+}
+
+}  // namespace
+
+void Centroids::nearest_block(const float* rows, int count, int want, int* out, float* scores,
+                              std::vector<float>& dots) const {
+  const int padded = (count + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
+  const int panel_total = panel_count(this->count);
+  const int ldc = panel_total * 16;
+  dots.resize(static_cast<size_t>(padded) * ldc);
+  dot_block_kernel()(rows, padded, static_cast<int>(dim), panels.data(), panel_total, dots.data(), ldc);
+  for (int i = 0; i < count; ++i) {
+    float* best = &scores[static_cast<size_t>(i) * want];
+    int* ids = &out[static_cast<size_t>(i) * want];
+    for (int w = 0; w < want; ++w) best[w] = std::numeric_limits<float>::infinity(), ids[w] = -1;
+    const float* row = &dots[static_cast<size_t>(i) * ldc];
+    for (int c = 0; c < this->count; ++c) keep_nearest(squared_norms[c] - 2.0f * row[c], c, want, best, ids);
+  }
 }
 
 void Centroids::nearest(const KernelTable& f32, const float* x, int want, int* out, float* scores) const {
@@ -57,6 +88,24 @@ void Centroids::nearest(const KernelTable& f32, const float* x, int want, int* o
   if (scores) std::copy(best, best + want, scores);
 }
 
+void nearest_of_all(const Centroids& centroids, const float* points, int64_t count, int* out, float* scores,
+                    int threads) {
+  // Blocks of whole kernel row blocks; the last, partial one goes through a padded copy.
+  constexpr int64_t kBlock = 170 * kDotBlockRows;
+  const int64_t dim = centroids.dim;
+  parallel_for(count, threads, kBlock, [&](int64_t begin, int64_t end, int) {
+    std::vector<float> dots, padded, block_scores(end - begin);
+    const float* rows = points + begin * dim;
+    if ((end - begin) % kDotBlockRows != 0) {
+      padded.assign(static_cast<size_t>(end - begin + kDotBlockRows) * dim, 0.0f);
+      std::memcpy(padded.data(), rows, static_cast<size_t>(end - begin) * dim * sizeof(float));
+      rows = padded.data();
+    }
+    centroids.nearest_block(rows, static_cast<int>(end - begin), 1, out + begin, block_scores.data(), dots);
+    if (scores) std::copy(block_scores.begin(), block_scores.end(), scores + begin);
+  });
+}
+
 Centroids lloyd(const float* points, int64_t count, int64_t dim, int clusters, int iterations, int threads,
                 std::mt19937_64& rng) {
   const KernelTable& f32 = kernels_for(ElementType::Float32);
@@ -76,9 +125,7 @@ Centroids lloyd(const float* points, int64_t count, int64_t dim, int clusters, i
   std::uniform_int_distribution<int64_t> any(0, count - 1);
   for (int iteration = 0; iteration < iterations; ++iteration) {
     centroids.refresh_norms(f32);
-    parallel_for(count, threads, 256, [&](int64_t begin, int64_t end, int) {
-      for (int64_t i = begin; i < end; ++i) centroids.nearest(f32, points + i * dim, 1, &label[i]);
-    });
+    nearest_of_all(centroids, points, count, label.data(), nullptr, threads);
     std::vector<double> sums(static_cast<size_t>(clusters) * dim, 0.0);
     std::vector<int64_t> sizes(clusters, 0);
     for (int64_t i = 0; i < count; ++i) {
@@ -129,12 +176,13 @@ SampledCentroids kmeans_on_sample(const DatasetView& data, bool normalise, int c
   // Per centroid, the nearest sampled row among those it attracts (||x - c||^2 = ||x||^2 + score).
   std::vector<float> best(clusters, std::numeric_limits<float>::infinity());
   out.representatives.assign(clusters, kInvalidId);
+  std::vector<int> label(count);
+  std::vector<float> label_score(count);
+  nearest_of_all(out.centroids, sample.data(), count, label.data(), label_score.data(), threads);
   for (int64_t i = 0; i < count; ++i) {
     const float* x = &sample[i * dim];
-    int c;
-    float score;
-    out.centroids.nearest(f32, x, 1, &c, &score);
-    float d = f32.dot(x, x, dim) + score;
+    const int c = label[i];
+    float d = f32.dot(x, x, dim) + label_score[i];
     if (d < best[c]) best[c] = d, out.representatives[c] = static_cast<uint32_t>(rows[i]);
   }
   return out;
@@ -159,9 +207,7 @@ CentroidTree::CentroidTree(const DatasetView& data, bool normalise, int clusters
   const int cells = static_cast<int>(std::lround(std::sqrt(static_cast<double>(clusters))));
   coarse_ = lloyd(sample.data(), count, dim, cells, iterations, threads, rng);
   std::vector<int> cell_of(count);
-  parallel_for(count, threads, 256, [&](int64_t begin, int64_t end, int) {
-    for (int64_t i = begin; i < end; ++i) coarse_.nearest(f32_, &sample[i * dim], 1, &cell_of[i]);
-  });
+  nearest_of_all(coarse_, sample.data(), count, cell_of.data(), nullptr, threads);
   std::vector<std::vector<float>> members(cells);
   for (int64_t i = 0; i < count; ++i) {
     members[cell_of[i]].insert(members[cell_of[i]].end(), &sample[i * dim], &sample[(i + 1) * dim]);
@@ -174,6 +220,64 @@ CentroidTree::CentroidTree(const DatasetView& data, bool normalise, int clusters
     count_ += want;
   }
   probes_ = 3;  // neighbours that straddle a cell border still find their own centroids
+}
+
+void CentroidTree::nearest_batch(const float* rows, int64_t count, int want, int* out) const {
+  const int64_t dim = coarse_.dim > 0 ? coarse_.dim : fine_[0].dim;
+  // Rows are taken in blocks; every kernel call reads whole kDotBlockRows-row blocks, so the
+  // last block is copied into a padded buffer.
+  constexpr int kBlock = 1024;
+  std::vector<float> padded_rows, dots, gathered, gathered_scores, best(static_cast<size_t>(kBlock) * want);
+  std::vector<int> cells, local, order;
+  std::vector<float> cell_scores;
+  for (int64_t first = 0; first < count; first += kBlock) {
+    const int block = static_cast<int>(std::min<int64_t>(kBlock, count - first));
+    const int padded = (block + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
+    padded_rows.assign(static_cast<size_t>(padded) * dim, 0.0f);
+    std::memcpy(padded_rows.data(), rows + first * dim, static_cast<size_t>(block) * dim * sizeof(float));
+    int* block_out = out + first * want;
+    if (fine_.size() == 1) {
+      fine_[0].nearest_block(padded_rows.data(), block, want, block_out, best.data(), dots);
+      continue;
+    }
+    const int probes = std::min(probes_, coarse_.count);
+    cells.resize(static_cast<size_t>(block) * probes);
+    cell_scores.resize(static_cast<size_t>(block) * probes);
+    coarse_.nearest_block(padded_rows.data(), block, probes, cells.data(), cell_scores.data(), dots);
+    for (int i = 0; i < block * want; ++i) best[i] = std::numeric_limits<float>::infinity(), block_out[i] = -1;
+    // (cell, row) pairs grouped by cell: each cell's rows are gathered into one block.
+    order.resize(static_cast<size_t>(block) * probes);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return cells[a] < cells[b]; });
+    for (size_t start = 0; start < order.size();) {
+      const int cell = cells[order[start]];
+      size_t stop = start;
+      while (stop < order.size() && cells[order[stop]] == cell) ++stop;
+      const Centroids& fine = fine_[cell];
+      const int members = static_cast<int>(stop - start);
+      if (fine.count > 0) {
+        const int gathered_padded = (members + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
+        gathered.assign(static_cast<size_t>(gathered_padded) * dim, 0.0f);
+        for (int m = 0; m < members; ++m) {
+          const int row = order[start + m] / probes;
+          std::memcpy(&gathered[static_cast<size_t>(m) * dim], &padded_rows[static_cast<size_t>(row) * dim],
+                      dim * sizeof(float));
+        }
+        const int fine_want = std::min(want, fine.count);
+        local.resize(static_cast<size_t>(members) * fine_want);
+        gathered_scores.resize(static_cast<size_t>(members) * fine_want);
+        fine.nearest_block(gathered.data(), members, fine_want, local.data(), gathered_scores.data(), dots);
+        for (int m = 0; m < members; ++m) {
+          const int row = order[start + m] / probes;
+          for (int w = 0; w < fine_want && local[m * fine_want + w] >= 0; ++w) {
+            keep_nearest(gathered_scores[m * fine_want + w], first_id_[cell] + local[m * fine_want + w], want,
+                         &best[static_cast<size_t>(row) * want], &block_out[static_cast<size_t>(row) * want]);
+          }
+        }
+      }
+      start = stop;
+    }
+  }
 }
 
 void CentroidTree::nearest(const float* x, int want, int* out) const {

@@ -21,11 +21,21 @@ struct Centroids {
   int64_t dim = 0;
   std::vector<float> values;
   std::vector<float> squared_norms;
+  std::vector<float> panels;  // values packed for the blocked dot kernel (dot_block.hpp)
 
+  // Norms and panels, after the values change.
   void refresh_norms(const KernelTable& f32);
   // The `want` (<= 16) nearest centroids of x, nearest first, with their scores.
   void nearest(const KernelTable& f32, const float* x, int want, int* out, float* scores = nullptr) const;
+  // The same for `count` rows at once (row-major, with rows readable up to `count` rounded up to
+  // a multiple of kDotBlockRows), from one blocked matrix product: out[i * want + w].
+  void nearest_block(const float* rows, int count, int want, int* out, float* scores, std::vector<float>& dots) const;
 };
+
+// The nearest centroid of each of `count` row-major float points (and its score, ||c||^2 -
+// 2 <x, c>, where `scores` is given), by blocked matrix products on `threads` threads.
+void nearest_of_all(const Centroids& centroids, const float* points, int64_t count, int* out, float* scores,
+                    int threads);
 
 // Lloyd's algorithm on `count` float points; empty clusters restart at random points.
 Centroids lloyd(const float* points, int64_t count, int64_t dim, int clusters, int iterations, int threads,
@@ -52,6 +62,10 @@ class CentroidTree {
   CentroidTree(const DatasetView& data, bool normalise, int clusters, int iterations, int threads, uint64_t seed);
   int count() const { return count_; }
   void nearest(const float* x, int want, int* out) const;
+  // nearest() for `count` rows at once, by blocked matrix products: the rows against the coarse
+  // centroids, then each cell's fine centroids against the rows that probe it (gathered). Rows
+  // are row-major floats; out[i * want + w]. Several times faster than one row at a time.
+  void nearest_batch(const float* rows, int64_t count, int want, int* out) const;
 
  private:
   const KernelTable& f32_;

@@ -23,7 +23,7 @@ void scalar_pair_filter(const float* dots, int ld, int row0, int rows, int col0,
       const float factor = (terms.mul[row] * terms.mul[col]) * -terms.scale;
       const float d = std::max(std::fma(factor, dots[static_cast<size_t>(r) * ld + c], terms.add[row] + terms.add[col]),
                                terms.floor);
-      if (d < thresholds[row] || d < thresholds[col]) {
+      if ((d < thresholds[row] || d < thresholds[col]) && CandidateBuffers::Slots(buffers).owns(row, col)) {
         buffers.offer(row, ids[col], d);
         buffers.offer(col, ids[row], d);
       }

@@ -42,9 +42,10 @@ void avx2_pair_filter(const float* dots, int ld, int row0, int rows, int col0, i
       _mm256_store_ps(distances, d);
       do {
         const int lane = __builtin_ctz(mask);
+        mask &= mask - 1;
+        if (!slots.owns(row, col + lane)) continue;
         slots.offer(row, ids[col + lane], distances[lane]);
         slots.offer(col + lane, ids[row], distances[lane]);
-        mask &= mask - 1;
       } while (mask != 0);
       row_threshold = _mm256_set1_ps(thresholds[row]);
     }

@@ -31,12 +31,10 @@ Partition partition_into_clusters(const DatasetView& data, Metric metric, const 
   // the overflow is spread evenly and the result is deterministic.
   const int choices = std::min(clusters, used_overlap + 3);
   std::vector<int> nearest(rows * choices);
-  parallel_for(rows, threads, 1024, [&](int64_t begin, int64_t end, int) {
-    std::vector<float> x(data.dim);
-    for (int64_t i = begin; i < end; ++i) {
-      row_as_float(data, i, normalise, x.data());
-      tree.nearest(x.data(), choices, &nearest[i * choices]);
-    }
+  parallel_for(rows, threads, 4096, [&](int64_t begin, int64_t end, int) {
+    std::vector<float> x((end - begin) * data.dim);
+    for (int64_t i = begin; i < end; ++i) row_as_float(data, i, normalise, &x[(i - begin) * data.dim]);
+    tree.nearest_batch(x.data(), end - begin, choices, &nearest[begin * choices]);
   });
   const int64_t capacity = std::max<int64_t>(2, rows * used_overlap * 3 / (2 * clusters));
   std::vector<int64_t> filled(clusters, 0);

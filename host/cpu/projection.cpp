@@ -53,10 +53,8 @@ Projection fit_projection(const DatasetView& data, bool normalise, int threads, 
   // pays only where an exact distance reads at least three times the bytes of a projected one
   // (wide float vectors, 8-bit vectors of ~768 dimensions and more): on 128-d uint8 SIFT the
   // 32-d float pass cost as much as the exact pass it replaced.
-  // 8-bit vectors never: their exact dots come from the int16 matrix kernel (dot_block.hpp),
-  // which on MNIST (784-d) costs less than the projected pass plus the shortlist's distances.
   const int out = static_cast<int>(std::min<int64_t>(64, dim / 4));
-  if (data.type != ElementType::Float32 || out < 16 || data.row_bytes() < 3 * out * sizeof(float)) return projection;
+  if (out < 16 || data.row_bytes() < 3 * out * sizeof(float)) return projection;
   const int64_t count = std::min<int64_t>(data.rows, 4000);
   std::mt19937_64 rng(seed ^ 0x9C1Au);
   std::vector<float> sample = sample_as_float(data, count, normalise, rng, nullptr);
