@@ -70,18 +70,14 @@ TEST(Projection, SkippedWhereExactDistancesAreCheap) {
   annforge::Dataset bytes = annforge::Dataset::allocate(100, 128, annforge::ElementType::UInt8);
   std::memset(bytes.mutable_data(), 7, 100 * 128);
   EXPECT_TRUE(annforge::cpu::fit_projection(bytes.view(), false, 1, 1).empty());
-  // 800-d uint8 (MNIST-like): exact dots come from the int16 matrix kernel instead.
-  annforge::Dataset wide_bytes = annforge::Dataset::allocate(100, 800, annforge::ElementType::UInt8);
-  std::memset(wide_bytes.mutable_data(), 7, 100 * 800);
-  EXPECT_TRUE(annforge::cpu::fit_projection(wide_bytes.view(), false, 1, 1).empty());
   // 32-d float: too narrow for a 16-d pass to pay.
   EXPECT_TRUE(annforge::cpu::fit_projection(low_rank_rows(100, 32, 4, 1).view(), false, 1, 1).empty());
 }
 
 // Many equal distances (values from a tiny range): neighbour lists merged across clusters must
-// still hold no repeats and no self loops, whatever order the ties arrive in. Float data takes
-// the projected first pass, 8-bit data the blocked exact pass.
-void expect_lists_without_repeats_under_ties(annforge::ElementType type) {
+// still hold no repeats and no self loops, whatever order the ties arrive in: through the
+// projected first pass, and through the blocked exact pass (the default).
+void expect_lists_without_repeats_under_ties(annforge::ElementType type, bool projected_first_pass) {
   const int64_t rows = 3000, dim = 800;
   annforge::Dataset data = annforge::Dataset::allocate(rows, dim, type);
   std::mt19937_64 rng(9);
@@ -97,12 +93,12 @@ void expect_lists_without_repeats_under_ties(annforge::ElementType type) {
   partitioning.cluster_size = 400;
   const annforge::cpu::Partition partition =
       annforge::cpu::partition_into_clusters(data.view(), annforge::Metric::L2, partitioning);
-  const annforge::cpu::Projection projection = annforge::cpu::fit_projection(data.view(), false, 2, 3);
-  ASSERT_EQ(projection.empty(), type != annforge::ElementType::Float32);
   std::vector<float> projected;
   const int k = 16;
   annforge::cpu::FirstPass first_pass;
-  if (!projection.empty()) {
+  if (projected_first_pass) {
+    const annforge::cpu::Projection projection = annforge::cpu::fit_projection(data.view(), false, 2, 3);
+    ASSERT_FALSE(projection.empty());
     projected = annforge::cpu::project_rows(data.view(), projection, 2);
     first_pass = annforge::cpu::FirstPass{&projected, projection.output_dim, 2 * k};
   }
@@ -121,9 +117,23 @@ void expect_lists_without_repeats_under_ties(annforge::ElementType type) {
 }
 
 TEST(Projection, FirstPassListsHaveNoRepeatsUnderTies) {
-  expect_lists_without_repeats_under_ties(annforge::ElementType::Float32);
+  expect_lists_without_repeats_under_ties(annforge::ElementType::UInt8, true);
+  expect_lists_without_repeats_under_ties(annforge::ElementType::Float32, true);
 }
 
 TEST(ClusterKnn, BlockedPassListsHaveNoRepeatsUnderTies) {
-  expect_lists_without_repeats_under_ties(annforge::ElementType::UInt8);
+  expect_lists_without_repeats_under_ties(annforge::ElementType::UInt8, false);
+  expect_lists_without_repeats_under_ties(annforge::ElementType::Float32, false);
+}
+
+// Cluster size falls with the dimension (all-pairs work per vector grows with size x dim), from
+// 1,500 at 128 dimensions and below, never under 500.
+TEST(ClusterKnn, DefaultClusterSizeShrinksWithDimension) {
+  EXPECT_EQ(annforge::cpu::default_cluster_size(16), 1500);
+  EXPECT_EQ(annforge::cpu::default_cluster_size(128), 1500);
+  EXPECT_EQ(annforge::cpu::default_cluster_size(784), 606);  // round(1500 * sqrt(128 / 784))
+  EXPECT_EQ(annforge::cpu::default_cluster_size(100000), 500);
+  for (int dim = 129; dim < 4000; dim += 97) {
+    EXPECT_LE(annforge::cpu::default_cluster_size(dim), annforge::cpu::default_cluster_size(dim - 1)) << dim;
+  }
 }

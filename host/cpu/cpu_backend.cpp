@@ -31,7 +31,7 @@ std::vector<uint32_t> build_clustered(const DatasetView& data, Metric metric, in
   PartitionParams partitioning;
   partitioning.threads = threads;
   partitioning.seed = params.seed;
-  partitioning.cluster_size = detail::env_knob("ANNFORGE_CPU_CLUSTER_SIZE", partitioning.cluster_size);
+  partitioning.cluster_size = detail::env_knob("ANNFORGE_CPU_CLUSTER_SIZE", default_cluster_size(data.dim));
   partitioning.overlap = detail::env_knob("ANNFORGE_CPU_OVERLAP", partitioning.overlap);
   Partition partition = partition_into_clusters(data, metric, partitioning);
   const Renumbering order = renumber_by_cluster(partition);

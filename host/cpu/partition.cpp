@@ -2,6 +2,7 @@
 #include "host/cpu/partition.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <random>
 
@@ -10,6 +11,11 @@
 #include "host/cpu/trace.hpp"
 
 namespace annforge::cpu {
+
+int default_cluster_size(int64_t dim) {
+  if (dim <= 128) return 1500;
+  return static_cast<int>(std::max(500.0, std::round(1500.0 * std::sqrt(128.0 / static_cast<double>(dim)))));
+}
 
 Partition partition_into_clusters(const DatasetView& data, Metric metric, const PartitionParams& params) {
   const int64_t rows = data.rows;
