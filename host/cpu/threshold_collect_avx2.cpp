@@ -4,34 +4,22 @@
 #include <array>
 #include <limits>
 
+#include "host/cpu/lane_positions.hpp"
 #include "host/cpu/threshold_collect.hpp"
 
 namespace annforge::cpu {
 namespace {
 
-// For each 8-bit mask, the positions of its set bits packed into bytes, lowest first.
-const std::array<uint64_t, 256> kPackedPositions = [] {
-  std::array<uint64_t, 256> table{};
-  for (int mask = 0; mask < 256; ++mask) {
-    uint64_t packed = 0;
-    int slot = 0;
-    for (int bit = 0; bit < 8; ++bit) {
-      if (mask & (1 << bit)) packed |= static_cast<uint64_t>(bit) << (8 * slot++);
-    }
-    table[mask] = packed;
-  }
-  return table;
-}();
-
 int avx2_collect(const float* values, int count, float cut, uint32_t* positions) {
   const __m256 limit = _mm256_set1_ps(cut);
   const __m256 infinity = _mm256_set1_ps(std::numeric_limits<float>::infinity());
+  const std::array<uint64_t, 256>& packed_positions = packed_lane_positions();
   int found = 0, i = 0;
   for (; i + 8 <= count; i += 8) {
     const __m256 x = _mm256_loadu_ps(values + i);
     const int mask = _mm256_movemask_ps(_mm256_and_ps(_mm256_cmp_ps(x, limit, _CMP_LE_OQ),
                                                       _mm256_cmp_ps(x, infinity, _CMP_LT_OQ)));
-    const __m256i offsets = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(kPackedPositions[mask])));
+    const __m256i offsets = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(packed_positions[mask])));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(positions + found), _mm256_add_epi32(offsets, _mm256_set1_epi32(i)));
     found += __builtin_popcount(static_cast<unsigned>(mask));
   }
