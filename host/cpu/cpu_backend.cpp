@@ -63,6 +63,7 @@ std::vector<uint32_t> build_clustered(const DatasetView& data, Metric metric, in
     nn.termination = params.nn_descent_termination;
     nn.threads = threads;
     nn.seed = params.seed;
+    nn.sample = detail::env_knob("ANNFORGE_CPU_NN_SAMPLE", nn.sample);
     knn = nn_descent_knn_graph(distance, std::move(knn), nn, params.progress);
   }
   timer.lap("knn graph (clusters + %d nn-descent rounds, k=%d)", params.nn_descent_iterations, k);

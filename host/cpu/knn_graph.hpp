@@ -34,7 +34,7 @@ KnnGraph brute_force_knn_graph(const Distance& distance, int k, int threads, con
 
 struct NNDescentParams {
   int k = 64;
-  int sample = 0;  // candidates sampled per vector and round; 0: k / 4
+  int sample = 0;  // candidates offered per vector and round; 0: max(8, k / 6)
   int max_iterations = 20;
   float termination = 0.001f;
   int threads = 0;

@@ -99,9 +99,11 @@ class NNDescent {
     is_new_.assign(rows_ * k_, 1);
     worst_.resize(rows_);
     for (int64_t v = 0; v < rows_; ++v) worst_[v] = graph_.distances[v * k_ + k_ - 1];
-    // Each vector samples a quarter of its list per round, forward and reverse together: the
-    // start is already close, so rounds only repair.
-    sample_ = params.sample > 0 ? params.sample : std::max(8, k_ / 4);
+    // Each vector offers its nearest sixth (at least 8) per round, forward and reverse together:
+    // the start is already close, so rounds only repair. (1M SIFT, k = 48: the nearest 8 give the
+    // recall that 12 sampled at random gave, in 2.6 s instead of 3.0; the nearest 12 give
+    // recall@10 +0.0016 at beam 64 for 1.4 s more.)
+    sample_ = params.sample > 0 ? params.sample : std::max(8, k_ / 6);
   }
 
   KnnGraph run(const ProgressCallback& progress) {
@@ -125,7 +127,10 @@ class NNDescent {
   float* dists(int64_t v) { return &graph_.distances[v * k_]; }
 
   // Samples forward and reverse neighbours of every vector into new/old candidate lists, then
-  // marks the sampled new neighbours old, so each pair is joined as "new" only once.
+  // marks the sampled new neighbours old, so each pair is joined as "new" only once. Only each
+  // vector's nearest `sample_` new and `sample_` old neighbours are offered (both ways): nearer
+  // neighbours make better introductions, and the scan stops early (a quarter of the edges at
+  // the default sample).
   void build_candidates(int iteration) {
     new_candidates_.reset(rows_, sample_);
     old_candidates_.reset(rows_, sample_);
@@ -136,7 +141,11 @@ class NNDescent {
         const uint32_t* list = ids(v);
         const uint8_t* fresh = &is_new_[v * k_];
         const bool own_v = v >= lo && v < hi;
-        for (int j = 0; j < k_; ++j) {
+        int offered_new = 0, offered_old = 0;
+        for (int j = 0; j < k_ && (offered_new < sample_ || offered_old < sample_); ++j) {
+          int& offered = fresh[j] ? offered_new : offered_old;
+          if (offered == sample_) continue;
+          ++offered;
           const uint32_t u = list[j];
           const bool own_u = u >= lo && u < hi;
           if (u == kInvalidId || (!own_v && !own_u)) continue;  // another thread's edge: skip the hash
