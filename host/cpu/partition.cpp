@@ -42,6 +42,7 @@ Partition partition_into_clusters(const DatasetView& data, Metric metric, const 
     for (int64_t i = begin; i < end; ++i) row_as_float(data, i, normalise, &x[(i - begin) * data.dim]);
     tree.nearest_batch(x.data(), end - begin, choices, &nearest[begin * choices]);
   });
+  timer.lap("clusters: %d nearest centroids of every row", choices);
   const int64_t capacity = std::max<int64_t>(2, rows * used_overlap * 3 / (2 * clusters));
   std::vector<int64_t> filled(clusters, 0);
   std::vector<int> membership(rows * used_overlap, -1);  // -1: fewer clusters than the overlap
