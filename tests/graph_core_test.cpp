@@ -219,33 +219,6 @@ TEST(PruneByDetours, HandMadeGraph) {
   EXPECT_EQ(cpu::prune_by_detours(knn, 4, 1), reference_prune(knn, 4)) << "degree k keeps every edge, reordered";
 }
 
-// Exact kNN lists of clustered points (where detours abound), many threads: the same answer as
-// the plain rule.
-TEST(PruneByDetours, MatchesThePlainRuleOnRealLists) {
-  const int64_t rows = 700;
-  const int k = 24;
-  Dataset data = annforge_test::clustered(rows, 6, ElementType::Float32, 3);
-  const Neighbors nn = exact_knn(data.view(), data.view(), k + 1, Metric::L2);
-  cpu::KnnGraph knn;
-  knn.rows = rows;
-  knn.k = k;
-  for (int64_t v = 0; v < rows; ++v) {
-    int taken = 0;
-    for (int j = 0; j <= k && taken < k; ++j) {
-      const uint32_t id = nn.ids[v * (k + 1) + j];
-      if (id == v) continue;
-      knn.ids.push_back(id);
-      knn.distances.push_back(nn.distances[v * (k + 1) + j]);
-      ++taken;
-    }
-    ASSERT_EQ(taken, k);
-  }
-  for (int degree : {1, 8, 12, 24}) {
-    const std::vector<uint32_t> pruned = cpu::prune_by_detours(knn, degree, 3);
-    ASSERT_EQ(pruned, reference_prune(knn, degree)) << "degree " << degree;
-  }
-}
-
 // Exact kNN lists (self left out) of clustered points in 6 dimensions.
 cpu::KnnGraph exact_knn_lists(int64_t rows, int k, uint64_t seed) {
   Dataset data = annforge_test::clustered(rows, 6, ElementType::Float32, seed);
@@ -266,6 +239,17 @@ cpu::KnnGraph exact_knn_lists(int64_t rows, int k, uint64_t seed) {
   }
   return knn;
 }
+
+// Exact kNN lists of clustered points (where detours abound), many threads: the same answer as
+// the plain rule.
+TEST(PruneByDetours, MatchesThePlainRuleOnRealLists) {
+  const cpu::KnnGraph knn = exact_knn_lists(700, 24, 3);
+  for (int degree : {1, 8, 12, 24}) {
+    const std::vector<uint32_t> pruned = cpu::prune_by_detours(knn, degree, 3);
+    ASSERT_EQ(pruned, reference_prune(knn, degree)) << "degree " << degree;
+  }
+}
+
 
 // k = 64 is the largest list the per-vector slot table takes; k = 72 goes through the id-indexed
 // rank table. More than two 512-row chunks, so three threads each take some.
