@@ -277,7 +277,7 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
         start_thresholds[i] = std::nextafter(sampled[wanted_rank - 1], std::numeric_limits<float>::infinity());
       }
     };
-    // Narrow vectors: the cluster's dots as blocked matrix products (dot_block.hpp) of a chunk
+    // The default pass: the cluster's dots as blocked matrix products (dot_block.hpp) of a chunk
     // of rows against the columns from the chunk's first row on (the upper half of the symmetric
     // matrix), a window of columns at a time; the pair filter turns each window into distances
     // and offers only the pairs that beat a member's threshold.
@@ -352,24 +352,22 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
         row_pointers[i] = &block[i * row_bytes];
         block_norms[i] = distance.inverse_norm_of(ids[i]);  // 1 unless cosine
       }
-      row_distances.resize(size);
-      const bool two_pass = first_pass.projected && size > first_pass.exact_candidates;
-      if (two_pass) {
-        block_projected.resize(size * first_pass.dim);
-        projected_pointers.resize(size);
-        for (int64_t i = 0; i < size; ++i) {
-          std::memcpy(&block_projected[i * first_pass.dim], &(*first_pass.projected)[int64_t{ids[i]} * first_pass.dim],
-                      first_pass.dim * sizeof(float));
-          projected_pointers[i] = &block_projected[i * first_pass.dim];
-        }
-      }
-      if (!two_pass) {
+      if (!first_pass.projected || size <= first_pass.exact_candidates) {
         blocked_all_pairs(cluster, ids, static_cast<int>(size));
         reporter.add(size, thread);
         continue;
       }
-      // Wide vectors: each member against the whole block, ranked by projected distance
-      // (negated dot product for inner product), then exact distances for the shortlist only.
+      // The projected first pass (opt-in): each member against the whole block, ranked by
+      // projected distance (negated dot product for inner product), then exact distances for
+      // the shortlist only.
+      row_distances.resize(size);
+      block_projected.resize(size * first_pass.dim);
+      projected_pointers.resize(size);
+      for (int64_t i = 0; i < size; ++i) {
+        std::memcpy(&block_projected[i * first_pass.dim], &(*first_pass.projected)[int64_t{ids[i]} * first_pass.dim],
+                    first_pass.dim * sizeof(float));
+        projected_pointers[i] = &block_projected[i * first_pass.dim];
+      }
       for (int64_t i = 0; i < size; ++i) {
         const int64_t v = ids[i];
         // Start from v's k-th distance so far (from its other clusters): nothing worse can enter.

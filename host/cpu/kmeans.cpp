@@ -65,29 +65,6 @@ void Centroids::nearest_block(const float* rows, int count, int want, int* out, 
   }
 }
 
-void Centroids::nearest(const KernelTable& f32, const float* x, int want, int* out, float* scores) const {
-  float best[16];
-  for (int w = 0; w < want; ++w) best[w] = std::numeric_limits<float>::infinity(), out[w] = -1;
-  // All dot products in batched calls of up to 64 centroids, then the running selection.
-  float dots[64];
-  const void* rows[64];
-  for (int first = 0; first < count; first += 64) {
-    const int batch = std::min(64, count - first);
-    for (int b = 0; b < batch; ++b) rows[b] = &values[static_cast<size_t>(first + b) * dim];
-    f32.dot_many(x, rows, batch, dim, dots);
-    for (int b = 0; b < batch; ++b) {
-      const int c = first + b;
-      const float score = squared_norms[c] - 2.0f * dots[b];
-      if (score >= best[want - 1]) continue;
-      int pos = want - 1;
-      while (pos > 0 && score < best[pos - 1]) best[pos] = best[pos - 1], out[pos] = out[pos - 1], --pos;
-      best[pos] = score;
-      out[pos] = c;
-    }
-  }
-  if (scores) std::copy(best, best + want, scores);
-}
-
 void nearest_of_all(const Centroids& centroids, const float* points, int64_t count, int* out, float* scores,
                     int threads) {
   // Blocks of whole kernel row blocks; the last, partial one goes through a padded copy.
@@ -189,8 +166,7 @@ SampledCentroids kmeans_on_sample(const DatasetView& data, bool normalise, int c
 }
 
 CentroidTree::CentroidTree(const DatasetView& data, bool normalise, int clusters, int iterations, int threads,
-                           uint64_t seed)
-    : f32_(kernels_for(ElementType::Float32)) {
+                           uint64_t seed) {
   const int64_t dim = data.dim;
   std::mt19937_64 rng(seed);
   if (clusters <= 256) {  // flat: one cell holding every centroid
@@ -276,31 +252,6 @@ void CentroidTree::nearest_batch(const float* rows, int64_t count, int want, int
         }
       }
       start = stop;
-    }
-  }
-}
-
-void CentroidTree::nearest(const float* x, int want, int* out) const {
-  if (fine_.size() == 1) {
-    fine_[0].nearest(f32_, x, want, out);
-    return;
-  }
-  const int probes = std::min(probes_, coarse_.count);
-  int cells[16];
-  coarse_.nearest(f32_, x, probes, cells);
-  float best[16];
-  for (int w = 0; w < want; ++w) best[w] = std::numeric_limits<float>::infinity(), out[w] = -1;
-  for (int p = 0; p < probes; ++p) {
-    const Centroids& cell = fine_[cells[p]];
-    int local[16];
-    float scores[16];
-    cell.nearest(f32_, x, want, local, scores);
-    for (int w = 0; w < want && local[w] >= 0; ++w) {
-      if (scores[w] >= best[want - 1]) break;
-      int pos = want - 1;
-      while (pos > 0 && scores[w] < best[pos - 1]) best[pos] = best[pos - 1], out[pos] = out[pos - 1], --pos;
-      best[pos] = scores[w];
-      out[pos] = first_id_[cells[p]] + local[w];
     }
   }
 }

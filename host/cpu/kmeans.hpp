@@ -25,10 +25,9 @@ struct Centroids {
 
   // Norms and panels, after the values change.
   void refresh_norms(const KernelTable& f32);
-  // The `want` (<= 16) nearest centroids of x, nearest first, with their scores.
-  void nearest(const KernelTable& f32, const float* x, int want, int* out, float* scores = nullptr) const;
-  // The same for `count` rows at once (row-major, with rows readable up to `count` rounded up to
-  // a multiple of kDotBlockRows), from one blocked matrix product: out[i * want + w].
+  // The `want` nearest centroids of each of `count` rows (row-major, with rows readable up to
+  // `count` rounded up to a multiple of kDotBlockRows), nearest first, with their scores, from
+  // one blocked matrix product: out[i * want + w].
   void nearest_block(const float* rows, int count, int want, int* out, float* scores, std::vector<float>& dots) const;
 };
 
@@ -55,20 +54,18 @@ SampledCentroids kmeans_on_sample(const DatasetView& data, bool normalise, int c
                                   uint64_t seed);
 
 // About `clusters` centroids as a two-level tree: coarse k-means, then k-means inside each
-// coarse cell with centroids in proportion to its share of the sample. nearest() probes the
-// few nearest coarse cells only (exact search below ~256 centroids, where a tree is no gain).
+// coarse cell with centroids in proportion to its share of the sample. nearest_batch() probes
+// the few nearest coarse cells only (exact search below ~256 centroids, where a tree is no gain).
 class CentroidTree {
  public:
   CentroidTree(const DatasetView& data, bool normalise, int clusters, int iterations, int threads, uint64_t seed);
   int count() const { return count_; }
-  void nearest(const float* x, int want, int* out) const;
-  // nearest() for `count` rows at once, by blocked matrix products: the rows against the coarse
-  // centroids, then each cell's fine centroids against the rows that probe it (gathered). Rows
-  // are row-major floats; out[i * want + w]. Several times faster than one row at a time.
+  // The `want` nearest centroids of each of `count` rows, nearest first, by blocked matrix
+  // products: the rows against the coarse centroids, then each cell's fine centroids against the
+  // rows that probe it (gathered). Rows are row-major floats; out[i * want + w].
   void nearest_batch(const float* rows, int64_t count, int want, int* out) const;
 
  private:
-  const KernelTable& f32_;
   int count_ = 0;
   Centroids coarse_;
   std::vector<Centroids> fine_;

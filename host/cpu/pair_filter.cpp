@@ -14,7 +14,8 @@ namespace {
 
 void scalar_pair_filter(const float* dots, int ld, int row0, int rows, int col0, int cols, const PairTerms& terms,
                         const uint32_t* ids, CandidateBuffers& buffers) {
-  const float* thresholds = buffers.thresholds();
+  CandidateBuffers::Slots slots(buffers);
+  const float* thresholds = slots.thresholds();
   for (int r = 0; r < rows; ++r) {
     const int row = row0 + r;
     for (int c = std::max(0, row + 1 - col0); c < cols; ++c) {
@@ -23,9 +24,9 @@ void scalar_pair_filter(const float* dots, int ld, int row0, int rows, int col0,
       const float factor = (terms.mul[row] * terms.mul[col]) * -terms.scale;
       const float d = std::max(std::fma(factor, dots[static_cast<size_t>(r) * ld + c], terms.add[row] + terms.add[col]),
                                terms.floor);
-      if ((d < thresholds[row] || d < thresholds[col]) && CandidateBuffers::Slots(buffers).owns(row, col)) {
-        buffers.offer(row, ids[col], d);
-        buffers.offer(col, ids[row], d);
+      if ((d < thresholds[row] || d < thresholds[col]) && slots.owns(row, col)) {
+        slots.offer(row, ids[col], d);
+        slots.offer(col, ids[row], d);
       }
     }
   }
