@@ -208,7 +208,7 @@ TEST(ThresholdCollect, FindsExactlyThePositionsAtOrBelowTheCut) {
         if (values[i] <= cut && values[i] < std::numeric_limits<float>::infinity()) expected.push_back(i);
       }
       for (auto kernel : {annforge::cpu::collect_kernel(), annforge::cpu::scalar_collect_kernel()}) {
-        std::vector<uint32_t> positions(count + 8);
+        std::vector<uint32_t> positions(count + 16);
         const int found = kernel(values.data(), count, cut, positions.data());
         positions.resize(found);
         EXPECT_EQ(positions, expected) << "count " << count << " cut " << cut;

@@ -11,30 +11,33 @@
 #include <random>
 
 #include "host/cpu/candidate_buffers.hpp"
-#include "host/cpu/dot_block.hpp"
+#include "host/cpu/cluster_block.hpp"
 #include "host/cpu/knn_graph.hpp"
-#include "host/cpu/pair_filter.hpp"
 #include "host/cpu/threshold_collect.hpp"
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/progress.hpp"
 #include "host/cpu/random.hpp"
 #include "host/cpu/trace.hpp"
 #include "kernels/shared/neighbor_list.hpp"
+#include "kernels/shared/partition_core.hpp"
 
 namespace annforge::cpu {
 namespace {
 
 // The k smallest values of an array that are below a threshold, nearest first (ties by
-// position). A row of a few thousand distances is cut down in one pass: a threshold estimated
-// from every 8th value keeps about 1.5k candidates, and only those are selected among.
+// position). A row of a few thousand distances is cut down in one pass: a cut from a bound on
+// the k-th value (AVX-512: per-lane minima, threshold_collect.hpp) or estimated from every 8th
+// value keeps about 1.5-2k candidates, and only those are selected among.
 class SmallestK {
  public:
-  explicit SmallestK(int k) : k_(k), collect_kernel_(collect_kernel()) {}
+  explicit SmallestK(int k) : k_(k), collect_kernel_(collect_kernel()), bound_kernel_(kth_bound_kernel()) {}
   // With `sorted` false the k come in no particular order (cheaper, for a shortlist).
   void select(const float* values, int count, float threshold, bool sorted = true) {
     chosen_.clear();
     float cut = threshold;
-    if (count > 16 * k_) {
+    if (count > 16 * k_ && bound_kernel_ && k_ <= 128) {
+      cut = std::min(cut, bound_kernel_(values, count, k_));
+    } else if (count > 16 * k_) {
       // The (k/8 + k/16)-th smallest of an eighth sample sits a little above the true k-th. It
       // is kept in a short sorted buffer: most sampled values are larger than its last entry, a
       // well predicted comparison (cheaper than a selection over the whole sample).
@@ -65,22 +68,34 @@ class SmallestK {
     if (sorted) std::sort(chosen_.begin(), chosen_.end());
   }
   int size() const { return static_cast<int>(chosen_.size()); }
-  float distance(int i) const { return chosen_[i].first; }
-  uint32_t position(int i) const { return chosen_[i].second; }
+  float distance(int i) const {
+    uint32_t bits = static_cast<uint32_t>(chosen_[i] >> 32);
+    bits = (bits & 0x80000000u) ? (bits & 0x7FFFFFFFu) : ~bits;  // core::orderable_bits undone
+    float d;
+    std::memcpy(&d, &bits, sizeof(d));
+    return d;
+  }
+  uint32_t position(int i) const { return static_cast<uint32_t>(chosen_[i]); }
 
  private:
   // The cut passes a few percent of the values, at unpredictable places: a branch-free
-  // compaction of their positions (threshold_collect.hpp), then the pairs.
+  // compaction of their positions (threshold_collect.hpp), then (distance, position) as one
+  // integer key that sorts nearest first, ties by position.
   void collect(const float* values, int count, float cut) {
-    positions_.resize(static_cast<size_t>(count) + 8);
+    positions_.resize(static_cast<size_t>(count) + 16);
     const int found = collect_kernel_(values, count, cut, positions_.data());
-    for (int i = 0; i < found; ++i) chosen_.emplace_back(values[positions_[i]], positions_[i]);
+    for (int i = 0; i < found; ++i) {
+      uint32_t bits;
+      std::memcpy(&bits, &values[positions_[i]], sizeof(bits));
+      chosen_.push_back(static_cast<uint64_t>(core::orderable_bits(bits)) << 32 | positions_[i]);
+    }
   }
   int k_;
   CollectKernel collect_kernel_;
+  KthBoundKernel bound_kernel_;
   std::vector<uint32_t> positions_;
   std::vector<float> sample_;
-  std::vector<std::pair<float, uint32_t>> chosen_;
+  std::vector<uint64_t> chosen_;
 };
 
 // Merges a candidate list sorted by distance into a list of length k sorted by distance (in
@@ -106,74 +121,10 @@ void merge_sorted(uint32_t* ids, float* distances, const uint32_t* more_ids, con
   std::copy(scratch_distances, scratch_distances + k, distances);
 }
 
-// Rows of a cluster block whose dots one kernel call computes: enough to reuse each packed
-// panel from L1 several times. A multiple of 16 (the panel width), so that a chunk's first row
-// starts a panel.
-constexpr int kDotChunkRows = 8 * kDotBlockRows;
-static_assert(kDotChunkRows % 16 == 0, "chunks start at panel boundaries");
-// Panels of columns per kernel call: the chunk's dots for the window (48 x 512 floats) stay in
-// L2 for the pair filter that reads them next.
-constexpr int kWindowPanels = 32;
 // Cluster members sampled to estimate a first threshold (a multiple of 16).
 constexpr int kThresholdSamples = 64;
 // Candidate buffer slots per member, in units of k: a buffer is cut back to k when full.
 constexpr int kBufferCapacityPerK = 2;
-
-// A cluster's rows as float in the form the blocked dot kernel takes (dot_block.hpp), padded
-// with zero rows to whole kernel blocks. (An exact int16 kernel with vpmaddwd for 8-bit data
-// took as long as this float FMA kernel on Zen 3, ~4.2 s for the 300K SIFT slice's all-pairs
-// stage, and was dropped.)
-class BlockDots {
- public:
-  BlockDots() : kernel_(dot_block_kernel()) {}
-
-  // Loads the rows and writes their squared norms (exact for 8-bit data up to 258 dimensions).
-  void load(const std::vector<const void*>& rows, int count, ElementType type, int dim, float* squared_norms) {
-    dim_ = dim;
-    const size_t padded = static_cast<size_t>(count + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
-    rows_.assign(padded * dim, 0.0f);
-    for (int i = 0; i < count; ++i) {
-      float* row = &rows_[static_cast<size_t>(i) * dim];
-      switch (type) {
-        case ElementType::Float32: std::memcpy(row, rows[i], dim * sizeof(float)); break;
-        case ElementType::UInt8:
-          for (int d = 0; d < dim; ++d) row[d] = static_cast<const uint8_t*>(rows[i])[d];
-          break;
-        case ElementType::Int8:
-          for (int d = 0; d < dim; ++d) row[d] = static_cast<const int8_t*>(rows[i])[d];
-          break;
-      }
-      float sum = 0.0f;
-      for (int d = 0; d < dim; ++d) sum += row[d] * row[d];
-      squared_norms[i] = sum;
-    }
-    pack_panels(rows_.data(), count, dim, panels_);
-  }
-
-  // out[r * ldc + c] = dot(row + r, 16 * first_panel + c) for r < a_rows (a multiple of
-  // kDotBlockRows) and c < 16 * panels.
-  void dots(int row, int a_rows, int first_panel, int panels, float* out, int ldc) const {
-    kernel_(&rows_[static_cast<size_t>(row) * dim_], a_rows, dim_, &panels_[static_cast<size_t>(first_panel) * dim_ * 16],
-            panels, out, ldc);
-  }
-
-  // out[r * samples + s] = dot(r, positions[s]) for every row r < a_rows (padded); samples a
-  // multiple of 16.
-  void sample_dots(const int* positions, int samples, int a_rows, float* out) {
-    sample_rows_.assign(static_cast<size_t>(samples) * dim_, 0.0f);
-    for (int s = 0; s < samples; ++s) {
-      std::memcpy(&sample_rows_[static_cast<size_t>(s) * dim_], &rows_[static_cast<size_t>(positions[s]) * dim_],
-                  dim_ * sizeof(float));
-    }
-    pack_panels(sample_rows_.data(), samples, dim_, sample_panels_);
-    kernel_(rows_.data(), a_rows, dim_, sample_panels_.data(), samples / 16, out, samples);
-  }
-
- private:
-  DotBlockKernel kernel_;
-  int dim_ = 0;
-  std::vector<float> rows_, panels_, sample_rows_, sample_panels_;
-};
 
 }  // namespace
 
@@ -192,7 +143,6 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
   graph.distances.assign(rows * k, std::numeric_limits<float>::infinity());
   std::vector<SpinLock> locks(rows);
   const KernelTable& f32 = kernels_for(ElementType::Float32);
-  const PairFilterKernel pair_filter = pair_filter_kernel();
   const int dim = static_cast<int>(data.dim);
   const Metric metric = distance.metric();
 
@@ -231,8 +181,8 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     std::vector<float> best_distances(k);
     std::vector<uint32_t> merged_ids(k);
     std::vector<float> merged_distances(k);
-    std::vector<float> dots, add_terms, mul_terms, start_thresholds, sample_dots;
-    BlockDots block_dots;
+    std::vector<float> add_terms, mul_terms, start_thresholds, sample_dots, tile_distances;
+    ClusterBlock block_dots;
     std::vector<int> sample_positions(kThresholdSamples);
     CandidateBuffers buffers(k, kBufferCapacityPerK * k);
     // v's kNN list so far (from its other clusters) merged with `count` new candidates.
@@ -242,6 +192,14 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
       merge_sorted(&graph.ids[v * k], &graph.distances[v * k], best_ids.data(), best_distances.data(), count, k,
                    merged_ids.data(), merged_distances.data());
       locks[v].unlock();
+    };
+    auto prefetch_list = [&](uint32_t v) {
+      const char* id_row = reinterpret_cast<const char*>(&graph.ids[int64_t{v} * k]);
+      const char* distance_row = reinterpret_cast<const char*>(&graph.distances[int64_t{v} * k]);
+      for (int line = 0; line < k * 4; line += 64) {
+        __builtin_prefetch(id_row + line, 1);
+        __builtin_prefetch(distance_row + line, 1);
+      }
     };
     // A member seen in no cluster before starts with no threshold: every pair would reach its
     // buffer until the buffer's cuts tighten it (a third of all pairs at overlap 3). Instead it
@@ -258,9 +216,8 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
       for (int s = 0; s < kThresholdSamples; ++s) {
         sample_positions[s] = static_cast<int>(static_cast<int64_t>(s) * size / kThresholdSamples);
       }
-      const int padded = static_cast<int>((size + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows);
-      sample_dots.resize(static_cast<size_t>(padded) * kThresholdSamples);
-      block_dots.sample_dots(sample_positions.data(), kThresholdSamples, padded, sample_dots.data());
+      sample_dots.resize(static_cast<size_t>(block_dots.padded_rows()) * kThresholdSamples);
+      block_dots.sample_dots(sample_positions.data(), kThresholdSamples, sample_dots.data());
       float sampled[kThresholdSamples];
       for (int i = 0; i < size; ++i) {
         if (start_thresholds[i] != std::numeric_limits<float>::infinity()) continue;
@@ -277,13 +234,11 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
         start_thresholds[i] = std::nextafter(sampled[wanted_rank - 1], std::numeric_limits<float>::infinity());
       }
     };
-    // The default pass: the cluster's dots as blocked matrix products (dot_block.hpp) of a chunk
-    // of rows against the columns from the chunk's first row on (the upper half of the symmetric
-    // matrix), a window of columns at a time; the pair filter turns each window into distances
-    // and offers only the pairs that beat a member's threshold.
+    // The default pass: the cluster's dots as blocked matrix products with the pair filter
+    // (cluster_block.hpp), which offers only the pairs that beat a member's threshold.
     auto blocked_all_pairs = [&](int cluster, const uint32_t* ids, int size) {
-      add_terms.assign(size + 8, 0.0f);
-      mul_terms.assign(size + 8, 1.0f);
+      add_terms.assign(size + 16, 0.0f);
+      mul_terms.assign(size + 16, 1.0f);
       start_thresholds.resize(size);
       block_dots.load(row_pointers, size, data.type, dim, add_terms.data());
       for (int i = 0; i < size; ++i) {
@@ -301,6 +256,29 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
       terms.mul = mul_terms.data();
       terms.scale = metric == Metric::L2 ? 2.0f : 1.0f;
       terms.floor = metric == Metric::L2 ? 0.0f : -std::numeric_limits<float>::infinity();
+      if (block_dots.has_row_distances()) {
+        // Row by row: a tile of rows' distances to the whole cluster, then each row's best k
+        // below its k-th so far (the cut estimated from the row itself), merged at once.
+        const int ldo = panel_count(size) * 16;
+        tile_distances.resize(static_cast<size_t>(kDotBlockRows) * ldo);
+        for (int r0 = 0; r0 < size; r0 += kDotBlockRows) {
+          const int tile_rows = std::min(kDotBlockRows, size - r0);
+          for (int r = 0; r < tile_rows; ++r) prefetch_list(ids[r0 + r]);
+          block_dots.row_distances(r0, terms, tile_distances.data(), ldo);
+          for (int r = 0; r < tile_rows; ++r) {
+            const int64_t v = ids[r0 + r];
+            float threshold;
+            __atomic_load(&graph.distances[v * k + k - 1], &threshold, __ATOMIC_RELAXED);
+            best.select(&tile_distances[static_cast<size_t>(r) * ldo], size, threshold);
+            for (int c = 0; c < best.size(); ++c) {
+              best_ids[c] = ids[best.position(c)];
+              best_distances[c] = best.distance(c);
+            }
+            merge_into(v, best.size());
+          }
+        }
+        return;
+      }
       estimate_first_thresholds(size, terms);
       buffers.reset(size, start_thresholds.data());
       for (int i = 0; i < size; ++i) {
@@ -309,32 +287,12 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
         while (earlier < overlap && mine[earlier] >= 0 && mine[earlier] < cluster) ++earlier;
         buffers.set_earlier_clusters(i, mine, earlier);
       }
-      const int panels_count = panel_count(size);
-      dots.resize(static_cast<size_t>(kDotChunkRows) * kWindowPanels * 16 + 8);
-      for (int i = 0; i < size; i += kDotChunkRows) {
-        const int chunk = std::min(kDotChunkRows, size - i);
-        const int a_rows = (chunk + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
-        for (int first_panel = i / 16; first_panel < panels_count; first_panel += kWindowPanels) {
-          const int window = std::min(kWindowPanels, panels_count - first_panel);
-          block_dots.dots(i, a_rows, first_panel, window, dots.data(), window * 16);
-          const int first_column = first_panel * 16;
-          pair_filter(dots.data(), window * 16, i, chunk, first_column, std::min(window * 16, size - first_column), terms,
-                      ids, buffers);
-        }
-      }
+      block_dots.filter_pairs(terms, ids, buffers);
       // The members' global lists are random reads (cache misses): start them a few members ahead.
       constexpr int kAhead = 6;
-      auto prefetch_list = [&](int i) {
-        const char* id_row = reinterpret_cast<const char*>(&graph.ids[int64_t{ids[i]} * k]);
-        const char* distance_row = reinterpret_cast<const char*>(&graph.distances[int64_t{ids[i]} * k]);
-        for (int line = 0; line < k * 4; line += 64) {
-          __builtin_prefetch(id_row + line, 1);
-          __builtin_prefetch(distance_row + line, 1);
-        }
-      };
-      for (int i = 0; i < std::min(size, kAhead); ++i) prefetch_list(i);
+      for (int i = 0; i < std::min(size, kAhead); ++i) prefetch_list(ids[i]);
       for (int i = 0; i < size; ++i) {
-        if (i + kAhead < size) prefetch_list(i + kAhead);
+        if (i + kAhead < size) prefetch_list(ids[i + kAhead]);
         merge_into(ids[i], buffers.take_sorted(i, best_ids.data(), best_distances.data()));
       }
     };

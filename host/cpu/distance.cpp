@@ -48,6 +48,17 @@ bool cpu_has_avx2_fma() {
   return yes;
 }
 
+bool cpu_has_avx512() {
+  static const bool yes = [] {
+    const char* forced = std::getenv("ANNFORGE_SIMD");
+    if (forced && (std::strcmp(forced, "scalar") == 0 || std::strcmp(forced, "avx2") == 0)) return false;
+    __builtin_cpu_init();
+    return cpu_has_avx2_fma() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  }();
+  return yes;
+}
+
 const KernelTable& scalar_kernels_for(ElementType type) {
   switch (type) {
     case ElementType::Float32: return kScalarF32;

@@ -26,6 +26,8 @@ struct KernelTable {
 const KernelTable& kernels_for(ElementType type);
 // Whether this CPU runs the AVX2 + FMA kernels (false under ANNFORGE_SIMD=scalar).
 bool cpu_has_avx2_fma();
+// Whether this CPU runs the AVX-512 F/BW/VL/DQ kernels (false under ANNFORGE_SIMD=avx2 or scalar).
+bool cpu_has_avx512();
 const KernelTable& scalar_kernels_for(ElementType type);
 
 // 1/||x|| for every row (0 for a zero vector, so its cosine distance is 1 to everything).

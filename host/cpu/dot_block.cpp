@@ -2,6 +2,7 @@
 #include "host/cpu/dot_block.hpp"
 
 #include "host/cpu/distance.hpp"
+#include "host/cpu/pair_tiles.hpp"
 
 #include <cstring>
 
@@ -42,6 +43,9 @@ void pack_panels(const float* rows, int count, int dim, std::vector<float>& pane
 
 DotBlockKernel scalar_dot_block_kernel() { return scalar_dot_block; }
 
-DotBlockKernel dot_block_kernel() { return cpu_has_avx2_fma() ? avx2_dot_block_kernel() : scalar_dot_block; }
+DotBlockKernel dot_block_kernel() {
+  if (const TileKernels* tiles = avx512_tile_kernels()) return tiles->dots_float;
+  return cpu_has_avx2_fma() ? avx2_dot_block_kernel() : scalar_dot_block;
+}
 
 }  // namespace annforge::cpu

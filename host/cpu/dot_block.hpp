@@ -19,7 +19,9 @@ inline int panel_count(int rows) { return (rows + 15) / 16; }
 constexpr int kDotBlockRows = 6;
 using DotBlockKernel = void (*)(const float* a, int a_rows, int dim, const float* panels, int panels_count, float* c,
                                 int ldc);
-DotBlockKernel dot_block_kernel();  // AVX2 + FMA where the CPU has them (ANNFORGE_SIMD=scalar: portable)
+// AVX-512 where the CPU has it (pair_tiles.hpp), else AVX2 + FMA (ANNFORGE_SIMD=avx2 or scalar
+// to force the others). All of them give the same floats: each lane sums in dimension order.
+DotBlockKernel dot_block_kernel();
 DotBlockKernel scalar_dot_block_kernel();
 
 }  // namespace annforge::cpu

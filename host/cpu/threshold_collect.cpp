@@ -7,7 +7,9 @@
 
 namespace annforge::cpu {
 
-CollectKernel avx2_collect_kernel();  // threshold_collect_avx2.cpp
+CollectKernel avx2_collect_kernel();       // threshold_collect_avx2.cpp
+CollectKernel avx512_collect_kernel();     // threshold_collect_avx512.cpp
+KthBoundKernel avx512_kth_bound_kernel();  // threshold_collect_avx512.cpp
 
 namespace {
 
@@ -25,6 +27,11 @@ int scalar_collect(const float* values, int count, float cut, uint32_t* position
 
 CollectKernel scalar_collect_kernel() { return scalar_collect; }
 
-CollectKernel collect_kernel() { return cpu_has_avx2_fma() ? avx2_collect_kernel() : scalar_collect; }
+CollectKernel collect_kernel() {
+  if (cpu_has_avx512()) return avx512_collect_kernel();
+  return cpu_has_avx2_fma() ? avx2_collect_kernel() : scalar_collect;
+}
+
+KthBoundKernel kth_bound_kernel() { return cpu_has_avx512() ? avx512_kth_bound_kernel() : nullptr; }
 
 }  // namespace annforge::cpu

@@ -8,9 +8,17 @@
 
 namespace annforge::cpu {
 
-// Writes the positions into `positions`, which must hold count + 8 entries; returns how many.
+// Writes the positions into `positions`, which must hold count + 16 entries; returns how many.
 using CollectKernel = int (*)(const float* values, int count, float cut, uint32_t* positions);
-CollectKernel collect_kernel();  // AVX2 where the CPU has it (ANNFORGE_SIMD=scalar: portable)
+// AVX-512 or AVX2 where the CPU has it (ANNFORGE_SIMD=avx2 or scalar to force the others).
+CollectKernel collect_kernel();
 CollectKernel scalar_collect_kernel();
+
+// A value at or above the k-th smallest of values[0, count) (+infinity counts as a value), for
+// k <= 128: the cut of a top-k selection without a sorted sample. With AVX-512 each of 16
+// lanes keeps its ceil(k / 16) smallest; the largest kept value is typically near rank 1.5-2k.
+// Null where the CPU has no AVX-512 (or for k > 128: the kernel then returns +infinity).
+using KthBoundKernel = float (*)(const float* values, int count, int k);
+KthBoundKernel kth_bound_kernel();
 
 }  // namespace annforge::cpu
