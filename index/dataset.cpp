@@ -1,4 +1,5 @@
 // Dataset storage (heap, mapped or borrowed) and the small enum helpers of the public API.
+#include "host/huge_pages.hpp"
 #include "annforge.hpp"
 
 #include <cstdlib>
@@ -82,6 +83,7 @@ Dataset Dataset::allocate(int64_t rows, int64_t dim, ElementType type) {
   // 64-byte alignment keeps SIMD loads of row starts on cache lines for common dimensions.
   void* memory = std::aligned_alloc(64, ((bytes + 63) / 64) * 64 + 64);
   if (!memory) throw Error(ErrorCode::Internal, "out of memory allocating " + std::to_string(bytes) + " bytes");
+  advise_huge_pages(memory, bytes);  // before the first touch (host/huge_pages.hpp)
   Dataset d;
   d.storage_ = std::shared_ptr<const void>(memory, [](const void* p) { std::free(const_cast<void*>(p)); });
   d.view_ = DatasetView{memory, rows, dim, type};

@@ -10,6 +10,7 @@
 #include <numeric>
 #include <random>
 
+#include "host/huge_pages.hpp"
 #include "host/cpu/candidate_buffers.hpp"
 #include "host/cpu/cluster_block.hpp"
 #include "host/cpu/knn_graph.hpp"
@@ -139,8 +140,8 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
   KnnGraph graph;
   graph.rows = rows;
   graph.k = k;
-  graph.ids.assign(rows * k, kInvalidId);
-  graph.distances.assign(rows * k, std::numeric_limits<float>::infinity());
+  assign_huge(graph.ids, rows * k, kInvalidId);
+  assign_huge(graph.distances, rows * k, std::numeric_limits<float>::infinity());
   std::vector<SpinLock> locks(rows);
   const KernelTable& f32 = kernels_for(ElementType::Float32);
   const int dim = static_cast<int>(data.dim);

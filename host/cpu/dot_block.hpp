@@ -20,7 +20,8 @@ constexpr int kDotBlockRows = 6;
 using DotBlockKernel = void (*)(const float* a, int a_rows, int dim, const float* panels, int panels_count, float* c,
                                 int ldc);
 // AVX-512 where the CPU has it (pair_tiles.hpp), else AVX2 + FMA (ANNFORGE_SIMD=avx2 or scalar
-// to force the others). All of them give the same floats: each lane sums in dimension order.
+// to force the others). The AVX-512 and AVX2 kernels give the same floats (fused multiply-adds
+// in dimension order); the portable one agrees with them exactly on integer data.
 DotBlockKernel dot_block_kernel();
 DotBlockKernel scalar_dot_block_kernel();
 

@@ -1,10 +1,12 @@
 // Graph optimisation on the CPU: detour counting with a small per-vector slot table, then
 // reverse edges collected position by position so that each vector keeps its strongest in-edges.
+#include "host/huge_pages.hpp"
 #include "host/cpu/graph_optimize.hpp"
 
 #include <algorithm>
 #include <memory>
 
+#include "host/cpu/detour_words.hpp"
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/progress.hpp"
 #include "host/cpu/trace.hpp"
@@ -26,7 +28,11 @@ inline uint32_t slot_of(uint32_t id, uint32_t multiplier) { return (id * multipl
 
 class DetourCounter {
  public:
-  explicit DetourCounter(int k) : k_(k), slots_(size_t{1} << kSlotBits, 0), list_(k + 1), counts_(k + 9) {}
+  explicit DetourCounter(int k, int64_t rows)
+      : k_(k), slots_(size_t{1} << kSlotBits, 0), list_(k + 1), counts_(k + 9),
+        words_kernel_(rows <= kDetourSlotIdLimit ? avx512_detour_words_kernel() : nullptr) {
+    if (words_kernel_) wide_slots_.assign(size_t{1} << kDetourSlotBits, kEmptyDetourSlot);
+  }
 
   // detours[r] for every rank r of v's list (core::is_detour).
   void count(const KnnGraph& knn, int64_t v, uint16_t* detours) {
@@ -40,7 +46,15 @@ class DetourCounter {
         for (int line = 0; line < k_ * 4; line += 64) __builtin_prefetch(row + line);
       }
     }
-    if (k_ <= 64) {
+    if (k_ <= 64 && words_kernel_) {
+      for (int attempt = 0; attempt < kMultiplierTries; ++attempt) {
+        const uint32_t multiplier = 0x9E3779B1u + 0x7F4A7C16u * static_cast<uint32_t>(attempt);
+        const bool separated = fill_wide_slots(list, multiplier);
+        if (separated) count_with_words(knn, list, multiplier, detours);
+        clear_wide_slots(list, multiplier);
+        if (separated) return;
+      }
+    } else if (k_ <= 64) {
       for (int attempt = 0; attempt < kMultiplierTries; ++attempt) {
         const uint32_t multiplier = 0x9E3779B1u + 0x7F4A7C16u * static_cast<uint32_t>(attempt);
         if (fill_slots(list, multiplier)) {
@@ -70,11 +84,43 @@ class DetourCounter {
     for (int r = 0; r < k_; ++r) slots_[slot_of(list[r], multiplier)] = 0;
   }
 
+  // The wide table of detour_words.hpp for the AVX-512 kernel; false on a slot collision.
+  bool fill_wide_slots(const uint32_t* list, uint32_t multiplier) {
+    for (int r = 0; r < k_; ++r) {
+      uint32_t& slot = wide_slots_[detour_slot_of(list[r], multiplier)];
+      if (slot != kEmptyDetourSlot) return false;
+      slot = list[r] << 6 | static_cast<uint32_t>(r);
+    }
+    return true;
+  }
+  void clear_wide_slots(const uint32_t* list, uint32_t multiplier) {
+    for (int r = 0; r < k_; ++r) wide_slots_[detour_slot_of(list[r], multiplier)] = kEmptyDetourSlot;
+  }
+
   // Per neighbour w at rank j, the ranks it makes detourable as bits of one word (rank r at bit
   // r, r >= 1); the words are summed into per-rank counts by bit-sliced counters, so the inner
   // loop has no branch and no read-modify-write through memory.
-  void count_with_slots(const KnnGraph& knn, const uint32_t* list, uint32_t multiplier, uint16_t* detours) {
+  struct DetourPlanes {
     uint64_t planes[7] = {};  // bit b of rank r's count in planes[b] (counts stay below 64)
+    void add(uint64_t word) {
+      uint64_t carry = word;
+      for (int b = 0; b < 7 && carry != 0; ++b) {
+        const uint64_t next = planes[b] & carry;
+        planes[b] ^= carry;
+        carry = next;
+      }
+    }
+    void write(int k, uint16_t* detours) const {
+      for (int r = 0; r < k; ++r) {
+        uint16_t total = 0;
+        for (int b = 0; b < 7; ++b) total |= static_cast<uint16_t>(((planes[b] >> r) & 1u) << b);
+        detours[r] = total;
+      }
+    }
+  };
+
+  void count_with_slots(const KnnGraph& knn, const uint32_t* list, uint32_t multiplier, uint16_t* detours) {
+    DetourPlanes planes;
     for (int j = 0; j + 1 < k_; ++j) {
       const uint32_t* via = &knn.ids[static_cast<int64_t>(list[j]) * k_];
       uint64_t word = 0;
@@ -86,18 +132,17 @@ class DetourCounter {
                                 static_cast<uint64_t>(rank_plus_one > std::max(j, p) + 1);
         word |= detour << ((rank_plus_one - 1) & 63);
       }
-      uint64_t carry = word;
-      for (int b = 0; b < 7 && carry != 0; ++b) {
-        const uint64_t next = planes[b] & carry;
-        planes[b] ^= carry;
-        carry = next;
-      }
+      planes.add(word);
     }
-    for (int r = 0; r < k_; ++r) {
-      uint16_t total = 0;
-      for (int b = 0; b < 7; ++b) total |= static_cast<uint16_t>(((planes[b] >> r) & 1u) << b);
-      detours[r] = total;
+    planes.write(k_, detours);
+  }
+
+  void count_with_words(const KnnGraph& knn, const uint32_t* list, uint32_t multiplier, uint16_t* detours) {
+    DetourPlanes planes;
+    for (int j = 0; j + 1 < k_; ++j) {
+      planes.add(words_kernel_(&knn.ids[static_cast<int64_t>(list[j]) * k_], k_, j, wide_slots_.data(), multiplier));
     }
+    planes.write(k_, detours);
   }
 
   void count_with_rank_table(const KnnGraph& knn, const uint32_t* list, uint16_t* detours) {
@@ -124,18 +169,21 @@ class DetourCounter {
   std::vector<uint32_t> list_;  // list_[1 + r] = the id at rank r; list_[0] = no id
   std::vector<uint16_t> counts_;
   std::vector<uint16_t> rank_of_;
+  DetourWordsKernel words_kernel_;
+  std::vector<uint32_t> wide_slots_;
 };
 
 }  // namespace
 
 std::vector<uint32_t> prune_by_detours(const KnnGraph& knn, int degree, int threads) {
   const int k = knn.k;
-  std::vector<uint32_t> pruned(knn.rows * degree);
+  std::vector<uint32_t> pruned;
+  assign_huge(pruned, knn.rows * degree, 0u);
   // One counter per thread, kept across its chunks (its id-indexed table, when needed, has an
   // entry per row: built once per thread, not once per chunk).
   std::vector<std::unique_ptr<DetourCounter>> counters(resolve_threads(threads));
   parallel_for(knn.rows, threads, 512, [&](int64_t begin, int64_t end, int thread) {
-    if (!counters[thread]) counters[thread] = std::make_unique<DetourCounter>(k);
+    if (!counters[thread]) counters[thread] = std::make_unique<DetourCounter>(k, knn.rows);
     DetourCounter& counter = *counters[thread];
     std::vector<uint16_t> detours(k), kept(degree);
     for (int64_t v = begin; v < end; ++v) {
@@ -155,22 +203,39 @@ std::vector<uint32_t> merge_reverse_edges(const std::vector<uint32_t>& pruned, i
   // so the result, does not depend on the thread count. (Bucketing all in-edges by target in two
   // passes and sorting each bucket gave the same graph, 0.25-0.7 s slower at 1M rows in
   // alternating runs, with a 256 MiB bucket array.)
-  std::vector<uint32_t> reverse(rows * degree);
+  std::vector<uint32_t> reverse;
+  assign_huge(reverse, rows * degree, 0u);
   std::vector<int> reverse_count(rows, 0);
   const int parts = std::max(1, std::min<int>(resolve_threads(threads), static_cast<int>(rows / 65536) + 1));
-  parallel_for(parts, parts, 1, [&](int64_t part, int64_t, int) {
-    const uint32_t lo = static_cast<uint32_t>(rows * part / parts);
-    const uint32_t hi = static_cast<uint32_t>(rows * (part + 1) / parts);
-    for (int p = 0; p < degree; ++p) {
-      for (int64_t v = 0; v < rows; ++v) {
-        const uint32_t u = pruned[v * degree + p];
-        if (u < lo || u >= hi || reverse_count[u] >= degree) continue;
-        reverse[static_cast<int64_t>(u) * degree + reverse_count[u]++] = static_cast<uint32_t>(v);
+  // A pass reads one position of every row: read straight from the row-major graph, each pass
+  // would touch every cache line of it (32 passes over 128 MiB at 1M rows, per thread). Instead
+  // a few positions at a time are copied out into columns, once, on all threads, and every
+  // pass reads its column sequentially.
+  constexpr int kPositionsPerCopy = 8;
+  std::vector<uint32_t> columns(static_cast<size_t>(std::min(kPositionsPerCopy, degree)) * rows);
+  for (int first = 0; first < degree; first += kPositionsPerCopy) {
+    const int positions = std::min(kPositionsPerCopy, degree - first);
+    parallel_for(rows, threads, 16384, [&](int64_t begin, int64_t end, int) {
+      for (int64_t v = begin; v < end; ++v) {
+        for (int q = 0; q < positions; ++q) columns[q * rows + v] = pruned[v * degree + first + q];
       }
-    }
-  });
+    });
+    parallel_for(parts, parts, 1, [&](int64_t part, int64_t, int) {
+      const uint32_t lo = static_cast<uint32_t>(rows * part / parts);
+      const uint32_t hi = static_cast<uint32_t>(rows * (part + 1) / parts);
+      for (int q = 0; q < positions; ++q) {
+        const uint32_t* column = &columns[q * rows];
+        for (int64_t v = 0; v < rows; ++v) {
+          const uint32_t u = column[v];
+          if (u < lo || u >= hi || reverse_count[u] >= degree) continue;
+          reverse[static_cast<int64_t>(u) * degree + reverse_count[u]++] = static_cast<uint32_t>(v);
+        }
+      }
+    });
+  }
   // Each vector's merge reads only its own lists: in parallel.
-  std::vector<uint32_t> graph(rows * degree);
+  std::vector<uint32_t> graph;
+  assign_huge(graph, rows * degree, 0u);
   parallel_for(rows, threads, 4096, [&](int64_t begin, int64_t end, int) {
     for (int64_t v = begin; v < end; ++v) {
       core::merge_forward_and_reverse(&pruned[v * degree], &reverse[v * degree], reverse_count[v], degree,

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <limits>
 
+#include "host/huge_pages.hpp"
 #include "host/cpu/knn_graph.hpp"
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/random.hpp"
@@ -34,8 +35,8 @@ struct CandidateLists {
 
   void reset(int64_t rows, int cap) {
     capacity = cap;
-    ids.resize(rows * cap);
-    priorities.resize(rows * cap);
+    assign_huge(ids, rows * cap, 0u);
+    assign_huge(priorities, rows * cap, 0u);
     counts.assign(rows, 0);
   }
   void offer(int64_t owner, uint32_t id, uint32_t priority) {
@@ -96,7 +97,7 @@ class NNDescent {
         locks_(rows_) {
     // Every edge of the given graph counts as new, so each is joined once.
     graph_ = std::move(initial);
-    is_new_.assign(rows_ * k_, 1);
+    assign_huge(is_new_, rows_ * k_, decltype(is_new_)::value_type{1});
     worst_.resize(rows_);
     for (int64_t v = 0; v < rows_; ++v) worst_[v] = graph_.distances[v * k_ + k_ - 1];
     // Each vector offers its nearest sixth (at least 8) per round, forward and reverse together:
@@ -156,12 +157,14 @@ class NNDescent {
         }
       }
     });
+    // The flags only steer later rounds: the last round allowed skips them (a hash per edge).
+    const bool last_round = iteration + 1 == params_.max_iterations;
     parallel_for(rows_, threads_, 4096, [&](int64_t begin, int64_t end, int) {
       for (int64_t v = begin; v < end; ++v) {
         // A new neighbour whose edge priority made it into v's sample is joined this round:
         // from now on it is old.
         const uint32_t admission = new_candidates_.admission(v);
-        for (int j = 0; j < k_; ++j) {
+        for (int j = 0; j < k_ && !last_round; ++j) {
           uint8_t& fresh = is_new_[v * k_ + j];
           if (fresh && pair_priority(round_seed, static_cast<uint32_t>(v), ids(v)[j]) <= admission) fresh = 0;
         }

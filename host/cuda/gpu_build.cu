@@ -1,4 +1,5 @@
 // The GPU build pipeline (gpu_build.hpp).
+#include "host/huge_pages.hpp"
 #include "host/cuda/gpu_build.hpp"
 
 #include <sys/mman.h>
@@ -28,19 +29,6 @@ namespace {
 constexpr int64_t kBruteForceMaxRows = 20000;
 // Leaf distance tiles per batch: at most this many floats (1 GiB).
 constexpr int64_t kLeafTileFloats = int64_t{1} << 28;
-
-// Reserves a large host vector and asks for transparent huge pages before anything touches it:
-// the graph of 10M rows is 1.3 GB, whose first touch in 4 KiB pages (zero-fill, then the copy
-// from the staging buffers) costs as much as the transfer itself.
-void reserve_huge(std::vector<uint32_t>& v, size_t count) {
-  v.clear();
-  v.shrink_to_fit();
-  v.reserve(count);
-  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
-  const uintptr_t begin = (reinterpret_cast<uintptr_t>(v.data()) + kHuge - 1) & ~(kHuge - 1);
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(v.data()) + count * sizeof(uint32_t)) & ~(kHuge - 1);
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // a hint
-}
 
 // Stage times under ANNFORGE_TRACE: the GPU is synchronised first so that each lap is its own.
 struct GpuTimer {
