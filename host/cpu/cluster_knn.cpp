@@ -140,8 +140,8 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
   KnnGraph graph;
   graph.rows = rows;
   graph.k = k;
-  assign_huge(graph.ids, rows * k, kInvalidId);
-  assign_huge(graph.distances, rows * k, std::numeric_limits<float>::infinity());
+  assign_huge(graph.ids, rows * k, kInvalidId, resolve_threads(threads));
+  assign_huge(graph.distances, rows * k, std::numeric_limits<float>::infinity(), resolve_threads(threads));
   std::vector<SpinLock> locks(rows);
   const KernelTable& f32 = kernels_for(ElementType::Float32);
   const int dim = static_cast<int>(data.dim);

@@ -67,7 +67,7 @@ std::vector<uint32_t> build_clustered(const DatasetView& data, Metric metric, in
     knn = nn_descent_knn_graph(distance, std::move(knn), nn, params.progress);
   }
   timer.lap("knn graph (clusters + %d nn-descent rounds, k=%d)", params.nn_descent_iterations, k);
-  std::vector<uint32_t> graph = optimize_graph(knn, degree, threads, params.progress);
+  std::vector<uint32_t> graph = optimize_graph(std::move(knn), degree, threads, params.progress);
   timer.lap("graph optimisation");
   return graph_in_old_ids(graph, degree, order);
 }
@@ -96,7 +96,7 @@ class CpuBackend final : public detail::Backend {
     if (brute) {
       KnnGraph knn = brute_force_knn_graph(distance, k, threads, params.progress);
       timer.lap("knn graph (brute force, k=%d)", k);
-      index.graph = optimize_graph(knn, degree, threads, params.progress);
+      index.graph = optimize_graph(std::move(knn), degree, threads, params.progress);
     } else {
       index.graph = build_clustered(data, index.metric, k, degree, threads, params);
     }

@@ -9,7 +9,9 @@
 namespace annforge::cpu {
 
 // rows x degree ids: no self loops, no repeats. Requires knn.k >= degree and rows > degree.
-std::vector<uint32_t> optimize_graph(const KnnGraph& knn, int degree, int threads, const ProgressCallback& progress);
+// Takes the kNN graph over and frees it once pruned, so that the reverse-edge stage reuses its
+// memory (fresh memory is slow to touch for the first time, on VMs above all).
+std::vector<uint32_t> optimize_graph(KnnGraph knn, int degree, int threads, const ProgressCallback& progress);
 
 // The pruning step alone: per vector, `degree` ranks of its kNN list, best first.
 std::vector<uint32_t> prune_by_detours(const KnnGraph& knn, int degree, int threads);

@@ -33,10 +33,10 @@ struct CandidateLists {
   std::vector<uint32_t> priorities;
   std::vector<int> counts;
 
-  void reset(int64_t rows, int cap) {
+  void reset(int64_t rows, int cap, int threads) {
     capacity = cap;
-    assign_huge(ids, rows * cap, 0u);
-    assign_huge(priorities, rows * cap, 0u);
+    assign_huge(ids, rows * cap, 0u, threads);
+    assign_huge(priorities, rows * cap, 0u, threads);
     counts.assign(rows, 0);
   }
   void offer(int64_t owner, uint32_t id, uint32_t priority) {
@@ -97,7 +97,7 @@ class NNDescent {
         locks_(rows_) {
     // Every edge of the given graph counts as new, so each is joined once.
     graph_ = std::move(initial);
-    assign_huge(is_new_, rows_ * k_, decltype(is_new_)::value_type{1});
+    assign_huge(is_new_, rows_ * k_, decltype(is_new_)::value_type{1}, threads_);
     worst_.resize(rows_);
     for (int64_t v = 0; v < rows_; ++v) worst_[v] = graph_.distances[v * k_ + k_ - 1];
     // Each vector offers its nearest sixth (at least 8) per round, forward and reverse together:
@@ -133,8 +133,8 @@ class NNDescent {
   // neighbours make better introductions, and the scan stops early (a quarter of the edges at
   // the default sample).
   void build_candidates(int iteration) {
-    new_candidates_.reset(rows_, sample_);
-    old_candidates_.reset(rows_, sample_);
+    new_candidates_.reset(rows_, sample_, threads_);
+    old_candidates_.reset(rows_, sample_, threads_);
     const uint64_t round_seed = mix64(params_.seed + 0x1000 * (iteration + 1));
     parallel_for(threads_, threads_, 1, [&](int64_t part, int64_t, int) {
       int64_t lo = rows_ * part / threads_, hi = rows_ * (part + 1) / threads_;

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "host/cpu/parallel.hpp"
+#include "host/huge_pages.hpp"
 
 namespace annforge::cpu {
 
@@ -30,6 +31,7 @@ Dataset reorder_rows(const DatasetView& data, const Renumbering& order, int thre
   Dataset out = Dataset::allocate(data.rows, data.dim, data.type);
   auto* bytes = static_cast<uint8_t*>(out.mutable_data());
   const size_t row_bytes = data.row_bytes();
+  prefault(bytes, data.rows * row_bytes, resolve_threads(threads));
   parallel_for(data.rows, threads, 4096, [&](int64_t begin, int64_t end, int) {
     for (int64_t v = begin; v < end; ++v) std::memcpy(bytes + v * row_bytes, data.row(order.old_of_new[v]), row_bytes);
   });
