@@ -190,6 +190,12 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     auto merge_into = [&](int64_t v, int count) {
       if (count == 0) return;
       locks[v].lock();
+      if (graph.ids[v * k] == kInvalidId) {  // v's first cluster: nothing to merge with
+        std::copy(best_ids.data(), best_ids.data() + count, &graph.ids[v * k]);
+        std::copy(best_distances.data(), best_distances.data() + count, &graph.distances[v * k]);
+        locks[v].unlock();
+        return;
+      }
       merge_sorted(&graph.ids[v * k], &graph.distances[v * k], best_ids.data(), best_distances.data(), count, k,
                    merged_ids.data(), merged_distances.data());
       locks[v].unlock();

@@ -69,7 +69,7 @@ std::vector<uint32_t> build_clustered(const DatasetView& data, Metric metric, in
   timer.lap("knn graph (clusters + %d nn-descent rounds, k=%d)", params.nn_descent_iterations, k);
   std::vector<uint32_t> graph = optimize_graph(std::move(knn), degree, threads, params.progress);
   timer.lap("graph optimisation");
-  return graph_in_old_ids(graph, degree, order);
+  return graph_in_old_ids(graph, degree, order, threads);
 }
 
 class CpuBackend final : public detail::Backend {

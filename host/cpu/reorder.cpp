@@ -48,14 +48,18 @@ void renumber_partition(Partition& partition, const Renumbering& order) {
   partition.primary = std::move(primary);
 }
 
-std::vector<uint32_t> graph_in_old_ids(const std::vector<uint32_t>& graph, int degree, const Renumbering& order) {
+std::vector<uint32_t> graph_in_old_ids(const std::vector<uint32_t>& graph, int degree, const Renumbering& order,
+                                       int threads) {
   const int64_t rows = static_cast<int64_t>(order.old_of_new.size());
-  std::vector<uint32_t> out(graph.size());
-  for (int64_t v = 0; v < rows; ++v) {
-    const uint32_t* from = &graph[v * degree];
-    uint32_t* to = &out[static_cast<int64_t>(order.old_of_new[v]) * degree];
-    for (int e = 0; e < degree; ++e) to[e] = order.old_of_new[from[e]];
-  }
+  std::vector<uint32_t> out;
+  assign_huge(out, graph.size(), 0u, resolve_threads(threads));
+  parallel_for(rows, threads, 4096, [&](int64_t begin, int64_t end, int) {
+    for (int64_t v = begin; v < end; ++v) {
+      const uint32_t* from = &graph[v * degree];
+      uint32_t* to = &out[static_cast<int64_t>(order.old_of_new[v]) * degree];
+      for (int e = 0; e < degree; ++e) to[e] = order.old_of_new[from[e]];
+    }
+  });
   return out;
 }
 

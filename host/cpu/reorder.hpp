@@ -25,6 +25,7 @@ Dataset reorder_rows(const DatasetView& data, const Renumbering& order, int thre
 void renumber_partition(Partition& partition, const Renumbering& order);
 
 // A rows x degree graph over new ids turned into the same graph over old ids.
-std::vector<uint32_t> graph_in_old_ids(const std::vector<uint32_t>& graph, int degree, const Renumbering& order);
+std::vector<uint32_t> graph_in_old_ids(const std::vector<uint32_t>& graph, int degree, const Renumbering& order,
+                                       int threads);
 
 }  // namespace annforge::cpu
