@@ -78,7 +78,7 @@ struct CandidateLists {
     std::sort(list, list + counts[owner]);
     counts[owner] = static_cast<int>(std::unique(list, list + counts[owner]) - list);
   }
-  const uint32_t* of(int64_t owner) const { return &ids[owner * capacity]; }
+  const uint32_t* of(int64_t owner) const { return ids.data() + owner * capacity; }
 };
 
 inline uint32_t pair_priority(uint64_t round_seed, uint32_t a, uint32_t b) {
@@ -95,9 +95,10 @@ class NNDescent {
         k_(params.k),
         threads_(resolve_threads(params.threads)),
         locks_(rows_) {
-    // Every edge of the given graph counts as new, so each is joined once.
+    // Every edge of the given graph counts as new, so each is joined once. A single round needs
+    // no flags (every edge is new, no candidate is old): they are kept for later rounds only.
     graph_ = std::move(initial);
-    assign_huge(is_new_, rows_ * k_, decltype(is_new_)::value_type{1}, threads_);
+    if (params.max_iterations > 1) assign_huge(is_new_, rows_ * k_, decltype(is_new_)::value_type{1}, threads_);
     worst_.resize(rows_);
     for (int64_t v = 0; v < rows_; ++v) worst_[v] = graph_.distances[v * k_ + k_ - 1];
     // Each vector offers its nearest sixth (at least 8) per round, forward and reverse together:
@@ -133,25 +134,29 @@ class NNDescent {
   // neighbours make better introductions, and the scan stops early (a quarter of the edges at
   // the default sample).
   void build_candidates(int iteration) {
+    const bool flagged = !is_new_.empty();
     new_candidates_.reset(rows_, sample_, threads_);
-    old_candidates_.reset(rows_, sample_, threads_);
+    old_candidates_.reset(rows_, flagged ? sample_ : 0, threads_);
     const uint64_t round_seed = mix64(params_.seed + 0x1000 * (iteration + 1));
     parallel_for(threads_, threads_, 1, [&](int64_t part, int64_t, int) {
       int64_t lo = rows_ * part / threads_, hi = rows_ * (part + 1) / threads_;
       for (int64_t v = 0; v < rows_; ++v) {
         const uint32_t* list = ids(v);
-        const uint8_t* fresh = &is_new_[v * k_];
+        const uint8_t* fresh = flagged ? &is_new_[v * k_] : nullptr;
         const bool own_v = v >= lo && v < hi;
         int offered_new = 0, offered_old = 0;
-        for (int j = 0; j < k_ && (offered_new < sample_ || offered_old < sample_); ++j) {
-          int& offered = fresh[j] ? offered_new : offered_old;
+        // Without flags every edge is new: the scan stops after the nearest `sample_`.
+        const int old_wanted = flagged ? sample_ : 0;
+        for (int j = 0; j < k_ && (offered_new < sample_ || offered_old < old_wanted); ++j) {
+          const bool is_fresh = !fresh || fresh[j];
+          int& offered = is_fresh ? offered_new : offered_old;
           if (offered == sample_) continue;
           ++offered;
           const uint32_t u = list[j];
           const bool own_u = u >= lo && u < hi;
           if (u == kInvalidId || (!own_v && !own_u)) continue;  // another thread's edge: skip the hash
           const uint32_t priority = pair_priority(round_seed, static_cast<uint32_t>(v), u);
-          CandidateLists& target = fresh[j] ? new_candidates_ : old_candidates_;
+          CandidateLists& target = is_fresh ? new_candidates_ : old_candidates_;
           if (own_v) target.offer(v, u, priority);
           if (own_u) target.offer(u, static_cast<uint32_t>(v), priority);
         }
@@ -164,7 +169,7 @@ class NNDescent {
         // A new neighbour whose edge priority made it into v's sample is joined this round:
         // from now on it is old.
         const uint32_t admission = new_candidates_.admission(v);
-        for (int j = 0; j < k_ && !last_round; ++j) {
+        for (int j = 0; j < k_ && !last_round && flagged; ++j) {
           uint8_t& fresh = is_new_[v * k_ + j];
           if (fresh && pair_priority(round_seed, static_cast<uint32_t>(v), ids(v)[j]) <= admission) fresh = 0;
         }
@@ -184,7 +189,8 @@ class NNDescent {
     if (d >= worst) return false;
     locks_[target].lock();
     int64_t base = static_cast<int64_t>(target) * k_;
-    bool inserted = core::insert_sorted(ids(target), dists(target), &is_new_[base], k_, id, d, 1);
+    bool inserted = core::insert_sorted(ids(target), dists(target), is_new_.empty() ? nullptr : &is_new_[base], k_,
+                                        id, d, 1);
     if (inserted) __atomic_store(&worst_[target], &graph_.distances[base + k_ - 1], __ATOMIC_RELAXED);
     locks_[target].unlock();
     return inserted;
