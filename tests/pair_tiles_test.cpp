@@ -527,4 +527,41 @@ TEST(Avx512Collect, MatchesTheScalarKernel) {
   EXPECT_GT(partial, 300);
 }
 
+// --- few smallest (threshold_collect.hpp) ------------------------------------------------------
+
+// The vector-minimum kernel against a plain stable sort of (value, position): the same
+// positions and values in the same order, with ties (small integer values), +infinity entries
+// (never returned) and every count up to the documented 256.
+TEST(FewSmallest, MatchesAStableSortOfTheValues) {
+  const cpu::FewSmallestKernel kernel = cpu::few_smallest_kernel();
+  if (!kernel) GTEST_SKIP() << "this CPU has no AVX-512 (or ANNFORGE_SIMD is avx2/scalar): no kernel";
+  annforge_test::Rng rng(77);
+  int with_ties = 0;
+  for (int trial = 0; trial < 400; ++trial) {
+    const int count = 1 + static_cast<int>(rng.below(256));
+    const int want = 1 + static_cast<int>(rng.below(16));
+    const bool ties = trial % 2 == 0;
+    std::vector<float> values(count);
+    for (float& v : values) v = ties ? static_cast<float>(rng.below(6)) - 2.0f : static_cast<float>(rng.uniform(-5, 5));
+    for (int i = 0; i < count; ++i)
+      if (rng.below(10) == 0) values[i] = kInf;
+    std::vector<int> order;
+    for (int i = 0; i < count; ++i)
+      if (values[i] < kInf) order.push_back(i);
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return values[a] < values[b]; });
+    const int expected = std::min<int>(want, static_cast<int>(order.size()));
+    std::vector<int> positions(want + 1, -7);
+    std::vector<float> out(want + 1, -7.0f);
+    const int found = kernel(values.data(), count, want, positions.data(), out.data());
+    ASSERT_EQ(found, expected) << "trial " << trial << " count " << count << " want " << want;
+    for (int i = 0; i < found; ++i) {
+      ASSERT_EQ(positions[i], order[i]) << "trial " << trial << " entry " << i;
+      ASSERT_EQ(out[i], values[order[i]]) << "trial " << trial << " entry " << i;
+      with_ties += i > 0 && out[i] == out[i - 1];
+    }
+    EXPECT_EQ(positions[want], -7) << "wrote past `want` entries";
+  }
+  EXPECT_GT(with_ties, 100) << "the ties case should be exercised";
+}
+
 }  // namespace

@@ -57,25 +57,21 @@ void Centroids::nearest_block(const float* rows, int count, int want, int* out, 
   const int ldc = panel_total * 16;
   dots.resize(static_cast<size_t>(padded) * ldc);
   dot_block_kernel()(rows, padded, static_cast<int>(dim), panels.data(), panel_total, dots.data(), ldc);
-  // Where the CPU has AVX-512, only the scores at or below a bound on the want-th smallest
-  // (threshold_collect.hpp) are inserted, in the same ascending order, so the result is the
-  // same as the full scan's; the full scan's insertions were its cost (unpredictable branches).
-  static const KthBoundKernel bound = kth_bound_kernel();
-  static const CollectKernel collect = collect_kernel();
-  const bool bounded = bound != nullptr && want <= 16 && this->count > 32;
-  std::vector<uint32_t> positions(bounded ? this->count + 16 : 0);
+  // Where the CPU has AVX-512 the wanted few are found by vector minima (the same result as
+  // the insertion scan, whose unpredictable branches were its cost).
+  static const FewSmallestKernel few_smallest = few_smallest_kernel();
+  const bool vectorised = few_smallest != nullptr && this->count <= 256;
   for (int i = 0; i < count; ++i) {
     float* best = &scores[static_cast<size_t>(i) * want];
     int* ids = &out[static_cast<size_t>(i) * want];
     for (int w = 0; w < want; ++w) best[w] = std::numeric_limits<float>::infinity(), ids[w] = -1;
     float* row = &dots[static_cast<size_t>(i) * ldc];
-    if (!bounded) {
+    if (!vectorised) {
       for (int c = 0; c < this->count; ++c) keep_nearest(squared_norms[c] - 2.0f * row[c], c, want, best, ids);
       continue;
     }
     for (int c = 0; c < this->count; ++c) row[c] = squared_norms[c] - 2.0f * row[c];
-    const int found = collect(row, this->count, bound(row, this->count, want), positions.data());
-    for (int q = 0; q < found; ++q) keep_nearest(row[positions[q]], static_cast<int>(positions[q]), want, best, ids);
+    few_smallest(row, this->count, want, ids, best);
   }
 }
 

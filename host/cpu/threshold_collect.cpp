@@ -10,6 +10,7 @@ namespace annforge::cpu {
 CollectKernel avx2_collect_kernel();       // threshold_collect_avx2.cpp
 CollectKernel avx512_collect_kernel();     // threshold_collect_avx512.cpp
 KthBoundKernel avx512_kth_bound_kernel();  // threshold_collect_avx512.cpp
+FewSmallestKernel avx512_few_smallest_kernel();  // threshold_collect_avx512.cpp
 
 namespace {
 
@@ -33,5 +34,7 @@ CollectKernel collect_kernel() {
 }
 
 KthBoundKernel kth_bound_kernel() { return cpu_has_avx512() ? avx512_kth_bound_kernel() : nullptr; }
+
+FewSmallestKernel few_smallest_kernel() { return cpu_has_avx512() ? avx512_few_smallest_kernel() : nullptr; }
 
 }  // namespace annforge::cpu

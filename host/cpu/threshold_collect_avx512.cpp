@@ -65,7 +65,41 @@ ANNFORGE_AVX512 float avx512_kth_bound(const float* values, int count, int k) {
   return __builtin_inff();
 }
 
+// `want` rounds of a vector minimum: the smallest value, its lowest position, then that position
+// masked out.
+ANNFORGE_AVX512 int avx512_few_smallest(const float* values, int count, int want, int* positions, float* out) {
+  constexpr int kMaxVectors = 16;  // count <= 256
+  const __m512 infinity = _mm512_set1_ps(__builtin_inff());
+  __m512 v[kMaxVectors];
+  const int vectors = (count + 15) / 16;
+  for (int i = 0; i < vectors; ++i) {
+    const int left = count - i * 16;
+    const __mmask16 valid = left >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << left) - 1);
+    v[i] = _mm512_mask_loadu_ps(infinity, valid, values + i * 16);
+  }
+  int found = 0;
+  for (; found < want && found < count; ++found) {
+    __m512 low = v[0];
+    for (int i = 1; i < vectors; ++i) low = _mm512_min_ps(low, v[i]);
+    const float smallest = _mm512_reduce_min_ps(low);
+    if (!(smallest < __builtin_inff())) break;
+    const __m512 target = _mm512_set1_ps(smallest);
+    for (int i = 0; i < vectors; ++i) {
+      const __mmask16 hit = _mm512_cmp_ps_mask(v[i], target, _CMP_EQ_OQ);
+      if (hit == 0) continue;
+      const int lane = __builtin_ctz(hit);
+      positions[found] = i * 16 + lane;
+      out[found] = smallest;
+      v[i] = _mm512_mask_blend_ps(static_cast<__mmask16>(1u << lane), v[i], infinity);
+      break;
+    }
+  }
+  return found;
+}
+
 }  // namespace
+
+FewSmallestKernel avx512_few_smallest_kernel() { return avx512_few_smallest; }
 
 CollectKernel avx512_collect_kernel() { return avx512_collect; }
 KthBoundKernel avx512_kth_bound_kernel() { return avx512_kth_bound; }
