@@ -564,4 +564,35 @@ TEST(FewSmallest, MatchesAStableSortOfTheValues) {
   EXPECT_GT(with_ties, 100) << "the ties case should be exercised";
 }
 
+// --- rank select (threshold_collect.hpp) --------------------------------------------------------
+
+// Distinct 64-bit keys (the clustered stage's (distance bits, position) keys, here random with
+// many equal high halves): the kernel's output is the sorted prefix of a plain sort, for counts
+// below, at and above k, including keys at the top of the range.
+TEST(RankSelect, EqualsTheSortedPrefix) {
+  const cpu::RankSelectKernel kernel = cpu::rank_select_kernel();
+  if (!kernel) GTEST_SKIP() << "this CPU has no AVX-512 (or ANNFORGE_SIMD is avx2/scalar): no kernel";
+  Rng rng(4711);
+  for (int trial = 0; trial < 300; ++trial) {
+    const int count = static_cast<int>(rng.below(257));
+    const int k = 1 + static_cast<int>(rng.below(128));
+    std::vector<uint64_t> keys;
+    while (static_cast<int>(keys.size()) < count) {
+      const uint64_t high = trial % 3 == 0 ? rng.below(4) : rng.below(1u << 30);
+      const uint64_t key = trial % 7 == 0 && keys.empty() ? ~uint64_t{0} : (high << 32 | rng.below(1u << 30));
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+    }
+    std::vector<uint64_t> expected = keys;
+    std::sort(expected.begin(), expected.end());
+    expected.resize(std::min(count, k));
+    std::vector<uint64_t> out(k + 1, 0x5A5A5A5Au);
+    const int n = kernel(keys.data(), count, k, out.data());
+    ASSERT_EQ(n, std::min(count, k)) << "trial " << trial;
+    out.resize(n + 1);
+    EXPECT_EQ(out[n], 0x5A5A5A5Au) << "wrote past the result, trial " << trial;
+    out.resize(n);
+    ASSERT_EQ(out, expected) << "trial " << trial << " count " << count << " k " << k;
+  }
+}
+
 }  // namespace

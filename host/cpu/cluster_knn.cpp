@@ -31,7 +31,8 @@ namespace {
 // value keeps about 1.5-2k candidates, and only those are selected among.
 class SmallestK {
  public:
-  explicit SmallestK(int k) : k_(k), collect_kernel_(collect_kernel()), bound_kernel_(kth_bound_kernel()) {}
+  explicit SmallestK(int k)
+      : k_(k), collect_kernel_(collect_kernel()), bound_kernel_(kth_bound_kernel()), rank_kernel_(rank_select_kernel()) {}
   // With `sorted` false the k come in no particular order (cheaper, for a shortlist).
   void select(const float* values, int count, float threshold, bool sorted = true) {
     chosen_.clear();
@@ -61,6 +62,29 @@ class SmallestK {
     if (static_cast<int>(chosen_.size()) < k_ && cut < threshold) {  // the estimate was too tight
       chosen_.clear();
       collect(values, count, threshold);
+    }
+    // A short list (the usual case: the cut keeps ~2k) is ranked with vector compares, sorted
+    // on the way (nth_element and sort were most of this stage's selection time, their branches
+    // unpredictable); a longer one goes through nth_element.
+    if (sorted && rank_kernel_ && static_cast<int>(chosen_.size()) <= kRankSelectMax) {
+      // Ranking costs the square of the list: a second bound over the candidates' own values
+      // (typically at rank ~1.3k of them) shortens it first.
+      const int found = static_cast<int>(chosen_.size());
+      if (found > 2 * k_ && k_ <= 128) {
+        candidate_values_.resize(found);
+        for (int i = 0; i < found; ++i) candidate_values_[i] = values[static_cast<uint32_t>(chosen_[i])];
+        const float tighter = bound_kernel_(candidate_values_.data(), found, k_);
+        int kept = 0;
+        for (int i = 0; i < found; ++i) {
+          chosen_[kept] = chosen_[i];
+          kept += candidate_values_[i] <= tighter;
+        }
+        chosen_.resize(kept);
+      }
+      ranked_.resize(k_);
+      ranked_.resize(rank_kernel_(chosen_.data(), static_cast<int>(chosen_.size()), k_, ranked_.data()));
+      chosen_.swap(ranked_);
+      return;
     }
     if (static_cast<int>(chosen_.size()) > k_) {
       std::nth_element(chosen_.begin(), chosen_.begin() + (k_ - 1), chosen_.end());
@@ -93,10 +117,12 @@ class SmallestK {
   }
   int k_;
   CollectKernel collect_kernel_;
+  static constexpr int kRankSelectMax = 256;
   KthBoundKernel bound_kernel_;
+  RankSelectKernel rank_kernel_;
   std::vector<uint32_t> positions_;
-  std::vector<float> sample_;
-  std::vector<uint64_t> chosen_;
+  std::vector<float> sample_, candidate_values_;
+  std::vector<uint64_t> chosen_, ranked_;
 };
 
 // Merges a candidate list sorted by distance into a list of length k sorted by distance (in

@@ -11,6 +11,7 @@ CollectKernel avx2_collect_kernel();       // threshold_collect_avx2.cpp
 CollectKernel avx512_collect_kernel();     // threshold_collect_avx512.cpp
 KthBoundKernel avx512_kth_bound_kernel();  // threshold_collect_avx512.cpp
 FewSmallestKernel avx512_few_smallest_kernel();  // threshold_collect_avx512.cpp
+RankSelectKernel avx512_rank_select_kernel();    // threshold_collect_avx512.cpp
 
 namespace {
 
@@ -36,5 +37,7 @@ CollectKernel collect_kernel() {
 KthBoundKernel kth_bound_kernel() { return cpu_has_avx512() ? avx512_kth_bound_kernel() : nullptr; }
 
 FewSmallestKernel few_smallest_kernel() { return cpu_has_avx512() ? avx512_few_smallest_kernel() : nullptr; }
+
+RankSelectKernel rank_select_kernel() { return cpu_has_avx512() ? avx512_rank_select_kernel() : nullptr; }
 
 }  // namespace annforge::cpu

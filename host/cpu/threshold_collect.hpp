@@ -27,4 +27,11 @@ KthBoundKernel kth_bound_kernel();
 using FewSmallestKernel = int (*)(const float* values, int count, int want, int* positions, float* out);
 FewSmallestKernel few_smallest_kernel();
 
+// The min(k, count) smallest of `count` distinct keys, ascending, into out[0, min(k, count)):
+// ranks counted with vector compares (O(count^2 / 8), branch-free), for the short candidate
+// lists of a top-k selection (up to a few hundred). Returns min(k, count). Null where the CPU
+// has no AVX-512.
+using RankSelectKernel = int (*)(const uint64_t* keys, int count, int k, uint64_t* out);
+RankSelectKernel rank_select_kernel();
+
 }  // namespace annforge::cpu

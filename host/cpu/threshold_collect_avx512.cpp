@@ -97,7 +97,27 @@ ANNFORGE_AVX512 int avx512_few_smallest(const float* values, int count, int want
   return found;
 }
 
+// Each key's rank is the number of keys below it (keys are distinct), counted 8 at a time with
+// no branch; the keys of rank < k are written at their rank.
+ANNFORGE_AVX512 int avx512_rank_select(const uint64_t* keys, int count, int k, uint64_t* out) {
+  const int vectors = (count + 7) / 8;
+  for (int i = 0; i < count; ++i) {
+    const __m512i key = _mm512_set1_epi64(static_cast<long long>(keys[i]));
+    int rank = 0;
+    for (int v = 0; v < vectors; ++v) {
+      const int left = count - v * 8;
+      const __mmask8 valid = left >= 8 ? 0xFF : static_cast<__mmask8>((1u << left) - 1);
+      const __m512i other = _mm512_maskz_loadu_epi64(valid, keys + v * 8);
+      rank += __builtin_popcount(_mm512_mask_cmplt_epu64_mask(valid, other, key));
+    }
+    if (rank < k) out[rank] = keys[i];
+  }
+  return count < k ? count : k;
+}
+
 }  // namespace
+
+RankSelectKernel avx512_rank_select_kernel() { return avx512_rank_select; }
 
 FewSmallestKernel avx512_few_smallest_kernel() { return avx512_few_smallest; }
 
