@@ -8,7 +8,8 @@
 namespace annforge::cpu {
 
 // Adds in-edges to unreachable islands (graph.ids must point into `edges`); returns how many
-// edges it rewired.
-int64_t connect_islands(std::vector<uint32_t>& edges, const GraphView& graph, const Distance& distance);
+// edges it rewired. The reachability search runs on `threads` threads (0: all).
+int64_t connect_islands(std::vector<uint32_t>& edges, const GraphView& graph, const Distance& distance,
+                        int threads = 0);
 
 }  // namespace annforge::cpu

@@ -101,7 +101,7 @@ class CpuBackend final : public detail::Backend {
       index.graph = build_clustered(data, index.metric, k, degree, threads, params);
     }
     timer.lap("graph (degree %d)", degree);
-    int64_t rewired = connect_islands(index.graph, graph_of(index), distance);
+    int64_t rewired = connect_islands(index.graph, graph_of(index), distance, threads);
     timer.lap("connectivity: %lld islands joined", static_cast<long long>(rewired));
   }
 
