@@ -210,8 +210,9 @@ class NNDescent {
         int fresh_count = new_candidates_.counts[v], old_count = old_candidates_.counts[v];
         // All candidate vectors are about to be read many times: start their loads together.
         const DatasetView& base = distance_.base();
-        for (int a = 0; a < fresh_count; ++a) prefetch_row(base, fresh[a]);
-        for (int b = 0; b < old_count; ++b) prefetch_row(base, old[b]);
+        // Their thresholds too: every distance is tested against both ends' (try_insert).
+        for (int a = 0; a < fresh_count; ++a) prefetch_row(base, fresh[a]), __builtin_prefetch(&worst_[fresh[a]]);
+        for (int b = 0; b < old_count; ++b) prefetch_row(base, old[b]), __builtin_prefetch(&worst_[old[b]]);
         for (int a = 0; a < fresh_count; ++a) {
           const uint32_t p = fresh[a];
           // p meets every later new candidate and every old one, in one batched distance call.
