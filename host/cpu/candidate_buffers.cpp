@@ -4,27 +4,9 @@
 #include <cstring>
 #include <limits>
 
-#include "kernels/shared/partition_core.hpp"
+#include "host/cpu/distance_keys.hpp"
 
 namespace annforge::cpu {
-namespace {
-
-// (distance, id) as one integer that sorts nearest first, ties by smaller id.
-inline uint64_t sort_key(float distance, uint32_t id) {
-  uint32_t bits;
-  std::memcpy(&bits, &distance, sizeof(bits));
-  return static_cast<uint64_t>(core::orderable_bits(bits)) << 32 | id;
-}
-
-inline float key_distance(uint64_t key) {
-  uint32_t bits = static_cast<uint32_t>(key >> 32);
-  bits = (bits & 0x80000000u) ? (bits & 0x7FFFFFFFu) : ~bits;  // orderable_bits undone
-  float distance;
-  std::memcpy(&distance, &bits, sizeof(distance));
-  return distance;
-}
-
-}  // namespace
 
 void CandidateBuffers::reset(int members, const float* thresholds) {
   counts_.assign(members, 0);
@@ -54,7 +36,7 @@ void CandidateBuffers::set_earlier_clusters(int member, const int* earlier, int 
 void CandidateBuffers::cut(int member) {
   const size_t base = static_cast<size_t>(member) * capacity_;
   int& count = counts_[member];
-  for (int i = 0; i < count; ++i) keys_[i] = sort_key(distances_[base + i], ids_[base + i]);
+  for (int i = 0; i < count; ++i) keys_[i] = distance_key(distances_[base + i], ids_[base + i]);
   std::nth_element(keys_.begin(), keys_.begin() + (k_ - 1), keys_.begin() + count);
   for (int i = 0; i < k_; ++i) {
     ids_[base + i] = static_cast<uint32_t>(keys_[i]);
@@ -67,7 +49,7 @@ void CandidateBuffers::cut(int member) {
 int CandidateBuffers::take_sorted(int member, uint32_t* ids, float* distances) {
   const size_t base = static_cast<size_t>(member) * capacity_;
   const int count = counts_[member];
-  for (int i = 0; i < count; ++i) keys_[i] = sort_key(distances_[base + i], ids_[base + i]);
+  for (int i = 0; i < count; ++i) keys_[i] = distance_key(distances_[base + i], ids_[base + i]);
   const int kept = std::min(count, k_);
   if (count > kept) std::nth_element(keys_.begin(), keys_.begin() + (kept - 1), keys_.begin() + count);
   std::sort(keys_.begin(), keys_.begin() + kept);

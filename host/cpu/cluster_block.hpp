@@ -24,14 +24,14 @@ class ClusterBlock {
   // 258 dimensions).
   void load(const std::vector<const void*>& rows, int count, ElementType type, int dim, float* squared_norms);
 
-  // Without row distances: every pair (a, b) of the loaded rows with a < b, through the pair filter: distances by
-  // `terms`, offered to `buffers` when they beat a member's threshold. `ids` maps positions to
-  // the ids offered; terms and thresholds readable 16 entries past the last row.
+  // Without row distances: every pair (a, b) of the loaded rows with a < b, through the pair
+  // filter: distances by `terms`, offered to `buffers` when they beat a member's threshold.
+  // `ids` maps positions to the ids offered; terms readable 8 entries past the last row.
   void filter_pairs(const PairTerms& terms, const uint32_t* ids, CandidateBuffers& buffers);
 
-  // Whether row_distances() is available (AVX-512): whole rows of distances, computed from
-  // cache at ~4x the cost of the upper half's dots, but selected row by row with no offers into
-  // other members' buffers.
+  // Whether row_distances() is available (AVX-512): whole rows of distances, twice the dots of
+  // the upper half, but each row selected on its own with no offers into other members'
+  // buffers (which were most of the time of the symmetric pass).
   bool has_row_distances() const { return tiles_ != nullptr; }
   // out[r * ldo + c] = distance(row0 + r, c) by `terms` for r < kDotBlockRows and c < the
   // loaded count, +infinity at c == row0 + r; row0 a multiple of kDotBlockRows, ldo at least

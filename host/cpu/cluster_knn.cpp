@@ -13,6 +13,7 @@
 #include "host/huge_pages.hpp"
 #include "host/cpu/candidate_buffers.hpp"
 #include "host/cpu/cluster_block.hpp"
+#include "host/cpu/distance_keys.hpp"
 #include "host/cpu/knn_graph.hpp"
 #include "host/cpu/threshold_collect.hpp"
 #include "host/cpu/parallel.hpp"
@@ -20,7 +21,6 @@
 #include "host/cpu/random.hpp"
 #include "host/cpu/trace.hpp"
 #include "kernels/shared/neighbor_list.hpp"
-#include "kernels/shared/partition_core.hpp"
 
 namespace annforge::cpu {
 namespace {
@@ -93,14 +93,8 @@ class SmallestK {
     if (sorted) std::sort(chosen_.begin(), chosen_.end());
   }
   int size() const { return static_cast<int>(chosen_.size()); }
-  float distance(int i) const {
-    uint32_t bits = static_cast<uint32_t>(chosen_[i] >> 32);
-    bits = (bits & 0x80000000u) ? (bits & 0x7FFFFFFFu) : ~bits;  // core::orderable_bits undone
-    float d;
-    std::memcpy(&d, &bits, sizeof(d));
-    return d;
-  }
-  uint32_t position(int i) const { return static_cast<uint32_t>(chosen_[i]); }
+  float distance(int i) const { return key_distance(chosen_[i]); }
+  uint32_t position(int i) const { return key_id(chosen_[i]); }
 
  private:
   // The cut passes a few percent of the values, at unpredictable places: a branch-free
@@ -109,11 +103,7 @@ class SmallestK {
   void collect(const float* values, int count, float cut) {
     positions_.resize(static_cast<size_t>(count) + 16);
     const int found = collect_kernel_(values, count, cut, positions_.data());
-    for (int i = 0; i < found; ++i) {
-      uint32_t bits;
-      std::memcpy(&bits, &values[positions_[i]], sizeof(bits));
-      chosen_.push_back(static_cast<uint64_t>(core::orderable_bits(bits)) << 32 | positions_[i]);
-    }
+    for (int i = 0; i < found; ++i) chosen_.push_back(distance_key(values[positions_[i]], positions_[i]));
   }
   int k_;
   CollectKernel collect_kernel_;
