@@ -15,6 +15,16 @@ static_assert(kDotChunkRows % 16 == 0, "chunks start at panel boundaries");
 // L2 for the pair filter that reads them next.
 constexpr int kWindowPanels = 32;
 
+template <class T>
+void squared_norms_of(const std::vector<const void*>& rows, int count, int dim, float* out) {
+  for (int i = 0; i < count; ++i) {
+    const T* x = static_cast<const T*>(rows[i]);
+    float sum = 0.0f;
+    for (int d = 0; d < dim; ++d) sum += static_cast<float>(x[d]) * static_cast<float>(x[d]);
+    out[i] = sum;
+  }
+}
+
 }  // namespace
 
 ClusterBlock::ClusterBlock()
@@ -28,18 +38,10 @@ void ClusterBlock::load(const std::vector<const void*>& rows, int count, Element
   bytes_ = tiles_ != nullptr && type != ElementType::Float32;
   // Squared norms summed in float in dimension order on every path, so that each path gives
   // the same distances where dots are exact.
-  auto value = [&](int i, int d) -> float {
-    switch (type) {
-      case ElementType::Float32: return static_cast<const float*>(rows[i])[d];
-      case ElementType::UInt8: return static_cast<const uint8_t*>(rows[i])[d];
-      case ElementType::Int8: return static_cast<const int8_t*>(rows[i])[d];
-    }
-    return 0.0f;
-  };
-  for (int i = 0; i < count; ++i) {
-    float sum = 0.0f;
-    for (int d = 0; d < dim; ++d) sum += value(i, d) * value(i, d);
-    squared_norms[i] = sum;
+  switch (type) {
+    case ElementType::Float32: squared_norms_of<float>(rows, count, dim, squared_norms); break;
+    case ElementType::UInt8: squared_norms_of<uint8_t>(rows, count, dim, squared_norms); break;
+    case ElementType::Int8: squared_norms_of<int8_t>(rows, count, dim, squared_norms); break;
   }
   if (bytes_) {
     pack_bytes(rows.data(), count, padded_rows_, dim, type, bytes_pack_);
@@ -50,8 +52,10 @@ void ClusterBlock::load(const std::vector<const void*>& rows, int count, Element
     float* row = &rows_[static_cast<size_t>(i) * dim];
     if (type == ElementType::Float32) {
       std::memcpy(row, rows[i], dim * sizeof(float));
+    } else if (type == ElementType::UInt8) {
+      for (int d = 0; d < dim; ++d) row[d] = static_cast<const uint8_t*>(rows[i])[d];
     } else {
-      for (int d = 0; d < dim; ++d) row[d] = value(i, d);
+      for (int d = 0; d < dim; ++d) row[d] = static_cast<const int8_t*>(rows[i])[d];
     }
   }
   pack_panels(rows_.data(), count, dim, panels_);

@@ -68,9 +68,9 @@ class SmallestK {
     // unpredictable); a longer one goes through nth_element.
     if (sorted && rank_kernel_ && static_cast<int>(chosen_.size()) <= kRankSelectMax) {
       // Ranking costs the square of the list: a second bound over the candidates' own values
-      // (typically at rank ~1.3k of them) shortens it first.
+      // shortens any list longer than 1.25k first.
       const int found = static_cast<int>(chosen_.size());
-      if (found > 2 * k_ && k_ <= 128) {
+      if (found > k_ + k_ / 4 && k_ <= 128) {
         candidate_values_.resize(found);
         for (int i = 0; i < found; ++i) candidate_values_[i] = values[static_cast<uint32_t>(chosen_[i])];
         const float tighter = bound_kernel_(candidate_values_.data(), found, k_);

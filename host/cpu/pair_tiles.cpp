@@ -2,6 +2,8 @@
 #include "host/cpu/pair_tiles.hpp"
 
 
+#include <type_traits>
+
 #include "host/cpu/distance.hpp"
 
 namespace annforge::cpu {
@@ -10,30 +12,33 @@ const TileKernels* avx512_kernels();  // pair_tiles_avx512.cpp
 
 namespace {
 
-// The value of element d of an 8-bit row as int.
-inline int element(const void* row, int d, ElementType type) {
-  return type == ElementType::UInt8 ? static_cast<const uint8_t*>(row)[d] : static_cast<const int8_t*>(row)[d];
-}
-
 // uint8 data: the row side is shifted to int8 (x - 128), the column side stays uint8, and the
 // column's correction is 128 * sum(x). int8 data: the row side stays int8, the column side is
-// shifted to uint8 (x + 128), and the row's correction is -128 * sum(x).
-void pack_panels_of(const void* const* rows, int count, int dim, int dim4, ElementType type, BytePack& out) {
-  const int panels = panel_count(count);
+// shifted to uint8 (x + 128), and the row's correction is -128 * sum(x). Both shifts flip the
+// top bit of the byte.
+template <class T>
+void pack_rows_of(const void* const* rows, int count, int dim, BytePack& out) {
+  constexpr uint8_t kRowFlip = std::is_same<T, uint8_t>::value ? 0x80 : 0x00;
+  constexpr uint8_t kPanelFlip = 0x80 ^ kRowFlip;
+  const int dim4 = out.dim4;
   const int steps = dim4 / 4;
-  out.panels.assign(static_cast<size_t>(panels) * steps * 64, 0);
-  out.column_corrections.assign(static_cast<size_t>(panels) * 16, 0);
-  const int shift = type == ElementType::Int8 ? 128 : 0;
   for (int r = 0; r < count; ++r) {
-    uint8_t* panel = &out.panels[static_cast<size_t>(r / 16) * steps * 64];
-    const int column = r % 16;
+    const T* x = static_cast<const T*>(rows[r]);
+    const uint8_t* bytes = static_cast<const uint8_t*>(rows[r]);
+    uint8_t* row = reinterpret_cast<uint8_t*>(&out.rows[static_cast<size_t>(r) * dim4]);
     int sum = 0;
     for (int d = 0; d < dim; ++d) {
-      const int x = element(rows[r], d, type);
-      sum += x;
-      panel[(d / 4) * 64 + column * 4 + d % 4] = static_cast<uint8_t>(x + shift);
+      sum += x[d];
+      row[d] = bytes[d] ^ kRowFlip;
     }
-    if (type == ElementType::UInt8) out.column_corrections[r] = 128 * sum;
+    // Four dimensions per lane: the panel's 4-byte slot for this row, one per step.
+    uint8_t* panel = &out.panels[static_cast<size_t>(r / 16) * steps * 64 + (r % 16) * 4];
+    for (int d = 0; d < dim; ++d) panel[(d / 4) * 64 + d % 4] = bytes[d] ^ kPanelFlip;
+    if (std::is_same<T, uint8_t>::value) {
+      out.column_corrections[r] = 128 * sum;
+    } else {
+      out.row_corrections[r] = -128 * sum;
+    }
   }
 }
 
@@ -50,18 +55,13 @@ void pack_bytes(const void* const* rows, int count, int padded_rows, int dim, El
   out.dim4 = (dim + 3) / 4 * 4;
   out.rows.assign(static_cast<size_t>(padded_rows) * out.dim4, 0);
   out.row_corrections.assign(padded_rows, 0);
-  const int shift = type == ElementType::UInt8 ? -128 : 0;
-  for (int r = 0; r < count; ++r) {
-    int8_t* row = &out.rows[static_cast<size_t>(r) * out.dim4];
-    int sum = 0;
-    for (int d = 0; d < dim; ++d) {
-      const int x = element(rows[r], d, type);
-      sum += x;
-      row[d] = static_cast<int8_t>(x + shift);
-    }
-    if (type == ElementType::Int8) out.row_corrections[r] = -128 * sum;
+  out.panels.assign(static_cast<size_t>(panel_count(count)) * (out.dim4 / 4) * 64, 0);
+  out.column_corrections.assign(static_cast<size_t>(panel_count(count)) * 16, 0);
+  if (type == ElementType::UInt8) {
+    pack_rows_of<uint8_t>(rows, count, dim, out);
+  } else {
+    pack_rows_of<int8_t>(rows, count, dim, out);
   }
-  pack_panels_of(rows, count, dim, out.dim4, type, out);
 }
 
 TileBlock tile_block(const BytePack& pack) {
