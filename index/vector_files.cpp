@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <thread>
 
 #include "annforge.hpp"
 #include "mapped_file.hpp"
@@ -171,11 +172,25 @@ RawMatrix parse_npy(const MappedFile& file, ElementType* type) {
 }
 
 // Copies (a prefix of) a strided matrix into one contiguous, owned Dataset.
+// Rows with headers between them (.fvecs/.bvecs) packed into one block. A large copy runs on
+// several threads: its first touch of fresh memory costs more than the copy itself on a VM.
 Dataset copy_rows(const RawMatrix& m, int64_t rows, ElementType type) {
   Dataset out = Dataset::allocate(rows, m.dim, type);
   auto* dst = static_cast<uint8_t*>(out.mutable_data());
-  size_t row_bytes = m.dim * m.elem_bytes;
-  for (int64_t i = 0; i < rows; ++i) std::memcpy(dst + i * row_bytes, m.first_row + i * m.stride, row_bytes);
+  const size_t row_bytes = m.dim * m.elem_bytes;
+  auto copy = [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) std::memcpy(dst + i * row_bytes, m.first_row + i * m.stride, row_bytes);
+  };
+  constexpr size_t kParallelBytes = size_t{32} << 20;
+  const int threads = static_cast<int>(std::min(8u, std::max(1u, std::thread::hardware_concurrency())));
+  if (threads == 1 || static_cast<size_t>(rows) * row_bytes < kParallelBytes) {
+    copy(0, rows);
+    return out;
+  }
+  std::vector<std::thread> workers;
+  for (int t = 1; t < threads; ++t) workers.emplace_back(copy, rows * t / threads, rows * (t + 1) / threads);
+  copy(0, rows / threads);
+  for (std::thread& w : workers) w.join();
   return out;
 }
 
