@@ -1,10 +1,12 @@
 // Readers and writers for vector files: texmex (.fvecs .bvecs .ivecs), big-ann-benchmarks
 // (.fbin .u8bin .i8bin .ibin) and NumPy (.npy). Contiguous formats are memory-mapped and
 // shared zero-copy; texmex rows carry a per-row header and are copied into one matrix.
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "annforge.hpp"
 #include "mapped_file.hpp"

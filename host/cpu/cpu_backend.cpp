@@ -36,7 +36,7 @@ std::vector<uint32_t> build_clustered(const DatasetView& data, Metric metric, in
   Partition partition = partition_into_clusters(data, metric, partitioning);
   const Renumbering order = renumber_by_cluster(partition);
   const Dataset local = reorder_rows(data, order, threads);
-  renumber_partition(partition, order);
+  renumber_partition(partition, order, threads);
   const Distance distance(metric, local.view());
   timer.lap("partition and renumbering by cluster");
   // Opt-in (ANNFORGE_CPU_PROJECTION=1): a cheap first pass for wide vectors, ranking cluster

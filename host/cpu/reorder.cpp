@@ -38,11 +38,14 @@ Dataset reorder_rows(const DatasetView& data, const Renumbering& order, int thre
   return out;
 }
 
-void renumber_partition(Partition& partition, const Renumbering& order) {
-  for (uint32_t& id : partition.members) id = order.new_of_old[id];
-  for (int c = 0; c < partition.clusters; ++c) {
-    std::sort(partition.members.begin() + partition.offsets[c], partition.members.begin() + partition.offsets[c + 1]);
-  }
+void renumber_partition(Partition& partition, const Renumbering& order, int threads) {
+  parallel_for(partition.clusters, threads, 16, [&](int64_t begin, int64_t end, int) {
+    for (int64_t c = begin; c < end; ++c) {
+      auto first = partition.members.begin() + partition.offsets[c], last = partition.members.begin() + partition.offsets[c + 1];
+      for (auto it = first; it != last; ++it) *it = order.new_of_old[*it];
+      std::sort(first, last);
+    }
+  });
   std::vector<int> primary(partition.primary.size());
   for (size_t v = 0; v < primary.size(); ++v) primary[order.new_of_old[v]] = partition.primary[v];
   partition.primary = std::move(primary);

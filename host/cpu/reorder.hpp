@@ -22,7 +22,7 @@ Renumbering renumber_by_cluster(const Partition& partition);
 Dataset reorder_rows(const DatasetView& data, const Renumbering& order, int threads);
 
 // The partition with its member ids renumbered (and re-sorted within each cluster).
-void renumber_partition(Partition& partition, const Renumbering& order);
+void renumber_partition(Partition& partition, const Renumbering& order, int threads = 1);
 
 // A rows x degree graph over new ids turned into the same graph over old ids.
 std::vector<uint32_t> graph_in_old_ids(const std::vector<uint32_t>& graph, int degree, const Renumbering& order,
