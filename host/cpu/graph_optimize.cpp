@@ -38,23 +38,19 @@ class DetourCounter {
   void count(const KnnGraph& knn, int64_t v, uint16_t* detours) {
     const uint32_t* list = &knn.ids[v * k_];
     // The neighbours' lists are random reads: start those of the next vector now, so that they
-    // arrive while this one is counted.
-    if (v + 1 < knn.rows) {
-      const uint32_t* next = &knn.ids[(v + 1) * k_];
-      for (int j = 0; j + 1 < k_; ++j) {
-        const char* row = reinterpret_cast<const char*>(&knn.ids[static_cast<int64_t>(next[j]) * k_]);
-        for (int line = 0; line < k_ * 4; line += 64) __builtin_prefetch(row + line);
-      }
-    }
+    // arrive while this one is counted (the AVX-512 path spreads them over its steps).
+    const uint32_t* next = v + 1 < knn.rows ? &knn.ids[(v + 1) * k_] : nullptr;
     if (k_ <= 64 && words_kernel_) {
       for (int attempt = 0; attempt < kMultiplierTries; ++attempt) {
         const uint32_t multiplier = 0x9E3779B1u + 0x7F4A7C16u * static_cast<uint32_t>(attempt);
         const bool separated = fill_wide_slots(list, multiplier);
-        if (separated) count_with_words(knn, list, multiplier, detours);
+        if (separated) count_with_words(knn, list, multiplier, next, detours);
         clear_wide_slots(list, multiplier);
         if (separated) return;
       }
-    } else if (k_ <= 64) {
+    }
+    for (int j = 0; next && j + 1 < k_; ++j) prefetch_list(knn, next[j]);
+    if (k_ <= 64 && !words_kernel_) {
       for (int attempt = 0; attempt < kMultiplierTries; ++attempt) {
         const uint32_t multiplier = 0x9E3779B1u + 0x7F4A7C16u * static_cast<uint32_t>(attempt);
         if (fill_slots(list, multiplier)) {
@@ -137,12 +133,19 @@ class DetourCounter {
     planes.write(k_, detours);
   }
 
-  void count_with_words(const KnnGraph& knn, const uint32_t* list, uint32_t multiplier, uint16_t* detours) {
+  void count_with_words(const KnnGraph& knn, const uint32_t* list, uint32_t multiplier, const uint32_t* next,
+                        uint16_t* detours) {
     DetourPlanes planes;
     for (int j = 0; j + 1 < k_; ++j) {
+      if (next) prefetch_list(knn, next[j]);
       planes.add(words_kernel_(&knn.ids[static_cast<int64_t>(list[j]) * k_], k_, j, wide_slots_.data(), multiplier));
     }
     planes.write(k_, detours);
+  }
+
+  void prefetch_list(const KnnGraph& knn, uint32_t u) const {
+    const char* row = reinterpret_cast<const char*>(&knn.ids[static_cast<int64_t>(u) * k_]);
+    for (int line = 0; line < k_ * 4; line += 64) __builtin_prefetch(row + line);
   }
 
   void count_with_rank_table(const KnnGraph& knn, const uint32_t* list, uint16_t* detours) {
