@@ -1,9 +1,10 @@
 // Dataset storage (heap, mapped or borrowed) and the small enum helpers of the public API.
-#include "host/huge_pages.hpp"
 #include "annforge.hpp"
 
 #include <cstdlib>
 #include <cstring>
+
+#include "host/huge_pages.hpp"
 
 namespace annforge {
 

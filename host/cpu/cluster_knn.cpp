@@ -10,7 +10,6 @@
 #include <numeric>
 #include <random>
 
-#include "host/huge_pages.hpp"
 #include "host/cpu/candidate_buffers.hpp"
 #include "host/cpu/cluster_block.hpp"
 #include "host/cpu/distance_keys.hpp"
@@ -20,6 +19,7 @@
 #include "host/cpu/progress.hpp"
 #include "host/cpu/random.hpp"
 #include "host/cpu/trace.hpp"
+#include "host/huge_pages.hpp"
 #include "kernels/shared/neighbor_list.hpp"
 
 namespace annforge::cpu {

@@ -1,6 +1,5 @@
 // Graph optimisation on the CPU: detour counting with a small per-vector slot table, then
 // reverse edges collected position by position so that each vector keeps its strongest in-edges.
-#include "host/huge_pages.hpp"
 #include "host/cpu/graph_optimize.hpp"
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/progress.hpp"
 #include "host/cpu/trace.hpp"
+#include "host/huge_pages.hpp"
 #include "kernels/shared/prune_core.hpp"
 
 namespace annforge::cpu {
@@ -80,7 +80,7 @@ class DetourCounter {
     for (int r = 0; r < k_; ++r) slots_[slot_of(list[r], multiplier)] = 0;
   }
 
-  // The wide table of detour_words.hpp for the AVX-512 kernel; false on a slot collision.
+  // The wide table of graph_optimize_kernels.hpp for the AVX-512 kernel; false on a slot collision.
   bool fill_wide_slots(const uint32_t* list, uint32_t multiplier) {
     for (int r = 0; r < k_; ++r) {
       uint32_t& slot = wide_slots_[detour_slot_of(list[r], multiplier)];

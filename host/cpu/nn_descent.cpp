@@ -11,12 +11,12 @@
 #include <cmath>
 #include <limits>
 
-#include "host/huge_pages.hpp"
 #include "host/cpu/knn_graph.hpp"
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/random.hpp"
 #include "host/cpu/trace.hpp"
 #include "host/cpu/progress.hpp"
+#include "host/huge_pages.hpp"
 #include "kernels/shared/neighbor_list.hpp"
 
 namespace annforge::cpu {

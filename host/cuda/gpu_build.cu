@@ -1,8 +1,5 @@
 // The GPU build pipeline (gpu_build.hpp).
-#include "host/huge_pages.hpp"
 #include "host/cuda/gpu_build.hpp"
-
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -10,6 +7,7 @@
 
 #include "host/cpu/entry_point.hpp"
 #include "host/cpu/trace.hpp"
+#include "host/huge_pages.hpp"
 #include "host/env_knob.hpp"
 #include "host/cuda/gpu_exact.hpp"
 #include "kernels/candidate_merge.hpp"
