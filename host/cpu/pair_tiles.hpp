@@ -17,7 +17,7 @@ namespace annforge::cpu {
 // A cluster's rows in one of the two tile layouts.
 //  Float32: rows row-major (padded rows x dim floats), panels as pack_panels (dot_block.hpp).
 //  Bytes (8-bit data): rows as int8 (padded rows x dim4 bytes, dim4 = dim rounded up to 4),
-//    panels of 16 rows as uint8, four dimensions per lane (pack_byte_panels); the true dot of
+//    panels of 16 rows as uint8, four dimensions per lane (pack_bytes); the true dot of
 //    rows a and b is the int32 sum plus row_corrections[a] plus column_corrections[b] (one side
 //    is shifted by 128 to fit vpdpbusd's unsigned x signed operands).
 struct TileBlock {

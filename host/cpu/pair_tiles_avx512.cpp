@@ -22,8 +22,6 @@ namespace annforge::cpu {
 namespace {
 
 constexpr int kTileRows = kDotBlockRows;  // 6
-// Rows whose tiles share one group of panels while it sits in L1.
-constexpr int kChunkRows = 8 * kTileRows;
 
 // Float layout: one dimension per step, fp32 multiply-adds (the AVX2 kernel's operations in
 // its order, lane by lane: the same dots bit for bit).
