@@ -163,11 +163,13 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
   const int dim = static_cast<int>(data.dim);
   const Metric metric = distance.metric();
 
-  // Each vector's clusters, ascending (at most partition.overlap; -1 padded): a pair is offered
-  // only in the first cluster its two members share.
+  // Each vector's clusters, ascending (at most partition.overlap; -1 padded): on the symmetric
+  // (non-AVX-512) path a pair is offered only in the first cluster its two members share. The
+  // row path selects each row on its own and needs neither this nor the start thresholds.
+  const bool row_path = avx512_tile_kernels() != nullptr;
   const int overlap = std::max(1, partition.overlap);
-  std::vector<int> clusters_of(rows * overlap, -1);
-  {
+  std::vector<int> clusters_of(row_path ? 0 : rows * overlap, -1);
+  if (!row_path) {
     std::vector<uint8_t> filled(rows, 0);
     for (int c = 0; c < clusters; ++c) {
       for (int64_t m = offsets[c]; m < offsets[c + 1]; ++m) {
@@ -262,7 +264,6 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     auto blocked_all_pairs = [&](int cluster, const uint32_t* ids, int size) {
       add_terms.assign(size + 16, 0.0f);
       mul_terms.assign(size + 16, 1.0f);
-      start_thresholds.resize(size);
       block_dots.load(row_pointers, size, data.type, dim, add_terms.data());
       for (int i = 0; i < size; ++i) {
         if (metric == Metric::InnerProduct) {
@@ -271,8 +272,6 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
           add_terms[i] = 0.5f;
           mul_terms[i] = block_norms[i];
         }
-        // A member starts from its k-th distance so far (from its other clusters).
-        __atomic_load(&graph.distances[int64_t{ids[i]} * k + k - 1], &start_thresholds[i], __ATOMIC_RELAXED);
       }
       PairTerms terms;
       terms.add = add_terms.data();
@@ -301,6 +300,11 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
           }
         }
         return;
+      }
+      // A member starts from its k-th distance so far (from its other clusters).
+      start_thresholds.resize(size);
+      for (int i = 0; i < size; ++i) {
+        __atomic_load(&graph.distances[int64_t{ids[i]} * k + k - 1], &start_thresholds[i], __ATOMIC_RELAXED);
       }
       estimate_first_thresholds(size, terms);
       buffers.reset(size, start_thresholds.data());

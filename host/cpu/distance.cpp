@@ -50,9 +50,9 @@ bool cpu_has_avx2_fma() {
 
 bool cpu_has_avx512() {
   static const bool yes = [] {
+    // cpu_has_avx2_fma() already answers ANNFORGE_SIMD=scalar.
     const char* forced = std::getenv("ANNFORGE_SIMD");
-    if (forced && (std::strcmp(forced, "scalar") == 0 || std::strcmp(forced, "avx2") == 0)) return false;
-    __builtin_cpu_init();
+    if (forced && std::strcmp(forced, "avx2") == 0) return false;
     return cpu_has_avx2_fma() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
   }();

@@ -1,7 +1,6 @@
 // The Bytes layout of pair_tiles.hpp (portable packing) and the kernels' dispatch.
 #include "host/cpu/pair_tiles.hpp"
 
-
 #include <type_traits>
 
 #include "host/cpu/distance.hpp"
