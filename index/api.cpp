@@ -20,6 +20,11 @@ void check_dataset(const DatasetView& data, const char* what) {
   ANNFORGE_EXPECTS(data.rows > 0 && data.dim > 0, std::string(what) + ": empty (" + shape(data) + ")");
   ANNFORGE_EXPECTS(data.data != nullptr, std::string(what) + ": null data pointer");
   ANNFORGE_EXPECTS(data.rows < int64_t{kInvalidId}, std::string(what) + ": more rows than 32-bit ids can address");
+  // The kernels read whole elements; a float matrix that starts between two floats is undefined
+  // behaviour on every read (and a fault on some CPUs). Callers with such memory copy it first.
+  ANNFORGE_EXPECTS(reinterpret_cast<uintptr_t>(data.data) % element_size(data.type) == 0,
+                   std::string(what) + ": data is not aligned to its " + std::to_string(element_size(data.type)) +
+                       "-byte elements");
   if (data.type == ElementType::Float32) {
     // NaN or infinity would silently poison every distance it touches: refuse it up front.
     const float* values = static_cast<const float*>(data.data);
@@ -75,6 +80,7 @@ void search(const Index& index, const DatasetView& queries, int k, const SearchP
   check_queries(index, queries, k);
   ANNFORGE_EXPECTS(ids != nullptr && distances != nullptr, "search: null output pointer");
   ANNFORGE_EXPECTS(params.beam_width >= 1, "beam_width must be at least 1");
+  ANNFORGE_EXPECTS(params.threads >= 0, "threads must not be negative (0 means all; got " + std::to_string(params.threads) + ")");
   detail::backend_for(params.device).search(index, queries, k, params, ids, distances);
 }
 
@@ -117,6 +123,7 @@ Neighbors exact_knn(const DatasetView& base, const DatasetView& queries, int k, 
                    "queries (" + shape(queries) + " " + to_string(queries.type) + ") do not match the base (" +
                        shape(base) + " " + to_string(base.type) + ")");
   ANNFORGE_EXPECTS(k >= 1, "k must be at least 1 (got " + std::to_string(k) + ")");
+  ANNFORGE_EXPECTS(threads >= 0, "threads must not be negative (0 means all; got " + std::to_string(threads) + ")");
   Neighbors result;
   result.rows = queries.rows;
   result.k = k;

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "checked_size.hpp"
 #include "host/huge_pages.hpp"
 
 namespace annforge {
@@ -80,7 +81,12 @@ Dataset Dataset::allocate(int64_t rows, int64_t dim, ElementType type) {
     throw Error(ErrorCode::InvalidArgument,
                 "cannot allocate a dataset of " + std::to_string(rows) + " x " + std::to_string(dim));
   }
-  size_t bytes = static_cast<size_t>(rows) * static_cast<size_t>(dim) * element_size(type);
+  uint64_t bytes = 0;
+  if (!detail::checked_product({static_cast<uint64_t>(rows), static_cast<uint64_t>(dim), element_size(type), 2}, &bytes)) {
+    throw Error(ErrorCode::InvalidArgument, "cannot allocate a dataset of " + std::to_string(rows) + " x " +
+                                                std::to_string(dim) + ": its size overflows 64 bits");
+  }
+  bytes /= 2;  // checked with headroom, so that rounding up to whole cache lines cannot wrap either
   // 64-byte alignment keeps SIMD loads of row starts on cache lines for common dimensions.
   void* memory = std::aligned_alloc(64, ((bytes + 63) / 64) * 64 + 64);
   if (!memory) throw Error(ErrorCode::Internal, "out of memory allocating " + std::to_string(bytes) + " bytes");

@@ -8,6 +8,7 @@
 //   64 graph: rows x degree u32 ids, then the entry points (u32 ids), then vectors: rows x dim
 //   end-8 u64 checksum (index/checksum.hpp) of all bytes before it
 // Loading maps the file and shares the vectors from the mapping (no copy); the graph is copied.
+#include <cmath>
 #include <cstring>
 
 #include "annforge.hpp"
@@ -91,6 +92,11 @@ Index load(const std::string& path) {
                                             std::to_string(kFormatVersion) + ")");
   }
   if (header.version == 0 || header.header_bytes != kHeaderBytes) corrupt(path, "corrupt header");
+  // Everything the writer fixes is checked, so a file that loads saves back byte for byte.
+  if (header.backend > 1) corrupt(path, "corrupt header: unknown backend " + std::to_string(header.backend));
+  for (uint8_t b : header.reserved) {
+    if (b != 0) corrupt(path, "corrupt header: reserved bytes 52..63 are not zero");
+  }
   if (header.metric > 2) corrupt(path, "corrupt header: unknown metric " + std::to_string(header.metric));
   if (header.element_type > 2) corrupt(path, "corrupt header: unknown element type " + std::to_string(header.element_type));
   if (header.rows == 0 || header.rows >= kInvalidId) corrupt(path, "corrupt header: " + std::to_string(header.rows) + " rows");
@@ -126,7 +132,8 @@ Index load(const std::string& path) {
 
   index.backend = header.backend == 1 ? "cuda" : "cpu";
   index.graph.resize(header.rows * header.graph_degree);
-  std::memcpy(index.graph.data(), file->data() + kHeaderBytes, graph_bytes);
+  // A one-row index has degree 0 and an empty graph whose data() may be null: no memcpy then.
+  if (graph_bytes > 0) std::memcpy(index.graph.data(), file->data() + kHeaderBytes, graph_bytes);
   index.entry_points.resize(header.entry_count);
   std::memcpy(index.entry_points.data(), file->data() + kHeaderBytes + graph_bytes, entry_bytes);
   for (uint32_t id : index.graph) {
@@ -137,6 +144,18 @@ Index load(const std::string& path) {
   }
   DatasetView view{file->data() + kHeaderBytes + graph_bytes + entry_bytes, static_cast<int64_t>(header.rows),
                    static_cast<int64_t>(header.dim), type};
+  if (type == ElementType::Float32) {
+    // build() refuses NaN and infinity, so a file holding one was not written by annforge
+    // intact; searching it would feed NaN to every comparison of distances.
+    float value;
+    for (uint64_t i = 0; i < header.rows * header.dim; ++i) {
+      std::memcpy(&value, view.row(0) + i * sizeof(float), sizeof(float));
+      if (!std::isfinite(value)) {
+        corrupt(path, "corrupt: vector " + std::to_string(i / header.dim) + " holds " +
+                          (std::isnan(value) ? "NaN" : "an infinite value"));
+      }
+    }
+  }
   index.vectors = Dataset::wrap(view, std::static_pointer_cast<const void>(file));
   return index;
 }

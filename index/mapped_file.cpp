@@ -1,20 +1,75 @@
-// Memory-mapped reading and all-or-nothing writing of files.
+// Memory-mapped reading and all-or-nothing, durable writing of files.
 #include "mapped_file.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <random>
 
 #include "annforge.hpp"
 
 namespace annforge::detail {
+namespace {
+
+// The directory that holds `path` and the file's own name in it.
+void split_path(const std::string& path, std::string* dir, std::string* name) {
+  auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) {
+    *dir = ".";
+    *name = path;
+  } else {
+    *dir = slash == 0 ? "/" : path.substr(0, slash);
+    *name = path.substr(slash + 1);
+  }
+}
+
+bool all_digits(const std::string& s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// Temporaries of annforge before 0.1 were named PATH.tmp.<pid> and held no lock: one of those
+// is stale only once its process is gone.
+bool legacy_writer_alive(const std::string& suffix) {
+  if (!all_digits(suffix) || suffix.size() > 9) return false;
+  const pid_t pid = static_cast<pid_t>(std::atoi(suffix.c_str()));
+  return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
+}
+
+// Unique per call, not per process: two threads (or two processes in different PID namespaces
+// sharing a file system) never pick the same name, and O_EXCL makes sure of it.
+std::string temporary_name(const std::string& path) {
+  static std::atomic<uint64_t> sequence{0};
+  thread_local std::mt19937_64 random{std::random_device{}() ^ (uint64_t(::getpid()) << 32)};
+  return path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(sequence.fetch_add(1)) + "." +
+         std::to_string(random() & 0xFFFFFFFFu);
+}
+
+void fsync_directory_of(const std::string& path) {
+  std::string dir, name;
+  split_path(path, &dir, &name);
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;  // a directory we cannot open cannot be synced either; the rename stands
+  ::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
 
 std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Error(ErrorCode::Io, path + ": cannot open: " + std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -42,16 +97,64 @@ MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
-AtomicFileWriter::AtomicFileWriter(const std::string& path)
-    : path_(path), temp_path_(path + ".tmp." + std::to_string(::getpid())) {
-  file_ = std::fopen(temp_path_.c_str(), "wb");
-  if (!file_) throw Error(ErrorCode::Io, path + ": cannot create: " + std::strerror(errno));
+int remove_stale_temporaries(const std::string& path) {
+  std::string dir, name;
+  split_path(path, &dir, &name);
+  const std::string prefix = name + ".tmp.";
+  DIR* listing = ::opendir(dir.c_str());
+  if (!listing) return 0;  // an unreadable directory: nothing to tidy, and the save may still work
+  int removed = 0;
+  while (const dirent* entry = ::readdir(listing)) {
+    const std::string entry_name = entry->d_name;
+    if (entry_name.size() <= prefix.size() || entry_name.compare(0, prefix.size(), prefix) != 0) continue;
+    if (legacy_writer_alive(entry_name.substr(prefix.size()))) continue;
+    const std::string candidate = dir + "/" + entry_name;
+    int fd = ::open(candidate.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) continue;
+    // A live writer holds its lock from creation to rename; taking it means the writer is gone.
+    struct stat opened {}, named {};
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0 && ::fstat(fd, &opened) == 0 && S_ISREG(opened.st_mode) &&
+        ::lstat(candidate.c_str(), &named) == 0 && named.st_dev == opened.st_dev && named.st_ino == opened.st_ino) {
+      if (::unlink(candidate.c_str()) == 0) ++removed;
+    }
+    ::close(fd);  // drops the lock
+  }
+  ::closedir(listing);
+  return removed;
+}
+
+AtomicFileWriter::AtomicFileWriter(const std::string& path) : path_(path) {
+  remove_stale_temporaries(path);
+  for (int attempt = 0;; ++attempt) {
+    temp_path_ = temporary_name(path);
+    int fd = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0) {
+      if (errno == EEXIST && attempt < 8) continue;
+      throw Error(ErrorCode::Io, path + ": cannot create: " + std::strerror(errno));
+    }
+    // Between open() and flock() another writer's clean-up may take the lock of this brand-new
+    // file and unlink it: then the file has no name any more, and a fresh one is made.
+    struct stat st {};
+    if (::flock(fd, LOCK_EX) != 0 || ::fstat(fd, &st) != 0 || st.st_nlink == 0) {
+      ::close(fd);
+      if (attempt < 8) continue;
+      throw Error(ErrorCode::Io, path + ": cannot lock the temporary file " + temp_path_);
+    }
+    file_ = ::fdopen(fd, "wb");
+    if (!file_) {
+      int err = errno;
+      ::unlink(temp_path_.c_str());
+      ::close(fd);
+      throw Error(ErrorCode::Io, path + ": cannot create: " + std::strerror(err));
+    }
+    return;
+  }
 }
 
 AtomicFileWriter::~AtomicFileWriter() {
   if (file_) {
+    ::unlink(temp_path_.c_str());  // while the lock is still held
     std::fclose(file_);
-    std::remove(temp_path_.c_str());
   }
 }
 
@@ -62,14 +165,26 @@ void AtomicFileWriter::write(const void* data, size_t bytes) {
 }
 
 void AtomicFileWriter::commit() {
-  bool ok = std::fflush(file_) == 0;
-  ok = (std::fclose(file_) == 0) && ok;
-  file_ = nullptr;
-  if (!ok || std::rename(temp_path_.c_str(), path_.c_str()) != 0) {
-    int err = errno;
-    std::remove(temp_path_.c_str());
+  // The data must be on disk before the rename is: otherwise a crash right after the rename
+  // can leave an empty or partial file under the final name.
+  bool ok = std::fflush(file_) == 0 && ::fsync(::fileno(file_)) == 0;
+  int err = errno;
+  if (ok && std::rename(temp_path_.c_str(), path_.c_str()) != 0) {
+    ok = false;
+    err = errno;
+  }
+  if (!ok) {
+    ::unlink(temp_path_.c_str());
+    std::fclose(file_);
+    file_ = nullptr;
     throw Error(ErrorCode::Io, path_ + ": cannot finish writing: " + std::strerror(err));
   }
+  // The lock is dropped only after the rename, so no clean-up can remove the finished file.
+  const bool closed = std::fclose(file_) == 0;
+  err = errno;
+  file_ = nullptr;
+  fsync_directory_of(path_);
+  if (!closed) throw Error(ErrorCode::Io, path_ + ": cannot finish writing: " + std::strerror(err));
 }
 
 }  // namespace annforge::detail

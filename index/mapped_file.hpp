@@ -1,5 +1,6 @@
 // A read-only memory map of a whole file, and a writer that only becomes visible under its
-// final name once it is complete (temporary name + rename).
+// final name once it is complete and on disk (unique temporary name, fsync, rename, fsync of
+// the directory).
 #pragma once
 
 #include <cstdint>
@@ -25,17 +26,32 @@ class MappedFile {
   std::string path_;
 };
 
+// Writes `path` all or nothing. The bytes go to a temporary file beside it, named uniquely per
+// writer (`PATH.tmp.<pid>.<sequence>.<random>`), created exclusively and held under an
+// exclusive flock() for the writer's whole life. commit() flushes and fsyncs the file, renames
+// it over `path` and fsyncs the directory, so after a crash `path` holds either the old file or
+// the whole new one. A writer that died (kill -9, power loss) leaves its temporary behind;
+// the next writer of the same path removes every `PATH.tmp.*` whose lock it can take, which is
+// never a live writer's (the kernel drops a lock only when its holder closes it or dies).
 class AtomicFileWriter {
  public:
   explicit AtomicFileWriter(const std::string& path);
   ~AtomicFileWriter();  // removes the temporary file unless commit() ran
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
   void write(const void* data, size_t bytes);
-  void commit();  // flush, close, rename over `path`
+  void commit();  // flush, fsync, rename over `path`, fsync the directory
+
+  const std::string& temp_path() const { return temp_path_; }
 
  private:
   std::string path_;
   std::string temp_path_;
   std::FILE* file_ = nullptr;
 };
+
+// Removes the temporaries that dead writers of `path` left behind (see AtomicFileWriter);
+// returns how many it removed. Called by every AtomicFileWriter before it creates its own.
+int remove_stale_temporaries(const std::string& path);
 
 }  // namespace annforge::detail

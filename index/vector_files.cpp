@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "annforge.hpp"
+#include "checked_size.hpp"
 #include "mapped_file.hpp"
 
 namespace annforge {
@@ -99,7 +100,12 @@ RawMatrix parse_bigann(const MappedFile& file, size_t elem_bytes) {
   int64_t rows = load_u32(file.data());
   int64_t dim = load_u32(file.data() + 4);
   if (dim <= 0 || dim > kMaxDim) format_error(path, "bad dimension " + std::to_string(dim) + " in the header");
-  size_t expected = 8 + static_cast<size_t>(rows) * static_cast<size_t>(dim) * elem_bytes;
+  uint64_t expected = 0;  // cannot overflow with 32-bit counts, checked all the same
+  if (!detail::checked_product({static_cast<uint64_t>(rows), static_cast<uint64_t>(dim), elem_bytes}, &expected) ||
+      !detail::checked_sum({expected, 8}, &expected)) {
+    format_error(path, "corrupt: header says " + std::to_string(rows) + " x " + std::to_string(dim) +
+                           ", more bytes than any file can hold");
+  }
   if (file.size() < expected) {
     format_error(path, "truncated: header says " + std::to_string(rows) + " x " + std::to_string(dim) +
                            " (" + std::to_string(expected) + " bytes) but the file has " +
@@ -110,6 +116,34 @@ RawMatrix parse_bigann(const MappedFile& file, size_t elem_bytes) {
                            " bytes after the " + std::to_string(rows) + " x " + std::to_string(dim) + " matrix");
   }
   return {file.data() + 8, rows, dim, static_cast<size_t>(dim) * elem_bytes, elem_bytes};
+}
+
+// "(n, d)" with optional spaces and a trailing comma, both whole numbers that fit int64 (NumPy
+// writes "(1000, 128)"). sscanf's %lld is not used: its behaviour on overflow is undefined.
+bool parse_shape(const std::string& text, int64_t* rows, int64_t* dim) {
+  size_t at = 0;
+  auto skip_spaces = [&] { while (at < text.size() && text[at] == ' ') ++at; };
+  auto expect = [&](char c) {
+    skip_spaces();
+    if (at >= text.size() || text[at] != c) return false;
+    ++at;
+    return true;
+  };
+  auto number = [&](int64_t* out) {
+    skip_spaces();
+    const size_t start = at;
+    uint64_t value = 0;
+    while (at < text.size() && text[at] >= '0' && text[at] <= '9') {
+      if (at - start >= 18) return false;  // 10^18 already exceeds any file
+      value = value * 10 + static_cast<uint64_t>(text[at++] - '0');
+    }
+    *out = static_cast<int64_t>(value);
+    return at > start;
+  };
+  if (!expect('(') || !number(rows) || !expect(',') || !number(dim)) return false;
+  skip_spaces();
+  if (at < text.size() && text[at] == ',') ++at;
+  return expect(')');
 }
 
 // Parses the NumPy header dictionary: {'descr': '<f4', 'fortran_order': False, 'shape': (n, d), }
@@ -157,14 +191,18 @@ RawMatrix parse_npy(const MappedFile& file, ElementType* type) {
   }
   if (value_after("fortran_order").rfind("False", 0) != 0) format_error(path, ".npy array is in Fortran order; expected C order");
   std::string shape = value_after("shape");
-  long long n = -1, d = -1;
-  int consumed = 0;
-  if (std::sscanf(shape.c_str(), "(%lld, %lld)%n", &n, &d, &consumed) != 2 || consumed == 0 || n < 0 || d <= 0 ||
-      d > kMaxDim) {
-    format_error(path, ".npy shape " + shape.substr(0, shape.find(')') + 1) + " is not a 2-D (rows, dim) shape");
+  int64_t n = -1, d = -1;
+  if (!parse_shape(shape, &n, &d) || d <= 0 || d > kMaxDim) {
+    format_error(path, ".npy shape " + shape.substr(0, shape.find(')') + 1) + " is not a 2-D (rows, dim) shape" +
+                           " with 1 <= dim <= " + std::to_string(kMaxDim));
   }
-  size_t data_start = header_start + header_len;
-  size_t expected = data_start + static_cast<size_t>(n) * static_cast<size_t>(d) * elem_bytes;
+  const uint64_t data_start = header_start + header_len;
+  uint64_t expected = 0;
+  if (!detail::checked_product({static_cast<uint64_t>(n), static_cast<uint64_t>(d), elem_bytes}, &expected) ||
+      !detail::checked_sum({expected, data_start}, &expected)) {
+    format_error(path, "corrupt: .npy shape " + std::to_string(n) + " x " + std::to_string(d) +
+                           " is more bytes than any file can hold");
+  }
   if (file.size() < expected) {
     format_error(path, "truncated: .npy shape is " + std::to_string(n) + " x " + std::to_string(d) + " but the data is short by " +
                            std::to_string(expected - file.size()) + " bytes");
@@ -216,7 +254,11 @@ Dataset read_vectors(const std::string& path, int64_t max_rows) {
   }
   int64_t rows = clamp_rows(m.rows, max_rows);
   if (rows == 0) format_error(path, "holds no vectors");
-  if (m.stride != m.dim * m.elem_bytes) return copy_rows(m, rows, type);
+  // Rows with headers between them, or rows that start misaligned for their element type (a
+  // .npy header whose length is not a multiple of 4; reading floats there is undefined
+  // behaviour), are copied into aligned storage.
+  const bool aligned = reinterpret_cast<uintptr_t>(m.first_row) % m.elem_bytes == 0;
+  if (m.stride != m.dim * m.elem_bytes || !aligned) return copy_rows(m, rows, type);
   // Contiguous: share the mapping. The file's page cache is the storage; nothing is copied.
   DatasetView view{m.first_row, rows, m.dim, type};
   return Dataset::wrap(view, std::static_pointer_cast<const void>(file));

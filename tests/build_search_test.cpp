@@ -395,6 +395,18 @@ TEST_F(Errors, BadCountsAndParameters) {
   p = params_for(Metric::L2, BuildAlgorithm::Auto);
   p.threads = -1;
   EXPECT_TRUE(throws_error([&] { build(base_, p); }, ErrorCode::InvalidArgument, {"threads"}));
+  SearchParams negative_threads;
+  negative_threads.threads = -1;  // refused as build refuses it, not taken as "all"
+  EXPECT_TRUE(throws_error([&] { search(index_, base_.view(), 5, negative_threads); }, ErrorCode::InvalidArgument,
+                           {"threads"}));
+  EXPECT_TRUE(throws_error([&] { exact_knn(base_.view(), base_.view(), 5, Metric::L2, -1); },
+                           ErrorCode::InvalidArgument, {"threads"}));
+  // A float matrix that starts between two floats.
+  std::vector<float> shifted(static_cast<size_t>(base_.rows() * base_.dim()) + 1);
+  DatasetView misaligned{reinterpret_cast<const uint8_t*>(shifted.data()) + 2, base_.rows() - 1, base_.dim(),
+                         ElementType::Float32};
+  EXPECT_TRUE(throws_error([&] { search(index_, misaligned, 5, SearchParams{}); }, ErrorCode::InvalidArgument,
+                           {"aligned"}));
   p = params_for(Metric::L2, BuildAlgorithm::Auto);
   p.nn_descent_iterations = -1;
   EXPECT_TRUE(throws_error([&] { build(base_, p); }, ErrorCode::InvalidArgument, {"nn_descent_iterations"}));

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -414,6 +415,18 @@ TEST_F(DamagedIndex, StructuralDamageWithAValidChecksum) {
   EXPECT_TRUE(refused(damaged(kHeaderBytesAt, 128), ErrorCode::Format));
   EXPECT_TRUE(refused(damaged(kDegreeAt, 1025), ErrorCode::Format, {"degree"}));
   EXPECT_TRUE(refused(damaged(kDegreeAt, rows), ErrorCode::Format, {"degree"}));
+  // What the writer always sets: a file that loads must save back byte for byte.
+  EXPECT_TRUE(refused(damaged(kBackendAt, 2), ErrorCode::Format, {"backend"}));
+  EXPECT_TRUE(refused(damaged(kBackendAt + 4, 1), ErrorCode::Format, {"reserved"}));
+  EXPECT_TRUE(refused(damaged(kHeaderSize - 4, 0x01000000), ErrorCode::Format, {"reserved"}));
+  // build() refuses NaN and infinity; vectors holding one would poison every distance compare.
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  uint32_t nan_bits, inf_bits;
+  std::memcpy(&nan_bits, &nan, 4);
+  std::memcpy(&inf_bits, &inf, 4);
+  const size_t last_value = vectors_at() + vector_bytes() - 4;
+  EXPECT_TRUE(refused(damaged(vectors_at() + 4 * 5, nan_bits), ErrorCode::Format, {"vector 0", "NaN"}));
+  EXPECT_TRUE(refused(damaged(last_value, inf_bits), ErrorCode::Format, {"infinite"}));
   {
     // Rows halved, every section cut to match, checksum fixed: a consistent-looking smaller
     // index whose graph now points past its end.

@@ -539,4 +539,68 @@ TEST(VectorFiles, UnknownExtensionIsInvalidArgument) {
   }
 }
 
+// --- sizes from headers that overflow, and data that starts misaligned ------------------------
+
+// A 128-byte .npy whose shape (2^44, 2^20) of uint8 is 2^64 bytes: the size wrapped to 0 and the
+// file was accepted as a huge array (a build then died of SIGBUS). It must be refused up front.
+TEST(VectorFiles, NpyShapeWhoseSizeOverflowsIsRefused) {
+  TempDir dir;
+  struct Case {
+    const char* descr;
+    const char* shape;
+  };
+  for (const Case& c : {Case{"|u1", "(17592186044416, 1048576)"}, Case{"<f4", "(4398046511104, 1048576)"},
+                        Case{"<f4", "(18446744073709551615, 4)"}, Case{"|u1", "(99999999999999999999999, 2)"}}) {
+    SCOPED_TRACE(std::string(c.descr) + " " + c.shape);
+    const std::string path = dir.file("huge.npy");
+    for (size_t data_bytes : {0, 64}) {  // 0: the wrapped size equals the file's exactly
+      write_bytes(path, npy_with_header(std::string("{'descr': '") + c.descr + "', 'fortran_order': False, 'shape': " +
+                                            c.shape + ", }",
+                                        data_bytes));
+      EXPECT_TRUE(throws_error([&] { read_vectors(path); }, ErrorCode::Format, {path}));
+      EXPECT_TRUE(throws_error([&] { read_vectors(path, 10); }, ErrorCode::Format, {path}));
+    }
+  }
+}
+
+// A .npy header length that is not a multiple of 4 puts the first float between two floats;
+// reading it in place is undefined behaviour. The rows come back aligned, with the same values.
+TEST(VectorFiles, NpyWithMisalignedDataIsReadIntoAlignedRows) {
+  TempDir dir;
+  int misaligned_cases = 0;
+  for (size_t pad : {0, 1, 2, 3}) {
+    SCOPED_TRACE("padding " + std::to_string(pad));
+    std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(kFloatRows.size()) +
+                       ", " + std::to_string(kFloatRows[0].size()) + "), }";
+    dict.append(pad, ' ');
+    dict.push_back('\n');
+    if ((10 + dict.size()) % 4 == 0) continue;  // this padding happens to align the data
+    ++misaligned_cases;
+    Bytes b;
+    b.u8(0x93).text("NUMPY").u8(1).u8(0).u16(static_cast<uint16_t>(dict.size())).text(dict);
+    for (const auto& row : kFloatRows) {
+      for (float v : row) b.f32(v);
+    }
+    const std::string path = dir.file("odd.npy");
+    write_bytes(path, b.data());
+    const Dataset read = read_vectors(path);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(read.view().data) % alignof(float), 0u);
+    expect_rows(read, ElementType::Float32, kFloatRows);
+  }
+  EXPECT_EQ(misaligned_cases, 3);
+}
+
+// A header count that cannot fit a file: refused by every reader with the file named.
+TEST(VectorFiles, HeaderCountsBeyondTheFileAreRefused) {
+  TempDir dir;
+  Bytes fbin;
+  fbin.u32(0xFFFFFFFFu).u32(1u << 20).f32(1.0f);
+  write_bytes(dir.file("h.fbin"), fbin.data());
+  EXPECT_TRUE(throws_error([&] { read_vectors(dir.file("h.fbin")); }, ErrorCode::Format, {dir.file("h.fbin"), "truncated"}));
+  Bytes ibin;
+  ibin.u32(0xFFFFFFFFu).u32(1u << 20).i32(1);
+  write_bytes(dir.file("h.ibin"), ibin.data());
+  EXPECT_TRUE(throws_error([&] { read_neighbors(dir.file("h.ibin")); }, ErrorCode::Format, {dir.file("h.ibin")}));
+}
+
 }  // namespace

@@ -39,9 +39,12 @@ struct CandidateLists {
     assign_huge(priorities, rows * cap, 0u, threads);
     counts.assign(rows, 0);
   }
+  // Pointer arithmetic on data(), not &ids[...]: a single round keeps no old lists, and
+  // indexing an empty vector is undefined even when nothing is read.
   void offer(int64_t owner, uint32_t id, uint32_t priority) {
-    uint32_t* heap_ids = &ids[owner * capacity];
-    uint32_t* heap = &priorities[owner * capacity];
+    if (capacity == 0) return;
+    uint32_t* heap_ids = ids.data() + owner * capacity;
+    uint32_t* heap = priorities.data() + owner * capacity;
     int& count = counts[owner];
     if (count < capacity) {
       int i = count++;
@@ -70,11 +73,12 @@ struct CandidateLists {
   }
   // The largest priority kept: an offer below it is in the list (or the list was never full).
   uint32_t admission(int64_t owner) const {
+    if (capacity == 0) return 0;  // a list that keeps nothing admits nothing
     return counts[owner] < capacity ? UINT32_MAX : priorities[owner * capacity];
   }
   // Sorts a list by id and drops repeats.
   void finish(int64_t owner) {
-    uint32_t* list = &ids[owner * capacity];
+    uint32_t* list = ids.data() + owner * capacity;
     std::sort(list, list + counts[owner]);
     counts[owner] = static_cast<int>(std::unique(list, list + counts[owner]) - list);
   }
