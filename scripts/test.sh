@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds every target, unpacks the real data sets when ../shared is
-# beside the repository, and runs the whole test suite. Exits non-zero when a test fails.
-# Environment: BUILD_DIR (default build); ANNFORGE_CUDA=AUTO|ON|OFF (see scripts/build.sh).
+# beside the repository, and runs the whole test suite; then the checking build: the same suite
+# under AddressSanitizer + UndefinedBehaviorSanitizer with every fuzz harness's seeds
+# (scripts/sanitize.sh), and each libFuzzer harness for FUZZ_SECONDS (scripts/fuzz.sh).
+# Exits non-zero when a test fails, a sanitizer reports, or a fuzzer finds a crash.
+# Environment: BUILD_DIR (default build); ANNFORGE_CUDA=AUTO|ON|OFF (see scripts/build.sh);
+#              SANITIZE=0 skips the sanitizer build and the fuzzers; FUZZ_SECONDS (default 60
+#              per harness, 0 skips the fuzzers).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -11,3 +16,13 @@ bash scripts/data.sh
 # The ctest of the CMake that configured the build (CMake 4 from .deps when CUDA is on).
 ctest_bin=$(sed -n 's/^CMAKE_CTEST_COMMAND:INTERNAL=//p' "$build_dir/CMakeCache.txt")
 "${ctest_bin:-ctest}" --test-dir "$build_dir" --output-on-failure -j2
+
+if [ "${SANITIZE:-1}" != 0 ]; then
+  echo "== test.sh: the test suite under AddressSanitizer + UndefinedBehaviorSanitizer (scripts/sanitize.sh)"
+  bash scripts/sanitize.sh
+  fuzz_seconds=${FUZZ_SECONDS:-60}
+  if [ "$fuzz_seconds" != 0 ]; then
+    echo "== test.sh: each fuzz harness for ${fuzz_seconds} s (scripts/fuzz.sh)"
+    bash scripts/fuzz.sh "$fuzz_seconds"
+  fi
+fi
