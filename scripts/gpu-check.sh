@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks annforge on a machine with an NVIDIA GPU: the whole test suite, compute-sanitizer's
-# memcheck on the GPU tests, and bench/compare_gpu on a SIFT slice, on MNIST and on 1M generated
+# memcheck and racecheck on the GPU tests, and bench/compare_gpu on a SIFT slice, on MNIST and on 1M generated
 # vectors; writes OUT/summary.md (and prints it). Every step runs under a timeout; a step that
 # fails is recorded and the next one still runs; the script exits 1 when any step failed.
 #
@@ -20,11 +20,12 @@
 #   GPU_TEST_FILTER      gtest filter of the GPU tests for the sanitizer (default
 #                        '*Gpu*:*GPU*:*Cuda*:*CUDA*': the GPU cases of the parameterised tests
 #                        end in "Gpu")
+#   GPU_RACECHECK_FILTER gtest filter for racecheck (default '*Gpu*:-*RealData*:*Extend*:*IndexFormat*')
 #   GPU_CHECK_BUDGET     seconds for all steps together (default 450); each step's timeout is
 #                        cut to what is left, and a step with under 20 s left is skipped
 #   GPU_CHECK_GENERATE   N,DIM of the generated benchmark (default 1000000,128; empty: none)
 #   GPU_CHECK_THREADS    CPU threads of the benchmarks (default all)
-#   GPU_CHECK_SKIP       step names to leave out, e.g. "tests sanitizer bench-mnist"
+#   GPU_CHECK_SKIP       step names to leave out, e.g. "tests sanitizer racecheck bench-mnist"
 #   GPU_CHECK_BENCH_ARGS more compare_gpu arguments for every benchmark (e.g. "--repeat 3")
 #   CUDA_HOME            the CUDA toolkit (default /usr/local/cuda), for nvcc, its lib64 and
 #                        compute-sanitizer
@@ -286,6 +287,17 @@ else
   counts=$(gtest_counts "$sanitizer_log" "$from")
   sanitizer_line="memcheck, --gtest_filter=$filter: ${summary_line:-no ERROR SUMMARY line}; tests $counts"
   if [ "$step_rc" = 0 ]; then record sanitizer ok "$sanitizer_line"; else record sanitizer failed "$sanitizer_line; $(rc_text "$step_rc") (sanitizer.log)"; fi
+  # racecheck: shared-memory hazards between the threads of a block (the bitonic sorts, the
+  # pruning's rank tables, the search's shared beam). Slower than memcheck, so a narrower filter.
+  if ! skipped racecheck; then
+    race_filter=${GPU_RACECHECK_FILTER:-'*Gpu*:-*RealData*:*Extend*:*IndexFormat*'}
+    run_step racecheck 240 "$sanitizer_log" "$sanitizer" --tool racecheck --racecheck-report hazard --error-exitcode 99 \
+      --print-limit 50 "$bin/annforge_tests" --gtest_color=no "--gtest_filter=$race_filter"
+    race_summary=$(grep -a 'RACECHECK SUMMARY\|ERROR SUMMARY' "$sanitizer_log" | tail -1 | sed 's/^========= //')
+    race_line="racecheck, --gtest_filter=$race_filter: ${race_summary:-no summary line}"
+    sanitizer_line="$sanitizer_line; $race_line"
+    if [ "$step_rc" = 0 ]; then record racecheck ok "$race_line"; else record racecheck failed "$race_line; $(rc_text "$step_rc") (sanitizer.log)"; fi
+  fi
 fi
 
 # ---- 5. the benchmarks -------------------------------------------------------------------------
