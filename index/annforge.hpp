@@ -165,6 +165,11 @@ void write_vectors(const std::string& path, const DatasetView& data);
 Neighbors read_neighbors(const std::string& path);
 void write_neighbors(const std::string& path, const Neighbors& neighbors);
 
+// Checks a matrix as build, search and exact_knn do before any work: rows and dim positive, data
+// present and aligned to its elements, fewer rows than 32-bit ids address, and (float32) every
+// value finite. Throws InvalidArgument whose message starts with `what` (a file name, say).
+void check_vectors(const DatasetView& data, const std::string& what);
+
 // Mean recall@k: the share of each query's true k nearest (the first k columns of `truth`)
 // found among the first k columns of `found`. Throws when either has fewer rows or columns.
 double recall_at_k(const Neighbors& found, const Neighbors& truth, int k);

@@ -16,7 +16,7 @@ namespace {
 
 std::string shape(const DatasetView& v) { return std::to_string(v.rows) + " x " + std::to_string(v.dim); }
 
-void check_dataset(const DatasetView& data, const char* what) {
+void check_dataset(const DatasetView& data, const std::string& what) {
   ANNFORGE_EXPECTS(data.rows > 0 && data.dim > 0, std::string(what) + ": empty (" + shape(data) + ")");
   ANNFORGE_EXPECTS(data.data != nullptr, std::string(what) + ": null data pointer");
   ANNFORGE_EXPECTS(data.rows < int64_t{kInvalidId}, std::string(what) + ": more rows than 32-bit ids can address");
@@ -62,6 +62,8 @@ void check_queries(const Index& index, const DatasetView& queries, int k) {
 }
 
 }  // namespace
+
+void check_vectors(const DatasetView& data, const std::string& what) { check_dataset(data, what); }
 
 Index build(const Dataset& data, const BuildParams& params) {
   check_dataset(data.view(), "build data");

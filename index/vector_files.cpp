@@ -38,6 +38,10 @@ struct FileKind {
 
 FileKind kind_of(const std::string& path) {
   std::string ext = extension_of(path);
+  if (ext.empty()) {
+    throw Error(ErrorCode::InvalidArgument, path + ": no file extension to tell its type by (expected .fvecs .bvecs " +
+                                                ".ivecs .fbin .u8bin .i8bin .ibin or .npy)");
+  }
   if (ext == "fvecs") return {Layout::Texmex, ElementType::Float32};
   if (ext == "bvecs") return {Layout::Texmex, ElementType::UInt8};
   if (ext == "ivecs") return {Layout::Texmex, ElementType::Float32, true};

@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 
 #include <cstdlib>
+#include <cstring>
+#include <limits>
 #include <set>
 #include <string>
 #include <vector>
@@ -172,6 +174,32 @@ TEST_F(Cli, BuildWithTruncatedDataFile) {
   bytes.resize(30);  // a texmex file cut inside its first row
   write_bytes(path("cut.fvecs"), bytes);
   fails("build --data cut.fvecs --out index.afi", {"cut.fvecs"});
+}
+
+// A NaN or infinity in any input file is reported with that file's name, row and column.
+TEST_F(Cli, NonFiniteValuesAreReportedWithTheirFile) {
+  make_dataset();
+  std::vector<uint8_t> bytes = read_bytes(path("queries.fbin"));
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(bytes.data() + 8 + 4 * (16 * 7 + 3), &nan, 4);  // row 7, column 3
+  write_bytes(path("nan.fbin"), bytes);
+  fails("build --data nan.fbin --out other.afi", {"nan.fbin", "row 7, column 3", "NaN"});
+  fails("search --index index.afi --queries nan.fbin --k 10", {"nan.fbin", "row 7", "NaN"});
+  fails("gt --data base.fbin --queries nan.fbin --k 10 --out other.ivecs", {"nan.fbin", "NaN"});
+  fails("gt --data nan.fbin --queries queries.fbin --k 10 --out other.ivecs", {"nan.fbin", "NaN"});
+}
+
+// The 128-byte .npy whose shape (2^44, 2^20) of uint8 wrapped to 0 bytes: with --rows 10 the
+// build died of SIGBUS. Now: one line naming the file, a clean exit code.
+TEST_F(Cli, NpyWhoseShapeOverflowsIsRefused) {
+  std::string dict = "{'descr': '|u1', 'fortran_order': False, 'shape': (17592186044416, 1048576), }";
+  dict.append(128 - 10 - dict.size() - 1, ' ');
+  dict.push_back('\n');
+  std::string file = std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(dict.size()) + '\0' + dict;
+  ASSERT_EQ(file.size(), 128u);
+  write_bytes(path("huge.npy"), file);
+  fails("build --data huge.npy --out index.afi --rows 10", {"huge.npy"});
+  fails("build --data huge.npy --out index.afi", {"huge.npy"});
 }
 
 TEST_F(Cli, BadFlagsAndValues) {

@@ -26,6 +26,8 @@ int run_ground_truth(int argc, char** argv) {
 
   Dataset base = read_vectors(data_path, args.integer("rows", -1, 1, INT64_MAX));
   Dataset queries = read_vectors(queries_path);
+  check_vectors(base.view(), data_path);  // a NaN is reported with the file it is in
+  check_vectors(queries.view(), queries_path);
   if (queries.dim() != base.dim() || queries.type() != base.type()) {
     throw Error(ErrorCode::InvalidArgument, queries_path + ": queries are " + std::to_string(queries.dim()) + "-dimensional " +
                                                 to_string(queries.type()) + ", " + data_path + " holds " +

@@ -28,6 +28,7 @@ int run_search(int argc, char** argv) {
 
   Index index = load(index_path);
   Dataset queries = read_vectors(queries_path);
+  check_vectors(queries.view(), queries_path);  // a NaN is reported with the file it is in
   if (queries.dim() != index.dim() || queries.type() != index.vectors.type()) {
     throw Error(ErrorCode::InvalidArgument, queries_path + ": queries are " + std::to_string(queries.dim()) + "-dimensional " +
                                                 to_string(queries.type()) + ", the index " + index_path + " holds " +
