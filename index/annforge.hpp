@@ -109,7 +109,7 @@ struct BuildParams {
 };
 
 struct SearchParams {
-  int beam_width = 64;            // candidates kept during the walk (>= k); higher: better recall
+  int beam_width = 64;            // candidates kept during the walk (>= k; at most 65,536, as k is); higher: better recall
   int threads = 0;
   Device device = Device::Auto;
   ProgressCallback progress;

@@ -14,6 +14,10 @@ namespace {
     if (!(condition)) throw Error(ErrorCode::InvalidArgument, (message));      \
   } while (0)
 
+// Per-query working sets grow with k and the beam; past this they stop being a search and
+// become an allocation failure (k = 2^31 asked for 16 GiB per thread).
+constexpr int kMaxNeighbors = 1 << 16;
+
 std::string shape(const DatasetView& v) { return std::to_string(v.rows) + " x " + std::to_string(v.dim); }
 
 void check_dataset(const DatasetView& data, const std::string& what) {
@@ -58,7 +62,7 @@ void check_queries(const Index& index, const DatasetView& queries, int k) {
                                                    ", the index has " + std::to_string(index.dim()));
   ANNFORGE_EXPECTS(queries.type == index.vectors.type(), std::string("queries are ") + to_string(queries.type) +
                                                              ", the index holds " + to_string(index.vectors.type()));
-  ANNFORGE_EXPECTS(k >= 1, "k must be at least 1 (got " + std::to_string(k) + ")");
+  ANNFORGE_EXPECTS(k >= 1 && k <= kMaxNeighbors, "k must be in [1, " + std::to_string(kMaxNeighbors) + "] (got " + std::to_string(k) + ")");
 }
 
 }  // namespace
@@ -81,7 +85,8 @@ void search(const Index& index, const DatasetView& queries, int k, const SearchP
             float* distances) {
   check_queries(index, queries, k);
   ANNFORGE_EXPECTS(ids != nullptr && distances != nullptr, "search: null output pointer");
-  ANNFORGE_EXPECTS(params.beam_width >= 1, "beam_width must be at least 1");
+  ANNFORGE_EXPECTS(params.beam_width >= 1 && params.beam_width <= kMaxNeighbors,
+                   "beam_width must be in [1, " + std::to_string(kMaxNeighbors) + "] (got " + std::to_string(params.beam_width) + ")");
   ANNFORGE_EXPECTS(params.threads >= 0, "threads must not be negative (0 means all; got " + std::to_string(params.threads) + ")");
   detail::backend_for(params.device).search(index, queries, k, params, ids, distances);
 }
@@ -124,7 +129,7 @@ Neighbors exact_knn(const DatasetView& base, const DatasetView& queries, int k, 
   ANNFORGE_EXPECTS(queries.dim == base.dim && queries.type == base.type,
                    "queries (" + shape(queries) + " " + to_string(queries.type) + ") do not match the base (" +
                        shape(base) + " " + to_string(base.type) + ")");
-  ANNFORGE_EXPECTS(k >= 1, "k must be at least 1 (got " + std::to_string(k) + ")");
+  ANNFORGE_EXPECTS(k >= 1 && k <= kMaxNeighbors, "k must be in [1, " + std::to_string(kMaxNeighbors) + "] (got " + std::to_string(k) + ")");
   ANNFORGE_EXPECTS(threads >= 0, "threads must not be negative (0 means all; got " + std::to_string(threads) + ")");
   Neighbors result;
   result.rows = queries.rows;

@@ -373,6 +373,17 @@ TEST_F(Errors, QueryShapeAndTypeMismatch) {
 TEST_F(Errors, BadCountsAndParameters) {
   EXPECT_TRUE(throws_error([&] { search(index_, base_.view(), 0); }, ErrorCode::InvalidArgument, {"k"}));
   EXPECT_TRUE(throws_error([&] { search(index_, base_.view(), -3); }, ErrorCode::InvalidArgument, {"k"}));
+  // Past 65,536 a k or beam is an allocation failure waiting to happen (k = 2^31 asked for
+  // 16 GiB per thread): refused up front, as a caller's mistake.
+  std::vector<uint32_t> one_id(1);
+  std::vector<float> one_distance(1);
+  const DatasetView one_query{base_.view().data, 1, base_.dim(), base_.type()};
+  EXPECT_TRUE(throws_error([&] { search(index_, one_query, 2147483647, SearchParams{}, one_id.data(), one_distance.data()); },
+                           ErrorCode::InvalidArgument, {"k", "65536"}));
+  SearchParams wide;
+  wide.beam_width = 1 << 20;
+  EXPECT_TRUE(throws_error([&] { search(index_, one_query, 1, wide); }, ErrorCode::InvalidArgument, {"beam_width"}));
+  EXPECT_TRUE(throws_error([&] { exact_knn(one_query, one_query, 65537, Metric::L2); }, ErrorCode::InvalidArgument, {"k"}));
   EXPECT_TRUE(throws_error([&] { exact_knn(base_.view(), base_.view(), 0, Metric::L2); }, ErrorCode::InvalidArgument,
                            {"k"}));
   SearchParams no_beam;
