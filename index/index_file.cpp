@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "annforge.hpp"
+#include "checked_size.hpp"
 #include "checksum.hpp"
 #include "mapped_file.hpp"
 
@@ -110,10 +111,15 @@ Index load(const std::string& path) {
   }
 
   const ElementType type = static_cast<ElementType>(header.element_type);
-  const uint64_t graph_bytes = header.rows * header.graph_degree * sizeof(uint32_t);
-  const uint64_t vector_bytes = header.rows * header.dim * element_size(type);
-  const uint64_t entry_bytes = uint64_t{header.entry_count} * sizeof(uint32_t);
-  const uint64_t expected = kHeaderBytes + graph_bytes + entry_bytes + vector_bytes + 8;
+  // The bounds above keep these below 2^55; checked all the same, so that a bound loosened later
+  // cannot let a header wrap a size around.
+  uint64_t graph_bytes = 0, vector_bytes = 0, entry_bytes = 0, expected = 0;
+  if (!detail::checked_product({header.rows, header.graph_degree, sizeof(uint32_t)}, &graph_bytes) ||
+      !detail::checked_product({header.rows, header.dim, element_size(type)}, &vector_bytes) ||
+      !detail::checked_product({header.entry_count, sizeof(uint32_t)}, &entry_bytes) ||
+      !detail::checked_sum({kHeaderBytes, graph_bytes, entry_bytes, vector_bytes, 8}, &expected)) {
+    corrupt(path, "corrupt header: its sizes overflow 64 bits");
+  }
   if (file->size() < expected) {
     corrupt(path, "truncated: " + std::to_string(file->size()) + " bytes, the header describes " +
                       std::to_string(expected));
