@@ -176,6 +176,25 @@ TEST_F(Cli, BuildWithTruncatedDataFile) {
   fails("build --data cut.fvecs --out index.afi", {"cut.fvecs"});
 }
 
+// gen --duplicates F: exactly round(F x n) rows are copies of other rows (n - that many distinct
+// rows remain), the same bytes for the same seed, and a bad fraction is refused.
+TEST_F(Cli, GenWithExactDuplicates) {
+  ok("gen --n 3000 --dim 8 --out dup.fbin --duplicates 0.1 --seed 3");
+  ok("gen --n 3000 --dim 8 --out again.fbin --duplicates 0.1 --seed 3");
+  ok("gen --n 3000 --dim 8 --out plain.fbin --seed 3");
+  EXPECT_EQ(read_bytes(path("dup.fbin")), read_bytes(path("again.fbin")));
+  auto distinct_rows = [&](const std::string& name) {
+    const Dataset d = read_vectors(path(name));
+    std::set<std::vector<uint8_t>> rows;
+    for (int64_t i = 0; i < d.rows(); ++i) rows.emplace(d.view().row(i), d.view().row(i) + d.view().row_bytes());
+    return rows.size();
+  };
+  EXPECT_EQ(distinct_rows("plain.fbin"), 3000u);
+  EXPECT_EQ(distinct_rows("dup.fbin"), 2700u);
+  fails("gen --n 100 --dim 8 --out bad.fbin --duplicates 1.5", {"--duplicates", "1.5"});
+  fails("gen --n 100 --dim 8 --out bad.fbin --duplicates x", {"--duplicates"});
+}
+
 // A NaN or infinity in any input file is reported with that file's name, row and column.
 TEST_F(Cli, NonFiniteValuesAreReportedWithTheirFile) {
   make_dataset();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 
 #include "annforge.hpp"
@@ -14,7 +15,7 @@
 namespace annforge::cli {
 
 int run_generate(int argc, char** argv) {
-  Args args("gen", argc, argv, {"n", "dim", "out", "queries", "queries-out", "clusters", "type", "seed"}, {"json"});
+  Args args("gen", argc, argv, {"n", "dim", "out", "queries", "queries-out", "clusters", "type", "seed", "duplicates"}, {"json"});
   const int64_t rows = args.integer("n", 0, 1, int64_t{1} << 32);
   const int64_t dim = args.integer("dim", 0, 1, 65536);
   if (!args.has("n")) throw Error(ErrorCode::InvalidArgument, "'annforge gen' needs --n");
@@ -30,12 +31,21 @@ int run_generate(int argc, char** argv) {
   else throw Error(ErrorCode::InvalidArgument, "--type: unknown value '" + type_name + "' (expected float32 or uint8)");
   const uint64_t seed = static_cast<uint64_t>(args.integer("seed", 7, 0, INT64_MAX));
 
-  write_vectors(out_path, generate_mixture(rows, dim, clusters, type, seed, 1).view());
+  const std::string duplicates_text = args.text("duplicates", "0");
+  char* end = nullptr;
+  const double duplicates = std::strtod(duplicates_text.c_str(), &end);
+  if (duplicates_text.empty() || *end != '\0' || !(duplicates >= 0.0 && duplicates < 1.0)) {
+    throw Error(ErrorCode::InvalidArgument, "--duplicates: expected a fraction of the rows in [0, 1), got '" + duplicates_text + "'");
+  }
+
+  Dataset base = generate_mixture(rows, dim, clusters, type, seed, 1);
+  add_exact_duplicates(base, duplicates, seed);
+  write_vectors(out_path, base.view());
   if (query_rows > 0) write_vectors(queries_path, generate_mixture(query_rows, dim, clusters, type, seed, 2).view());
   if (args.has("json")) {
     JsonObject o;
     o.add("command", "gen").add("out", out_path).add("rows", static_cast<long long>(rows)).add("dim", static_cast<long long>(dim));
-    o.add("clusters", clusters).add("type", type_name);
+    o.add("clusters", clusters).add("type", type_name).add("duplicates", duplicates);
     if (query_rows > 0) o.add("queries_out", queries_path).add("queries", static_cast<long long>(query_rows));
     std::printf("%s\n", o.str().c_str());
   } else {

@@ -23,7 +23,7 @@ const char kUsage[] =
     "                  [--json]\n"
     "  annforge info   INDEX [--json]\n"
     "  annforge gen    --n N --dim D --out FILE [--queries M --queries-out FILE]\n"
-    "                  [--clusters C] [--type float32|uint8] [--seed S] [--json]\n"
+    "                  [--clusters C] [--type float32|uint8] [--duplicates F] [--seed S] [--json]\n"
     "\n"
     "Vector files: .fvecs .bvecs .fbin .u8bin .i8bin .npy; neighbour ids: .ivecs .ibin.\n";
 

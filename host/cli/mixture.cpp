@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <numeric>
 #include <random>
 #include <vector>
 
@@ -54,6 +56,24 @@ Dataset generate_mixture(int64_t rows, int64_t dim, int clusters, ElementType ty
     }
   });
   return out;
+}
+
+void add_exact_duplicates(Dataset& data, double fraction, uint64_t seed) {
+  const int64_t rows = data.rows();
+  const int64_t copies = std::min<int64_t>(rows - 1, static_cast<int64_t>(std::llround(fraction * rows)));
+  if (copies <= 0) return;
+  std::mt19937_64 rng(seed ^ 0xD0B1E5C0FFEEull);
+  std::vector<int64_t> order(rows);
+  std::iota(order.begin(), order.end(), int64_t{0});
+  std::shuffle(order.begin(), order.end(), rng);
+  // order[0, rows - copies) keep their values and serve as sources; the rest become copies.
+  const int64_t sources = rows - copies;
+  std::uniform_int_distribution<int64_t> pick(0, sources - 1);
+  auto* bytes = static_cast<uint8_t*>(data.mutable_data());
+  const size_t row_bytes = data.view().row_bytes();
+  for (int64_t i = sources; i < rows; ++i) {
+    std::memcpy(bytes + order[i] * row_bytes, bytes + order[pick(rng)] * row_bytes, row_bytes);
+  }
 }
 
 }  // namespace annforge::cli

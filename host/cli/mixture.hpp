@@ -18,4 +18,9 @@ namespace annforge::cli {
 Dataset generate_mixture(int64_t rows, int64_t dim, int clusters, ElementType type, uint64_t seed, uint64_t stream,
                          int threads = 0);
 
+// Overwrites round(fraction x rows) rows, picked at random, with exact copies of rows that are
+// not overwritten (each copy's source picked at random too): data with ties, as deduplication
+// that never happened leaves in real collections. Deterministic in `seed`.
+void add_exact_duplicates(Dataset& data, double fraction, uint64_t seed);
+
 }  // namespace annforge::cli
