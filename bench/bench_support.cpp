@@ -1,6 +1,7 @@
 // bench_support.cpp: the shared helpers of compare_cpu declared in bench_support.hpp: JSON
 // strings and numbers, the /proc/self/status memory probe, make_resident, recall@k and the
-// float32 copies of uint8 / int8 data.
+// float32 copies of uint8 / int8 data (normalised for cosine), and the exact distances of the
+// tie-aware recall.
 #include "bench_support.hpp"
 
 #include <fcntl.h>
@@ -92,10 +93,95 @@ void make_resident(const annforge::DatasetView& view) {
   if (total > 0) sink = sink ^ bytes[total - 1];
 }
 
-// Mean over queries of |found ∩ true top-k| / k. `found` holds queries x k ids.
+namespace {
+
+template <typename T>
+double exact_distance_of(const T* a, const T* b, int64_t dim, annforge::Metric metric) {
+  if (metric == annforge::Metric::L2) {
+    double sum = 0;
+    for (int64_t d = 0; d < dim; ++d) {
+      const double difference = static_cast<double>(a[d]) - static_cast<double>(b[d]);
+      sum += difference * difference;
+    }
+    return sum;
+  }
+  double dot = 0, norm_a = 0, norm_b = 0;
+  for (int64_t d = 0; d < dim; ++d) {
+    const double x = a[d], y = b[d];
+    dot += x * y;
+    norm_a += x * x;
+    norm_b += y * y;
+  }
+  if (metric == annforge::Metric::InnerProduct) return -dot;
+  // Cosine: annforge gives a zero vector an inverse norm of 0, so its cosine is 0 (distance 1).
+  if (norm_a <= 0 || norm_b <= 0) return 1.0;
+  return 1.0 - dot / (std::sqrt(norm_a) * std::sqrt(norm_b));
+}
+
+}  // namespace
+
+double exact_distance(const annforge::DatasetView& base, int64_t i, const annforge::DatasetView& queries, int64_t q,
+                      annforge::Metric metric) {
+  switch (base.type) {
+    case annforge::ElementType::Float32:
+      return exact_distance_of(reinterpret_cast<const float*>(base.row(i)), reinterpret_cast<const float*>(queries.row(q)),
+                               base.dim, metric);
+    case annforge::ElementType::UInt8:
+      return exact_distance_of(base.row(i), queries.row(q), base.dim, metric);
+    case annforge::ElementType::Int8:
+      return exact_distance_of(reinterpret_cast<const int8_t*>(base.row(i)), reinterpret_cast<const int8_t*>(queries.row(q)),
+                               base.dim, metric);
+  }
+  return NAN;
+}
+
+void enable_tie_aware_recall(GroundTruth& truth, const annforge::DatasetView& base, const annforge::DatasetView& queries,
+                             annforge::Metric metric, int k) {
+  truth.base = base;
+  truth.queries = queries;
+  truth.metric = metric;
+  truth.kth_distance.assign(static_cast<size_t>(queries.rows), -INFINITY);
+  for (int64_t q = 0; q < queries.rows; ++q) {
+    const uint32_t* truth_row = truth.ids.data() + q * truth.stride;
+    // The largest exact distance among the true top k: the k-th true distance. The ground truth
+    // was ordered by float32 distances (or by a file's maker), so the k-th listed id may not be
+    // the farthest in double; taking the largest keeps every true neighbour a hit.
+    double kth = -INFINITY;
+    for (int j = 0; j < k; ++j) {
+      if (truth_row[j] == annforge::kInvalidId || truth_row[j] >= static_cast<uint64_t>(base.rows)) continue;
+      kth = std::max(kth, exact_distance(base, truth_row[j], queries, q, metric));
+    }
+    truth.kth_distance[q] = kth;
+  }
+}
+
 double recall_at_k(const std::vector<uint32_t>& found, const GroundTruth& truth, int64_t queries, int k) {
-  std::vector<uint32_t> expected(k);
   int64_t hits = 0;
+  if (!truth.kth_distance.empty()) {
+    // Tie-aware: each distinct returned id whose exact distance is within the k-th true distance.
+    std::vector<uint32_t> returned(k);
+    for (int64_t q = 0; q < queries; ++q) {
+      returned.assign(found.begin() + q * k, found.begin() + (q + 1) * k);
+      std::sort(returned.begin(), returned.end());
+      returned.erase(std::unique(returned.begin(), returned.end()), returned.end());
+      const double kth = truth.kth_distance[q];
+      const double limit = kth + kTieRelativeTolerance * std::fabs(kth) + kTieAbsoluteTolerance;
+      int64_t query_hits = 0;
+      for (uint32_t id : returned) {
+        if (id == annforge::kInvalidId || id >= static_cast<uint64_t>(truth.base.rows)) continue;
+        if (exact_distance(truth.base, id, truth.queries, q, truth.metric) <= limit) ++query_hits;
+      }
+      hits += std::min<int64_t>(query_hits, k);
+    }
+    return static_cast<double>(hits) / (static_cast<double>(queries) * k);
+  }
+  return recall_at_k_by_ids(found, truth, queries, k);
+}
+
+// Mean over queries of |found ∩ true top-k| / k.
+double recall_at_k_by_ids(const std::vector<uint32_t>& found, const GroundTruth& truth, int64_t queries, int k) {
+  int64_t hits = 0;
+  std::vector<uint32_t> expected(k);
   for (int64_t q = 0; q < queries; ++q) {
     const uint32_t* truth_row = truth.ids.data() + q * truth.stride;
     expected.assign(truth_row, truth_row + k);
@@ -106,6 +192,16 @@ double recall_at_k(const std::vector<uint32_t>& found, const GroundTruth& truth,
     }
   }
   return static_cast<double>(hits) / (static_cast<double>(queries) * k);
+}
+
+SearchPoint scored_point(int width, const std::vector<uint32_t>& found, const GroundTruth& truth, int64_t queries, int k,
+                         double queries_per_second) {
+  SearchPoint point;
+  point.width = width;
+  point.recall = recall_at_k(found, truth, queries, k);
+  point.queries_per_second = queries_per_second;
+  if (!truth.kth_distance.empty()) point.recall_by_ids = recall_at_k_by_ids(found, truth, queries, k);
+  return point;
 }
 
 FloatRows as_float32(const annforge::DatasetView& view) {
@@ -127,6 +223,23 @@ FloatRows as_float32(const annforge::DatasetView& view) {
   }
   out.data = out.storage.data();
   return out;
+}
+
+void normalise_rows(FloatRows& rows) {
+  const size_t count = static_cast<size_t>(rows.rows * rows.dim);
+  if (rows.storage.size() != count || rows.data != rows.storage.data()) {
+    rows.storage.assign(rows.data, rows.data + count);
+    rows.data = rows.storage.data();
+  }
+  const size_t dim = static_cast<size_t>(rows.dim);
+  for (int64_t r = 0; r < rows.rows; ++r) {
+    float* row = rows.storage.data() + static_cast<size_t>(r) * dim;
+    double squared = 0;
+    for (size_t d = 0; d < dim; ++d) squared += static_cast<double>(row[d]) * row[d];
+    if (squared <= 0) continue;
+    const double scale = 1.0 / std::sqrt(squared);
+    for (size_t d = 0; d < dim; ++d) row[d] = static_cast<float>(row[d] * scale);
+  }
 }
 
 // Shared by compare_cpu's and compare_gpu's option parsers.

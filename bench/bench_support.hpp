@@ -63,6 +63,12 @@ struct Options {
   std::vector<std::string> systems;
   std::vector<int64_t> slices;  // non-empty: the growth mode
   bool hnswlib_uint8 = false;
+  // --metric: every system searches by it (hnswlib and FAISS through their own spaces, with
+  // normalised vectors for cosine; see run_compare).
+  annforge::Metric metric = annforge::Metric::L2;
+  // --recall ties: a returned id whose exact distance equals the k-th true distance is a hit
+  // (see recall_at_k); false: by ids, as the first version of this benchmark scored.
+  bool recall_ties = false;
 
   bool runs(const std::string& key) const { return std::find(systems.begin(), systems.end(), key) != systems.end(); }
 };
@@ -155,16 +161,47 @@ struct GroundTruth {
   std::vector<uint32_t> ids;  // queries x stride, nearest first
   int stride = 0;
   std::string source;
+  // Tie-aware scoring (enable_tie_aware_recall); empty: recall by ids. The views are borrowed
+  // and must outlive every recall_at_k call.
+  std::vector<double> kth_distance;  // per query: the k-th true distance, exact, in double
+  annforge::DatasetView base;
+  annforge::DatasetView queries;
+  annforge::Metric metric = annforge::Metric::L2;
 };
 
-// Mean over queries of |found ∩ true top-k| / k. `found` holds queries x k ids.
+// The distance annforge's convention gives (L2 squared, IP -<a,b>, cosine 1 - cos; a zero vector
+// has cosine 0), computed in double from the elements of base row `i` and query row `q` (both
+// views of the same element type).
+double exact_distance(const annforge::DatasetView& base, int64_t i, const annforge::DatasetView& queries, int64_t q,
+                      annforge::Metric metric);
+
+// Makes recall_at_k count ties: for each query, the exact distance of its k-th true neighbour
+// (the largest of the true top-k's exact distances, which is the k-th's unless float rounding
+// reordered them) is kept, and a returned id whose exact distance is at most that (+ the
+// tolerance below) is a hit.
+void enable_tie_aware_recall(GroundTruth& truth, const annforge::DatasetView& base, const annforge::DatasetView& queries,
+                             annforge::Metric metric, int k);
+constexpr double kTieRelativeTolerance = 1e-6;
+constexpr double kTieAbsoluteTolerance = 1e-9;
+
+// Mean over queries of hits / k. `found` holds queries x k ids. By ids (truth.kth_distance empty):
+// hits = |found ∩ true top-k|. Tie-aware: hits = the distinct returned ids whose exact distance is
+// <= d_k + 1e-6 |d_k| + 1e-9 (d_k: the query's k-th true distance), at most k.
 double recall_at_k(const std::vector<uint32_t>& found, const GroundTruth& truth, int64_t queries, int k);
+// Always by ids, whatever `truth` holds.
+double recall_at_k_by_ids(const std::vector<uint32_t>& found, const GroundTruth& truth, int64_t queries, int k);
 
 struct SearchPoint {
   int width = 0;  // -1: no width (exact search)
   double recall = 0;
   double queries_per_second = 0;
+  double recall_by_ids = NAN;  // with --recall ties: the same results scored by ids, for comparison
 };
+
+// One search's point: its recall (by the truth's rule) and, when that rule is tie-aware, its
+// recall by ids too.
+SearchPoint scored_point(int width, const std::vector<uint32_t>& found, const GroundTruth& truth, int64_t queries, int k,
+                         double queries_per_second);
 
 struct SystemResult {
   std::string key;              // annforge, hnswlib, faiss-hnsw40, ...
@@ -189,6 +226,9 @@ struct FloatRows {
 };
 
 FloatRows as_float32(const annforge::DatasetView& view);
+// Scales every row to unit length (in a copy when `rows` borrows the caller's data; a zero row
+// stays zero): how a user hands cosine data to a library that only offers the inner product.
+void normalise_rows(FloatRows& rows);
 
 // ---- the systems (peers.cpp; FAISS's own calls in faiss_peers.cpp) ------------------------------
 
@@ -201,8 +241,9 @@ annforge::BuildParams annforge_build_params(const Options& options);
 SystemResult run_annforge(const annforge::Dataset& base, const annforge::DatasetView& queries,
                           const GroundTruth& truth, const Options& options);
 // Runs hnswlib on the data as a user would hand it over: float32 as is, uint8 and int8 widened
-// to float32 (its only SIMD L2 space; `base_floats` / `query_floats`, converted before and not
-// timed) unless --hnswlib-uint8 asks for its scalar byte space.
+// to float32 (its only SIMD spaces; `base_floats` / `query_floats`, converted before and not
+// timed) unless --hnswlib-uint8 asks for its scalar byte space. L2Space for l2,
+// InnerProductSpace for ip and for cosine (then `base_floats` / `query_floats` are normalised).
 SystemResult run_hnswlib_on(const annforge::DatasetView& base, const annforge::DatasetView& queries,
                             const FloatRows* base_floats, const FloatRows* query_floats, const GroundTruth& truth,
                             const Options& options);
@@ -228,6 +269,15 @@ GroundTruth ground_truth_from_file(const Options& options, const annforge::Datas
 // How the build peak MiB column was measured, in words.
 const char* memory_method(bool peak_is_hwm);
 
+// The recall@k targets of the "queries/s at equal recall" table.
+extern const std::vector<double> kRecallTargets;
+// Queries/s of `system` at recall `target`, interpolated between its swept points (see
+// report.cpp); NAN where its sweep does not reach or does not cover the target.
+double queries_per_second_at_recall(const SystemResult& system, double target);
+// Where the system's whole sweep lies above `target` (its lowest recall is higher): the
+// queries/s of its fastest point, a lower bound of its queries/s at the target; NAN otherwise.
+double queries_per_second_lower_bound_at_recall(const SystemResult& system, double target);
+
 struct Report {
   std::string base_path;
   std::string queries_path;
@@ -238,6 +288,9 @@ struct Report {
   int64_t queries = 0;
   int k = 0;
   int threads = 0;
+  annforge::Metric metric = annforge::Metric::L2;
+  std::string metric_note;  // how each system gets the metric
+  bool recall_ties = false;
   std::string ground_truth_source;
   std::string float_note;  // how hnswlib / FAISS got float32 data
   std::string faiss_note;  // FAISS version, or why its rows are missing

@@ -4,7 +4,9 @@
 // the build's peak memory and the recall@k / queries-per-second trade-off at several search
 // widths. Every index answers the same queries and is scored against the same ground truth.
 // `--slices` instead builds annforge alone on growing prefixes of the data (growth table).
-//
+// `--metric` picks l2, inner product or cosine for every system (hnswlib and FAISS get unit-length
+// copies for cosine), `--recall ties` scores returned ids by exact distance against each query's
+// k-th true distance (data with duplicates), and the report adds queries/s at equal recall.
 //
 // This file holds the two modes and main. The command line is in options.cpp, the systems in
 // peers.cpp (the only file that includes hnswlib) and faiss_peers.cpp (FAISS), the output in
@@ -77,6 +79,8 @@ int run_compare(const Options& options) {
   report.queries = queries.rows;
   report.k = options.k;
   report.threads = options.threads;
+  report.metric = options.metric;
+  report.recall_ties = options.recall_ties;
 
   // Ground truth: the shipped file when it applies; otherwise the exact search, which is also the
   // exact row. With the file, the exact row is a separate exact search scored against it.
@@ -99,17 +103,26 @@ int run_compare(const Options& options) {
     exact_result->points[0].recall = 1.0;
   }
   report.ground_truth_source = truth.source;
+  // --recall ties: the k-th true distance of every query, recomputed exactly from the ground
+  // truth's ids (so a shipped .ivecs without distances serves too). The exact row's own recall
+  // stays 1.0 where it is the ground truth.
+  if (options.recall_ties) {
+    enable_tie_aware_recall(truth, base_view, queries, options.metric, options.k);
+    if (exact_result) exact_result->points[0].recall_by_ids = 1.0;
+  }
   if (options.runs("exact") && !exact_result) {
     exact_result = guarded("exact", [&] {
       annforge::Neighbors exact;
       SystemResult result = run_exact(base_view, queries, options, exact);
-      result.points[0].recall = recall_at_k(exact.ids, truth, queries.rows, options.k);
+      result.points[0] = scored_point(-1, exact.ids, truth, queries.rows, options.k, result.points[0].queries_per_second);
       return result;
     });
   }
 
   // float32 copies for hnswlib (unless it takes bytes) and FAISS: made once, before their builds,
-  // not timed, and not counted in their build memory (their indexes' own copies are).
+  // not timed, and not counted in their build memory (their indexes' own copies are). For
+  // cosine they are scaled to unit length, as a user of those libraries would do, and searched
+  // by inner product.
   const bool hnswlib_needs_floats = options.runs("hnswlib") && !options.hnswlib_uint8;
   bool faiss_runs = false;
   for (const std::string& key : options.systems) faiss_runs = faiss_runs || is_faiss_system(key);
@@ -120,22 +133,47 @@ int run_compare(const Options& options) {
 #else
   report.faiss_note = "this program was built without FAISS (not found at configure time, or ANNFORGE_BENCH_FAISS=OFF): no FAISS rows";
 #endif
+  const bool cosine = options.metric == annforge::Metric::Cosine;
   FloatRows base_floats, query_floats;
   if (hnswlib_needs_floats || faiss_runs) {
     base_floats = as_float32(base_view);
     query_floats = as_float32(queries);
-    if (base_view.type != annforge::ElementType::Float32) {
-      char note[256];
+    if (cosine) {
+      normalise_rows(base_floats);
+      normalise_rows(query_floats);
+    }
+    if (base_view.type != annforge::ElementType::Float32 || cosine) {
+      const std::string what =
+          base_view.type != annforge::ElementType::Float32
+              ? report.element_type + " data converted to float32" + (cosine ? " and normalised to unit length" : "")
+              : report.element_type + " data copied and normalised to unit length (cosine)";
+      char note[320];
       std::snprintf(note, sizeof note,
-                    "%s data converted to float32 for %s before the builds (%.0f MiB); conversion not timed, "
+                    "%s for %s before the builds (%.0f MiB); conversion not timed, "
                     "and the converted copy not counted in the build memory",
-                    report.element_type.c_str(),
+                    what.c_str(),
                     hnswlib_needs_floats && faiss_runs ? "hnswlib and FAISS" : (faiss_runs ? "FAISS" : "hnswlib"),
                     base_floats.storage.size() * sizeof(float) / 1048576.0);
       report.float_note = note;
     }
   }
+  switch (options.metric) {
+    case annforge::Metric::L2:
+      report.metric_note = "squared Euclidean distance (annforge and exact: Metric::L2; hnswlib's L2 spaces, FAISS METRIC_L2)";
+      break;
+    case annforge::Metric::InnerProduct:
+      report.metric_note = "inner product (annforge and exact: Metric::InnerProduct, distance -<a,b>); "
+                           "hnswlib InnerProductSpace, FAISS METRIC_INNER_PRODUCT";
+      break;
+    case annforge::Metric::Cosine:
+      report.metric_note = "cosine (annforge and exact: Metric::Cosine on the vectors as given, distance 1 - cos); "
+                           "hnswlib and FAISS: base and queries normalised to unit length once before their builds "
+                           "(not timed), then InnerProductSpace / METRIC_INNER_PRODUCT";
+      break;
+  }
 
+  // FAISS by inner product for ip, and for cosine over the unit-length copies.
+  [[maybe_unused]] const bool inner_product = options.metric != annforge::Metric::L2;
   for (const std::string& key : options.systems) {
     if (key == "annforge") {
       report.systems.push_back(guarded(key, [&] { return run_annforge(base, queries, truth, options); }));
@@ -152,13 +190,13 @@ int run_compare(const Options& options) {
       const std::string label = "faiss HNSWFlat M=32 efC=" + std::to_string(ef_construction);
       const int dim = static_cast<int>(base_view.dim);
       report.systems.push_back(guarded(key, [&] {
-        return run_faiss(key, label, [&] { return bench::make_faiss_hnsw_flat(dim, kFaissHnswM, ef_construction, options.threads); },
+        return run_faiss(key, label, [&] { return bench::make_faiss_hnsw_flat(dim, kFaissHnswM, ef_construction, options.threads, inner_product); },
                          options.ef_values, base_floats, query_floats, truth, options);
       }));
     } else if (key == "faiss-nsg") {
       const int dim = static_cast<int>(base_view.dim);
       report.systems.push_back(guarded(key, [&] {
-        return run_faiss(key, "faiss NSGFlat R=32", [&] { return bench::make_faiss_nsg_flat(dim, kFaissNsgR, options.threads); },
+        return run_faiss(key, "faiss NSGFlat R=32", [&] { return bench::make_faiss_nsg_flat(dim, kFaissNsgR, options.threads, inner_product); },
                          options.nsg_search_l, base_floats, query_floats, truth, options);
       }));
     }
@@ -234,8 +272,9 @@ int run_slices(const Options& options) {
   std::printf("base: %s (prefixes of %lld rows, dim %lld, %s)\n", options.base_path.c_str(), static_cast<long long>(largest),
               static_cast<long long>(view.dim), annforge::to_string(view.type));
   std::printf("threads: %d\n", options.threads);
-  std::printf("annforge: cpu backend, graph_degree %d, intermediate_degree %d\n", build_params.graph_degree,
-              build_params.intermediate_degree);
+  std::printf("annforge: cpu backend, graph_degree %d, intermediate_degree %d%s%s\n", build_params.graph_degree,
+              build_params.intermediate_degree, build_params.metric == annforge::Metric::L2 ? "" : ", metric ",
+              build_params.metric == annforge::Metric::L2 ? "" : annforge::to_string(build_params.metric));
   std::printf("build peak MiB: %s\n", memory_method(!slices.empty() && slices.front().memory.peak_is_hwm));
   std::printf("s/(n log2 n): build seconds / (n log2 n), relative to the first slice (1.00 = n log n growth)\n");
   std::printf("\n| rows | build s | build vectors/s | build peak MiB | s/(n log2 n) rel. |\n");
@@ -253,7 +292,8 @@ int run_slices(const Options& options) {
     json << "  \"dim\": " << view.dim << ",\n";
     json << "  \"threads\": " << options.threads << ",\n";
     json << "  \"parameters\": {\"graph_degree\": " << build_params.graph_degree
-         << ", \"intermediate_degree\": " << build_params.intermediate_degree << "},\n";
+         << ", \"intermediate_degree\": " << build_params.intermediate_degree
+         << ", \"metric\": " << json_string(annforge::to_string(build_params.metric)) << "},\n";
     json << "  \"memory_method\": " << json_string(memory_method(!slices.empty() && slices.front().memory.peak_is_hwm)) << ",\n";
     json << "  \"slices\": [";
     for (size_t i = 0; i < slices.size(); ++i) {

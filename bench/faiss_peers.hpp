@@ -11,8 +11,10 @@
 
 namespace bench {
 
-// A FAISS index over float32 L2 vectors. Every call runs on the OpenMP thread count given at
-// construction (omp_set_num_threads before each call).
+// A FAISS index over float32 vectors, by L2 or by inner product (FAISS's METRIC_L2 and
+// METRIC_INNER_PRODUCT; cosine is the inner product of unit-length vectors, which the caller
+// normalises). Every call runs on the OpenMP thread count given at construction
+// (omp_set_num_threads before each call).
 class FaissGraphIndex {
  public:
   virtual ~FaissGraphIndex() = default;
@@ -28,10 +30,12 @@ class FaissGraphIndex {
   virtual const char* width_name() const = 0;
 };
 
-// IndexHNSWFlat(dim, M) with hnsw.efConstruction = ef_construction.
-std::unique_ptr<FaissGraphIndex> make_faiss_hnsw_flat(int dim, int m, int ef_construction, int threads);
-// IndexNSGFlat(dim, R): FAISS's default build (a kNN graph by NNDescent, then NSG pruning).
-std::unique_ptr<FaissGraphIndex> make_faiss_nsg_flat(int dim, int r, int threads);
+// IndexHNSWFlat(dim, M, metric) with hnsw.efConstruction = ef_construction; metric
+// METRIC_INNER_PRODUCT when `inner_product`, else METRIC_L2.
+std::unique_ptr<FaissGraphIndex> make_faiss_hnsw_flat(int dim, int m, int ef_construction, int threads,
+                                                      bool inner_product = false);
+// IndexNSGFlat(dim, R, metric): FAISS's default build (a kNN graph by NNDescent, then NSG pruning).
+std::unique_ptr<FaissGraphIndex> make_faiss_nsg_flat(int dim, int r, int threads, bool inner_product = false);
 // "MAJOR.MINOR.PATCH" of the FAISS headers compiled against.
 std::string faiss_version();
 

@@ -21,9 +21,10 @@ const char* const kUsage =
     "usage: compare_cpu --base FILE --queries FILE [--gt FILE] [--rows N] [--queries-limit Q]\n"
     "                   [--k 10] [--threads T] [--degree 32] [--widths 32,64,128,256]\n"
     "                   [--beams LIST] [--ef-search LIST] [--search-l LIST] [--systems LIST]\n"
-    "                   [--json FILE] [--plot FILE.png] [--skip-hnswlib] [--hnswlib-uint8]\n"
+    "                   [--metric l2|ip|cosine] [--recall ids|ties] [--json FILE]\n"
+    "                   [--plot FILE.png] [--skip-hnswlib] [--hnswlib-uint8]\n"
     "       compare_cpu --base FILE --slices 100000,250000,500000,1000000 [--threads T]\n"
-    "                   [--degree 32] [--json FILE]\n"
+    "                   [--degree 32] [--metric l2|ip|cosine] [--json FILE]\n"
     "\n"
     "  --base FILE          base vectors (.fvecs .bvecs .fbin .u8bin .i8bin .npy)\n"
     "  --queries FILE       query vectors, same element type and dimension as the base\n"
@@ -32,6 +33,12 @@ const char* const kUsage =
     "  --rows N             use only the first N base vectors\n"
     "  --queries-limit Q    use only the first Q queries\n"
     "  --k K                neighbours per query, and the k of recall@k (default 10)\n"
+    "  --metric M           l2 (squared Euclidean, default), ip (inner product: -<a,b>) or cosine\n"
+    "                       (1 - cos); hnswlib and FAISS get unit-length copies of the vectors for\n"
+    "                       cosine and search them by inner product. A --gt file must be for this metric\n"
+    "  --recall R           ids (default): recall@k = (returned ids among the true top k) / k;\n"
+    "                       ties: a returned id also counts when its exact distance (double precision)\n"
+    "                       is <= the k-th true distance (+1e-6 relative +1e-9), for data with duplicates\n"
     "  --threads T          threads for every library (default: all hardware threads)\n"
     "  --degree D           annforge graph degree (default 32)\n"
     "  --widths LIST        search widths for every system (default 32,64,128,256); the three\n"
@@ -44,7 +51,7 @@ const char* const kUsage =
     "                       annforge,hnswlib when the program is called as compare_hnswlib)\n"
     "  --skip-hnswlib       leave hnswlib out\n"
     "  --hnswlib-uint8      give hnswlib uint8 data as bytes (its scalar L2SpaceI) instead of\n"
-    "                       converting it to float32 for its SIMD L2Space\n"
+    "                       converting it to float32 for its SIMD L2Space (l2 only)\n"
     "  --json FILE          also write every figure as one JSON object to FILE\n"
     "  --plot FILE.png      draw recall@k vs queries/s and the build times into FILE.png\n"
     "                       (runs bench/plot_compare.py with /usr/bin/python3 and matplotlib)\n"
@@ -88,6 +95,7 @@ Options parse_options(int argc, char** argv) {
   std::optional<std::vector<int>> widths, beams, ef_search, search_l;
   std::optional<std::vector<std::string>> systems;
   bool skip_hnswlib = false;
+  bool recall_given = false;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--help" || flag == "-h") {
@@ -121,6 +129,16 @@ Options parse_options(int argc, char** argv) {
     else if (flag == "--ef-search") ef_search = parse_integer_list(flag, value);
     else if (flag == "--search-l") search_l = parse_integer_list(flag, value);
     else if (flag == "--systems") systems = split_list(flag, value);
+    else if (flag == "--metric") {
+      if (value != "l2" && value != "ip" && value != "cosine") {
+        throw UsageError("--metric: unknown metric '" + value + "' (expected l2, ip or cosine)");
+      }
+      options.metric = annforge::parse_metric(value);
+    } else if (flag == "--recall") {
+      if (value != "ids" && value != "ties") throw UsageError("--recall: '" + value + "' is neither ids nor ties");
+      options.recall_ties = value == "ties";
+      recall_given = true;
+    }
     else if (flag == "--slices") {
       for (const std::string& item : split_list(flag, value)) options.slices.push_back(parse_integer(flag, item, 2));
     } else {
@@ -139,6 +157,7 @@ Options parse_options(int argc, char** argv) {
     }
     if (!options.plot_path.empty()) throw UsageError("--plot: not available with --slices (the growth table has no plot)");
     if (options.rows >= 0) throw UsageError("--rows: not used with --slices (the slices give the rows)");
+    if (recall_given) throw UsageError("--recall: not used with --slices (nothing is searched)");
     options.systems = {"annforge"};
     return options;
   }
@@ -168,6 +187,11 @@ Options parse_options(int argc, char** argv) {
   if (skip_hnswlib) options.systems.erase(std::remove(options.systems.begin(), options.systems.end(), "hnswlib"), options.systems.end());
   if (options.systems.empty()) throw UsageError("--systems: no system left to run");
   if (options.hnswlib_uint8 && !options.runs("hnswlib")) throw UsageError("--hnswlib-uint8: hnswlib is not run");
+  if (options.hnswlib_uint8 && options.metric != annforge::Metric::L2) {
+    throw UsageError(std::string("--hnswlib-uint8: only with --metric l2 (hnswlib's byte space L2SpaceI has no ") +
+                     (options.metric == annforge::Metric::Cosine ? "cosine" : "inner product") +
+                     "); without the flag hnswlib gets float32 data");
+  }
 
   const std::vector<int> default_widths = widths.value_or(std::vector<int>{32, 64, 128, 256});
   options.beam_widths = beams.value_or(default_widths);

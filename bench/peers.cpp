@@ -32,6 +32,7 @@ annforge::BuildParams annforge_build_params(const Options& options) {
   annforge::BuildParams build_params;
   build_params.device = annforge::Device::Cpu;
   build_params.graph_degree = options.degree;
+  build_params.metric = options.metric;
   // intermediate_degree stays 0: the CPU backend's own choice (3/2 x graph_degree), as a user
   // who sets only the degree gets it.
   build_params.threads = options.threads;
@@ -48,8 +49,12 @@ SystemResult run_annforge(const annforge::Dataset& base, const annforge::Dataset
   result.parameters_text = "cpu backend, graph_degree " + std::to_string(build_params.graph_degree) +
                            ", intermediate_degree " + std::to_string(build_params.intermediate_degree) +
                            " (0: the backend's choice, 3/2 x graph_degree)";
+  if (build_params.metric != annforge::Metric::L2) {
+    result.parameters_text += std::string(", metric ") + annforge::to_string(build_params.metric);
+  }
   result.parameters_json = "{\"graph_degree\": " + std::to_string(build_params.graph_degree) +
-                           ", \"intermediate_degree\": " + std::to_string(build_params.intermediate_degree) + "}";
+                           ", \"intermediate_degree\": " + std::to_string(build_params.intermediate_degree) +
+                           ", \"metric\": \"" + annforge::to_string(build_params.metric) + "\"}";
   std::fprintf(stderr, "annforge: building over %lld vectors ...\n", static_cast<long long>(base.rows()));
   MemoryProbe probe;
   auto start = std::chrono::steady_clock::now();
@@ -68,7 +73,7 @@ SystemResult run_annforge(const annforge::Dataset& base, const annforge::Dataset
     start = std::chrono::steady_clock::now();
     annforge::search(index, queries, options.k, search_params, ids.data(), distances.data());
     double seconds = seconds_since(start);
-    result.points.push_back({width, recall_at_k(ids, truth, queries.rows, options.k), queries.rows / seconds});
+    result.points.push_back(scored_point(width, ids, truth, queries.rows, options.k, queries.rows / seconds));
   }
   return result;
 }
@@ -125,7 +130,7 @@ SystemResult run_hnswlib(hnswlib::SpaceInterface<Distance>& space, const RowByte
       }
     });
     double seconds = seconds_since(start);
-    result.points.push_back({ef, recall_at_k(ids, truth, queries.rows, k), queries.rows / seconds});
+    result.points.push_back(scored_point(ef, ids, truth, queries.rows, k, queries.rows / seconds));
   }
   return result;
 }
@@ -133,26 +138,37 @@ SystemResult run_hnswlib(hnswlib::SpaceInterface<Distance>& space, const RowByte
 }  // namespace
 
 // Runs hnswlib on the data as a user would hand it over: float32 as is, uint8 and int8 widened
-// to float32 (its only SIMD L2 space; `base_floats` / `query_floats`, converted before and not
-// timed) unless --hnswlib-uint8 asks for its scalar byte space.
+// to float32 (its only SIMD spaces; `base_floats` / `query_floats`, converted before and not
+// timed) unless --hnswlib-uint8 asks for its scalar byte space. l2: L2Space; ip:
+// InnerProductSpace (distance 1 - <a,b>, the same order as annforge's -<a,b>); cosine:
+// InnerProductSpace over the unit-length copies run_compare made.
 SystemResult run_hnswlib_on(const annforge::DatasetView& base, const annforge::DatasetView& queries,
                             const FloatRows* base_floats, const FloatRows* query_floats, const GroundTruth& truth,
                             const Options& options) {
   const size_t dim = static_cast<size_t>(base.dim);
   if (options.hnswlib_uint8) {
+    // parse_options refuses --hnswlib-uint8 with another metric: L2SpaceI is L2 only.
+    if (options.metric != annforge::Metric::L2) throw UsageError("--hnswlib-uint8: only with --metric l2");
     hnswlib::L2SpaceI space(dim);
     return run_hnswlib<int>(space, {base.row(0), base.row_bytes(), base.rows},
                             {queries.row(0), queries.row_bytes(), queries.rows}, truth, options,
                             "uint8 data given as bytes to L2SpaceI (scalar, integer distances)");
   }
-  hnswlib::L2Space space(dim);
-  const std::string note = base.type == annforge::ElementType::Float32
-                               ? "float32 data, L2Space"
-                               : std::string(annforge::to_string(base.type)) + " data converted to float32 for L2Space";
+  const bool is_float = base.type == annforge::ElementType::Float32;
+  const std::string data = is_float ? "float32 data" : std::string(annforge::to_string(base.type)) + " data converted to float32";
   const size_t row_bytes = dim * sizeof(float);
-  return run_hnswlib<float>(space, {reinterpret_cast<const uint8_t*>(base_floats->data), row_bytes, base.rows},
-                            {reinterpret_cast<const uint8_t*>(query_floats->data), row_bytes, queries.rows}, truth,
-                            options, note);
+  const RowBytes base_rows{reinterpret_cast<const uint8_t*>(base_floats->data), row_bytes, base.rows};
+  const RowBytes query_rows{reinterpret_cast<const uint8_t*>(query_floats->data), row_bytes, queries.rows};
+  if (options.metric == annforge::Metric::L2) {
+    hnswlib::L2Space space(dim);
+    return run_hnswlib<float>(space, base_rows, query_rows, truth, options,
+                              is_float ? "float32 data, L2Space" : data + " for L2Space");
+  }
+  hnswlib::InnerProductSpace space(dim);
+  const std::string note = options.metric == annforge::Metric::Cosine
+                               ? data + ", normalised to unit length (cosine), InnerProductSpace"
+                               : data + ", InnerProductSpace";
+  return run_hnswlib<float>(space, base_rows, query_rows, truth, options, note);
 }
 
 #ifdef ANNFORGE_BENCH_HAVE_FAISS
@@ -179,7 +195,7 @@ SystemResult run_faiss(const std::string& key, const std::string& label,
     start = std::chrono::steady_clock::now();
     index->search(queries.data, queries.rows, options.k, width, ids.data());
     double seconds = seconds_since(start);
-    result.points.push_back({width, recall_at_k(ids, truth, queries.rows, options.k), queries.rows / seconds});
+    result.points.push_back(scored_point(width, ids, truth, queries.rows, options.k, queries.rows / seconds));
   }
   return result;
 }
@@ -193,13 +209,15 @@ SystemResult run_exact(const annforge::DatasetView& base, const annforge::Datase
   result.key = "exact";
   result.label = "exact (brute force)";
   result.width_name = "";
-  result.parameters_text = "annforge::exact_knn, all queries against all vectors; \"build\" = the time of that search";
-  result.parameters_json = "{\"method\": \"annforge::exact_knn\"}";
+  result.parameters_text = std::string("annforge::exact_knn") +
+                           (options.metric == annforge::Metric::L2 ? "" : std::string(" (metric ") + annforge::to_string(options.metric) + ")") +
+                           ", all queries against all vectors; \"build\" = the time of that search";
+  result.parameters_json = std::string("{\"method\": \"annforge::exact_knn\", \"metric\": \"") + annforge::to_string(options.metric) + "\"}";
   std::fprintf(stderr, "exact: searching %lld queries over %lld vectors ...\n", static_cast<long long>(queries.rows),
                static_cast<long long>(base.rows));
   MemoryProbe probe;
   auto start = std::chrono::steady_clock::now();
-  found = annforge::exact_knn(base, queries, options.k, annforge::Metric::L2, options.threads);
+  found = annforge::exact_knn(base, queries, options.k, options.metric, options.threads);
   result.build_seconds = seconds_since(start);
   result.memory = probe.finish();
   result.vectors_per_second = base.rows / result.build_seconds;

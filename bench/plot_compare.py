@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Draws compare_cpu's JSON report into one PNG: recall@k vs queries/s per system (left, log-scale
 queries/s) and the build time of each system (right, bars labelled with build seconds, vectors/s
-and peak build memory).
+and peak build memory). The title names the metric; the recall axis says "(ties)" for a report
+scored with --recall ties.
 
 usage: /usr/bin/python3 bench/plot_compare.py REPORT.json OUT.png
 
@@ -43,6 +44,10 @@ def main():
     if not systems:
         sys.exit("plot_compare.py: no system in %s has figures" % sys.argv[1])
     k = report["k"]
+    # Reports written before --metric and --recall have neither: L2, recall by ids.
+    metric = report.get("metric", "l2")
+    ties = report.get("recall_mode", "ids") == "ties"
+    recall_name = "recall@%d%s" % (k, " (ties)" if ties else "")
 
     figure, (curves, bars) = plt.subplots(1, 2, figsize=(15, 6.2), gridspec_kw={"width_ratios": [1.25, 1]})
 
@@ -68,8 +73,8 @@ def main():
     curves.xaxis.set_major_formatter(FuncFormatter(lambda value, _: format_tick(value)))
     curves.xaxis.set_minor_formatter(NullFormatter())
     curves.set_xlabel("queries/s (log scale)")
-    curves.set_ylabel("recall@%d" % k)
-    curves.set_title("recall@%d vs queries/s (point labels: search width)" % k, fontsize=11)
+    curves.set_ylabel(recall_name)
+    curves.set_title("%s vs queries/s (point labels: search width)" % recall_name, fontsize=11)
     curves.grid(True, which="both", alpha=0.3)
     curves.legend(loc="lower left", fontsize=8)
 
@@ -103,9 +108,9 @@ def main():
     bars.grid(True, axis="x", alpha=0.3)
 
     rows = report["rows"]
-    title = "%s: %s%d x %d %s, %d queries, %d threads" % (
+    title = "%s: %s%d x %d %s, metric %s, %d queries, %d threads" % (
         report["base"], "first " if report.get("rows_are_slice") else "", rows, report["dim"],
-        report["element_type"], report["queries"], report["threads"])
+        report["element_type"], metric, report["queries"], report["threads"])
     figure.suptitle(title, fontsize=12)
     figure.tight_layout()
     figure.savefig(sys.argv[2], dpi=110)
