@@ -115,6 +115,17 @@ struct SearchParams {
   ProgressCallback progress;
 };
 
+// One upper level of the search hierarchy, as in HNSW: a sparse sample of the rows with a graph
+// of its own. Each level's members are a subset of the level below's (and of all rows). The CPU
+// backend builds level 1 (1 in graph_degree / 2 rows, and every entry point); a search scans
+// the entry points, searches level 1 from the nearest, and starts on the base graph from what
+// that found, so that it starts next to the query however many separate regions the data has.
+struct UpperLevel {
+  std::vector<uint32_t> members;  // row ids, ascending
+  int degree = 0;
+  std::vector<uint32_t> graph;    // members.size() x degree positions into `members`
+};
+
 // A built index: the vectors, the fixed-degree graph (rows x graph_degree ids, no self loops,
 // no repeats), the metric and shape. `vectors` may borrow the caller's memory (zero copy).
 struct Index {
@@ -126,6 +137,10 @@ struct Index {
   // of the data (from k-means), so a query starts near its own region even when the data
   // falls into well separated clusters.
   std::vector<uint32_t> entry_points;
+  // The search hierarchy above the graph, densest first (levels[0] is level 1, which holds
+  // every entry point). Empty for indexes the GPU built: their searches start from all entry
+  // points on the base graph instead.
+  std::vector<UpperLevel> levels;
   std::string backend;            // which backend built it: "cpu" or "cuda"
 
   int64_t rows() const { return vectors.rows(); }

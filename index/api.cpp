@@ -117,6 +117,7 @@ void extend(Index& index, const DatasetView& more, const BuildParams& params) {
   std::memcpy(bytes + old_rows * more.row_bytes(), more.data, more.rows * more.row_bytes());
   Index updated = index;
   updated.vectors = grown;
+  updated.levels.clear();  // they describe the old rows; the backend builds them anew (the CPU does)
   backend.extend(updated, old_rows, params);
   updated.backend = backend.name();
   index = std::move(updated);  // only now: a failure above leaves the caller's index as it was

@@ -1,15 +1,22 @@
-// The annforge index file, version 1. Little-endian, 64-byte header, then the payload, then a
-// checksum of everything before it:
-//   0  char[8]  magic "ANNFIDX1"        8  u32 format version (1)     12 u32 header bytes (64)
+// The annforge index file, versions 1 and 2. Little-endian, 64-byte header, then the payload,
+// then a checksum of everything before it:
+//   0  char[8]  magic "ANNFIDX1"        8  u32 format version (1 or 2) 12 u32 header bytes (64)
 //   16 u32 metric (0 l2, 1 ip, 2 cos)   20 u32 element type (0 f32, 1 u8, 2 i8)
 //   24 u64 rows                         32 u64 dim
 //   40 u32 graph degree                 44 u32 entry point count (>= 1)
-//   48 u32 backend that built it (0 cpu, 1 cuda)                 52..63 zero
+//   48 u32 backend that built it (0 cpu, 1 cuda)
+//   52 u32 upper level count L (version 2: 1..32; version 1: 0)  56..63 zero
 //   64 graph: rows x degree u32 ids, then the entry points (u32 ids), then vectors: rows x dim
+//   version 2, after the vectors, each upper level from level 1 up (Index::levels): u32 member
+//      count, u32 degree, the members (ascending u32 row ids, each level a subset of the one
+//      below, level 1 holding every entry point), then members x degree u32 positions
 //   end-8 u64 checksum (index/checksum.hpp) of all bytes before it
-// Loading maps the file and shares the vectors from the mapping (no copy); the graph is copied.
+// An index without levels is written as version 1, so older readers still load it. Loading maps
+// the file and shares the vectors from the mapping (no copy); the graph and levels are copied.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "annforge.hpp"
 #include "checked_size.hpp"
@@ -20,7 +27,8 @@ namespace annforge {
 namespace {
 
 constexpr char kMagic[8] = {'A', 'N', 'N', 'F', 'I', 'D', 'X', '1'};
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kFormatVersion = 2;  // the newest this build reads and writes
+constexpr uint32_t kMaxLevels = 32;
 constexpr size_t kHeaderBytes = 64;
 constexpr uint64_t kMaxDim = 1 << 20;
 
@@ -35,7 +43,8 @@ struct Header {
   uint32_t graph_degree;
   uint32_t entry_count;
   uint32_t backend;
-  uint8_t reserved[12];
+  uint32_t level_count;
+  uint8_t reserved[8];
 };
 static_assert(sizeof(Header) == kHeaderBytes, "the header layout is part of the file format");
 
@@ -53,7 +62,15 @@ void save(const Index& index, const std::string& path) {
   }
   Header header{};
   std::memcpy(header.magic, kMagic, 8);
-  header.version = kFormatVersion;
+  if (index.levels.size() > kMaxLevels) throw Error(ErrorCode::InvalidArgument, path + ": more than 32 upper levels");
+  for (const UpperLevel& level : index.levels) {
+    if (level.members.empty() || level.degree < 0 ||
+        level.graph.size() != level.members.size() * static_cast<size_t>(level.degree)) {
+      throw Error(ErrorCode::InvalidArgument, path + ": an upper level's graph does not match members x degree");
+    }
+  }
+  header.version = index.levels.empty() ? 1 : 2;
+  header.level_count = static_cast<uint32_t>(index.levels.size());
   header.header_bytes = kHeaderBytes;
   header.metric = static_cast<uint32_t>(index.metric);
   header.element_type = static_cast<uint32_t>(index.vectors.type());
@@ -73,6 +90,12 @@ void save(const Index& index, const std::string& path) {
   write(index.graph.data(), index.graph.size() * sizeof(uint32_t));
   write(index.entry_points.data(), index.entry_points.size() * sizeof(uint32_t));
   write(index.vectors.view().data, index.rows() * index.vectors.view().row_bytes());
+  for (const UpperLevel& level : index.levels) {
+    const uint32_t shape[2] = {static_cast<uint32_t>(level.members.size()), static_cast<uint32_t>(level.degree)};
+    write(shape, sizeof(shape));
+    write(level.members.data(), level.members.size() * sizeof(uint32_t));
+    write(level.graph.data(), level.graph.size() * sizeof(uint32_t));
+  }
   uint64_t sum = checksum.value();
   out.write(&sum, sizeof(sum));
   out.commit();
@@ -96,7 +119,11 @@ Index load(const std::string& path) {
   // Everything the writer fixes is checked, so a file that loads saves back byte for byte.
   if (header.backend > 1) corrupt(path, "corrupt header: unknown backend " + std::to_string(header.backend));
   for (uint8_t b : header.reserved) {
-    if (b != 0) corrupt(path, "corrupt header: reserved bytes 52..63 are not zero");
+    if (b != 0) corrupt(path, "corrupt header: reserved bytes 56..63 are not zero");
+  }
+  if (header.version == 1 && header.level_count != 0) corrupt(path, "corrupt header: upper levels in a version 1 file");
+  if (header.version == 2 && (header.level_count == 0 || header.level_count > kMaxLevels)) {
+    corrupt(path, "corrupt header: " + std::to_string(header.level_count) + " upper levels (expected 1 to 32)");
   }
   if (header.metric > 2) corrupt(path, "corrupt header: unknown metric " + std::to_string(header.metric));
   if (header.element_type > 2) corrupt(path, "corrupt header: unknown element type " + std::to_string(header.element_type));
@@ -119,6 +146,34 @@ Index load(const std::string& path) {
       !detail::checked_product({header.entry_count, sizeof(uint32_t)}, &entry_bytes) ||
       !detail::checked_sum({kHeaderBytes, graph_bytes, entry_bytes, vector_bytes, 8}, &expected)) {
     corrupt(path, "corrupt header: its sizes overflow 64 bits");
+  }
+  // Version 2: the upper levels between the vectors and the checksum, each sized by its own
+  // 8-byte shape; walked here with every size checked before anything is read.
+  struct LevelShape {
+    uint64_t at, members, degree;
+  };
+  std::vector<LevelShape> level_shapes;
+  uint64_t previous_members = header.rows;
+  for (uint32_t l = 0; l < header.level_count; ++l) {
+    const std::string which = "upper level " + std::to_string(l + 1);
+    if (file->size() < expected + 8) corrupt(path, "truncated: " + which + " is cut short");
+    uint32_t shape[2];
+    std::memcpy(shape, file->data() + expected - 8, sizeof(shape));
+    const uint64_t members = shape[0], degree = shape[1];
+    if (members == 0 || members > previous_members) {
+      corrupt(path, "corrupt: " + which + " has " + std::to_string(members) + " members, the level below " +
+                        std::to_string(previous_members));
+    }
+    if (degree > 1024 || degree >= members + (members == 1 ? 1 : 0)) {
+      corrupt(path, "corrupt: " + which + " has degree " + std::to_string(degree) + " for " + std::to_string(members) + " members");
+    }
+    uint64_t level_bytes = 0;
+    if (!detail::checked_product({members, degree + 1, sizeof(uint32_t)}, &level_bytes) ||
+        !detail::checked_sum({expected, 8, level_bytes}, &expected)) {
+      corrupt(path, "corrupt: " + which + "'s size overflows 64 bits");
+    }
+    level_shapes.push_back({expected - 8 - level_bytes, members, degree});
+    previous_members = members;
   }
   if (file->size() < expected) {
     corrupt(path, "truncated: " + std::to_string(file->size()) + " bytes, the header describes " +
@@ -160,6 +215,47 @@ Index load(const std::string& path) {
         corrupt(path, "corrupt: vector " + std::to_string(i / header.dim) + " holds " +
                           (std::isnan(value) ? "NaN" : "an infinite value"));
       }
+    }
+  }
+  index.levels.reserve(level_shapes.size());  // `below` points into it: no reallocation
+  const std::vector<uint32_t>* below = nullptr;  // the members of the level below (none: all rows)
+  for (size_t l = 0; l < level_shapes.size(); ++l) {
+    const LevelShape& shape = level_shapes[l];
+    const std::string which = "upper level " + std::to_string(l + 1);
+    UpperLevel level;
+    level.degree = static_cast<int>(shape.degree);
+    level.members.resize(shape.members);
+    std::memcpy(level.members.data(), file->data() + shape.at, shape.members * sizeof(uint32_t));
+    level.graph.resize(shape.members * shape.degree);
+    if (!level.graph.empty()) {
+      std::memcpy(level.graph.data(), file->data() + shape.at + shape.members * sizeof(uint32_t),
+                  level.graph.size() * sizeof(uint32_t));
+    }
+    // Members ascending, each one a member of the level below: the descent looks rows up by
+    // binary search and steps down from a level to the one below.
+    size_t cursor = 0;
+    for (size_t i = 0; i < level.members.size(); ++i) {
+      const uint32_t row = level.members[i];
+      if (row >= header.rows || (i > 0 && row <= level.members[i - 1])) {
+        corrupt(path, "corrupt: " + which + "'s members are not ascending row ids");
+      }
+      if (below != nullptr) {
+        while (cursor < below->size() && (*below)[cursor] < row) ++cursor;
+        if (cursor == below->size() || (*below)[cursor] != row) {
+          corrupt(path, "corrupt: " + which + " holds row " + std::to_string(row) + ", which the level below lacks");
+        }
+      }
+    }
+    for (uint32_t position : level.graph) {
+      if (position >= shape.members) corrupt(path, "corrupt: " + which + "'s graph holds position " + std::to_string(position) + " out of range");
+    }
+    index.levels.push_back(std::move(level));
+    below = &index.levels.back().members;
+  }
+  // A search seeds level 1 with the entry points by their positions there.
+  for (uint32_t e : index.entry_points) {
+    if (!index.levels.empty() && !std::binary_search(index.levels[0].members.begin(), index.levels[0].members.end(), e)) {
+      corrupt(path, "corrupt: upper level 1 lacks entry point " + std::to_string(e));
     }
   }
   index.vectors = Dataset::wrap(view, std::static_pointer_cast<const void>(file));

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds every target, unpacks the real data sets when ../shared is
-# beside the repository, and runs the whole test suite; then the checking build: the same suite
-# under AddressSanitizer + UndefinedBehaviorSanitizer with every fuzz harness's seeds
-# (scripts/sanitize.sh), and each libFuzzer harness for FUZZ_SECONDS (scripts/fuzz.sh).
+# Installs what is missing, builds every target and unpacks the real data sets when ../shared is
+# beside the repository; runs the checking build (the test suite under AddressSanitizer +
+# UndefinedBehaviorSanitizer with every fuzz harness's seeds, scripts/sanitize.sh, then each
+# libFuzzer harness for FUZZ_SECONDS, scripts/fuzz.sh), and last the whole test suite.
 # Exits non-zero when a test fails, a sanitizer reports, or a fuzzer finds a crash.
 # Environment: BUILD_DIR (default build); ANNFORGE_CUDA=AUTO|ON|OFF (see scripts/build.sh);
 #              SANITIZE=0 skips the sanitizer build and the fuzzers; FUZZ_SECONDS (default 60
@@ -13,9 +13,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 build_dir=${BUILD_DIR:-build}
 bash scripts/build.sh "$@"
 bash scripts/data.sh
-# The ctest of the CMake that configured the build (CMake 4 from .deps when CUDA is on).
-ctest_bin=$(sed -n 's/^CMAKE_CTEST_COMMAND:INTERNAL=//p' "$build_dir/CMakeCache.txt")
-"${ctest_bin:-ctest}" --test-dir "$build_dir" --output-on-failure -j2
 
 if [ "${SANITIZE:-1}" != 0 ]; then
   echo "== test.sh: the test suite under AddressSanitizer + UndefinedBehaviorSanitizer (scripts/sanitize.sh)"
@@ -26,3 +23,9 @@ if [ "${SANITIZE:-1}" != 0 ]; then
     bash scripts/fuzz.sh "$fuzz_seconds"
   fi
 fi
+
+# The main suite last, so that its summary closes the output.
+echo "== test.sh: the test suite ($build_dir)"
+# The ctest of the CMake that configured the build (CMake 4 from .deps when CUDA is on).
+ctest_bin=$(sed -n 's/^CMAKE_CTEST_COMMAND:INTERNAL=//p' "$build_dir/CMakeCache.txt")
+"${ctest_bin:-ctest}" --test-dir "$build_dir" --output-on-failure -j2

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -26,7 +27,7 @@ using namespace annforge_test;
 
 // Field offsets of the 64-byte header.
 constexpr size_t kVersionAt = 8, kHeaderBytesAt = 12, kMetricAt = 16, kTypeAt = 20, kRowsAt = 24, kDimAt = 32,
-                 kDegreeAt = 40, kEntryCountAt = 44, kBackendAt = 48, kHeaderSize = 64;
+                 kDegreeAt = 40, kEntryCountAt = 44, kBackendAt = 48, kLevelCountAt = 52, kHeaderSize = 64;
 
 uint32_t u32_at(const std::vector<uint8_t>& b, size_t at) {
   uint32_t v;
@@ -65,6 +66,12 @@ void expect_same_index(const Index& a, const Index& b) {
   EXPECT_EQ(a.entry_points, b.entry_points);
   EXPECT_EQ(a.backend, b.backend);
   EXPECT_EQ(a.graph, b.graph);
+  ASSERT_EQ(a.levels.size(), b.levels.size());
+  for (size_t l = 0; l < a.levels.size(); ++l) {
+    EXPECT_EQ(a.levels[l].members, b.levels[l].members) << "upper level " << l + 1;
+    EXPECT_EQ(a.levels[l].degree, b.levels[l].degree) << "upper level " << l + 1;
+    EXPECT_EQ(a.levels[l].graph, b.levels[l].graph) << "upper level " << l + 1;
+  }
   ASSERT_EQ(a.rows(), b.rows());
   ASSERT_EQ(a.dim(), b.dim());
   ASSERT_EQ(a.vectors.type(), b.vectors.type());
@@ -105,9 +112,14 @@ TEST_P(IndexRoundTrip, SaveLoadSaveIsByteIdentical) {
   const int64_t rows = original.rows(), dim = original.dim(), degree = original.graph_degree;
   const size_t graph_bytes = rows * degree * 4, vector_bytes = rows * dim * element_size(v.type);
   const size_t entry_bytes = original.entry_points.size() * 4;
-  ASSERT_EQ(a.size(), kHeaderSize + graph_bytes + entry_bytes + vector_bytes + 8);
+  size_t level_bytes = 0;
+  for (const UpperLevel& level : original.levels) level_bytes += 8 + level.members.size() * (1 + level.degree) * 4;
+  // The CPU builds a level 1 over 3,000 rows; the GPU none (version 1, readable by older builds).
+  EXPECT_EQ(original.levels.size(), device == Device::Gpu ? 0u : 1u);
+  ASSERT_EQ(a.size(), kHeaderSize + graph_bytes + entry_bytes + vector_bytes + level_bytes + 8);
   EXPECT_EQ(std::string(a.begin(), a.begin() + 8), "ANNFIDX1");
-  EXPECT_EQ(u32_at(a, kVersionAt), 1u);
+  EXPECT_EQ(u32_at(a, kVersionAt), original.levels.empty() ? 1u : 2u);
+  EXPECT_EQ(u32_at(a, kLevelCountAt), original.levels.size());
   EXPECT_EQ(u32_at(a, kHeaderBytesAt), 64u);
   EXPECT_EQ(u32_at(a, kMetricAt), static_cast<uint32_t>(v.metric));
   EXPECT_EQ(u32_at(a, kTypeAt), static_cast<uint32_t>(v.type));
@@ -116,7 +128,15 @@ TEST_P(IndexRoundTrip, SaveLoadSaveIsByteIdentical) {
   EXPECT_EQ(u32_at(a, kDegreeAt), static_cast<uint32_t>(degree));
   EXPECT_EQ(u32_at(a, kEntryCountAt), original.entry_points.size());
   EXPECT_EQ(u32_at(a, kBackendAt), device == Device::Gpu ? 1u : 0u) << "the backend that built it: 0 cpu, 1 cuda";
-  for (size_t i = 52; i < 64; ++i) EXPECT_EQ(a[i], 0) << "reserved header byte " << i;
+  for (size_t i = 56; i < 64; ++i) EXPECT_EQ(a[i], 0) << "reserved header byte " << i;
+  size_t at = kHeaderSize + graph_bytes + entry_bytes + vector_bytes;
+  for (const UpperLevel& level : original.levels) {
+    EXPECT_EQ(u32_at(a, at), level.members.size());
+    EXPECT_EQ(u32_at(a, at + 4), static_cast<uint32_t>(level.degree));
+    EXPECT_EQ(std::memcmp(a.data() + at + 8, level.members.data(), level.members.size() * 4), 0);
+    EXPECT_EQ(std::memcmp(a.data() + at + 8 + level.members.size() * 4, level.graph.data(), level.graph.size() * 4), 0);
+    at += 8 + level.members.size() * (1 + level.degree) * 4;
+  }
   EXPECT_EQ(std::memcmp(a.data() + kHeaderSize, original.graph.data(), graph_bytes), 0);
   EXPECT_EQ(std::memcmp(a.data() + kHeaderSize + graph_bytes, original.entry_points.data(), entry_bytes), 0);
   EXPECT_EQ(std::memcmp(a.data() + kHeaderSize + graph_bytes + entry_bytes, original.vectors.view().data, vector_bytes),
@@ -417,7 +437,7 @@ TEST_F(DamagedIndex, StructuralDamageWithAValidChecksum) {
   EXPECT_TRUE(refused(damaged(kDegreeAt, rows), ErrorCode::Format, {"degree"}));
   // What the writer always sets: a file that loads must save back byte for byte.
   EXPECT_TRUE(refused(damaged(kBackendAt, 2), ErrorCode::Format, {"backend"}));
-  EXPECT_TRUE(refused(damaged(kBackendAt + 4, 1), ErrorCode::Format, {"reserved"}));
+  EXPECT_TRUE(refused(damaged(kBackendAt + 8, 1), ErrorCode::Format, {"reserved"}));
   EXPECT_TRUE(refused(damaged(kHeaderSize - 4, 0x01000000), ErrorCode::Format, {"reserved"}));
   // build() refuses NaN and infinity; vectors holding one would poison every distance compare.
   const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
@@ -440,8 +460,45 @@ TEST_F(DamagedIndex, StructuralDamageWithAValidChecksum) {
     bytes.insert(bytes.end(), good_->begin() + vectors_at(), good_->begin() + vectors_at() + half * row_bytes);
     bytes.resize(bytes.size() + 8);
     std::memcpy(bytes.data() + kRowsAt, &half, 8);
+    put_u32(bytes, kVersionAt, 1);  // the levels are left out
+    put_u32(bytes, kLevelCountAt, 0);
     fix_checksum(bytes);
     EXPECT_TRUE(refused(bytes, ErrorCode::Format, {"id"}));
+  }
+}
+
+// Damage to the upper levels (version 2), each with a valid checksum: refused before a search
+// could read past a level's members or graph.
+TEST_F(DamagedIndex, DamagedUpperLevels) {
+  ASSERT_EQ(index_->levels.size(), 1u) << "the fixture's index must have a level 1";
+  const UpperLevel& level = index_->levels[0];
+  const size_t at = vectors_at() + vector_bytes();  // the level's member count, degree, members, graph
+  const size_t members_at = at + 8, graph_at = members_at + level.members.size() * 4;
+  auto damaged = [&](size_t offset, uint32_t value) {
+    std::vector<uint8_t> bytes = *good_;
+    put_u32(bytes, offset, value);
+    fix_checksum(bytes);
+    return bytes;
+  };
+  const uint32_t count = static_cast<uint32_t>(level.members.size());
+  EXPECT_TRUE(refused(damaged(kLevelCountAt, 0), ErrorCode::Format, {"upper levels"})) << "version 2 without levels";
+  EXPECT_TRUE(refused(damaged(kLevelCountAt, 33), ErrorCode::Format, {"upper levels"}));
+  EXPECT_TRUE(refused(damaged(kLevelCountAt, 2), ErrorCode::Format, {"upper level 2"})) << "a level that is not there";
+  EXPECT_TRUE(refused(damaged(kVersionAt, 1), ErrorCode::Format, {"version 1"}));
+  EXPECT_TRUE(refused(damaged(at, static_cast<uint32_t>(index_->rows()) + 1), ErrorCode::Format, {"members"}));
+  EXPECT_TRUE(refused(damaged(at, 0), ErrorCode::Format, {"members"}));
+  EXPECT_TRUE(refused(damaged(at + 4, count), ErrorCode::Format, {"degree"}));
+  EXPECT_TRUE(refused(damaged(members_at + 4, level.members[0]), ErrorCode::Format, {"ascending"}));
+  EXPECT_TRUE(refused(damaged(members_at + 4 * (count - 1), static_cast<uint32_t>(index_->rows())), ErrorCode::Format,
+                      {"ascending"}));
+  EXPECT_TRUE(refused(damaged(graph_at + 4 * 7, count), ErrorCode::Format, {"position"}));
+  // An entry point that level 1 lacks: the search looks entry points up there.
+  uint32_t outsider = 0;
+  while (std::binary_search(level.members.begin(), level.members.end(), outsider)) ++outsider;
+  EXPECT_TRUE(refused(damaged(entries_at() + 4, outsider), ErrorCode::Format, {"entry point"}));
+  // The cut, anywhere in the levels.
+  for (size_t cut : {at + 3, members_at + 5, graph_at + 9, good_->size() - 9}) {
+    EXPECT_TRUE(refused(std::vector<uint8_t>(good_->begin(), good_->begin() + cut), ErrorCode::Format)) << "cut at " << cut;
   }
 }
 

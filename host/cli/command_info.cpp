@@ -33,14 +33,25 @@ int run_info(int argc, char** argv) {
     o.add("graph_degree", index.graph_degree).add("entry_points", static_cast<long long>(index.entry_points.size()));
     o.add("built_by", index.backend).add("file_bytes", static_cast<long long>(st.st_size));
     o.add("rows_without_in_edges", static_cast<long long>(unreachable)).add("max_in_degree", static_cast<long long>(max_in));
+    o.add("format_version", index.levels.empty() ? 1 : 2).add("upper_levels", static_cast<int>(index.levels.size()));
+    if (!index.levels.empty()) {
+      o.add("level1_rows", static_cast<long long>(index.levels[0].members.size())).add("level1_degree", index.levels[0].degree);
+    }
     std::printf("%s\n", o.str().c_str());
   } else {
-    std::printf("%s: annforge index, format version 1, checksum ok\n", path.c_str());
+    // An index without upper levels is written as version 1 (index/index_file.cpp).
+    std::printf("%s: annforge index, format version %d, checksum ok\n", path.c_str(), index.levels.empty() ? 1 : 2);
     std::printf("  vectors       %lld x %lld %s\n", static_cast<long long>(index.rows()),
                 static_cast<long long>(index.dim()), to_string(index.vectors.type()));
     std::printf("  metric        %s\n", to_string(index.metric));
     std::printf("  graph degree  %d (%zu entry points)\n", index.graph_degree, index.entry_points.size());
     std::printf("  in-degree     max %u, %lld rows with none\n", max_in, static_cast<long long>(unreachable));
+    if (index.levels.empty()) {
+      std::printf("  upper levels  none (searches start from every entry point)\n");
+    } else {
+      std::printf("  upper levels  %zu (level 1: %zu rows, degree %d)\n", index.levels.size(), index.levels[0].members.size(),
+                  index.levels[0].degree);
+    }
     std::printf("  built by      %s backend\n", index.backend.c_str());
     std::printf("  file size     %lld bytes\n", static_cast<long long>(st.st_size));
   }

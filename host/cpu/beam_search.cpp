@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <limits>
 
+#include "host/env_knob.hpp"
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/progress.hpp"
+#include "host/cpu/upper_levels.hpp"
 #include "kernels/shared/neighbor_list.hpp"
 
 namespace annforge::cpu {
@@ -64,7 +66,10 @@ struct Beam {
 }  // namespace
 
 void beam_search(const GraphView& graph, const Distance& distance, const DatasetView& queries,
-                 const BeamSearchParams& params, const ProgressCallback& progress, uint32_t* ids, float* distances) {
+                 const BeamSearchParams& params, const ProgressCallback& progress, uint32_t* ids, float* distances,
+                 const std::vector<UpperLevel>* levels) {
+  const bool descend = levels != nullptr && !levels->empty() && graph.entry_count > 0;
+  const int upper_degree = descend ? (*levels)[0].degree : 0;
   const int k = params.k;
   const int width = std::max(params.beam_width, k);
   const int degree = graph.degree;
@@ -72,7 +77,7 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
   const int64_t rows = base.rows;
   ProgressReporter reporter(progress, "search", queries.rows);
   const bool cosine = distance.metric() == Metric::Cosine;
-  const int batch_capacity = std::max(degree, graph.entry_count);
+  const int batch_capacity = std::max({degree, graph.entry_count, upper_degree});
   // The entry points' rows and norms, gathered once for every query.
   std::vector<const void*> entry_rows(graph.entry_count);
   std::vector<float> entry_norms(graph.entry_count, 1.0f);
@@ -80,9 +85,19 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
     entry_rows[e] = base.row(graph.entry_points[e]);
     if (cosine) entry_norms[e] = distance.inverse_norm_of(graph.entry_points[e]);
   }
+  // Level 1 is searched with a beam of its own (greedy descent alone ends in the wrong region of
+  // data with many separate clusters); its results seed the base beam.
+  const int level1_width = descend ? std::min(width, detail::env_knob("ANNFORGE_CPU_UPPER_BEAM", 16)) : 0;
+  const int64_t level1_rows = descend ? static_cast<int64_t>((*levels)[0].members.size()) : 0;
+  std::vector<uint32_t> entry_positions;
+  if (descend) {
+    for (int e = 0; e < graph.entry_count; ++e) entry_positions.push_back(position_in((*levels)[0], graph.entry_points[e]));
+  }
   parallel_for(queries.rows, params.threads, 32, [&](int64_t begin, int64_t end, int thread) {
     VisitedSet visited(rows);
+    VisitedSet visited1(level1_rows);
     Beam beam(width);
+    Beam beam1(level1_width);
     std::vector<uint32_t> batch(batch_capacity);
     std::vector<const void*> batch_rows(batch_capacity);
     std::vector<float> batch_norms(batch_capacity, 1.0f), batch_distances(batch_capacity);
@@ -107,14 +122,53 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
         for (int e = 0; e < fresh; ++e) lowest = std::min(lowest, beam.insert(batch[e], batch_distances[e]));
         return lowest;
       };
-      // Entry points: every distance, but only those that enter the beam are marked visited.
-      // Marking all of them would touch a random cache line of the visited set per entry point
-      // (a miss each, 1,024 of them on large data); one left unmarked and reached again later
-      // is only evaluated again, and it was not in the beam.
-      distance.raw_many(query, query_norm, entry_rows.data(), entry_norms.data(), graph.entry_count,
-                        batch_distances.data());
-      for (int e = 0; e < graph.entry_count; ++e) {
-        if (beam.insert(graph.entry_points[e], batch_distances[e]) < width) visited.insert(graph.entry_points[e]);
+      if (descend) {
+        // The entry points' distances seed a beam search on level 1 (every entry point is a
+        // member there); the rows it ends with seed the beam on the base graph.
+        const UpperLevel& level1 = (*levels)[0];
+        distance.raw_many(query, query_norm, entry_rows.data(), entry_norms.data(), graph.entry_count,
+                          batch_distances.data());
+        visited1.next_query();
+        beam1.clear();
+        for (int e = 0; e < graph.entry_count; ++e) {
+          if (beam1.insert(entry_positions[e], batch_distances[e]) < level1_width) visited1.insert(entry_positions[e]);
+        }
+        for (int cursor = 0; level1.degree > 0 && cursor < beam1.size;) {
+          if (beam1.expanded[cursor]) {
+            ++cursor;
+            continue;
+          }
+          beam1.expanded[cursor] = 1;
+          const uint32_t* next = level1.graph.data() + static_cast<int64_t>(beam1.ids[cursor]) * level1.degree;
+          int fresh = 0;
+          for (int e = 0; e < level1.degree; ++e) {
+            if (!visited1.insert(next[e])) continue;
+            const uint32_t row = level1.members[next[e]];
+            batch[fresh] = next[e];
+            batch_rows[fresh] = base.row(row);
+            if (cosine) batch_norms[fresh] = distance.inverse_norm_of(row);
+            ++fresh;
+          }
+          distance.raw_many(query, query_norm, batch_rows.data(), batch_norms.data(), fresh, batch_distances.data());
+          int lowest = beam1.size;
+          for (int e = 0; e < fresh; ++e) lowest = std::min(lowest, beam1.insert(batch[e], batch_distances[e]));
+          if (lowest < cursor) cursor = lowest;
+        }
+        for (int e = 0; e < beam1.size; ++e) {
+          const uint32_t row = level1.members[beam1.ids[e]];
+          visited.insert(row);
+          beam.insert(row, beam1.distances[e]);
+        }
+      } else {
+        // Entry points: every distance, but only those that enter the beam are marked visited.
+        // Marking all of them would touch a random cache line of the visited set per entry
+        // point (a miss each, 1,024 of them on large data); one left unmarked and reached again
+        // later is only evaluated again, and it was not in the beam.
+        distance.raw_many(query, query_norm, entry_rows.data(), entry_norms.data(), graph.entry_count,
+                          batch_distances.data());
+        for (int e = 0; e < graph.entry_count; ++e) {
+          if (beam.insert(graph.entry_points[e], batch_distances[e]) < width) visited.insert(graph.entry_points[e]);
+        }
       }
       int cursor = 0;  // every beam entry before it has been expanded
       while (cursor < beam.size) {

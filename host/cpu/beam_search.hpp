@@ -25,7 +25,11 @@ inline GraphView graph_of(const Index& index) {
   return {index.graph.data(), index.graph_degree, index.entry_points.data(), static_cast<int>(index.entry_points.size())};
 }
 
+// With `levels` (non-empty; Index::levels, whose level 1 holds every entry point), each query
+// scans the entry points, searches level 1 from the nearest of them with a beam of 16, and
+// starts the beam on the base graph from what that found; without, from every entry point.
 void beam_search(const GraphView& graph, const Distance& distance, const DatasetView& queries,
-                 const BeamSearchParams& params, const ProgressCallback& progress, uint32_t* ids, float* distances);
+                 const BeamSearchParams& params, const ProgressCallback& progress, uint32_t* ids, float* distances,
+                 const std::vector<UpperLevel>* levels = nullptr);
 
 }  // namespace annforge::cpu

@@ -15,6 +15,7 @@
 #include "host/cpu/projection.hpp"
 #include "host/cpu/reorder.hpp"
 #include "host/cpu/trace.hpp"
+#include "host/cpu/upper_levels.hpp"
 
 namespace annforge::cpu {
 namespace {
@@ -76,7 +77,18 @@ class CpuBackend final : public detail::Backend {
  public:
   const char* name() const override { return "cpu"; }
 
+  // The graph, its entry points and the hierarchy above it.
   void build(Index& index, const BuildParams& params) override {
+    build_flat(index, params);
+    StageTimer timer;
+    if (detail::env_knob("ANNFORGE_CPU_FLAT", 0) == 1) return;  // measurements: flat entry points only
+    index.levels = build_upper_levels(index, params, [this](Index& sub, const BuildParams& p) { build_flat(sub, p); });
+    timer.lap("%d upper levels (level 1: %lld rows)", static_cast<int>(index.levels.size()),
+              static_cast<long long>(index.levels.empty() ? 0 : index.levels[0].members.size()));
+  }
+
+  // The graph and its entry points, no levels: the base of an index, and each upper level.
+  void build_flat(Index& index, const BuildParams& params) {
     const DatasetView& data = index.vectors.view();
     const int threads = resolve_threads(params.threads);
     const int64_t rows = data.rows;
@@ -112,11 +124,14 @@ class CpuBackend final : public detail::Backend {
     beam.k = k;
     beam.beam_width = params.beam_width;
     beam.threads = params.threads;
-    beam_search(graph_of(index), distance, queries, beam, params.progress, ids, distances);
+    beam_search(graph_of(index), distance, queries, beam, params.progress, ids, distances, &index.levels);
   }
 
   void extend(Index& index, int64_t first_new_row, const BuildParams& params) override {
-    extend_graph(index, first_new_row, params);
+    extend_graph(index, first_new_row, params);  // a rebuild (many new rows) brings its own levels
+    if (index.levels.empty()) {
+      index.levels = build_upper_levels(index, params, [this](Index& sub, const BuildParams& p) { build_flat(sub, p); });
+    }
   }
 
   void exact_knn(const DatasetView& base, const DatasetView& queries, int k, Metric metric, int threads,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the seed corpus (corpus/<harness>/) from tiny matrices: a few valid files of
 # every type, a misaligned .npy, and small indexes (float32, uint8, int8; l2, ip, cosine; one
-# row). Needs the annforge CLI (argument 1, default build/annforge) and Debian's python3-numpy.
+# row; one with an upper level). Needs the annforge CLI (argument 1, default build/annforge) and Debian's python3-numpy.
 #   tests/fuzz/make_seeds.sh [path/to/annforge]
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -35,6 +35,7 @@ texmex(f"{out}/a.bvecs", u); texmex(f"{out}/b.bvecs", u[:2])
 bigann(f"{out}/a.fbin", f); bigann(f"{out}/b.fbin", f[:1])
 bigann(f"{out}/a.u8bin", u); bigann(f"{out}/a.i8bin", i)
 texmex(f"{out}/a.ivecs", ids); bigann(f"{out}/a.ibin", ids)
+bigann(f"{out}/levels.u8bin", rng.integers(0, 256, (600, 2), dtype=np.uint8))
 np.save(f"{out}/a.npy", f); np.save(f"{out}/b.npy", u); np.save(f"{out}/c.npy", i)
 # A header whose length is not a multiple of 4: the float data starts misaligned.
 with open(f"{out}/d.npy", "wb") as fh:
@@ -54,6 +55,8 @@ for ext in fvecs bvecs fbin u8bin i8bin npy ivecs ibin; do seed "fuzz_read_$ext"
 "$cli" build --data "$work/a.u8bin" --out "$work/ip-u8.afi" --degree 2 --metric ip >/dev/null
 "$cli" build --data "$work/a.i8bin" --out "$work/cos-i8.afi" --degree 4 --metric cosine >/dev/null
 "$cli" build --data "$work/b.fbin" --out "$work/one-row.afi" --degree 1 >/dev/null
+# 600 rows of degree 8: large enough for an upper level (index format version 2).
+"$cli" build --data "$work/levels.u8bin" --out "$work/levels-u8.afi" --degree 8 >/dev/null
 seed fuzz_load_index "$work"/*.afi
 seed fuzz_load_index_checksummed "$work"/*.afi
 # fuzz_load_search reads its knobs (k, beam) from one byte after the index.
