@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "annforge.hpp"
-#include "index/checksum.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
 using namespace annforge;
@@ -20,20 +19,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string copy = scratch_path("copy.afi");
   std::vector<uint8_t> bytes(data, data + size);
 #ifdef FUZZ_FIX_CHECKSUM
-  if (bytes.size() >= 8) {
-    detail::Checksum checksum;
-    checksum.update(bytes.data(), bytes.size() - 8);
-    const uint64_t sum = checksum.value();
-    std::memcpy(bytes.data() + bytes.size() - 8, &sum, 8);
-  }
+  fix_checksum(bytes);
 #endif
-  write_file(input, bytes.data(), bytes.size());
   Index index;
-  try {
-    index = load(input);
-  } catch (const Error&) {
-    return 0;
-  }
+  if (!load_written(input, bytes, &index)) return 0;
   FUZZ_CHECK(index.rows() > 0 && index.dim() > 0);
   FUZZ_CHECK(index.graph.size() == static_cast<size_t>(index.rows()) * index.graph_degree);
   FUZZ_CHECK(!index.entry_points.empty());

@@ -10,6 +10,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
+
+#include "annforge.hpp"
+#include "index/checksum.hpp"
 
 namespace annforge_fuzz {
 
@@ -50,6 +54,27 @@ inline uint64_t touch(const void* data, size_t bytes) {
   uint64_t sum = 0;
   for (size_t i = 0; i < bytes; ++i) sum += p[i];
   return sum;
+}
+
+// Writes a valid index checksum into the last 8 bytes (when there are 8), so that mutations get
+// past it to the header and structure checks.
+inline void fix_checksum(std::vector<uint8_t>& bytes) {
+  if (bytes.size() < 8) return;
+  annforge::detail::Checksum checksum;
+  checksum.update(bytes.data(), bytes.size() - 8);
+  const uint64_t sum = checksum.value();
+  std::memcpy(bytes.data() + bytes.size() - 8, &sum, 8);
+}
+
+// Writes `bytes` to `path` and loads it as an index; false when the loader refuses it.
+inline bool load_written(const std::string& path, const std::vector<uint8_t>& bytes, annforge::Index* index) {
+  write_file(path, bytes.data(), bytes.size());
+  try {
+    *index = annforge::load(path);
+  } catch (const annforge::Error&) {
+    return false;  // refused with a message: the wanted outcome for a bad file
+  }
+  return true;
 }
 
 }  // namespace annforge_fuzz
