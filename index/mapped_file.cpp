@@ -20,16 +20,15 @@
 namespace annforge::detail {
 namespace {
 
-// The directory that holds `path` and the file's own name in it.
-void split_path(const std::string& path, std::string* dir, std::string* name) {
-  auto slash = path.find_last_of('/');
-  if (slash == std::string::npos) {
-    *dir = ".";
-    *name = path;
-  } else {
-    *dir = slash == 0 ? "/" : path.substr(0, slash);
-    *name = path.substr(slash + 1);
-  }
+// The directory that holds `path`, and the file's own name in it.
+std::string directory_of(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return std::string(".");
+  return slash == 0 ? std::string("/") : path.substr(0, slash);
+}
+std::string name_in_directory(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
 bool all_digits(const std::string& s) {
@@ -58,8 +57,7 @@ std::string temporary_name(const std::string& path) {
 }
 
 void fsync_directory_of(const std::string& path) {
-  std::string dir, name;
-  split_path(path, &dir, &name);
+  const std::string dir = directory_of(path);
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return;  // a directory we cannot open cannot be synced either; the rename stands
   ::fsync(fd);
@@ -98,9 +96,8 @@ MappedFile::~MappedFile() {
 }
 
 int remove_stale_temporaries(const std::string& path) {
-  std::string dir, name;
-  split_path(path, &dir, &name);
-  const std::string prefix = name + ".tmp.";
+  const std::string dir = directory_of(path);
+  const std::string prefix = name_in_directory(path) + ".tmp.";
   DIR* listing = ::opendir(dir.c_str());
   if (!listing) return 0;  // an unreadable directory: nothing to tidy, and the save may still work
   int removed = 0;
