@@ -109,86 +109,70 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
       const float query_norm = distance.query_inverse_norm(query);
       visited.next_query();
       beam.clear();
-      // Distances from the query to the unvisited ids among `ids`, in one batched call; each
-      // enters the beam if it is near enough. Returns the lowest beam position filled.
-      auto visit = [&](const uint32_t* ids, int count) {
-        int fresh = 0;
-        for (int e = 0; e < count; ++e) {
-          if (!visited.insert(ids[e])) continue;
-          batch[fresh] = ids[e];
-          batch_rows[fresh] = base.row(ids[e]);
-          if (cosine) batch_norms[fresh] = distance.inverse_norm_of(ids[e]);
-          ++fresh;
-        }
-        distance.raw_many(query, query_norm, batch_rows.data(), batch_norms.data(), fresh, batch_distances.data());
-        int lowest = beam.size;
-        for (int e = 0; e < fresh; ++e) lowest = std::min(lowest, beam.insert(batch[e], batch_distances[e]));
-        return lowest;
-      };
-      if (descend) {
-        // The entry points' distances seed a beam search on level 1 (every entry point is a
-        // member there); the rows it ends with seed the beam on the base graph.
-        const UpperLevel& level1 = (*levels)[0];
-        distance.raw_many(query, query_norm, entry_rows.data(), entry_norms.data(), graph.entry_count,
-                          batch_distances.data());
-        visited1.next_query();
-        beam1.clear();
-        for (int e = 0; e < graph.entry_count; ++e) {
-          if (beam1.insert(entry_positions[e], batch_distances[e]) < level1_width) visited1.insert(entry_positions[e]);
-        }
-        for (int cursor = 0; level1.degree > 0 && cursor < beam1.size;) {
-          if (beam1.expanded[cursor]) {
+      // Best-first walk until every beam entry is expanded: each expansion of the nearest
+      // unexpanded entry computes, in one batched call, the distances to its unvisited
+      // neighbours, which enter the beam if near enough. The beam's ids index a graph whose
+      // entry v has `walk_degree` neighbours at neighbors_of(v) and stands for row_of(v) of the
+      // base (level 1: positions in its member list; the base graph: rows themselves).
+      auto walk = [&](Beam& walk_beam, VisitedSet& walk_visited, int walk_degree, auto neighbors_of, auto row_of) {
+        int cursor = 0;  // every beam entry before it has been expanded
+        while (walk_degree > 0 && cursor < walk_beam.size) {
+          if (walk_beam.expanded[cursor]) {
             ++cursor;
             continue;
           }
-          beam1.expanded[cursor] = 1;
-          const uint32_t* next = level1.graph.data() + static_cast<int64_t>(beam1.ids[cursor]) * level1.degree;
-          // Level 1's rows are scattered over the whole base: start every load before any distance.
-          for (int e = 0; e < level1.degree; ++e) prefetch_row(base, level1.members[next[e]]);
+          walk_beam.expanded[cursor] = 1;
+          const uint32_t* next = neighbors_of(walk_beam.ids[cursor]);
+          // Start every neighbour's load before computing any distance: the loads overlap
+          // instead of stalling one after another.
+          for (int e = 0; e < walk_degree; ++e) prefetch_row(base, row_of(next[e]));
           int fresh = 0;
-          for (int e = 0; e < level1.degree; ++e) {
-            if (!visited1.insert(next[e])) continue;
-            const uint32_t row = level1.members[next[e]];
+          for (int e = 0; e < walk_degree; ++e) {
+            if (!walk_visited.insert(next[e])) continue;
+            const uint32_t row = row_of(next[e]);
             batch[fresh] = next[e];
             batch_rows[fresh] = base.row(row);
             if (cosine) batch_norms[fresh] = distance.inverse_norm_of(row);
             ++fresh;
           }
           distance.raw_many(query, query_norm, batch_rows.data(), batch_norms.data(), fresh, batch_distances.data());
-          int lowest = beam1.size;
-          for (int e = 0; e < fresh; ++e) lowest = std::min(lowest, beam1.insert(batch[e], batch_distances[e]));
+          int lowest = walk_beam.size;
+          for (int e = 0; e < fresh; ++e) lowest = std::min(lowest, walk_beam.insert(batch[e], batch_distances[e]));
           if (lowest < cursor) cursor = lowest;
         }
+      };
+      // Every entry point's distance; only those that enter a beam are marked visited. Marking
+      // all of them would touch a random cache line of the visited set per entry point (a miss
+      // each, 1,024 of them on large data); one left unmarked and reached again later is only
+      // evaluated again, and it was not in the beam.
+      distance.raw_many(query, query_norm, entry_rows.data(), entry_norms.data(), graph.entry_count,
+                        batch_distances.data());
+      if (descend) {
+        // The entry points seed a beam search on level 1 (every entry point is a member there);
+        // the rows it ends with seed the beam on the base graph.
+        const UpperLevel& level1 = (*levels)[0];
+        visited1.next_query();
+        beam1.clear();
+        for (int e = 0; e < graph.entry_count; ++e) {
+          if (beam1.insert(entry_positions[e], batch_distances[e]) < level1_width) visited1.insert(entry_positions[e]);
+        }
+        walk(
+            beam1, visited1, level1.degree,
+            [&](uint32_t position) { return level1.graph.data() + static_cast<int64_t>(position) * level1.degree; },
+            [&](uint32_t position) { return level1.members[position]; });
         for (int e = 0; e < beam1.size; ++e) {
           const uint32_t row = level1.members[beam1.ids[e]];
           visited.insert(row);
           beam.insert(row, beam1.distances[e]);
         }
       } else {
-        // Entry points: every distance, but only those that enter the beam are marked visited.
-        // Marking all of them would touch a random cache line of the visited set per entry
-        // point (a miss each, 1,024 of them on large data); one left unmarked and reached again
-        // later is only evaluated again, and it was not in the beam.
-        distance.raw_many(query, query_norm, entry_rows.data(), entry_norms.data(), graph.entry_count,
-                          batch_distances.data());
         for (int e = 0; e < graph.entry_count; ++e) {
           if (beam.insert(graph.entry_points[e], batch_distances[e]) < width) visited.insert(graph.entry_points[e]);
         }
       }
-      int cursor = 0;  // every beam entry before it has been expanded
-      while (cursor < beam.size) {
-        if (beam.expanded[cursor]) {
-          ++cursor;
-          continue;
-        }
-        beam.expanded[cursor] = 1;
-        const uint32_t* neighbors = graph.neighbors(beam.ids[cursor]);
-        // Start every neighbour's load before computing any distance: the loads overlap
-        // instead of stalling one after another.
-        for (int e = 0; e < degree; ++e) prefetch_row(base, neighbors[e]);
-        int lowest = visit(neighbors, degree);
-        if (lowest < cursor) cursor = lowest;
-      }
+      walk(
+          beam, visited, degree, [&](uint32_t row) { return graph.neighbors(row); },
+          [](uint32_t row) { return row; });
       for (int j = 0; j < k; ++j) {
         bool have = j < beam.size;
         ids[q * k + j] = have ? beam.ids[j] : kInvalidId;
