@@ -80,6 +80,11 @@ class CpuBackend final : public detail::Backend {
   // The graph, its entry points and the hierarchy above it.
   void build(Index& index, const BuildParams& params) override {
     build_flat(index, params);
+    build_levels(index, params);
+  }
+
+  // The upper levels over the index's graph and entry points (host/cpu/upper_levels.hpp).
+  void build_levels(Index& index, const BuildParams& params) {
     StageTimer timer;
     if (detail::env_knob("ANNFORGE_CPU_FLAT", 0) == 1) return;  // measurements: flat entry points only
     index.levels = build_upper_levels(index, params, [this](Index& sub, const BuildParams& p) { build_flat(sub, p); });
@@ -129,9 +134,7 @@ class CpuBackend final : public detail::Backend {
 
   void extend(Index& index, int64_t first_new_row, const BuildParams& params) override {
     extend_graph(index, first_new_row, params);  // a rebuild (many new rows) brings its own levels
-    if (index.levels.empty()) {
-      index.levels = build_upper_levels(index, params, [this](Index& sub, const BuildParams& p) { build_flat(sub, p); });
-    }
+    if (index.levels.empty()) build_levels(index, params);
   }
 
   void exact_knn(const DatasetView& base, const DatasetView& queries, int k, Metric metric, int threads,
