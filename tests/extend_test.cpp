@@ -90,7 +90,8 @@ TEST_P(Extend, GrowsATinyIndexToFullDegree) {
   int64_t rows = 1;
   // Small steps take the full-rebuild path until the graph has its final degree; then the
   // incremental one (+1, +2, +50), with a rebuild (+100) in between.
-  for (int64_t add : {1, 5, 10, 1, 2, 100, 50, 331}) {
+  for (int64_t add : {1, 5, 10, 1, 2, 100, 50, 330}) {  // 1 + these = all 500 rows
+    ASSERT_LE(rows + add, all.rows()) << "the steps must stay inside the data";
     extend(index, DatasetView{all.view().row(rows), add, 12, ElementType::Float32}, params);
     rows += add;
     SCOPED_TRACE("rows " + std::to_string(rows));
