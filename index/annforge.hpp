@@ -63,11 +63,16 @@ class Dataset {
   ElementType type() const { return view_.type; }
   bool owns_storage() const { return storage_ != nullptr; }
   void* mutable_data();  // only for storage allocated by annforge
+  // Where the vectors came from (read_vectors sets the file's path; empty otherwise): build()
+  // names it in its errors about the data, such as a NaN's row and column.
+  const std::string& source() const { return source_; }
+  void set_source(const std::string& source) { source_ = source; }
 
  private:
   std::shared_ptr<const void> storage_;
   DatasetView view_;
   bool writable_ = false;
+  std::string source_;
 };
 
 // k neighbours per query, nearest first. Missing neighbours (k larger than the data) are

@@ -20,7 +20,9 @@ constexpr int kMaxNeighbors = 1 << 16;
 
 std::string shape(const DatasetView& v) { return std::to_string(v.rows) + " x " + std::to_string(v.dim); }
 
-void check_dataset(const DatasetView& data, const std::string& what) {
+}  // namespace
+
+void check_vectors(const DatasetView& data, const std::string& what) {
   ANNFORGE_EXPECTS(data.rows > 0 && data.dim > 0, std::string(what) + ": empty (" + shape(data) + ")");
   ANNFORGE_EXPECTS(data.data != nullptr, std::string(what) + ": null data pointer");
   ANNFORGE_EXPECTS(data.rows < int64_t{kInvalidId}, std::string(what) + ": more rows than 32-bit ids can address");
@@ -43,6 +45,8 @@ void check_dataset(const DatasetView& data, const std::string& what) {
   }
 }
 
+namespace {
+
 void check_build_params(const BuildParams& p) {
   ANNFORGE_EXPECTS(p.graph_degree >= 1, "graph_degree must be at least 1 (got " + std::to_string(p.graph_degree) + ")");
   ANNFORGE_EXPECTS(p.graph_degree <= 1024, "graph_degree must be at most 1024 (got " + std::to_string(p.graph_degree) + ")");
@@ -57,7 +61,7 @@ void check_build_params(const BuildParams& p) {
 
 void check_queries(const Index& index, const DatasetView& queries, int k) {
   ANNFORGE_EXPECTS(index.rows() > 0, "search: the index is empty");
-  check_dataset(queries, "queries");
+  check_vectors(queries, "queries");
   ANNFORGE_EXPECTS(queries.dim == index.dim(), "queries have dimension " + std::to_string(queries.dim) +
                                                    ", the index has " + std::to_string(index.dim()));
   ANNFORGE_EXPECTS(queries.type == index.vectors.type(), std::string("queries are ") + to_string(queries.type) +
@@ -67,10 +71,8 @@ void check_queries(const Index& index, const DatasetView& queries, int k) {
 
 }  // namespace
 
-void check_vectors(const DatasetView& data, const std::string& what) { check_dataset(data, what); }
-
 Index build(const Dataset& data, const BuildParams& params) {
-  check_dataset(data.view(), "build data");
+  check_vectors(data.view(), data.source().empty() ? "build data" : data.source());
   check_build_params(params);
   detail::Backend& backend = detail::backend_for(params.device);
   Index index;
@@ -102,7 +104,7 @@ Neighbors search(const Index& index, const DatasetView& queries, int k, const Se
 }
 
 void extend(Index& index, const DatasetView& more, const BuildParams& params) {
-  check_dataset(more, "extend data");
+  check_vectors(more, "extend data");
   check_build_params(params);
   ANNFORGE_EXPECTS(index.rows() > 0, "extend: the index is empty; build it first");
   ANNFORGE_EXPECTS(more.dim == index.dim() && more.type == index.vectors.type(),
@@ -125,8 +127,8 @@ void extend(Index& index, const DatasetView& more, const BuildParams& params) {
 
 Neighbors exact_knn(const DatasetView& base, const DatasetView& queries, int k, Metric metric, int threads,
                     const ProgressCallback& progress, Device device) {
-  check_dataset(base, "base");
-  check_dataset(queries, "queries");
+  check_vectors(base, "base");
+  check_vectors(queries, "queries");
   ANNFORGE_EXPECTS(queries.dim == base.dim && queries.type == base.type,
                    "queries (" + shape(queries) + " " + to_string(queries.type) + ") do not match the base (" +
                        shape(base) + " " + to_string(base.type) + ")");

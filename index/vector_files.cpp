@@ -262,10 +262,16 @@ Dataset read_vectors(const std::string& path, int64_t max_rows) {
   // .npy header whose length is not a multiple of 4; reading floats there is undefined
   // behaviour), are copied into aligned storage.
   const bool aligned = reinterpret_cast<uintptr_t>(m.first_row) % m.elem_bytes == 0;
-  if (m.stride != m.dim * m.elem_bytes || !aligned) return copy_rows(m, rows, type);
-  // Contiguous: share the mapping. The file's page cache is the storage; nothing is copied.
-  DatasetView view{m.first_row, rows, m.dim, type};
-  return Dataset::wrap(view, std::static_pointer_cast<const void>(file));
+  Dataset read;
+  if (m.stride != m.dim * m.elem_bytes || !aligned) {
+    read = copy_rows(m, rows, type);
+  } else {
+    // Contiguous: share the mapping. The file's page cache is the storage; nothing is copied.
+    DatasetView view{m.first_row, rows, m.dim, type};
+    read = Dataset::wrap(view, std::static_pointer_cast<const void>(file));
+  }
+  read.set_source(path);
+  return read;
 }
 
 void write_vectors(const std::string& path, const DatasetView& data) {

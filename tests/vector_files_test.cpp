@@ -3,6 +3,7 @@
 // ErrorCode and a message naming the file.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -588,6 +589,21 @@ TEST(VectorFiles, NpyWithMisalignedDataIsReadIntoAlignedRows) {
     expect_rows(read, ElementType::Float32, kFloatRows);
   }
   EXPECT_EQ(misaligned_cases, 3);
+}
+
+// read_vectors records the file it read (mapped in place or copied), and build() names it in
+// its errors about the data.
+TEST(VectorFiles, ReadVectorsNamesItsSourceForBuildErrors) {
+  TempDir dir;
+  std::vector<std::vector<float>> rows = kFloatRows;
+  rows[1][2] = std::nanf("");
+  write_bytes(dir.file("nan.fbin"), bigann(rows).data());
+  write_bytes(dir.file("nan.fvecs"), texmex(rows).data());
+  for (const std::string name : {"nan.fbin", "nan.fvecs"}) {
+    const Dataset read = read_vectors(dir.file(name));
+    EXPECT_EQ(read.source(), dir.file(name));
+    EXPECT_TRUE(throws_error([&] { build(read); }, ErrorCode::InvalidArgument, {dir.file(name), "row 1, column 2", "NaN"}));
+  }
 }
 
 // A header count that cannot fit a file: refused by every reader with the file named.

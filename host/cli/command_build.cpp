@@ -43,7 +43,6 @@ int run_build(int argc, char** argv) {
 
   auto start = std::chrono::steady_clock::now();
   Dataset data = read_vectors(data_path, args.integer("rows", -1, 1, INT64_MAX));
-  check_vectors(data.view(), data_path);  // a NaN is reported with the file it is in
   ProgressBar bar(!json);
   params.progress = bar.callback();
   Index index = build(data, params);
