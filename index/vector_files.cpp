@@ -38,10 +38,6 @@ struct FileKind {
 
 FileKind kind_of(const std::string& path) {
   std::string ext = extension_of(path);
-  if (ext.empty()) {
-    throw Error(ErrorCode::InvalidArgument, path + ": no file extension to tell its type by (expected .fvecs .bvecs " +
-                                                ".ivecs .fbin .u8bin .i8bin .ibin or .npy)");
-  }
   if (ext == "fvecs") return {Layout::Texmex, ElementType::Float32};
   if (ext == "bvecs") return {Layout::Texmex, ElementType::UInt8};
   if (ext == "ivecs") return {Layout::Texmex, ElementType::Float32, true};
@@ -51,8 +47,9 @@ FileKind kind_of(const std::string& path) {
   if (ext == "ibin") return {Layout::BigAnn, ElementType::Float32, true};
   if (ext == "npy") return {Layout::Npy, ElementType::Float32};
   throw Error(ErrorCode::InvalidArgument,
-              path + ": unknown file type '." + ext +
-                  "' (expected .fvecs .bvecs .ivecs .fbin .u8bin .i8bin .ibin or .npy)");
+              path + (ext.empty() ? std::string(": no file extension to tell its type by")
+                                  : ": unknown file type '." + ext + "'") +
+                  " (expected .fvecs .bvecs .ivecs .fbin .u8bin .i8bin .ibin or .npy)");
 }
 
 uint32_t load_u32(const uint8_t* p) {
