@@ -17,7 +17,7 @@
 #include <type_traits>
 
 #include "annforge.hpp"
-#include "host/cpu/distance.hpp"
+#include "host/cpu/distance/distance.hpp"
 #include "tests/test_support.hpp"
 
 namespace {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "annforge.hpp"
-#include "host/cpu/graph_optimize.hpp"
+#include "host/cpu/graph/graph_optimize.hpp"
 #include "host/cpu/knn_graph.hpp"
 #include "kernels/shared/distance_core.hpp"
 #include "kernels/shared/neighbor_list.hpp"

@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "annforge.hpp"
-#include "host/cpu/distance.hpp"
-#include "host/cpu/dot_block.hpp"
-#include "host/cpu/threshold_collect.hpp"
+#include "host/cpu/distance/distance.hpp"
+#include "host/cpu/distance/dot_block.hpp"
+#include "host/cpu/all_pairs/threshold_collect.hpp"
 #include "tests/test_support.hpp"
 
 namespace {
@@ -156,7 +156,7 @@ TEST(Kernels, Int8ManyMatchesPairs) { compare_many_with_pairs<int8_t>(ElementTyp
 
 }  // namespace
 
-// --- blocked dot products (host/cpu/dot_block.hpp) --------------------------------------------
+// --- blocked dot products (host/cpu/distance/dot_block.hpp) --------------------------------------------
 
 TEST(DotBlock, MatchesPlainDotsForEveryShapeAndKernel) {
   std::mt19937 rng(5);
@@ -190,7 +190,7 @@ TEST(DotBlock, MatchesPlainDotsForEveryShapeAndKernel) {
   }
 }
 
-// --- threshold collection (host/cpu/threshold_collect.hpp) ------------------------------------
+// --- threshold collection (host/cpu/all_pairs/threshold_collect.hpp) ------------------------------------
 
 TEST(ThresholdCollect, FindsExactlyThePositionsAtOrBelowTheCut) {
   std::mt19937 rng(9);

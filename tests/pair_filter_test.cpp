@@ -1,5 +1,5 @@
-// The clustered kNN stage's candidate buffers (host/cpu/candidate_buffers.hpp) against a plain
-// model of their documented rules, and its pair filter (host/cpu/pair_filter.hpp): the AVX2
+// The clustered kNN stage's candidate buffers (host/cpu/all_pairs/candidate_buffers.hpp) against a plain
+// model of their documented rules, and its pair filter (host/cpu/all_pairs/pair_filter.hpp): the AVX2
 // kernel against the portable one, and both against brute-force nearest neighbours.
 #include <gtest/gtest.h>
 
@@ -13,9 +13,9 @@
 #include <utility>
 #include <vector>
 
-#include "host/cpu/candidate_buffers.hpp"
-#include "host/cpu/distance.hpp"
-#include "host/cpu/pair_filter.hpp"
+#include "host/cpu/all_pairs/candidate_buffers.hpp"
+#include "host/cpu/distance/distance.hpp"
+#include "host/cpu/all_pairs/pair_filter.hpp"
 #include "tests/test_support.hpp"
 
 namespace {

@@ -1,5 +1,5 @@
-// The AVX-512 kernels of the clustered kNN stage (host/cpu/pair_tiles.hpp,
-// host/cpu/threshold_collect.hpp) against plain references written here:
+// The AVX-512 kernels of the clustered kNN stage (host/cpu/all_pairs/pair_tiles.hpp,
+// host/cpu/all_pairs/threshold_collect.hpp) against plain references written here:
 //  - the dispatch: avx512_tile_kernels() is null exactly where the CPU lacks AVX-512 F/BW/VL/DQ
 //    + VNNI or ANNFORGE_SIMD says avx2 / scalar;
 //  - distances_bytes (the VNNI path, uint8 and int8 through pack_bytes) and distances_float:
@@ -23,11 +23,11 @@
 #include <vector>
 
 #include "annforge.hpp"
-#include "host/cpu/distance.hpp"
-#include "host/cpu/dot_block.hpp"
-#include "host/cpu/pair_filter.hpp"
-#include "host/cpu/pair_tiles.hpp"
-#include "host/cpu/threshold_collect.hpp"
+#include "host/cpu/distance/distance.hpp"
+#include "host/cpu/distance/dot_block.hpp"
+#include "host/cpu/all_pairs/pair_filter.hpp"
+#include "host/cpu/all_pairs/pair_tiles.hpp"
+#include "host/cpu/all_pairs/threshold_collect.hpp"
 #include "tests/test_support.hpp"
 
 namespace {

@@ -10,8 +10,8 @@
 
 #include "annforge.hpp"
 #include "host/cpu/knn_graph.hpp"
-#include "host/cpu/partition.hpp"
-#include "host/cpu/projection.hpp"
+#include "host/cpu/partition/partition.hpp"
+#include "host/cpu/partition/projection.hpp"
 
 namespace {
 

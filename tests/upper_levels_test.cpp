@@ -1,4 +1,4 @@
-// The search hierarchy above the base graph (Index::levels, host/cpu/upper_levels.hpp): its
+// The search hierarchy above the base graph (Index::levels, host/cpu/graph/upper_levels.hpp): its
 // invariants, what it is for (data in many tight clusters, where a kNN graph falls apart into
 // per-cluster islands and the entry points cannot stand for every cluster), and that extend
 // keeps it consistent. CPU only: the GPU backend builds no levels yet.
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "annforge.hpp"
-#include "host/cpu/upper_levels.hpp"
+#include "host/cpu/graph/upper_levels.hpp"
 #include "tests/test_support.hpp"
 
 namespace {

@@ -4,18 +4,18 @@
 
 #include "host/backend.hpp"
 #include "host/env_knob.hpp"
-#include "host/cpu/beam_search.hpp"
-#include "host/cpu/connectivity.hpp"
-#include "host/cpu/entry_point.hpp"
-#include "host/cpu/extend.hpp"
-#include "host/cpu/graph_optimize.hpp"
+#include "host/cpu/search/beam_search.hpp"
+#include "host/cpu/graph/connectivity.hpp"
+#include "host/cpu/graph/entry_point.hpp"
+#include "host/cpu/graph/extend.hpp"
+#include "host/cpu/graph/graph_optimize.hpp"
 #include "host/cpu/knn_graph.hpp"
 #include "host/cpu/parallel.hpp"
-#include "host/cpu/partition.hpp"
-#include "host/cpu/projection.hpp"
-#include "host/cpu/reorder.hpp"
+#include "host/cpu/partition/partition.hpp"
+#include "host/cpu/partition/projection.hpp"
+#include "host/cpu/partition/reorder.hpp"
 #include "host/cpu/trace.hpp"
-#include "host/cpu/upper_levels.hpp"
+#include "host/cpu/graph/upper_levels.hpp"
 
 namespace annforge::cpu {
 namespace {
@@ -83,7 +83,7 @@ class CpuBackend final : public detail::Backend {
     build_levels(index, params);
   }
 
-  // The upper levels over the index's graph and entry points (host/cpu/upper_levels.hpp).
+  // The upper levels over the index's graph and entry points (host/cpu/graph/upper_levels.hpp).
   void build_levels(Index& index, const BuildParams& params) {
     StageTimer timer;
     if (detail::env_knob("ANNFORGE_CPU_FLAT", 0) == 1) return;  // measurements: flat entry points only

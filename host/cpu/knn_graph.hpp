@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "annforge.hpp"
-#include "host/cpu/distance.hpp"
-#include "host/cpu/partition.hpp"
+#include "host/cpu/distance/distance.hpp"
+#include "host/cpu/partition/partition.hpp"
 
 namespace annforge::cpu {
 
@@ -43,7 +43,7 @@ struct NNDescentParams {
 // An approximate kNN graph from an overlapping partition: exact all-pairs distances inside
 // each cluster (read from one contiguous block, in cache), each vector's lists from its
 // clusters merged. A good start for NN-Descent.
-// With a projection (host/cpu/projection.hpp), members are first ranked by distance between
+// With a projection (host/cpu/partition/projection.hpp), members are first ranked by distance between
 // projected rows and only the nearest `exact_candidates` get an exact distance.
 struct FirstPass {
   const std::vector<float>* projected = nullptr;  // rows x dim projected rows; null: exact only

@@ -6,9 +6,9 @@
 #include <mutex>
 
 #include "host/backend.hpp"
-#include "host/cpu/beam_search.hpp"
-#include "host/cpu/connectivity.hpp"
-#include "host/cpu/distance.hpp"
+#include "host/cpu/search/beam_search.hpp"
+#include "host/cpu/graph/connectivity.hpp"
+#include "host/cpu/distance/distance.hpp"
 #include "host/cpu/trace.hpp"
 #include "host/cuda/gpu_build.hpp"
 #include "host/cuda/gpu_context.hpp"
@@ -125,7 +125,7 @@ class CudaBackend final : public detail::Backend {
   // by chunk, and gives the graph a fresh build's quality.
   void extend(Index& index, int64_t first_new_row, const BuildParams& params) override {
     // The index keeps its degree, unless the old graph was too small to have it (a graph over r
-    // rows has at most r - 1 edges per row): the CPU engine's rule (host/cpu/extend.cpp).
+    // rows has at most r - 1 edges per row): the CPU engine's rule (host/cpu/graph/extend.cpp).
     const int degree = index.graph_degree;
     const bool degree_was_capped = degree == first_new_row - 1 && degree < params.graph_degree;
     BuildParams rebuild = params;

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "host/cpu/entry_point.hpp"
+#include "host/cpu/graph/entry_point.hpp"
 #include "host/cpu/trace.hpp"
 #include "host/huge_pages.hpp"
 #include "host/env_knob.hpp"

@@ -1,0 +1,105 @@
+#include "host/cpu/all_pairs/cluster_block.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace annforge::cpu {
+namespace {
+
+// Rows of a cluster block whose dots one kernel call computes (portable / AVX2 path): enough to
+// reuse each packed panel from L1 several times. A multiple of 16 (the panel width), so that a
+// chunk's first row starts a panel.
+constexpr int kDotChunkRows = 8 * kDotBlockRows;
+static_assert(kDotChunkRows % 16 == 0, "chunks start at panel boundaries");
+// Panels of columns per kernel call: the chunk's dots for the window (48 x 512 floats) stay in
+// L2 for the pair filter that reads them next.
+constexpr int kWindowPanels = 32;
+
+template <class T>
+void squared_norms_of(const std::vector<const void*>& rows, int count, int dim, float* out) {
+  for (int i = 0; i < count; ++i) {
+    const T* x = static_cast<const T*>(rows[i]);
+    float sum = 0.0f;
+    for (int d = 0; d < dim; ++d) sum += static_cast<float>(x[d]) * static_cast<float>(x[d]);
+    out[i] = sum;
+  }
+}
+
+}  // namespace
+
+ClusterBlock::ClusterBlock()
+    : tiles_(avx512_tile_kernels()), dot_kernel_(dot_block_kernel()), pair_filter_(pair_filter_kernel()) {}
+
+void ClusterBlock::load(const std::vector<const void*>& rows, int count, ElementType type, int dim,
+                        float* squared_norms) {
+  count_ = count;
+  dim_ = dim;
+  padded_rows_ = (count + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
+  bytes_ = tiles_ != nullptr && type != ElementType::Float32;
+  // Squared norms summed in float in dimension order on every path, so that each path gives
+  // the same distances where dots are exact.
+  switch (type) {
+    case ElementType::Float32: squared_norms_of<float>(rows, count, dim, squared_norms); break;
+    case ElementType::UInt8: squared_norms_of<uint8_t>(rows, count, dim, squared_norms); break;
+    case ElementType::Int8: squared_norms_of<int8_t>(rows, count, dim, squared_norms); break;
+  }
+  if (bytes_) {
+    pack_bytes(rows.data(), count, padded_rows_, dim, type, bytes_pack_);
+    return;
+  }
+  rows_.assign(static_cast<size_t>(padded_rows_) * dim, 0.0f);
+  for (int i = 0; i < count; ++i) {
+    float* row = &rows_[static_cast<size_t>(i) * dim];
+    if (type == ElementType::Float32) {
+      std::memcpy(row, rows[i], dim * sizeof(float));
+    } else if (type == ElementType::UInt8) {
+      for (int d = 0; d < dim; ++d) row[d] = static_cast<const uint8_t*>(rows[i])[d];
+    } else {
+      for (int d = 0; d < dim; ++d) row[d] = static_cast<const int8_t*>(rows[i])[d];
+    }
+  }
+  pack_panels(rows_.data(), count, dim, panels_);
+}
+
+void ClusterBlock::filter_pairs(const PairTerms& terms, const uint32_t* ids, CandidateBuffers& buffers) {
+  // A chunk of rows against the columns from the chunk's first row on (the upper half of the
+  // symmetric matrix), a window of columns at a time.
+  const int panels_count = panel_count(count_);
+  dots_.resize(static_cast<size_t>(kDotChunkRows) * kWindowPanels * 16 + 8);
+  for (int i = 0; i < count_; i += kDotChunkRows) {
+    const int chunk = std::min(kDotChunkRows, count_ - i);
+    const int a_rows = (chunk + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
+    for (int first_panel = i / 16; first_panel < panels_count; first_panel += kWindowPanels) {
+      const int window = std::min(kWindowPanels, panels_count - first_panel);
+      dot_kernel_(&rows_[static_cast<size_t>(i) * dim_], a_rows, dim_,
+                  &panels_[static_cast<size_t>(first_panel) * dim_ * 16], window, dots_.data(), window * 16);
+      const int first_column = first_panel * 16;
+      pair_filter_(dots_.data(), window * 16, i, chunk, first_column, std::min(window * 16, count_ - first_column),
+                   terms, ids, buffers);
+    }
+  }
+}
+
+void ClusterBlock::row_distances(int row0, const PairTerms& terms, float* out, int ldo) const {
+  if (bytes_) {
+    tiles_->distances_bytes(tile_block(bytes_pack_), row0, count_, terms, out, ldo);
+    return;
+  }
+  TileBlock block;
+  block.rows = rows_.data();
+  block.panels = panels_.data();
+  block.dim = dim_;
+  tiles_->distances_float(block, row0, count_, terms, out, ldo);
+}
+
+void ClusterBlock::sample_dots(const int* positions, int samples, float* out) {
+  sample_rows_.assign(static_cast<size_t>(samples) * dim_, 0.0f);
+  for (int s = 0; s < samples; ++s) {
+    std::memcpy(&sample_rows_[static_cast<size_t>(s) * dim_], &rows_[static_cast<size_t>(positions[s]) * dim_],
+                dim_ * sizeof(float));
+  }
+  pack_panels(sample_rows_.data(), samples, dim_, sample_panels_);
+  dot_kernel_(rows_.data(), padded_rows_, dim_, sample_panels_.data(), samples / 16, out, samples);
+}
+
+}  // namespace annforge::cpu

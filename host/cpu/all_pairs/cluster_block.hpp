@@ -1,0 +1,56 @@
+// One cluster's rows, gathered for the all-pairs step of the clustered kNN stage and loaded
+// once into the layout of the fastest kernels this CPU has. With AVX-512 (pair_tiles.hpp):
+// whole rows of distances, tile by tile (8-bit data through VNNI), each row selected on its
+// own. Otherwise the upper half of the symmetric matrix as blocks of dots (dot_block.hpp),
+// each pair filtered into both members' candidate buffers (pair_filter.hpp).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "annforge.hpp"
+#include "host/cpu/all_pairs/candidate_buffers.hpp"
+#include "host/cpu/distance/dot_block.hpp"
+#include "host/cpu/all_pairs/pair_filter.hpp"
+#include "host/cpu/all_pairs/pair_tiles.hpp"
+
+namespace annforge::cpu {
+
+class ClusterBlock {
+ public:
+  ClusterBlock();
+
+  // Loads `count` rows of `type` and writes their squared norms (exact for 8-bit data up to
+  // 258 dimensions).
+  void load(const std::vector<const void*>& rows, int count, ElementType type, int dim, float* squared_norms);
+
+  // Without row distances: every pair (a, b) of the loaded rows with a < b, through the pair
+  // filter: distances by `terms`, offered to `buffers` when they beat a member's threshold.
+  // `ids` maps positions to the ids offered; terms readable 8 entries past the last row.
+  void filter_pairs(const PairTerms& terms, const uint32_t* ids, CandidateBuffers& buffers);
+
+  // Whether row_distances() is available (AVX-512): whole rows of distances, twice the dots of
+  // the upper half, but each row selected on its own with no offers into other members'
+  // buffers (which were most of the time of the symmetric pass).
+  bool has_row_distances() const { return tiles_ != nullptr; }
+  // out[r * ldo + c] = distance(row0 + r, c) by `terms` for r < kDotBlockRows and c < the
+  // loaded count, +infinity at c == row0 + r; row0 a multiple of kDotBlockRows, ldo at least
+  // 16 * panel_count(count), terms readable 16 entries past the count.
+  void row_distances(int row0, const PairTerms& terms, float* out, int ldo) const;
+
+  // Without row distances: out[r * samples + s] = dot(r, positions[s]) for every row
+  // r < padded_rows(); samples a multiple of 16.
+  void sample_dots(const int* positions, int samples, float* out);
+  int padded_rows() const { return padded_rows_; }
+
+ private:
+  const TileKernels* tiles_;  // null: the portable / AVX2 path
+  DotBlockKernel dot_kernel_;
+  PairFilterKernel pair_filter_;
+  bool bytes_ = false;  // 8-bit rows in the Bytes layout (tiles_ only)
+  int count_ = 0, dim_ = 0, padded_rows_ = 0;
+  std::vector<float> rows_, panels_, sample_rows_, sample_panels_, dots_;
+  BytePack bytes_pack_;
+};
+
+}  // namespace annforge::cpu

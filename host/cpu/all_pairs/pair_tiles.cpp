@@ -1,0 +1,76 @@
+// The Bytes layout of pair_tiles.hpp (portable packing) and the kernels' dispatch.
+#include "host/cpu/all_pairs/pair_tiles.hpp"
+
+#include <type_traits>
+
+#include "host/cpu/distance/distance.hpp"
+
+namespace annforge::cpu {
+
+const TileKernels* avx512_kernels();  // pair_tiles_avx512.cpp
+
+namespace {
+
+// uint8 data: the row side is shifted to int8 (x - 128), the column side stays uint8, and the
+// column's correction is 128 * sum(x). int8 data: the row side stays int8, the column side is
+// shifted to uint8 (x + 128), and the row's correction is -128 * sum(x). Both shifts flip the
+// top bit of the byte.
+template <class T>
+void pack_rows_of(const void* const* rows, int count, int dim, BytePack& out) {
+  constexpr uint8_t kRowFlip = std::is_same<T, uint8_t>::value ? 0x80 : 0x00;
+  constexpr uint8_t kPanelFlip = 0x80 ^ kRowFlip;
+  const int dim4 = out.dim4;
+  const int steps = dim4 / 4;
+  for (int r = 0; r < count; ++r) {
+    const T* x = static_cast<const T*>(rows[r]);
+    const uint8_t* bytes = static_cast<const uint8_t*>(rows[r]);
+    uint8_t* row = reinterpret_cast<uint8_t*>(&out.rows[static_cast<size_t>(r) * dim4]);
+    int sum = 0;
+    for (int d = 0; d < dim; ++d) {
+      sum += x[d];
+      row[d] = bytes[d] ^ kRowFlip;
+    }
+    // Four dimensions per lane: the panel's 4-byte slot for this row, one per step.
+    uint8_t* panel = &out.panels[static_cast<size_t>(r / 16) * steps * 64 + (r % 16) * 4];
+    for (int d = 0; d < dim; ++d) panel[(d / 4) * 64 + d % 4] = bytes[d] ^ kPanelFlip;
+    if (std::is_same<T, uint8_t>::value) {
+      out.column_corrections[r] = 128 * sum;
+    } else {
+      out.row_corrections[r] = -128 * sum;
+    }
+  }
+}
+
+}  // namespace
+
+bool cpu_has_avx512_vnni() {
+  static const bool yes = cpu_has_avx512() && __builtin_cpu_supports("avx512vnni");
+  return yes;
+}
+
+const TileKernels* avx512_tile_kernels() { return cpu_has_avx512_vnni() ? avx512_kernels() : nullptr; }
+
+void pack_bytes(const void* const* rows, int count, int padded_rows, int dim, ElementType type, BytePack& out) {
+  out.dim4 = (dim + 3) / 4 * 4;
+  out.rows.assign(static_cast<size_t>(padded_rows) * out.dim4, 0);
+  out.row_corrections.assign(padded_rows, 0);
+  out.panels.assign(static_cast<size_t>(panel_count(count)) * (out.dim4 / 4) * 64, 0);
+  out.column_corrections.assign(static_cast<size_t>(panel_count(count)) * 16, 0);
+  if (type == ElementType::UInt8) {
+    pack_rows_of<uint8_t>(rows, count, dim, out);
+  } else {
+    pack_rows_of<int8_t>(rows, count, dim, out);
+  }
+}
+
+TileBlock tile_block(const BytePack& pack) {
+  TileBlock block;
+  block.rows = pack.rows.data();
+  block.panels = pack.panels.data();
+  block.dim = pack.dim4;
+  block.row_corrections = pack.row_corrections.data();
+  block.column_corrections = pack.column_corrections.data();
+  return block;
+}
+
+}  // namespace annforge::cpu

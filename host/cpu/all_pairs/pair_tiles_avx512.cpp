@@ -1,0 +1,215 @@
+// The AVX-512 kernels of pair_tiles.hpp. The functions carry their instruction set as a target
+// attribute (the file is compiled for the baseline), so inline functions from the headers above
+// are compiled for the baseline too and no AVX-512 code can leak into the rest of the program.
+// A tile is 6 rows x NP panels of 16 columns: 6 * NP accumulators (24 of the 32 registers at
+// NP = 4), NP panel loads and 6 broadcasts per step, so the multiply-add units set the pace.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "host/cpu/all_pairs/pair_tiles.hpp"
+
+// GCC 12 warns about its own _mm512_undefined_ps() inside the intrinsics (a false positive).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#define ANNFORGE_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi,bmi2")))
+#define ANNFORGE_AVX512_INLINE ANNFORGE_AVX512 inline __attribute__((always_inline))
+
+namespace annforge::cpu {
+namespace {
+
+constexpr int kTileRows = kDotBlockRows;  // 6
+
+// Float layout: one dimension per step, fp32 multiply-adds (the AVX2 kernel's operations in
+// its order, lane by lane: the same dots bit for bit).
+struct FloatTiles {
+  using Acc = __m512;
+  static ANNFORGE_AVX512_INLINE Acc zero() { return _mm512_setzero_ps(); }
+  static ANNFORGE_AVX512_INLINE Acc load_panel(const float* panel, size_t offset, int step) {
+    return _mm512_loadu_ps(panel + offset + step * 16);
+  }
+  static ANNFORGE_AVX512_INLINE Acc broadcast(const float* row, int step) { return _mm512_set1_ps(row[step]); }
+  static ANNFORGE_AVX512_INLINE Acc multiply_add(Acc acc, Acc b, Acc x) { return _mm512_fmadd_ps(x, b, acc); }
+  static ANNFORGE_AVX512_INLINE int steps(int dim) { return dim; }
+  static ANNFORGE_AVX512_INLINE size_t panel_stride(int dim) { return static_cast<size_t>(dim) * 16; }
+  static ANNFORGE_AVX512_INLINE const float* row(const TileBlock& block, int r) {
+    return static_cast<const float*>(block.rows) + static_cast<size_t>(r) * block.dim;
+  }
+  static ANNFORGE_AVX512_INLINE const float* panel(const TileBlock& block, int p) {
+    return static_cast<const float*>(block.panels) + static_cast<size_t>(p) * block.dim * 16;
+  }
+  static ANNFORGE_AVX512_INLINE __m512 dots(Acc acc, const TileBlock&, int, const TileBlock&, int) { return acc; }
+};
+
+// Bytes layout: four dimensions per step, vpdpbusd (uint8 panel x int8 broadcast, exact int32
+// sums), the corrections added before the conversion to float.
+struct ByteTiles {
+  using Acc = __m512i;
+  static ANNFORGE_AVX512_INLINE Acc zero() { return _mm512_setzero_si512(); }
+  static ANNFORGE_AVX512_INLINE Acc load_panel(const uint8_t* panel, size_t offset, int step) {
+    return _mm512_loadu_si512(panel + offset + step * 64);
+  }
+  static ANNFORGE_AVX512_INLINE Acc broadcast(const int8_t* row, int step) {
+    int32_t four;
+    std::memcpy(&four, row + step * 4, sizeof(four));
+    return _mm512_set1_epi32(four);
+  }
+  // vpdpbusd in asm: GCC 12's builtin copies each accumulator in and out of a spare register
+  // (and spills) around every instruction of a 24-accumulator tile.
+  static ANNFORGE_AVX512_INLINE Acc multiply_add(Acc acc, Acc b, Acc x) {
+    asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(b), "v"(x));
+    return acc;
+  }
+  static ANNFORGE_AVX512_INLINE int steps(int dim4) { return dim4 / 4; }
+  static ANNFORGE_AVX512_INLINE size_t panel_stride(int dim4) { return static_cast<size_t>(dim4 / 4) * 64; }
+  static ANNFORGE_AVX512_INLINE const int8_t* row(const TileBlock& block, int r) {
+    return static_cast<const int8_t*>(block.rows) + static_cast<size_t>(r) * block.dim;
+  }
+  static ANNFORGE_AVX512_INLINE const uint8_t* panel(const TileBlock& block, int p) {
+    return static_cast<const uint8_t*>(block.panels) + static_cast<size_t>(p) * (block.dim / 4) * 64;
+  }
+  // The true dots of row `row` of `a` against the 16 columns from `column` of `b`.
+  static ANNFORGE_AVX512_INLINE __m512 dots(Acc acc, const TileBlock& a, int row, const TileBlock& b, int column) {
+    const __m512i corrections = _mm512_add_epi32(_mm512_loadu_si512(b.column_corrections + column),
+                                                 _mm512_set1_epi32(a.row_corrections[row]));
+    return _mm512_cvtepi32_ps(_mm512_add_epi32(acc, corrections));
+  }
+};
+
+// The tile's sums: named accumulators inside the loop (an array there stays in memory with
+// GCC 12), written to `acc` once at the end.
+#define ANNFORGE_STEP_ROW(r)                                              \
+  {                                                                       \
+    const typename L::Acc x = L::broadcast(a + (r) * dim, step);          \
+    c##r##0 = L::multiply_add(c##r##0, b0, x);                            \
+    if (NP > 1) c##r##1 = L::multiply_add(c##r##1, b1, x);                \
+    if (NP > 1) c##r##2 = L::multiply_add(c##r##2, b2, x);                \
+    if (NP > 1) c##r##3 = L::multiply_add(c##r##3, b3, x);                \
+  }
+#define ANNFORGE_DECLARE_ROW(r) \
+  typename L::Acc c##r##0 = L::zero(), c##r##1 = L::zero(), c##r##2 = L::zero(), c##r##3 = L::zero();
+#define ANNFORGE_STORE_ROW(r)          \
+  acc[r][0] = c##r##0;                 \
+  if constexpr (NP > 1) {              \
+    acc[r][1] = c##r##1;               \
+    acc[r][2] = c##r##2;               \
+    acc[r][3] = c##r##3;               \
+  }
+
+template <class L, int NP, class Row, class Panel>
+ANNFORGE_AVX512_INLINE void compute(const Row* a, int dim, const Panel* panel, typename L::Acc (&acc)[kTileRows][NP]) {
+  static_assert(NP == 1 || NP == 4, "tiles of 1 or 4 panels");
+  static_assert(kTileRows == 6, "six rows per tile");
+  const size_t stride = L::panel_stride(dim);
+  const int steps = L::steps(dim);
+  ANNFORGE_DECLARE_ROW(0) ANNFORGE_DECLARE_ROW(1) ANNFORGE_DECLARE_ROW(2)
+  ANNFORGE_DECLARE_ROW(3) ANNFORGE_DECLARE_ROW(4) ANNFORGE_DECLARE_ROW(5)
+  for (int step = 0; step < steps; ++step) {
+    const typename L::Acc b0 = L::load_panel(panel, 0, step);
+    const typename L::Acc b1 = NP > 1 ? L::load_panel(panel, stride, step) : b0;
+    const typename L::Acc b2 = NP > 1 ? L::load_panel(panel, 2 * stride, step) : b0;
+    const typename L::Acc b3 = NP > 1 ? L::load_panel(panel, 3 * stride, step) : b0;
+    ANNFORGE_STEP_ROW(0) ANNFORGE_STEP_ROW(1) ANNFORGE_STEP_ROW(2)
+    ANNFORGE_STEP_ROW(3) ANNFORGE_STEP_ROW(4) ANNFORGE_STEP_ROW(5)
+  }
+  ANNFORGE_STORE_ROW(0) ANNFORGE_STORE_ROW(1) ANNFORGE_STORE_ROW(2)
+  ANNFORGE_STORE_ROW(3) ANNFORGE_STORE_ROW(4) ANNFORGE_STORE_ROW(5)
+}
+#undef ANNFORGE_STEP_ROW
+#undef ANNFORGE_DECLARE_ROW
+#undef ANNFORGE_STORE_ROW
+
+// --- dots stored ---------------------------------------------------------------------------------
+
+template <class L, int NP>
+ANNFORGE_AVX512_INLINE void store_tile(const TileBlock& a, int r0, const TileBlock& b, int p, float* c, int ldc) {
+  typename L::Acc acc[kTileRows][NP];
+  compute<L, NP>(L::row(a, r0), a.dim, L::panel(b, p), acc);
+#pragma GCC unroll 8
+  for (int r = 0; r < kTileRows; ++r) {
+#pragma GCC unroll 4
+    for (int j = 0; j < NP; ++j) {
+      _mm512_storeu_ps(c + static_cast<size_t>(r0 + r) * ldc + (p + j) * 16, L::dots(acc[r][j], a, r0 + r, b, (p + j) * 16));
+    }
+  }
+}
+
+// Groups of four panels outer (they stay in L1 while every row tile passes), rows inner.
+template <class L>
+ANNFORGE_AVX512 void store_dots(const TileBlock& a, int a_rows, const TileBlock& b, int panels_count, float* c, int ldc) {
+  int p = 0;
+  for (; p + 4 <= panels_count; p += 4) {
+    for (int r0 = 0; r0 < a_rows; r0 += kTileRows) store_tile<L, 4>(a, r0, b, p, c, ldc);
+  }
+  for (; p < panels_count; ++p) {
+    for (int r0 = 0; r0 < a_rows; r0 += kTileRows) store_tile<L, 1>(a, r0, b, p, c, ldc);
+  }
+}
+
+ANNFORGE_AVX512 void float_dots(const float* a, int a_rows, int dim, const float* panels, int panels_count, float* c,
+                                int ldc) {
+  TileBlock rows, columns;
+  rows.rows = a;
+  rows.dim = dim;
+  columns.panels = panels;
+  columns.dim = dim;
+  store_dots<FloatTiles>(rows, a_rows, columns, panels_count, c, ldc);
+}
+
+// --- distances stored -------------------------------------------------------------------------
+
+// The tile's rows r0 .. r0 + 5 against the NP panels from p, as distances (the formula of
+// pair_filter.hpp); a row's own column gets +infinity.
+template <class L, int NP>
+ANNFORGE_AVX512_INLINE void distance_tile(const TileBlock& block, int r0, int p, const PairTerms& terms, float* out,
+                                          int ldo) {
+  typename L::Acc acc[kTileRows][NP];
+  compute<L, NP>(L::row(block, r0), block.dim, L::panel(block, p), acc);
+  const __m512 negative_scale = _mm512_set1_ps(-terms.scale);
+  const __m512 floor = _mm512_set1_ps(terms.floor);
+  const __m512 infinity = _mm512_set1_ps(__builtin_inff());
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+#pragma GCC unroll 4
+  for (int j = 0; j < NP; ++j) {
+    const int c0 = (p + j) * 16;
+    const __m512 column_add = _mm512_loadu_ps(terms.add + c0);
+    const __m512 column_mul = _mm512_loadu_ps(terms.mul + c0);
+    const __m512i columns = _mm512_add_epi32(_mm512_set1_epi32(c0), lane);
+#pragma GCC unroll 8
+    for (int r = 0; r < kTileRows; ++r) {
+      const int row = r0 + r;
+      const __m512 dot = L::dots(acc[r][j], block, row, block, c0);
+      const __m512 factor = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(terms.mul[row]), column_mul), negative_scale);
+      const __m512 sum = _mm512_add_ps(_mm512_set1_ps(terms.add[row]), column_add);
+      __m512 d = _mm512_max_ps(_mm512_fmadd_ps(factor, dot, sum), floor);
+      d = _mm512_mask_blend_ps(_mm512_cmpeq_epi32_mask(columns, _mm512_set1_epi32(row)), d, infinity);
+      _mm512_storeu_ps(out + static_cast<size_t>(r) * ldo + c0, d);
+    }
+  }
+}
+
+template <class L>
+ANNFORGE_AVX512 void tile_distances(const TileBlock& block, int row0, int count, const PairTerms& terms, float* out,
+                                    int ldo) {
+  const int panels_count = panel_count(count);
+  int p = 0;
+  for (; p + 4 <= panels_count; p += 4) distance_tile<L, 4>(block, row0, p, terms, out, ldo);
+  for (; p < panels_count; ++p) distance_tile<L, 1>(block, row0, p, terms, out, ldo);
+}
+
+const TileKernels kAvx512Kernels = [] {
+  TileKernels kernels;
+  kernels.dots_float = float_dots;
+  kernels.distances_float = tile_distances<FloatTiles>;
+  kernels.distances_bytes = tile_distances<ByteTiles>;
+  return kernels;
+}();
+
+}  // namespace
+
+const TileKernels* avx512_kernels() { return &kAvx512Kernels; }
+
+}  // namespace annforge::cpu

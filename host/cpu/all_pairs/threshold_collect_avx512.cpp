@@ -1,0 +1,127 @@
+// AVX-512 kernels of threshold_collect.hpp. The functions carry their instruction set as a
+// target attribute (the file is compiled for the baseline), as in pair_tiles_avx512.cpp.
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "host/cpu/all_pairs/threshold_collect.hpp"
+
+// GCC 12 warns about its own _mm512_undefined_*() inside the intrinsics (a false positive).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#define ANNFORGE_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,bmi,bmi2,popcnt")))
+
+namespace annforge::cpu {
+namespace {
+
+ANNFORGE_AVX512 int avx512_collect(const float* values, int count, float cut, uint32_t* positions) {
+  const __m512 limit = _mm512_set1_ps(cut);
+  const __m512 infinity = _mm512_set1_ps(__builtin_inff());
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  int found = 0;
+  for (int i = 0; i < count; i += 16) {
+    const __mmask16 valid = count - i >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (count - i)) - 1);
+    const __m512 x = _mm512_maskz_loadu_ps(valid, values + i);
+    const __mmask16 pass = _mm512_mask_cmp_ps_mask(valid, x, limit, _CMP_LE_OQ) & _mm512_cmp_ps_mask(x, infinity, _CMP_LT_OQ);
+    // Compressed in a register and stored whole (a compressing store to memory is slow on Zen 4).
+    const __m512i passing = _mm512_maskz_compress_epi32(pass, _mm512_add_epi32(lane, _mm512_set1_epi32(i)));
+    _mm512_storeu_si512(positions + found, passing);
+    found += __builtin_popcount(pass);
+  }
+  return found;
+}
+
+// Each of the 16 lanes keeps the T smallest values it sees (sorted, through min/max steps):
+// 16 * T distinct entries of the array, so the largest of them bounds the k-th smallest from
+// above for k <= 16 * T.
+template <int T>
+ANNFORGE_AVX512 float lane_bound(const float* values, int count) {
+  __m512 kept[T];
+  for (int t = 0; t < T; ++t) kept[t] = _mm512_set1_ps(__builtin_inff());
+  for (int i = 0; i < count; i += 16) {
+    const __mmask16 valid = count - i >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (count - i)) - 1);
+    __m512 x = _mm512_mask_loadu_ps(_mm512_set1_ps(__builtin_inff()), valid, values + i);
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) {
+      const __m512 low = _mm512_min_ps(kept[t], x);
+      x = _mm512_max_ps(kept[t], x);
+      kept[t] = low;
+    }
+  }
+  return _mm512_reduce_max_ps(kept[T - 1]);
+}
+
+ANNFORGE_AVX512 float avx512_kth_bound(const float* values, int count, int k) {
+  switch ((k + 15) / 16) {
+    case 1: return lane_bound<1>(values, count);
+    case 2: return lane_bound<2>(values, count);
+    case 3: return lane_bound<3>(values, count);
+    case 4: return lane_bound<4>(values, count);
+    case 5: return lane_bound<5>(values, count);
+    case 6: return lane_bound<6>(values, count);
+    case 7: return lane_bound<7>(values, count);
+    case 8: return lane_bound<8>(values, count);
+  }
+  return __builtin_inff();
+}
+
+// `want` rounds of a vector minimum: the smallest value, its lowest position, then that position
+// masked out.
+ANNFORGE_AVX512 int avx512_few_smallest(const float* values, int count, int want, int* positions, float* out) {
+  constexpr int kMaxVectors = 16;  // count <= 256
+  const __m512 infinity = _mm512_set1_ps(__builtin_inff());
+  __m512 v[kMaxVectors];
+  const int vectors = (count + 15) / 16;
+  for (int i = 0; i < vectors; ++i) {
+    const int left = count - i * 16;
+    const __mmask16 valid = left >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << left) - 1);
+    v[i] = _mm512_mask_loadu_ps(infinity, valid, values + i * 16);
+  }
+  int found = 0;
+  for (; found < want && found < count; ++found) {
+    __m512 low = v[0];
+    for (int i = 1; i < vectors; ++i) low = _mm512_min_ps(low, v[i]);
+    const float smallest = _mm512_reduce_min_ps(low);
+    if (!(smallest < __builtin_inff())) break;
+    const __m512 target = _mm512_set1_ps(smallest);
+    for (int i = 0; i < vectors; ++i) {
+      const __mmask16 hit = _mm512_cmp_ps_mask(v[i], target, _CMP_EQ_OQ);
+      if (hit == 0) continue;
+      const int lane = __builtin_ctz(hit);
+      positions[found] = i * 16 + lane;
+      out[found] = smallest;
+      v[i] = _mm512_mask_blend_ps(static_cast<__mmask16>(1u << lane), v[i], infinity);
+      break;
+    }
+  }
+  return found;
+}
+
+// Each key's rank is the number of keys below it (keys are distinct), counted 8 at a time with
+// no branch; the keys of rank < k are written at their rank.
+ANNFORGE_AVX512 int avx512_rank_select(const uint64_t* keys, int count, int k, uint64_t* out) {
+  const int vectors = (count + 7) / 8;
+  for (int i = 0; i < count; ++i) {
+    const __m512i key = _mm512_set1_epi64(static_cast<long long>(keys[i]));
+    int rank = 0;
+    for (int v = 0; v < vectors; ++v) {
+      const int left = count - v * 8;
+      const __mmask8 valid = left >= 8 ? 0xFF : static_cast<__mmask8>((1u << left) - 1);
+      const __m512i other = _mm512_maskz_loadu_epi64(valid, keys + v * 8);
+      rank += __builtin_popcount(_mm512_mask_cmplt_epu64_mask(valid, other, key));
+    }
+    if (rank < k) out[rank] = keys[i];
+  }
+  return count < k ? count : k;
+}
+
+}  // namespace
+
+RankSelectKernel avx512_rank_select_kernel() { return avx512_rank_select; }
+
+FewSmallestKernel avx512_few_smallest_kernel() { return avx512_few_smallest; }
+
+CollectKernel avx512_collect_kernel() { return avx512_collect; }
+KthBoundKernel avx512_kth_bound_kernel() { return avx512_kth_bound; }
+
+}  // namespace annforge::cpu

@@ -1,0 +1,55 @@
+// The upper levels of upper_levels.hpp.
+#include "host/cpu/graph/upper_levels.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "host/cpu/random.hpp"
+
+namespace annforge::cpu {
+
+int level_of_row(uint32_t row, uint64_t seed, int m) {
+  // 53 random bits, shifted into (0, 1]: -ln(u) stays finite.
+  const uint64_t bits = mix64(seed * 0x9E3779B97F4A7C15ull ^ (uint64_t{row} + 0x5EED1E7E15ull)) >> 11;
+  const double u = (static_cast<double>(bits) + 1.0) / 9007199254740992.0;
+  return static_cast<int>(std::floor(-std::log(u) / std::log(static_cast<double>(m))));
+}
+
+std::vector<UpperLevel> build_upper_levels(const Index& index, const BuildParams& params, const FlatBuild& build_flat) {
+  std::vector<UpperLevel> levels;
+  const int64_t rows = index.rows();
+  if (rows < 2 || index.entry_points.empty() || index.graph_degree == 0) return levels;
+  const int m = std::max(2, index.graph_degree / 2);
+  // Level 1: the rows HNSW's rule lifts (1 in m), and every entry point, so that the entry
+  // points' scan can seed a search on level 1.
+  std::vector<uint8_t> member(rows, 0);
+  for (int64_t r = 0; r < rows; ++r) member[r] = level_of_row(static_cast<uint32_t>(r), params.seed, m) >= 1;
+  for (uint32_t e : index.entry_points) member[e] = 1;
+  UpperLevel upper;
+  for (int64_t r = 0; r < rows; ++r) {
+    if (member[r]) upper.members.push_back(static_cast<uint32_t>(r));
+  }
+  const int64_t count = static_cast<int64_t>(upper.members.size());
+  // A level no smaller than the graph below it would only repeat it.
+  if (count < 2 || count * 2 > rows) return levels;
+  const DatasetView& data = index.vectors.view();
+  const size_t row_bytes = data.row_bytes();
+  Index sub;
+  sub.metric = index.metric;
+  sub.vectors = Dataset::allocate(count, data.dim, data.type);
+  auto* bytes = static_cast<uint8_t*>(sub.vectors.mutable_data());
+  for (int64_t i = 0; i < count; ++i) std::memcpy(bytes + i * row_bytes, data.row(upper.members[i]), row_bytes);
+  BuildParams level_params = params;
+  level_params.graph_degree = m;
+  level_params.intermediate_degree = 0;
+  level_params.progress = nullptr;
+  level_params.seed = params.seed + 1;
+  build_flat(sub, level_params);
+  upper.degree = sub.graph_degree;
+  upper.graph = std::move(sub.graph);
+  levels.push_back(std::move(upper));
+  return levels;
+}
+
+}  // namespace annforge::cpu

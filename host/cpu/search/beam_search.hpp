@@ -1,0 +1,35 @@
+// Batched greedy beam search over the fixed-degree graph, one query per worker at a time.
+#pragma once
+
+#include "annforge.hpp"
+#include "host/cpu/distance/distance.hpp"
+
+namespace annforge::cpu {
+
+struct BeamSearchParams {
+  int k = 10;
+  int beam_width = 64;
+  int threads = 0;
+};
+
+// The graph a search walks: rows x degree ids over distance.base() (which may be a prefix of
+// an index's vectors while extend links new rows in).
+struct GraphView {
+  const uint32_t* ids = nullptr;
+  int degree = 0;
+  const uint32_t* entry_points = nullptr;
+  int entry_count = 0;
+  const uint32_t* neighbors(uint32_t v) const { return ids + static_cast<int64_t>(v) * degree; }
+};
+inline GraphView graph_of(const Index& index) {
+  return {index.graph.data(), index.graph_degree, index.entry_points.data(), static_cast<int>(index.entry_points.size())};
+}
+
+// With `levels` (non-empty; Index::levels, whose level 1 holds every entry point), each query
+// scans the entry points, searches level 1 from the nearest of them with a beam of 16, and
+// starts the beam on the base graph from what that found; without, from every entry point.
+void beam_search(const GraphView& graph, const Distance& distance, const DatasetView& queries,
+                 const BeamSearchParams& params, const ProgressCallback& progress, uint32_t* ids, float* distances,
+                 const std::vector<UpperLevel>* levels = nullptr);
+
+}  // namespace annforge::cpu
