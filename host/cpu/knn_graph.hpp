@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "annforge.hpp"
+#include "host/cpu/all_pairs/float_dots.hpp"
 #include "host/cpu/distance/distance.hpp"
 #include "host/cpu/partition/partition.hpp"
 
@@ -45,10 +46,12 @@ struct NNDescentParams {
 // clusters merged. A good start for NN-Descent.
 // With a projection (host/cpu/partition/projection.hpp), members are first ranked by distance between
 // projected rows and only the nearest `exact_candidates` get an exact distance.
+// `float_dots`: the dot products of float clusters' all-pairs pass (float_dots.hpp).
 struct FirstPass {
   const std::vector<float>* projected = nullptr;  // rows x dim projected rows; null: exact only
   int dim = 0;
   int exact_candidates = 0;
+  FloatDots float_dots = default_float_dots();
 };
 KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition, int k, int threads, uint64_t seed,
                            const FirstPass& first_pass, const ProgressCallback& progress);

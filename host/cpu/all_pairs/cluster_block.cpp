@@ -1,7 +1,12 @@
 #include "host/cpu/all_pairs/cluster_block.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string>
+
+#include "host/cpu/distance/distance.hpp"
 
 namespace annforge::cpu {
 namespace {
@@ -27,15 +32,68 @@ void squared_norms_of(const std::vector<const void*>& rows, int count, int dim, 
 
 }  // namespace
 
-ClusterBlock::ClusterBlock()
-    : tiles_(avx512_tile_kernels()), dot_kernel_(dot_block_kernel()), pair_filter_(pair_filter_kernel()) {}
+bool float_dots_available(FloatDots dots) {
+  switch (dots) {
+    case FloatDots::Exact: return true;
+    case FloatDots::Bf16: return avx512_tile_kernels() != nullptr && avx512_tile_kernels()->distances_bf16 != nullptr;
+    case FloatDots::AmxBf16: return avx512_tile_kernels() != nullptr && amx_bf16_distances_kernel() != nullptr;
+  }
+  return false;
+}
+
+const char* float_dots_name(FloatDots dots) {
+  switch (dots) {
+    case FloatDots::Exact: return "fp32";
+    case FloatDots::Bf16: return "bf16";
+    case FloatDots::AmxBf16: return "amx";
+  }
+  return "?";
+}
+
+FloatDots default_float_dots() {
+  static const FloatDots chosen = [] {
+    FloatDots wanted = FloatDots::AmxBf16;
+    const char* name = std::getenv("ANNFORGE_CPU_DOTS");
+    if (name != nullptr && *name != '\0') {
+      if (std::strcmp(name, "fp32") == 0) {
+        wanted = FloatDots::Exact;
+      } else if (std::strcmp(name, "bf16") == 0) {
+        wanted = FloatDots::Bf16;
+      } else if (std::strcmp(name, "amx") != 0) {
+        throw Error(ErrorCode::InvalidArgument,
+                    std::string("ANNFORGE_CPU_DOTS=") + name + ": expected fp32, bf16 or amx");
+      }
+    }
+    // vdpbf16ps is not a default: slower than the FMA tiles where it was measured.
+    if (wanted == FloatDots::AmxBf16 && !float_dots_available(wanted)) {
+      wanted = name != nullptr && std::strcmp(name, "amx") == 0 ? FloatDots::Bf16 : FloatDots::Exact;
+    }
+    if (wanted == FloatDots::Bf16 && !float_dots_available(wanted)) wanted = FloatDots::Exact;
+    return wanted;
+  }();
+  return chosen;
+}
+
+ClusterBlock::ClusterBlock(FloatDots float_dots)
+    : tiles_(avx512_tile_kernels()),
+      dot_kernel_(dot_block_kernel()),
+      pair_filter_(pair_filter_kernel()),
+      float_dots_(float_dots_available(float_dots) ? float_dots : FloatDots::Exact) {
+  if (float_dots_ == FloatDots::Bf16) bf16_kernel_ = tiles_->distances_bf16;
+  if (float_dots_ == FloatDots::AmxBf16) {
+    bf16_kernel_ = amx_bf16_distances_kernel();
+    bf16_rows_per_call_ = kAmxTileRows;
+  }
+}
 
 void ClusterBlock::load(const std::vector<const void*>& rows, int count, ElementType type, int dim,
-                        float* squared_norms) {
+                        float* squared_norms, bool translation_invariant) {
   count_ = count;
   dim_ = dim;
-  padded_rows_ = (count + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
   bytes_ = tiles_ != nullptr && type != ElementType::Float32;
+  approximate_ = type == ElementType::Float32 && bf16_kernel_ != nullptr;
+  rows_per_call_ = approximate_ ? bf16_rows_per_call_ : kDotBlockRows;
+  padded_rows_ = (count + rows_per_call_ - 1) / rows_per_call_ * rows_per_call_;
   // Squared norms summed in float in dimension order on every path, so that each path gives
   // the same distances where dots are exact.
   switch (type) {
@@ -57,6 +115,20 @@ void ClusterBlock::load(const std::vector<const void*>& rows, int count, Element
     } else {
       for (int d = 0; d < dim; ++d) row[d] = static_cast<const int8_t*>(rows[i])[d];
     }
+  }
+  if (approximate_) {
+    // fp32 rows stay for the exact re-ranking; the kernels read the bf16 copy.
+    centred_ = translation_invariant;
+    if (centred_) {
+      centre_.assign(dim, 0.0f);
+      std::vector<double> sum(dim, 0.0);
+      for (int i = 0; i < count; ++i) {
+        for (int d = 0; d < dim; ++d) sum[d] += rows_[static_cast<size_t>(i) * dim + d];
+      }
+      for (int d = 0; d < dim; ++d) centre_[d] = static_cast<float>(sum[d] / count);
+    }
+    pack_bf16(rows_.data(), count, padded_rows_, dim, centred_ ? centre_.data() : nullptr, bf16_pack_);
+    return;
   }
   pack_panels(rows_.data(), count, dim, panels_);
 }
@@ -81,6 +153,12 @@ void ClusterBlock::filter_pairs(const PairTerms& terms, const uint32_t* ids, Can
 }
 
 void ClusterBlock::row_distances(int row0, const PairTerms& terms, float* out, int ldo) const {
+  if (approximate_) {
+    PairTerms rounded = terms;
+    if (centred_) rounded.add = bf16_pack_.squared_norms.data();  // |a - m|^2 of the rounded rows
+    bf16_kernel_(tile_block(bf16_pack_), row0, count_, rounded, out, ldo);
+    return;
+  }
   if (bytes_) {
     tiles_->distances_bytes(tile_block(bytes_pack_), row0, count_, terms, out, ldo);
     return;
@@ -90,6 +168,28 @@ void ClusterBlock::row_distances(int row0, const PairTerms& terms, float* out, i
   block.panels = panels_.data();
   block.dim = dim_;
   tiles_->distances_float(block, row0, count_, terms, out, ldo);
+}
+
+void ClusterBlock::exact_distances(int row, const uint32_t* positions, int count, const PairTerms& terms,
+                                   float* out) const {
+  // The many-kernels sum each row in dimension order whatever its place in the batch: a pair's
+  // distance is the same in every cluster.
+  exact_rows_.resize(count);
+  for (int i = 0; i < count; ++i) exact_rows_[i] = &rows_[static_cast<size_t>(positions[i]) * dim_];
+  const float* a = &rows_[static_cast<size_t>(row) * dim_];
+  if (centred_) {
+    // L2 as the sum of squared differences: no cancellation between norms far larger than the
+    // distance (offset data), unlike |a|^2 + |b|^2 - 2ab.
+    kernels_for(ElementType::Float32).squared_l2_many(a, exact_rows_.data(), count, dim_, out);
+    return;
+  }
+  kernels_for(ElementType::Float32).dot_many(a, exact_rows_.data(), count, dim_, out);
+  for (int i = 0; i < count; ++i) {
+    const uint32_t c = positions[i];
+    // The tile epilogue's formula (pair_filter.hpp), operation for operation.
+    const float factor = (terms.mul[row] * terms.mul[c]) * -terms.scale;
+    out[i] = std::max(std::fma(factor, out[i], terms.add[row] + terms.add[c]), terms.floor);
+  }
 }
 
 void ClusterBlock::sample_dots(const int* positions, int samples, float* out) {

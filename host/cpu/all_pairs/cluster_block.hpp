@@ -10,6 +10,7 @@
 
 #include "annforge.hpp"
 #include "host/cpu/all_pairs/candidate_buffers.hpp"
+#include "host/cpu/all_pairs/float_dots.hpp"
 #include "host/cpu/distance/dot_block.hpp"
 #include "host/cpu/all_pairs/pair_filter.hpp"
 #include "host/cpu/all_pairs/pair_tiles.hpp"
@@ -18,11 +19,12 @@ namespace annforge::cpu {
 
 class ClusterBlock {
  public:
-  ClusterBlock();
+  explicit ClusterBlock(FloatDots float_dots = default_float_dots());
 
   // Loads `count` rows of `type` and writes their squared norms (exact for 8-bit data up to
-  // 258 dimensions).
-  void load(const std::vector<const void*>& rows, int count, ElementType type, int dim, float* squared_norms);
+  // 258 dimensions). `translation_invariant` (L2): the approximate paths may centre the rows.
+  void load(const std::vector<const void*>& rows, int count, ElementType type, int dim, float* squared_norms,
+            bool translation_invariant = false);
 
   // Without row distances: every pair (a, b) of the loaded rows with a < b, through the pair
   // filter: distances by `terms`, offered to `buffers` when they beat a member's threshold.
@@ -37,6 +39,17 @@ class ClusterBlock {
   // loaded count, +infinity at c == row0 + r; row0 a multiple of kDotBlockRows, ldo at least
   // 16 * panel_count(count), terms readable 16 entries past the count.
   void row_distances(int row0, const PairTerms& terms, float* out, int ldo) const;
+  // Rows per row_distances() call: kDotBlockRows, or kAmxTileRows on AMX.
+  int rows_per_call() const { return rows_per_call_; }
+  // Whether row_distances() is approximate (the loaded rows are float and a BF16 path was
+  // chosen): the caller selects a few more than it needs and re-ranks them by
+  // exact_distances(). Terms are the exact ones; the block substitutes the norms of its centred
+  // rows where it centred them.
+  bool approximate() const { return approximate_; }
+  // out[i] = distance(row, positions[i]) in fp32 (by `terms`; L2 as a sum of squared
+  // differences), the same value for a pair in every cluster (so that merging lists can drop
+  // repeats).
+  void exact_distances(int row, const uint32_t* positions, int count, const PairTerms& terms, float* out) const;
 
   // Without row distances: out[r * samples + s] = dot(r, positions[s]) for every row
   // r < padded_rows(); samples a multiple of 16.
@@ -47,10 +60,18 @@ class ClusterBlock {
   const TileKernels* tiles_;  // null: the portable / AVX2 path
   DotBlockKernel dot_kernel_;
   PairFilterKernel pair_filter_;
-  bool bytes_ = false;  // 8-bit rows in the Bytes layout (tiles_ only)
+  FloatDots float_dots_;
+  TileDistancesKernel bf16_kernel_ = nullptr;  // float_dots_'s kernel where it is not Exact
+  int bf16_rows_per_call_ = kDotBlockRows;
+  bool bytes_ = false;        // 8-bit rows in the Bytes layout (tiles_ only)
+  bool approximate_ = false;  // float rows in the Bf16 layout
+  bool centred_ = false;      // ... translated by their mean (L2)
+  int rows_per_call_ = kDotBlockRows;
   int count_ = 0, dim_ = 0, padded_rows_ = 0;
-  std::vector<float> rows_, panels_, sample_rows_, sample_panels_, dots_;
+  std::vector<float> rows_, panels_, sample_rows_, sample_panels_, dots_, centre_;
   BytePack bytes_pack_;
+  Bf16Pack bf16_pack_;
+  mutable std::vector<const void*> exact_rows_;
 };
 
 }  // namespace annforge::cpu

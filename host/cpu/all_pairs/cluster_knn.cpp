@@ -19,6 +19,7 @@
 #include "host/cpu/progress.hpp"
 #include "host/cpu/random.hpp"
 #include "host/cpu/trace.hpp"
+#include "host/env_knob.hpp"
 #include "host/huge_pages.hpp"
 #include "kernels/shared/neighbor_list.hpp"
 
@@ -195,13 +196,18 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     std::vector<float> block_norms, row_distances, block_projected, candidate_norms;
     std::vector<const void*> row_pointers, projected_pointers, candidate_pointers;
     SmallestK best(k);
+    // The approximate (bf16) paths keep a margin of candidates for the exact re-ranking.
+    SmallestK wide(k + detail::env_knob("ANNFORGE_CPU_RERANK_MARGIN", std::max(4, k / 16)));
+    std::vector<uint32_t> wide_positions;
+    std::vector<float> wide_exact;
+    std::vector<uint64_t> wide_keys;
     SmallestK shortlist(std::max(first_pass.exact_candidates, 1));
     std::vector<uint32_t> best_ids(k);
     std::vector<float> best_distances(k);
     std::vector<uint32_t> merged_ids(k);
     std::vector<float> merged_distances(k);
     std::vector<float> add_terms, mul_terms, start_thresholds, sample_dots, tile_distances;
-    ClusterBlock block_dots;
+    ClusterBlock block_dots(first_pass.float_dots);
     std::vector<int> sample_positions(kThresholdSamples);
     CandidateBuffers buffers(k, kBufferCapacityPerK * k);
     // v's kNN list so far (from its other clusters) merged with `count` new candidates.
@@ -259,12 +265,40 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
         start_thresholds[i] = std::nextafter(sampled[wanted_rank - 1], std::numeric_limits<float>::infinity());
       }
     };
+    // Approximate (bf16) distances of cluster position `row`: the nearest k + margin by them,
+    // whose exact distances then choose the k (into best_ids / best_distances, sorted).
+    // Returns how many are below `threshold` (the row's exact k-th so far).
+    auto rerank_exactly = [&](int row, const float* approximate, int size, float threshold, const uint32_t* ids,
+                              const PairTerms& terms) {
+      // Rounding moves a distance by well under 1/64 of its size: the cut keeps every pair
+      // that may be below the threshold exactly.
+      const float cut = std::isfinite(threshold) ? threshold + std::fabs(threshold) * (1.0f / 64) : threshold;
+      wide.select(approximate, size, cut);
+      const int count = wide.size();
+      wide_positions.resize(count);
+      wide_exact.resize(count);
+      wide_keys.clear();
+      for (int c = 0; c < count; ++c) wide_positions[c] = wide.position(c);
+      block_dots.exact_distances(row, wide_positions.data(), count, terms, wide_exact.data());
+      for (int c = 0; c < count; ++c) {
+        if (wide_exact[c] < threshold) wide_keys.push_back(distance_key(wide_exact[c], wide_positions[c]));
+      }
+      const int kept = std::min<int>(k, static_cast<int>(wide_keys.size()));
+      std::partial_sort(wide_keys.begin(), wide_keys.begin() + kept, wide_keys.end());
+      for (int c = 0; c < kept; ++c) {
+        best_ids[c] = ids[key_id(wide_keys[c])];
+        best_distances[c] = key_distance(wide_keys[c]);
+      }
+      return kept;
+    };
     // The default pass: the cluster's dots as blocked matrix products with the pair filter
     // (cluster_block.hpp), which offers only the pairs that beat a member's threshold.
     auto blocked_all_pairs = [&](int cluster, const uint32_t* ids, int size) {
-      add_terms.assign(size + 16, 0.0f);
-      mul_terms.assign(size + 16, 1.0f);
-      block_dots.load(row_pointers, size, data.type, dim, add_terms.data());
+      // Terms are read 16 entries past the last column, and for every row of the last tile
+      // (up to kAmxTileRows - 1 padding rows).
+      add_terms.assign(size + kAmxTileRows + 16, 0.0f);
+      mul_terms.assign(size + kAmxTileRows + 16, 1.0f);
+      block_dots.load(row_pointers, size, data.type, dim, add_terms.data(), metric == Metric::L2);
       for (int i = 0; i < size; ++i) {
         if (metric == Metric::InnerProduct) {
           add_terms[i] = 0.0f;
@@ -282,16 +316,22 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
         // Row by row: a tile of rows' distances to the whole cluster, then each row's best k
         // below its k-th so far (the cut estimated from the row itself), merged at once.
         const int ldo = panel_count(size) * 16;
-        tile_distances.resize(static_cast<size_t>(kDotBlockRows) * ldo);
-        for (int r0 = 0; r0 < size; r0 += kDotBlockRows) {
-          const int tile_rows = std::min(kDotBlockRows, size - r0);
+        const int tile_height = block_dots.rows_per_call();
+        tile_distances.resize(static_cast<size_t>(tile_height) * ldo);
+        for (int r0 = 0; r0 < size; r0 += tile_height) {
+          const int tile_rows = std::min(tile_height, size - r0);
           for (int r = 0; r < tile_rows; ++r) prefetch_list(ids[r0 + r]);
           block_dots.row_distances(r0, terms, tile_distances.data(), ldo);
           for (int r = 0; r < tile_rows; ++r) {
             const int64_t v = ids[r0 + r];
             float threshold;
             __atomic_load(&graph.distances[v * k + k - 1], &threshold, __ATOMIC_RELAXED);
-            best.select(&tile_distances[static_cast<size_t>(r) * ldo], size, threshold);
+            const float* row = &tile_distances[static_cast<size_t>(r) * ldo];
+            if (block_dots.approximate()) {
+              merge_into(v, rerank_exactly(r0 + r, row, size, threshold, ids, terms));
+              continue;
+            }
+            best.select(row, size, threshold);
             for (int c = 0; c < best.size(); ++c) {
               best_ids[c] = ids[best.position(c)];
               best_distances[c] = best.distance(c);
@@ -388,7 +428,10 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     }
   });
   reporter.finish();
-  timer.lap("clusters: all pairs inside %d clusters", clusters);
+  timer.lap("clusters: all pairs inside %d clusters (%s dots)", clusters,
+            data.type != ElementType::Float32                 ? "exact 8-bit"
+            : float_dots_available(first_pass.float_dots) ? float_dots_name(first_pass.float_dots)
+                                                          : "fp32");
   // A vector whose clusters were all tiny (outliers, heavy duplication) can end up with fewer
   // than k neighbours: top its list up with random vectors, which the next stages improve on.
   parallel_for(rows, threads, 4096, [&](int64_t begin, int64_t end, int) {

@@ -1,6 +1,9 @@
 // The Bytes layout of pair_tiles.hpp (portable packing) and the kernels' dispatch.
 #include "host/cpu/all_pairs/pair_tiles.hpp"
 
+#include <cpuid.h>
+
+#include <cstring>
 #include <type_traits>
 
 #include "host/cpu/distance/distance.hpp"
@@ -48,7 +51,70 @@ bool cpu_has_avx512_vnni() {
   return yes;
 }
 
-const TileKernels* avx512_tile_kernels() { return cpu_has_avx512_vnni() ? avx512_kernels() : nullptr; }
+const TileKernels* avx512_tile_kernels() {
+  static const TileKernels kernels = [] {
+    TileKernels chosen = *avx512_kernels();
+    if (!cpu_has_avx512_bf16()) chosen.distances_bf16 = nullptr;
+    return chosen;
+  }();
+  return cpu_has_avx512_vnni() ? &kernels : nullptr;
+}
+
+bool cpu_has_avx512_bf16() {
+  static const bool yes = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    // CPUID leaf 7, sub-leaf 1: EAX bit 5 is AVX512_BF16 (clang 14's __builtin_cpu_supports
+    // does not know the name).
+    if (!cpu_has_avx512_vnni() || !__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return false;
+    return (eax & (1u << 5)) != 0;
+  }();
+  return yes;
+}
+
+uint16_t to_bf16(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof(bits));
+  bits += 0x7FFFu + ((bits >> 16) & 1u);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+float from_bf16(uint16_t x) {
+  const uint32_t bits = static_cast<uint32_t>(x) << 16;
+  float value;
+  std::memcpy(&value, &bits, sizeof(value));
+  return value;
+}
+
+void pack_bf16(const float* rows, int count, int padded_rows, int dim, const float* center, Bf16Pack& out) {
+  const int dim32 = (dim + 31) / 32 * 32;
+  out.dim32 = dim32;
+  out.rows.assign(static_cast<size_t>(padded_rows) * dim32, 0);
+  out.squared_norms.assign(static_cast<size_t>(padded_rows) + 16, 0.0f);
+  out.panels.assign(static_cast<size_t>(panel_count(count)) * dim32 * 16, 0);
+  for (int r = 0; r < count; ++r) {
+    const float* x = rows + static_cast<size_t>(r) * dim;
+    uint16_t* row = &out.rows[static_cast<size_t>(r) * dim32];
+    // Two dimensions per lane: the panel's 4-byte slot of this row in step 0.
+    uint16_t* panel = &out.panels[static_cast<size_t>(r / 16) * dim32 * 16 + (r % 16) * 2];
+    float norm = 0.0f;
+    for (int d = 0; d < dim; ++d) {
+      const uint16_t rounded = to_bf16(center ? x[d] - center[d] : x[d]);
+      row[d] = rounded;
+      panel[(d / 2) * 32 + d % 2] = rounded;
+      const float value = from_bf16(rounded);
+      norm += value * value;
+    }
+    out.squared_norms[r] = norm;
+  }
+}
+
+TileBlock tile_block(const Bf16Pack& pack) {
+  TileBlock block;
+  block.rows = pack.rows.data();
+  block.panels = pack.panels.data();
+  block.dim = pack.dim32;
+  return block;
+}
 
 void pack_bytes(const void* const* rows, int count, int padded_rows, int dim, ElementType type, BytePack& out) {
   out.dim4 = (dim + 3) / 4 * 4;

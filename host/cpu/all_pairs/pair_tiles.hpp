@@ -1,8 +1,10 @@
 // AVX-512 kernels of the clustered kNN stage: a cluster's dots as register tiles (6 rows x 64
 // columns) turned into distances in each tile's epilogue, whole rows at a time. 8-bit data
 // takes the VNNI path (vpdpbusd: 64 multiply-adds per instruction, exact int32 sums); float
-// data the FMA path (16 lanes, the same floats as the AVX2 kernel). Chosen once per process
-// where the CPU has AVX-512 F/BW/VL/DQ and VNNI (ANNFORGE_SIMD=avx2 or scalar turns them off).
+// data the FMA path (16 lanes, the same floats as the AVX2 kernel), or at reduced precision the
+// BF16 paths (vdpbf16ps, or AMX tiles where the CPU has them) whose candidates the caller
+// re-ranks exactly. Chosen once per process where the CPU has AVX-512 F/BW/VL/DQ and VNNI
+// (ANNFORGE_SIMD=avx2 or scalar turns them off).
 #pragma once
 
 #include <cstdint>
@@ -23,7 +25,7 @@ namespace annforge::cpu {
 struct TileBlock {
   const void* rows = nullptr;
   const void* panels = nullptr;
-  int dim = 0;  // floats (Float32) or bytes (Bytes, dim4) per row
+  int dim = 0;  // elements per row: floats (Float32), bytes (Bytes, dim4) or bf16 (Bf16, dim32)
   const int32_t* row_corrections = nullptr;     // Bytes only, per row position
   const int32_t* column_corrections = nullptr;  // Bytes only, per column position (panels x 16)
 };
@@ -37,7 +39,8 @@ using TileDistancesKernel = void (*)(const TileBlock& block, int row0, int count
 struct TileKernels {
   TileDistancesKernel distances_float = nullptr;
   TileDistancesKernel distances_bytes = nullptr;
-  DotBlockKernel dots_float = nullptr;  // dot_block.hpp's kernel, 16 lanes
+  TileDistancesKernel distances_bf16 = nullptr;  // Bf16 layout, vdpbf16ps; null without AVX512_BF16
+  DotBlockKernel dots_float = nullptr;           // dot_block.hpp's kernel, 16 lanes
 };
 // Null where the CPU lacks any of AVX-512 F, BW, VL, DQ and VNNI, or ANNFORGE_SIMD says
 // avx2 or scalar.
@@ -54,5 +57,35 @@ struct BytePack {
 };
 void pack_bytes(const void* const* rows, int count, int padded_rows, int dim, ElementType type, BytePack& out);
 TileBlock tile_block(const BytePack& pack);
+
+// Bf16 layout (float data at reduced precision, for a first ranking that is re-ranked exactly):
+// rows as bfloat16 (rounded to nearest even), row-major, dim rounded up to 32 with zeros
+// (dim32); panels of 16 rows, two dimensions per 32-bit lane: step s of panel p (dimensions 2s
+// and 2s + 1 of rows 16p .. 16p + 15) is 64 bytes. That is vdpbf16ps's operand, and 16 steps
+// of it are one AMX B tile (1 KiB, rows of 64 bytes).
+struct Bf16Pack {
+  std::vector<uint16_t> rows, panels;
+  std::vector<float> squared_norms;  // of the rounded rows, zero past the count
+  int dim32 = 0;
+};
+// `center` (or null) is subtracted from every row before rounding: L2 distances do not change,
+// and the rounding error then scales with the cluster's spread rather than with its distance
+// from the origin (which on offset data would swamp the distances between neighbours).
+void pack_bf16(const float* rows, int count, int padded_rows, int dim, const float* center, Bf16Pack& out);
+TileBlock tile_block(const Bf16Pack& pack);
+uint16_t to_bf16(float x);  // round to nearest even (NaN is refused before any build)
+float from_bf16(uint16_t x);
+
+// AVX512_BF16 (vdpbf16ps) on top of avx512_tile_kernels(); ANNFORGE_SIMD=avx2 or scalar turns
+// it off with the rest of AVX-512.
+bool cpu_has_avx512_bf16();
+
+// AMX (Intel's tile unit, TMUL): kAmxTileRows rows of the Bf16 layout against all columns per
+// call, 16 x 16 x 32 multiply-adds per instruction; the distances as TileDistancesKernel's, with
+// row0 a multiple of kAmxTileRows and the rows padded to a multiple of it. Null where the CPU
+// lacks AMX-TILE and AMX-BF16, where the kernel refuses the tile-data permission
+// (arch_prctl ARCH_REQ_XCOMP_PERM, asked once per process), or under ANNFORGE_SIMD=avx2/scalar.
+constexpr int kAmxTileRows = 32;
+TileDistancesKernel amx_bf16_distances_kernel();
 
 }  // namespace annforge::cpu

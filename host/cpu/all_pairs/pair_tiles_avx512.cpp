@@ -79,6 +79,36 @@ struct ByteTiles {
   }
 };
 
+// Bf16 layout: two dimensions per step, vdpbf16ps (each lane adds the two products of a bf16
+// pair to its fp32 sum). Approximate dots: the caller re-ranks its candidates exactly.
+struct Bf16Tiles {
+  using Acc = __m512;
+  static ANNFORGE_AVX512_INLINE Acc zero() { return _mm512_setzero_ps(); }
+  static ANNFORGE_AVX512_INLINE Acc load_panel(const uint8_t* panel, size_t offset, int step) {
+    return _mm512_castsi512_ps(_mm512_loadu_si512(panel + offset + step * 64));
+  }
+  static ANNFORGE_AVX512_INLINE Acc broadcast(const uint16_t* row, int step) {
+    int32_t pair;
+    std::memcpy(&pair, row + step * 2, sizeof(pair));
+    return _mm512_castsi512_ps(_mm512_set1_epi32(pair));
+  }
+  // In asm: the instruction needs no target attribute then (only CPUs with AVX512_BF16 call
+  // this kernel), and GCC 12 keeps the accumulators in place as with vpdpbusd above.
+  static ANNFORGE_AVX512_INLINE Acc multiply_add(Acc acc, Acc b, Acc x) {
+    asm("vdpbf16ps %2, %1, %0" : "+v"(acc) : "v"(b), "v"(x));
+    return acc;
+  }
+  static ANNFORGE_AVX512_INLINE int steps(int dim32) { return dim32 / 2; }
+  static ANNFORGE_AVX512_INLINE size_t panel_stride(int dim32) { return static_cast<size_t>(dim32 / 2) * 64; }
+  static ANNFORGE_AVX512_INLINE const uint16_t* row(const TileBlock& block, int r) {
+    return static_cast<const uint16_t*>(block.rows) + static_cast<size_t>(r) * block.dim;
+  }
+  static ANNFORGE_AVX512_INLINE const uint8_t* panel(const TileBlock& block, int p) {
+    return static_cast<const uint8_t*>(block.panels) + static_cast<size_t>(p) * (block.dim / 2) * 64;
+  }
+  static ANNFORGE_AVX512_INLINE __m512 dots(Acc acc, const TileBlock&, int, const TileBlock&, int) { return acc; }
+};
+
 // The tile's sums: named accumulators inside the loop (an array there stays in memory with
 // GCC 12), written to `acc` once at the end.
 #define ANNFORGE_STEP_ROW(r)                                              \
@@ -205,6 +235,7 @@ const TileKernels kAvx512Kernels = [] {
   kernels.dots_float = float_dots;
   kernels.distances_float = tile_distances<FloatTiles>;
   kernels.distances_bytes = tile_distances<ByteTiles>;
+  kernels.distances_bf16 = tile_distances<Bf16Tiles>;
   return kernels;
 }();
 

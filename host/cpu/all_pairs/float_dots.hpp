@@ -1,0 +1,22 @@
+// How the clustered kNN stage compares float rows (8-bit data always takes the exact integer
+// paths): exact fp32 tiles, or bfloat16 ones whose nearest candidates are re-ranked in fp32.
+// On the Intel Xeon (AVX-512 BF16 + AMX) of 2026-12-03, 200K x 256 wordtext: AMX cut the
+// all-pairs stage from 2.38 s to 1.77 s with the same graph (1,505 of 231 MB of the index file
+// differ); vdpbf16ps was slower than fp32 FMA there (3.5 s: one port against FMA's two), so it
+// is never chosen by default, only asked for.
+#pragma once
+
+namespace annforge::cpu {
+
+enum class FloatDots {
+  Exact,    // fp32: AVX-512 FMA tiles, or the AVX2 / portable blocks
+  Bf16,     // bfloat16 pairs by vdpbf16ps (AVX512_BF16), candidates re-ranked exactly
+  AmxBf16,  // bfloat16 on AMX tiles, candidates re-ranked exactly
+};
+bool float_dots_available(FloatDots dots);
+// AMX where the CPU has it, else Exact. ANNFORGE_CPU_DOTS=fp32|bf16|amx asks for one (for
+// measurement); a path the CPU lacks falls back to the next slower one.
+FloatDots default_float_dots();
+const char* float_dots_name(FloatDots dots);
+
+}  // namespace annforge::cpu

@@ -1,0 +1,143 @@
+// The AMX kernel of pair_tiles.hpp: Bf16 rows against Bf16 panels on Intel's tile unit. Eight
+// tile registers of 16 rows x 64 bytes: four fp32 accumulators (32 rows x 32 columns), two A
+// tiles (16 rows x 32 dimensions each) and two B tiles (two panels, 32 dimensions); each
+// tdpbf16ps is 16 x 16 x 32 multiply-adds, about eight times what the FMA units do in the time.
+// The tile instructions are written in asm (no target attribute or compiler support needed;
+// binutils knows them), and only run after CPUID and the kernel's permission said yes. The
+// epilogue, distances from the stored dots, is the AVX-512 one of pair_tiles_avx512.cpp.
+#include <cpuid.h>
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#include "host/cpu/all_pairs/pair_tiles.hpp"
+#include "host/cpu/distance/distance.hpp"
+
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#define ANNFORGE_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,bmi,bmi2")))
+
+namespace annforge::cpu {
+namespace {
+
+// Linux's arch_prctl codes: a process must ask for the tile data state before its first tile
+// instruction (Linux 5.16+); the answer covers all its threads.
+constexpr int kArchRequestPermission = 0x1023;  // ARCH_REQ_XCOMP_PERM
+constexpr int kXFeatureTileData = 18;           // XFEATURE_XTILEDATA
+
+// ldtilecfg's 64-byte operand, palette 1: every tile 16 rows of 64 bytes.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t bytes_per_row[16] = {};
+  uint8_t rows[16] = {};
+};
+static_assert(sizeof(TileConfig) == 64, "ldtilecfg reads 64 bytes");
+
+bool amx_usable() {
+  const char* forced = std::getenv("ANNFORGE_SIMD");
+  if (forced && (std::strcmp(forced, "avx2") == 0 || std::strcmp(forced, "scalar") == 0)) return false;
+  if (!cpu_has_avx512()) return false;
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  // Leaf 7, sub-leaf 0: EDX bit 22 AMX-BF16, bit 24 AMX-TILE.
+  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+  if ((edx & (1u << 22)) == 0 || (edx & (1u << 24)) == 0) return false;
+  return syscall(SYS_arch_prctl, kArchRequestPermission, kXFeatureTileData) == 0;
+}
+
+// Distances (pair_filter.hpp's formula) from a 32 x 32 block of dots (row-major, 32 floats per
+// row) for rows r0 .. r0 + 31 and the `panels` (1 or 2) panels from p.
+ANNFORGE_AVX512 inline void epilogue(const float* dots, int r0, int p, int panels, const PairTerms& terms, float* out,
+                                     int ldo) {
+  const __m512 negative_scale = _mm512_set1_ps(-terms.scale);
+  const __m512 floor = _mm512_set1_ps(terms.floor);
+  const __m512 infinity = _mm512_set1_ps(__builtin_inff());
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (int j = 0; j < panels; ++j) {
+    const int c0 = (p + j) * 16;
+    const __m512 column_add = _mm512_loadu_ps(terms.add + c0);
+    const __m512 column_mul = _mm512_loadu_ps(terms.mul + c0);
+    const __m512i columns = _mm512_add_epi32(_mm512_set1_epi32(c0), lane);
+    for (int r = 0; r < kAmxTileRows; ++r) {
+      const int row = r0 + r;
+      const __m512 dot = _mm512_load_ps(dots + r * 32 + j * 16);
+      const __m512 factor = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(terms.mul[row]), column_mul), negative_scale);
+      const __m512 sum = _mm512_add_ps(_mm512_set1_ps(terms.add[row]), column_add);
+      __m512 d = _mm512_max_ps(_mm512_fmadd_ps(factor, dot, sum), floor);
+      d = _mm512_mask_blend_ps(_mm512_cmpeq_epi32_mask(columns, _mm512_set1_epi32(row)), d, infinity);
+      _mm512_storeu_ps(out + static_cast<size_t>(r) * ldo + c0, d);
+    }
+  }
+}
+
+ANNFORGE_AVX512 void amx_distances(const TileBlock& block, int row0, int count, const PairTerms& terms, float* out,
+                                   int ldo) {
+  TileConfig config;
+  for (int t = 0; t < 8; ++t) {
+    config.rows[t] = 16;
+    config.bytes_per_row[t] = 64;
+  }
+  asm volatile("ldtilecfg %0" : : "m"(config));
+  const int dim32 = block.dim;
+  const int64_t row_bytes = int64_t{dim32} * 2;
+  const int64_t panel_step = 64;                         // one step (two dimensions) of a panel
+  const size_t panel_bytes = static_cast<size_t>(dim32) * 32;  // a whole panel
+  const char* a0 = static_cast<const char*>(block.rows) + row0 * row_bytes;
+  const char* a1 = a0 + 16 * row_bytes;
+  const char* panels = static_cast<const char*>(block.panels);
+  const int chunks = dim32 / 32;
+  const int panels_count = panel_count(count);
+  alignas(64) float dots[kAmxTileRows * 32];
+  const int64_t dots_stride = 32 * sizeof(float);
+  for (int p = 0; p < panels_count; p += 2) {
+    const bool pair = p + 1 < panels_count;
+    const char* b0 = panels + p * panel_bytes;
+    const char* b1 = b0 + panel_bytes;
+    asm volatile("tilezero %%tmm0\n\ttilezero %%tmm1\n\ttilezero %%tmm2\n\ttilezero %%tmm3" ::);
+    for (int s = 0; s < chunks; ++s) {
+      // A: 16 rows x 32 dimensions (64 bytes of each row); B: 16 steps of a panel (1 KiB).
+      asm volatile(
+          "tileloadd (%0,%2,1), %%tmm4\n\t"
+          "tileloadd (%1,%2,1), %%tmm5\n\t"
+          "tileloadd (%3,%4,1), %%tmm6\n\t"
+          "tdpbf16ps %%tmm6, %%tmm4, %%tmm0\n\t"
+          "tdpbf16ps %%tmm6, %%tmm5, %%tmm2"
+          :
+          : "r"(a0 + s * 64), "r"(a1 + s * 64), "r"(row_bytes), "r"(b0 + s * 16 * panel_step), "r"(panel_step)
+          : "memory");
+      if (pair) {
+        asm volatile(
+            "tileloadd (%0,%1,1), %%tmm7\n\t"
+            "tdpbf16ps %%tmm7, %%tmm4, %%tmm1\n\t"
+            "tdpbf16ps %%tmm7, %%tmm5, %%tmm3"
+            :
+            : "r"(b1 + s * 16 * panel_step), "r"(panel_step)
+            : "memory");
+      }
+    }
+    asm volatile(
+        "tilestored %%tmm0, (%0,%2,1)\n\t"
+        "tilestored %%tmm1, (%1,%2,1)\n\t"
+        "tilestored %%tmm2, (%3,%2,1)\n\t"
+        "tilestored %%tmm3, (%4,%2,1)"
+        :
+        : "r"(dots), "r"(dots + 16), "r"(dots_stride), "r"(dots + 16 * 32), "r"(dots + 16 * 32 + 16)
+        : "memory");
+    epilogue(dots, row0, p, pair ? 2 : 1, terms, out, ldo);
+  }
+  asm volatile("tilerelease" ::);
+}
+
+}  // namespace
+
+TileDistancesKernel amx_bf16_distances_kernel() {
+  static const bool usable = amx_usable();
+  return usable ? amx_distances : nullptr;
+}
+
+}  // namespace annforge::cpu

@@ -1,0 +1,250 @@
+// The reduced-precision paths of the clustered kNN stage (host/cpu/all_pairs/float_dots.hpp):
+//  - bfloat16 rounding (nearest, ties to even) and the Bf16 layout of pack_bf16 (rows, panels,
+//    the centre subtracted, norms of the rounded rows);
+//  - each bf16 distance kernel this CPU has (vdpbf16ps tiles, AMX tiles) against the formula of
+//    pair_filter.hpp applied to a double-precision dot of the rounded rows, +infinity on the
+//    diagonal, nothing written past the tile;
+//  - cluster_knn_graph on every FloatDots path this CPU has: the same recall against exact
+//    neighbours as the fp32 path (within 0.003), lists without self loops or repeats, and stored
+//    distances that are exact fp32 distances (re-ranked), on offset data for L2 (which only the
+//    centring keeps accurate in bf16) and on cosine and inner product.
+// Kernel tests skip, saying why, where this CPU lacks the instructions.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "annforge.hpp"
+#include "host/cpu/all_pairs/cluster_block.hpp"
+#include "host/cpu/all_pairs/float_dots.hpp"
+#include "host/cpu/all_pairs/pair_tiles.hpp"
+#include "host/cpu/distance/distance.hpp"
+#include "host/cpu/knn_graph.hpp"
+#include "host/cpu/partition/partition.hpp"
+#include "tests/test_support.hpp"
+
+namespace {
+
+using namespace annforge;
+using annforge_test::Rng;
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+constexpr uint32_t kSentinelBits = 0xFFBADBADu;
+
+uint32_t bits_of(float x) {
+  uint32_t b;
+  std::memcpy(&b, &x, sizeof(b));
+  return b;
+}
+float from_bits(uint32_t b) {
+  float x;
+  std::memcpy(&x, &b, sizeof(x));
+  return x;
+}
+
+TEST(Bf16, RoundsToNearestTiesToEven) {
+  EXPECT_EQ(cpu::to_bf16(1.0f), 0x3F80);
+  EXPECT_EQ(cpu::to_bf16(-2.0f), 0xC000);
+  EXPECT_EQ(cpu::to_bf16(0.0f), 0x0000);
+  // 1 + 2^-8 lies halfway between 1 (even) and 1 + 2^-7: down. 1 + 3 * 2^-8 lies halfway
+  // between 1 + 2^-7 (odd) and 1 + 2^-6: up.
+  EXPECT_EQ(cpu::to_bf16(1.0f + 0x1p-8f), 0x3F80);
+  EXPECT_EQ(cpu::to_bf16(1.0f + 3 * 0x1p-8f), 0x3F82);
+  EXPECT_EQ(cpu::to_bf16(1.0f + 0x1p-8f + 0x1p-20f), 0x3F81);  // just past halfway: up
+  Rng rng(3);
+  for (int i = 0; i < 100000; ++i) {
+    const float x = static_cast<float>(rng.normal() * std::pow(10.0, rng.uniform(-6, 6)));
+    const uint16_t rounded = cpu::to_bf16(x);
+    const float back = cpu::from_bf16(rounded);
+    // The nearest bf16: no neighbour of the result (one unit up or down) is nearer.
+    const double error = std::fabs(double{back} - x);
+    for (int step : {-1, 1}) {
+      const float other = cpu::from_bf16(static_cast<uint16_t>(rounded + step));
+      ASSERT_LE(error, std::fabs(double{other} - x)) << x;
+    }
+    ASSERT_LE(error, std::ldexp(std::fabs(double{x}), -8)) << x;
+  }
+}
+
+TEST(Bf16, PackLayout) {
+  Rng rng(5);
+  for (int dim : {1, 31, 32, 45, 100}) {
+    for (bool centred : {false, true}) {
+      const int count = 37, padded = 42;
+      std::vector<float> rows(static_cast<size_t>(count) * dim), centre(dim);
+      for (float& x : rows) x = static_cast<float>(rng.normal() + 3.0);
+      for (float& c : centre) c = static_cast<float>(rng.normal());
+      cpu::Bf16Pack pack;
+      cpu::pack_bf16(rows.data(), count, padded, dim, centred ? centre.data() : nullptr, pack);
+      const int dim32 = (dim + 31) / 32 * 32;
+      ASSERT_EQ(pack.dim32, dim32);
+      ASSERT_EQ(pack.rows.size(), static_cast<size_t>(padded) * dim32);
+      ASSERT_EQ(pack.panels.size(), static_cast<size_t>(cpu::panel_count(count)) * dim32 * 16);
+      for (int r = 0; r < padded; ++r) {
+        float norm = 0.0f;
+        for (int d = 0; d < dim32; ++d) {
+          uint16_t want = 0;
+          if (r < count && d < dim) want = cpu::to_bf16(rows[r * dim + d] - (centred ? centre[d] : 0.0f));
+          ASSERT_EQ(pack.rows[static_cast<size_t>(r) * dim32 + d], want) << "row " << r << " dim " << d;
+          if (r < cpu::panel_count(count) * 16) {
+            const size_t at = (static_cast<size_t>(r / 16) * dim32 / 2 + d / 2) * 32 + (r % 16) * 2 + d % 2;
+            ASSERT_EQ(pack.panels[at], want) << "panel of row " << r << " dim " << d;
+          }
+          norm += cpu::from_bf16(want) * cpu::from_bf16(want);
+        }
+        EXPECT_FLOAT_EQ(pack.squared_norms[r], norm) << "row " << r;
+      }
+    }
+  }
+}
+
+// The kernels under test: name, kernel, rows per call.
+struct Bf16Kernel {
+  std::string name;
+  cpu::TileDistancesKernel kernel;
+  int rows;
+};
+std::vector<Bf16Kernel> available_bf16_kernels() {
+  std::vector<Bf16Kernel> kernels;
+  if (cpu::float_dots_available(cpu::FloatDots::Bf16)) {
+    kernels.push_back({"vdpbf16ps", cpu::avx512_tile_kernels()->distances_bf16, cpu::kDotBlockRows});
+  }
+  if (cpu::float_dots_available(cpu::FloatDots::AmxBf16)) {
+    kernels.push_back({"amx", cpu::amx_bf16_distances_kernel(), cpu::kAmxTileRows});
+  }
+  return kernels;
+}
+const char* const kNoBf16 = "this CPU has neither AVX512_BF16 nor AMX-BF16 (or ANNFORGE_SIMD turned AVX-512 off)";
+
+TEST(Bf16, KernelsMatchTheFormulaOnTheRoundedRows) {
+  const std::vector<Bf16Kernel> kernels = available_bf16_kernels();
+  if (kernels.empty()) GTEST_SKIP() << kNoBf16;
+  Rng rng(11);
+  for (const Bf16Kernel& k : kernels) {
+    for (int dim : {3, 32, 64, 100, 256}) {
+      for (int count : {1, 2, 16, 17, 33, 70}) {
+        const int padded = (count + k.rows - 1) / k.rows * k.rows;
+        std::vector<float> rows(static_cast<size_t>(count) * dim);
+        for (float& x : rows) x = static_cast<float>(rng.normal());
+        cpu::Bf16Pack pack;
+        cpu::pack_bf16(rows.data(), count, padded, dim, nullptr, pack);
+        // L2-style terms (norms of the rounded rows), readable past the padded rows.
+        std::vector<float> add(padded + 16, 0.0f), mul(padded + 16, 1.0f);
+        for (int r = 0; r < count; ++r) add[r] = pack.squared_norms[r];
+        cpu::PairTerms terms;
+        terms.add = add.data();
+        terms.mul = mul.data();
+        const int width = 16 * cpu::panel_count(count), ldo = width + 5, guard = 64;
+        for (int row0 = 0; row0 < count; row0 += k.rows) {
+          std::vector<float> out(static_cast<size_t>(k.rows) * ldo + guard, from_bits(kSentinelBits));
+          k.kernel(cpu::tile_block(pack), row0, count, terms, out.data(), ldo);
+          for (int r = 0; r < k.rows; ++r) {
+            for (int c = 0; c < ldo; ++c) {
+              const float got = out[static_cast<size_t>(r) * ldo + c];
+              if (c >= width) {
+                ASSERT_EQ(bits_of(got), kSentinelBits) << k.name << ": wrote past the tile's columns";
+                continue;
+              }
+              const int row = row0 + r;
+              if (row >= count || c >= count) continue;
+              if (row == c) {
+                ASSERT_EQ(got, kInf) << k.name << ": diagonal";
+                continue;
+              }
+              double dot = 0.0;
+              for (int d = 0; d < dim; ++d) {
+                dot += double{cpu::from_bf16(pack.rows[static_cast<size_t>(row) * pack.dim32 + d])} *
+                       cpu::from_bf16(pack.rows[static_cast<size_t>(c) * pack.dim32 + d]);
+              }
+              const double want = std::max(0.0, double{add[row]} + add[c] - 2.0 * dot);
+              // fp32 sums of exact bf16 products: a few units in 10^7 of the norms.
+              const double tolerance = 1e-5 * (add[row] + add[c]) + 1e-6;
+              ASSERT_NEAR(got, want, tolerance) << k.name << " dim " << dim << " count " << count << ": distance("
+                                                << row << ", " << c << ")";
+            }
+          }
+          for (int g = 0; g < guard; ++g) {
+            ASSERT_EQ(bits_of(out[static_cast<size_t>(k.rows) * ldo + g]), kSentinelBits) << k.name << ": wrote past the rows";
+          }
+        }
+      }
+    }
+  }
+}
+
+// Recall@k of a kNN graph's lists against exact ones.
+double recall_of(const cpu::KnnGraph& graph, const cpu::KnnGraph& exact) {
+  int64_t hits = 0;
+  const int k = graph.k;
+  for (int64_t v = 0; v < graph.rows; ++v) {
+    std::vector<uint32_t> truth(exact.ids.begin() + v * k, exact.ids.begin() + (v + 1) * k);
+    std::sort(truth.begin(), truth.end());
+    for (int j = 0; j < k; ++j) hits += std::binary_search(truth.begin(), truth.end(), graph.ids[v * k + j]);
+  }
+  return static_cast<double>(hits) / (graph.rows * k);
+}
+
+TEST(ClusterKnn, EveryFloatDotsPathKeepsTheExactPathsRecall) {
+  std::vector<cpu::FloatDots> paths = {cpu::FloatDots::Exact};
+  for (cpu::FloatDots path : {cpu::FloatDots::Bf16, cpu::FloatDots::AmxBf16}) {
+    if (cpu::float_dots_available(path)) paths.push_back(path);
+  }
+  if (paths.size() == 1) GTEST_SKIP() << kNoBf16;
+  const int64_t rows = 4000, dim = 96;
+  const int k = 24;
+  for (Metric metric : {Metric::L2, Metric::Cosine, Metric::InnerProduct}) {
+    Dataset data = annforge_test::clustered(rows, dim, ElementType::Float32, 17, 1, 40);
+    if (metric == Metric::L2) {
+      // Far from the origin: |a|^2 + |b|^2 - 2ab in bf16 would lose the distances entirely
+      // (norms ~10^6, neighbours ~10^0 apart) without the centring.
+      float* x = static_cast<float*>(data.mutable_data());
+      for (int64_t i = 0; i < rows * dim; ++i) x[i] += 100.0f;
+    }
+    const cpu::Distance distance(metric, data.view());
+    auto squared_norm_sum = [&](int64_t a, int64_t b) {
+      const float* x = static_cast<const float*>(data.view().data);
+      double sum = 0.0;
+      for (int64_t d = 0; d < dim; ++d) sum += double{x[a * dim + d]} * x[a * dim + d] + double{x[b * dim + d]} * x[b * dim + d];
+      return sum;
+    };
+    const cpu::KnnGraph exact = cpu::brute_force_knn_graph(distance, k, 2, {});
+    cpu::PartitionParams partitioning;
+    partitioning.cluster_size = 500;
+    const cpu::Partition partition = cpu::partition_into_clusters(data.view(), metric, partitioning);
+    double exact_path_recall = 0.0;
+    for (cpu::FloatDots path : paths) {
+      cpu::FirstPass first_pass;
+      first_pass.float_dots = path;
+      const cpu::KnnGraph graph = cpu::cluster_knn_graph(distance, partition, k, 2, 5, first_pass, {});
+      const std::string what = std::string(to_string(metric)) + ", " + cpu::float_dots_name(path);
+      for (int64_t v = 0; v < rows; ++v) {
+        std::vector<uint32_t> list(graph.ids.begin() + v * k, graph.ids.begin() + (v + 1) * k);
+        for (int j = 0; j < k; ++j) {
+          ASSERT_LT(list[j], rows) << what << ", row " << v;
+          ASSERT_NE(list[j], v) << what << ", row " << v << " lists itself";
+          const float stored = graph.distances[v * k + j];
+          const float recomputed = distance.between(v, list[j]);
+          // The fp32 path's |a|^2 + |b|^2 - 2ab loses about 10^-6 of the norms (which are 10^6
+          // on the offset data: a known weakness of that path, NOTES.md); the re-ranked paths
+          // sum squared differences for L2.
+          double tolerance = 1e-4 * std::fabs(recomputed) + 1e-4;
+          if (path == cpu::FloatDots::Exact && metric == Metric::L2) tolerance += 1e-6 * squared_norm_sum(v, list[j]);
+          ASSERT_NEAR(stored, recomputed, tolerance) << what << ", row " << v << " slot " << j;
+        }
+        std::sort(list.begin(), list.end());
+        ASSERT_EQ(std::adjacent_find(list.begin(), list.end()), list.end()) << what << ", row " << v << " repeats an id";
+      }
+      const double recall = recall_of(graph, exact);
+      if (path == cpu::FloatDots::Exact) exact_path_recall = recall;
+      EXPECT_GE(recall, exact_path_recall - 0.003) << what << " (fp32 path: " << exact_path_recall << ")";
+      EXPECT_GT(recall, 0.8) << what;
+    }
+  }
+}
+
+}  // namespace
