@@ -97,7 +97,7 @@ TEST(Bf16, PackLayout) {
           }
           norm += cpu::from_bf16(want) * cpu::from_bf16(want);
         }
-        EXPECT_FLOAT_EQ(pack.squared_norms[r], norm) << "row " << r;
+        EXPECT_NEAR(pack.squared_norms[r], norm, 1e-5 * norm) << "row " << r;
       }
     }
   }
@@ -172,6 +172,37 @@ TEST(Bf16, KernelsMatchTheFormulaOnTheRoundedRows) {
             ASSERT_EQ(bits_of(out[static_cast<size_t>(k.rows) * ldo + g]), kSentinelBits) << k.name << ": wrote past the rows";
           }
         }
+      }
+    }
+  }
+}
+
+// The re-ranking kernels: double-precision accuracy for fp32 sums, and a row's value the same
+// wherever it sits in the batch (repeats of a pair across clusters are dropped by equal
+// distances).
+TEST(Bf16, ExactRerankKernelsAreAccurateAndBatchIndependent) {
+  const cpu::TileKernels* tiles = cpu::avx512_tile_kernels();
+  if (tiles == nullptr) GTEST_SKIP() << "no AVX-512 tile kernels here (the re-ranking runs only with them)";
+  Rng rng(23);
+  for (int dim : {1, 15, 16, 17, 100, 256}) {
+    const int count = 11;
+    std::vector<float> rows(static_cast<size_t>(count + 1) * dim);
+    for (float& x : rows) x = static_cast<float>(rng.normal() + 1.0);
+    const float* a = rows.data();
+    std::vector<const float*> others;
+    for (int i = 1; i <= count; ++i) others.push_back(&rows[static_cast<size_t>(i) * dim]);
+    for (bool l2 : {false, true}) {
+      const cpu::ExactManyKernel kernel = l2 ? tiles->exact_squared_l2 : tiles->exact_dots;
+      std::vector<float> all(count), one(1);
+      kernel(a, others.data(), count, dim, all.data());
+      for (int i = 0; i < count; ++i) {
+        double want = 0.0;
+        for (int d = 0; d < dim; ++d) {
+          want += l2 ? std::pow(double{a[d]} - others[i][d], 2) : double{a[d]} * others[i][d];
+        }
+        EXPECT_NEAR(all[i], want, 1e-5 * (std::fabs(want) + dim)) << (l2 ? "l2" : "dot") << " dim " << dim;
+        kernel(a, &others[i], 1, dim, one.data());
+        EXPECT_EQ(bits_of(one[0]), bits_of(all[i])) << "row " << i << " alone differs from its batch, dim " << dim;
       }
     }
   }

@@ -368,16 +368,22 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
       const uint32_t* ids = &members[offsets[cluster]];
       const int64_t size = offsets[cluster + 1] - offsets[cluster];
       if (size < 2) continue;
-      // Gather the cluster's vectors into one block, read from cache from here on.
-      block.resize(size * row_bytes);
+      // The blocked pass gathers the cluster's vectors into its own layout (ClusterBlock::load)
+      // straight from the data; the projected pass reads them from one contiguous block.
+      const bool blocked = !first_pass.projected || size <= first_pass.exact_candidates;
       block_norms.assign(size, 1.0f);
       row_pointers.resize(size);
+      if (!blocked) block.resize(size * row_bytes);
       for (int64_t i = 0; i < size; ++i) {
-        std::memcpy(&block[i * row_bytes], data.row(ids[i]), row_bytes);
-        row_pointers[i] = &block[i * row_bytes];
+        if (blocked) {
+          row_pointers[i] = data.row(ids[i]);
+        } else {
+          std::memcpy(&block[i * row_bytes], data.row(ids[i]), row_bytes);
+          row_pointers[i] = &block[i * row_bytes];
+        }
         block_norms[i] = distance.inverse_norm_of(ids[i]);  // 1 unless cosine
       }
-      if (!first_pass.projected || size <= first_pass.exact_candidates) {
+      if (blocked) {
         blocked_all_pairs(cluster, ids, static_cast<int>(size));
         reporter.add(size, thread);
         continue;

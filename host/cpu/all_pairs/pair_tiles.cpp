@@ -91,20 +91,24 @@ void pack_bf16(const float* rows, int count, int padded_rows, int dim, const flo
   out.rows.assign(static_cast<size_t>(padded_rows) * dim32, 0);
   out.squared_norms.assign(static_cast<size_t>(padded_rows) + 16, 0.0f);
   out.panels.assign(static_cast<size_t>(panel_count(count)) * dim32 * 16, 0);
+  const TileKernels* tiles = avx512_tile_kernels();
   for (int r = 0; r < count; ++r) {
     const float* x = rows + static_cast<size_t>(r) * dim;
     uint16_t* row = &out.rows[static_cast<size_t>(r) * dim32];
-    // Two dimensions per lane: the panel's 4-byte slot of this row in step 0.
-    uint16_t* panel = &out.panels[static_cast<size_t>(r / 16) * dim32 * 16 + (r % 16) * 2];
-    float norm = 0.0f;
-    for (int d = 0; d < dim; ++d) {
-      const uint16_t rounded = to_bf16(center ? x[d] - center[d] : x[d]);
-      row[d] = rounded;
-      panel[(d / 2) * 32 + d % 2] = rounded;
-      const float value = from_bf16(rounded);
-      norm += value * value;
+    if (tiles != nullptr) {
+      out.squared_norms[r] = tiles->round_row_bf16(x, center, dim, row);
+    } else {
+      float norm = 0.0f;
+      for (int d = 0; d < dim; ++d) {
+        row[d] = to_bf16(center ? x[d] - center[d] : x[d]);
+        norm += from_bf16(row[d]) * from_bf16(row[d]);
+      }
+      out.squared_norms[r] = norm;
     }
-    out.squared_norms[r] = norm;
+    // Two dimensions (one 4-byte pair of the row) per lane: the row's slot in each step.
+    uint32_t* panel = reinterpret_cast<uint32_t*>(&out.panels[static_cast<size_t>(r / 16) * dim32 * 16]) + r % 16;
+    const uint32_t* pairs = reinterpret_cast<const uint32_t*>(row);
+    for (int step = 0; step < dim32 / 2; ++step) panel[step * 16] = pairs[step];
   }
 }
 
