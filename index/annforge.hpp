@@ -178,7 +178,8 @@ void save(const Index& index, const std::string& path);
 Index load(const std::string& path);
 
 // Vector files: .fvecs .bvecs .ivecs, .fbin .u8bin .i8bin .ibin, .npy (float32/uint8/int8).
-// Large contiguous formats are memory-mapped. max_rows < 0 reads every row.
+// Large contiguous formats are memory-mapped. max_rows < 0 reads every row; otherwise the first
+// max_rows, and a texmex file's row headers are checked only that far.
 Dataset read_vectors(const std::string& path, int64_t max_rows = -1);
 void write_vectors(const std::string& path, const DatasetView& data);
 // Neighbour-id files (.ivecs, .ibin): ground truth and search output.

@@ -69,7 +69,9 @@ struct RawMatrix {
   size_t elem_bytes;
 };
 
-RawMatrix parse_texmex(const MappedFile& file, size_t elem_bytes) {
+// Checks the row headers of the first `check_rows` rows (all when negative): a read of the
+// first N rows does not touch (page in) the rest of a large file.
+RawMatrix parse_texmex(const MappedFile& file, size_t elem_bytes, int64_t check_rows = -1) {
   const std::string& path = file.path();
   if (file.size() == 0) format_error(path, "empty file");
   if (file.size() < 4) format_error(path, "truncated: shorter than one row header");
@@ -83,7 +85,8 @@ RawMatrix parse_texmex(const MappedFile& file, size_t elem_bytes) {
                            " (" + std::to_string(stride) + " bytes each)");
   }
   int64_t rows = static_cast<int64_t>(file.size() / stride);
-  for (int64_t i = 1; i < rows; ++i) {
+  const int64_t checked = check_rows >= 0 ? std::min(rows, check_rows) : rows;
+  for (int64_t i = 1; i < checked; ++i) {
     int32_t d;
     std::memcpy(&d, file.data() + i * stride, 4);
     if (d != dim) {
@@ -249,7 +252,7 @@ Dataset read_vectors(const std::string& path, int64_t max_rows) {
   ElementType type = kind.type;
   RawMatrix m{};
   switch (kind.layout) {
-    case Layout::Texmex: m = parse_texmex(*file, element_size(type)); break;
+    case Layout::Texmex: m = parse_texmex(*file, element_size(type), max_rows); break;
     case Layout::BigAnn: m = parse_bigann(*file, element_size(type)); break;
     case Layout::Npy: m = parse_npy(*file, &type); break;
   }
