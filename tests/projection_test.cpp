@@ -133,6 +133,10 @@ TEST(ClusterKnn, DefaultClusterSizeShrinksWithDimension) {
   EXPECT_EQ(annforge::cpu::default_cluster_size(128), 1500);
   EXPECT_EQ(annforge::cpu::default_cluster_size(784), 606);  // round(1500 * sqrt(128 / 784))
   EXPECT_EQ(annforge::cpu::default_cluster_size(100000), 500);
+  // Dots four times cheaper (AMX): the rule sees a quarter of the dimension.
+  EXPECT_EQ(annforge::cpu::default_cluster_size(256, 4), 1500);
+  EXPECT_EQ(annforge::cpu::default_cluster_size(784 * 4, 4), 606);
+  EXPECT_EQ(annforge::cpu::default_cluster_size(1024, 4), annforge::cpu::default_cluster_size(256));
   for (int dim = 129; dim < 4000; dim += 97) {
     EXPECT_LE(annforge::cpu::default_cluster_size(dim), annforge::cpu::default_cluster_size(dim - 1)) << dim;
   }

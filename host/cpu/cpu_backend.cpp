@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "host/backend.hpp"
+#include "host/cpu/all_pairs/float_dots.hpp"
 #include "host/env_knob.hpp"
 #include "host/cpu/search/beam_search.hpp"
 #include "host/cpu/graph/connectivity.hpp"
@@ -32,7 +33,9 @@ std::vector<uint32_t> build_clustered(const DatasetView& data, Metric metric, in
   PartitionParams partitioning;
   partitioning.threads = threads;
   partitioning.seed = params.seed;
-  partitioning.cluster_size = detail::env_knob("ANNFORGE_CPU_CLUSTER_SIZE", default_cluster_size(data.dim));
+  const bool amx_dots = data.type == ElementType::Float32 && default_float_dots() == FloatDots::AmxBf16;
+  partitioning.cluster_size =
+      detail::env_knob("ANNFORGE_CPU_CLUSTER_SIZE", default_cluster_size(data.dim, amx_dots ? 4 : 1));
   partitioning.overlap = detail::env_knob("ANNFORGE_CPU_OVERLAP", partitioning.overlap);
   Partition partition = partition_into_clusters(data, metric, partitioning);
   const Renumbering order = renumber_by_cluster(partition);

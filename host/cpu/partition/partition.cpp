@@ -12,7 +12,8 @@
 
 namespace annforge::cpu {
 
-int default_cluster_size(int64_t dim) {
+int default_cluster_size(int64_t dim, int dot_cost_divisor) {
+  dim = (dim + dot_cost_divisor - 1) / std::max(1, dot_cost_divisor);
   if (dim <= 128) return 1500;
   return static_cast<int>(std::max(500.0, std::round(1500.0 * std::sqrt(128.0 / static_cast<double>(dim)))));
 }

@@ -30,7 +30,12 @@ struct Partition {
 // instead of 1,500 halve the all-pairs time (2.8 -> 1.4 s) for recall@10 0.9952 instead of
 // 0.9965 at beam 32, where on 128-d SIFT smaller clusters save little (the per-member work
 // of selection and merging stays) and cost recall (0.9500 -> 0.9420 at beam 64 for 750).
-int default_cluster_size(int64_t dim);
+// `dot_cost_divisor`: how many times cheaper a pair's dots are than on the FMA paths, so that
+// the rule sees dim / divisor dimensions. AMX's bf16 tiles (float_dots.hpp): 4 (the tile
+// kernel took 11% of a 1M x 256 wordtext build's CPU time where the FMA tile took 40%);
+// clusters of 1,500 instead of 1,061 there: recall@10 0.876 -> 0.887 at beam 64 for a build
+// of 20.4 s instead of 19.9 s (Intel Xeon, 2 threads, 2026-12-03).
+int default_cluster_size(int64_t dim, int dot_cost_divisor = 1);
 
 Partition partition_into_clusters(const DatasetView& data, Metric metric, const PartitionParams& params);
 
