@@ -32,20 +32,12 @@ namespace {
 
 using namespace annforge;
 using annforge_test::Rng;
+using annforge_test::bits_of;
+using annforge_test::from_bits;
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr uint32_t kSentinelBits = 0xFFBADBADu;
 
-uint32_t bits_of(float x) {
-  uint32_t b;
-  std::memcpy(&b, &x, sizeof(b));
-  return b;
-}
-float from_bits(uint32_t b) {
-  float x;
-  std::memcpy(&x, &b, sizeof(x));
-  return x;
-}
 
 TEST(Bf16, RoundsToNearestTiesToEven) {
   EXPECT_EQ(cpu::to_bf16(1.0f), 0x3F80);

@@ -34,6 +34,8 @@ namespace {
 
 using namespace annforge;
 using annforge_test::Rng;
+using annforge_test::bits_of;
+using annforge_test::from_bits;
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
@@ -44,16 +46,6 @@ constexpr uint32_t kSentinelBits = 0xFFBADBADu;
 const char* const kNoTiles =
     "no AVX-512 tile kernels here (the CPU lacks AVX-512 F/BW/VL/DQ or VNNI, or ANNFORGE_SIMD=avx2/scalar)";
 
-uint32_t bits_of(float x) {
-  uint32_t b;
-  std::memcpy(&b, &x, sizeof(b));
-  return b;
-}
-float from_bits(uint32_t b) {
-  float x;
-  std::memcpy(&x, &b, sizeof(x));
-  return x;
-}
 std::string show(float x) {
   char text[64];
   std::snprintf(text, sizeof(text), "%.9g (0x%08x)", x, bits_of(x));

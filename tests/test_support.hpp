@@ -84,6 +84,18 @@ class TempDir {
   std::string path_;
 };
 
+// A float's bits and back (bit-exact comparisons, sentinels no arithmetic produces).
+inline uint32_t bits_of(float x) {
+  uint32_t b;
+  std::memcpy(&b, &x, sizeof(b));
+  return b;
+}
+inline float from_bits(uint32_t b) {
+  float x;
+  std::memcpy(&x, &b, sizeof(x));
+  return x;
+}
+
 inline std::vector<uint8_t> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("test: cannot read " + path);
