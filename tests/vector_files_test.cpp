@@ -375,6 +375,9 @@ struct BadFile {
   ErrorCode code;
   const char* mentions;  // besides the path; may be empty
   bool neighbors = false;  // read with read_neighbors instead of read_vectors
+  // The damage lies past a whole first row that a read of one row does not reach (texmex row
+  // headers are checked only as far as the rows read: vector_file_slices_test.cpp).
+  bool first_row_readable = false;
 };
 
 std::vector<uint8_t> cut(const std::vector<uint8_t>& bytes, size_t size) {
@@ -443,8 +446,8 @@ std::vector<BadFile> bad_files() {
       {"fvecs_zero_dimension", "z.fvecs", Bytes().i32(0).data(), ErrorCode::Format, "dimension"},
       {"fvecs_negative_dimension", "n.fvecs", Bytes().i32(-4).f32(1).f32(2).f32(3).f32(4).data(), ErrorCode::Format,
        "dimension"},
-      {"fvecs_inconsistent_dimension", "d.fvecs", two_then_three, ErrorCode::Format, "row 1"},
-      {"bvecs_inconsistent_dimension", "d.bvecs", bvecs_row1, ErrorCode::Format, "row 1"},
+      {"fvecs_inconsistent_dimension", "d.fvecs", two_then_three, ErrorCode::Format, "row 1", false, true},
+      {"bvecs_inconsistent_dimension", "d.bvecs", bvecs_row1, ErrorCode::Format, "row 1", false, true},
       {"fbin_cut_mid_header", "t.fbin", cut(fbin, 5), ErrorCode::Format, "truncated"},
       {"fbin_cut_mid_row", "t.fbin", cut(fbin, fbin.size() - 3), ErrorCode::Format, "truncated"},
       {"fbin_header_claims_more_rows", "m.fbin", fbin_more_rows, ErrorCode::Format, "truncated"},
@@ -492,7 +495,11 @@ TEST_P(BadVectorFile, FailsWithCodeAndPath) {
     EXPECT_TRUE(throws_error([&] { read_neighbors(path); }, c.code, needles));
   } else {
     EXPECT_TRUE(throws_error([&] { read_vectors(path); }, c.code, needles));
-    EXPECT_TRUE(throws_error([&] { read_vectors(path, 1); }, c.code, needles)) << "with max_rows 1";
+    if (c.first_row_readable) {
+      EXPECT_EQ(read_vectors(path, 1).rows(), 1) << "the first row is whole";
+    } else {
+      EXPECT_TRUE(throws_error([&] { read_vectors(path, 1); }, c.code, needles)) << "with max_rows 1";
+    }
   }
 }
 
