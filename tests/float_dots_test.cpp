@@ -169,32 +169,36 @@ TEST(Bf16, KernelsMatchTheFormulaOnTheRoundedRows) {
   }
 }
 
-// The re-ranking kernels: double-precision accuracy for fp32 sums, and a row's value the same
-// wherever it sits in the batch (repeats of a pair across clusters are dropped by equal
-// distances).
-TEST(Bf16, ExactRerankKernelsAreAccurateAndBatchIndependent) {
-  const cpu::TileKernels* tiles = cpu::avx512_tile_kernels();
-  if (tiles == nullptr) GTEST_SKIP() << "no AVX-512 tile kernels here (the re-ranking runs only with them)";
+// The re-ranking's float kernels (kernels_for, AVX-512 wherever a bf16 path runs): accurate,
+// and a row's value the same alone and in a batch, at any place in it (repeats of a pair
+// across clusters are dropped by equal distances).
+TEST(Bf16, RerankKernelsAreAccurateAndBatchIndependent) {
+  const cpu::KernelTable& f32 = cpu::kernels_for(ElementType::Float32);
+  if (std::string(f32.instruction_set) != "avx512") {
+    GTEST_SKIP() << "float kernels here are " << f32.instruction_set << ", not AVX-512 (the bf16 paths need it)";
+  }
   Rng rng(23);
-  for (int dim : {1, 15, 16, 17, 100, 256}) {
+  for (int dim : {1, 15, 16, 17, 31, 32, 33, 100, 256}) {
     const int count = 11;
     std::vector<float> rows(static_cast<size_t>(count + 1) * dim);
     for (float& x : rows) x = static_cast<float>(rng.normal() + 1.0);
     const float* a = rows.data();
-    std::vector<const float*> others;
+    std::vector<const void*> others;
     for (int i = 1; i <= count; ++i) others.push_back(&rows[static_cast<size_t>(i) * dim]);
     for (bool l2 : {false, true}) {
-      const cpu::ExactManyKernel kernel = l2 ? tiles->exact_squared_l2 : tiles->exact_dots;
-      std::vector<float> all(count), one(1);
-      kernel(a, others.data(), count, dim, all.data());
+      std::vector<float> all(count);
+      (l2 ? f32.squared_l2_many : f32.dot_many)(a, others.data(), count, dim, all.data());
       for (int i = 0; i < count; ++i) {
         double want = 0.0;
         for (int d = 0; d < dim; ++d) {
-          want += l2 ? std::pow(double{a[d]} - others[i][d], 2) : double{a[d]} * others[i][d];
+          const double x = a[d], y = static_cast<const float*>(others[i])[d];
+          want += l2 ? (x - y) * (x - y) : x * y;
         }
         EXPECT_NEAR(all[i], want, 1e-5 * (std::fabs(want) + dim)) << (l2 ? "l2" : "dot") << " dim " << dim;
-        kernel(a, &others[i], 1, dim, one.data());
-        EXPECT_EQ(bits_of(one[0]), bits_of(all[i])) << "row " << i << " alone differs from its batch, dim " << dim;
+        float alone = (l2 ? f32.squared_l2 : f32.dot)(a, others[i], dim);
+        EXPECT_EQ(bits_of(alone), bits_of(all[i])) << "row " << i << " alone differs from its batch, dim " << dim;
+        (l2 ? f32.squared_l2_many : f32.dot_many)(a, &others[i], 1, dim, &alone);
+        EXPECT_EQ(bits_of(alone), bits_of(all[i])) << "row " << i << " in a batch of one, dim " << dim;
       }
     }
   }

@@ -172,19 +172,19 @@ void ClusterBlock::row_distances(int row0, const PairTerms& terms, float* out, i
 
 void ClusterBlock::exact_distances(int row, const uint32_t* positions, int count, const PairTerms& terms,
                                    float* out) const {
-  // The many-kernels sum each row in dimension order whatever its place in the batch: a pair's
-  // distance is the same in every cluster.
+  // The AVX-512 float kernels (every CPU that gets here has them) sum each row the same way
+  // whatever its place in the batch: a pair's distance is the same in every cluster.
   exact_rows_.resize(count);
   for (int i = 0; i < count; ++i) exact_rows_[i] = &rows_[static_cast<size_t>(positions[i]) * dim_];
   const float* a = &rows_[static_cast<size_t>(row) * dim_];
-  const float* const* others = exact_rows_.data();
+  const KernelTable& f32 = kernels_for(ElementType::Float32);
   if (centred_) {
     // L2 as the sum of squared differences: no cancellation between norms far larger than the
     // distance (offset data), unlike |a|^2 + |b|^2 - 2ab.
-    tiles_->exact_squared_l2(a, others, count, dim_, out);
+    f32.squared_l2_many(a, exact_rows_.data(), count, dim_, out);
     return;
   }
-  tiles_->exact_dots(a, others, count, dim_, out);
+  f32.dot_many(a, exact_rows_.data(), count, dim_, out);
   for (int i = 0; i < count; ++i) {
     const uint32_t c = positions[i];
     // The tile epilogue's formula (pair_filter.hpp), operation for operation.

@@ -71,7 +71,7 @@ class ClusterBlock {
   std::vector<float> rows_, panels_, sample_rows_, sample_panels_, dots_, centre_;
   BytePack bytes_pack_;
   Bf16Pack bf16_pack_;
-  mutable std::vector<const float*> exact_rows_;
+  mutable std::vector<const void*> exact_rows_;
 };
 
 }  // namespace annforge::cpu

@@ -36,9 +36,6 @@ struct TileBlock {
 using TileDistancesKernel = void (*)(const TileBlock& block, int row0, int count, const PairTerms& terms, float* out,
                                      int ldo);
 
-// out[i] = the dot (or squared L2 distance) of float rows a and rows[i], each row summed in
-// dimension order whatever its place among the others: a pair's value never depends on the batch.
-using ExactManyKernel = void (*)(const float* a, const float* const* rows, int count, int dim, float* out);
 // out[d] = to_bf16(x[d] - centre[d]) (centre may be null); returns the squared norm of the
 // rounded row.
 using RoundRowKernel = float (*)(const float* x, const float* centre, int dim, uint16_t* out);
@@ -48,7 +45,6 @@ struct TileKernels {
   TileDistancesKernel distances_bytes = nullptr;
   TileDistancesKernel distances_bf16 = nullptr;  // Bf16 layout, vdpbf16ps; null without AVX512_BF16
   DotBlockKernel dots_float = nullptr;           // dot_block.hpp's kernel, 16 lanes
-  ExactManyKernel exact_dots = nullptr, exact_squared_l2 = nullptr;  // the re-ranking of bf16 candidates
   RoundRowKernel round_row_bf16 = nullptr;
 };
 // Null where the CPU lacks any of AVX-512 F, BW, VL, DQ and VNNI, or ANNFORGE_SIMD says

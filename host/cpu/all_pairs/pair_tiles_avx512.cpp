@@ -230,61 +230,7 @@ ANNFORGE_AVX512 void tile_distances(const TileBlock& block, int row0, int count,
   for (; p < panels_count; ++p) distance_tile<L, 1>(block, row0, p, terms, out, ldo);
 }
 
-// --- exact re-ranking and bf16 rounding ------------------------------------------------------
-
-// One row of `a` against `count` rows, 16 lanes, four rows per pass sharing the loads of `a`.
-// Each row has one accumulator over the dimensions in order, then one reduction: its result
-// does not depend on its place in the batch. kSquaredL2: sums of squared differences; else dots.
-template <bool kSquaredL2>
-ANNFORGE_AVX512_INLINE __m512 exact_step(__m512 acc, __m512 x, __m512 y) {
-  if constexpr (kSquaredL2) {
-    const __m512 diff = _mm512_sub_ps(x, y);
-    return _mm512_fmadd_ps(diff, diff, acc);
-  } else {
-    return _mm512_fmadd_ps(x, y, acc);
-  }
-}
-
-template <bool kSquaredL2>
-ANNFORGE_AVX512 void exact_many(const float* a, const float* const* rows, int count, int dim, float* out) {
-  const __mmask16 tail = static_cast<__mmask16>((1u << (dim % 16)) - 1);
-  const int wide_end = dim - dim % 16;
-  constexpr auto step = exact_step<kSquaredL2>;
-  // The rows sit at random places of the cluster's block (in L2 at best): start every row's
-  // first lines now, so that the hardware's stream prefetch has each row under way early.
-  for (int r = 0; r < count; ++r) {
-    __builtin_prefetch(rows[r]);
-    __builtin_prefetch(rows[r] + 16);
-  }
-  int i = 0;
-  for (; i + 4 <= count; i += 4) {
-    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    for (int d = 0; d < wide_end; d += 16) {
-      const __m512 x = _mm512_loadu_ps(a + d);
-      s0 = step(s0, x, _mm512_loadu_ps(rows[i] + d));
-      s1 = step(s1, x, _mm512_loadu_ps(rows[i + 1] + d));
-      s2 = step(s2, x, _mm512_loadu_ps(rows[i + 2] + d));
-      s3 = step(s3, x, _mm512_loadu_ps(rows[i + 3] + d));
-    }
-    if (tail != 0) {
-      const __m512 x = _mm512_maskz_loadu_ps(tail, a + wide_end);
-      s0 = step(s0, x, _mm512_maskz_loadu_ps(tail, rows[i] + wide_end));
-      s1 = step(s1, x, _mm512_maskz_loadu_ps(tail, rows[i + 1] + wide_end));
-      s2 = step(s2, x, _mm512_maskz_loadu_ps(tail, rows[i + 2] + wide_end));
-      s3 = step(s3, x, _mm512_maskz_loadu_ps(tail, rows[i + 3] + wide_end));
-    }
-    out[i] = _mm512_reduce_add_ps(s0);
-    out[i + 1] = _mm512_reduce_add_ps(s1);
-    out[i + 2] = _mm512_reduce_add_ps(s2);
-    out[i + 3] = _mm512_reduce_add_ps(s3);
-  }
-  for (; i < count; ++i) {
-    __m512 s = _mm512_setzero_ps();
-    for (int d = 0; d < wide_end; d += 16) s = step(s, _mm512_loadu_ps(a + d), _mm512_loadu_ps(rows[i] + d));
-    if (tail != 0) s = step(s, _mm512_maskz_loadu_ps(tail, a + wide_end), _mm512_maskz_loadu_ps(tail, rows[i] + wide_end));
-    out[i] = _mm512_reduce_add_ps(s);
-  }
-}
+// --- bf16 rounding ---------------------------------------------------------------------------
 
 // pair_tiles.hpp's to_bf16 on 16 lanes (round to nearest even by integer arithmetic, the same
 // bits); returns the squared norm of the rounded row.
@@ -311,8 +257,6 @@ const TileKernels kAvx512Kernels = [] {
   kernels.distances_float = tile_distances<FloatTiles>;
   kernels.distances_bytes = tile_distances<ByteTiles>;
   kernels.distances_bf16 = tile_distances<Bf16Tiles>;
-  kernels.exact_dots = exact_many<false>;
-  kernels.exact_squared_l2 = exact_many<true>;
   kernels.round_row_bf16 = round_row_bf16;
   return kernels;
 }();

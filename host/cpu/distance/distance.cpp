@@ -12,6 +12,8 @@ namespace annforge::cpu {
 
 // Defined in distance_avx2.cpp, compiled with -mavx2 -mfma; only called where the CPU has both.
 const KernelTable* avx2_kernels_for(ElementType type);
+// Defined in distance_avx512.cpp; only called where the CPU has AVX-512 F/BW/VL/DQ.
+const KernelTable* avx512_float_kernels();
 
 namespace {
 
@@ -69,6 +71,7 @@ const KernelTable& scalar_kernels_for(ElementType type) {
 }
 
 const KernelTable& kernels_for(ElementType type) {
+  if (type == ElementType::Float32 && cpu_has_avx512()) return *avx512_float_kernels();
   if (cpu_has_avx2_fma()) return *avx2_kernels_for(type);
   return scalar_kernels_for(type);
 }

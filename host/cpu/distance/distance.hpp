@@ -18,11 +18,12 @@ struct KernelTable {
   PairKernel dot;
   ManyKernel squared_l2_many;
   ManyKernel dot_many;
-  const char* instruction_set;  // "avx2" or "scalar"
+  const char* instruction_set;  // "avx512" (float only), "avx2" or "scalar"
 };
 
-// The kernels for one element type, best available on this CPU (set ANNFORGE_SIMD=scalar to
-// force the portable ones, for testing).
+// The kernels for one element type, best available on this CPU (set ANNFORGE_SIMD=avx2 or
+// scalar to force the lower ones, for testing). The AVX-512 float kernels give a pair the same
+// value in the pair and the batched call, wherever it sits in a batch.
 const KernelTable& kernels_for(ElementType type);
 // Whether this CPU runs the AVX2 + FMA kernels (false under ANNFORGE_SIMD=scalar).
 bool cpu_has_avx2_fma();

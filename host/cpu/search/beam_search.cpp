@@ -77,6 +77,9 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
   const int64_t rows = base.rows;
   ProgressReporter reporter(progress, "search", queries.rows);
   const bool cosine = distance.metric() == Metric::Cosine;
+  const char* base_bytes = static_cast<const char*>(base.data);
+  const size_t row_bytes = base.row_bytes();
+  const size_t prefetched_bytes = std::min<size_t>(row_bytes, 4096);
   const int batch_capacity = std::max({degree, graph.entry_count, upper_degree});
   // The entry points' rows and norms, gathered once for every query.
   std::vector<const void*> entry_rows(graph.entry_count);
@@ -123,21 +126,29 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
           }
           walk_beam.expanded[cursor] = 1;
           const uint32_t* next = neighbors_of(walk_beam.ids[cursor]);
-          // Start every neighbour's load before computing any distance: the loads overlap
-          // instead of stalling one after another.
-          for (int e = 0; e < walk_degree; ++e) prefetch_row(base, row_of(next[e]));
+          // Start every neighbour's first line before computing any distance: the loads
+          // overlap instead of stalling one after another. The rest of a row is requested only
+          // once it is known unvisited (a float row of 256 dimensions is 16 lines).
+          for (int e = 0; e < walk_degree; ++e) __builtin_prefetch(base_bytes + row_of(next[e]) * row_bytes);
           int fresh = 0;
           for (int e = 0; e < walk_degree; ++e) {
             if (!walk_visited.insert(next[e])) continue;
             const uint32_t row = row_of(next[e]);
+            const char* bytes = base_bytes + row * row_bytes;
+            for (size_t line = 64; line < prefetched_bytes; line += 64) __builtin_prefetch(bytes + line);
             batch[fresh] = next[e];
-            batch_rows[fresh] = base.row(row);
+            batch_rows[fresh] = bytes;
             if (cosine) batch_norms[fresh] = distance.inverse_norm_of(row);
             ++fresh;
           }
           distance.raw_many(query, query_norm, batch_rows.data(), batch_norms.data(), fresh, batch_distances.data());
           int lowest = walk_beam.size;
-          for (int e = 0; e < fresh; ++e) lowest = std::min(lowest, walk_beam.insert(batch[e], batch_distances[e]));
+          for (int e = 0; e < fresh; ++e) {
+            const int at = walk_beam.insert(batch[e], batch_distances[e]);
+            // A vector that enters the beam is likely expanded soon: start its neighbour list.
+            if (at < walk_beam.width) __builtin_prefetch(neighbors_of(batch[e]));
+            lowest = std::min(lowest, at);
+          }
           if (lowest < cursor) cursor = lowest;
         }
       };
