@@ -1,10 +1,13 @@
 // The CPU backend: kNN graph (brute force, or clusters + NN-Descent), graph optimisation,
 // connectivity, beam search, extend.
 #include <algorithm>
+#include <memory>
+#include <mutex>
 
 #include "host/backend.hpp"
 #include "host/cpu/all_pairs/float_dots.hpp"
 #include "host/env_knob.hpp"
+#include "host/index_key.hpp"
 #include "host/cpu/search/beam_search.hpp"
 #include "host/cpu/graph/connectivity.hpp"
 #include "host/cpu/graph/entry_point.hpp"
@@ -132,7 +135,8 @@ class CpuBackend final : public detail::Backend {
     beam.k = k;
     beam.beam_width = params.beam_width;
     beam.threads = params.threads;
-    beam_search(graph_of(index), distance, queries, beam, params.progress, ids, distances, &index.levels);
+    const std::shared_ptr<const ApproximateRows> rows = approximate_rows(index, queries.rows, params.threads);
+    beam_search(graph_of(index), distance, queries, beam, params.progress, ids, distances, &index.levels, rows.get());
   }
 
   void extend(Index& index, int64_t first_new_row, const BuildParams& params) override {
@@ -145,6 +149,32 @@ class CpuBackend final : public detail::Backend {
     Distance distance(metric, base);
     brute_force_neighbors(distance, queries, k, false, threads, progress, ids, distances);
   }
+
+ private:
+  // The bf16 rows a float index's searches walk (approximate_rows.hpp), kept for the next
+  // call where the index owns its vectors (allocated or memory-mapped by annforge). Borrowed
+  // caller memory may change between calls: its copy is made for one call, and only for a
+  // batch that pays for it (a query computes ~1,000 distances; the copy costs about one per
+  // row), else the walk reads the fp32 rows. Null where the rows cannot serve.
+  std::shared_ptr<const ApproximateRows> approximate_rows(const Index& index, int64_t queries, int threads) {
+    if (!approximate_rows_usable(index.vectors.view())) return nullptr;
+    const bool owned = index.vectors.owns_storage();
+    if (!owned && queries * 256 < index.rows()) return nullptr;
+    const detail::IndexKey key = detail::key_of(index);
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    if (owned && cached_rows_ && cached_key_ == key) return cached_rows_;
+    cached_rows_.reset();  // free the old copy before making the new one
+    auto rows = std::make_shared<const ApproximateRows>(make_approximate_rows(index.vectors.view(), index.metric, threads));
+    if (owned) {
+      cached_key_ = key;
+      cached_rows_ = rows;
+    }
+    return rows;
+  }
+
+  std::mutex cache_mutex_;
+  detail::IndexKey cached_key_;
+  std::shared_ptr<const ApproximateRows> cached_rows_;
 };
 
 }  // namespace

@@ -71,20 +71,6 @@ bool cpu_has_avx512_bf16() {
   return yes;
 }
 
-uint16_t to_bf16(float x) {
-  uint32_t bits;
-  std::memcpy(&bits, &x, sizeof(bits));
-  bits += 0x7FFFu + ((bits >> 16) & 1u);
-  return static_cast<uint16_t>(bits >> 16);
-}
-
-float from_bf16(uint16_t x) {
-  const uint32_t bits = static_cast<uint32_t>(x) << 16;
-  float value;
-  std::memcpy(&value, &bits, sizeof(value));
-  return value;
-}
-
 void pack_bf16(const float* rows, int count, int padded_rows, int dim, const float* center, Bf16Pack& out) {
   const int dim32 = (dim + 31) / 32 * 32;
   out.dim32 = dim32;

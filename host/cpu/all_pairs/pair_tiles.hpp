@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "annforge.hpp"
+#include "host/cpu/distance/bf16.hpp"
 #include "host/cpu/distance/dot_block.hpp"
 #include "host/cpu/all_pairs/pair_filter.hpp"
 
@@ -78,8 +79,6 @@ struct Bf16Pack {
 // from the origin (which on offset data would swamp the distances between neighbours).
 void pack_bf16(const float* rows, int count, int padded_rows, int dim, const float* center, Bf16Pack& out);
 TileBlock tile_block(const Bf16Pack& pack);
-uint16_t to_bf16(float x);  // round to nearest even (NaN is refused before any build)
-float from_bf16(uint16_t x);
 
 // AVX512_BF16 (vdpbf16ps) on top of avx512_tile_kernels(); ANNFORGE_SIMD=avx2 or scalar turns
 // it off with the rest of AVX-512.

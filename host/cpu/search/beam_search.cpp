@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "host/cpu/distance/distance_keys.hpp"
 #include "host/env_knob.hpp"
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/progress.hpp"
@@ -67,7 +68,7 @@ struct Beam {
 
 void beam_search(const GraphView& graph, const Distance& distance, const DatasetView& queries,
                  const BeamSearchParams& params, const ProgressCallback& progress, uint32_t* ids, float* distances,
-                 const std::vector<UpperLevel>* levels) {
+                 const std::vector<UpperLevel>* levels, const ApproximateRows* approximate) {
   const bool descend = levels != nullptr && !levels->empty() && graph.entry_count > 0;
   const int upper_degree = descend ? (*levels)[0].degree : 0;
   const int k = params.k;
@@ -77,15 +78,19 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
   const int64_t rows = base.rows;
   ProgressReporter reporter(progress, "search", queries.rows);
   const bool cosine = distance.metric() == Metric::Cosine;
-  const char* base_bytes = static_cast<const char*>(base.data);
-  const size_t row_bytes = base.row_bytes();
+  // The rows the walk reads: the base's, or their bf16 copy.
+  const char* base_bytes =
+      approximate ? reinterpret_cast<const char*>(approximate->values.data()) : static_cast<const char*>(base.data);
+  const size_t row_bytes = approximate ? static_cast<size_t>(approximate->dim) * 2 : base.row_bytes();
+  const int dim = static_cast<int>(base.dim);
+  const int rerank = std::max(2 * k, k + 16);
   const size_t prefetched_bytes = std::min<size_t>(row_bytes, 4096);
   const int batch_capacity = std::max({degree, graph.entry_count, upper_degree});
   // The entry points' rows and norms, gathered once for every query.
   std::vector<const void*> entry_rows(graph.entry_count);
   std::vector<float> entry_norms(graph.entry_count, 1.0f);
   for (int e = 0; e < graph.entry_count; ++e) {
-    entry_rows[e] = base.row(graph.entry_points[e]);
+    entry_rows[e] = base_bytes + graph.entry_points[e] * row_bytes;
     if (cosine) entry_norms[e] = distance.inverse_norm_of(graph.entry_points[e]);
   }
   // Level 1 is searched with a beam of its own (a greedy descent ends in the wrong region of data
@@ -105,11 +110,24 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
     Beam beam(width);
     Beam beam1(level1_width);
     std::vector<uint32_t> batch(batch_capacity);
-    std::vector<const void*> batch_rows(batch_capacity);
-    std::vector<float> batch_norms(batch_capacity, 1.0f), batch_distances(batch_capacity);
+    std::vector<const void*> batch_rows(std::max(batch_capacity, rerank));
+    std::vector<float> batch_norms(std::max(batch_capacity, rerank), 1.0f), batch_distances(std::max(batch_capacity, rerank));
+    std::vector<float> prepared(approximate ? dim : 0);
+    std::vector<uint64_t> reranked;
+    // Distances from the query to `count` rows of the walk (base rows or bf16 rows).
+    auto score = [&](const void* query, float query_norm, const void* const* rows, const float* norms, int count,
+                     float* out) {
+      if (approximate) {
+        approximate_distances(approximate->metric, prepared.data(), reinterpret_cast<const uint16_t* const*>(rows),
+                              count, dim, out);
+      } else {
+        distance.raw_many(query, query_norm, rows, norms, count, out);
+      }
+    };
     for (int64_t q = begin; q < end; ++q) {
       const void* query = queries.row(q);
       const float query_norm = distance.query_inverse_norm(query);
+      if (approximate) prepare_query(*approximate, static_cast<const float*>(query), prepared.data());
       visited.next_query();
       beam.clear();
       // Best-first walk until every beam entry is expanded: each expansion of the nearest
@@ -141,7 +159,7 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
             if (cosine) batch_norms[fresh] = distance.inverse_norm_of(row);
             ++fresh;
           }
-          distance.raw_many(query, query_norm, batch_rows.data(), batch_norms.data(), fresh, batch_distances.data());
+          score(query, query_norm, batch_rows.data(), batch_norms.data(), fresh, batch_distances.data());
           int lowest = walk_beam.size;
           for (int e = 0; e < fresh; ++e) {
             const int at = walk_beam.insert(batch[e], batch_distances[e]);
@@ -156,8 +174,7 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
       // all of them would touch a random cache line of the visited set per entry point (a miss
       // each, 1,024 of them on large data); one left unmarked and reached again later is only
       // evaluated again, and it was not in the beam.
-      distance.raw_many(query, query_norm, entry_rows.data(), entry_norms.data(), graph.entry_count,
-                        batch_distances.data());
+      score(query, query_norm, entry_rows.data(), entry_norms.data(), graph.entry_count, batch_distances.data());
       if (descend) {
         // The entry points seed a beam search on level 1 (every entry point is a member there);
         // the rows it ends with seed the beam on the base graph.
@@ -184,6 +201,23 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
       walk(
           beam, visited, degree, [&](uint32_t row) { return graph.neighbors(row); },
           [](uint32_t row) { return row; });
+      if (approximate) {
+        // The beam's nearest by bf16 distances, re-ranked by exact ones: the answer's order and
+        // distances are the fp32 ones.
+        const int count = std::min(beam.size, rerank);
+        for (int e = 0; e < count; ++e) {
+          batch_rows[e] = base.row(beam.ids[e]);
+          if (cosine) batch_norms[e] = distance.inverse_norm_of(beam.ids[e]);
+        }
+        distance.raw_many(query, query_norm, batch_rows.data(), batch_norms.data(), count, batch_distances.data());
+        reranked.clear();
+        for (int e = 0; e < count; ++e) reranked.push_back(distance_key(batch_distances[e], beam.ids[e]));
+        std::sort(reranked.begin(), reranked.end());
+        for (int e = 0; e < count; ++e) {
+          beam.ids[e] = key_id(reranked[e]);
+          beam.distances[e] = key_distance(reranked[e]);
+        }
+      }
       for (int j = 0; j < k; ++j) {
         bool have = j < beam.size;
         ids[q * k + j] = have ? beam.ids[j] : kInvalidId;

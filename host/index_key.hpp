@@ -1,0 +1,50 @@
+// What identifies an index's derived copies (the GPU backend's device copy, the CPU backend's
+// bf16 rows for search): its storage and shape, and a fingerprint of sampled graph entries and
+// vector bytes, so that an index changed in place gets its copies made again.
+#pragma once
+
+#include <cstdint>
+
+#include "annforge.hpp"
+#include "kernels/shared/partition_core.hpp"
+
+namespace annforge::detail {
+
+struct IndexKey {
+  const void* vectors = nullptr;
+  const void* graph = nullptr;
+  int64_t rows = 0, dim = 0, graph_size = 0, entries = 0;
+  int type = 0, metric = 0, degree = 0;
+  uint64_t fingerprint = 0;
+  bool operator==(const IndexKey& o) const {
+    return vectors == o.vectors && graph == o.graph && rows == o.rows && dim == o.dim && graph_size == o.graph_size &&
+           entries == o.entries && type == o.type && metric == o.metric && degree == o.degree &&
+           fingerprint == o.fingerprint;
+  }
+};
+
+inline IndexKey key_of(const Index& index) {
+  IndexKey key;
+  const DatasetView& v = index.vectors.view();
+  key.vectors = v.data;
+  key.graph = index.graph.data();
+  key.rows = v.rows;
+  key.dim = v.dim;
+  key.graph_size = static_cast<int64_t>(index.graph.size());
+  key.entries = static_cast<int64_t>(index.entry_points.size());
+  key.type = static_cast<int>(v.type);
+  key.metric = static_cast<int>(index.metric);
+  key.degree = index.graph_degree;
+  uint64_t h = 0;
+  const auto* bytes = static_cast<const uint8_t*>(v.data);
+  const size_t total = v.rows * v.row_bytes();
+  for (int i = 0; i < 64; ++i) {
+    if (!index.graph.empty()) h = core::mix_bits(h ^ index.graph[(index.graph.size() - 1) * i / 63]);
+    if (total > 0) h = core::mix_bits(h ^ bytes[(total - 1) * i / 63]);
+  }
+  for (uint32_t e : index.entry_points) h = core::mix_bits(h ^ e);
+  key.fingerprint = h;
+  return key;
+}
+
+}  // namespace annforge::detail
