@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -47,8 +48,13 @@ int run_compare(const Options& options) {
   const bool base_is_slice = options.rows >= 0 && base_file.rows() > options.rows;
   annforge::DatasetView base_view = base_file.view();
   if (base_is_slice) base_view.rows = options.rows;
-  // base_file keeps the storage alive for as long as the borrowed slice is used.
-  annforge::Dataset base = base_is_slice ? annforge::Dataset::borrow(base_view) : base_file;
+  // The slice shares base_file's storage (kept alive with it), so that the index owns its
+  // vectors as one built from a whole file does (the CPU backend then keeps the search's bf16
+  // copy between calls instead of making it per call, as it must for borrowed caller memory).
+  annforge::Dataset base =
+      base_is_slice
+          ? annforge::Dataset::wrap(base_view, std::static_pointer_cast<const void>(std::make_shared<annforge::Dataset>(base_file)))
+          : base_file;
 
   annforge::Dataset query_file = annforge::read_vectors(options.queries_path, options.queries_limit);
   const annforge::DatasetView& queries = query_file.view();
