@@ -5,7 +5,10 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <cstring>
+#include <string>
 
+#include "host/cpu/knn_graph.hpp"
 #include "host/cpu/partition/kmeans.hpp"
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/trace.hpp"
@@ -17,6 +20,54 @@ int default_cluster_size(int64_t dim, int dot_cost_divisor) {
   if (dim <= 128) return 1500;
   return static_cast<int>(std::max(500.0, std::round(1500.0 * std::sqrt(128.0 / static_cast<double>(dim)))));
 }
+
+namespace {
+
+// For a sample of rows, the fraction of their exact 10 nearest neighbours that share at least
+// one of the row's first o nearest centroids (o = 1 .. choices): how much of the true kNN the
+// all-pairs stage can see at each overlap (before the size caps move a few rows on).
+std::vector<double> neighbour_coverage(const DatasetView& data, Metric metric, const int* nearest, int choices,
+                                       int threads, uint64_t seed) {
+  constexpr int kSamples = 200, kNeighbours = 10;
+  const int samples = static_cast<int>(std::min<int64_t>(kSamples, data.rows));
+  Dataset queries = Dataset::allocate(samples, data.dim, data.type);
+  std::vector<uint32_t> sample(samples);
+  std::mt19937_64 rng(seed ^ 0x5A3Bu);
+  for (int s = 0; s < samples; ++s) {
+    sample[s] = static_cast<uint32_t>(rng() % static_cast<uint64_t>(data.rows));
+    std::memcpy(static_cast<uint8_t*>(queries.mutable_data()) + s * data.row_bytes(), data.row(sample[s]), data.row_bytes());
+  }
+  const Distance distance(metric, data);
+  const int k = static_cast<int>(std::min<int64_t>(kNeighbours + 1, data.rows));
+  std::vector<uint32_t> ids(static_cast<size_t>(samples) * k);
+  std::vector<float> distances(ids.size());
+  brute_force_neighbors(distance, queries.view(), k, false, threads, {}, ids.data(), distances.data());
+  std::vector<int64_t> covered(choices, 0);
+  int64_t pairs = 0;
+  for (int s = 0; s < samples; ++s) {
+    const int* mine = &nearest[static_cast<int64_t>(sample[s]) * choices];
+    for (int j = 0; j < k; ++j) {
+      const uint32_t other = ids[static_cast<size_t>(s) * k + j];
+      if (other == sample[s] || other >= data.rows) continue;
+      ++pairs;
+      const int* theirs = &nearest[static_cast<int64_t>(other) * choices];
+      // The first overlap at which the two share a cluster: min over shared centroids of the
+      // larger of the two ranks.
+      int first = choices;
+      for (int a = 0; a < choices; ++a) {
+        for (int b = 0; b < choices; ++b) {
+          if (mine[a] >= 0 && mine[a] == theirs[b]) first = std::min(first, std::max(a, b));
+        }
+      }
+      for (int o = first; o < choices; ++o) ++covered[o];
+    }
+  }
+  std::vector<double> fractions(choices, 0.0);
+  for (int o = 0; o < choices; ++o) fractions[o] = pairs ? static_cast<double>(covered[o]) / pairs : 1.0;
+  return fractions;
+}
+
+}  // namespace
 
 Partition partition_into_clusters(const DatasetView& data, Metric metric, const PartitionParams& params) {
   const int64_t rows = data.rows;
@@ -48,6 +99,12 @@ Partition partition_into_clusters(const DatasetView& data, Metric metric, const 
     tree.nearest_batch(x.data(), end - begin, choices, &nearest[begin * choices]);
   });
   timer.lap("clusters: %d nearest centroids of every row", choices);
+  if (tracing()) {
+    const std::vector<double> covered = neighbour_coverage(data, metric, nearest.data(), choices, threads, params.seed);
+    std::string text;
+    for (size_t o = 0; o < covered.size(); ++o) text += (o ? ", " : "") + std::to_string(covered[o]).substr(0, 5);
+    timer.lap("clusters: true 10-NN sharing a cluster at overlap 1..%d: %s", choices, text.c_str());
+  }
   const int64_t capacity = std::max<int64_t>(2, rows * used_overlap * 3 / (2 * clusters));
   std::vector<int64_t> filled(clusters, 0);
   std::vector<int> membership(rows * used_overlap, -1);  // -1: fewer clusters than the overlap
