@@ -1,0 +1,85 @@
+// Recall floors on the kinds of data that are hard for a clustered kNN stage, on both backends
+// (GPU cases skip where no GPU is present):
+//  - a tenth of the rows exact copies of others (recall counts a returned id as right when its
+//    exact distance is within the k-th true one: ties must not penalise, and must not break
+//    the build either);
+//  - many small clusters (4 rows each, the shape of clusters-50k at 200K rows), where the
+//    partition sees the fewest true neighbours.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "annforge.hpp"
+#include "tests/test_support.hpp"
+
+namespace {
+
+using namespace annforge;
+using namespace annforge_test;
+
+// Recall@k where a returned id also counts when its exact distance is at most the k-th true
+// distance (plus a relative 1e-6): the --recall ties rule of bench/compare_cpu.
+double recall_with_ties(const Neighbors& found, const Neighbors& truth, const DatasetView& base,
+                        const DatasetView& queries, int k) {
+  int64_t hits = 0;
+  for (int64_t q = 0; q < queries.rows; ++q) {
+    const float kth = truth.distances[q * truth.k + k - 1];
+    for (int j = 0; j < k; ++j) {
+      const uint32_t id = found.ids[q * found.k + j];
+      if (id >= base.rows) continue;
+      const float d = found.distances[q * found.k + j];
+      hits += d <= kth + 1e-6f * std::fabs(kth) + 1e-9f;
+    }
+  }
+  return static_cast<double>(hits) / (queries.rows * k);
+}
+
+class DataKinds : public DeviceTest<Device> {};
+
+TEST_P(DataKinds, ATenthExactCopies) {
+  const int64_t rows = 20000, dim = 32;
+  Dataset data = clustered(rows, dim, ElementType::Float32, 71, 1, 64);
+  float* x = static_cast<float*>(data.mutable_data());
+  Rng rng(5);
+  for (int64_t c = 0; c < rows / 10; ++c) {
+    const int64_t to = static_cast<int64_t>(rng.below(rows)), from = static_cast<int64_t>(rng.below(rows));
+    std::memcpy(x + to * dim, x + from * dim, dim * sizeof(float));
+  }
+  const Dataset queries = clustered(500, dim, ElementType::Float32, 71, 2, 64);
+  const Index index = build(data, params_for(Metric::L2, BuildAlgorithm::Auto, 32, device()));
+  ASSERT_TRUE(graph_invariants(index, 32));
+  const Neighbors truth = exact_knn(data.view(), queries.view(), 10, Metric::L2);
+  const Neighbors found = search(index, queries.view(), 10, search_params(64, device()));
+  EXPECT_GE(recall_with_ties(found, truth, data.view(), queries.view(), 10), 0.95);
+}
+
+// 5,000 clusters of 4 rows in 32 dimensions: little structure beyond the tiny clusters. The
+// issue asks for 0.95 at beam <= 128; the CPU gave 0.976 at beam 32 (2026-12-03), checked there.
+TEST_P(DataKinds, ManyClustersOfFourRows) {
+  const int64_t rows = 20000, dim = 32;
+  Rng model(3);
+  std::vector<float> centres(5000 * dim);
+  for (float& c : centres) c = static_cast<float>(model.normal());
+  auto draw = [&](int64_t count, uint64_t seed) {
+    Dataset out = Dataset::allocate(count, dim, ElementType::Float32);
+    float* v = static_cast<float*>(out.mutable_data());
+    Rng rng(seed);
+    for (int64_t i = 0; i < count; ++i) {
+      const float* centre = &centres[rng.below(5000) * dim];
+      for (int64_t d = 0; d < dim; ++d) v[i * dim + d] = centre[d] + 0.1f * static_cast<float>(rng.normal());
+    }
+    return out;
+  };
+  const Dataset data = draw(rows, 11), queries = draw(500, 12);
+  const Index index = build(data, params_for(Metric::L2, BuildAlgorithm::Auto, 32, device()));
+  ASSERT_TRUE(graph_invariants(index, 32));
+  const Neighbors truth = exact_knn(data.view(), queries.view(), 10, Metric::L2);
+  EXPECT_GE(recall(search(index, queries.view(), 10, search_params(32, device())), truth, 10), 0.95);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, DataKinds, backends(), ParamName());
+
+}  // namespace
