@@ -156,7 +156,7 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
             for (size_t line = 64; line < prefetched_bytes; line += 64) __builtin_prefetch(bytes + line);
             batch[fresh] = next[e];
             batch_rows[fresh] = bytes;
-            if (cosine) batch_norms[fresh] = distance.inverse_norm_of(row);
+            if (cosine && !approximate) batch_norms[fresh] = distance.inverse_norm_of(row);
             ++fresh;
           }
           score(query, query_norm, batch_rows.data(), batch_norms.data(), fresh, batch_distances.data());
