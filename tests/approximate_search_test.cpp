@@ -73,4 +73,27 @@ TEST(ApproximateSearch, KeepsTheFp32WalksRecallAndReturnsExactDistances) {
   }
 }
 
+// The CPU backend keeps what searches reuse (the bf16 rows, cosine's inverse norms) for one
+// index at a time: searches alternating between two indexes of the same shape each get their
+// own index's answer, the same as the first time.
+TEST(ApproximateSearch, ReusedCopiesBelongToTheIndexSearched) {
+  for (Metric metric : {Metric::Cosine, Metric::L2}) {
+    const Dataset a = annforge_test::clustered(3000, 32, ElementType::Float32, 41, 1, 8);
+    const Dataset b = annforge_test::clustered(3000, 32, ElementType::Float32, 43, 1, 8);
+    const Dataset queries = annforge_test::clustered(100, 32, ElementType::Float32, 41, 2, 8);
+    const Index index_a = build(a, params_for(metric, BuildAlgorithm::Auto, 16, Device::Cpu));
+    const Index index_b = build(b, params_for(metric, BuildAlgorithm::Auto, 16, Device::Cpu));
+    const Neighbors a1 = search(index_a, queries.view(), 10, search_params(32, Device::Cpu));
+    const Neighbors b1 = search(index_b, queries.view(), 10, search_params(32, Device::Cpu));
+    const Neighbors a2 = search(index_a, queries.view(), 10, search_params(32, Device::Cpu));
+    const Neighbors b2 = search(index_b, queries.view(), 10, search_params(32, Device::Cpu));
+    EXPECT_EQ(a1.ids, a2.ids) << to_string(metric);
+    EXPECT_EQ(a1.distances, a2.distances) << to_string(metric);
+    EXPECT_EQ(b1.ids, b2.ids) << to_string(metric);
+    EXPECT_NE(a1.ids, b1.ids) << to_string(metric) << ": different data gave the same answer";
+    EXPECT_GE(recall(a2, exact_knn(a.view(), queries.view(), 10, metric), 10), 0.9) << to_string(metric);
+    EXPECT_GE(recall(b2, exact_knn(b.view(), queries.view(), 10, metric), 10), 0.9) << to_string(metric);
+  }
+}
+
 }  // namespace

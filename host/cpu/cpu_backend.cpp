@@ -130,13 +130,14 @@ class CpuBackend final : public detail::Backend {
 
   void search(const Index& index, const DatasetView& queries, int k, const SearchParams& params, uint32_t* ids,
               float* distances) override {
-    Distance distance(index.metric, index.vectors.view());
+    const SearchCache reused = search_cache(index, queries.rows, params.threads);
+    Distance distance(index.metric, index.vectors.view(), reused.inverse_norms.get());
     BeamSearchParams beam;
     beam.k = k;
     beam.beam_width = params.beam_width;
     beam.threads = params.threads;
-    const std::shared_ptr<const ApproximateRows> rows = approximate_rows(index, queries.rows, params.threads);
-    beam_search(graph_of(index), distance, queries, beam, params.progress, ids, distances, &index.levels, rows.get());
+    beam_search(graph_of(index), distance, queries, beam, params.progress, ids, distances, &index.levels,
+                reused.rows.get());
   }
 
   void extend(Index& index, int64_t first_new_row, const BuildParams& params) override {
@@ -151,30 +152,47 @@ class CpuBackend final : public detail::Backend {
   }
 
  private:
-  // The bf16 rows a float index's searches walk (approximate_rows.hpp), kept for the next
-  // call where the index owns its vectors (allocated or memory-mapped by annforge). Borrowed
-  // caller memory may change between calls: its copy is made for one call, and only for a
-  // batch that pays for it (a query computes ~1,000 distances; the copy costs about one per
-  // row), else the walk reads the fp32 rows. Null where the rows cannot serve.
-  std::shared_ptr<const ApproximateRows> approximate_rows(const Index& index, int64_t queries, int threads) {
-    if (!approximate_rows_usable(index.vectors.view())) return nullptr;
+  // What a search reuses from an earlier one on the same index: the bf16 rows its walk reads
+  // (approximate_rows.hpp; float data, AVX-512) and, for cosine, the inverse norms (n x dim
+  // work, which a search of one query would otherwise spend every call). Kept between calls
+  // only where the index owns its vectors (allocated or memory-mapped by annforge). Borrowed
+  // caller memory may change between calls: its rows are made for one call, and only for a
+  // batch that pays for them (a query computes ~1,000 distances, the copy about one per row);
+  // its norms are computed by Distance per call, as before.
+  struct SearchCache {
+    detail::IndexKey key;
+    std::shared_ptr<const ApproximateRows> rows;             // null: the walk reads the fp32 rows
+    std::shared_ptr<const std::vector<float>> inverse_norms;  // null: Distance computes them
+  };
+
+  SearchCache search_cache(const Index& index, int64_t queries, int threads) {
+    const DatasetView& view = index.vectors.view();
     const bool owned = index.vectors.owns_storage();
-    if (!owned && queries * 256 < index.rows()) return nullptr;
+    const bool rows_pay = approximate_rows_usable(view) && (owned || queries * 256 >= index.rows());
+    if (!owned) {
+      SearchCache once;
+      if (rows_pay) once.rows = std::make_shared<const ApproximateRows>(make_approximate_rows(view, index.metric, threads));
+      return once;
+    }
     const detail::IndexKey key = detail::key_of(index);
     std::lock_guard<std::mutex> lock(cache_mutex_);
-    if (owned && cached_rows_ && cached_key_ == key) return cached_rows_;
-    cached_rows_.reset();  // free the old copy before making the new one
-    auto rows = std::make_shared<const ApproximateRows>(make_approximate_rows(index.vectors.view(), index.metric, threads));
-    if (owned) {
-      cached_key_ = key;
-      cached_rows_ = rows;
+    if (!(cache_.key == key)) {
+      cache_ = SearchCache{};  // free the old index's copies before making new ones
+      cache_.key = key;
     }
-    return rows;
+    if (rows_pay && !cache_.rows) {
+      cache_.rows = std::make_shared<const ApproximateRows>(make_approximate_rows(view, index.metric, threads));
+    }
+    if (index.metric == Metric::Cosine && !cache_.inverse_norms) {
+      cache_.inverse_norms = std::make_shared<const std::vector<float>>(inverse_norms(view, threads));
+    }
+    SearchCache reused = cache_;
+    if (!rows_pay) reused.rows.reset();  // ANNFORGE_CPU_SEARCH_BF16=0 since the copy was made
+    return reused;
   }
 
   std::mutex cache_mutex_;
-  detail::IndexKey cached_key_;
-  std::shared_ptr<const ApproximateRows> cached_rows_;
+  SearchCache cache_;
 };
 
 }  // namespace
