@@ -4,7 +4,7 @@
 // tdpbf16ps is 16 x 16 x 32 multiply-adds, about eight times what the FMA units do in the time.
 // The tile instructions are written in asm (no target attribute or compiler support needed;
 // binutils knows them), and only run after CPUID and the kernel's permission said yes. The
-// epilogue, distances from the stored dots, is the AVX-512 one of pair_tiles_avx512.cpp.
+// epilogue, distances from the stored dots, is the AVX-512 one of pair_epilogue_avx512.hpp.
 #include <cpuid.h>
 #include <immintrin.h>
 #include <sys/syscall.h>
@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "host/cpu/all_pairs/pair_epilogue_avx512.hpp"
 #include "host/cpu/all_pairs/pair_tiles.hpp"
 #include "host/cpu/distance/distance.hpp"
 
@@ -54,23 +55,12 @@ bool amx_usable() {
 // row) for rows r0 .. r0 + 31 and the `panels` (1 or 2) panels from p.
 ANNFORGE_AVX512 inline void epilogue(const float* dots, int r0, int p, int panels, const PairTerms& terms, float* out,
                                      int ldo) {
-  const __m512 negative_scale = _mm512_set1_ps(-terms.scale);
-  const __m512 floor = _mm512_set1_ps(terms.floor);
-  const __m512 infinity = _mm512_set1_ps(__builtin_inff());
-  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   for (int j = 0; j < panels; ++j) {
     const int c0 = (p + j) * 16;
-    const __m512 column_add = _mm512_loadu_ps(terms.add + c0);
-    const __m512 column_mul = _mm512_loadu_ps(terms.mul + c0);
-    const __m512i columns = _mm512_add_epi32(_mm512_set1_epi32(c0), lane);
+    const ColumnTerms columns = column_terms(terms, c0);
     for (int r = 0; r < kAmxTileRows; ++r) {
-      const int row = r0 + r;
       const __m512 dot = _mm512_load_ps(dots + r * 32 + j * 16);
-      const __m512 factor = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(terms.mul[row]), column_mul), negative_scale);
-      const __m512 sum = _mm512_add_ps(_mm512_set1_ps(terms.add[row]), column_add);
-      __m512 d = _mm512_max_ps(_mm512_fmadd_ps(factor, dot, sum), floor);
-      d = _mm512_mask_blend_ps(_mm512_cmpeq_epi32_mask(columns, _mm512_set1_epi32(row)), d, infinity);
-      _mm512_storeu_ps(out + static_cast<size_t>(r) * ldo + c0, d);
+      _mm512_storeu_ps(out + static_cast<size_t>(r) * ldo + c0, distances_from_dots(dot, r0 + r, columns, terms));
     }
   }
 }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "host/cpu/all_pairs/pair_epilogue_avx512.hpp"
 #include "host/cpu/all_pairs/pair_tiles.hpp"
 
 // GCC 12 warns about its own _mm512_undefined_ps() inside the intrinsics (a false positive).
@@ -198,25 +199,15 @@ ANNFORGE_AVX512_INLINE void distance_tile(const TileBlock& block, int r0, int p,
                                           int ldo) {
   typename L::Acc acc[kTileRows][NP];
   compute<L, NP>(L::row(block, r0), block.dim, L::panel(block, p), acc);
-  const __m512 negative_scale = _mm512_set1_ps(-terms.scale);
-  const __m512 floor = _mm512_set1_ps(terms.floor);
-  const __m512 infinity = _mm512_set1_ps(__builtin_inff());
-  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 #pragma GCC unroll 4
   for (int j = 0; j < NP; ++j) {
     const int c0 = (p + j) * 16;
-    const __m512 column_add = _mm512_loadu_ps(terms.add + c0);
-    const __m512 column_mul = _mm512_loadu_ps(terms.mul + c0);
-    const __m512i columns = _mm512_add_epi32(_mm512_set1_epi32(c0), lane);
+    const ColumnTerms columns = column_terms(terms, c0);
 #pragma GCC unroll 8
     for (int r = 0; r < kTileRows; ++r) {
       const int row = r0 + r;
       const __m512 dot = L::dots(acc[r][j], block, row, block, c0);
-      const __m512 factor = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(terms.mul[row]), column_mul), negative_scale);
-      const __m512 sum = _mm512_add_ps(_mm512_set1_ps(terms.add[row]), column_add);
-      __m512 d = _mm512_max_ps(_mm512_fmadd_ps(factor, dot, sum), floor);
-      d = _mm512_mask_blend_ps(_mm512_cmpeq_epi32_mask(columns, _mm512_set1_epi32(row)), d, infinity);
-      _mm512_storeu_ps(out + static_cast<size_t>(r) * ldo + c0, d);
+      _mm512_storeu_ps(out + static_cast<size_t>(r) * ldo + c0, distances_from_dots(dot, row, columns, terms));
     }
   }
 }
@@ -232,7 +223,7 @@ ANNFORGE_AVX512 void tile_distances(const TileBlock& block, int row0, int count,
 
 // --- bf16 rounding ---------------------------------------------------------------------------
 
-// pair_tiles.hpp's to_bf16 on 16 lanes (round to nearest even by integer arithmetic, the same
+// bf16.hpp's to_bf16 on 16 lanes (round to nearest even by integer arithmetic, the same
 // bits); returns the squared norm of the rounded row.
 ANNFORGE_AVX512 float round_row_bf16(const float* x, const float* centre, int dim, uint16_t* out) {
   __m512 norm = _mm512_setzero_ps();
