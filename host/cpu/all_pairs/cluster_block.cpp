@@ -75,12 +75,10 @@ FloatDots default_float_dots() {
 }
 
 ClusterBlock::ClusterBlock(FloatDots float_dots)
-    : tiles_(avx512_tile_kernels()),
-      dot_kernel_(dot_block_kernel()),
-      pair_filter_(pair_filter_kernel()),
-      float_dots_(float_dots_available(float_dots) ? float_dots : FloatDots::Exact) {
-  if (float_dots_ == FloatDots::Bf16) bf16_kernel_ = tiles_->distances_bf16;
-  if (float_dots_ == FloatDots::AmxBf16) {
+    : tiles_(avx512_tile_kernels()), dot_kernel_(dot_block_kernel()), pair_filter_(pair_filter_kernel()) {
+  if (!float_dots_available(float_dots)) return;  // fp32
+  if (float_dots == FloatDots::Bf16) bf16_kernel_ = tiles_->distances_bf16;
+  if (float_dots == FloatDots::AmxBf16) {
     bf16_kernel_ = amx_bf16_distances_kernel();
     bf16_rows_per_call_ = kAmxTileRows;
   }

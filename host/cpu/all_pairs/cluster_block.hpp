@@ -35,9 +35,10 @@ class ClusterBlock {
   // the upper half, but each row selected on its own with no offers into other members'
   // buffers (which were most of the time of the symmetric pass).
   bool has_row_distances() const { return tiles_ != nullptr; }
-  // out[r * ldo + c] = distance(row0 + r, c) by `terms` for r < kDotBlockRows and c < the
-  // loaded count, +infinity at c == row0 + r; row0 a multiple of kDotBlockRows, ldo at least
-  // 16 * panel_count(count), terms readable 16 entries past the count.
+  // out[r * ldo + c] = distance(row0 + r, c) by `terms` for r < rows_per_call() and c < the
+  // loaded count, +infinity at c == row0 + r; row0 a multiple of rows_per_call(), ldo at least
+  // 16 * panel_count(count), terms readable 16 entries past the count and for every row up to
+  // padded_rows().
   void row_distances(int row0, const PairTerms& terms, float* out, int ldo) const;
   // Rows per row_distances() call: kDotBlockRows, or kAmxTileRows on AMX.
   int rows_per_call() const { return rows_per_call_; }
@@ -60,8 +61,7 @@ class ClusterBlock {
   const TileKernels* tiles_;  // null: the portable / AVX2 path
   DotBlockKernel dot_kernel_;
   PairFilterKernel pair_filter_;
-  FloatDots float_dots_;
-  TileDistancesKernel bf16_kernel_ = nullptr;  // float_dots_'s kernel where it is not Exact
+  TileDistancesKernel bf16_kernel_ = nullptr;  // the FloatDots path's kernel where it is not Exact
   int bf16_rows_per_call_ = kDotBlockRows;
   bool bytes_ = false;        // 8-bit rows in the Bytes layout (tiles_ only)
   bool approximate_ = false;  // float rows in the Bf16 layout

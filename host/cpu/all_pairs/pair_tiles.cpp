@@ -91,10 +91,10 @@ void pack_bf16(const float* rows, int count, int padded_rows, int dim, const flo
       }
       out.squared_norms[r] = norm;
     }
-    // Two dimensions (one 4-byte pair of the row) per lane: the row's slot in each step.
-    uint32_t* panel = reinterpret_cast<uint32_t*>(&out.panels[static_cast<size_t>(r / 16) * dim32 * 16]) + r % 16;
-    const uint32_t* pairs = reinterpret_cast<const uint32_t*>(row);
-    for (int step = 0; step < dim32 / 2; ++step) panel[step * 16] = pairs[step];
+    // Two dimensions (one 4-byte pair of the row) per lane: the row's slot in each step. Copied
+    // as bytes: the storage is uint16_t, and reading it through uint32_t pointers is undefined.
+    uint16_t* panel = &out.panels[static_cast<size_t>(r / 16) * dim32 * 16 + (r % 16) * 2];
+    for (int step = 0; step < dim32 / 2; ++step) std::memcpy(panel + step * 32, row + step * 2, 4);
   }
 }
 

@@ -35,7 +35,9 @@ struct RowSums {
 };
 
 template <bool kL2, int kRows>
-ANNFORGE_AVX512_INLINE void sum_rows(const float* a, const float* const* b, size_t dim, float* out) {
+ANNFORGE_AVX512_INLINE void sum_rows(const float* a, const void* const* rows, size_t dim, float* out) {
+  const float* b[kRows];
+  for (int r = 0; r < kRows; ++r) b[r] = static_cast<const float*>(rows[r]);
   RowSums s[kRows];
   for (int r = 0; r < kRows; ++r) s[r].even = s[r].odd = _mm512_setzero_ps();
   size_t c = 0;
@@ -60,9 +62,8 @@ ANNFORGE_AVX512_INLINE void sum_rows(const float* a, const float* const* b, size
 
 template <bool kL2>
 ANNFORGE_AVX512 float one(const void* a, const void* b, size_t dim) {
-  const float* row = static_cast<const float*>(b);
   float out;
-  sum_rows<kL2, 1>(static_cast<const float*>(a), &row, dim, &out);
+  sum_rows<kL2, 1>(static_cast<const float*>(a), &b, dim, &out);
   return out;
 }
 
@@ -77,10 +78,9 @@ ANNFORGE_AVX512 void many(const void* a, const void* const* rows, int count, siz
     __builtin_prefetch(row);
     if (dim > 16) __builtin_prefetch(row + 64);
   }
-  const float* const* b = reinterpret_cast<const float* const*>(rows);
   int i = 0;
-  for (; i + 4 <= count; i += 4) sum_rows<kL2, 4>(x, b + i, dim, out + i);
-  for (; i < count; ++i) sum_rows<kL2, 1>(x, b + i, dim, out + i);
+  for (; i + 4 <= count; i += 4) sum_rows<kL2, 4>(x, rows + i, dim, out + i);
+  for (; i < count; ++i) sum_rows<kL2, 1>(x, rows + i, dim, out + i);
 }
 
 const KernelTable kAvx512F32{one<true>, one<false>, many<true>, many<false>, "avx512"};
