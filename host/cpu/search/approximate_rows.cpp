@@ -14,8 +14,8 @@
 namespace annforge::cpu {
 
 // approximate_rows_avx512.cpp; only called where the CPU has AVX-512.
-void avx512_approximate_distances(Metric metric, const float* prepared, const uint16_t* const* rows, int count,
-                                  int dim, float* out);
+void avx512_approximate_distances(Metric metric, const float* prepared, const void* const* rows, int count, int dim,
+                                  float* out);
 
 bool approximate_rows_usable(const DatasetView& data) {
   if (data.type != ElementType::Float32 || !cpu_has_avx512()) return false;
@@ -63,22 +63,20 @@ ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, in
   return out;
 }
 
-void prepare_query(const ApproximateRows& rows, const float* query, float* prepared) {
+void prepare_query(const ApproximateRows& rows, const float* query, float inverse_norm, float* prepared) {
   const int dim = rows.dim;
   switch (rows.metric) {
     case Metric::L2:
       for (int d = 0; d < dim; ++d) prepared[d] = query[d] - rows.centre[d];
       return;
-    case Metric::Cosine: {
-      const float scale = inverse_norm(query, dim, ElementType::Float32);
-      for (int d = 0; d < dim; ++d) prepared[d] = query[d] * scale;
+    case Metric::Cosine:
+      for (int d = 0; d < dim; ++d) prepared[d] = query[d] * inverse_norm;
       return;
-    }
     case Metric::InnerProduct: std::memcpy(prepared, query, dim * sizeof(float)); return;
   }
 }
 
-void approximate_distances(Metric metric, const float* prepared, const uint16_t* const* rows, int count, int dim,
+void approximate_distances(Metric metric, const float* prepared, const void* const* rows, int count, int dim,
                            float* out) {
   avx512_approximate_distances(metric, prepared, rows, count, dim, out);
 }

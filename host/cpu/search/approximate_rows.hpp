@@ -31,10 +31,12 @@ struct ApproximateRows {
 bool approximate_rows_usable(const DatasetView& data);
 ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, int threads);
 
-// A query in the rows' terms: centred (L2), normalised (cosine) or as it is (inner product).
-void prepare_query(const ApproximateRows& rows, const float* query, float* prepared);
-// out[i] = the metric between a prepared query and rows[i] (bf16 rows of `dim` values).
-void approximate_distances(Metric metric, const float* prepared, const uint16_t* const* rows, int count, int dim,
+// A query in the rows' terms: centred (L2), normalised by its `inverse_norm` (cosine; as
+// Distance::query_inverse_norm gives it) or as it is (inner product).
+void prepare_query(const ApproximateRows& rows, const float* query, float inverse_norm, float* prepared);
+// out[i] = the metric between a prepared query and rows[i] (bf16 rows of `dim` values; the
+// pointers as the distance kernels take theirs).
+void approximate_distances(Metric metric, const float* prepared, const void* const* rows, int count, int dim,
                            float* out);
 
 }  // namespace annforge::cpu

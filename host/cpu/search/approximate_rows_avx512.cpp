@@ -21,14 +21,14 @@ ANNFORGE_AVX512_INLINE __m512 widen(__m256i bf16) {
 
 // Sums of four rows at a time: dot (or squared L2 with kL2), the last chunk masked.
 template <bool kL2, int kRows>
-ANNFORGE_AVX512_INLINE void sums(const float* q, const uint16_t* const* rows, int dim, float* out) {
+ANNFORGE_AVX512_INLINE void sums(const float* q, const void* const* rows, int dim, float* out) {
   __m512 acc[kRows];
   for (int r = 0; r < kRows; ++r) acc[r] = _mm512_setzero_ps();
   for (int d = 0; d < dim; d += 16) {
     const __mmask16 mask = dim - d >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (dim - d)) - 1);
     const __m512 x = _mm512_maskz_loadu_ps(mask, q + d);
     for (int r = 0; r < kRows; ++r) {
-      const __m512 y = widen(_mm256_maskz_loadu_epi16(mask, rows[r] + d));
+      const __m512 y = widen(_mm256_maskz_loadu_epi16(mask, static_cast<const uint16_t*>(rows[r]) + d));
       if constexpr (kL2) {
         const __m512 diff = _mm512_sub_ps(x, y);
         acc[r] = _mm512_fmadd_ps(diff, diff, acc[r]);
@@ -41,7 +41,7 @@ ANNFORGE_AVX512_INLINE void sums(const float* q, const uint16_t* const* rows, in
 }
 
 template <bool kL2>
-ANNFORGE_AVX512 void all_sums(const float* q, const uint16_t* const* rows, int count, int dim, float* out) {
+ANNFORGE_AVX512 void all_sums(const float* q, const void* const* rows, int count, int dim, float* out) {
   int i = 0;
   for (; i + 4 <= count; i += 4) sums<kL2, 4>(q, rows + i, dim, out + i);
   for (; i < count; ++i) sums<kL2, 1>(q, rows + i, dim, out + i);
@@ -49,7 +49,7 @@ ANNFORGE_AVX512 void all_sums(const float* q, const uint16_t* const* rows, int c
 
 }  // namespace
 
-ANNFORGE_AVX512 void avx512_approximate_distances(Metric metric, const float* prepared, const uint16_t* const* rows,
+ANNFORGE_AVX512 void avx512_approximate_distances(Metric metric, const float* prepared, const void* const* rows,
                                                   int count, int dim, float* out) {
   switch (metric) {
     case Metric::L2: all_sums<true>(prepared, rows, count, dim, out); return;

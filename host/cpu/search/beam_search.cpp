@@ -118,8 +118,7 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
     auto score = [&](const void* query, float query_norm, const void* const* rows, const float* norms, int count,
                      float* out) {
       if (approximate) {
-        approximate_distances(approximate->metric, prepared.data(), reinterpret_cast<const uint16_t* const*>(rows),
-                              count, dim, out);
+        approximate_distances(approximate->metric, prepared.data(), rows, count, dim, out);
       } else {
         distance.raw_many(query, query_norm, rows, norms, count, out);
       }
@@ -127,7 +126,7 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
     for (int64_t q = begin; q < end; ++q) {
       const void* query = queries.row(q);
       const float query_norm = distance.query_inverse_norm(query);
-      if (approximate) prepare_query(*approximate, static_cast<const float*>(query), prepared.data());
+      if (approximate) prepare_query(*approximate, static_cast<const float*>(query), query_norm, prepared.data());
       visited.next_query();
       beam.clear();
       // Best-first walk until every beam entry is expanded: each expansion of the nearest
