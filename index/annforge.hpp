@@ -176,6 +176,9 @@ Neighbors exact_knn(const DatasetView& base, const DatasetView& queries, int k, 
 // file beside `path` and renames it, so a failure never leaves a half-written index.
 void save(const Index& index, const std::string& path);
 Index load(const std::string& path);
+// The format version save() writes for `index`: 1 without upper levels (readable by older
+// annforge builds), 2 with them.
+int index_file_version(const Index& index);
 
 // Vector files: .fvecs .bvecs .ivecs, .fbin .u8bin .i8bin .ibin, .npy (float32/uint8/int8).
 // Large contiguous formats are memory-mapped. max_rows < 0 reads every row; otherwise the first

@@ -54,6 +54,8 @@ static_assert(sizeof(Header) == kHeaderBytes, "the header layout is part of the 
 
 }  // namespace
 
+int index_file_version(const Index& index) { return index.levels.empty() ? 1 : 2; }
+
 void save(const Index& index, const std::string& path) {
   if (index.rows() <= 0) throw Error(ErrorCode::InvalidArgument, path + ": cannot save an empty index");
   if (index.entry_points.empty()) throw Error(ErrorCode::InvalidArgument, path + ": index has no entry points");
@@ -69,7 +71,7 @@ void save(const Index& index, const std::string& path) {
       throw Error(ErrorCode::InvalidArgument, path + ": an upper level's graph does not match members x degree");
     }
   }
-  header.version = index.levels.empty() ? 1 : 2;
+  header.version = static_cast<uint32_t>(index_file_version(index));
   header.level_count = static_cast<uint32_t>(index.levels.size());
   header.header_bytes = kHeaderBytes;
   header.metric = static_cast<uint32_t>(index.metric);

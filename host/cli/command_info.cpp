@@ -33,14 +33,13 @@ int run_info(int argc, char** argv) {
     o.add("graph_degree", index.graph_degree).add("entry_points", static_cast<long long>(index.entry_points.size()));
     o.add("built_by", index.backend).add("file_bytes", static_cast<long long>(st.st_size));
     o.add("rows_without_in_edges", static_cast<long long>(unreachable)).add("max_in_degree", static_cast<long long>(max_in));
-    o.add("format_version", index.levels.empty() ? 1 : 2).add("upper_levels", static_cast<int>(index.levels.size()));
+    o.add("format_version", index_file_version(index)).add("upper_levels", static_cast<int>(index.levels.size()));
     if (!index.levels.empty()) {
       o.add("level1_rows", static_cast<long long>(index.levels[0].members.size())).add("level1_degree", index.levels[0].degree);
     }
     std::printf("%s\n", o.str().c_str());
   } else {
-    // An index without upper levels is written as version 1 (index/index_file.cpp).
-    std::printf("%s: annforge index, format version %d, checksum ok\n", path.c_str(), index.levels.empty() ? 1 : 2);
+    std::printf("%s: annforge index, format version %d, checksum ok\n", path.c_str(), index_file_version(index));
     std::printf("  vectors       %lld x %lld %s\n", static_cast<long long>(index.rows()),
                 static_cast<long long>(index.dim()), to_string(index.vectors.type()));
     std::printf("  metric        %s\n", to_string(index.metric));
