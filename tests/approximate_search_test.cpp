@@ -73,6 +73,21 @@ TEST(ApproximateSearch, KeepsTheFp32WalksRecallAndReturnsExactDistances) {
   }
 }
 
+// A value of the switch other than 0 or 1 is refused with its name, not read as "on".
+TEST(ApproximateSearch, BadSwitchValueIsRefused) {
+  const Dataset data = annforge_test::clustered(500, 16, ElementType::Float32, 3);
+  const Index index = build(data, params_for(Metric::L2, BuildAlgorithm::Auto, 16, Device::Cpu));
+  ::setenv("ANNFORGE_CPU_SEARCH_BF16", "off", 1);
+  try {
+    (void)search(index, data.view(), 10, search_params(32, Device::Cpu));
+    ADD_FAILURE() << "ANNFORGE_CPU_SEARCH_BF16=off was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("ANNFORGE_CPU_SEARCH_BF16=off"), std::string::npos) << e.what();
+  }
+  ::unsetenv("ANNFORGE_CPU_SEARCH_BF16");
+}
+
 // The CPU backend keeps what searches reuse (the bf16 rows, cosine's inverse norms) for one
 // index at a time: searches alternating between two indexes of the same shape each get their
 // own index's answer, the same as the first time.

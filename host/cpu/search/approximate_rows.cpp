@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "host/cpu/distance/bf16.hpp"
 #include "host/cpu/distance/distance.hpp"
@@ -18,9 +19,14 @@ void avx512_approximate_distances(Metric metric, const float* prepared, const vo
                                   float* out);
 
 bool approximate_rows_usable(const DatasetView& data) {
-  if (data.type != ElementType::Float32 || !cpu_has_avx512()) return false;
+  // Read on every call (tests switch it between searches); a typo is refused rather than read
+  // as "on".
   const char* knob = std::getenv("ANNFORGE_CPU_SEARCH_BF16");
-  return knob == nullptr || std::strcmp(knob, "0") != 0;
+  const bool off = knob != nullptr && *knob != '\0' && std::strcmp(knob, "1") != 0;
+  if (off && std::strcmp(knob, "0") != 0) {
+    throw Error(ErrorCode::InvalidArgument, std::string("ANNFORGE_CPU_SEARCH_BF16=") + knob + ": expected 0 or 1");
+  }
+  return !off && data.type == ElementType::Float32 && cpu_has_avx512();
 }
 
 ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, int threads) {
