@@ -39,7 +39,10 @@ std::vector<uint32_t> build_clustered(const DatasetView& data, Metric metric, in
   const bool amx_dots = data.type == ElementType::Float32 && default_float_dots() == FloatDots::AmxBf16;
   partitioning.cluster_size =
       detail::env_knob("ANNFORGE_CPU_CLUSTER_SIZE", default_cluster_size(data.dim, amx_dots ? 4 : 1));
-  partitioning.overlap = detail::env_knob("ANNFORGE_CPU_OVERLAP", partitioning.overlap);
+  // ANNFORGE_CPU_OVERLAP fixes the overlap (for measurement); by default it follows coverage.
+  if (const int overlap = detail::env_knob("ANNFORGE_CPU_OVERLAP", 0); overlap > 0) {
+    partitioning.overlap = partitioning.max_overlap = overlap;
+  }
   Partition partition = partition_into_clusters(data, metric, partitioning);
   const Renumbering order = renumber_by_cluster(partition);
   const Dataset local = reorder_rows(data, order, threads);

@@ -3,17 +3,37 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 #include <random>
-#include <cstring>
 #include <string>
 
-#include "host/cpu/knn_graph.hpp"
+#include "host/cpu/partition/coverage.hpp"
 #include "host/cpu/partition/kmeans.hpp"
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/trace.hpp"
 
 namespace annforge::cpu {
+
+namespace {
+
+constexpr int kMaxOverlap = 6;
+// 200 rows x 10 neighbours: the coverage to about +-0.03 (neighbours of one row are not
+// independent), for ~0.2 s of blocked dot products at 1M x 256.
+constexpr int kCoverageSamples = 200;
+constexpr int kCoverageNeighbours = 10;
+
+std::string format_fractions(const std::vector<double>& fractions) {
+  std::string text;
+  char number[16];
+  for (size_t i = 0; i < fractions.size(); ++i) {
+    std::snprintf(number, sizeof number, "%s%.3f", i ? ", " : "", fractions[i]);
+    text += number;
+  }
+  return text;
+}
+
+}  // namespace
 
 int default_cluster_size(int64_t dim, int dot_cost_divisor) {
   dim = (dim + dot_cost_divisor - 1) / std::max(1, dot_cost_divisor);
@@ -21,71 +41,52 @@ int default_cluster_size(int64_t dim, int dot_cost_divisor) {
   return static_cast<int>(std::max(500.0, std::round(1500.0 * std::sqrt(128.0 / static_cast<double>(dim)))));
 }
 
-namespace {
-
-// For a sample of rows, the fraction of their exact 10 nearest neighbours that share at least
-// one of the row's first o nearest centroids (o = 1 .. choices): how much of the true kNN the
-// all-pairs stage can see at each overlap (before the size caps move a few rows on).
-std::vector<double> neighbour_coverage(const DatasetView& data, Metric metric, const int* nearest, int choices,
-                                       int threads, uint64_t seed) {
-  constexpr int kSamples = 200, kNeighbours = 10;
-  const int samples = static_cast<int>(std::min<int64_t>(kSamples, data.rows));
-  Dataset queries = Dataset::allocate(samples, data.dim, data.type);
-  std::vector<uint32_t> sample(samples);
-  std::mt19937_64 rng(seed ^ 0x5A3Bu);
-  for (int s = 0; s < samples; ++s) {
-    sample[s] = static_cast<uint32_t>(rng() % static_cast<uint64_t>(data.rows));
-    std::memcpy(static_cast<uint8_t*>(queries.mutable_data()) + s * data.row_bytes(), data.row(sample[s]), data.row_bytes());
-  }
-  const Distance distance(metric, data);
-  const int k = static_cast<int>(std::min<int64_t>(kNeighbours + 1, data.rows));
-  std::vector<uint32_t> ids(static_cast<size_t>(samples) * k);
-  std::vector<float> distances(ids.size());
-  brute_force_neighbors(distance, queries.view(), k, false, threads, {}, ids.data(), distances.data());
-  std::vector<int64_t> covered(choices, 0);
-  int64_t pairs = 0;
-  for (int s = 0; s < samples; ++s) {
-    const int* mine = &nearest[static_cast<int64_t>(sample[s]) * choices];
-    for (int j = 0; j < k; ++j) {
-      const uint32_t other = ids[static_cast<size_t>(s) * k + j];
-      if (other == sample[s] || other >= data.rows) continue;
-      ++pairs;
-      const int* theirs = &nearest[static_cast<int64_t>(other) * choices];
-      // The first overlap at which the two share a cluster: min over shared centroids of the
-      // larger of the two ranks.
-      int first = choices;
-      for (int a = 0; a < choices; ++a) {
-        for (int b = 0; b < choices; ++b) {
-          if (mine[a] >= 0 && mine[a] == theirs[b]) first = std::min(first, std::max(a, b));
-        }
-      }
-      for (int o = first; o < choices; ++o) ++covered[o];
-    }
-  }
-  std::vector<double> fractions(choices, 0.0);
-  for (int o = 0; o < choices; ++o) fractions[o] = pairs ? static_cast<double>(covered[o]) / pairs : 1.0;
-  return fractions;
-}
-
-}  // namespace
-
 Partition partition_into_clusters(const DatasetView& data, Metric metric, const PartitionParams& params) {
   const int64_t rows = data.rows;
   const int threads = resolve_threads(params.threads);
-  const int overlap = std::clamp(params.overlap, 1, 5);
+  int overlap = std::clamp(params.overlap, 1, kMaxOverlap);
+  const int max_overlap = std::clamp(params.max_overlap, overlap, kMaxOverlap);
   // Inner product as what it is: a row's nearest by -<q, x> are long rows pointing its way, so
   // clusters are made by direction (k-means on unit vectors), as for cosine; by L2 position,
   // rows of one direction but different lengths fall into different clusters. wordtext-ip, 200K
   // rows, recall@10 at beam 64 / 128: 0.868 / 0.915 by position, 0.912 / 0.951 by direction.
   const bool normalise = metric != Metric::L2;
-  const int wanted_clusters = static_cast<int>(
-      std::clamp<int64_t>(rows * overlap / std::max(params.cluster_size, 2), 1, rows));
+  // Clusters of the wanted mean size whatever the overlap: more overlap means more clusters,
+  // so the all-pairs work grows with the overlap, not with its square.
+  auto centroid_tree = [&](int with_overlap) {
+    const int wanted = static_cast<int>(
+        std::clamp<int64_t>(rows * with_overlap / std::max(params.cluster_size, 2), 1, rows));
+    return CentroidTree(data, normalise, wanted, params.kmeans_iterations, threads, params.seed);
+  };
   StageTimer timer;
 
-  CentroidTree tree(data, normalise, wanted_clusters, params.kmeans_iterations, threads, params.seed);
+  CentroidTree tree = centroid_tree(overlap);
+  timer.lap("clusters: k-means, %d centroids", tree.count());
+  std::vector<double> covered;
+  if (max_overlap > overlap || tracing()) {
+    // The overlap from what it buys: the share of a sample's true 10-NN that the clusters at
+    // each overlap would put together with their row. High-intrinsic-dimension data (text
+    // embeddings, many small clusters) needs more than the default to reach the target, easy
+    // data keeps it. Measured at the default's clusters, then the clusters are made again at
+    // the chosen overlap (the same mean size, so more of them).
+    const SampleNeighbours sample = sample_neighbours(data, metric, kCoverageSamples, kCoverageNeighbours, threads,
+                                                      params.seed);
+    covered = neighbour_coverage(data, normalise, tree, sample, std::max(max_overlap, overlap + 3));
+    const int chosen = overlap_for_coverage(covered, overlap, max_overlap, params.coverage_target);
+    timer.lap("clusters: true %d-NN of %zu sampled rows sharing a cluster at overlap 1..%zu: %s; overlap %d",
+              sample.k, sample.rows.size(), covered.size(), format_fractions(covered).c_str(), chosen);
+    if (chosen != overlap) {
+      overlap = chosen;
+      tree = centroid_tree(overlap);
+      if (tracing()) {
+        const std::vector<double> now = neighbour_coverage(data, normalise, tree, sample, overlap + 1);
+        timer.lap("clusters: k-means again, %d centroids; coverage at overlap 1..%d: %s", tree.count(), overlap + 1,
+                  format_fractions(now).c_str());
+      }
+    }
+  }
   int clusters = tree.count();
   const int used_overlap = std::min(overlap, clusters);
-  timer.lap("clusters: k-means, %d centroids", clusters);
 
   // Every vector joins `used_overlap` of its nearest clusters. All-pairs work grows with the
   // square of a cluster's size, so clusters are capped at 1.5x the mean: a vector whose nearest
@@ -99,12 +100,6 @@ Partition partition_into_clusters(const DatasetView& data, Metric metric, const 
     tree.nearest_batch(x.data(), end - begin, choices, &nearest[begin * choices]);
   });
   timer.lap("clusters: %d nearest centroids of every row", choices);
-  if (tracing()) {
-    const std::vector<double> covered = neighbour_coverage(data, metric, nearest.data(), choices, threads, params.seed);
-    std::string text;
-    for (size_t o = 0; o < covered.size(); ++o) text += (o ? ", " : "") + std::to_string(covered[o]).substr(0, 5);
-    timer.lap("clusters: true 10-NN sharing a cluster at overlap 1..%d: %s", choices, text.c_str());
-  }
   const int64_t capacity = std::max<int64_t>(2, rows * used_overlap * 3 / (2 * clusters));
   std::vector<int64_t> filled(clusters, 0);
   std::vector<int> membership(rows * used_overlap, -1);  // -1: fewer clusters than the overlap
@@ -154,6 +149,7 @@ Partition partition_into_clusters(const DatasetView& data, Metric metric, const 
   Partition partition;
   partition.clusters = clusters;
   partition.overlap = used_overlap;
+  partition.coverage = std::move(covered);
   std::vector<int64_t>& offsets = partition.offsets;
   offsets.assign(clusters + 1, 0);
   for (int c : membership) {

@@ -9,7 +9,17 @@
 namespace annforge::cpu {
 
 struct PartitionParams {
+  // Each vector joins `overlap` clusters, more (up to `max_overlap`, at most 6) where fewer
+  // than `coverage_target` of a sample's true 10-NN share a cluster with their row at that
+  // overlap (coverage.hpp). max_overlap <= overlap fixes it. Three quarters: NN-Descent's
+  // round finds most of the rest where no more is missing. Measured at 1M rows (Intel Xeon, 2
+  // threads, 2026-12-03; coverage at overlap 3 over seeds 1-4 and 42): sift-vl-1m 0.71-0.77,
+  // where overlap 4 costs 12% more build time for recall@10 0.951 -> 0.959 at beam 64;
+  // wordtext-1m 0.68-0.73, overlap 5: 0.887 -> 0.909 for 7%; 1M x 64 in 50,000 clusters
+  // 0.69, overlap 4: 0.975 -> 0.987 for 15%.
   int overlap = 3;
+  int max_overlap = 5;
+  double coverage_target = 0.75;
   int cluster_size = 1500;  // mean members per cluster, counting every overlap
   int kmeans_iterations = 4;
   int threads = 0;
@@ -22,6 +32,7 @@ struct Partition {
   std::vector<int64_t> offsets;   // cluster c holds members[offsets[c] .. offsets[c+1])
   std::vector<uint32_t> members;  // row ids, ascending within a cluster
   std::vector<int> primary;       // per row: its nearest cluster that had room
+  std::vector<double> coverage;   // measured at the first clusters, overlap 1.. (empty: not measured)
 };
 
 // The mean cluster size for vectors of `dim` dimensions: 1,500 up to 128 dimensions, then

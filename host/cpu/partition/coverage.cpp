@@ -1,0 +1,155 @@
+// The kNN coverage of a partition, estimated on a sample (coverage.hpp).
+#include "host/cpu/partition/coverage.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <utility>
+
+#include "host/cpu/distance/dot_block.hpp"
+#include "host/cpu/parallel.hpp"
+#include "host/cpu/partition/kmeans.hpp"
+#include "kernels/shared/neighbor_list.hpp"
+
+namespace annforge::cpu {
+
+namespace {
+
+// The k best (score, row) of one sampled row, sorted; scores compare as core::nearer does, so
+// the result does not depend on the order in which blocks arrive.
+struct Best {
+  std::vector<std::pair<float, uint32_t>> items;
+  float threshold = std::numeric_limits<float>::infinity();
+};
+
+void offer(Best& best, int k, float score, uint32_t row) {
+  auto nearer = [](const std::pair<float, uint32_t>& a, const std::pair<float, uint32_t>& b) {
+    return core::nearer(a.first, a.second, b.first, b.second);
+  };
+  const std::pair<float, uint32_t> item{score, row};
+  if (static_cast<int>(best.items.size()) == k && !nearer(item, best.items.back())) return;
+  best.items.insert(std::upper_bound(best.items.begin(), best.items.end(), item, nearer), item);
+  if (static_cast<int>(best.items.size()) > k) best.items.pop_back();
+  if (static_cast<int>(best.items.size()) == k) best.threshold = best.items.back().first;
+}
+
+}  // namespace
+
+SampleNeighbours sample_neighbours(const DatasetView& data, Metric metric, int samples, int k, int threads,
+                                   uint64_t seed) {
+  SampleNeighbours result;
+  samples = static_cast<int>(std::min<int64_t>(samples, data.rows));
+  k = static_cast<int>(std::min<int64_t>(k, data.rows - 1));
+  if (samples <= 0 || k <= 0) return result;
+  result.k = k;
+  // Rows compared as the partition clusters them: by direction for cosine; L2 and inner
+  // product on the raw values. Scores, smaller nearer: L2 |x|^2 - 2 <x, s> (|s|^2 is the same
+  // for all of a sample's candidates), cosine and inner product -<x, s>.
+  const bool normalise = metric == Metric::Cosine;
+  const int64_t dim = data.dim;
+  std::mt19937_64 rng(seed ^ 0x5A3Bu);
+  std::vector<int64_t> picked;
+  const std::vector<float> sampled = sample_as_float(data, samples, normalise, rng, &picked);
+  result.rows.assign(picked.begin(), picked.end());
+  std::vector<float> panels;
+  pack_panels(sampled.data(), samples, static_cast<int>(dim), panels);
+  const int panel_total = panel_count(samples);
+  const int ldc = panel_total * 16;
+  const DotBlockKernel kernel = dot_block_kernel();
+
+  const int workers = resolve_threads(threads);
+  std::vector<std::vector<Best>> per_thread(workers, std::vector<Best>(samples));
+  constexpr int64_t kBlock = 16 * kDotBlockRows * 4;  // rows per kernel call
+  parallel_for(data.rows, workers, kBlock, [&](int64_t begin, int64_t end, int thread) {
+    std::vector<float> rows(static_cast<size_t>(kBlock) * dim), dots(static_cast<size_t>(kBlock) * ldc);
+    std::vector<float> norms(kBlock);
+    std::vector<Best>& best = per_thread[thread];
+    for (int64_t first = begin; first < end; first += kBlock) {
+      const int count = static_cast<int>(std::min<int64_t>(kBlock, end - first));
+      const int padded = (count + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
+      std::fill(rows.begin() + static_cast<size_t>(count) * dim, rows.begin() + static_cast<size_t>(padded) * dim, 0.0f);
+      for (int i = 0; i < count; ++i) {
+        float* x = &rows[static_cast<size_t>(i) * dim];
+        row_as_float(data, first + i, normalise, x);
+        float norm = 0.0f;
+        if (metric == Metric::L2) {
+          for (int64_t c = 0; c < dim; ++c) norm += x[c] * x[c];
+        }
+        norms[i] = norm;
+      }
+      kernel(rows.data(), padded, static_cast<int>(dim), panels.data(), panel_total, dots.data(), ldc);
+      for (int i = 0; i < count; ++i) {
+        const uint32_t row = static_cast<uint32_t>(first + i);
+        const float* dot = &dots[static_cast<size_t>(i) * ldc];
+        for (int s = 0; s < samples; ++s) {
+          const float score = norms[i] - (metric == Metric::L2 ? 2.0f : 1.0f) * dot[s];
+          if (score <= best[s].threshold && row != result.rows[s]) offer(best[s], k, score, row);
+        }
+      }
+    }
+  });
+  result.neighbours.assign(static_cast<size_t>(samples) * k, kInvalidId);
+  for (int s = 0; s < samples; ++s) {
+    Best merged;
+    for (int t = 0; t < workers; ++t) {
+      for (const auto& [score, row] : per_thread[t][s].items) offer(merged, k, score, row);
+    }
+    for (size_t j = 0; j < merged.items.size(); ++j) result.neighbours[static_cast<size_t>(s) * k + j] = merged.items[j].second;
+  }
+  return result;
+}
+
+std::vector<double> neighbour_coverage(const DatasetView& data, bool normalise, const CentroidTree& tree,
+                                       const SampleNeighbours& sample, int max_overlap) {
+  const int samples = static_cast<int>(sample.rows.size());
+  const int choices = std::min(max_overlap, tree.count());
+  std::vector<double> fractions(std::max(max_overlap, 0), 1.0);
+  if (samples == 0 || choices <= 0) return fractions;
+  // The nearest centroids of every sampled row and of each of its neighbours.
+  const int per_sample = 1 + sample.k;
+  const int64_t dim = data.dim;
+  const int64_t points = static_cast<int64_t>(samples) * per_sample;
+  std::vector<float> rows(static_cast<size_t>(points) * dim, 0.0f);
+  std::vector<uint8_t> present(points, 0);
+  for (int s = 0; s < samples; ++s) {
+    for (int j = 0; j < per_sample; ++j) {
+      const uint32_t row = j == 0 ? sample.rows[s] : sample.neighbours[static_cast<size_t>(s) * sample.k + j - 1];
+      if (row >= data.rows) continue;
+      present[s * per_sample + j] = 1;
+      row_as_float(data, row, normalise, &rows[(s * per_sample + j) * dim]);
+    }
+  }
+  std::vector<int> nearest(static_cast<size_t>(points) * choices, -1);
+  tree.nearest_batch(rows.data(), points, choices, nearest.data());
+  std::vector<int64_t> covered(choices, 0);
+  int64_t pairs = 0;
+  for (int s = 0; s < samples; ++s) {
+    const int* mine = &nearest[static_cast<size_t>(s) * per_sample * choices];
+    for (int j = 1; j < per_sample; ++j) {
+      if (!present[s * per_sample + j]) continue;
+      ++pairs;
+      const int* theirs = &nearest[(static_cast<size_t>(s) * per_sample + j) * choices];
+      // The first overlap at which the two share a cluster: over shared centroids, the
+      // smallest of the larger of the two ranks.
+      int first = choices;
+      for (int a = 0; a < choices; ++a) {
+        for (int b = 0; b < choices; ++b) {
+          if (mine[a] >= 0 && mine[a] == theirs[b]) first = std::min(first, std::max(a, b));
+        }
+      }
+      for (int o = first; o < choices; ++o) ++covered[o];
+    }
+  }
+  for (int o = 0; o < choices; ++o) fractions[o] = pairs ? static_cast<double>(covered[o]) / pairs : 1.0;
+  return fractions;
+}
+
+int overlap_for_coverage(const std::vector<double>& covered, int lowest, int highest, double target) {
+  for (int o = lowest; o < highest; ++o) {
+    if (o - 1 < static_cast<int>(covered.size()) && covered[o - 1] >= target) return o;
+  }
+  return highest;
+}
+
+}  // namespace annforge::cpu
