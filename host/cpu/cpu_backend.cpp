@@ -15,6 +15,7 @@
 #include "host/cpu/graph/graph_optimize.hpp"
 #include "host/cpu/knn_graph.hpp"
 #include "host/cpu/parallel.hpp"
+#include "host/cpu/partition/coverage.hpp"
 #include "host/cpu/partition/partition.hpp"
 #include "host/cpu/partition/projection.hpp"
 #include "host/cpu/partition/reorder.hpp"
@@ -63,7 +64,25 @@ std::vector<uint32_t> build_clustered(const DatasetView& data, Metric metric, in
     first_pass = FirstPass{&projected, projection.output_dim, 2 * k};
     timer.lap("projection onto %d principal directions", projection.output_dim);
   }
+  // With ANNFORGE_TRACE: how many of a sample's true 10-NN the kNN lists hold after each stage.
+  const SampleNeighbours traced = tracing() ? sample_neighbours(data, metric, 200, 10, threads, params.seed ^ 0x77u)
+                                            : SampleNeighbours{};
+  auto trace_knn_recall = [&](const KnnGraph& knn, const char* stage) {
+    if (traced.rows.empty()) return;
+    int64_t found = 0, total = 0;
+    for (size_t s = 0; s < traced.rows.size(); ++s) {
+      const uint32_t* list = &knn.ids[static_cast<size_t>(order.new_of_old[traced.rows[s]]) * knn.k];
+      for (int j = 0; j < traced.k; ++j) {
+        const uint32_t truth = traced.neighbours[s * traced.k + j];
+        if (truth >= data.rows) continue;
+        ++total;
+        found += std::find(list, list + knn.k, order.new_of_old[truth]) != list + knn.k;
+      }
+    }
+    timer.lap("knn lists hold %.3f of a sample's true 10-NN after %s", total ? double(found) / total : 1.0, stage);
+  };
   KnnGraph knn = cluster_knn_graph(distance, partition, k, threads, params.seed, first_pass, params.progress);
+  trace_knn_recall(knn, "all pairs");
   projected = std::vector<float>();
   partition = Partition{};
   if (params.nn_descent_iterations > 0) {
@@ -77,6 +96,7 @@ std::vector<uint32_t> build_clustered(const DatasetView& data, Metric metric, in
     knn = nn_descent_knn_graph(distance, std::move(knn), nn, params.progress);
   }
   timer.lap("knn graph (clusters + %d nn-descent rounds, k=%d)", params.nn_descent_iterations, k);
+  trace_knn_recall(knn, "nn-descent");
   std::vector<uint32_t> graph = optimize_graph(std::move(knn), degree, threads, params.progress);
   timer.lap("graph optimisation");
   return graph_in_old_ids(graph, degree, order, threads);
