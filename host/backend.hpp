@@ -27,6 +27,9 @@ class Backend {
 };
 
 Backend& cpu_backend();
+// The CPU backend's graph and entry points without upper levels: the base of an index, and
+// each level of an exported HNSW hierarchy.
+void cpu_build_flat(Index& index, const BuildParams& params);
 // The CUDA backend, or nullptr when this build has none or no GPU is present.
 Backend* cuda_backend();
 

@@ -180,6 +180,26 @@ Index load(const std::string& path);
 // annforge builds), 2 with them.
 int index_file_version(const Index& index);
 
+// Export to the formats that serving stacks load as they are, with the graph annforge built as
+// their base layer and HNSW's upper levels built in bulk above it (index/export.cpp):
+//  - Hnswlib: hnswlib's saveIndex file (read by HierarchicalNSW::loadIndex, C++ and Python;
+//    0.6 to 0.8). M = graph_degree / 2, so level 0 (2M links) holds the graph exactly. Space:
+//    l2 -> L2Space, ip -> InnerProductSpace, cosine -> the vectors written normalised, for
+//    hnswlib's "cosine" space (Python) or InnerProductSpace (C++). Vectors are written as
+//    float32 (8-bit rows converted); labels are the row ids.
+//  - Faiss: an IndexHNSWFlat for faiss::read_index (L2, or inner product; cosine as normalised
+//    vectors with inner product).
+// The file is written to a temporary name and renamed, as save() does.
+enum class ExportFormat { Hnswlib, Faiss };
+const char* to_string(ExportFormat format);              // "hnswlib", "faiss"
+ExportFormat parse_export_format(const std::string& name);  // throws InvalidArgument naming the value
+struct ExportParams {
+  ExportFormat format = ExportFormat::Hnswlib;
+  uint64_t seed = 42;  // the upper levels' membership
+  int threads = 0;     // for building the upper levels
+};
+void export_index(const Index& index, const std::string& path, const ExportParams& params = {});
+
 // Vector files: .fvecs .bvecs .ivecs, .fbin .u8bin .i8bin .ibin, .npy (float32/uint8/int8).
 // Large contiguous formats are memory-mapped. max_rows < 0 reads every row; otherwise the first
 // max_rows, and a texmex file's row headers are checked only that far.

@@ -335,6 +335,30 @@ TEST_F(Cli, InfoOnACorruptIndex) {
   fails("search --index corrupt.afi --queries queries.fbin --out found.ivecs", {"corrupt.afi"});
 }
 
+// export writes each format whole (its size follows from the index: hnswlib's layout is fixed
+// per element), says what it did in --json, and fails cleanly on bad input. Loading the files
+// in hnswlib and FAISS is tests/export/'s work.
+TEST_F(Cli, Export) {
+  make_dataset();
+  const Result r = ok("export --index index.afi --format hnswlib --out index.hnsw --json");
+  EXPECT_NE(r.out.find("\"format\": \"hnswlib\""), std::string::npos) << r.out;
+  const Index index = load(path("index.afi"));
+  const size_t per_element = 4 + 4 * 16 + 4 * 16 + 8;  // links, vector, label
+  const std::vector<uint8_t> bytes = read_bytes(path("index.hnsw"));
+  ASSERT_GT(bytes.size(), 100 + 3000 * per_element);
+  uint64_t count = 0, element_bytes = 0;
+  std::memcpy(&count, bytes.data() + 16, 8);
+  std::memcpy(&element_bytes, bytes.data() + 24, 8);
+  EXPECT_EQ(count, 3000u);
+  EXPECT_EQ(element_bytes, per_element);
+  ok("export --index index.afi --format faiss --out index.faiss");
+  EXPECT_EQ(slurp(path("index.faiss")).substr(0, 4), "IHNf");
+  fails("export --index index.afi --format nmslib --out x.bin", {"nmslib", "hnswlib"});
+  fails("export --index missing.afi --out x.bin", {"missing.afi"});
+  fails("export --index index.afi", {"--out"});
+  fails("export --index index.afi --out no/such/dir/x.hnsw", {"no/such/dir/x.hnsw"});
+}
+
 TEST_F(Cli, HelpAndUsage) {
   const Result none = run("");
   EXPECT_NE(none.exit_code, 0) << "no command is an error";

@@ -27,22 +27,6 @@ using namespace annforge_test;
 constexpr int kK = 10;
 constexpr int64_t kQueries = 1000;
 
-// The folder holding `set`/base.bvecs, or "" with `looked` saying where it looked.
-std::string find_data_set(const std::string& set, std::string* looked, const std::string& extension = "bvecs") {
-  std::vector<std::string> roots{data_dir()};
-  if (const char* env = std::getenv("ANNFORGE_DATA"); env != nullptr && *env != '\0') roots.push_back(env);
-  *looked = "";
-  for (const std::string& root : roots) {
-    const std::string folder = root + "/" + set;
-    if (file_exists(folder + "/base." + extension) && file_exists(folder + "/query." + extension) &&
-        file_exists(folder + "/groundtruth.ivecs")) {
-      return folder;
-    }
-    *looked += (looked->empty() ? "" : " and ") + folder;
-  }
-  return "";
-}
-
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }

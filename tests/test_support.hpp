@@ -498,4 +498,21 @@ inline std::string data_dir() {
 #endif
 }
 
+// The folder under data_dir() (or $ANNFORGE_DATA) holding `set`/base.EXT, query.EXT and
+// groundtruth.ivecs, or "" with `looked` saying where it looked.
+inline std::string find_data_set(const std::string& set, std::string* looked, const std::string& extension = "bvecs") {
+  std::vector<std::string> roots{data_dir()};
+  if (const char* env = std::getenv("ANNFORGE_DATA"); env != nullptr && *env != '\0') roots.push_back(env);
+  *looked = "";
+  for (const std::string& root : roots) {
+    const std::string folder = root + "/" + set;
+    if (file_exists(folder + "/base." + extension) && file_exists(folder + "/query." + extension) &&
+        file_exists(folder + "/groundtruth.ivecs")) {
+      return folder;
+    }
+    *looked += (looked->empty() ? "" : " and ") + folder;
+  }
+  return "";
+}
+
 }  // namespace annforge_test

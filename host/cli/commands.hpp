@@ -7,4 +7,5 @@ int run_search(int argc, char** argv);
 int run_ground_truth(int argc, char** argv);
 int run_info(int argc, char** argv);
 int run_generate(int argc, char** argv);
+int run_export(int argc, char** argv);
 }  // namespace annforge::cli

@@ -22,6 +22,8 @@ const char kUsage[] =
     "                  [--metric l2|ip|cosine] [--rows N] [--device auto|cpu|gpu] [--threads N]\n"
     "                  [--json]\n"
     "  annforge info   INDEX [--json]\n"
+    "  annforge export --index INDEX --out FILE [--format hnswlib|faiss] [--threads N] [--seed S]\n"
+    "                  [--json]\n"
     "  annforge gen    --n N --dim D --out FILE [--queries M --queries-out FILE]\n"
     "                  [--clusters C] [--type float32|uint8] [--duplicates F] [--seed S] [--json]\n"
     "\n"
@@ -42,6 +44,7 @@ int main(int argc, char** argv) {
     if (command == "gt") return run_ground_truth(argc - 2, argv + 2);
     if (command == "info") return run_info(argc - 2, argv + 2);
     if (command == "gen") return run_generate(argc - 2, argv + 2);
+    if (command == "export") return run_export(argc - 2, argv + 2);
     std::fprintf(stderr, "annforge: unknown command '%s' (see 'annforge help')\n", command.c_str());
     return 2;
   } catch (const annforge::Error& e) {

@@ -226,4 +226,7 @@ Backend& cpu_backend() {
   static cpu::CpuBackend backend;
   return backend;
 }
+void cpu_build_flat(Index& index, const BuildParams& params) {
+  static_cast<cpu::CpuBackend&>(cpu_backend()).build_flat(index, params);
+}
 }  // namespace annforge::detail

@@ -1,0 +1,29 @@
+// HNSW's whole hierarchy over an annforge index, for export to libraries that search by HNSW's
+// greedy descent (hnswlib, FAISS's IndexHNSW): every row gets a top level by HNSW's rule, and
+// each level's graph is built in bulk over that level's members by the flat pipeline (kNN graph,
+// pruning, reverse edges), never by inserting rows one by one.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "annforge.hpp"
+#include "host/cpu/graph/upper_levels.hpp"
+
+namespace annforge::cpu {
+
+struct HnswHierarchy {
+  int m = 0;                        // an upper level's degree bound (hnswlib's M): graph_degree / 2
+  std::vector<uint8_t> top_level;   // per row: the highest level that holds it (0: the base only)
+  std::vector<UpperLevel> levels;   // levels[l - 1] is level l; members ascending, graph over positions
+  uint32_t entry = 0;               // where the descent starts: a member of the highest level
+  int max_level() const { return static_cast<int>(levels.size()); }
+};
+
+// The index's own level 1 is kept where it has one (its members: HNSW's rule plus the entry
+// points); the levels above it draw their members from level 1 by the same rule (seeded by
+// `seed`), and the vector nearest the centroid (the index's first entry point) is lifted to the
+// top as the descent's start. `threads` as in BuildParams.
+HnswHierarchy build_hnsw_hierarchy(const Index& index, uint64_t seed, int threads, const FlatBuild& build_flat);
+
+}  // namespace annforge::cpu

@@ -1,0 +1,72 @@
+// export_index: checks, the HNSW hierarchy over the index, and the format's writer.
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "annforge.hpp"
+#include "host/backend.hpp"
+#include "index/export_formats.hpp"
+
+namespace annforge {
+
+const char* to_string(ExportFormat format) {
+  switch (format) {
+    case ExportFormat::Hnswlib: return "hnswlib";
+    case ExportFormat::Faiss: return "faiss";
+  }
+  return "unknown";
+}
+
+ExportFormat parse_export_format(const std::string& name) {
+  if (name == "hnswlib") return ExportFormat::Hnswlib;
+  if (name == "faiss") return ExportFormat::Faiss;
+  throw Error(ErrorCode::InvalidArgument, "unknown export format '" + name + "' (expected hnswlib or faiss)");
+}
+
+namespace detail {
+
+void rows_as_float32(const Index& index, int64_t first, int64_t count, float* out) {
+  const DatasetView& data = index.vectors.view();
+  for (int64_t i = 0; i < count; ++i) {
+    const uint8_t* row = data.row(first + i);
+    float* x = out + i * data.dim;
+    switch (data.type) {
+      case ElementType::Float32: std::memcpy(x, row, data.dim * sizeof(float)); break;
+      case ElementType::UInt8:
+        for (int64_t c = 0; c < data.dim; ++c) x[c] = row[c];
+        break;
+      case ElementType::Int8:
+        for (int64_t c = 0; c < data.dim; ++c) x[c] = static_cast<int8_t>(row[c]);
+        break;
+    }
+    if (index.metric == Metric::Cosine) {
+      double norm = 0.0;
+      for (int64_t c = 0; c < data.dim; ++c) norm += static_cast<double>(x[c]) * x[c];
+      const float scale = norm > 0.0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;
+      for (int64_t c = 0; c < data.dim; ++c) x[c] *= scale;
+    }
+  }
+}
+
+}  // namespace detail
+
+void export_index(const Index& index, const std::string& path, const ExportParams& params) {
+  const std::string what = path + ": cannot export " + to_string(params.format) + ": ";
+  if (index.rows() <= 0) throw Error(ErrorCode::InvalidArgument, what + "the index is empty");
+  if (index.rows() > 0xFFFFFFFFll - 1) throw Error(ErrorCode::InvalidArgument, what + "more rows than 32-bit ids");
+  if (index.graph_degree <= 0 && index.rows() > 1) throw Error(ErrorCode::InvalidArgument, what + "the index has no graph");
+  if (index.graph.size() != static_cast<size_t>(index.rows()) * index.graph_degree) {
+    throw Error(ErrorCode::InvalidArgument, what + "the graph does not match rows x graph_degree");
+  }
+  if (index.graph_degree > 0xFFFF) throw Error(ErrorCode::Unsupported, what + "graph_degree above 65,535");
+  const cpu::HnswHierarchy hierarchy =
+      cpu::build_hnsw_hierarchy(index, params.seed, params.threads, detail::cpu_build_flat);
+  detail::AtomicFileWriter out(path);
+  switch (params.format) {
+    case ExportFormat::Hnswlib: detail::write_hnswlib(index, hierarchy, out); break;
+    case ExportFormat::Faiss: detail::write_faiss(index, hierarchy, out); break;
+  }
+  out.commit();
+}
+
+}  // namespace annforge

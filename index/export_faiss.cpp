@@ -1,0 +1,133 @@
+// FAISS's IndexHNSWFlat as faiss::write_index lays it out (read by faiss::read_index, FAISS
+// 1.7 and later), native byte order:
+//   "IHNf"; index header: int32 d, int64 ntotal, int64 dummy x 2 (1 << 20), bool is_trained,
+//          int32 metric_type (0 inner product, 1 L2);
+//   HNSW: vector<double> assign_probas, vector<int32> cum_nneighbor_per_level,
+//          vector<int32> levels (per node: its top level + 1), vector<size_t> offsets (ntotal + 1),
+//          vector<int32> neighbors (per node: 2M level-0 slots, then M per upper level; -1 pads),
+//          int32 entry_point, max_level, efConstruction, efSearch, upper_beam (1);
+//   storage: "IxF2" or "IxFI", the same index header, size_t floats, the float32 rows.
+// A vector<T> is its size_t element count, then the elements.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "index/export_formats.hpp"
+
+namespace annforge::detail {
+
+namespace {
+
+template <typename T>
+void put(std::vector<uint8_t>& bytes, T value) {
+  const size_t at = bytes.size();
+  bytes.resize(at + sizeof(T));
+  std::memcpy(bytes.data() + at, &value, sizeof(T));
+}
+
+uint32_t fourcc(const char* code) {
+  return static_cast<uint32_t>(static_cast<unsigned char>(code[0])) |
+         static_cast<uint32_t>(static_cast<unsigned char>(code[1])) << 8 |
+         static_cast<uint32_t>(static_cast<unsigned char>(code[2])) << 16 |
+         static_cast<uint32_t>(static_cast<unsigned char>(code[3])) << 24;
+}
+
+void put_index_header(std::vector<uint8_t>& bytes, const Index& index) {
+  put<int32_t>(bytes, static_cast<int32_t>(index.dim()));
+  put<int64_t>(bytes, index.rows());
+  put<int64_t>(bytes, int64_t{1} << 20);
+  put<int64_t>(bytes, int64_t{1} << 20);
+  put<uint8_t>(bytes, 1);                                         // is_trained
+  put<int32_t>(bytes, index.metric == Metric::L2 ? 1 : 0);        // METRIC_L2 / METRIC_INNER_PRODUCT
+}
+
+// FAISS's defaults where they are only used for later additions or as a search default.
+constexpr int32_t kEfConstruction = 40, kEfSearch = 16;
+
+}  // namespace
+
+void write_faiss(const Index& index, const cpu::HnswHierarchy& hierarchy, AtomicFileWriter& out) {
+  const int64_t rows = index.rows();
+  const int64_t dim = index.dim();
+  const int32_t m = std::max(1, hierarchy.m);
+  const int32_t m0 = std::max(1, index.graph_degree);
+  const int max_level = hierarchy.max_level();
+  // HNSW::set_default_probas(M, 1 / ln M): level l with probability M^-l (1 - 1/M), while above
+  // 1e-9; cum_nneighbor_per_level = 0, 2M, 3M, ... and at least up to the top level we write.
+  const double level_mult = 1.0 / std::log(static_cast<double>(std::max(2, m)));
+  std::vector<double> probas;
+  for (int level = 0;; ++level) {
+    const double p = std::exp(-level / level_mult) * (1.0 - std::exp(-1.0 / level_mult));
+    if (p < 1e-9) break;
+    probas.push_back(p);
+  }
+  std::vector<int32_t> cumulative{0};
+  const int levels_wanted = std::max<int>(static_cast<int>(probas.size()), max_level + 1);
+  for (int level = 0; level < levels_wanted; ++level) cumulative.push_back(cumulative.back() + (level == 0 ? m0 : m));
+
+  std::vector<uint8_t> bytes;
+  put<uint32_t>(bytes, fourcc("IHNf"));
+  put_index_header(bytes, index);
+  put<uint64_t>(bytes, probas.size());
+  for (double p : probas) put<double>(bytes, p);
+  put<uint64_t>(bytes, cumulative.size());
+  for (int32_t c : cumulative) put<int32_t>(bytes, c);
+  put<uint64_t>(bytes, static_cast<uint64_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) put<int32_t>(bytes, hierarchy.top_level[r] + 1);
+  put<uint64_t>(bytes, static_cast<uint64_t>(rows + 1));
+  uint64_t offset = 0;
+  put<uint64_t>(bytes, offset);
+  for (int64_t r = 0; r < rows; ++r) {
+    offset += static_cast<uint64_t>(cumulative[hierarchy.top_level[r] + 1]);
+    put<uint64_t>(bytes, offset);
+  }
+  put<uint64_t>(bytes, offset);  // neighbors' element count
+  out.write(bytes.data(), bytes.size());
+
+  // Each node's slots: level 0 (m0), then m per upper level up to its top; -1 where empty.
+  constexpr int64_t kBlock = 4096;
+  std::vector<int32_t> slots;
+  for (int64_t first = 0; first < rows; first += kBlock) {
+    slots.clear();
+    for (int64_t r = first; r < std::min(rows, first + kBlock); ++r) {
+      const size_t base = slots.size();
+      slots.resize(base + cumulative[hierarchy.top_level[r] + 1], -1);
+      const uint32_t* list = index.graph.data() + r * index.graph_degree;
+      int32_t filled = 0;
+      for (int j = 0; j < index.graph_degree; ++j) {
+        if (list[j] < rows) slots[base + filled++] = static_cast<int32_t>(list[j]);
+      }
+      for (int level = 1; level <= hierarchy.top_level[r]; ++level) {
+        const UpperLevel& upper = hierarchy.levels[level - 1];
+        if (upper.degree <= 0) continue;
+        const uint32_t position = cpu::position_in(upper, static_cast<uint32_t>(r));
+        const uint32_t* links = upper.graph.data() + static_cast<size_t>(position) * upper.degree;
+        size_t at = base + cumulative[level];
+        for (int j = 0; j < upper.degree && at < base + cumulative[level + 1]; ++j) {
+          if (links[j] < upper.members.size()) slots[at++] = static_cast<int32_t>(upper.members[links[j]]);
+        }
+      }
+    }
+    out.write(slots.data(), slots.size() * sizeof(int32_t));
+  }
+  bytes.clear();
+  put<int32_t>(bytes, static_cast<int32_t>(hierarchy.entry));
+  put<int32_t>(bytes, max_level);
+  put<int32_t>(bytes, kEfConstruction);
+  put<int32_t>(bytes, kEfSearch);
+  put<int32_t>(bytes, 1);  // upper_beam
+  // The storage: an IndexFlatL2 / IndexFlatIP of the rows as float32.
+  put<uint32_t>(bytes, fourcc(index.metric == Metric::L2 ? "IxF2" : "IxFI"));
+  put_index_header(bytes, index);
+  put<uint64_t>(bytes, static_cast<uint64_t>(rows * dim));
+  out.write(bytes.data(), bytes.size());
+  std::vector<float> floats(static_cast<size_t>(kBlock) * dim);
+  for (int64_t first = 0; first < rows; first += kBlock) {
+    const int64_t count = std::min(kBlock, rows - first);
+    rows_as_float32(index, first, count, floats.data());
+    out.write(floats.data(), static_cast<size_t>(count) * dim * sizeof(float));
+  }
+}
+
+}  // namespace annforge::detail

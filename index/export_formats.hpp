@@ -1,0 +1,20 @@
+// The writers behind export_index (index/export.cpp): one per format, each given the index, the
+// HNSW hierarchy built over it and an all-or-nothing file writer.
+#pragma once
+
+#include <cstdint>
+
+#include "annforge.hpp"
+#include "host/cpu/graph/hnsw_hierarchy.hpp"
+#include "index/mapped_file.hpp"
+
+namespace annforge::detail {
+
+// Rows [first, first + count) as float32, as the exporting libraries store them: 8-bit rows
+// converted, cosine rows scaled to unit length (a zero row stays zero).
+void rows_as_float32(const Index& index, int64_t first, int64_t count, float* out);
+
+void write_hnswlib(const Index& index, const cpu::HnswHierarchy& hierarchy, AtomicFileWriter& out);
+void write_faiss(const Index& index, const cpu::HnswHierarchy& hierarchy, AtomicFileWriter& out);
+
+}  // namespace annforge::detail

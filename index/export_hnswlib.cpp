@@ -1,0 +1,110 @@
+// hnswlib's index file (HierarchicalNSW::saveIndex / loadIndex, hnswlib 0.6-0.8), native byte
+// order as hnswlib writes it:
+//   size_t offsetLevel0 (0), max_elements, cur_element_count, size_data_per_element,
+//          label_offset, offsetData; int maxlevel; uint32 enterpoint_node;
+//   size_t maxM, maxM0, M; double mult; size_t ef_construction;
+//   per element (internal id = row): uint32 link count (low 16 bits; bits 16-23 hold the
+//          deletion mark), maxM0 uint32 ids, the vector (dim float32), size_t label;
+//   per element: uint32 bytes of its upper links (levels x (4 + 4 maxM)), then per level
+//          1..its top: uint32 count, maxM uint32 ids.
+// loadIndex checks that these sizes add up to the file's length exactly.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "index/export_formats.hpp"
+
+namespace annforge::detail {
+
+namespace {
+
+// hnswlib's efConstruction default: used by hnswlib only for rows added after loading.
+constexpr size_t kEfConstruction = 200;
+
+template <typename T>
+void put(std::vector<uint8_t>& bytes, T value) {
+  const size_t at = bytes.size();
+  bytes.resize(at + sizeof(T));
+  std::memcpy(bytes.data() + at, &value, sizeof(T));
+}
+
+}  // namespace
+
+void write_hnswlib(const Index& index, const cpu::HnswHierarchy& hierarchy, AtomicFileWriter& out) {
+  const int64_t rows = index.rows();
+  const int64_t dim = index.dim();
+  const size_t max_m = static_cast<size_t>(std::max(1, hierarchy.m));
+  const size_t max_m0 = static_cast<size_t>(std::max(1, index.graph_degree));
+  const size_t links_level0 = max_m0 * sizeof(uint32_t) + sizeof(uint32_t);
+  const size_t data_size = static_cast<size_t>(dim) * sizeof(float);
+  const size_t per_element = links_level0 + data_size + sizeof(uint64_t);
+  const size_t links_upper = max_m * sizeof(uint32_t) + sizeof(uint32_t);
+
+  std::vector<uint8_t> bytes;
+  put<uint64_t>(bytes, 0);  // offsetLevel0
+  put<uint64_t>(bytes, static_cast<uint64_t>(rows));
+  put<uint64_t>(bytes, static_cast<uint64_t>(rows));
+  put<uint64_t>(bytes, per_element);
+  put<uint64_t>(bytes, links_level0 + data_size);  // label_offset
+  put<uint64_t>(bytes, links_level0);              // offsetData
+  put<int32_t>(bytes, hierarchy.max_level());
+  put<uint32_t>(bytes, hierarchy.entry);
+  put<uint64_t>(bytes, max_m);
+  put<uint64_t>(bytes, max_m0);
+  put<uint64_t>(bytes, max_m);
+  put<double>(bytes, 1.0 / std::log(static_cast<double>(std::max<size_t>(2, max_m))));
+  put<uint64_t>(bytes, std::max(kEfConstruction, max_m));
+  out.write(bytes.data(), bytes.size());
+
+  // Level 0 in blocks of rows: links, vector, label.
+  constexpr int64_t kBlock = 4096;
+  std::vector<float> floats(static_cast<size_t>(kBlock) * dim);
+  for (int64_t first = 0; first < rows; first += kBlock) {
+    const int64_t count = std::min(kBlock, rows - first);
+    rows_as_float32(index, first, count, floats.data());
+    bytes.assign(static_cast<size_t>(count) * per_element, 0);
+    for (int64_t i = 0; i < count; ++i) {
+      uint8_t* element = bytes.data() + i * per_element;
+      const uint32_t* list = index.graph.data() + (first + i) * index.graph_degree;
+      uint32_t links = 0;
+      for (int j = 0; j < index.graph_degree; ++j) {
+        if (list[j] < rows) std::memcpy(element + sizeof(uint32_t) * (1 + links++), &list[j], sizeof(uint32_t));
+      }
+      std::memcpy(element, &links, sizeof(uint32_t));
+      std::memcpy(element + links_level0, &floats[i * dim], data_size);
+      const uint64_t label = static_cast<uint64_t>(first + i);
+      std::memcpy(element + links_level0 + data_size, &label, sizeof(uint64_t));
+    }
+    out.write(bytes.data(), bytes.size());
+  }
+
+  // Upper levels, element by element: each level's list in row ids (internal id = row).
+  for (int64_t first = 0; first < rows; first += kBlock) {
+    const int64_t count = std::min(kBlock, rows - first);
+    bytes.clear();
+    for (int64_t r = first; r < first + count; ++r) {
+      const int top = hierarchy.top_level[r];
+      put<uint32_t>(bytes, static_cast<uint32_t>(links_upper * top));
+      for (int level = 1; level <= top; ++level) {
+        const UpperLevel& upper = hierarchy.levels[level - 1];
+        const size_t at = bytes.size();
+        bytes.resize(at + links_upper, 0);
+        uint32_t links = 0;
+        if (upper.degree > 0) {
+          const uint32_t position = cpu::position_in(upper, static_cast<uint32_t>(r));
+          const uint32_t* list = upper.graph.data() + static_cast<size_t>(position) * upper.degree;
+          for (int j = 0; j < upper.degree && links < max_m; ++j) {
+            if (list[j] >= upper.members.size()) continue;
+            const uint32_t id = upper.members[list[j]];
+            std::memcpy(bytes.data() + at + sizeof(uint32_t) * (1 + links++), &id, sizeof(uint32_t));
+          }
+        }
+        std::memcpy(bytes.data() + at, &links, sizeof(uint32_t));
+      }
+    }
+    out.write(bytes.data(), bytes.size());
+  }
+}
+
+}  // namespace annforge::detail
