@@ -125,6 +125,14 @@ annforge_status annforge_save(const annforge_index* index, const char* path);
 /* Reads an index file. The loaded index owns (or maps) its vectors. On failure *out is NULL. */
 annforge_status annforge_load(const char* path, annforge_index** out);
 
+/* Writes the index in another library's format, atomically as annforge_save does: `format` is
+ * "hnswlib" (HierarchicalNSW::loadIndex) or "faiss" (faiss::read_index, an IndexHNSWFlat). HNSW's
+ * upper levels are built above the graph, their membership drawn from `seed` (the C++ default
+ * is 42); `threads` 0 uses every hardware thread. Cosine indexes are written as unit-length
+ * vectors (search them with the libraries' inner product), 8-bit vectors as float32. */
+annforge_status annforge_export(const annforge_index* index, const char* path, const char* format, uint64_t seed,
+                                int threads);
+
 /* Accessors. A NULL index gives 0, NULL or "" and records an error for annforge_last_error. */
 int64_t annforge_index_rows(const annforge_index* index);
 int64_t annforge_index_dim(const annforge_index* index);

@@ -236,6 +236,21 @@ annforge_status annforge_save(const annforge_index* index, const char* path) {
   });
 }
 
+annforge_status annforge_export(const annforge_index* index, const char* path, const char* format, uint64_t seed,
+                                int threads) {
+  return guarded("annforge_export", [&] {
+    require(index != nullptr, "index is NULL");
+    require(path != nullptr, "path is NULL");
+    require(format != nullptr, "format is NULL");
+    require(threads >= 0, "threads is negative");
+    annforge::ExportParams params;
+    params.format = annforge::parse_export_format(format);
+    params.seed = seed;
+    params.threads = threads;
+    annforge::export_index(index->index, path, params);
+  });
+}
+
 annforge_status annforge_load(const char* path, annforge_index** out) {
   if (out != nullptr) *out = nullptr;
   return guarded("annforge_load", [&] {

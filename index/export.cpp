@@ -5,6 +5,7 @@
 
 #include "annforge.hpp"
 #include "host/backend.hpp"
+#include "host/cpu/trace.hpp"
 #include "index/export_formats.hpp"
 
 namespace annforge {
@@ -61,12 +62,15 @@ void export_index(const Index& index, const std::string& path, const ExportParam
   if (index.graph_degree > 0xFFFF) throw Error(ErrorCode::Unsupported, what + "graph_degree above 65,535");
   const cpu::HnswHierarchy hierarchy =
       cpu::build_hnsw_hierarchy(index, params.seed, params.threads, detail::cpu_build_flat);
+  cpu::StageTimer timer;
   detail::AtomicFileWriter out(path);
   switch (params.format) {
     case ExportFormat::Hnswlib: detail::write_hnswlib(index, hierarchy, out); break;
     case ExportFormat::Faiss: detail::write_faiss(index, hierarchy, out); break;
   }
+  timer.lap("export: %s file written", to_string(params.format));
   out.commit();
+  timer.lap("export: file synced and renamed");
 }
 
 }  // namespace annforge

@@ -50,8 +50,11 @@ constexpr int32_t kEfConstruction = 40, kEfSearch = 16;
 void write_faiss(const Index& index, const cpu::HnswHierarchy& hierarchy, AtomicFileWriter& out) {
   const int64_t rows = index.rows();
   const int64_t dim = index.dim();
+  // Slots per level as in the hnswlib export: level 0 graph_degree + long links, upper levels
+  // M + long links; the level probabilities follow M (what the upper levels were built with).
+  const int32_t m0 = std::max(1, hierarchy.base_degree);
+  const int32_t m_upper = std::max(1, hierarchy.m + hierarchy.level_extra);
   const int32_t m = std::max(1, hierarchy.m);
-  const int32_t m0 = std::max(1, index.graph_degree);
   const int max_level = hierarchy.max_level();
   // HNSW::set_default_probas(M, 1 / ln M): level l with probability M^-l (1 - 1/M), while above
   // 1e-9; cum_nneighbor_per_level = 0, 2M, 3M, ... and at least up to the top level we write.
@@ -64,7 +67,7 @@ void write_faiss(const Index& index, const cpu::HnswHierarchy& hierarchy, Atomic
   }
   std::vector<int32_t> cumulative{0};
   const int levels_wanted = std::max<int>(static_cast<int>(probas.size()), max_level + 1);
-  for (int level = 0; level < levels_wanted; ++level) cumulative.push_back(cumulative.back() + (level == 0 ? m0 : m));
+  for (int level = 0; level < levels_wanted; ++level) cumulative.push_back(cumulative.back() + (level == 0 ? m0 : m_upper));
 
   std::vector<uint8_t> bytes;
   put<uint32_t>(bytes, fourcc("IHNf"));
@@ -93,9 +96,9 @@ void write_faiss(const Index& index, const cpu::HnswHierarchy& hierarchy, Atomic
     for (int64_t r = first; r < std::min(rows, first + kBlock); ++r) {
       const size_t base = slots.size();
       slots.resize(base + cumulative[hierarchy.top_level[r] + 1], -1);
-      const uint32_t* list = index.graph.data() + r * index.graph_degree;
+      const uint32_t* list = hierarchy.base_graph.data() + r * hierarchy.base_degree;
       int32_t filled = 0;
-      for (int j = 0; j < index.graph_degree; ++j) {
+      for (int j = 0; j < hierarchy.base_degree; ++j) {
         if (list[j] < rows) slots[base + filled++] = static_cast<int32_t>(list[j]);
       }
       for (int level = 1; level <= hierarchy.top_level[r]; ++level) {

@@ -34,8 +34,11 @@ void put(std::vector<uint8_t>& bytes, T value) {
 void write_hnswlib(const Index& index, const cpu::HnswHierarchy& hierarchy, AtomicFileWriter& out) {
   const int64_t rows = index.rows();
   const int64_t dim = index.dim();
-  const size_t max_m = static_cast<size_t>(std::max(1, hierarchy.m));
-  const size_t max_m0 = static_cast<size_t>(std::max(1, index.graph_degree));
+  // M is what the upper levels were built with (graph_degree / 2, HNSW's rule); the lists hold
+  // up to maxM = M + the long links' slots, and level 0 up to maxM0 = graph_degree + its slots.
+  const size_t m = static_cast<size_t>(std::max(1, hierarchy.m));
+  const size_t max_m = m + static_cast<size_t>(hierarchy.level_extra);
+  const size_t max_m0 = static_cast<size_t>(std::max(1, hierarchy.base_degree));
   const size_t links_level0 = max_m0 * sizeof(uint32_t) + sizeof(uint32_t);
   const size_t data_size = static_cast<size_t>(dim) * sizeof(float);
   const size_t per_element = links_level0 + data_size + sizeof(uint64_t);
@@ -52,9 +55,9 @@ void write_hnswlib(const Index& index, const cpu::HnswHierarchy& hierarchy, Atom
   put<uint32_t>(bytes, hierarchy.entry);
   put<uint64_t>(bytes, max_m);
   put<uint64_t>(bytes, max_m0);
-  put<uint64_t>(bytes, max_m);
-  put<double>(bytes, 1.0 / std::log(static_cast<double>(std::max<size_t>(2, max_m))));
-  put<uint64_t>(bytes, std::max(kEfConstruction, max_m));
+  put<uint64_t>(bytes, m);
+  put<double>(bytes, 1.0 / std::log(static_cast<double>(std::max<size_t>(2, m))));
+  put<uint64_t>(bytes, std::max(kEfConstruction, m));
   out.write(bytes.data(), bytes.size());
 
   // Level 0 in blocks of rows: links, vector, label.
@@ -66,9 +69,9 @@ void write_hnswlib(const Index& index, const cpu::HnswHierarchy& hierarchy, Atom
     bytes.assign(static_cast<size_t>(count) * per_element, 0);
     for (int64_t i = 0; i < count; ++i) {
       uint8_t* element = bytes.data() + i * per_element;
-      const uint32_t* list = index.graph.data() + (first + i) * index.graph_degree;
+      const uint32_t* list = hierarchy.base_graph.data() + (first + i) * hierarchy.base_degree;
       uint32_t links = 0;
-      for (int j = 0; j < index.graph_degree; ++j) {
+      for (int j = 0; j < hierarchy.base_degree; ++j) {
         if (list[j] < rows) std::memcpy(element + sizeof(uint32_t) * (1 + links++), &list[j], sizeof(uint32_t));
       }
       std::memcpy(element, &links, sizeof(uint32_t));

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the build needs on Debian 12 (or a Debian-like system): the compiler and build
 # tools (g++; clang with its sanitizer and libFuzzer runtimes for scripts/sanitize.sh),
-# GoogleTest, Google Benchmark, hnswlib's headers and FAISS (the peers of bench/) and NumPy +
+# GoogleTest, Google Benchmark, hnswlib's headers and FAISS (the peers of bench/, and the
+# export tests' loaders, with their Python modules) and NumPy +
 # Matplotlib (for bench plots). Idempotent: prints nothing and installs nothing when all
 # are present.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-packages=(cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev libbenchmark-dev libhnswlib-dev libfaiss-dev python3-numpy python3-matplotlib)
+packages=(cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev libbenchmark-dev libhnswlib-dev libfaiss-dev python3-hnswlib python3-faiss python3-numpy python3-matplotlib)
 
 if ! command -v dpkg >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   echo "deps.sh: no dpkg/apt-get here (not Debian-like); install these by hand if missing:" \

@@ -235,6 +235,24 @@ int main(void) {
   }
   annforge_free(loaded);
 
+  /* Export: an hnswlib file whose header counts the rows (tests/export/ loads it in hnswlib). */
+  {
+    char export_path[4200];
+    snprintf(export_path, sizeof export_path, "%s.hnsw", index_path);
+    check_ok(annforge_export(index, export_path, "hnswlib", 42, 0), "annforge_export");
+    FILE* exported = fopen(export_path, "rb");
+    if (exported == NULL) fail("annforge_export wrote no %s", export_path);
+    uint64_t header[3];
+    const size_t got = fread(header, sizeof header[0], 3, exported);
+    fclose(exported);
+    remove(export_path);
+    if (got != 3 || header[2] != (uint64_t)kRows) fail("the hnswlib export's header does not count %d rows", kRows);
+    check_status(annforge_export(index, export_path, "nmslib", 42, 0), ANNFORGE_STATUS_INVALID_ARGUMENT,
+                 "annforge_export with an unknown format");
+    check_status(annforge_export(index, NULL, "hnswlib", 42, 0), ANNFORGE_STATUS_INVALID_ARGUMENT,
+                 "annforge_export with path NULL");
+  }
+
   check_error_paths(index, base);
 
   /* Extend with the held-back rows: the new rows are linked in and findable. */

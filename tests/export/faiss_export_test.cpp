@@ -53,10 +53,17 @@ double faiss_recall(faiss::IndexHNSWFlat& index, const std::vector<float>& queri
   for (int64_t i = 0; i < source.rows(); ++i) {
     size_t begin = 0, end = 0;
     hnsw.neighbor_range(i, 0, &begin, &end);
-    if (end - begin != static_cast<size_t>(source.graph_degree)) return ::testing::AssertionFailure() << "level 0 size";
+    if (end - begin != static_cast<size_t>(source.graph_degree + source.graph_degree / 2)) {
+      return ::testing::AssertionFailure() << "level 0 has " << end - begin << " slots";
+    }
     for (int j = 0; j < source.graph_degree; ++j) {
       if (hnsw.neighbors[begin + j] != static_cast<int>(source.neighbors(i)[j])) {
         return ::testing::AssertionFailure() << "row " << i << " link " << j << " differs";
+      }
+    }
+    for (size_t j = begin + source.graph_degree; j < end && hnsw.neighbors[j] >= 0; ++j) {  // long links
+      if (hnsw.neighbors[j] >= source.rows() || hnsw.neighbors[j] == i) {
+        return ::testing::AssertionFailure() << "row " << i << " long link to " << hnsw.neighbors[j];
       }
     }
     for (int level = 1; level < hnsw.levels[i]; ++level) {

@@ -1,6 +1,6 @@
 // annforge's hnswlib export, loaded and searched by stock hnswlib (the header this machine has:
 // Debian's libhnswlib-dev 0.6.2): the file loads, level 0 is annforge's graph exactly, labels
-// are row ids, the hierarchy is well formed, and hnswlib's search at ef = 64 finds what
+// are row ids, the hierarchy is well formed (long links only in the lists' extra slots), and hnswlib's search at ef = 64 finds what
 // annforge's own search at beam 64 finds (recall@10 within 0.01), on small data of every
 // metric and element type and on real data where present.
 #include <gtest/gtest.h>
@@ -47,8 +47,11 @@ double hnswlib_recall(hnswlib::HierarchicalNSW<float>& hnsw, const std::vector<f
 // level, and the entry point sits on the top level.
 ::testing::AssertionResult hnswlib_structure(hnswlib::HierarchicalNSW<float>& hnsw, const Index& index) {
   if (hnsw.cur_element_count != static_cast<size_t>(index.rows())) return ::testing::AssertionFailure() << "rows";
-  if (hnsw.maxM0_ != static_cast<size_t>(index.graph_degree) || hnsw.maxM_ != static_cast<size_t>(index.graph_degree / 2)) {
-    return ::testing::AssertionFailure() << "maxM0 " << hnsw.maxM0_ << ", maxM " << hnsw.maxM_;
+  // M = graph_degree / 2; each list has room for long links: level 0 half the degree more, upper
+  // levels M more.
+  const size_t m = static_cast<size_t>(index.graph_degree / 2);
+  if (hnsw.M_ != m || hnsw.maxM0_ != static_cast<size_t>(index.graph_degree) + m || hnsw.maxM_ != 2 * m) {
+    return ::testing::AssertionFailure() << "M " << hnsw.M_ << ", maxM0 " << hnsw.maxM0_ << ", maxM " << hnsw.maxM_;
   }
   if (hnsw.element_levels_[hnsw.enterpoint_node_] != hnsw.maxlevel_) {
     return ::testing::AssertionFailure() << "entry point " << hnsw.enterpoint_node_ << " is not on the top level";
@@ -60,11 +63,18 @@ double hnswlib_recall(hnswlib::HierarchicalNSW<float>& hnsw, const std::vector<f
     unsigned* list = hnsw.get_linklist0(static_cast<unsigned>(i));
     const unsigned count = hnsw.getListCount(list);
     const uint32_t* expected = index.neighbors(i);
-    if (count != static_cast<unsigned>(index.graph_degree)) {
+    if (count < static_cast<unsigned>(index.graph_degree) || count > hnsw.maxM0_) {
       return ::testing::AssertionFailure() << "row " << i << " has " << count << " level-0 links";
     }
+    std::set<unsigned> linked;
     for (unsigned j = 0; j < count; ++j) {
-      if (list[1 + j] != expected[j]) return ::testing::AssertionFailure() << "row " << i << " link " << j << " differs";
+      // annforge's graph first, in its order; then long links to other rows, no repeats.
+      if (j < static_cast<unsigned>(index.graph_degree) && list[1 + j] != expected[j]) {
+        return ::testing::AssertionFailure() << "row " << i << " link " << j << " differs";
+      }
+      if (list[1 + j] >= index.rows() || list[1 + j] == i || !linked.insert(list[1 + j]).second) {
+        return ::testing::AssertionFailure() << "row " << i << " links to " << list[1 + j];
+      }
     }
     for (int level = 1; level <= hnsw.element_levels_[i]; ++level) {
       unsigned* upper = hnsw.get_linklist(static_cast<unsigned>(i), level);

@@ -13,10 +13,17 @@
 namespace annforge::cpu {
 
 struct HnswHierarchy {
-  int m = 0;                        // an upper level's degree bound (hnswlib's M): graph_degree / 2
+  int m = 0;                        // the degree upper levels are built with (hnswlib's M): graph_degree / 2
   std::vector<uint8_t> top_level;   // per row: the highest level that holds it (0: the base only)
-  std::vector<UpperLevel> levels;   // levels[l - 1] is level l; members ascending, graph over positions
+  // levels[l - 1] is level l; members ascending; graph over positions, `degree` (m + level_extra)
+  // slots per member: its built links, then long links, then kInvalidId.
+  std::vector<UpperLevel> levels;
+  int level_extra = 0;
   uint32_t entry = 0;               // where the descent starts: a member of the highest level
+  // Level 0: rows x base_degree, each row's index graph list in order, then long links, then
+  // kInvalidId (base_degree = graph_degree + graph_degree / 2).
+  int base_degree = 0;
+  std::vector<uint32_t> base_graph;
   int max_level() const { return static_cast<int>(levels.size()); }
 };
 
