@@ -238,8 +238,18 @@ constexpr int kFaissNsgR = 32;
 
 // annforge's build parameters for --degree and --threads.
 annforge::BuildParams annforge_build_params(const Options& options);
+// `keep`, when given, receives the built index (for the export rows).
 SystemResult run_annforge(const annforge::Dataset& base, const annforge::DatasetView& queries,
-                          const GroundTruth& truth, const Options& options);
+                          const GroundTruth& truth, const Options& options, annforge::Index* keep = nullptr);
+// annforge's index exported (index/export.cpp) and searched by the library it is for, at
+// --ef-search's widths: build s is the export's time. `queries` as float32 (unit length for
+// cosine), as for the natively built index of the same library.
+SystemResult run_exported_hnswlib(const annforge::Index& index, const FloatRows& queries, const GroundTruth& truth,
+                                  const Options& options);
+#ifdef ANNFORGE_BENCH_HAVE_FAISS
+SystemResult run_exported_faiss(const annforge::Index& index, const FloatRows& queries, const GroundTruth& truth,
+                                const Options& options);
+#endif
 // Runs hnswlib on the data as a user would hand it over: float32 as is, uint8 and int8 widened
 // to float32 (its only SIMD spaces; `base_floats` / `query_floats`, converted before and not
 // timed) unless --hnswlib-uint8 asks for its scalar byte space. L2Space for l2,

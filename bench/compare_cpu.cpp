@@ -129,7 +129,8 @@ int run_compare(const Options& options) {
   // not timed, and not counted in their build memory (their indexes' own copies are). For
   // cosine they are scaled to unit length, as a user of those libraries would do, and searched
   // by inner product.
-  const bool hnswlib_needs_floats = options.runs("hnswlib") && !options.hnswlib_uint8;
+  const bool hnswlib_needs_floats =
+      (options.runs("hnswlib") && !options.hnswlib_uint8) || options.runs("export-hnswlib");
   bool faiss_runs = false;
   for (const std::string& key : options.systems) faiss_runs = faiss_runs || is_faiss_system(key);
 #ifdef ANNFORGE_BENCH_HAVE_FAISS
@@ -180,9 +181,30 @@ int run_compare(const Options& options) {
 
   // FAISS by inner product for ip, and for cosine over the unit-length copies.
   [[maybe_unused]] const bool inner_product = options.metric != annforge::Metric::L2;
+  // The export rows search annforge's index as the annforge row built it (or, without that row,
+  // one built here and not reported).
+  annforge::Index built;
+  bool have_built = false;
+  auto annforge_index = [&]() -> const annforge::Index& {
+    if (!have_built) {
+      std::fprintf(stderr, "annforge: building over %lld vectors for the export rows ...\n",
+                   static_cast<long long>(base.rows()));
+      built = annforge::build(base, annforge_build_params(options));
+      have_built = true;
+    }
+    return built;
+  };
   for (const std::string& key : options.systems) {
     if (key == "annforge") {
-      report.systems.push_back(guarded(key, [&] { return run_annforge(base, queries, truth, options); }));
+      report.systems.push_back(guarded(key, [&] {
+        SystemResult result = run_annforge(base, queries, truth, options, &built);
+        have_built = true;
+        return result;
+      }));
+    } else if (key == "export-hnswlib") {
+      report.systems.push_back(guarded(key, [&] {
+        return run_exported_hnswlib(annforge_index(), query_floats, truth, options);
+      }));
     } else if (key == "hnswlib") {
       report.systems.push_back(guarded(key, [&] {
         return run_hnswlib_on(base_view, queries, &base_floats, &query_floats, truth, options);
@@ -191,7 +213,11 @@ int run_compare(const Options& options) {
       if (exact_result) report.systems.push_back(*exact_result);
     }
 #ifdef ANNFORGE_BENCH_HAVE_FAISS
-    else if (key == "faiss-hnsw40" || key == "faiss-hnsw200") {
+    else if (key == "faiss-export") {
+      report.systems.push_back(guarded(key, [&] {
+        return run_exported_faiss(annforge_index(), query_floats, truth, options);
+      }));
+    } else if (key == "faiss-hnsw40" || key == "faiss-hnsw200") {
       const int ef_construction = key == "faiss-hnsw40" ? 40 : 200;
       const std::string label = "faiss HNSWFlat M=32 efC=" + std::to_string(ef_construction);
       const int dim = static_cast<int>(base_view.dim);

@@ -4,9 +4,12 @@
 #include <faiss/Index.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexNSG.h>
+#include <faiss/index_io.h>
 #include <omp.h>
 
+#include <memory>
 #include <sstream>
+#include <stdexcept>
 #include <vector>
 
 namespace bench {
@@ -106,7 +109,46 @@ class NsgFlat final : public FaissGraphIndex {
   int threads_;
 };
 
+class LoadedHnsw final : public FaissGraphIndex {
+ public:
+  LoadedHnsw(const std::string& path, int threads) : threads_(threads) {
+    std::unique_ptr<faiss::Index> read(faiss::read_index(path.c_str()));
+    auto* hnsw = dynamic_cast<faiss::IndexHNSWFlat*>(read.get());
+    if (hnsw == nullptr) throw std::runtime_error(path + ": not an IndexHNSWFlat");
+    read.release();
+    index_.reset(hnsw);
+  }
+  void build(const float*, int64_t) override { throw std::logic_error("a loaded index is not built"); }
+  void search(const float* queries, int64_t rows, int k, int width, uint32_t* ids) override {
+    index_->hnsw.efSearch = width;
+    search_batch(*index_, threads_, queries, rows, k, ids);
+  }
+  std::string parameters_text() const override {
+    std::ostringstream text;
+    text << "IndexHNSWFlat read by faiss::read_index: level-0 slots " << index_->hnsw.nb_neighbors(0)
+         << ", upper " << index_->hnsw.nb_neighbors(1) << ", max level " << index_->hnsw.max_level
+         << metric_text(*index_);
+    return text.str();
+  }
+  std::string parameters_json() const override {
+    std::ostringstream json;
+    json << "{\"index\": \"IndexHNSWFlat\", \"read_index\": true, \"level0_slots\": " << index_->hnsw.nb_neighbors(0)
+         << ", \"upper_slots\": " << index_->hnsw.nb_neighbors(1) << ", \"max_level\": " << index_->hnsw.max_level
+         << ", \"metric\": \"" << metric_json(*index_) << "\"}";
+    return json.str();
+  }
+  const char* width_name() const override { return "efSearch"; }
+
+ private:
+  std::unique_ptr<faiss::IndexHNSWFlat> index_;
+  int threads_;
+};
+
 }  // namespace
+
+std::unique_ptr<FaissGraphIndex> load_faiss_hnsw(const std::string& path, int threads) {
+  return std::make_unique<LoadedHnsw>(path, threads);
+}
 
 std::unique_ptr<FaissGraphIndex> make_faiss_hnsw_flat(int dim, int m, int ef_construction, int threads, bool inner_product) {
   return std::make_unique<HnswFlat>(dim, m, ef_construction, threads, inner_product);

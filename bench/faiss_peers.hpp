@@ -36,6 +36,9 @@ std::unique_ptr<FaissGraphIndex> make_faiss_hnsw_flat(int dim, int m, int ef_con
                                                       bool inner_product = false);
 // IndexNSGFlat(dim, R, metric): FAISS's default build (a kNN graph by NNDescent, then NSG pruning).
 std::unique_ptr<FaissGraphIndex> make_faiss_nsg_flat(int dim, int r, int threads, bool inner_product = false);
+// An IndexHNSWFlat read from `path` by faiss::read_index (annforge's FAISS export); searched at
+// efSearch = width. Throws std::runtime_error when the file holds another kind of index.
+std::unique_ptr<FaissGraphIndex> load_faiss_hnsw(const std::string& path, int threads);
 // "MAJOR.MINOR.PATCH" of the FAISS headers compiled against.
 std::string faiss_version();
 

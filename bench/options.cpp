@@ -15,7 +15,8 @@
 namespace annforge_bench {
 
 // Every system the program knows, in the order of the report.
-const std::vector<std::string> kAllSystems = {"annforge", "hnswlib", "faiss-hnsw40", "faiss-hnsw200", "faiss-nsg", "exact"};
+const std::vector<std::string> kAllSystems = {"annforge",     "export-hnswlib", "hnswlib",   "faiss-export",
+                                              "faiss-hnsw40", "faiss-hnsw200",  "faiss-nsg", "exact"};
 
 const char* const kUsage =
     "usage: compare_cpu --base FILE --queries FILE [--gt FILE] [--rows N] [--queries-limit Q]\n"
@@ -46,8 +47,10 @@ const char* const kUsage =
     "  --beams LIST         annforge beam_width values\n"
     "  --ef-search LIST     hnswlib ef and FAISS HNSW efSearch values\n"
     "  --search-l LIST      FAISS NSG search_L values\n"
-    "  --systems LIST       which systems to run, of: annforge, hnswlib, faiss-hnsw40, faiss-hnsw200,\n"
-    "                       faiss-nsg, exact (default: all; the faiss-* ones only when built with FAISS;\n"
+    "  --systems LIST       which systems to run, of: annforge, export-hnswlib, hnswlib, faiss-export,\n"
+    "                       faiss-hnsw40, faiss-hnsw200, faiss-nsg, exact (default: all; the faiss-*\n"
+    "                       ones only when built with FAISS; export-hnswlib / faiss-export: annforge's\n"
+    "                       index exported and searched by that library, at the --ef-search widths;\n"
     "                       annforge,hnswlib when the program is called as compare_hnswlib)\n"
     "  --skip-hnswlib       leave hnswlib out\n"
     "  --hnswlib-uint8      give hnswlib uint8 data as bytes (its scalar L2SpaceI) instead of\n"
@@ -167,7 +170,7 @@ Options parse_options(int argc, char** argv) {
     for (const std::string& key : *systems) {
       if (std::find(kAllSystems.begin(), kAllSystems.end(), key) == kAllSystems.end()) {
         throw UsageError("--systems: unknown system '" + key +
-                         "' (known: annforge, hnswlib, faiss-hnsw40, faiss-hnsw200, faiss-nsg, exact)");
+                         "' (known: annforge, export-hnswlib, hnswlib, faiss-export, faiss-hnsw40, faiss-hnsw200, faiss-nsg, exact)");
       }
       if (is_faiss_system(key) && !kHaveFaiss) {
         throw UsageError("--systems: " + key + " needs FAISS, and this program was built without it (see bench/README.md)");

@@ -6,11 +6,14 @@
 // its SIMD distance kernels from compile-time macros (see bench/CMakeLists.txt). FAISS is
 // reached through faiss_peers.hpp, compiled separately with FAISS's own flags.
 #include <hnswlib/hnswlib.h>
+#include <stdlib.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <stdexcept>
 #include <functional>
 #include <memory>
 #include <string>
@@ -40,7 +43,7 @@ annforge::BuildParams annforge_build_params(const Options& options) {
 }
 
 SystemResult run_annforge(const annforge::Dataset& base, const annforge::DatasetView& queries,
-                          const GroundTruth& truth, const Options& options) {
+                          const GroundTruth& truth, const Options& options, annforge::Index* keep) {
   const annforge::BuildParams build_params = annforge_build_params(options);
   SystemResult result;
   result.key = "annforge";
@@ -90,6 +93,7 @@ SystemResult run_annforge(const annforge::Dataset& base, const annforge::Dataset
     double seconds = seconds_since(start);
     result.points.push_back(scored_point(width, ids, truth, queries.rows, options.k, queries.rows / seconds));
   }
+  if (keep != nullptr) *keep = std::move(index);
   return result;
 }
 
@@ -106,6 +110,28 @@ struct RowBytes {
   int64_t rows = 0;
   const void* row(int64_t i) const { return data + static_cast<size_t>(i) * row_bytes; }
 };
+
+// Searches every query at each of --ef-search's widths, on --threads threads.
+template <typename Distance>
+void sweep_hnswlib(hnswlib::HierarchicalNSW<Distance>& index, const RowBytes& queries, const GroundTruth& truth,
+                   const Options& options, SystemResult& result) {
+  const int k = options.k;
+  std::vector<uint32_t> ids(queries.rows * k);
+  for (int ef : options.ef_values) {
+    index.setEf(static_cast<size_t>(ef));
+    std::fill(ids.begin(), ids.end(), annforge::kInvalidId);
+    const auto start = std::chrono::steady_clock::now();
+    parallel_for_each(0, queries.rows, options.threads, [&](int64_t q) {
+      auto found = index.searchKnn(queries.row(q), static_cast<size_t>(k));
+      // The queue pops the farthest first; fill the row from its end so it reads nearest first.
+      for (size_t position = found.size(); !found.empty(); found.pop()) {
+        ids[q * k + --position] = static_cast<uint32_t>(found.top().second);
+      }
+    });
+    double seconds = seconds_since(start);
+    result.points.push_back(scored_point(ef, ids, truth, queries.rows, k, queries.rows / seconds));
+  }
+}
 
 template <typename Distance>
 SystemResult run_hnswlib(hnswlib::SpaceInterface<Distance>& space, const RowBytes& base, const RowBytes& queries,
@@ -131,22 +157,7 @@ SystemResult run_hnswlib(hnswlib::SpaceInterface<Distance>& space, const RowByte
   result.memory = probe.finish();
   result.vectors_per_second = base.rows / result.build_seconds;
 
-  const int k = options.k;
-  std::vector<uint32_t> ids(queries.rows * k);
-  for (int ef : options.ef_values) {
-    index->setEf(static_cast<size_t>(ef));
-    std::fill(ids.begin(), ids.end(), annforge::kInvalidId);
-    start = std::chrono::steady_clock::now();
-    parallel_for_each(0, queries.rows, options.threads, [&](int64_t q) {
-      auto found = index->searchKnn(queries.row(q), static_cast<size_t>(k));
-      // The queue pops the farthest first; fill the row from its end so it reads nearest first.
-      for (size_t position = found.size(); !found.empty(); found.pop()) {
-        ids[q * k + --position] = static_cast<uint32_t>(found.top().second);
-      }
-    });
-    double seconds = seconds_since(start);
-    result.points.push_back(scored_point(ef, ids, truth, queries.rows, k, queries.rows / seconds));
-  }
+  sweep_hnswlib(*index, queries, truth, options, result);
   return result;
 }
 
@@ -210,6 +221,107 @@ SystemResult run_faiss(const std::string& key, const std::string& label,
     start = std::chrono::steady_clock::now();
     index->search(queries.data, queries.rows, options.k, width, ids.data());
     double seconds = seconds_since(start);
+    result.points.push_back(scored_point(width, ids, truth, queries.rows, options.k, queries.rows / seconds));
+  }
+  return result;
+}
+#endif
+
+// ---- annforge's graph in the libraries it exports to (index/export.cpp) --------------------------
+
+namespace {
+
+// A fresh folder under $TMPDIR (or /tmp) for an exported file, removed with it.
+class ExportFolder {
+ public:
+  ExportFolder() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "compare_cpu-export-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + pattern);
+    path_ = pattern;
+  }
+  ~ExportFolder() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Exports `index` to `path`; the seconds (file written, synced and renamed) are the row's build
+// time, the memory its peak.
+void timed_export(const annforge::Index& index, const std::string& path, annforge::ExportFormat format,
+                  const Options& options, SystemResult& result) {
+  std::fprintf(stderr, "%s: exporting annforge's index ...\n", result.key.c_str());
+  annforge::ExportParams params;
+  params.format = format;
+  params.threads = options.threads;
+  MemoryProbe probe;
+  const auto start = std::chrono::steady_clock::now();
+  annforge::export_index(index, path, params);
+  result.build_seconds = seconds_since(start);
+  result.memory = probe.finish();
+  result.vectors_per_second = index.rows() / result.build_seconds;
+}
+
+}  // namespace
+
+SystemResult run_exported_hnswlib(const annforge::Index& index, const FloatRows& queries, const GroundTruth& truth,
+                                  const Options& options) {
+  SystemResult result;
+  result.key = "export-hnswlib";
+  result.label = "annforge graph in hnswlib (export)";
+  result.width_name = "ef";
+  ExportFolder folder;
+  const std::string path = folder.file("index.hnsw");
+  timed_export(index, path, annforge::ExportFormat::Hnswlib, options, result);
+  const size_t dim = static_cast<size_t>(index.dim());
+  std::unique_ptr<hnswlib::SpaceInterface<float>> space;
+  if (index.metric == annforge::Metric::L2) {
+    space = std::make_unique<hnswlib::L2Space>(dim);
+  } else {
+    space = std::make_unique<hnswlib::InnerProductSpace>(dim);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  hnswlib::HierarchicalNSW<float> loaded(space.get(), path);
+  const double load = seconds_since(start);
+  char text[320];
+  std::snprintf(text, sizeof text,
+                "annforge's index exported (build s = the export: upper levels, long links, file written and "
+                "synced), read by hnswlib's loadIndex in %.2f s (not counted); M=%zu, maxM0=%zu, maxM=%zu, %s",
+                load, loaded.M_, loaded.maxM0_, loaded.maxM_,
+                index.metric == annforge::Metric::L2 ? "L2Space" : "InnerProductSpace");
+  result.parameters_text = text;
+  result.parameters_json = "{\"export\": \"hnswlib\", \"load_seconds\": " + std::to_string(load) +
+                           ", \"M\": " + std::to_string(loaded.M_) + ", \"maxM0\": " + std::to_string(loaded.maxM0_) + "}";
+  const RowBytes query_rows{reinterpret_cast<const uint8_t*>(queries.data), dim * sizeof(float), queries.rows};
+  sweep_hnswlib(loaded, query_rows, truth, options, result);
+  return result;
+}
+
+#ifdef ANNFORGE_BENCH_HAVE_FAISS
+SystemResult run_exported_faiss(const annforge::Index& index, const FloatRows& queries, const GroundTruth& truth,
+                                const Options& options) {
+  SystemResult result;
+  result.key = "faiss-export";
+  result.label = "annforge graph in FAISS (export)";
+  ExportFolder folder;
+  const std::string path = folder.file("index.faiss");
+  timed_export(index, path, annforge::ExportFormat::Faiss, options, result);
+  const auto start = std::chrono::steady_clock::now();
+  std::unique_ptr<bench::FaissGraphIndex> loaded = bench::load_faiss_hnsw(path, options.threads);
+  const double load = seconds_since(start);
+  result.width_name = loaded->width_name();
+  char text[96];
+  std::snprintf(text, sizeof text, " (build s = the export; read_index %.2f s, not counted)", load);
+  result.parameters_text = "FAISS " + bench::faiss_version() + " " + loaded->parameters_text() + text;
+  result.parameters_json = loaded->parameters_json();
+  std::vector<uint32_t> ids(queries.rows * options.k);
+  for (int width : options.ef_values) {
+    const auto search_start = std::chrono::steady_clock::now();
+    loaded->search(queries.data, queries.rows, options.k, width, ids.data());
+    const double seconds = seconds_since(search_start);
     result.points.push_back(scored_point(width, ids, truth, queries.rows, options.k, queries.rows / seconds));
   }
   return result;
