@@ -193,7 +193,9 @@ void print_report(const Report& report) {
   if (annforge_result != nullptr) {
     std::string ratios;
     for (const SystemResult& system : report.systems) {
-      if (system.key == "annforge" || system.key == "exact" || !system.error.empty()) continue;
+      // The export rows' "build" is the export alone: no build to compare with.
+      const bool exported = system.key == "export-hnswlib" || system.key == "faiss-export";
+      if (system.key == "annforge" || system.key == "exact" || exported || !system.error.empty()) continue;
       char text[128];
       std::snprintf(text, sizeof text, "%s%s %.2fx", ratios.empty() ? "" : ", ", system.label.c_str(),
                     annforge_result->vectors_per_second / system.vectors_per_second);
