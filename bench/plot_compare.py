@@ -22,6 +22,8 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: 
 STYLE = {
     "annforge": ("#d62728", "o"),
     "hnswlib": ("#1f77b4", "s"),
+    "export-hnswlib": ("#ff7f0e", "P"),  # annforge's graph searched by hnswlib
+    "faiss-export": ("#8c564b", "X"),    # annforge's graph searched by FAISS
     "faiss-hnsw40": ("#2ca02c", "^"),
     "faiss-hnsw200": ("#006400", "v"),
     "faiss-nsg": ("#9467bd", "D"),
