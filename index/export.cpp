@@ -65,8 +65,8 @@ void export_index(const Index& index, const std::string& path, const ExportParam
   cpu::StageTimer timer;
   detail::AtomicFileWriter out(path);
   switch (params.format) {
-    case ExportFormat::Hnswlib: detail::write_hnswlib(index, hierarchy, out); break;
-    case ExportFormat::Faiss: detail::write_faiss(index, hierarchy, out); break;
+    case ExportFormat::Hnswlib: detail::write_hnswlib(index, hierarchy, params.threads, out); break;
+    case ExportFormat::Faiss: detail::write_faiss(index, hierarchy, params.threads, out); break;
   }
   timer.lap("export: %s file written", to_string(params.format));
   out.commit();

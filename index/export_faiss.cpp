@@ -13,6 +13,7 @@
 #include <cstring>
 #include <vector>
 
+#include "host/cpu/parallel.hpp"
 #include "index/export_formats.hpp"
 
 namespace annforge::detail {
@@ -47,7 +48,7 @@ constexpr int32_t kEfConstruction = 40, kEfSearch = 16;
 
 }  // namespace
 
-void write_faiss(const Index& index, const cpu::HnswHierarchy& hierarchy, AtomicFileWriter& out) {
+void write_faiss(const Index& index, const cpu::HnswHierarchy& hierarchy, int threads, AtomicFileWriter& out) {
   const int64_t rows = index.rows();
   const int64_t dim = index.dim();
   // Slots per level as in the hnswlib export: level 0 graph_degree + long links, upper levels
@@ -125,10 +126,13 @@ void write_faiss(const Index& index, const cpu::HnswHierarchy& hierarchy, Atomic
   put_index_header(bytes, index);
   put<uint64_t>(bytes, static_cast<uint64_t>(rows * dim));
   out.write(bytes.data(), bytes.size());
-  std::vector<float> floats(static_cast<size_t>(kBlock) * dim);
-  for (int64_t first = 0; first < rows; first += kBlock) {
-    const int64_t count = std::min(kBlock, rows - first);
-    rows_as_float32(index, first, count, floats.data());
+  constexpr int64_t kRowsBlock = 1 << 15;
+  std::vector<float> floats(static_cast<size_t>(kRowsBlock) * dim);
+  for (int64_t first = 0; first < rows; first += kRowsBlock) {
+    const int64_t count = std::min(kRowsBlock, rows - first);
+    cpu::parallel_for(count, threads, 1024, [&](int64_t begin, int64_t end, int) {
+      rows_as_float32(index, first + begin, end - begin, floats.data() + begin * dim);
+    });
     out.write(floats.data(), static_cast<size_t>(count) * dim * sizeof(float));
   }
 }

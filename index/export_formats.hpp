@@ -14,7 +14,8 @@ namespace annforge::detail {
 // converted, cosine rows scaled to unit length (a zero row stays zero).
 void rows_as_float32(const Index& index, int64_t first, int64_t count, float* out);
 
-void write_hnswlib(const Index& index, const cpu::HnswHierarchy& hierarchy, AtomicFileWriter& out);
-void write_faiss(const Index& index, const cpu::HnswHierarchy& hierarchy, AtomicFileWriter& out);
+// `threads`: for filling the blocks of rows before each write (0: every hardware thread).
+void write_hnswlib(const Index& index, const cpu::HnswHierarchy& hierarchy, int threads, AtomicFileWriter& out);
+void write_faiss(const Index& index, const cpu::HnswHierarchy& hierarchy, int threads, AtomicFileWriter& out);
 
 }  // namespace annforge::detail

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <vector>
 
+#include "host/cpu/parallel.hpp"
 #include "index/export_formats.hpp"
 
 namespace annforge::detail {
@@ -31,7 +32,7 @@ void put(std::vector<uint8_t>& bytes, T value) {
 
 }  // namespace
 
-void write_hnswlib(const Index& index, const cpu::HnswHierarchy& hierarchy, AtomicFileWriter& out) {
+void write_hnswlib(const Index& index, const cpu::HnswHierarchy& hierarchy, int threads, AtomicFileWriter& out) {
   const int64_t rows = index.rows();
   const int64_t dim = index.dim();
   // M is what the upper levels were built with (graph_degree / 2, HNSW's rule); the lists hold
@@ -60,26 +61,28 @@ void write_hnswlib(const Index& index, const cpu::HnswHierarchy& hierarchy, Atom
   put<uint64_t>(bytes, std::max(kEfConstruction, m));
   out.write(bytes.data(), bytes.size());
 
-  // Level 0 in blocks of rows: links, vector, label.
-  constexpr int64_t kBlock = 4096;
-  std::vector<float> floats(static_cast<size_t>(kBlock) * dim);
+  // Level 0 in blocks of rows (links, vector, label), each block filled on `threads` threads
+  // (the float32 conversion is most of the work) and then written.
+  constexpr int64_t kBlock = 1 << 15;
+  std::vector<uint8_t> block;
   for (int64_t first = 0; first < rows; first += kBlock) {
     const int64_t count = std::min(kBlock, rows - first);
-    rows_as_float32(index, first, count, floats.data());
-    bytes.assign(static_cast<size_t>(count) * per_element, 0);
-    for (int64_t i = 0; i < count; ++i) {
-      uint8_t* element = bytes.data() + i * per_element;
-      const uint32_t* list = hierarchy.base_graph.data() + (first + i) * hierarchy.base_degree;
-      uint32_t links = 0;
-      for (int j = 0; j < hierarchy.base_degree; ++j) {
-        if (list[j] < rows) std::memcpy(element + sizeof(uint32_t) * (1 + links++), &list[j], sizeof(uint32_t));
+    block.assign(static_cast<size_t>(count) * per_element, 0);
+    cpu::parallel_for(count, threads, 1024, [&](int64_t begin, int64_t end, int) {
+      for (int64_t i = begin; i < end; ++i) {
+        uint8_t* element = block.data() + i * per_element;
+        const uint32_t* list = hierarchy.base_graph.data() + (first + i) * hierarchy.base_degree;
+        uint32_t links = 0;
+        for (int j = 0; j < hierarchy.base_degree; ++j) {
+          if (list[j] < rows) std::memcpy(element + sizeof(uint32_t) * (1 + links++), &list[j], sizeof(uint32_t));
+        }
+        std::memcpy(element, &links, sizeof(uint32_t));
+        rows_as_float32(index, first + i, 1, reinterpret_cast<float*>(element + links_level0));
+        const uint64_t label = static_cast<uint64_t>(first + i);
+        std::memcpy(element + links_level0 + data_size, &label, sizeof(uint64_t));
       }
-      std::memcpy(element, &links, sizeof(uint32_t));
-      std::memcpy(element + links_level0, &floats[i * dim], data_size);
-      const uint64_t label = static_cast<uint64_t>(first + i);
-      std::memcpy(element + links_level0 + data_size, &label, sizeof(uint64_t));
-    }
-    out.write(bytes.data(), bytes.size());
+    });
+    out.write(block.data(), block.size());
   }
 
   // Upper levels, element by element: each level's list in row ids (internal id = row).
