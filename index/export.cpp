@@ -1,10 +1,9 @@
 // export_index: checks, the HNSW hierarchy over the index, and the format's writer.
-#include <cmath>
-#include <cstring>
 #include <string>
 
 #include "annforge.hpp"
 #include "host/backend.hpp"
+#include "host/cpu/partition/kmeans.hpp"
 #include "host/cpu/trace.hpp"
 #include "index/export_formats.hpp"
 
@@ -29,23 +28,7 @@ namespace detail {
 void rows_as_float32(const Index& index, int64_t first, int64_t count, float* out) {
   const DatasetView& data = index.vectors.view();
   for (int64_t i = 0; i < count; ++i) {
-    const uint8_t* row = data.row(first + i);
-    float* x = out + i * data.dim;
-    switch (data.type) {
-      case ElementType::Float32: std::memcpy(x, row, data.dim * sizeof(float)); break;
-      case ElementType::UInt8:
-        for (int64_t c = 0; c < data.dim; ++c) x[c] = row[c];
-        break;
-      case ElementType::Int8:
-        for (int64_t c = 0; c < data.dim; ++c) x[c] = static_cast<int8_t>(row[c]);
-        break;
-    }
-    if (index.metric == Metric::Cosine) {
-      double norm = 0.0;
-      for (int64_t c = 0; c < data.dim; ++c) norm += static_cast<double>(x[c]) * x[c];
-      const float scale = norm > 0.0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;
-      for (int64_t c = 0; c < data.dim; ++c) x[c] *= scale;
-    }
+    cpu::row_as_float(data, first + i, index.metric == Metric::Cosine, out + i * data.dim);
   }
 }
 

@@ -73,4 +73,30 @@ inline Exported exported_case(const ExportCase& c, int64_t rows = 20000, int64_t
   return e;
 }
 
+// An index built on the CPU with the default parameters (and `metric`).
+inline annforge::Index cpu_index(const annforge::Dataset& base, annforge::Metric metric = annforge::Metric::L2) {
+  annforge::BuildParams params;
+  params.metric = metric;
+  params.device = annforge::Device::Cpu;
+  return annforge::build(base, params);
+}
+
+// A real data set for the export tests: the first `rows` rows of `set`'s base (all when
+// negative), 1,000 queries, their exact neighbours by L2 and the index. False, with `looked`
+// saying where the set was looked for, when it is not unpacked.
+struct RealCase {
+  annforge::Dataset base, queries;
+  annforge::Neighbors truth;
+  annforge::Index index;
+};
+inline bool load_real_case(const std::string& set, int64_t rows, RealCase* out, std::string* looked) {
+  const std::string folder = annforge_test::find_data_set(set, looked);
+  if (folder.empty()) return false;
+  out->base = annforge::read_vectors(folder + "/base.bvecs", rows);
+  out->queries = annforge::read_vectors(folder + "/query.bvecs", 1000);
+  out->truth = annforge::exact_knn(out->base.view(), out->queries.view(), kK, annforge::Metric::L2);
+  out->index = cpu_index(out->base);
+  return true;
+}
+
 }  // namespace annforge_export_test

@@ -118,9 +118,7 @@ INSTANTIATE_TEST_SUITE_P(Cases, FaissExport, ::testing::ValuesIn(export_cases())
 TEST(FaissExport, TinyIndexes) {
   for (int64_t rows : {2, 5, 40}) {
     const Dataset base = clustered(rows, 8, ElementType::Float32, 3, 1);
-    BuildParams params;
-    params.device = Device::Cpu;
-    const Index index = build(base, params);
+    const Index index = cpu_index(base);
     TempDir dir;
     export_index(index, dir.path() + "/tiny.faiss", ExportParams{ExportFormat::Faiss});
     const std::unique_ptr<faiss::IndexHNSWFlat> read = read_hnsw(dir.path() + "/tiny.faiss");
@@ -136,14 +134,12 @@ TEST(FaissExport, TinyIndexes) {
 void real_data(const std::string& set, int64_t rows) {
   omp_set_num_threads(2);
   std::string looked;
-  const std::string folder = find_data_set(set, &looked);
-  if (folder.empty()) GTEST_SKIP() << set << " not found at " << looked << " (run scripts/data.sh)";
-  const Dataset base = read_vectors(folder + "/base.bvecs", rows);
-  const Dataset queries = read_vectors(folder + "/query.bvecs", 1000);
-  const Neighbors truth = exact_knn(base.view(), queries.view(), kK, Metric::L2);
-  BuildParams params;
-  params.device = Device::Cpu;
-  const Index index = build(base, params);
+  RealCase real;
+  if (!load_real_case(set, rows, &real, &looked)) GTEST_SKIP() << set << " not found at " << looked << " (run scripts/data.sh)";
+  const Dataset& base = real.base;
+  const Dataset& queries = real.queries;
+  const Neighbors& truth = real.truth;
+  const Index& index = real.index;
   TempDir dir;
   export_index(index, dir.path() + "/index.faiss", ExportParams{ExportFormat::Faiss});
   const std::unique_ptr<faiss::IndexHNSWFlat> read = read_hnsw(dir.path() + "/index.faiss");

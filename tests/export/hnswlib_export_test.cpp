@@ -150,9 +150,7 @@ TEST(HnswlibExport, TinyIndexes) {
   // Two rows (degree 1, M 0 -> 1) and a handful: still files hnswlib loads and searches exactly.
   for (int64_t rows : {2, 5, 40}) {
     const Dataset base = clustered(rows, 8, ElementType::Float32, 3, 1);
-    BuildParams params;
-    params.device = Device::Cpu;
-    const Index index = build(base, params);
+    const Index index = cpu_index(base);
     TempDir dir;
     export_index(index, dir.path() + "/tiny.hnsw", ExportParams{});
     hnswlib::L2Space space(8);
@@ -187,14 +185,12 @@ TEST(HnswlibExport, BadTargetsAreClearErrors) {
 // Real data (sift-vl-1m's first 100K rows; MNIST), skipped where the sets are not unpacked.
 void real_data(const std::string& set, int64_t rows) {
   std::string looked;
-  const std::string folder = find_data_set(set, &looked);
-  if (folder.empty()) GTEST_SKIP() << set << " not found at " << looked << " (run scripts/data.sh)";
-  const Dataset base = read_vectors(folder + "/base.bvecs", rows);
-  const Dataset queries = read_vectors(folder + "/query.bvecs", 1000);
-  const Neighbors truth = exact_knn(base.view(), queries.view(), kK, Metric::L2);
-  BuildParams params;
-  params.device = Device::Cpu;
-  const Index index = build(base, params);
+  RealCase real;
+  if (!load_real_case(set, rows, &real, &looked)) GTEST_SKIP() << set << " not found at " << looked << " (run scripts/data.sh)";
+  const Dataset& base = real.base;
+  const Dataset& queries = real.queries;
+  const Neighbors& truth = real.truth;
+  const Index& index = real.index;
   TempDir dir;
   const auto start = std::chrono::steady_clock::now();
   export_index(index, dir.path() + "/index.hnsw", ExportParams{});

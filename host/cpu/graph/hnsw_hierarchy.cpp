@@ -13,32 +13,6 @@ namespace annforge::cpu {
 
 namespace {
 
-// Level `level`'s graph over `members` (ascending rows of `index`), built by the flat pipeline.
-UpperLevel build_level(const Index& index, std::vector<uint32_t> members, int m, uint64_t seed, int threads,
-                       const FlatBuild& build_flat) {
-  UpperLevel level;
-  level.members = std::move(members);
-  const int64_t count = static_cast<int64_t>(level.members.size());
-  level.degree = static_cast<int>(std::min<int64_t>(m, count - 1));
-  if (level.degree <= 0) return level;  // one member: nothing to link
-  const DatasetView& data = index.vectors.view();
-  const size_t row_bytes = data.row_bytes();
-  Index sub;
-  sub.metric = index.metric;
-  sub.vectors = Dataset::allocate(count, data.dim, data.type);
-  auto* bytes = static_cast<uint8_t*>(sub.vectors.mutable_data());
-  for (int64_t i = 0; i < count; ++i) std::memcpy(bytes + i * row_bytes, data.row(level.members[i]), row_bytes);
-  BuildParams params;
-  params.metric = index.metric;
-  params.graph_degree = level.degree;
-  params.threads = threads;
-  params.seed = seed;
-  build_flat(sub, params);
-  level.degree = sub.graph_degree;
-  level.graph = std::move(sub.graph);
-  return level;
-}
-
 // Where HNSW's greedy descent (one step at a time to a nearer neighbour, level by level, as
 // hnswlib and FAISS search) ends on level `stop` for a query at row `row`.
 uint32_t descend(const HnswHierarchy& h, const Distance& distance, int64_t row, int stop) {
@@ -182,8 +156,11 @@ HnswHierarchy build_hnsw_hierarchy(const Index& index, uint64_t seed, int thread
     for (int64_t r = 0; r < rows; ++r) {
       if (out.top_level[r] >= level) members.push_back(static_cast<uint32_t>(r));
     }
-    out.levels.push_back(build_level(index, std::move(members), out.m, seed + static_cast<uint64_t>(level), threads,
-                                     build_flat));
+    BuildParams params;
+    params.graph_degree = out.m;
+    params.threads = threads;
+    params.seed = seed + static_cast<uint64_t>(level);
+    out.levels.push_back(build_level(index, std::move(members), params, build_flat));
   }
   timer.lap("export: %d upper levels", top);
   // Room for the long links: every list gets extra slots, so that no link annforge built is

@@ -16,6 +16,28 @@ int level_of_row(uint32_t row, uint64_t seed, int m) {
   return static_cast<int>(std::floor(-std::log(u) / std::log(static_cast<double>(m))));
 }
 
+UpperLevel build_level(const Index& index, std::vector<uint32_t> members, const BuildParams& params,
+                       const FlatBuild& build_flat) {
+  UpperLevel level;
+  level.members = std::move(members);
+  const int64_t count = static_cast<int64_t>(level.members.size());
+  if (count < 2 || params.graph_degree <= 0) return level;  // one member: nothing to link
+  const DatasetView& data = index.vectors.view();
+  const size_t row_bytes = data.row_bytes();
+  Index sub;
+  sub.metric = index.metric;
+  sub.vectors = Dataset::allocate(count, data.dim, data.type);
+  auto* bytes = static_cast<uint8_t*>(sub.vectors.mutable_data());
+  for (int64_t i = 0; i < count; ++i) std::memcpy(bytes + i * row_bytes, data.row(level.members[i]), row_bytes);
+  BuildParams level_params = params;
+  level_params.metric = index.metric;
+  level_params.graph_degree = static_cast<int>(std::min<int64_t>(params.graph_degree, count - 1));
+  build_flat(sub, level_params);
+  level.degree = sub.graph_degree;
+  level.graph = std::move(sub.graph);
+  return level;
+}
+
 std::vector<UpperLevel> build_upper_levels(const Index& index, const BuildParams& params, const FlatBuild& build_flat) {
   std::vector<UpperLevel> levels;
   const int64_t rows = index.rows();
@@ -33,21 +55,12 @@ std::vector<UpperLevel> build_upper_levels(const Index& index, const BuildParams
   const int64_t count = static_cast<int64_t>(upper.members.size());
   // A level no smaller than the graph below it would only repeat it.
   if (count < 2 || count * 2 > rows) return levels;
-  const DatasetView& data = index.vectors.view();
-  const size_t row_bytes = data.row_bytes();
-  Index sub;
-  sub.metric = index.metric;
-  sub.vectors = Dataset::allocate(count, data.dim, data.type);
-  auto* bytes = static_cast<uint8_t*>(sub.vectors.mutable_data());
-  for (int64_t i = 0; i < count; ++i) std::memcpy(bytes + i * row_bytes, data.row(upper.members[i]), row_bytes);
   BuildParams level_params = params;
   level_params.graph_degree = m;
   level_params.intermediate_degree = 0;
   level_params.progress = nullptr;
   level_params.seed = params.seed + 1;
-  build_flat(sub, level_params);
-  upper.degree = sub.graph_degree;
-  upper.graph = std::move(sub.graph);
+  upper = build_level(index, std::move(upper.members), level_params, build_flat);
   levels.push_back(std::move(upper));
   return levels;
 }

@@ -32,6 +32,12 @@ int level_of_row(uint32_t row, uint64_t seed, int m);
 // and level 1 is sparse enough (1 in m rows) to link neighbouring clusters.
 std::vector<UpperLevel> build_upper_levels(const Index& index, const BuildParams& params, const FlatBuild& build_flat);
 
+// One level: a graph over `members` (ascending rows of `index`), built by `build_flat` with
+// `params` (degree min(params.graph_degree, members - 1); metric the index's). One member: no
+// graph (degree 0).
+UpperLevel build_level(const Index& index, std::vector<uint32_t> members, const BuildParams& params,
+                       const FlatBuild& build_flat);
+
 // Where `row` sits in a level's ascending member list; the level must hold it.
 inline uint32_t position_in(const UpperLevel& level, uint32_t row) {
   auto it = std::lower_bound(level.members.begin(), level.members.end(), row);
