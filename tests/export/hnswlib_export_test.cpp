@@ -63,7 +63,8 @@ double hnswlib_recall(hnswlib::HierarchicalNSW<float>& hnsw, const std::vector<f
     unsigned* list = hnsw.get_linklist0(static_cast<unsigned>(i));
     const unsigned count = hnsw.getListCount(list);
     const uint32_t* expected = index.neighbors(i);
-    if (count < static_cast<unsigned>(index.graph_degree) || count > hnsw.maxM0_) {
+    // Never full: hnswlib's search prefetches one link past the last (hnswalg.h).
+    if (count < static_cast<unsigned>(index.graph_degree) || count >= hnsw.maxM0_) {
       return ::testing::AssertionFailure() << "row " << i << " has " << count << " level-0 links";
     }
     std::set<unsigned> linked;
@@ -79,7 +80,7 @@ double hnswlib_recall(hnswlib::HierarchicalNSW<float>& hnsw, const std::vector<f
     for (int level = 1; level <= hnsw.element_levels_[i]; ++level) {
       unsigned* upper = hnsw.get_linklist(static_cast<unsigned>(i), level);
       const unsigned upper_count = hnsw.getListCount(upper);
-      if (upper_count > hnsw.maxM_) return ::testing::AssertionFailure() << "row " << i << " level " << level << " overfull";
+      if (upper_count >= hnsw.maxM_) return ::testing::AssertionFailure() << "row " << i << " level " << level << " full";
       std::set<unsigned> seen;
       for (unsigned j = 0; j < upper_count; ++j) {
         const unsigned to = upper[1 + j];

@@ -79,8 +79,11 @@ void link_landings(std::vector<std::pair<uint32_t, uint32_t>>& landed, const Dis
       const uint32_t id = id_of(x);
       uint32_t* slot = std::find(list, list + width, id);
       if (slot != list + width) continue;  // already linked
-      slot = std::find_if(list, list + width, [&](uint32_t v) { return v >= id_limit; });
-      if (slot == list + width) break;  // the extra slots are full
+      // The last slot stays free: hnswlib's search prefetches the row of the link after the
+      // last one it reads, and a full list would have it read past the list (UBSan reports
+      // the pointer overflow in hnswalg.h).
+      slot = std::find_if(list, list + width - 1, [&](uint32_t v) { return v >= id_limit; });
+      if (slot == list + width - 1) break;  // the extra slots are full
       *slot = id;
     }
   }
