@@ -1,4 +1,6 @@
 // export_index: checks, the HNSW hierarchy over the index, and the format's writer.
+#include <cstdint>
+#include <limits>
 #include <string>
 
 #include "annforge.hpp"
@@ -43,6 +45,10 @@ void export_index(const Index& index, const std::string& path, const ExportParam
     throw Error(ErrorCode::InvalidArgument, what + "the graph does not match rows x graph_degree");
   }
   if (index.graph_degree > 0xFFFF) throw Error(ErrorCode::Unsupported, what + "graph_degree above 65,535");
+  if (params.format == ExportFormat::Faiss && index.rows() > std::numeric_limits<int32_t>::max()) {
+    throw Error(ErrorCode::Unsupported, what + "FAISS's HNSW holds node ids as int32, the index has " +
+                                            std::to_string(index.rows()) + " rows");
+  }
   const cpu::HnswHierarchy hierarchy =
       cpu::build_hnsw_hierarchy(index, params.seed, params.threads, detail::cpu_build_flat);
   cpu::StageTimer timer;

@@ -20,13 +20,6 @@ namespace annforge::detail {
 
 namespace {
 
-template <typename T>
-void put(std::vector<uint8_t>& bytes, T value) {
-  const size_t at = bytes.size();
-  bytes.resize(at + sizeof(T));
-  std::memcpy(bytes.data() + at, &value, sizeof(T));
-}
-
 uint32_t fourcc(const char* code) {
   return static_cast<uint32_t>(static_cast<unsigned char>(code[0])) |
          static_cast<uint32_t>(static_cast<unsigned char>(code[1])) << 8 |
@@ -92,25 +85,17 @@ void write_faiss(const Index& index, const cpu::HnswHierarchy& hierarchy, int th
   // Each node's slots: level 0 (m0), then m per upper level up to its top; -1 where empty.
   constexpr int64_t kBlock = 4096;
   std::vector<int32_t> slots;
+  std::vector<uint32_t> ids;
   for (int64_t first = 0; first < rows; first += kBlock) {
     slots.clear();
     for (int64_t r = first; r < std::min(rows, first + kBlock); ++r) {
       const size_t base = slots.size();
       slots.resize(base + cumulative[hierarchy.top_level[r] + 1], -1);
-      const uint32_t* list = hierarchy.base_graph.data() + r * hierarchy.base_degree;
-      int32_t filled = 0;
-      for (int j = 0; j < hierarchy.base_degree; ++j) {
-        if (list[j] < rows) slots[base + filled++] = static_cast<int32_t>(list[j]);
-      }
-      for (int level = 1; level <= hierarchy.top_level[r]; ++level) {
-        const UpperLevel& upper = hierarchy.levels[level - 1];
-        if (upper.degree <= 0) continue;
-        const uint32_t position = cpu::position_in(upper, static_cast<uint32_t>(r));
-        const uint32_t* links = upper.graph.data() + static_cast<size_t>(position) * upper.degree;
-        size_t at = base + cumulative[level];
-        for (int j = 0; j < upper.degree && at < base + cumulative[level + 1]; ++j) {
-          if (links[j] < upper.members.size()) slots[at++] = static_cast<int32_t>(upper.members[links[j]]);
-        }
+      for (int level = 0; level <= hierarchy.top_level[r]; ++level) {
+        const int room = cumulative[level + 1] - cumulative[level];
+        ids.resize(room);
+        const int count = hierarchy.links(static_cast<uint32_t>(r), level, room, ids.data());
+        std::copy_n(ids.data(), count, slots.data() + base + cumulative[level]);  // < 2^31: export_index checks
       }
     }
     out.write(slots.data(), slots.size() * sizeof(int32_t));

@@ -3,12 +3,22 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+#include <vector>
 
 #include "annforge.hpp"
 #include "host/cpu/graph/hnsw_hierarchy.hpp"
 #include "index/mapped_file.hpp"
 
 namespace annforge::detail {
+
+// Appends `value`'s bytes (native order, as both libraries write their files) to `bytes`.
+template <typename T>
+void put(std::vector<uint8_t>& bytes, T value) {
+  const size_t at = bytes.size();
+  bytes.resize(at + sizeof(T));
+  std::memcpy(bytes.data() + at, &value, sizeof(T));
+}
 
 // Rows [first, first + count) as float32, as the exporting libraries store them: 8-bit rows
 // converted, cosine rows scaled to unit length (a zero row stays zero).

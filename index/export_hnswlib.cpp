@@ -23,13 +23,6 @@ namespace {
 // hnswlib's efConstruction default: used by hnswlib only for rows added after loading.
 constexpr size_t kEfConstruction = 200;
 
-template <typename T>
-void put(std::vector<uint8_t>& bytes, T value) {
-  const size_t at = bytes.size();
-  bytes.resize(at + sizeof(T));
-  std::memcpy(bytes.data() + at, &value, sizeof(T));
-}
-
 }  // namespace
 
 void write_hnswlib(const Index& index, const cpu::HnswHierarchy& hierarchy, int threads, AtomicFileWriter& out) {
@@ -69,14 +62,13 @@ void write_hnswlib(const Index& index, const cpu::HnswHierarchy& hierarchy, int 
     const int64_t count = std::min(kBlock, rows - first);
     block.assign(static_cast<size_t>(count) * per_element, 0);
     cpu::parallel_for(count, threads, 1024, [&](int64_t begin, int64_t end, int) {
+      std::vector<uint32_t> ids(max_m0);
       for (int64_t i = begin; i < end; ++i) {
         uint8_t* element = block.data() + i * per_element;
-        const uint32_t* list = hierarchy.base_graph.data() + (first + i) * hierarchy.base_degree;
-        uint32_t links = 0;
-        for (int j = 0; j < hierarchy.base_degree; ++j) {
-          if (list[j] < rows) std::memcpy(element + sizeof(uint32_t) * (1 + links++), &list[j], sizeof(uint32_t));
-        }
+        const uint32_t links = static_cast<uint32_t>(
+            hierarchy.links(static_cast<uint32_t>(first + i), 0, static_cast<int>(max_m0), ids.data()));
         std::memcpy(element, &links, sizeof(uint32_t));
+        std::memcpy(element + sizeof(uint32_t), ids.data(), links * sizeof(uint32_t));
         rows_as_float32(index, first + i, 1, reinterpret_cast<float*>(element + links_level0));
         const uint64_t label = static_cast<uint64_t>(first + i);
         std::memcpy(element + links_level0 + data_size, &label, sizeof(uint64_t));
@@ -86,6 +78,7 @@ void write_hnswlib(const Index& index, const cpu::HnswHierarchy& hierarchy, int 
   }
 
   // Upper levels, element by element: each level's list in row ids (internal id = row).
+  std::vector<uint32_t> ids;
   for (int64_t first = 0; first < rows; first += kBlock) {
     const int64_t count = std::min(kBlock, rows - first);
     bytes.clear();
@@ -93,20 +86,13 @@ void write_hnswlib(const Index& index, const cpu::HnswHierarchy& hierarchy, int 
       const int top = hierarchy.top_level[r];
       put<uint32_t>(bytes, static_cast<uint32_t>(links_upper * top));
       for (int level = 1; level <= top; ++level) {
-        const UpperLevel& upper = hierarchy.levels[level - 1];
         const size_t at = bytes.size();
         bytes.resize(at + links_upper, 0);
-        uint32_t links = 0;
-        if (upper.degree > 0) {
-          const uint32_t position = cpu::position_in(upper, static_cast<uint32_t>(r));
-          const uint32_t* list = upper.graph.data() + static_cast<size_t>(position) * upper.degree;
-          for (int j = 0; j < upper.degree && links < max_m; ++j) {
-            if (list[j] >= upper.members.size()) continue;
-            const uint32_t id = upper.members[list[j]];
-            std::memcpy(bytes.data() + at + sizeof(uint32_t) * (1 + links++), &id, sizeof(uint32_t));
-          }
-        }
+        ids.resize(max_m);
+        const uint32_t links =
+            static_cast<uint32_t>(hierarchy.links(static_cast<uint32_t>(r), level, static_cast<int>(max_m), ids.data()));
         std::memcpy(bytes.data() + at, &links, sizeof(uint32_t));
+        std::memcpy(bytes.data() + at + sizeof(uint32_t), ids.data(), links * sizeof(uint32_t));
       }
     }
     out.write(bytes.data(), bytes.size());

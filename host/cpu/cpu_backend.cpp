@@ -15,7 +15,6 @@
 #include "host/cpu/graph/graph_optimize.hpp"
 #include "host/cpu/knn_graph.hpp"
 #include "host/cpu/parallel.hpp"
-#include "host/cpu/partition/coverage.hpp"
 #include "host/cpu/partition/partition.hpp"
 #include "host/cpu/partition/projection.hpp"
 #include "host/cpu/partition/reorder.hpp"
@@ -64,9 +63,9 @@ std::vector<uint32_t> build_clustered(const DatasetView& data, Metric metric, in
     first_pass = FirstPass{&projected, projection.output_dim, 2 * k};
     timer.lap("projection onto %d principal directions", projection.output_dim);
   }
-  // With ANNFORGE_TRACE: how many of a sample's true 10-NN the kNN lists hold after each stage.
-  const SampleNeighbours traced = tracing() ? sample_neighbours(data, metric, 200, 10, threads, params.seed ^ 0x77u)
-                                            : SampleNeighbours{};
+  // With ANNFORGE_TRACE: how many of the partition's sample's true 10-NN the kNN lists hold
+  // after each stage (the partition measures its coverage on that sample whenever tracing).
+  const SampleNeighbours traced = tracing() ? partition.sample : SampleNeighbours{};
   auto trace_knn_recall = [&](const KnnGraph& knn, const char* stage) {
     if (traced.rows.empty()) return;
     int64_t found = 0, total = 0;

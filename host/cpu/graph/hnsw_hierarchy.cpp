@@ -127,6 +127,24 @@ void add_base_links(HnswHierarchy& h, const Distance& distance, int degree, int 
 
 }  // namespace
 
+int HnswHierarchy::links(uint32_t row, int level, int most, uint32_t* out) const {
+  int count = 0;
+  if (level == 0) {
+    const uint32_t* list = base_graph.data() + static_cast<size_t>(row) * base_degree;
+    for (int j = 0; j < base_degree && count < most; ++j) {
+      if (list[j] < top_level.size()) out[count++] = list[j];
+    }
+    return count;
+  }
+  const UpperLevel& upper = levels[level - 1];
+  if (upper.degree <= 0) return 0;
+  const uint32_t* list = upper.graph.data() + static_cast<size_t>(position_in(upper, row)) * upper.degree;
+  for (int j = 0; j < upper.degree && count < most; ++j) {
+    if (list[j] < upper.members.size()) out[count++] = upper.members[list[j]];
+  }
+  return count;
+}
+
 HnswHierarchy build_hnsw_hierarchy(const Index& index, uint64_t seed, int threads, const FlatBuild& build_flat) {
   HnswHierarchy out;
   StageTimer timer;

@@ -25,6 +25,9 @@ struct HnswHierarchy {
   int base_degree = 0;
   std::vector<uint32_t> base_graph;
   int max_level() const { return static_cast<int>(levels.size()); }
+  // `row`'s links on `level` (0: the base graph) as row ids, empty slots skipped, at most
+  // `most` of them: what an exporter writes. The row must be on that level.
+  int links(uint32_t row, int level, int most, uint32_t* out) const;
 };
 
 // The index's own level 1 is kept where it has one (its members: HNSW's rule plus the entry

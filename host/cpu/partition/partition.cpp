@@ -63,14 +63,14 @@ Partition partition_into_clusters(const DatasetView& data, Metric metric, const 
   CentroidTree tree = centroid_tree(overlap);
   timer.lap("clusters: k-means, %d centroids", tree.count());
   std::vector<double> covered;
+  SampleNeighbours sample;
   if (max_overlap > overlap || tracing()) {
     // The overlap from what it buys: the share of a sample's true 10-NN that the clusters at
     // each overlap would put together with their row. High-intrinsic-dimension data (text
     // embeddings, many small clusters) needs more than the default to reach the target, easy
     // data keeps it. Measured at the default's clusters, then the clusters are made again at
     // the chosen overlap (the same mean size, so more of them).
-    const SampleNeighbours sample = sample_neighbours(data, metric, kCoverageSamples, kCoverageNeighbours, threads,
-                                                      params.seed);
+    sample = sample_neighbours(data, metric, kCoverageSamples, kCoverageNeighbours, threads, params.seed);
     covered = neighbour_coverage(data, normalise, tree, sample, std::max(max_overlap, overlap + 3));
     const int chosen = overlap_for_coverage(covered, overlap, max_overlap, params.coverage_target);
     timer.lap("clusters: true %d-NN of %zu sampled rows sharing a cluster at overlap 1..%zu: %s; overlap %d",
@@ -150,6 +150,7 @@ Partition partition_into_clusters(const DatasetView& data, Metric metric, const 
   partition.clusters = clusters;
   partition.overlap = used_overlap;
   partition.coverage = std::move(covered);
+  partition.sample = std::move(sample);
   std::vector<int64_t>& offsets = partition.offsets;
   offsets.assign(clusters + 1, 0);
   for (int c : membership) {

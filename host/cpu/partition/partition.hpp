@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "annforge.hpp"
+#include "host/cpu/partition/coverage.hpp"
 
 namespace annforge::cpu {
 
@@ -33,6 +34,7 @@ struct Partition {
   std::vector<uint32_t> members;  // row ids, ascending within a cluster
   std::vector<int> primary;       // per row: its nearest cluster that had room
   std::vector<double> coverage;   // measured at the first clusters, overlap 1.. (empty: not measured)
+  SampleNeighbours sample;        // the rows it was measured on, with their true neighbours
 };
 
 // The mean cluster size for vectors of `dim` dimensions: 1,500 up to 128 dimensions, then
