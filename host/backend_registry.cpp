@@ -1,9 +1,13 @@
-// Resolves a requested device to a backend.
+// Resolves a requested device to a backend, and reports what this build and machine offer.
 #include "host/backend.hpp"
+
+#include "host/cpu/all_pairs/pair_tiles.hpp"
+#include "host/cpu/distance/distance.hpp"
 
 #if defined(ANNFORGE_HAVE_CUDA)
 namespace annforge::cuda {
 const std::string& gpu_unavailable_reason();  // host/cuda/gpu_context.cu
+std::string gpu_description();
 }
 #endif
 
@@ -41,5 +45,34 @@ Backend& backend_for(Device device) {
 bool gpu_available() { return detail::cuda_backend() != nullptr; }
 
 std::string resolve_backend(Device device) { return detail::backend_for(device).name(); }
+
+const char* version() { return ANNFORGE_VERSION_STRING; }
+
+SystemInfo system_info() {
+  SystemInfo info;
+  info.version = version();
+  info.backends = {"cpu"};
+  if (cpu::cpu_has_avx512()) {
+    info.cpu_simd = "avx512";
+    if (cpu::cpu_has_avx512_vnni()) info.cpu_simd += " +vnni";
+    if (cpu::cpu_has_avx512_bf16()) info.cpu_simd += " +bf16";
+    if (cpu::amx_bf16_distances_kernel()) info.cpu_simd += " +amx-bf16";
+  } else if (cpu::cpu_has_avx2_fma()) {
+    info.cpu_simd = "avx2 +fma";
+  } else {
+    info.cpu_simd = "scalar (no avx2)";
+  }
+#if defined(ANNFORGE_HAVE_CUDA)
+  info.backends.push_back("cuda");
+  info.gpu_available = gpu_available();
+  info.gpu = cuda::gpu_description();
+#else
+  info.gpu = "none: this build has no CUDA backend (built with ANNFORGE_CUDA=OFF or without nvcc)";
+#endif
+#if defined(ANNFORGE_HAVE_HDF5)
+  info.hdf5 = true;
+#endif
+  return info;
+}
 
 }  // namespace annforge

@@ -67,12 +67,17 @@ class Dataset {
   // names it in its errors about the data, such as a NaN's row and column.
   const std::string& source() const { return source_; }
   void set_source(const std::string& source) { source_ = source; }
+  // "float16" or "float64" when read_vectors converted the file's values to float32 at read;
+  // empty otherwise (the CLI prints a one-line notice).
+  const std::string& converted_from() const { return converted_from_; }
+  void set_converted_from(const std::string& type) { converted_from_ = type; }
 
  private:
   std::shared_ptr<const void> storage_;
   DatasetView view_;
   bool writable_ = false;
   std::string source_;
+  std::string converted_from_;
 };
 
 // k neighbours per query, nearest first. Missing neighbours (k larger than the data) are
@@ -200,14 +205,26 @@ struct ExportParams {
 };
 void export_index(const Index& index, const std::string& path, const ExportParams& params = {});
 
-// Vector files: .fvecs .bvecs .ivecs, .fbin .u8bin .i8bin .ibin, .npy (float32/uint8/int8).
-// Large contiguous formats are memory-mapped. max_rows < 0 reads every row; otherwise the first
-// max_rows, and a texmex file's row headers are checked only that far.
-Dataset read_vectors(const std::string& path, int64_t max_rows = -1);
+// Vector files: .fvecs .bvecs .ivecs, .fbin .f16bin .u8bin .i8bin .ibin, .npy (float32, float16,
+// float64, uint8, int8), and ann-benchmarks .hdf5 / .h5 (through libhdf5, where this build has
+// it). Large contiguous formats are memory-mapped and used in place; float16 and float64 values
+// are converted to float32 once at read (Dataset::converted_from says so). max_rows < 0 reads
+// every row; otherwise the first max_rows, and a texmex file's row headers are checked only
+// that far. `member` names an .hdf5 file's dataset: "train" when empty ("test" holds the
+// queries); other formats take none.
+Dataset read_vectors(const std::string& path, int64_t max_rows = -1, const std::string& member = "");
+// Writes .fvecs .bvecs .fbin .u8bin .i8bin .npy in the data's own type, and .f16bin from float32
+// rows (rounded to nearest even). .hdf5 is read only.
 void write_vectors(const std::string& path, const DatasetView& data);
-// Neighbour-id files (.ivecs, .ibin): ground truth and search output.
-Neighbors read_neighbors(const std::string& path);
+// Neighbour-id files (.ivecs, .ibin; .hdf5's "neighbors" when `member` is empty): ground truth
+// and search output.
+Neighbors read_neighbors(const std::string& path, const std::string& member = "");
 void write_neighbors(const std::string& path, const Neighbors& neighbors);
+// The metric a vector file declares, if its format carries one: ann-benchmarks .hdf5 files do
+// (attribute `distance`: euclidean -> L2, angular -> Cosine, dot / ip -> InnerProduct). Returns
+// false for a file that declares none; throws Unsupported for a declared metric annforge has not
+// (hamming, jaccard).
+bool declared_metric(const std::string& path, Metric* metric);
 
 // Checks a matrix as build, search and exact_knn do before any work: rows and dim positive, data
 // present and aligned to its elements, fewer rows than 32-bit ids address, and (float32) every
@@ -221,5 +238,17 @@ double recall_at_k(const Neighbors& found, const Neighbors& truth, int k);
 // Which backends this build and this machine offer, and which one `device` resolves to.
 bool gpu_available();
 std::string resolve_backend(Device device);  // "cpu" or "cuda"; throws NoDevice for Gpu without one
+
+// The library's version ("0.1.0"), and what this build and this machine offer.
+const char* version();
+struct SystemInfo {
+  std::string version;
+  std::vector<std::string> backends;  // compiled in: "cpu", and "cuda" where built with it
+  std::string cpu_simd;               // the CPU kernels' instruction set on this CPU: "avx512 +vnni +bf16 +amx-bf16", "avx2 +fma", ...
+  bool gpu_available = false;
+  std::string gpu;                    // the GPU in use ("NVIDIA H200 (140 GiB)"), or why none
+  bool hdf5 = false;                  // .hdf5 input compiled in
+};
+SystemInfo system_info();
 
 }  // namespace annforge

@@ -151,6 +151,9 @@ void annforge_free(annforge_index* index);
  * calls leave it unchanged, as with errno. Valid until the next failing call on this thread. */
 const char* annforge_last_error(void);
 
+/* The library's version ("0.1.0"); a static string. */
+const char* annforge_version(void);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -303,6 +303,8 @@ const char* annforge_last_error(void) {
   return last_error_lost ? "out of memory while recording the error message" : last_error_message.c_str();
 }
 
+const char* annforge_version(void) { return annforge::version(); }
+
 }  // extern "C"
 
 // The C enums are cast straight to and from the C++ ones, so their values must stay equal.

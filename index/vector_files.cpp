@@ -1,7 +1,9 @@
 // Readers and writers for vector files: texmex (.fvecs .bvecs .ivecs), big-ann-benchmarks
-// (.fbin .u8bin .i8bin .ibin) and NumPy (.npy). Contiguous formats are memory-mapped and
-// shared zero-copy; texmex rows carry a per-row header and are copied into one matrix.
+// (.fbin .f16bin .u8bin .i8bin .ibin) and NumPy (.npy); ann-benchmarks' .hdf5 in hdf5_file.cpp.
+// Contiguous formats are memory-mapped and shared zero-copy; texmex rows carry a per-row header
+// and are copied into one matrix; float16 and float64 are converted to float32 once at read.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -10,6 +12,8 @@
 
 #include "annforge.hpp"
 #include "checked_size.hpp"
+#include "half_float.hpp"
+#include "hdf5_file.hpp"
 #include "mapped_file.hpp"
 
 namespace annforge {
@@ -29,27 +33,46 @@ std::string extension_of(const std::string& path) {
   return path.substr(dot + 1);
 }
 
-enum class Layout { Texmex, BigAnn, Npy };
+enum class Layout { Texmex, BigAnn, Npy, Hdf5 };
+// What a file stores; float16 and float64 are converted to float32 once at read.
+enum class Stored { F32, U8, I8, F16, F64, I32 };
+size_t stored_bytes(Stored s) {
+  switch (s) {
+    case Stored::U8: case Stored::I8: return 1;
+    case Stored::F16: return 2;
+    case Stored::F32: case Stored::I32: return 4;
+    case Stored::F64: return 8;
+  }
+  return 0;
+}
+ElementType loaded_type(Stored s) {
+  return s == Stored::U8 ? ElementType::UInt8 : s == Stored::I8 ? ElementType::Int8 : ElementType::Float32;
+}
+Stored stored_as(ElementType type) {
+  return type == ElementType::UInt8 ? Stored::U8 : type == ElementType::Int8 ? Stored::I8 : Stored::F32;
+}
+
 struct FileKind {
   Layout layout;
-  ElementType type;  // for .ivecs/.ibin: the int32 payload is read as neighbours, not vectors
-  bool int32 = false;
+  Stored stored;  // I32: neighbour ids (.ivecs/.ibin), not vectors; .npy/.hdf5: from the header
 };
 
 FileKind kind_of(const std::string& path) {
   std::string ext = extension_of(path);
-  if (ext == "fvecs") return {Layout::Texmex, ElementType::Float32};
-  if (ext == "bvecs") return {Layout::Texmex, ElementType::UInt8};
-  if (ext == "ivecs") return {Layout::Texmex, ElementType::Float32, true};
-  if (ext == "fbin") return {Layout::BigAnn, ElementType::Float32};
-  if (ext == "u8bin") return {Layout::BigAnn, ElementType::UInt8};
-  if (ext == "i8bin") return {Layout::BigAnn, ElementType::Int8};
-  if (ext == "ibin") return {Layout::BigAnn, ElementType::Float32, true};
-  if (ext == "npy") return {Layout::Npy, ElementType::Float32};
+  if (ext == "fvecs") return {Layout::Texmex, Stored::F32};
+  if (ext == "bvecs") return {Layout::Texmex, Stored::U8};
+  if (ext == "ivecs") return {Layout::Texmex, Stored::I32};
+  if (ext == "fbin") return {Layout::BigAnn, Stored::F32};
+  if (ext == "f16bin") return {Layout::BigAnn, Stored::F16};
+  if (ext == "u8bin") return {Layout::BigAnn, Stored::U8};
+  if (ext == "i8bin") return {Layout::BigAnn, Stored::I8};
+  if (ext == "ibin") return {Layout::BigAnn, Stored::I32};
+  if (ext == "npy") return {Layout::Npy, Stored::F32};
+  if (ext == "hdf5" || ext == "h5") return {Layout::Hdf5, Stored::F32};
   throw Error(ErrorCode::InvalidArgument,
               path + (ext.empty() ? std::string(": no file extension to tell its type by")
                                   : ": unknown file type '." + ext + "'") +
-                  " (expected .fvecs .bvecs .ivecs .fbin .u8bin .i8bin .ibin or .npy)");
+                  " (expected .fvecs .bvecs .ivecs .fbin .f16bin .u8bin .i8bin .ibin .npy or .hdf5)");
 }
 
 uint32_t load_u32(const uint8_t* p) {
@@ -151,7 +174,7 @@ bool parse_shape(const std::string& text, int64_t* rows, int64_t* dim) {
 }
 
 // Parses the NumPy header dictionary: {'descr': '<f4', 'fortran_order': False, 'shape': (n, d), }
-RawMatrix parse_npy(const MappedFile& file, ElementType* type) {
+RawMatrix parse_npy(const MappedFile& file, Stored* stored) {
   const std::string& path = file.path();
   static const char kMagic[] = "\x93NUMPY";
   if (file.size() < 10 || std::memcmp(file.data(), kMagic, 6) != 0) format_error(path, "not a .npy file (bad magic)");
@@ -179,20 +202,24 @@ RawMatrix parse_npy(const MappedFile& file, ElementType* type) {
     return start == std::string::npos ? "" : header.substr(start);
   };
   std::string descr = value_after("descr");
-  size_t elem_bytes;
-  if (descr.rfind("'<f4'", 0) == 0) {
-    *type = ElementType::Float32;
-    elem_bytes = 4;
-  } else if (descr.rfind("'|u1'", 0) == 0 || descr.rfind("'u1'", 0) == 0) {
-    *type = ElementType::UInt8;
-    elem_bytes = 1;
-  } else if (descr.rfind("'|i1'", 0) == 0 || descr.rfind("'i1'", 0) == 0) {
-    *type = ElementType::Int8;
-    elem_bytes = 1;
+  auto is = [&](const char* a, const char* b = nullptr) {
+    return descr.rfind(a, 0) == 0 || (b && descr.rfind(b, 0) == 0);
+  };
+  if (is("'<f4'")) {
+    *stored = Stored::F32;
+  } else if (is("'<f2'")) {
+    *stored = Stored::F16;
+  } else if (is("'<f8'")) {
+    *stored = Stored::F64;
+  } else if (is("'|u1'", "'u1'")) {
+    *stored = Stored::U8;
+  } else if (is("'|i1'", "'i1'")) {
+    *stored = Stored::I8;
   } else {
     format_error(path, "unsupported .npy dtype " + descr.substr(0, descr.find(',')) +
-                           " (expected little-endian float32, uint8 or int8)");
+                           " (expected little-endian float32, float16, float64, uint8 or int8)");
   }
+  const size_t elem_bytes = stored_bytes(*stored);
   if (value_after("fortran_order").rfind("False", 0) != 0) format_error(path, ".npy array is in Fortran order; expected C order");
   std::string shape = value_after("shape");
   int64_t n = -1, d = -1;
@@ -215,59 +242,101 @@ RawMatrix parse_npy(const MappedFile& file, ElementType* type) {
   return {file.data() + data_start, n, d, static_cast<size_t>(d) * elem_bytes, elem_bytes};
 }
 
-// Copies (a prefix of) a strided matrix into one contiguous, owned Dataset.
-// Rows with headers between them (.fvecs/.bvecs) packed into one block. A large copy runs on
-// several threads: its first touch of fresh memory costs more than the copy itself on a VM.
-Dataset copy_rows(const RawMatrix& m, int64_t rows, ElementType type) {
-  Dataset out = Dataset::allocate(rows, m.dim, type);
-  auto* dst = static_cast<uint8_t*>(out.mutable_data());
-  const size_t row_bytes = m.dim * m.elem_bytes;
-  auto copy = [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) std::memcpy(dst + i * row_bytes, m.first_row + i * m.stride, row_bytes);
-  };
+// Runs body(begin, end) over [0, rows) on up to 8 threads when the work is large: a large copy's
+// first touch of fresh memory costs more than the copy itself on a VM.
+template <typename Body>
+void over_rows(int64_t rows, size_t bytes, Body body) {
   constexpr size_t kParallelBytes = size_t{32} << 20;
   const int threads = static_cast<int>(std::min(8u, std::max(1u, std::thread::hardware_concurrency())));
-  if (threads == 1 || static_cast<size_t>(rows) * row_bytes < kParallelBytes) {
-    copy(0, rows);
-    return out;
+  if (threads == 1 || bytes < kParallelBytes) {
+    body(int64_t{0}, rows);
+    return;
   }
   std::vector<std::thread> workers;
-  for (int t = 1; t < threads; ++t) workers.emplace_back(copy, rows * t / threads, rows * (t + 1) / threads);
-  copy(0, rows / threads);
+  for (int t = 1; t < threads; ++t) workers.emplace_back(body, rows * t / threads, rows * (t + 1) / threads);
+  body(int64_t{0}, rows / threads);
   for (std::thread& w : workers) w.join();
+}
+
+// Copies (a prefix of) a strided matrix into one contiguous, owned Dataset: rows with headers
+// between them (.fvecs/.bvecs) packed into one block, misaligned rows aligned, and float16 /
+// float64 rows converted to float32.
+Dataset copy_rows(const std::string& path, const RawMatrix& m, int64_t rows, Stored stored) {
+  Dataset out = Dataset::allocate(rows, m.dim, loaded_type(stored));
+  auto* dst = static_cast<uint8_t*>(out.mutable_data());
+  const size_t out_row_bytes = out.view().row_bytes();
+  std::vector<int64_t> out_of_range(8, -1);  // per worker: the first row holding a value float32 cannot
+  std::atomic<int> worker{0};
+  over_rows(rows, static_cast<size_t>(rows) * out_row_bytes, [&](int64_t begin, int64_t end) {
+    const int me = worker++;
+    std::vector<uint8_t> aligned(stored == Stored::F32 || stored == Stored::U8 || stored == Stored::I8
+                                     ? 0 : m.dim * m.elem_bytes);
+    for (int64_t i = begin; i < end; ++i) {
+      const uint8_t* src = m.first_row + i * m.stride;
+      uint8_t* row = dst + i * out_row_bytes;
+      if (stored == Stored::F16) {
+        std::memcpy(aligned.data(), src, aligned.size());  // the source may sit at an odd offset
+        detail::half_to_float(reinterpret_cast<const uint16_t*>(aligned.data()), reinterpret_cast<float*>(row), m.dim);
+      } else if (stored == Stored::F64) {
+        std::memcpy(aligned.data(), src, aligned.size());
+        const size_t bad = detail::double_to_float(reinterpret_cast<const double*>(aligned.data()),
+                                                   reinterpret_cast<float*>(row), m.dim);
+        if (bad < static_cast<size_t>(m.dim) && out_of_range[me % 8] < 0) out_of_range[me % 8] = i * m.dim + bad;
+      } else {
+        std::memcpy(row, src, out_row_bytes);
+      }
+    }
+  });
+  for (int64_t at : out_of_range) {
+    if (at >= 0) {
+      double v;
+      std::memcpy(&v, m.first_row + (at / m.dim) * m.stride + (at % m.dim) * 8, 8);
+      format_error(path, "row " + std::to_string(at / m.dim) + " column " + std::to_string(at % m.dim) + ": " +
+                             std::to_string(v) + " is outside float32's range");
+    }
+  }
   return out;
 }
 
 int64_t clamp_rows(int64_t rows, int64_t max_rows) { return (max_rows >= 0 && max_rows < rows) ? max_rows : rows; }
 
+const char* stored_name(Stored s) { return s == Stored::F16 ? "float16" : s == Stored::F64 ? "float64" : ""; }
+
 }  // namespace
 
-Dataset read_vectors(const std::string& path, int64_t max_rows) {
+Dataset read_vectors(const std::string& path, int64_t max_rows, const std::string& member) {
   if (max_rows == 0) throw Error(ErrorCode::InvalidArgument, path + ": asked to read 0 rows");
   FileKind kind = kind_of(path);
-  if (kind.int32) {
+  if (kind.stored == Stored::I32) {
     throw Error(ErrorCode::InvalidArgument, path + ": holds int32 neighbour ids, not vectors");
   }
+  if (kind.layout == Layout::Hdf5) return detail::read_hdf5_vectors(path, member.empty() ? "train" : member, max_rows);
+  if (!member.empty()) {
+    throw Error(ErrorCode::InvalidArgument, path + ": only .hdf5 files hold named members ('" + member + "' asked for)");
+  }
   auto file = MappedFile::open(path);
-  ElementType type = kind.type;
+  Stored stored = kind.stored;
   RawMatrix m{};
   switch (kind.layout) {
-    case Layout::Texmex: m = parse_texmex(*file, element_size(type), max_rows); break;
-    case Layout::BigAnn: m = parse_bigann(*file, element_size(type)); break;
-    case Layout::Npy: m = parse_npy(*file, &type); break;
+    case Layout::Texmex: m = parse_texmex(*file, stored_bytes(stored), max_rows); break;
+    case Layout::BigAnn: m = parse_bigann(*file, stored_bytes(stored)); break;
+    case Layout::Npy: m = parse_npy(*file, &stored); break;
+    case Layout::Hdf5: break;  // handled above
   }
   int64_t rows = clamp_rows(m.rows, max_rows);
   if (rows == 0) format_error(path, "holds no vectors");
-  // Rows with headers between them, or rows that start misaligned for their element type (a
+  // Rows with headers between them, rows that start misaligned for their element type (a
   // .npy header whose length is not a multiple of 4; reading floats there is undefined
-  // behaviour), are copied into aligned storage.
+  // behaviour), and float16 / float64 rows are copied into aligned float32 storage.
   const bool aligned = reinterpret_cast<uintptr_t>(m.first_row) % m.elem_bytes == 0;
+  const bool converted = stored == Stored::F16 || stored == Stored::F64;
   Dataset read;
-  if (m.stride != m.dim * m.elem_bytes || !aligned) {
-    read = copy_rows(m, rows, type);
+  if (m.stride != m.dim * m.elem_bytes || !aligned || converted) {
+    read = copy_rows(path, m, rows, stored);
+    if (converted) read.set_converted_from(stored_name(stored));
   } else {
     // Contiguous: share the mapping. The file's page cache is the storage; nothing is copied.
-    DatasetView view{m.first_row, rows, m.dim, type};
+    DatasetView view{m.first_row, rows, m.dim, loaded_type(stored)};
     read = Dataset::wrap(view, std::static_pointer_cast<const void>(file));
   }
   read.set_source(path);
@@ -276,12 +345,12 @@ Dataset read_vectors(const std::string& path, int64_t max_rows) {
 
 void write_vectors(const std::string& path, const DatasetView& data) {
   FileKind kind = kind_of(path);
-  if (kind.int32) throw Error(ErrorCode::InvalidArgument, path + ": .ivecs/.ibin hold neighbour ids; write vectors as .fvecs, .bvecs, .fbin, .u8bin, .i8bin or .npy");
-  if (kind.layout != Layout::Npy && kind.type != data.type) {
+  if (kind.stored == Stored::I32) throw Error(ErrorCode::InvalidArgument, path + ": .ivecs/.ibin hold neighbour ids; write vectors as .fvecs, .bvecs, .fbin, .f16bin, .u8bin, .i8bin or .npy");
+  if (kind.layout == Layout::Hdf5) throw Error(ErrorCode::Unsupported, path + ": annforge reads .hdf5 files but does not write them");
+  // .f16bin takes float32 rows and stores them rounded to float16 (nearest even).
+  const bool to_half = kind.stored == Stored::F16;
+  if (kind.layout != Layout::Npy && (to_half ? data.type != ElementType::Float32 : stored_as(data.type) != kind.stored)) {
     throw Error(ErrorCode::InvalidArgument, path + ": cannot store " + to_string(data.type) + " vectors in a ." + extension_of(path) + " file");
-  }
-  if (kind.layout == Layout::Texmex && data.type == ElementType::Int8) {
-    throw Error(ErrorCode::InvalidArgument, path + ": texmex files have no int8 form; use .i8bin or .npy");
   }
   if (data.rows > std::numeric_limits<uint32_t>::max()) throw Error(ErrorCode::InvalidArgument, path + ": too many rows for this format");
   AtomicFileWriter out(path);
@@ -297,9 +366,18 @@ void write_vectors(const std::string& path, const DatasetView& data) {
     case Layout::BigAnn: {
       uint32_t header[2] = {static_cast<uint32_t>(data.rows), static_cast<uint32_t>(data.dim)};
       out.write(header, 8);
-      out.write(data.data, data.rows * data.row_bytes());
+      if (to_half) {
+        std::vector<uint16_t> row(data.dim);
+        for (int64_t i = 0; i < data.rows; ++i) {
+          detail::float_to_half(reinterpret_cast<const float*>(data.row(i)), row.data(), row.size());
+          out.write(row.data(), 2 * row.size());
+        }
+      } else {
+        out.write(data.data, data.rows * data.row_bytes());
+      }
       break;
     }
+    case Layout::Hdf5: break;  // refused above
     case Layout::Npy: {
       const char* descr = data.type == ElementType::Float32 ? "<f4" : data.type == ElementType::UInt8 ? "|u1" : "|i1";
       std::string dict = "{'descr': '" + std::string(descr) + "', 'fortran_order': False, 'shape': (" +
@@ -319,9 +397,13 @@ void write_vectors(const std::string& path, const DatasetView& data) {
   out.commit();
 }
 
-Neighbors read_neighbors(const std::string& path) {
+Neighbors read_neighbors(const std::string& path, const std::string& member) {
   FileKind kind = kind_of(path);
-  if (!kind.int32) throw Error(ErrorCode::InvalidArgument, path + ": neighbour ids must be an .ivecs or .ibin file");
+  if (kind.layout == Layout::Hdf5) return detail::read_hdf5_neighbors(path, member.empty() ? "neighbors" : member);
+  if (kind.stored != Stored::I32) throw Error(ErrorCode::InvalidArgument, path + ": neighbour ids must be an .ivecs, .ibin or .hdf5 file");
+  if (!member.empty()) {
+    throw Error(ErrorCode::InvalidArgument, path + ": only .hdf5 files hold named members ('" + member + "' asked for)");
+  }
   auto file = MappedFile::open(path);
   RawMatrix m = kind.layout == Layout::Texmex ? parse_texmex(*file, 4) : parse_bigann(*file, 4);
   if (m.rows == 0) format_error(path, "holds no rows");
@@ -343,7 +425,7 @@ Neighbors read_neighbors(const std::string& path) {
 
 void write_neighbors(const std::string& path, const Neighbors& neighbors) {
   FileKind kind = kind_of(path);
-  if (!kind.int32) throw Error(ErrorCode::InvalidArgument, path + ": write neighbour ids as .ivecs or .ibin");
+  if (kind.stored != Stored::I32) throw Error(ErrorCode::InvalidArgument, path + ": write neighbour ids as .ivecs or .ibin");
   AtomicFileWriter out(path);
   std::vector<int32_t> row(neighbors.k);
   if (kind.layout == Layout::BigAnn) {
@@ -360,6 +442,11 @@ void write_neighbors(const std::string& path, const Neighbors& neighbors) {
     out.write(row.data(), 4 * row.size());
   }
   out.commit();
+}
+
+bool declared_metric(const std::string& path, Metric* metric) {
+  if (kind_of(path).layout != Layout::Hdf5) return false;
+  return detail::read_hdf5_metric(path, metric);
 }
 
 }  // namespace annforge

@@ -186,6 +186,13 @@ static void check_error_paths(const annforge_index* index, const float* base) {
 
 int main(void) {
   if (annforge_last_error()[0] != '\0') fail("annforge_last_error() is not empty before any call");
+  /* "MAJOR.MINOR.PATCH" */
+  {
+    int major = -1, minor = -1, patch = -1;
+    if (sscanf(annforge_version(), "%d.%d.%d", &major, &minor, &patch) != 3 || major < 0 || minor < 0 || patch < 0) {
+      fail("annforge_version() gave '%s', not MAJOR.MINOR.PATCH", annforge_version());
+    }
+  }
 
   float* base = malloc(sizeof(float) * (size_t)(kRows + kExtraRows) * kDim);
   uint32_t* ids = malloc(sizeof(uint32_t) * (size_t)kQueries * kNeighbors);

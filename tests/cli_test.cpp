@@ -15,6 +15,10 @@
 #include "annforge.hpp"
 #include "tests/test_support.hpp"
 
+#ifdef ANNFORGE_TEST_HDF5
+#include "tests/hdf5_writer.hpp"
+#endif
+
 #ifndef ANNFORGE_CLI_PATH
 #error "tests/CMakeLists.txt passes the CLI binary's path as ANNFORGE_CLI_PATH (test_support.hpp: cli_path())"
 #endif
@@ -359,6 +363,87 @@ TEST_F(Cli, Export) {
   fails("export --index index.afi", {"--out"});
   fails("export --index index.afi --out no/such/dir/x.hnsw", {"no/such/dir/x.hnsw"});
 }
+
+// `annforge help COMMAND` and `annforge COMMAND --help` print the same page: the synopsis and
+// every flag the command takes; each flag the page lists is one the command accepts.
+TEST_F(Cli, HelpForEveryCommand) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> commands = {
+      {"build", {"data", "out", "metric", "degree", "intermediate-degree", "algorithm", "iterations", "device",
+                 "threads", "rows", "seed", "json"}},
+      {"search", {"index", "queries", "k", "beam", "gt", "out", "device", "threads", "json"}},
+      {"gt", {"data", "queries", "out", "k", "metric", "rows", "device", "threads", "json"}},
+      {"info", {"index", "json"}},
+      {"export", {"index", "out", "format", "threads", "seed", "json"}},
+      {"gen", {"n", "dim", "out", "queries", "queries-out", "clusters", "type", "duplicates", "seed", "json"}},
+  };
+  for (const auto& [command, flags] : commands) {
+    SCOPED_TRACE(command);
+    const Result help = ok("help " + command);
+    EXPECT_EQ(ok(command + " --help").out, help.out);
+    EXPECT_EQ(ok(command + " -h").out, help.out);
+    EXPECT_NE(help.out.find("Usage: annforge " + command), std::string::npos) << help.out;
+    size_t listed = 0;
+    for (size_t at = help.out.find("  --"); at != std::string::npos; at = help.out.find("  --", at + 1)) ++listed;
+    EXPECT_EQ(listed, flags.size()) << "flags on the page: " << help.out;
+    for (const std::string& flag : flags) {
+      EXPECT_NE(help.out.find("--" + flag + " "), std::string::npos) << "--" << flag << " missing from:\n" << help.out;
+      // Accepted (whatever else then fails, it is not an unknown flag).
+      const Result r = run(command + " --" + flag + " 1");
+      EXPECT_EQ(r.err.find("unknown flag"), std::string::npos) << r.err;
+    }
+    // Defaults are shown where a flag has one.
+    if (command == "build") EXPECT_NE(help.out.find("--degree N=32"), std::string::npos) << help.out;
+  }
+  fails("help nosuch", {"nosuch"});
+}
+
+TEST_F(Cli, Version) {
+  const Result v = ok("--version");
+  EXPECT_EQ(v.out.rfind(std::string("annforge ") + annforge::version() + "\n", 0), 0u) << v.out;
+  EXPECT_NE(v.out.find("backends: cpu"), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("\ncpu: "), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("\ngpu: "), std::string::npos) << v.out;
+  const SystemInfo info = system_info();
+  EXPECT_NE(v.out.find("cpu: " + info.cpu_simd), std::string::npos) << v.out;
+  EXPECT_FALSE(info.cpu_simd.empty());
+  EXPECT_EQ(info.gpu_available, gpu_available());
+}
+
+#ifdef ANNFORGE_TEST_HDF5
+// An ann-benchmarks file end to end: build takes `train` and the file's metric, search takes
+// `test` and `neighbors`, gt computes the same neighbours the file holds.
+TEST_F(Cli, AnnBenchmarksHdf5) {
+  Rng rng(23);
+  const hsize_t rows = 3000, queries = 100, dim = 24, k = 10;
+  std::vector<float> train(rows * dim);
+  std::vector<double> test(queries * dim);
+  for (float& v : train) v = static_cast<float>(rng.normal());
+  for (double& v : test) v = rng.normal();
+  std::vector<float> test_f(test.begin(), test.end());
+  const Neighbors truth = exact_knn(DatasetView{train.data(), rows, dim, ElementType::Float32},
+                                    DatasetView{test_f.data(), queries, dim, ElementType::Float32}, k, Metric::Cosine);
+  std::vector<int32_t> ids(truth.ids.begin(), truth.ids.end());
+  Hdf5Writer(path("set.hdf5"))
+      .dataset("train", {rows, dim}, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, train)
+      .dataset("test", {queries, dim}, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, test)
+      .dataset("neighbors", {queries, k}, H5T_STD_I32LE, H5T_NATIVE_INT, ids)
+      .attribute("distance", "angular");
+  ok("build --data set.hdf5 --out index.afi --degree 16");
+  EXPECT_EQ(load(path("index.afi")).metric, Metric::Cosine) << "the metric comes from the file's 'distance'";
+  const Result s = ok("search --index index.afi --queries set.hdf5 --gt set.hdf5 --k 10 --beam 64 --json");
+  EXPECT_NE(s.err.find("float64 values converted to float32"), std::string::npos) << "a one-line notice: " << s.err;
+  const std::vector<double> r = recalls_in(s.out);
+  ASSERT_EQ(r.size(), 1u) << s.out;
+  EXPECT_GE(r[0], 0.9) << s.out;
+  ok("gt --data set.hdf5 --queries set.hdf5 --k 10 --out gt.ivecs");
+  EXPECT_EQ(read_neighbors(path("gt.ivecs")).ids, truth.ids);
+  ok("build --data set.hdf5 --out l2.afi --metric l2");
+  EXPECT_EQ(load(path("l2.afi")).metric, Metric::L2) << "--metric overrides the file";
+  fails("build --data set.hdf5 --out x.afi --metric hamming", {"--metric", "hamming"});
+  write_bytes(path("junk.hdf5"), std::string(1000, 'j'));
+  fails("build --data junk.hdf5 --out x.afi", {"junk.hdf5", "not an HDF5 file"});
+}
+#endif
 
 TEST_F(Cli, HelpAndUsage) {
   const Result none = run("");

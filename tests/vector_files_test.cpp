@@ -123,6 +123,87 @@ TEST(VectorFiles, ReadsNpyOfEachType) {
   expect_rows(read_vectors(dir.file("i.npy")), ElementType::Int8, kSignedRows);
 }
 
+// float16 (.npy '<f2', .f16bin) and float64 (.npy '<f8') are converted to float32 at read,
+// exactly (float16) or rounded (float64), and say so.
+TEST(VectorFiles, ReadsFloat16AndFloat64AsFloat32) {
+  TempDir dir;
+  // 1.5, -2, 0.099975586 (the half nearest 0.1), 65504 (the largest half), a subnormal half.
+  const std::vector<std::vector<uint16_t>> halves = {{0x3E00, 0xC000, 0x2E66}, {0x7BFF, 0x0001, 0x8000}};
+  const std::vector<std::vector<float>> as_floats = {{1.5f, -2.0f, 0.0999755859375f},
+                                                     {65504.0f, 5.9604644775390625e-08f, -0.0f}};
+  write_bytes(dir.file("h.npy"), npy("<f2", halves).data());
+  write_bytes(dir.file("h.f16bin"), bigann(halves).data());
+  for (const char* name : {"h.npy", "h.f16bin"}) {
+    const Dataset d = read_vectors(dir.file(name));
+    expect_rows(d, ElementType::Float32, as_floats);
+    EXPECT_EQ(d.converted_from(), "float16") << name;
+    EXPECT_EQ(d.source(), dir.file(name));
+    const Dataset first = read_vectors(dir.file(name), 1);
+    EXPECT_EQ(first.rows(), 1);
+  }
+  const std::vector<std::vector<double>> doubles = {{0.1, -1e-3, 1e30}, {2.5, 3.0, -7.0}};
+  write_bytes(dir.file("d.npy"), npy("<f8", doubles).data());
+  const Dataset d = read_vectors(dir.file("d.npy"));
+  expect_rows(d, ElementType::Float32, std::vector<std::vector<float>>{{0.1f, -1e-3f, 1e30f}, {2.5f, 3.0f, -7.0f}});
+  EXPECT_EQ(d.converted_from(), "float64");
+  // A file read as it is says nothing.
+  write_bytes(dir.file("f.npy"), npy("<f4", kFloatRows).data());
+  EXPECT_EQ(read_vectors(dir.file("f.npy")).converted_from(), "");
+}
+
+TEST(VectorFiles, Float64BeyondFloat32IsAnErrorNamingTheValue) {
+  TempDir dir;
+  write_bytes(dir.file("big.npy"), npy("<f8", std::vector<std::vector<double>>{{1.0, 2.0}, {3.0, -1e300}}).data());
+  try {
+    read_vectors(dir.file("big.npy"));
+    FAIL() << "1e300 cannot be a float32";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Format);
+    EXPECT_NE(std::string(e.what()).find("big.npy"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("row 1 column 1"), std::string::npos) << e.what();
+  }
+}
+
+// .f16bin written from float32 rounds each value to the nearest half; reading it back gives
+// those halves as floats, and a second write is byte-identical.
+TEST(VectorFiles, F16binRoundTrip) {
+  TempDir dir;
+  Rng rng(11);
+  Dataset data = Dataset::allocate(300, 17, ElementType::Float32);
+  auto* values = static_cast<float*>(data.mutable_data());
+  for (int i = 0; i < 300 * 17; ++i) values[i] = static_cast<float>(rng.normal() * 10.0);
+  write_vectors(dir.file("a.f16bin"), data.view());
+  EXPECT_EQ(read_bytes(dir.file("a.f16bin")).size(), 8u + 300u * 17u * 2u);
+  const Dataset back = read_vectors(dir.file("a.f16bin"));
+  ASSERT_EQ(back.rows(), 300);
+  ASSERT_EQ(back.dim(), 17);
+  const auto* read = static_cast<const float*>(back.view().data);
+  for (int i = 0; i < 300 * 17; ++i) {
+    ASSERT_LE(std::fabs(read[i] - values[i]), std::fabs(values[i]) * (1.0f / 2048) + 1e-7f) << i;
+  }
+  write_vectors(dir.file("b.f16bin"), back.view());
+  EXPECT_EQ(read_bytes(dir.file("a.f16bin")), read_bytes(dir.file("b.f16bin")));
+  // Only float32 rows go into an .f16bin.
+  Dataset bytes = Dataset::allocate(2, 4, ElementType::UInt8);
+  EXPECT_THROW(write_vectors(dir.file("c.f16bin"), bytes.view()), Error);
+}
+
+TEST(VectorFiles, TruncatedFloat16FilesAreRefused) {
+  TempDir dir;
+  Bytes cut = bigann(std::vector<std::vector<uint16_t>>{{1, 2, 3}, {4, 5, 6}});
+  std::vector<uint8_t> bytes = cut.data();
+  bytes.resize(bytes.size() - 3);
+  write_bytes(dir.file("cut.f16bin"), bytes);
+  try {
+    read_vectors(dir.file("cut.f16bin"));
+    FAIL() << "a truncated .f16bin must be refused";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Format);
+    EXPECT_NE(std::string(e.what()).find("cut.f16bin"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+  }
+}
+
 // One file written byte by byte as NumPy 1.x lays it out: the header is padded so that the
 // data begins on a 64-byte boundary, with the spare growth spaces NumPy adds.
 TEST(VectorFiles, ReadsNpyLaidOutExactlyAsNumPy1) {
@@ -171,7 +252,9 @@ TEST(VectorFiles, ReadsNpyWrittenByNumPy) {
       "d = sys.argv[1]\n"
       "np.save(d + '/f.npy', (np.arange(1234 * 3, dtype=np.float32).reshape(1234, 3) * 0.5 - 7).astype(np.float32))\n"
       "np.save(d + '/u.npy', (np.arange(5 * 7) % 256).astype(np.uint8).reshape(5, 7))\n"
-      "np.save(d + '/i.npy', (np.arange(4 * 9) - 18).astype(np.int8).reshape(4, 9))\n";
+      "np.save(d + '/i.npy', (np.arange(4 * 9) - 18).astype(np.int8).reshape(4, 9))\n"
+      "np.save(d + '/h.npy', (np.arange(6 * 5, dtype=np.float32).reshape(6, 5) * 0.25 - 3).astype(np.float16))\n"
+      "np.save(d + '/d.npy', np.arange(6 * 5, dtype=np.float64).reshape(6, 5) * 0.25 - 3)\n";
   write_bytes(dir.file("make.py"), script);
   ASSERT_EQ(std::system(("/usr/bin/python3 " + dir.file("make.py") + " " + dir.path()).c_str()), 0);
 
@@ -188,6 +271,11 @@ TEST(VectorFiles, ReadsNpyWrittenByNumPy) {
   EXPECT_EQ(read_bytes(dir.file("f.npy")), npy("<f4", f).data());
   EXPECT_EQ(read_bytes(dir.file("u.npy")), npy("|u1", u).data());
   EXPECT_EQ(read_bytes(dir.file("i.npy")), npy("|i1", s).data());
+  // NumPy's float16 and float64 read as the same float32 values (all exact in both).
+  std::vector<std::vector<float>> quarters(6, std::vector<float>(5));
+  for (int i = 0; i < 30; ++i) quarters[i / 5][i % 5] = static_cast<float>(i) * 0.25f - 3.0f;
+  expect_rows(read_vectors(dir.file("h.npy")), ElementType::Float32, quarters);
+  expect_rows(read_vectors(dir.file("d.npy")), ElementType::Float32, quarters);
 }
 
 TEST(VectorFiles, ReadsNeighborFiles) {
@@ -459,8 +547,12 @@ std::vector<BadFile> bad_files() {
       {"ibin_trailing_bytes", "x.ibin", plus(ibin, {0, 0, 0, 0}), ErrorCode::Format, "", true},
       {"npy_bad_magic", "m.npy", npy_bad_magic, ErrorCode::Format, "magic"},
       {"npy_unknown_version", "v.npy", npy_v4, ErrorCode::Format, "version"},
-      {"npy_float64", "f8.npy", npy_with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (3, 5), }", 120),
-       ErrorCode::Format, "<f8"},
+      {"npy_float64_cut", "f8.npy", npy_with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (3, 5), }", 119),
+       ErrorCode::Format, "truncated"},
+      {"npy_big_endian_float16", "be2.npy",
+       npy_with_header("{'descr': '>f2', 'fortran_order': False, 'shape': (3, 5), }", 30), ErrorCode::Format, ">f2"},
+      {"npy_complex64", "c8.npy", npy_with_header("{'descr': '<c8', 'fortran_order': False, 'shape': (3, 5), }", 120),
+       ErrorCode::Format, "<c8"},
       {"npy_big_endian_float32", "be.npy",
        npy_with_header("{'descr': '>f4', 'fortran_order': False, 'shape': (3, 5), }", 60), ErrorCode::Format, ">f4"},
       {"npy_int32", "i4.npy", npy_with_header("{'descr': '<i4', 'fortran_order': False, 'shape': (3, 5), }", 60),

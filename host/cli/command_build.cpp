@@ -5,6 +5,7 @@
 #include "annforge.hpp"
 #include "host/cli/args.hpp"
 #include "host/cli/commands.hpp"
+#include "host/cli/inputs.hpp"
 #include "host/cli/json.hpp"
 #include "host/cli/progress_bar.hpp"
 
@@ -20,29 +21,50 @@ BuildAlgorithm parse_algorithm(const std::string& name) {
 
 }  // namespace
 
-int run_build(int argc, char** argv) {
-  Args args("build", argc, argv,
-            {"data", "out", "metric", "degree", "intermediate-degree", "algorithm", "device", "threads", "rows",
-             "seed", "iterations"},
-            {"json"});
-  const std::string data_path = args.required("data");
-  const std::string out_path = args.required("out");
+const CommandSpec& build_spec() {
+  static const CommandSpec spec{
+      "build",
+      "build an index: the proximity graph over a file of vectors, saved atomically",
+      "--data FILE --out INDEX [flags]",
+      {{"data", "FILE", "", "the vectors (an .hdf5 file: its 'train' dataset)", true},
+       {"out", "INDEX", "", "the index file to write (written to a temporary name, then renamed)", true},
+       metric_flag(),
+       {"degree", "N", "32", "out-degree of the graph (1..1024)"},
+       {"intermediate-degree", "N", "0", "degree of the kNN graph before pruning; 0: the backend's choice"},
+       {"algorithm", "auto|brute_force|nn_descent", "auto", "kNN graph algorithm; auto: exact up to 3,000 rows"},
+       {"iterations", "N", "1", "NN-Descent local-join rounds after the clustered start"},
+       {"device", "auto|cpu|gpu", "auto", "backend; auto: the GPU where one is usable"},
+       {"threads", "N", "0", "CPU threads; 0: all"},
+       {"rows", "N", "", "build over the first N rows only (default: all)"},
+       {"seed", "S", "42", "random seed (same input and seed: same index)"},
+       {"json", "", "", "print one JSON object instead of text"}},
+      "",
+      "",
+      kVectorFileNote};
+  return spec;
+}
+
+int run_build(const Args& args) {
+  const std::string data_path = args.text("data");
+  const std::string out_path = args.text("out");
   BuildParams params;
-  params.metric = parse_metric(args.text("metric", "l2"));
-  params.graph_degree = static_cast<int>(args.integer("degree", 32, 1, 1024));
-  params.intermediate_degree =
-      static_cast<int>(args.integer("intermediate-degree", 0, 0, 4096));  // 0: the backend's choice
-  params.algorithm = parse_algorithm(args.text("algorithm", "auto"));
-  params.device = parse_device(args.text("device", "auto"));
-  params.threads = static_cast<int>(args.integer("threads", 0, 0, 4096));
-  params.seed = static_cast<uint64_t>(args.integer("seed", 42, 0, INT64_MAX));
-  params.nn_descent_iterations = static_cast<int>(args.integer("iterations", params.nn_descent_iterations, 0, 1000));
+  params.graph_degree = static_cast<int>(args.integer("degree", 1, 1024));
+  params.intermediate_degree = static_cast<int>(args.integer("intermediate-degree", 0, 4096));
+  params.algorithm = parse_algorithm(args.text("algorithm"));
+  params.device = args.device();
+  params.threads = static_cast<int>(args.integer("threads", 0, 4096));
+  params.seed = static_cast<uint64_t>(args.integer("seed", 0, INT64_MAX));
+  params.nn_descent_iterations = static_cast<int>(args.integer("iterations", 0, 1000));
   const bool json = args.has("json");
   // Resolve the device before reading anything, so device=gpu without a GPU fails at once.
   const std::string backend = resolve_backend(params.device);
 
   auto start = std::chrono::steady_clock::now();
-  Dataset data = read_vectors(data_path, args.integer("rows", -1, 1, INT64_MAX));
+  params.metric = metric_for(args, data_path);
+  Dataset data = read_data(data_path, args.has("rows") ? args.integer("rows", 1, INT64_MAX) : -1);
+  // Mapped files are read as the build touches them; converted ones (float16, float64, texmex)
+  // are read here, in full.
+  const double read_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ProgressBar bar(!json);
   params.progress = bar.callback();
   Index index = build(data, params);
@@ -57,7 +79,7 @@ int run_build(int argc, char** argv) {
     o.add("command", "build").add("data", data_path).add("out", out_path).add("vectors", static_cast<long long>(index.rows()));
     o.add("dim", static_cast<long long>(index.dim())).add("metric", to_string(index.metric));
     o.add("graph_degree", index.graph_degree).add("backend", index.backend);
-    o.add("seconds", build_seconds).add("vectors_per_second", rate).add("seconds_with_save", total_seconds);
+    o.add("read_seconds", read_seconds).add("seconds", build_seconds).add("vectors_per_second", rate).add("seconds_with_save", total_seconds);
     std::printf("%s\n", o.str().c_str());
   } else {
     std::printf("built %lld x %lld %s vectors (%s, degree %d) on %s in %.2f s: %.0f vectors/s; saved %s\n",

@@ -12,14 +12,31 @@
 
 namespace annforge::cli {
 
-int run_export(int argc, char** argv) {
-  Args args("export", argc, argv, {"index", "format", "out", "threads", "seed"}, {"json"});
-  const std::string index_path = args.required("index");
-  const std::string out = args.required("out");
+const CommandSpec& export_spec() {
+  static const CommandSpec spec{
+      "export",
+      "write an index in a serving library's format (hnswlib, FAISS IndexHNSWFlat)",
+      "--index INDEX --out FILE [flags]",
+      {{"index", "INDEX", "", "the annforge index to export", true},
+       {"out", "FILE", "", "the file to write (temporary name, then renamed)", true},
+       {"format", "hnswlib|faiss", "hnswlib", "hnswlib: HierarchicalNSW::loadIndex; faiss: faiss::read_index"},
+       {"threads", "N", "0", "threads for building the upper levels; 0: all"},
+       {"seed", "S", "42", "random seed of the upper levels' membership"},
+       {"json", "", "", "print one JSON object instead of text"}},
+      "",
+      "",
+      "cosine indexes are written with normalised vectors (hnswlib's 'cosine' space, FAISS inner product);\n"
+      "8-bit vectors are written as float32. See README.md, \"Serving the graph elsewhere\"."};
+  return spec;
+}
+
+int run_export(const Args& args) {
+  const std::string index_path = args.text("index");
+  const std::string out = args.text("out");
   ExportParams params;
-  params.format = parse_export_format(args.text("format", "hnswlib"));
-  params.threads = static_cast<int>(args.integer("threads", 0, 0, 4096));
-  params.seed = static_cast<uint64_t>(args.integer("seed", 42, 0, (1ll << 62)));
+  params.format = parse_export_format(args.text("format"));
+  params.threads = static_cast<int>(args.integer("threads", 0, 4096));
+  params.seed = static_cast<uint64_t>(args.integer("seed", 0, (1ll << 62)));
   const auto start = std::chrono::steady_clock::now();
   const Index index = load(index_path);
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

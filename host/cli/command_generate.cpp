@@ -14,24 +14,43 @@
 
 namespace annforge::cli {
 
-int run_generate(int argc, char** argv) {
-  Args args("gen", argc, argv, {"n", "dim", "out", "queries", "queries-out", "clusters", "type", "seed", "duplicates"}, {"json"});
-  const int64_t rows = args.integer("n", 0, 1, int64_t{1} << 32);
-  const int64_t dim = args.integer("dim", 0, 1, 65536);
-  if (!args.has("n")) throw Error(ErrorCode::InvalidArgument, "'annforge gen' needs --n");
-  if (!args.has("dim")) throw Error(ErrorCode::InvalidArgument, "'annforge gen' needs --dim");
-  const std::string out_path = args.required("out");
-  const int64_t query_rows = args.integer("queries", 0, 0, int64_t{1} << 32);
-  const std::string queries_path = query_rows > 0 ? args.required("queries-out") : "";
-  const int clusters = static_cast<int>(args.integer("clusters", std::max<int64_t>(8, rows / 2000), 1, 1 << 24));
-  const std::string type_name = args.text("type", "float32");
+const CommandSpec& generate_spec() {
+  static const CommandSpec spec{
+      "gen",
+      "generate a reproducible data set: a mixture of Gaussian clusters (and queries)",
+      "--n N --dim D --out FILE [flags]",
+      {{"n", "N", "", "rows to generate", true},
+       {"dim", "D", "", "dimension (1..65536)", true},
+       {"out", "FILE", "", "the vector file to write (type by extension)", true},
+       {"queries", "M", "0", "also generate M queries from the same mixture"},
+       {"queries-out", "FILE", "", "where the queries go (needed with --queries)"},
+       {"clusters", "C", "", "mixture components (default: rows / 2000, at least 8)"},
+       {"type", "float32|uint8", "float32", "element type"},
+       {"duplicates", "F", "0", "share of rows replaced by exact copies of other rows, in [0, 1)"},
+       {"seed", "S", "7", "random seed"},
+       {"json", "", "", "print one JSON object instead of text"}},
+      "",
+      "",
+      kVectorFileNote};
+  return spec;
+}
+
+int run_generate(const Args& args) {
+  const int64_t rows = args.integer("n", 1, int64_t{1} << 32);
+  const int64_t dim = args.integer("dim", 1, 65536);
+  const std::string out_path = args.text("out");
+  const int64_t query_rows = args.integer("queries", 0, int64_t{1} << 32);
+  if (query_rows > 0 && !args.has("queries-out")) throw Error(ErrorCode::InvalidArgument, "'annforge gen' needs --queries-out with --queries");
+  const std::string queries_path = query_rows > 0 ? args.text("queries-out") : "";
+  const int clusters = static_cast<int>(args.has("clusters") ? args.integer("clusters", 1, 1 << 24) : std::max<int64_t>(8, rows / 2000));
+  const std::string type_name = args.text("type");
   ElementType type;
   if (type_name == "float32") type = ElementType::Float32;
   else if (type_name == "uint8") type = ElementType::UInt8;
   else throw Error(ErrorCode::InvalidArgument, "--type: unknown value '" + type_name + "' (expected float32 or uint8)");
-  const uint64_t seed = static_cast<uint64_t>(args.integer("seed", 7, 0, INT64_MAX));
+  const uint64_t seed = static_cast<uint64_t>(args.integer("seed", 0, INT64_MAX));
 
-  const std::string duplicates_text = args.text("duplicates", "0");
+  const std::string duplicates_text = args.text("duplicates");
   char* end = nullptr;
   const double duplicates = std::strtod(duplicates_text.c_str(), &end);
   if (duplicates_text.empty() || *end != '\0' || !(duplicates >= 0.0 && duplicates < 1.0)) {

@@ -5,27 +5,47 @@
 #include "annforge.hpp"
 #include "host/cli/args.hpp"
 #include "host/cli/commands.hpp"
+#include "host/cli/inputs.hpp"
 #include "host/cli/json.hpp"
 #include "host/cli/progress_bar.hpp"
 
 namespace annforge::cli {
 
-int run_ground_truth(int argc, char** argv) {
-  Args args("gt", argc, argv, {"data", "queries", "k", "out", "metric", "rows", "threads", "device"}, {"json"});
-  const std::string data_path = args.required("data");
-  const std::string queries_path = args.required("queries");
-  const std::string out_path = args.required("out");
-  const int k = static_cast<int>(args.integer("k", 100, 1, 4096));
-  const Metric metric = parse_metric(args.text("metric", "l2"));
-  const int threads = static_cast<int>(args.integer("threads", 0, 0, 4096));
+const CommandSpec& ground_truth_spec() {
+  static const CommandSpec spec{
+      "gt",
+      "exact k nearest neighbours of queries (ground truth), by blocked brute force",
+      "--data FILE --queries FILE --out FILE [flags]",
+      {{"data", "FILE", "", "the base vectors (an .hdf5 file: its 'train' dataset)", true},
+       {"queries", "FILE", "", "the query vectors (an .hdf5 file: its 'test' dataset)", true},
+       {"out", "FILE", "", "the neighbour ids to write (.ivecs or .ibin)", true},
+       {"k", "K", "100", "neighbours per query (1..4096)"},
+       metric_flag(),
+       {"rows", "N", "", "use the first N base rows only (default: all)"},
+       // The CPU by default: ground truth is the reference other results are judged by.
+       {"device", "auto|cpu|gpu", "cpu", "backend; the CPU by default, as the reference"},
+       {"threads", "N", "0", "CPU threads; 0: all"},
+       {"json", "", "", "print one JSON object instead of text"}},
+      "",
+      "",
+      kVectorFileNote};
+  return spec;
+}
+
+int run_ground_truth(const Args& args) {
+  const std::string data_path = args.text("data");
+  const std::string queries_path = args.text("queries");
+  const std::string out_path = args.text("out");
+  const int k = static_cast<int>(args.integer("k", 1, 4096));
+  const int threads = static_cast<int>(args.integer("threads", 0, 4096));
   const bool json = args.has("json");
-  // The CPU by default: ground truth is the reference other results are judged by. Resolved
-  // before reading anything, so --device gpu without a GPU fails at once.
-  const Device device = args.device("cpu");
+  // Resolved before reading anything, so --device gpu without a GPU fails at once.
+  const Device device = args.device();
   const std::string backend = resolve_backend(device);
 
-  Dataset base = read_vectors(data_path, args.integer("rows", -1, 1, INT64_MAX));
-  Dataset queries = read_vectors(queries_path);
+  const Metric metric = metric_for(args, data_path);
+  Dataset base = read_data(data_path, args.has("rows") ? args.integer("rows", 1, INT64_MAX) : -1);
+  Dataset queries = read_queries(queries_path);
   check_vectors(base.view(), data_path);  // a NaN is reported with the file it is in
   check_vectors(queries.view(), queries_path);
   if (queries.dim() != base.dim() || queries.type() != base.type()) {

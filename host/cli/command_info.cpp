@@ -10,13 +10,26 @@
 
 namespace annforge::cli {
 
-int run_info(int argc, char** argv) {
-  Args args("info", argc, argv, {"index"}, {"json"});
+const CommandSpec& info_spec() {
+  static const CommandSpec spec{
+      "info",
+      "describe an index: shape, metric, degree, backend, file version, in-degree spread",
+      "INDEX [--json]",
+      {{"index", "INDEX", "", "the index (or give it as the one argument)"},
+       {"json", "", "", "print one JSON object instead of text"}},
+      "INDEX",
+      "the index file",
+      ""};
+  return spec;
+}
+
+int run_info(const Args& args) {
   std::string path = args.text("index");
-  if (path.empty() && args.positional().size() == 1) path = args.positional()[0];
-  if (path.empty() || args.positional().size() > 1) {
-    throw Error(ErrorCode::InvalidArgument, "'annforge info' needs exactly one index file");
+  if (!path.empty() && !args.positional().empty()) {
+    throw Error(ErrorCode::InvalidArgument, "'annforge info' needs exactly one index file (got --index and " + args.positional() + ")");
   }
+  if (path.empty()) path = args.positional();
+  if (path.empty()) throw Error(ErrorCode::InvalidArgument, "'annforge info' needs exactly one index file");
   Index index = load(path);
   struct stat st {};
   ::stat(path.c_str(), &st);

@@ -6,28 +6,48 @@
 #include "annforge.hpp"
 #include "host/cli/args.hpp"
 #include "host/cli/commands.hpp"
+#include "host/cli/inputs.hpp"
 #include "host/cli/json.hpp"
 #include "host/cli/progress_bar.hpp"
 
 namespace annforge::cli {
 
-int run_search(int argc, char** argv) {
-  Args args("search", argc, argv, {"index", "queries", "k", "gt", "beam", "out", "device", "threads"},
-            {"json"});
-  const std::string index_path = args.required("index");
-  const std::string queries_path = args.required("queries");
-  const int k = static_cast<int>(args.integer("k", 10, 1, 4096));
-  const std::vector<long long> beams = args.integers("beam", {std::max(64, k)}, 1, 1 << 20);
+const CommandSpec& search_spec() {
+  static const CommandSpec spec{
+      "search",
+      "search an index with a batch of queries; recall@k against ground truth",
+      "--index INDEX --queries FILE [flags]",
+      {{"index", "INDEX", "", "the index to search", true},
+       {"queries", "FILE", "", "the query vectors (an .hdf5 file: its 'test' dataset)", true},
+       {"k", "K", "10", "neighbours per query (1..4096)"},
+       {"beam", "N[,N...]", "", "beam widths to sweep (default: max(64, k))"},
+       {"gt", "FILE", "", "ground-truth ids (.ivecs, .ibin, or an .hdf5 file's 'neighbors'): report recall@k"},
+       {"out", "FILE", "", "write the found ids (.ivecs or .ibin; the last beam's)"},
+       {"device", "auto|cpu|gpu", "auto", "backend; auto: the GPU where one is usable"},
+       {"threads", "N", "0", "CPU threads; 0: all"},
+       {"json", "", "", "print one JSON object per beam width instead of text"}},
+      "",
+      "",
+      kVectorFileNote};
+  return spec;
+}
+
+int run_search(const Args& args) {
+  const std::string index_path = args.text("index");
+  const std::string queries_path = args.text("queries");
+  const int k = static_cast<int>(args.integer("k", 1, 4096));
+  const std::vector<long long> beams =
+      args.has("beam") ? args.integers("beam", 1, 1 << 20) : std::vector<long long>{std::max(64, k)};
   const std::string gt_path = args.text("gt");
   const std::string out_path = args.text("out");
   const bool json = args.has("json");
   SearchParams params;
-  params.device = parse_device(args.text("device", "auto"));
-  params.threads = static_cast<int>(args.integer("threads", 0, 0, 4096));
+  params.device = args.device();
+  params.threads = static_cast<int>(args.integer("threads", 0, 4096));
   resolve_backend(params.device);
 
   Index index = load(index_path);
-  Dataset queries = read_vectors(queries_path);
+  Dataset queries = read_queries(queries_path);
   check_vectors(queries.view(), queries_path);  // a NaN is reported with the file it is in
   if (queries.dim() != index.dim() || queries.type() != index.vectors.type()) {
     throw Error(ErrorCode::InvalidArgument, queries_path + ": queries are " + std::to_string(queries.dim()) + "-dimensional " +

@@ -1,5 +1,5 @@
 // annforge: the command-line front end. Every failure ends as one line on stderr naming the
-// file or flag at fault, and a non-zero exit code.
+// file or flag at fault, and a non-zero exit code (2 for a bad command line, 1 otherwise).
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -9,52 +9,89 @@
 
 namespace {
 
-const char kUsage[] =
-    "annforge: batch proximity-graph index builder for vector search\n"
-    "\n"
-    "  annforge build  --data FILE --out INDEX [--metric l2|ip|cosine] [--degree 32]\n"
-    "                  [--intermediate-degree 0=auto] [--algorithm auto|brute_force|nn_descent]\n"
-    "                  [--iterations N] [--device auto|cpu|gpu] [--threads N] [--rows N]\n"
-    "                  [--seed S] [--json]\n"
-    "  annforge search --index INDEX --queries FILE --k 10 [--gt FILE] [--beam N[,N...]]\n"
-    "                  [--out FILE.ivecs|.ibin] [--device auto|cpu|gpu] [--threads N] [--json]\n"
-    "  annforge gt     --data FILE --queries FILE --k 100 --out FILE.ivecs|.ibin\n"
-    "                  [--metric l2|ip|cosine] [--rows N] [--device auto|cpu|gpu] [--threads N]\n"
-    "                  [--json]\n"
-    "  annforge info   INDEX [--json]\n"
-    "  annforge export --index INDEX --out FILE [--format hnswlib|faiss] [--threads N] [--seed S]\n"
-    "                  [--json]\n"
-    "  annforge gen    --n N --dim D --out FILE [--queries M --queries-out FILE]\n"
-    "                  [--clusters C] [--type float32|uint8] [--duplicates F] [--seed S] [--json]\n"
-    "\n"
-    "Vector files: .fvecs .bvecs .fbin .u8bin .i8bin .npy; neighbour ids: .ivecs .ibin.\n";
+using annforge::cli::Command;
+using annforge::cli::commands;
+
+std::string usage() {
+  std::string text = "annforge " + std::string(annforge::version()) +
+                     ": batch proximity-graph index builder for vector search\n\nUsage:\n";
+  for (const Command& c : commands()) {
+    const auto& spec = c.spec();
+    std::string line = "  annforge " + spec.name;
+    line.resize(20, ' ');
+    text += line + spec.summary + "\n";
+  }
+  text +=
+      "\n  annforge help COMMAND    every flag of COMMAND with its meaning and default\n"
+      "                           (also: annforge COMMAND --help)\n"
+      "  annforge --version       version, backends, this CPU's SIMD level, the GPU found\n"
+      "\nExample: annforge gen --n 100000 --dim 64 --out base.fbin --queries 1000 --queries-out q.fbin\n"
+      "         annforge build --data base.fbin --out base.afi\n"
+      "         annforge gt --data base.fbin --queries q.fbin --k 10 --out gt.ivecs\n"
+      "         annforge search --index base.afi --queries q.fbin --gt gt.ivecs --beam 32,64,128\n";
+  return text;
+}
+
+const Command* find_command(const std::string& name) {
+  for (const Command& c : commands()) {
+    if (c.spec().name == name) return &c;
+  }
+  return nullptr;
+}
+
+int unknown_command(const std::string& name) {
+  std::fprintf(stderr, "annforge: unknown command '%s' (see 'annforge help')\n", name.c_str());
+  return 2;
+}
+
+int print_version() {
+  const annforge::SystemInfo info = annforge::system_info();
+  std::string backends;
+  for (const std::string& b : info.backends) backends += (backends.empty() ? "" : ", ") + b;
+  std::printf("annforge %s\n", info.version.c_str());
+  std::printf("backends: %s\n", backends.c_str());
+  std::printf("cpu: %s\n", info.cpu_simd.c_str());
+  std::printf("gpu: %s\n", info.gpu.c_str());
+  std::printf("hdf5 input: %s\n", info.hdf5 ? "yes" : "no (built without libhdf5)");
+  return 0;
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || !std::strcmp(argv[1], "help") || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
-    std::fputs(kUsage, argc < 2 ? stderr : stdout);
-    return argc < 2 ? 2 : 0;
-  }
-  std::string command = argv[1];
-  try {
-    using namespace annforge::cli;
-    if (command == "build") return run_build(argc - 2, argv + 2);
-    if (command == "search") return run_search(argc - 2, argv + 2);
-    if (command == "gt") return run_ground_truth(argc - 2, argv + 2);
-    if (command == "info") return run_info(argc - 2, argv + 2);
-    if (command == "gen") return run_generate(argc - 2, argv + 2);
-    if (command == "export") return run_export(argc - 2, argv + 2);
-    std::fprintf(stderr, "annforge: unknown command '%s' (see 'annforge help')\n", command.c_str());
+  if (argc < 2) {
+    std::fputs(usage().c_str(), stderr);
     return 2;
+  }
+  const std::string first = argv[1];
+  if (first == "--version" || first == "version") return print_version();
+  if (first == "help" || first == "--help" || first == "-h") {
+    if (argc < 3) {
+      std::fputs(usage().c_str(), stdout);
+      return 0;
+    }
+    const Command* command = find_command(argv[2]);
+    if (!command) return unknown_command(argv[2]);
+    std::fputs(annforge::cli::help_text(command->spec()).c_str(), stdout);
+    return 0;
+  }
+  const Command* command = find_command(first);
+  if (!command) return unknown_command(first);
+  try {
+    annforge::cli::Args args(command->spec(), argc - 2, argv + 2);
+    if (args.help_requested()) {
+      std::fputs(annforge::cli::help_text(command->spec()).c_str(), stdout);
+      return 0;
+    }
+    return command->run(args);
   } catch (const annforge::Error& e) {
-    std::fprintf(stderr, "annforge %s: error: %s\n", command.c_str(), e.what());
+    std::fprintf(stderr, "annforge %s: error: %s\n", first.c_str(), e.what());
     return e.code() == annforge::ErrorCode::InvalidArgument ? 2 : 1;
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "annforge %s: error: out of memory\n", command.c_str());
+    std::fprintf(stderr, "annforge %s: error: out of memory\n", first.c_str());
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "annforge %s: error: %s\n", command.c_str(), e.what());
+    std::fprintf(stderr, "annforge %s: error: %s\n", first.c_str(), e.what());
     return 1;
   }
 }

@@ -1,4 +1,5 @@
 // GPU context creation and streamed transfers (gpu_context.hpp).
+#include <cstdio>
 #include "host/cuda/gpu_context.hpp"
 
 #include <algorithm>
@@ -103,6 +104,14 @@ GpuContext* gpu_context() {
 const std::string& gpu_unavailable_reason() {
   gpu_context();
   return unavailable_reason();
+}
+
+std::string gpu_description() {
+  const GpuContext* gpu = gpu_context();
+  if (!gpu) return unavailable_reason();
+  char memory[32];
+  std::snprintf(memory, sizeof memory, " (%.0f GiB)", static_cast<double>(gpu->total_memory) / (1u << 30));
+  return gpu->name + memory;
 }
 
 void upload(GpuContext& gpu, const void* host, void* device, size_t bytes) {

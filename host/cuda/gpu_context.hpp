@@ -36,6 +36,8 @@ struct GpuContext {
 // reason is kept for error messages).
 GpuContext* gpu_context();
 const std::string& gpu_unavailable_reason();
+// The device in use, "NAME (N GiB)", or why none is usable.
+std::string gpu_description();
 
 // Host <-> device copies of large buffers through the pinned staging buffers, on both copy
 // streams: the CPU fills one staging buffer while the other is in flight. upload returns once

@@ -37,6 +37,9 @@ bigann(f"{out}/a.u8bin", u); bigann(f"{out}/a.i8bin", i)
 texmex(f"{out}/a.ivecs", ids); bigann(f"{out}/a.ibin", ids)
 bigann(f"{out}/levels.u8bin", rng.integers(0, 256, (600, 2), dtype=np.uint8))
 np.save(f"{out}/a.npy", f); np.save(f"{out}/b.npy", u); np.save(f"{out}/c.npy", i)
+# float16 and float64, converted at read.
+bigann(f"{out}/a.f16bin", f.astype(np.float16)); bigann(f"{out}/b.f16bin", f[:1].astype(np.float16))
+np.save(f"{out}/e.npy", f.astype(np.float16)); np.save(f"{out}/g.npy", f.astype(np.float64))
 # A header whose length is not a multiple of 4: the float data starts misaligned.
 with open(f"{out}/d.npy", "wb") as fh:
     d = b"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }"
@@ -49,7 +52,7 @@ seed() {  # seed HARNESS FILE...
   local harness=$1; shift
   for file in "$@"; do cp "$file" "$corpus/$harness/$(basename "$file")"; done
 }
-for ext in fvecs bvecs fbin u8bin i8bin npy ivecs ibin; do seed "fuzz_read_$ext" "$work"/*."$ext"; done
+for ext in fvecs bvecs fbin f16bin u8bin i8bin npy ivecs ibin; do seed "fuzz_read_$ext" "$work"/*."$ext"; done
 
 "$cli" build --data "$work/a.fbin" --out "$work/l2-f32.afi" --degree 3 >/dev/null
 "$cli" build --data "$work/a.u8bin" --out "$work/ip-u8.afi" --degree 2 --metric ip >/dev/null

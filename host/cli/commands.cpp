@@ -1,0 +1,13 @@
+#include "host/cli/commands.hpp"
+
+namespace annforge::cli {
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> all{
+      {build_spec, run_build},     {search_spec, run_search}, {ground_truth_spec, run_ground_truth},
+      {info_spec, run_info},       {export_spec, run_export}, {generate_spec, run_generate},
+  };
+  return all;
+}
+
+}  // namespace annforge::cli
