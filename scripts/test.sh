@@ -2,7 +2,8 @@
 # Installs what is missing, builds every target and unpacks the real data sets when ../shared is
 # beside the repository; runs the checking build (the test suite under AddressSanitizer +
 # UndefinedBehaviorSanitizer with every fuzz harness's seeds, scripts/sanitize.sh, then each
-# libFuzzer harness for FUZZ_SECONDS, scripts/fuzz.sh), and last the whole test suite.
+# libFuzzer harness for FUZZ_SECONDS, scripts/fuzz.sh), the Python package's pytest suite
+# (scripts/python.sh), and last the whole test suite.
 # Exits non-zero when a test fails, a sanitizer reports, or a fuzzer finds a crash.
 # Environment: BUILD_DIR (default build); ANNFORGE_CUDA=AUTO|ON|OFF (see scripts/build.sh);
 #              SANITIZE=0 skips the sanitizer build and the fuzzers; FUZZ_SECONDS (default 60
@@ -23,6 +24,10 @@ if [ "${SANITIZE:-1}" != 0 ]; then
     bash scripts/fuzz.sh "$fuzz_seconds"
   fi
 fi
+
+# The Python package: built into .venv with pip (scikit-build-core + nanobind), its pytest suite.
+echo "== test.sh: the Python package (scripts/python.sh)"
+bash scripts/python.sh
 
 # The main suite last, so that its summary closes the output.
 echo "== test.sh: the test suite ($build_dir)"

@@ -1,0 +1,148 @@
+"""Build and search through Python: recall against exact ground truth, the graph's invariants
+through its zero-copy view, save/load, extend, export, and each metric and dtype."""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import annforge
+from conftest import clustered, recall
+
+
+def test_build_search_recall(data):
+    base, queries = data
+    index = annforge.build(base, metric="l2", graph_degree=16, threads=2, progress=False)
+    assert (index.rows, index.dim, index.graph_degree, index.metric, index.backend) == (6000, 24, 16, "l2", "cpu")
+    ids, distances = index.search(queries, k=10, beam_width=64)
+    assert ids.shape == (200, 10) and ids.dtype == np.uint32
+    assert distances.shape == (200, 10) and distances.dtype == np.float32
+    truth, truth_distances = annforge.exact_knn(base, queries, k=10, metric="l2")
+    assert recall(ids, truth) >= 0.95
+    # Distances are the squared L2 of the returned rows, nearest first.
+    expected = ((base[ids[0]] - queries[0]) ** 2).sum(axis=1)
+    np.testing.assert_allclose(distances[0], expected, rtol=1e-4, atol=1e-3)
+    assert np.all(np.diff(distances, axis=1) >= 0)
+
+
+def test_graph_view_invariants_and_zero_copy(data):
+    base, _ = data
+    index = annforge.build(base, graph_degree=16, progress=False)
+    graph = index.graph
+    assert graph.shape == (6000, 16) and graph.dtype == np.uint32
+    assert not graph.flags.writeable
+    assert graph.max() < 6000
+    assert not np.any(graph == np.arange(6000)[:, None]), "no self loops"
+    assert all(len(set(row)) == 16 for row in graph.tolist()), "no repeated neighbours"
+    # The same memory on every access: a view, not a copy.
+    assert index.graph.__array_interface__["data"][0] == graph.__array_interface__["data"][0]
+
+
+def test_input_is_used_in_place_and_kept_alive():
+    base = clustered(3000, 16, seed=3)
+    queries = base[:50].copy()
+    index = annforge.build(base, graph_degree=16, progress=False)
+    del base  # the index holds the array
+    ids, _ = index.search(queries, k=1)
+    assert np.array_equal(ids[:, 0], np.arange(50))
+
+
+@pytest.mark.parametrize("metric", ["l2", "ip", "cosine"])
+def test_each_metric(metric, data):
+    base, queries = data
+    index = annforge.build(base, metric=metric, graph_degree=16, progress=False)
+    ids, _ = index.search(queries, k=10, beam_width=64)
+    truth, _ = annforge.exact_knn(base, queries, k=10, metric=metric)
+    assert recall(ids, truth) >= 0.9
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.float16, np.float64])
+def test_each_dtype(dtype):
+    rng = np.random.default_rng(4)
+    if dtype == np.uint8:
+        base = rng.integers(0, 256, (3000, 32)).astype(np.uint8)
+    elif dtype == np.int8:
+        base = rng.integers(-128, 128, (3000, 32)).astype(np.int8)
+    else:
+        base = clustered(3000, 32, seed=5).astype(dtype)
+    index = annforge.build(base, graph_degree=16, progress=False)
+    # float16 / float64 are converted to float32 once; 8-bit types are kept as they are.
+    assert index.dtype == {np.uint8: "uint8", np.int8: "int8"}.get(dtype, "float32")
+    ids, _ = index.search(base[:100], k=10)
+    truth, _ = annforge.exact_knn(base, base[:100], k=10)
+    assert recall(ids, truth) >= 0.9
+
+
+def test_pytorch_cpu_tensor_if_installed(data):
+    torch = pytest.importorskip("torch")
+    base, queries = data
+    index = annforge.build(torch.from_numpy(base), graph_degree=16, progress=False)
+    ids, _ = index.search(torch.from_numpy(queries), k=10)
+    truth, _ = annforge.exact_knn(base, queries, k=10)
+    assert recall(ids, truth) >= 0.95
+
+
+def test_save_load_round_trip(tmp_path, data):
+    base, queries = data
+    index = annforge.build(base, graph_degree=16, progress=False)
+    path = str(tmp_path / "index.afi")
+    index.save(path)
+    loaded = annforge.load(path)
+    assert (loaded.rows, loaded.dim, loaded.metric) == (index.rows, index.dim, index.metric)
+    assert np.array_equal(loaded.graph, index.graph)
+    assert np.array_equal(loaded.search(queries, k=10)[0], index.search(queries, k=10)[0])
+    # A second save of the loaded index is byte for byte the first.
+    again = str(tmp_path / "again.afi")
+    loaded.save(again)
+    assert open(path, "rb").read() == open(again, "rb").read()
+    # No temporary left behind.
+    assert sorted(os.listdir(tmp_path)) == ["again.afi", "index.afi"]
+
+
+def test_extend_keeps_old_views_valid(data):
+    base, queries = data
+    index = annforge.build(base[:4000], graph_degree=16, progress=False)
+    old_graph = index.graph
+    before = old_graph.copy()
+    index.extend(base[4000:])
+    assert index.rows == 6000
+    assert np.array_equal(old_graph, before), "a view taken before extend still shows that graph"
+    assert index.graph.shape == (6000, 16)
+    ids, _ = index.search(queries, k=10)
+    truth, _ = annforge.exact_knn(base, queries, k=10)
+    assert recall(ids, truth) >= 0.9
+
+
+def test_export_hnswlib_loads_in_hnswlib(tmp_path, data):
+    hnswlib = pytest.importorskip("hnswlib")
+    base, queries = data
+    index = annforge.build(base, graph_degree=16, progress=False)
+    path = str(tmp_path / "index.hnsw")
+    index.export(path, format="hnswlib")
+    served = hnswlib.Index(space="l2", dim=base.shape[1])
+    served.load_index(path)
+    served.set_ef(64)
+    labels, _ = served.knn_query(queries, k=10)
+    truth, _ = annforge.exact_knn(base, queries, k=10)
+    assert recall(labels, truth) >= 0.9
+
+
+def test_read_vectors_zero_copy(tmp_path):
+    base = clustered(500, 8, seed=6)
+    path = tmp_path / "base.npy"
+    np.save(path, base)
+    read = annforge.read_vectors(str(path))
+    assert read.dtype == np.float32 and read.shape == (500, 8)
+    assert np.array_equal(read, base)
+    assert not read.flags.writeable, "a view of the file's mapping"
+    np.save(tmp_path / "half.npy", base.astype(np.float16))
+    half = annforge.read_vectors(str(tmp_path / "half.npy"))
+    assert half.dtype == np.float32
+    assert np.array_equal(half, base.astype(np.float16).astype(np.float32))
+
+
+def test_system_info():
+    info = annforge.system_info()
+    assert info["version"] == annforge.__version__
+    assert "cpu" in info["backends"]
+    assert info["cpu_simd"]
