@@ -43,6 +43,21 @@ if(TARGET annforge_shared)
   endif()
 endif()
 set_target_properties(annforge_cli PROPERTIES INSTALL_RPATH_USE_LINK_PATH TRUE)
+# INSTALL_RPATH_USE_LINK_PATH leaves out link folders inside this project, which is where
+# scripts/cuda-deps.sh puts the RAFT / RMM / rapids-logger wheels (.deps/rapids/): name those.
+if(ANNFORGE_WITH_CUDA)
+  set(_annforge_wheel_rpath "")
+  foreach(_pkg raft rmm rapids_logger)
+    if(${_pkg}_DIR)
+      get_filename_component(_libdir "${${_pkg}_DIR}/../.." ABSOLUTE)
+      list(APPEND _annforge_wheel_rpath "${_libdir}")
+    endif()
+  endforeach()
+  set_property(TARGET annforge_cli APPEND PROPERTY INSTALL_RPATH ${_annforge_wheel_rpath})
+  if(TARGET annforge_shared)
+    set_property(TARGET annforge_shared APPEND PROPERTY INSTALL_RPATH ${_annforge_wheel_rpath})
+  endif()
+endif()
 
 install(TARGETS ${_annforge_install_targets} EXPORT annforge-targets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}

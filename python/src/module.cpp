@@ -7,6 +7,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -82,6 +83,19 @@ void add_error_types(nb::module_& m) {
   });
 }
 
+// Seconds the last build / search on this thread spent inside the library (between entering the
+// C++ call and its return): what bench/python_overhead.py subtracts from the Python call's time
+// to measure what the binding itself costs.
+thread_local double library_seconds = 0.0;
+class LibraryTimer {
+ public:
+  LibraryTimer() : start_(std::chrono::steady_clock::now()) {}
+  ~LibraryTimer() { library_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+};
+
 Metric metric_from(const std::string& name) { return parse_metric(name); }
 
 Device device_from(const std::string& name) { return parse_device(name); }
@@ -102,6 +116,7 @@ nb::tuple search_index(const PyIndex& self, const AnyArray& queries, int k, int 
   {
     nb::gil_scoped_release release;
     std::shared_lock<std::shared_mutex> shared(*self.lock);
+    LibraryTimer timer;
     search(self.get(), q.view(), k, params, ids, distances);
   }
   return nb::make_tuple(ids_array, distances_array);
@@ -199,6 +214,7 @@ NB_MODULE(_annforge, m) {
         PyIndex out;
         {
           nb::gil_scoped_release release;
+          LibraryTimer timer;
           out.index = std::make_shared<const Index>(build(data, params));
         }
         return out;
@@ -278,6 +294,9 @@ NB_MODULE(_annforge, m) {
         return ids_array;
       },
       "path"_a, "member"_a = "");
+
+  m.def("_library_seconds", []() { return library_seconds; },
+        "Seconds the last build or search on this thread spent inside the C++ library.");
 
   m.def("system_info", []() {
     const SystemInfo info = system_info();
