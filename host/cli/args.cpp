@@ -179,6 +179,12 @@ std::vector<long long> Args::integers(const std::string& name, long long min, lo
   return out;
 }
 
+Flag json_flag(const char* help) { return {"json", "", "", help}; }
+
+Flag threads_flag(const char* help) { return {"threads", "N", "0", help}; }
+
+Flag device_flag() { return {"device", "auto|cpu|gpu", "auto", "backend; auto: the GPU where one is usable"}; }
+
 std::string help_text(const CommandSpec& spec) {
   Parser parser(spec);
   return parser.app.help();

@@ -54,6 +54,11 @@ class Args {
   bool help_ = false;
 };
 
+// The flags several commands share, declared once.
+Flag json_flag(const char* help = "print one JSON object instead of text");
+Flag threads_flag(const char* help = "CPU threads; 0: all");
+Flag device_flag();  // --device auto|cpu|gpu, default auto
+
 // `annforge help COMMAND` / `annforge COMMAND --help`: the synopsis, every flag with its meaning
 // and default, and the command's notes.
 std::string help_text(const CommandSpec& spec);

@@ -20,9 +20,9 @@ const CommandSpec& export_spec() {
       {{"index", "INDEX", "", "the annforge index to export", true},
        {"out", "FILE", "", "the file to write (temporary name, then renamed)", true},
        {"format", "hnswlib|faiss", "hnswlib", "hnswlib: HierarchicalNSW::loadIndex; faiss: faiss::read_index"},
-       {"threads", "N", "0", "threads for building the upper levels; 0: all"},
+       threads_flag("threads for building the upper levels; 0: all"),
        {"seed", "S", "42", "random seed of the upper levels' membership"},
-       {"json", "", "", "print one JSON object instead of text"}},
+       json_flag()},
       "",
       "",
       "cosine indexes are written with normalised vectors (hnswlib's 'cosine' space, FAISS inner product);\n"

@@ -28,7 +28,7 @@ const CommandSpec& generate_spec() {
        {"type", "float32|uint8", "float32", "element type"},
        {"duplicates", "F", "0", "share of rows replaced by exact copies of other rows, in [0, 1)"},
        {"seed", "S", "7", "random seed"},
-       {"json", "", "", "print one JSON object instead of text"}},
+       json_flag()},
       "",
       "",
       kVectorFileNote};

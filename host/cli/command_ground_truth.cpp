@@ -24,8 +24,8 @@ const CommandSpec& ground_truth_spec() {
        {"rows", "N", "", "use the first N base rows only (default: all)"},
        // The CPU by default: ground truth is the reference other results are judged by.
        {"device", "auto|cpu|gpu", "cpu", "backend; the CPU by default, as the reference"},
-       {"threads", "N", "0", "CPU threads; 0: all"},
-       {"json", "", "", "print one JSON object instead of text"}},
+       threads_flag(),
+       json_flag()},
       "",
       "",
       kVectorFileNote};

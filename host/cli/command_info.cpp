@@ -16,7 +16,7 @@ const CommandSpec& info_spec() {
       "describe an index: shape, metric, degree, backend, file version, in-degree spread",
       "INDEX [--json]",
       {{"index", "INDEX", "", "the index (or give it as the one argument)"},
-       {"json", "", "", "print one JSON object instead of text"}},
+       json_flag()},
       "INDEX",
       "the index file",
       ""};

@@ -23,9 +23,9 @@ const CommandSpec& search_spec() {
        {"beam", "N[,N...]", "", "beam widths to sweep (default: max(64, k))"},
        {"gt", "FILE", "", "ground-truth ids (.ivecs, .ibin, or an .hdf5 file's 'neighbors'): report recall@k"},
        {"out", "FILE", "", "write the found ids (.ivecs or .ibin; the last beam's)"},
-       {"device", "auto|cpu|gpu", "auto", "backend; auto: the GPU where one is usable"},
-       {"threads", "N", "0", "CPU threads; 0: all"},
-       {"json", "", "", "print one JSON object per beam width instead of text"}},
+       device_flag(),
+       threads_flag(),
+       json_flag("print one JSON object per beam width instead of text")},
       "",
       "",
       kVectorFileNote};
