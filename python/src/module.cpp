@@ -135,6 +135,14 @@ NB_MODULE(_annforge, m) {
   add_error_types(m);
 
   nb::class_<PyIndex>(m, "Index", "A built index: the vectors, the fixed-degree graph and its search levels.")
+      .def("__len__", [](const PyIndex& s) { return s.get().rows(); }, "Number of vectors.")
+      .def("__repr__",
+           [](const PyIndex& s) {
+             const Index& i = s.get();
+             return "<annforge.Index " + std::to_string(i.rows()) + " x " + std::to_string(i.dim()) + " " +
+                    to_string(i.vectors.type()) + ", " + to_string(i.metric) + ", degree " +
+                    std::to_string(i.graph_degree) + ", built on " + i.backend + ">";
+           })
       .def_prop_ro("rows", [](const PyIndex& s) { return s.get().rows(); }, "Number of vectors.")
       .def_prop_ro("dim", [](const PyIndex& s) { return s.get().dim(); }, "Dimension of the vectors.")
       .def_prop_ro("graph_degree", [](const PyIndex& s) { return s.get().graph_degree; }, "Out-degree of the graph.")

@@ -146,3 +146,23 @@ def test_system_info():
     assert info["version"] == annforge.__version__
     assert "cpu" in info["backends"]
     assert info["cpu_simd"]
+
+
+def test_repr_and_len(data):
+    base, _ = data
+    index = annforge.build(base, graph_degree=16, progress=False)
+    assert len(index) == 6000
+    assert repr(index) == "<annforge.Index 6000 x 24 float32, l2, degree 16, built on cpu>"
+
+
+def test_progress_bar_on_stderr(data, capsys, monkeypatch):
+    """progress=True draws a bar on stderr: tqdm's where installed, else the plain one."""
+    base, _ = data
+    annforge.build(base[:3000], graph_degree=16, progress=True)
+    err = capsys.readouterr().err
+    assert "knn" in err or "optimize" in err, err
+    # Without tqdm: the plain bar, ending with a newline.
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    annforge.build(base[:3000], graph_degree=16, progress=True)
+    err = capsys.readouterr().err
+    assert "%" in err and err.endswith("\n"), err
