@@ -6,8 +6,8 @@
 //    diagonal, nothing written past the tile;
 //  - cluster_knn_graph on every FloatDots path this CPU has: the same recall against exact
 //    neighbours as the fp32 path (within 0.003), lists without self loops or repeats, and stored
-//    distances that are exact fp32 distances (re-ranked), on offset data for L2 (which only the
-//    centring keeps accurate in bf16) and on cosine and inner product.
+//    distances within bf16's rounding of the exact ones (the lists are not re-ranked), on offset
+//    data for L2 (which only the centring keeps accurate in bf16) and on cosine and inner product.
 // Kernel tests skip, saying why, where this CPU lacks the instructions.
 #include <gtest/gtest.h>
 
@@ -239,6 +239,38 @@ TEST(ClusterKnn, EveryFloatDotsPathKeepsTheExactPathsRecall) {
       for (int64_t d = 0; d < dim; ++d) sum += double{x[a * dim + d]} * x[a * dim + d] + double{x[b * dim + d]} * x[b * dim + d];
       return sum;
     };
+    auto squared_norm = [&](int64_t a) { return squared_norm_sum(a, a) / 2; };
+    // The data's radius: the largest distance of a row from the mean of all rows.
+    double radius = 0.0;
+    {
+      const float* x = static_cast<const float*>(data.view().data);
+      std::vector<double> mean(dim, 0.0);
+      for (int64_t i = 0; i < rows * dim; ++i) mean[i % dim] += x[i] / static_cast<double>(rows);
+      for (int64_t i = 0; i < rows; ++i) {
+        double sum = 0.0;
+        for (int64_t d = 0; d < dim; ++d) sum += (x[i * dim + d] - mean[d]) * (x[i * dim + d] - mean[d]);
+        radius = std::max(radius, std::sqrt(sum));
+      }
+    }
+    // How far a stored distance of the pair (a, b) may be from the exact one on `path`.
+    auto tolerance_of = [&](cpu::FloatDots path, int64_t a, int64_t b, double recomputed) {
+      // The fp32 path's |a|^2 + |b|^2 - 2ab loses about 10^-6 of the norms (which are 10^6
+      // on the offset data: a known weakness of that path, NOTES.md). The bf16 paths round
+      // every element by up to 2^-9 of itself: a dot moves by up to 2^-8 |a| |b| (cosine:
+      // 2^-8). L2 rows are centred on their cluster's mean m first, so each moves by e <=
+      // 2^-9 |a - m| <= 2^-9 * (twice the data's radius), and |a - b|^2 by up to
+      // 2 |a - b| 2e + (2e)^2 (twice that here as slack); without the centring it would
+      // move by ~2^-9 of the norms, 10^3 here.
+      double tolerance = 1e-4 * std::fabs(recomputed) + 1e-4;
+      if (path == cpu::FloatDots::Exact && metric == Metric::L2) tolerance += 1e-6 * squared_norm_sum(a, b);
+      if (path != cpu::FloatDots::Exact) {
+        const double e = 2.0 * radius / 512;
+        if (metric == Metric::L2) tolerance = 2 * (4 * e * std::sqrt(std::fabs(recomputed)) + 4 * e * e);
+        if (metric == Metric::Cosine) tolerance = 1.0 / 128;
+        if (metric == Metric::InnerProduct) tolerance = std::sqrt(squared_norm(a) * squared_norm(b)) / 128;
+      }
+      return tolerance;
+    };
     const cpu::KnnGraph exact = cpu::brute_force_knn_graph(distance, k, 2, {});
     cpu::PartitionParams partitioning;
     partitioning.cluster_size = 500;
@@ -256,19 +288,29 @@ TEST(ClusterKnn, EveryFloatDotsPathKeepsTheExactPathsRecall) {
           ASSERT_NE(list[j], v) << what << ", row " << v << " lists itself";
           const float stored = graph.distances[v * k + j];
           const float recomputed = distance.between(v, list[j]);
-          // The fp32 path's |a|^2 + |b|^2 - 2ab loses about 10^-6 of the norms (which are 10^6
-          // on the offset data: a known weakness of that path, NOTES.md); the re-ranked paths
-          // sum squared differences for L2.
-          double tolerance = 1e-4 * std::fabs(recomputed) + 1e-4;
-          if (path == cpu::FloatDots::Exact && metric == Metric::L2) tolerance += 1e-6 * squared_norm_sum(v, list[j]);
+          const double tolerance = tolerance_of(path, v, list[j], recomputed);
           ASSERT_NEAR(stored, recomputed, tolerance) << what << ", row " << v << " slot " << j;
         }
         std::sort(list.begin(), list.end());
         ASSERT_EQ(std::adjacent_find(list.begin(), list.end()), list.end()) << what << ", row " << v << " repeats an id";
       }
+      // The lists are not re-ranked exactly: near ties at the k-th place may swap by rounding
+      // (a few in a thousand). Counting as right every listed id within the rounding of the
+      // exact k-th distance, the recall must match the fp32 path's.
       const double recall = recall_of(graph, exact);
+      int64_t hits_within_rounding = 0;
+      for (int64_t v = 0; v < rows; ++v) {
+        const double kth = exact.distances[v * k + k - 1];
+        for (int j = 0; j < k; ++j) {
+          const uint32_t u = graph.ids[v * k + j];
+          const double d = distance.between(v, u);
+          hits_within_rounding += d <= kth + 2 * tolerance_of(path, v, u, d);
+        }
+      }
+      const double recall_within_rounding = static_cast<double>(hits_within_rounding) / (rows * k);
       if (path == cpu::FloatDots::Exact) exact_path_recall = recall;
-      EXPECT_GE(recall, exact_path_recall - 0.003) << what << " (fp32 path: " << exact_path_recall << ")";
+      EXPECT_GE(recall_within_rounding, exact_path_recall - 0.003) << what << " (fp32 path: " << exact_path_recall << ")";
+      EXPECT_GE(recall, exact_path_recall - 0.01) << what << " (fp32 path: " << exact_path_recall << ")";
       EXPECT_GT(recall, 0.8) << what;
     }
   }

@@ -115,7 +115,8 @@ void ClusterBlock::load(const std::vector<const void*>& rows, int count, Element
     }
   }
   if (approximate_) {
-    // fp32 rows stay for the exact re-ranking; the kernels read the bf16 copy.
+    // The kernels read the bf16 copy (centred for L2, so that rounding follows the cluster's
+    // spread, not the data's distance from the origin).
     centred_ = translation_invariant;
     if (centred_) {
       centre_.assign(dim, 0.0f);
@@ -166,29 +167,6 @@ void ClusterBlock::row_distances(int row0, const PairTerms& terms, float* out, i
   block.panels = panels_.data();
   block.dim = dim_;
   tiles_->distances_float(block, row0, count_, terms, out, ldo);
-}
-
-void ClusterBlock::exact_distances(int row, const uint32_t* positions, int count, const PairTerms& terms,
-                                   float* out) const {
-  // The AVX-512 float kernels (every CPU that gets here has them) sum each row the same way
-  // whatever its place in the batch: a pair's distance is the same in every cluster.
-  exact_rows_.resize(count);
-  for (int i = 0; i < count; ++i) exact_rows_[i] = &rows_[static_cast<size_t>(positions[i]) * dim_];
-  const float* a = &rows_[static_cast<size_t>(row) * dim_];
-  const KernelTable& f32 = kernels_for(ElementType::Float32);
-  if (centred_) {
-    // L2 as the sum of squared differences: no cancellation between norms far larger than the
-    // distance (offset data), unlike |a|^2 + |b|^2 - 2ab.
-    f32.squared_l2_many(a, exact_rows_.data(), count, dim_, out);
-    return;
-  }
-  f32.dot_many(a, exact_rows_.data(), count, dim_, out);
-  for (int i = 0; i < count; ++i) {
-    const uint32_t c = positions[i];
-    // The tile epilogue's formula (pair_filter.hpp), operation for operation.
-    const float factor = (terms.mul[row] * terms.mul[c]) * -terms.scale;
-    out[i] = std::max(std::fma(factor, out[i], terms.add[row] + terms.add[c]), terms.floor);
-  }
 }
 
 void ClusterBlock::sample_dots(const int* positions, int samples, float* out) {

@@ -43,14 +43,11 @@ class ClusterBlock {
   // Rows per row_distances() call: kDotBlockRows, or kAmxTileRows on AMX.
   int rows_per_call() const { return rows_per_call_; }
   // Whether row_distances() is approximate (the loaded rows are float and a BF16 path was
-  // chosen): the caller selects a few more than it needs and re-ranks them by
-  // exact_distances(). Terms are the exact ones; the block substitutes the norms of its centred
-  // rows where it centred them.
+  // chosen): distances within bf16's rounding, taken as they are (re-ranking them exactly cost
+  // a third of the all-pairs stage and changed no search recall). Terms are the exact ones; the
+  // block substitutes the norms of its centred rows where it centred them, so one pair's L2
+  // distance differs slightly between clusters.
   bool approximate() const { return approximate_; }
-  // out[i] = distance(row, positions[i]) in fp32 (by `terms`; L2 as a sum of squared
-  // differences), the same value for a pair in every cluster (so that merging lists can drop
-  // repeats).
-  void exact_distances(int row, const uint32_t* positions, int count, const PairTerms& terms, float* out) const;
 
   // Without row distances: out[r * samples + s] = dot(r, positions[s]) for every row
   // r < padded_rows(); samples a multiple of 16.
@@ -71,7 +68,6 @@ class ClusterBlock {
   std::vector<float> rows_, panels_, sample_rows_, sample_panels_, dots_, centre_;
   BytePack bytes_pack_;
   Bf16Pack bf16_pack_;
-  mutable std::vector<const void*> exact_rows_;
 };
 
 }  // namespace annforge::cpu

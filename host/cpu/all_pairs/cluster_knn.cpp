@@ -139,6 +139,42 @@ void merge_sorted(uint32_t* ids, float* distances, const uint32_t* more_ids, con
   std::copy(scratch_distances, scratch_distances + k, distances);
 }
 
+// The ids of one kNN list, to find repeats whose distances differ (open addressing; slots are
+// stamped with a generation, so nothing is cleared between lists).
+class ListIds {
+ public:
+  explicit ListIds(int k) {
+    size_t slots = 64;
+    while (slots < 4 * static_cast<size_t>(k)) slots *= 2;
+    slots_.assign(slots, 0);
+    mask_ = slots - 1;
+  }
+  void fill(const uint32_t* ids, int count) {
+    if (++generation_ == 0) {  // stamps wrapped: clear once every 2^32 lists
+      std::fill(slots_.begin(), slots_.end(), 0);
+      generation_ = 1;
+    }
+    for (int i = 0; i < count && ids[i] != kInvalidId; ++i) {
+      size_t at = hash(ids[i]);
+      while (stamp(slots_[at]) == generation_) at = (at + 1) & mask_;
+      slots_[at] = (uint64_t{generation_} << 32) | ids[i];
+    }
+  }
+  bool contains(uint32_t id) const {
+    for (size_t at = hash(id);; at = (at + 1) & mask_) {
+      if (stamp(slots_[at]) != generation_) return false;
+      if (static_cast<uint32_t>(slots_[at]) == id) return true;
+    }
+  }
+
+ private:
+  size_t hash(uint32_t id) const { return (uint64_t{id} * 0x9E3779B97F4A7C15ull >> 40) & mask_; }
+  static uint32_t stamp(uint64_t slot) { return static_cast<uint32_t>(slot >> 32); }
+  std::vector<uint64_t> slots_;
+  size_t mask_ = 0;
+  uint32_t generation_ = 0;
+};
+
 // Cluster members sampled to estimate a first threshold (a multiple of 16).
 constexpr int kThresholdSamples = 64;
 // Candidate buffer slots per member, in units of k: a buffer is cut back to k when full.
@@ -196,11 +232,7 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     std::vector<float> block_norms, row_distances, block_projected, candidate_norms;
     std::vector<const void*> row_pointers, projected_pointers, candidate_pointers;
     SmallestK best(k);
-    // The approximate (bf16) paths keep a margin of candidates for the exact re-ranking.
-    SmallestK wide(k + detail::env_knob("ANNFORGE_CPU_RERANK_MARGIN", std::max(4, k / 16)));
-    std::vector<uint32_t> wide_positions;
-    std::vector<float> wide_exact;
-    std::vector<uint64_t> wide_keys;
+    ListIds list_ids(k);
     SmallestK shortlist(std::max(first_pass.exact_candidates, 1));
     std::vector<uint32_t> best_ids(k);
     std::vector<float> best_distances(k);
@@ -211,7 +243,7 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     std::vector<int> sample_positions(kThresholdSamples);
     CandidateBuffers buffers(k, kBufferCapacityPerK * k);
     // v's kNN list so far (from its other clusters) merged with `count` new candidates.
-    auto merge_into = [&](int64_t v, int count) {
+    auto merge_into = [&](int64_t v, int count, bool repeats_by_id = false) {
       if (count == 0) return;
       locks[v].lock();
       if (graph.ids[v * k] == kInvalidId) {  // v's first cluster: nothing to merge with
@@ -219,6 +251,17 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
         std::copy(best_distances.data(), best_distances.data() + count, &graph.distances[v * k]);
         locks[v].unlock();
         return;
+      }
+      if (repeats_by_id) {
+        // Drop the candidates v's list already holds (its value from the earlier cluster stays).
+        list_ids.fill(&graph.ids[v * k], k);
+        int kept = 0;
+        for (int c = 0; c < count; ++c) {
+          best_ids[kept] = best_ids[c];
+          best_distances[kept] = best_distances[c];
+          kept += !list_ids.contains(best_ids[c]);
+        }
+        count = kept;
       }
       merge_sorted(&graph.ids[v * k], &graph.distances[v * k], best_ids.data(), best_distances.data(), count, k,
                    merged_ids.data(), merged_distances.data());
@@ -265,32 +308,6 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
         start_thresholds[i] = std::nextafter(sampled[wanted_rank - 1], std::numeric_limits<float>::infinity());
       }
     };
-    // Approximate (bf16) distances of cluster position `row`: the nearest k + margin by them,
-    // whose exact distances then choose the k (into best_ids / best_distances, sorted).
-    // Returns how many are below `threshold` (the row's exact k-th so far).
-    auto rerank_exactly = [&](int row, const float* approximate, int size, float threshold, const uint32_t* ids,
-                              const PairTerms& terms) {
-      // Rounding moves a distance by well under 1/64 of its size: the cut keeps every pair
-      // that may be below the threshold exactly.
-      const float cut = std::isfinite(threshold) ? threshold + std::fabs(threshold) * (1.0f / 64) : threshold;
-      wide.select(approximate, size, cut);
-      const int count = wide.size();
-      wide_positions.resize(count);
-      wide_exact.resize(count);
-      wide_keys.clear();
-      for (int c = 0; c < count; ++c) wide_positions[c] = wide.position(c);
-      block_dots.exact_distances(row, wide_positions.data(), count, terms, wide_exact.data());
-      for (int c = 0; c < count; ++c) {
-        if (wide_exact[c] < threshold) wide_keys.push_back(distance_key(wide_exact[c], wide_positions[c]));
-      }
-      const int kept = std::min<int>(k, static_cast<int>(wide_keys.size()));
-      std::partial_sort(wide_keys.begin(), wide_keys.begin() + kept, wide_keys.end());
-      for (int c = 0; c < kept; ++c) {
-        best_ids[c] = ids[key_id(wide_keys[c])];
-        best_distances[c] = key_distance(wide_keys[c]);
-      }
-      return kept;
-    };
     // The default pass: the cluster's dots as blocked matrix products with the pair filter
     // (cluster_block.hpp), which offers only the pairs that beat a member's threshold.
     auto blocked_all_pairs = [&](int cluster, const uint32_t* ids, int size) {
@@ -313,6 +330,9 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
       terms.scale = metric == Metric::L2 ? 2.0f : 1.0f;
       terms.floor = metric == Metric::L2 ? 0.0f : -std::numeric_limits<float>::infinity();
       if (block_dots.has_row_distances()) {
+        // The bf16 paths centre L2 rows on each cluster's mean, so one pair's approximate
+        // distance differs from cluster to cluster: repeats are found by id there.
+        const bool repeats_by_id = block_dots.approximate() && metric == Metric::L2;
         // Row by row: a tile of rows' distances to the whole cluster, then each row's best k
         // below its k-th so far (the cut estimated from the row itself), merged at once.
         const int ldo = panel_count(size) * 16;
@@ -327,16 +347,12 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
             float threshold;
             __atomic_load(&graph.distances[v * k + k - 1], &threshold, __ATOMIC_RELAXED);
             const float* row = &tile_distances[static_cast<size_t>(r) * ldo];
-            if (block_dots.approximate()) {
-              merge_into(v, rerank_exactly(r0 + r, row, size, threshold, ids, terms));
-              continue;
-            }
             best.select(row, size, threshold);
             for (int c = 0; c < best.size(); ++c) {
               best_ids[c] = ids[best.position(c)];
               best_distances[c] = best.distance(c);
             }
-            merge_into(v, best.size());
+            merge_into(v, best.size(), repeats_by_id);
           }
         }
         return;

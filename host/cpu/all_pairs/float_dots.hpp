@@ -1,5 +1,7 @@
 // How the clustered kNN stage compares float rows (8-bit data always takes the exact integer
-// paths): exact fp32 tiles, or bfloat16 ones whose nearest candidates are re-ranked in fp32.
+// paths): exact fp32 tiles, or bfloat16 ones whose distances are kept as they are (within
+// bf16's rounding; an exact fp32 re-ranking of each row's candidates was dropped on 2026-12-04:
+// a third of the all-pairs stage at 1M wordtext for no change in search recall).
 // On the Intel Xeon (AVX-512 BF16 + AMX) of 2026-12-03, 200K x 256 wordtext: AMX cut the
 // all-pairs stage from 2.38 s to 1.77 s with the same graph (1,505 of 231 MB of the index file
 // differ); vdpbf16ps was slower than fp32 FMA there (3.5 s: one port against FMA's two), so it
@@ -10,8 +12,8 @@ namespace annforge::cpu {
 
 enum class FloatDots {
   Exact,    // fp32: AVX-512 FMA tiles, or the AVX2 / portable blocks
-  Bf16,     // bfloat16 pairs by vdpbf16ps (AVX512_BF16), candidates re-ranked exactly
-  AmxBf16,  // bfloat16 on AMX tiles, candidates re-ranked exactly
+  Bf16,     // bfloat16 pairs by vdpbf16ps (AVX512_BF16)
+  AmxBf16,  // bfloat16 on AMX tiles
 };
 bool float_dots_available(FloatDots dots);
 // AMX where the CPU has it, else Exact. ANNFORGE_CPU_DOTS=fp32|bf16|amx asks for one (for

@@ -1,6 +1,6 @@
 // The epilogue the AVX-512 tile kernels share (pair_tiles_avx512.cpp, pair_tiles_amx.cpp): 16
 // columns of pair_filter.hpp's distances from their dots, operation for operation as the
-// scalar formula (ClusterBlock::exact_distances, the tests' reference). Included only by files
+// scalar formula of pair_filter.hpp (the tests' reference). Included only by files
 // whose kernels carry AVX-512 as a target attribute; these functions carry it too, so that they
 // inline into those kernels and into nothing else.
 #pragma once

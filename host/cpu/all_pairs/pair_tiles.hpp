@@ -2,8 +2,8 @@
 // columns) turned into distances in each tile's epilogue, whole rows at a time. 8-bit data
 // takes the VNNI path (vpdpbusd: 64 multiply-adds per instruction, exact int32 sums); float
 // data the FMA path (16 lanes, the same floats as the AVX2 kernel), or at reduced precision the
-// BF16 paths (vdpbf16ps, or AMX tiles where the CPU has them) whose candidates the caller
-// re-ranks exactly. Chosen once per process where the CPU has AVX-512 F/BW/VL/DQ and VNNI
+// BF16 paths (vdpbf16ps, or AMX tiles where the CPU has them), approximate distances.
+// Chosen once per process where the CPU has AVX-512 F/BW/VL/DQ and VNNI
 // (ANNFORGE_SIMD=avx2 or scalar turns them off).
 #pragma once
 
@@ -64,7 +64,7 @@ struct BytePack {
 void pack_bytes(const void* const* rows, int count, int padded_rows, int dim, ElementType type, BytePack& out);
 TileBlock tile_block(const BytePack& pack);
 
-// Bf16 layout (float data at reduced precision, for a first ranking that is re-ranked exactly):
+// Bf16 layout (float data at reduced precision):
 // rows as bfloat16 (rounded to nearest even), row-major, dim rounded up to 32 with zeros
 // (dim32); panels of 16 rows, two dimensions per 32-bit lane: step s of panel p (dimensions 2s
 // and 2s + 1 of rows 16p .. 16p + 15) is 64 bytes. That is vdpbf16ps's operand, and 16 steps

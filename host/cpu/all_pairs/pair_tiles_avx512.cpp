@@ -81,7 +81,7 @@ struct ByteTiles {
 };
 
 // Bf16 layout: two dimensions per step, vdpbf16ps (each lane adds the two products of a bf16
-// pair to its fp32 sum). Approximate dots: the caller re-ranks its candidates exactly.
+// pair to its fp32 sum). Approximate dots (bf16's rounding).
 struct Bf16Tiles {
   using Acc = __m512;
   static ANNFORGE_AVX512_INLINE Acc zero() { return _mm512_setzero_ps(); }
