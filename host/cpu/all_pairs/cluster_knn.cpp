@@ -233,6 +233,14 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     std::vector<const void*> row_pointers, projected_pointers, candidate_pointers;
     SmallestK best(k);
     ListIds list_ids(k);
+    // Lists merge by equal distances unless one pair can arrive with two: the bf16 paths centre
+    // L2 rows on each cluster's mean (so a pair's approximate distance differs from cluster to
+    // cluster), and the projected first pass stores exact distances beside the bf16 ones of
+    // small clusters. There repeats are found by id.
+    const bool approximate_floats = data.type == ElementType::Float32 && row_path &&
+                                    first_pass.float_dots != FloatDots::Exact &&
+                                    float_dots_available(first_pass.float_dots);
+    const bool repeats_by_id = approximate_floats && (metric == Metric::L2 || first_pass.projected != nullptr);
     SmallestK shortlist(std::max(first_pass.exact_candidates, 1));
     std::vector<uint32_t> best_ids(k);
     std::vector<float> best_distances(k);
@@ -243,7 +251,7 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     std::vector<int> sample_positions(kThresholdSamples);
     CandidateBuffers buffers(k, kBufferCapacityPerK * k);
     // v's kNN list so far (from its other clusters) merged with `count` new candidates.
-    auto merge_into = [&](int64_t v, int count, bool repeats_by_id = false) {
+    auto merge_into = [&](int64_t v, int count) {
       if (count == 0) return;
       locks[v].lock();
       if (graph.ids[v * k] == kInvalidId) {  // v's first cluster: nothing to merge with
@@ -330,9 +338,6 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
       terms.scale = metric == Metric::L2 ? 2.0f : 1.0f;
       terms.floor = metric == Metric::L2 ? 0.0f : -std::numeric_limits<float>::infinity();
       if (block_dots.has_row_distances()) {
-        // The bf16 paths centre L2 rows on each cluster's mean, so one pair's approximate
-        // distance differs from cluster to cluster: repeats are found by id there.
-        const bool repeats_by_id = block_dots.approximate() && metric == Metric::L2;
         // Row by row: a tile of rows' distances to the whole cluster, then each row's best k
         // below its k-th so far (the cut estimated from the row itself), merged at once.
         const int ldo = panel_count(size) * 16;
@@ -352,7 +357,7 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
               best_ids[c] = ids[best.position(c)];
               best_distances[c] = best.distance(c);
             }
-            merge_into(v, best.size(), repeats_by_id);
+            merge_into(v, best.size());
           }
         }
         return;

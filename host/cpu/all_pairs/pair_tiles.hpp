@@ -91,5 +91,12 @@ bool cpu_has_avx512_bf16();
 // (arch_prctl ARCH_REQ_XCOMP_PERM, asked once per process), or under ANNFORGE_SIMD=avx2/scalar.
 constexpr int kAmxTileRows = 32;
 TileDistancesKernel amx_bf16_distances_kernel();
+// The same unit for plain dots of two different sets: out[r * ldo + c] = dot(row r, column c)
+// in fp32 sums of bf16 products, for r < row_count (a multiple of kAmxTileRows; rows of the
+// Bf16 layout, dim32 each) and c < 16 * panels_count (panels of the Bf16 layout); ldo at least
+// 16 * panels_count. Null where amx_bf16_distances_kernel() is.
+using Bf16DotsKernel = void (*)(const uint16_t* rows, int row_count, int dim32, const uint16_t* panels,
+                                int panels_count, float* out, int ldo);
+Bf16DotsKernel amx_bf16_dots_kernel();
 
 }  // namespace annforge::cpu

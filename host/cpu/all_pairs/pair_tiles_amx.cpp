@@ -123,7 +123,75 @@ ANNFORGE_AVX512 void amx_distances(const TileBlock& block, int row0, int count, 
   asm volatile("tilerelease" ::);
 }
 
+// Plain dots of Bf16 rows (row_count a multiple of 32) against Bf16 panels: the tile
+// accumulators are stored straight into `out` (no epilogue).
+ANNFORGE_AVX512 void amx_dots(const uint16_t* rows, int row_count, int dim32, const uint16_t* panels, int panels_count,
+                              float* out, int ldo) {
+  TileConfig config;
+  for (int t = 0; t < 8; ++t) {
+    config.rows[t] = 16;
+    config.bytes_per_row[t] = 64;
+  }
+  asm volatile("ldtilecfg %0" : : "m"(config));
+  const int64_t row_bytes = int64_t{dim32} * 2;
+  const int64_t panel_step = 64;
+  const size_t panel_bytes = static_cast<size_t>(dim32) * 32;
+  const int64_t out_stride = int64_t{ldo} * sizeof(float);
+  const int chunks = dim32 / 32;
+  for (int r0 = 0; r0 < row_count; r0 += kAmxTileRows) {
+    const char* a0 = reinterpret_cast<const char*>(rows) + r0 * row_bytes;
+    const char* a1 = a0 + 16 * row_bytes;
+    for (int p = 0; p < panels_count; p += 2) {
+      const bool pair = p + 1 < panels_count;
+      const char* b0 = reinterpret_cast<const char*>(panels) + p * panel_bytes;
+      const char* b1 = b0 + panel_bytes;
+      asm volatile("tilezero %%tmm0\n\ttilezero %%tmm1\n\ttilezero %%tmm2\n\ttilezero %%tmm3" ::);
+      for (int s = 0; s < chunks; ++s) {
+        asm volatile(
+            "tileloadd (%0,%2,1), %%tmm4\n\t"
+            "tileloadd (%1,%2,1), %%tmm5\n\t"
+            "tileloadd (%3,%4,1), %%tmm6\n\t"
+            "tdpbf16ps %%tmm6, %%tmm4, %%tmm0\n\t"
+            "tdpbf16ps %%tmm6, %%tmm5, %%tmm2"
+            :
+            : "r"(a0 + s * 64), "r"(a1 + s * 64), "r"(row_bytes), "r"(b0 + s * 16 * panel_step), "r"(panel_step)
+            : "memory");
+        if (pair) {
+          asm volatile(
+              "tileloadd (%0,%1,1), %%tmm7\n\t"
+              "tdpbf16ps %%tmm7, %%tmm4, %%tmm1\n\t"
+              "tdpbf16ps %%tmm7, %%tmm5, %%tmm3"
+              :
+              : "r"(b1 + s * 16 * panel_step), "r"(panel_step)
+              : "memory");
+        }
+      }
+      float* c = out + static_cast<size_t>(r0) * ldo + p * 16;
+      asm volatile(
+          "tilestored %%tmm0, (%0,%1,1)\n\t"
+          "tilestored %%tmm2, (%2,%1,1)"
+          :
+          : "r"(c), "r"(out_stride), "r"(c + static_cast<size_t>(16) * ldo)
+          : "memory");
+      if (pair) {
+        asm volatile(
+            "tilestored %%tmm1, (%0,%1,1)\n\t"
+            "tilestored %%tmm3, (%2,%1,1)"
+            :
+            : "r"(c + 16), "r"(out_stride), "r"(c + static_cast<size_t>(16) * ldo + 16)
+            : "memory");
+      }
+    }
+  }
+  asm volatile("tilerelease" ::);
+}
+
 }  // namespace
+
+Bf16DotsKernel amx_bf16_dots_kernel() {
+  static const bool usable = amx_usable();
+  return usable ? amx_dots : nullptr;
+}
 
 TileDistancesKernel amx_bf16_distances_kernel() {
   static const bool usable = amx_usable();

@@ -8,6 +8,7 @@
 
 #include "host/cpu/distance/dot_block.hpp"
 #include "host/cpu/parallel.hpp"
+#include "host/cpu/all_pairs/float_dots.hpp"
 #include "host/cpu/all_pairs/threshold_collect.hpp"
 
 namespace annforge::cpu {
@@ -31,9 +32,30 @@ void row_as_float(const DatasetView& data, int64_t i, bool normalise, float* out
   }
 }
 
+namespace {
+
+// The bf16 dots of the AMX unit where the CPU has it and the float path is not forced to fp32.
+Bf16DotsKernel bf16_dots() {
+  static const Bf16DotsKernel kernel = default_float_dots() == FloatDots::AmxBf16 ? amx_bf16_dots_kernel() : nullptr;
+  return kernel;
+}
+
+}  // namespace
+
 void Centroids::refresh_norms(const KernelTable& f32) {
   squared_norms.resize(count);
   for (int c = 0; c < count; ++c) squared_norms[c] = f32.dot(&values[c * dim], &values[c * dim], dim);
+  if (bf16_dots() != nullptr && count > 0) {
+    centre.assign(dim, 0.0f);
+    std::vector<double> sum(dim, 0.0);
+    for (int c = 0; c < count; ++c) {
+      for (int64_t d = 0; d < dim; ++d) sum[d] += values[c * dim + d];
+    }
+    for (int64_t d = 0; d < dim; ++d) centre[d] = static_cast<float>(sum[d] / count);
+    pack_bf16(values.data(), count, count, static_cast<int>(dim), centre.data(), bf16);
+    panels.clear();
+    return;
+  }
   pack_panels(values.data(), count, static_cast<int>(dim), panels);
 }
 
@@ -52,11 +74,35 @@ inline void keep_nearest(float score, int id, int want, float* best, int* out) {
 
 void Centroids::nearest_block(const float* rows, int count, int want, int* out, float* scores,
                               std::vector<float>& dots) const {
-  const int padded = (count + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
   const int panel_total = panel_count(this->count);
   const int ldc = panel_total * 16;
-  dots.resize(static_cast<size_t>(padded) * ldc);
-  dot_block_kernel()(rows, padded, static_cast<int>(dim), panels.data(), panel_total, dots.data(), ldc);
+  // On the bf16 path: rows centred and rounded as the centroids were, so that
+  // ||c~||^2 - 2 <x~, c~> ranks the centroids as ||x - c||^2 does (to the rounding), plus
+  // ||x~||^2 - ||x||^2 per row to give the fp32 path's scores.
+  // Per-thread scratch: one Centroids serves every thread of nearest_of_all().
+  thread_local std::vector<uint16_t> bf16_rows;
+  thread_local std::vector<float> row_shift;
+  if (!bf16.panels.empty()) {
+    const int padded = (count + kAmxTileRows - 1) / kAmxTileRows * kAmxTileRows;
+    const int dim32 = bf16.dim32;
+    bf16_rows.assign(static_cast<size_t>(padded) * dim32, 0);
+    row_shift.resize(count);
+    const TileKernels* tiles = avx512_tile_kernels();
+    const KernelTable& f32 = kernels_for(ElementType::Float32);
+    for (int i = 0; i < count; ++i) {
+      const float* x = rows + static_cast<size_t>(i) * dim;
+      const float rounded_norm = tiles->round_row_bf16(x, centre.data(), static_cast<int>(dim), &bf16_rows[static_cast<size_t>(i) * dim32]);
+      row_shift[i] = rounded_norm - f32.dot(x, x, dim);
+    }
+    dots.resize(static_cast<size_t>(padded) * ldc);
+    bf16_dots()(bf16_rows.data(), padded, dim32, bf16.panels.data(), panel_total, dots.data(), ldc);
+  } else {
+    const int padded = (count + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
+    dots.resize(static_cast<size_t>(padded) * ldc);
+    dot_block_kernel()(rows, padded, static_cast<int>(dim), panels.data(), panel_total, dots.data(), ldc);
+    row_shift.assign(count, 0.0f);
+  }
+  const float* norms = bf16.panels.empty() ? squared_norms.data() : bf16.squared_norms.data();
   // Where the CPU has AVX-512 the wanted few are found by vector minima (the same result as
   // the insertion scan, whose unpredictable branches were its cost).
   static const FewSmallestKernel few_smallest = few_smallest_kernel();
@@ -67,11 +113,12 @@ void Centroids::nearest_block(const float* rows, int count, int want, int* out, 
     for (int w = 0; w < want; ++w) best[w] = std::numeric_limits<float>::infinity(), ids[w] = -1;
     float* row = &dots[static_cast<size_t>(i) * ldc];
     if (!vectorised) {
-      for (int c = 0; c < this->count; ++c) keep_nearest(squared_norms[c] - 2.0f * row[c], c, want, best, ids);
-      continue;
+      for (int c = 0; c < this->count; ++c) keep_nearest(norms[c] - 2.0f * row[c], c, want, best, ids);
+    } else {
+      for (int c = 0; c < this->count; ++c) row[c] = norms[c] - 2.0f * row[c];
+      few_smallest(row, this->count, want, ids, best);
     }
-    for (int c = 0; c < this->count; ++c) row[c] = squared_norms[c] - 2.0f * row[c];
-    few_smallest(row, this->count, want, ids, best);
+    for (int w = 0; w < want; ++w) best[w] += row_shift[i];
   }
 }
 

@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "host/cpu/all_pairs/pair_tiles.hpp"
 #include "host/cpu/distance/distance.hpp"
 
 namespace annforge::cpu {
@@ -22,12 +23,18 @@ struct Centroids {
   std::vector<float> values;
   std::vector<float> squared_norms;
   std::vector<float> panels;  // values packed for the blocked dot kernel (dot_block.hpp)
+  // Where the CPU has AMX (and ANNFORGE_CPU_DOTS leaves it on): the values minus their mean,
+  // in bfloat16 panels, for dots on the tile unit (pair_tiles.hpp). Centred so that rounding
+  // follows the centroids' spread, not the data's distance from the origin.
+  std::vector<float> centre;
+  Bf16Pack bf16;
 
   // Norms and panels, after the values change.
   void refresh_norms(const KernelTable& f32);
   // The `want` nearest centroids of each of `count` rows (row-major, with rows readable up to
   // `count` rounded up to a multiple of kDotBlockRows), nearest first, with their scores, from
-  // one blocked matrix product: out[i * want + w].
+  // one blocked matrix product: out[i * want + w]. The scores are ||c||^2 - 2 <x, c> on every
+  // path (on the bf16 path within its rounding, ranked by the centred values).
   void nearest_block(const float* rows, int count, int want, int* out, float* scores, std::vector<float>& dots) const;
 };
 
