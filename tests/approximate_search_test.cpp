@@ -1,13 +1,16 @@
-// The search's bf16 walk (host/cpu/search/approximate_rows.hpp), where the CPU has AVX-512: on
-// float data of each metric (L2 far from the origin, which only the centring keeps accurate;
-// cosine; inner product) its recall against exact neighbours is the fp32 walk's within 0.01,
-// and what it returns are exact distances, sorted, for the ids it returns. Both walks run in
-// one process: ANNFORGE_CPU_SEARCH_BF16=0 switches the bf16 one off per call.
+// The search's approximate walks (host/cpu/search/approximate_rows.hpp: int8 codes and bf16),
+// where the CPU has AVX-512: on float data of each metric (L2 far from the origin, which only
+// the centring keeps accurate; cosine; inner product) their recall against exact neighbours is
+// the fp32 walk's within 0.01, and what they return are exact distances, sorted, for the ids
+// they return; their distances are within each kind's rounding of the exact ones. All walks run
+// in one process: ANNFORGE_CPU_SEARCH_BF16=0 switches the approximate rows off per call, and
+// ANNFORGE_CPU_SEARCH_ROWS chooses their kind.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "annforge.hpp"
 #include "host/cpu/distance/distance.hpp"
@@ -21,11 +24,17 @@ using annforge_test::params_for;
 using annforge_test::recall;
 using annforge_test::search_params;
 
-// Sets ANNFORGE_CPU_SEARCH_BF16 for one scope.
+// Sets ANNFORGE_CPU_SEARCH_BF16 (and ANNFORGE_CPU_SEARCH_ROWS) for one scope.
 class Bf16Search {
  public:
-  explicit Bf16Search(bool on) { ::setenv("ANNFORGE_CPU_SEARCH_BF16", on ? "1" : "0", 1); }
-  ~Bf16Search() { ::unsetenv("ANNFORGE_CPU_SEARCH_BF16"); }
+  explicit Bf16Search(bool on, const char* kind = "int8") {
+    ::setenv("ANNFORGE_CPU_SEARCH_BF16", on ? "1" : "0", 1);
+    ::setenv("ANNFORGE_CPU_SEARCH_ROWS", kind, 1);
+  }
+  ~Bf16Search() {
+    ::unsetenv("ANNFORGE_CPU_SEARCH_BF16");
+    ::unsetenv("ANNFORGE_CPU_SEARCH_ROWS");
+  }
 };
 
 TEST(ApproximateSearch, KeepsTheFp32WalksRecallAndReturnsExactDistances) {
@@ -46,27 +55,81 @@ TEST(ApproximateSearch, KeepsTheFp32WalksRecallAndReturnsExactDistances) {
     const Neighbors truth = exact_knn(data.view(), queries.view(), 10, metric);
     const cpu::Distance distance(metric, data.view());
     for (int beam : {16, 64}) {
-      Neighbors exact_walk, bf16_walk;
+      Neighbors exact_walk;
       {
         Bf16Search off(false);
         exact_walk = search(index, queries.view(), 10, search_params(beam, Device::Cpu));
       }
-      {
-        Bf16Search on(true);
-        bf16_walk = search(index, queries.view(), 10, search_params(beam, Device::Cpu));
+      for (const char* kind : {"bf16", "int8"}) {
+        Neighbors walk;
+        {
+          Bf16Search on(true, kind);
+          walk = search(index, queries.view(), 10, search_params(beam, Device::Cpu));
+        }
+        const std::string what = std::string(to_string(metric)) + ", " + kind + ", beam " + std::to_string(beam);
+        const double exact_recall = recall(exact_walk, truth, 10), walk_recall = recall(walk, truth, 10);
+        EXPECT_GE(walk_recall, exact_recall - 0.01) << what;
+        EXPECT_GE(walk_recall, beam == 16 ? 0.8 : 0.9) << what;
+        for (int64_t q = 0; q < queries.rows(); ++q) {
+          for (int j = 0; j < 10; ++j) {
+            const uint32_t id = walk.ids[q * 10 + j];
+            ASSERT_LT(id, data.rows()) << what;
+            const float got = walk.distances[q * 10 + j];
+            const float want =
+                distance.to_query(queries.view().row(q), distance.query_inverse_norm(queries.view().row(q)), id);
+            ASSERT_NEAR(got, want, 1e-5 * std::fabs(want) + 1e-5) << what << ", query " << q << " slot " << j;
+            if (j > 0) ASSERT_LE(walk.distances[q * 10 + j - 1], got) << what << ": unsorted, query " << q;
+          }
+        }
       }
-      const std::string what = std::string(to_string(metric)) + ", beam " + std::to_string(beam);
-      const double exact_recall = recall(exact_walk, truth, 10), bf16_recall = recall(bf16_walk, truth, 10);
-      EXPECT_GE(bf16_recall, exact_recall - 0.01) << what;
-      EXPECT_GE(bf16_recall, beam == 16 ? 0.8 : 0.9) << what;
-      for (int64_t q = 0; q < queries.rows(); ++q) {
-        for (int j = 0; j < 10; ++j) {
-          const uint32_t id = bf16_walk.ids[q * 10 + j];
-          ASSERT_LT(id, data.rows()) << what;
-          const float got = bf16_walk.distances[q * 10 + j];
-          const float want = distance.to_query(queries.view().row(q), distance.query_inverse_norm(queries.view().row(q)), id);
-          ASSERT_NEAR(got, want, 1e-5 * std::fabs(want) + 1e-5) << what << ", query " << q << " slot " << j;
-          if (j > 0) ASSERT_LE(bf16_walk.distances[q * 10 + j - 1], got) << what << ": unsorted, query " << q;
+    }
+  }
+}
+
+// The int8 rows' distances against exact ones, per metric: each code is within half a step of
+// its value, so a dot moves by at most sum |q_d| scale_d / 2 and an L2 distance by at most
+// sum (|q_d - x_d| + scale_d / 4) scale_d (the walk only ranks by them).
+TEST(ApproximateSearch, Int8DistancesAreWithinHalfAStep) {
+  Dataset probe = annforge_test::clustered(10, 8, ElementType::Float32, 1);
+  if (!cpu::approximate_rows_usable(probe.view())) GTEST_SKIP() << "no AVX-512 here: no approximate rows";
+  for (Metric metric : {Metric::L2, Metric::Cosine, Metric::InnerProduct}) {
+    for (int dim : {5, 16, 50}) {
+      Dataset data = annforge_test::clustered(300, dim, ElementType::Float32, 7, 1, 4);
+      float* x = static_cast<float*>(data.mutable_data());
+      if (metric == Metric::L2) {
+        for (int64_t i = 0; i < data.rows() * dim; ++i) x[i] += 100.0f;  // only the centring saves these
+      }
+      const cpu::ApproximateRows rows =
+          cpu::make_approximate_rows(data.view(), metric, 2, cpu::ApproximateKind::Int8);
+      const cpu::Distance distance(metric, data.view());
+      ASSERT_EQ(rows.row_bytes(), static_cast<size_t>(dim));
+      std::vector<float> prepared(rows.prepared_size());
+      std::vector<const void*> pointers;
+      for (int64_t i = 0; i < data.rows(); ++i) pointers.push_back(rows.bytes() + i * rows.row_bytes());
+      std::vector<float> got(data.rows());
+      for (int64_t q = 0; q < 20; ++q) {
+        const float* query = x + q * 7 * dim;
+        const float inverse = distance.query_inverse_norm(query);
+        cpu::prepare_query(rows, query, inverse, prepared.data());
+        cpu::approximate_distances(rows, prepared.data(), pointers.data(), static_cast<int>(data.rows()), got.data());
+        for (int64_t i = 0; i < data.rows(); ++i) {
+          const float* row = x + i * dim;
+          const float row_inverse = metric == Metric::Cosine ? distance.query_inverse_norm(row) : 1.0f;
+          double want = 0.0, bound = 0.0;
+          for (int d = 0; d < dim; ++d) {
+            const double s = rows.scales[d];
+            if (metric == Metric::L2) {
+              want += (double{query[d]} - row[d]) * (double{query[d]} - row[d]);
+              bound += (std::fabs(double{query[d]} - row[d]) + s / 4) * s;
+            } else {
+              const double qd = metric == Metric::Cosine ? query[d] * double{inverse} : query[d];
+              want -= qd * row[d] * row_inverse;
+              bound += std::fabs(qd) * s / 2;
+            }
+          }
+          if (metric == Metric::Cosine) want += 1.0;
+          ASSERT_NEAR(got[i], want, bound * 1.01 + 1e-4 * (std::fabs(want) + 1))
+              << to_string(metric) << " dim " << dim << " query " << q << " row " << i;
         }
       }
     }
@@ -86,6 +149,15 @@ TEST(ApproximateSearch, BadSwitchValueIsRefused) {
     EXPECT_NE(std::string(e.what()).find("ANNFORGE_CPU_SEARCH_BF16=off"), std::string::npos) << e.what();
   }
   ::unsetenv("ANNFORGE_CPU_SEARCH_BF16");
+  ::setenv("ANNFORGE_CPU_SEARCH_ROWS", "int4", 1);
+  try {
+    (void)search(index, data.view(), 10, search_params(32, Device::Cpu));
+    ADD_FAILURE() << "ANNFORGE_CPU_SEARCH_ROWS=int4 was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("ANNFORGE_CPU_SEARCH_ROWS=int4"), std::string::npos) << e.what();
+  }
+  ::unsetenv("ANNFORGE_CPU_SEARCH_ROWS");
 }
 
 // The CPU backend keeps what searches reuse (the bf16 rows, cosine's inverse norms) for one

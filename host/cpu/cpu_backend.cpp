@@ -191,9 +191,10 @@ class CpuBackend final : public detail::Backend {
     const DatasetView& view = index.vectors.view();
     const bool owned = index.vectors.owns_storage();
     const bool rows_pay = approximate_rows_usable(view) && (owned || queries * 256 >= index.rows());
+    const ApproximateKind kind = rows_pay ? approximate_kind() : ApproximateKind::Bf16;
     if (!owned) {
       SearchCache once;
-      if (rows_pay) once.rows = std::make_shared<const ApproximateRows>(make_approximate_rows(view, index.metric, threads));
+      if (rows_pay) once.rows = std::make_shared<const ApproximateRows>(make_approximate_rows(view, index.metric, threads, kind));
       return once;
     }
     const detail::IndexKey key = detail::key_of(index);
@@ -202,8 +203,8 @@ class CpuBackend final : public detail::Backend {
       cache_ = SearchCache{};  // free the old index's copies before making new ones
       cache_.key = key;
     }
-    if (rows_pay && !cache_.rows) {
-      cache_.rows = std::make_shared<const ApproximateRows>(make_approximate_rows(view, index.metric, threads));
+    if (rows_pay && (!cache_.rows || cache_.rows->kind != kind)) {
+      cache_.rows = std::make_shared<const ApproximateRows>(make_approximate_rows(view, index.metric, threads, kind));
     }
     if (index.metric == Metric::Cosine && !cache_.inverse_norms) {
       cache_.inverse_norms = std::make_shared<const std::vector<float>>(inverse_norms(view, threads));

@@ -1,6 +1,7 @@
-// A bfloat16 copy of a float index's vectors for the beam search's walk. Searching float data is
-// bound by memory (a 256-d row is 16 cache lines read per distance, and the prefetches wait for
-// free fill buffers): rows of half the bytes halve that traffic. The walk ranks by these
+// A compact copy of a float index's vectors for the beam search's walk: int8 codes with a scale
+// per dimension (the default) or bfloat16. Searching float data is bound by memory (a 256-d row
+// is 16 cache lines read per distance, and the prefetches wait for free fill buffers): rows of
+// a quarter (or half) of the bytes cut that traffic. The walk ranks by these
 // distances; the beam's nearest are re-ranked by exact fp32 distances before they are returned.
 //   L2: rows centred on the data's mean (the rounding then scales with the spread of the data,
 //       not its distance from the origin), queries centred alike: |q - x|^2 unchanged.
@@ -17,26 +18,44 @@
 
 namespace annforge::cpu {
 
+// What the walk's rows are made of: bfloat16 (half of fp32's bytes, ~3 significant digits), or
+// int8 codes with one scale per dimension (a quarter of the bytes; the rounding is uniform,
+// half a step of that dimension's range / 254).
+enum class ApproximateKind { Bf16, Int8 };
+
 struct ApproximateRows {
   Metric metric = Metric::L2;
+  ApproximateKind kind = ApproximateKind::Bf16;
   int64_t rows = 0;
   int dim = 0;
-  std::vector<uint16_t> values;  // rows x dim bf16
+  std::vector<uint16_t> values;  // Bf16: rows x dim bf16
+  std::vector<int8_t> codes;     // Int8: rows x dim codes; value = code * scales[d]
+  std::vector<float> scales;     // Int8: dim floats
   std::vector<float> centre;     // L2 only: dim floats
-  const uint16_t* row(int64_t i) const { return values.data() + i * dim; }
+  size_t row_bytes() const { return kind == ApproximateKind::Bf16 ? static_cast<size_t>(dim) * 2 : static_cast<size_t>(dim); }
+  const char* bytes() const {
+    return kind == ApproximateKind::Bf16 ? reinterpret_cast<const char*>(values.data())
+                                         : reinterpret_cast<const char*>(codes.data());
+  }
+  // A query prepared for these rows takes prepared_size() floats.
+  int prepared_size() const { return kind == ApproximateKind::Int8 && metric == Metric::L2 ? 2 * dim : dim; }
 };
 
 // Whether approximate rows can serve `data` here (float32, AVX-512, not switched off by
 // ANNFORGE_CPU_SEARCH_BF16=0).
 bool approximate_rows_usable(const DatasetView& data);
-ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, int threads);
+// The kind asked for by ANNFORGE_CPU_SEARCH_ROWS (int8 or bf16; default int8).
+ApproximateKind approximate_kind();
+ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, int threads,
+                                      ApproximateKind kind = ApproximateKind::Bf16);
 
 // A query in the rows' terms: centred (L2), normalised by its `inverse_norm` (cosine; as
-// Distance::query_inverse_norm gives it) or as it is (inner product).
+// Distance::query_inverse_norm gives it) or as it is (inner product); for int8 rows scaled per
+// dimension (L2: the query in code units, then the squared scales as weights).
 void prepare_query(const ApproximateRows& rows, const float* query, float inverse_norm, float* prepared);
-// out[i] = the metric between a prepared query and rows[i] (bf16 rows of `dim` values; the
+// out[i] = the metric between a prepared query and rows[i] (rows of `rows`' kind; the
 // pointers as the distance kernels take theirs).
-void approximate_distances(Metric metric, const float* prepared, const void* const* rows, int count, int dim,
-                           float* out);
+void approximate_distances(const ApproximateRows& rows, const float* prepared, const void* const* row_pointers,
+                           int count, float* out);
 
 }  // namespace annforge::cpu

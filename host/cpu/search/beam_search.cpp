@@ -79,9 +79,8 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
   ProgressReporter reporter(progress, "search", queries.rows);
   const bool cosine = distance.metric() == Metric::Cosine;
   // The rows the walk reads: the base's, or their bf16 copy.
-  const char* base_bytes =
-      approximate ? reinterpret_cast<const char*>(approximate->values.data()) : static_cast<const char*>(base.data);
-  const size_t row_bytes = approximate ? static_cast<size_t>(approximate->dim) * 2 : base.row_bytes();
+  const char* base_bytes = approximate ? approximate->bytes() : static_cast<const char*>(base.data);
+  const size_t row_bytes = approximate ? approximate->row_bytes() : base.row_bytes();
   const int dim = static_cast<int>(base.dim);
   const int rerank = std::max(2 * k, k + 16);
   const size_t prefetched_bytes = std::min<size_t>(row_bytes, 4096);
@@ -112,13 +111,13 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
     std::vector<uint32_t> batch(batch_capacity);
     std::vector<const void*> batch_rows(std::max(batch_capacity, rerank));
     std::vector<float> batch_norms(std::max(batch_capacity, rerank), 1.0f), batch_distances(std::max(batch_capacity, rerank));
-    std::vector<float> prepared(approximate ? dim : 0);
+    std::vector<float> prepared(approximate ? approximate->prepared_size() : 0);
     std::vector<uint64_t> reranked;
     // Distances from the query to `count` rows of the walk (base rows or bf16 rows).
     auto score = [&](const void* query, float query_norm, const void* const* rows, const float* norms, int count,
                      float* out) {
       if (approximate) {
-        approximate_distances(approximate->metric, prepared.data(), rows, count, dim, out);
+        approximate_distances(*approximate, prepared.data(), rows, count, out);
       } else {
         distance.raw_many(query, query_norm, rows, norms, count, out);
       }
