@@ -3,12 +3,19 @@
 #include "host/cpu/graph/connectivity.hpp"
 
 #include <algorithm>
+#include <cstring>
+#include <optional>
 #include <deque>
 
 #include "host/cpu/parallel.hpp"
 
 namespace annforge::cpu {
 namespace {
+
+// Nearest reachable vectors looked up per island (the first with an edge to give up is used),
+// and passes of reachability + joining (each join may strand a row that had one way in).
+constexpr int kCandidates = 4;
+constexpr int kPasses = 8;
 
 // Marks everything reachable from `start` that is not yet marked; returns how many it marked.
 int64_t mark_reachable(const GraphView& graph, uint32_t start, std::vector<uint8_t>& reached) {
@@ -71,42 +78,80 @@ int64_t connect_islands(std::vector<uint32_t>& graph, const GraphView& view, con
   const int64_t rows = base.rows;
   const int degree = view.degree;
   if (degree == 0 || rows < 2) return 0;
-  // In-degrees tell which edge of the chosen vector can be given up: one whose target has
-  // other ways in. When every target has just the one, giving it up may strand that target;
-  // a later pass (from a fresh reachability search) then joins it in turn. Counted only once
-  // an island is found.
-  std::vector<uint32_t> in_degree;
   int64_t rewired = 0;
   BeamSearchParams search;
-  search.k = 1;
+  search.k = kCandidates;
   search.beam_width = 32;
-  search.threads = 1;
-  for (int pass = 0; pass < 4; ++pass) {
+  search.threads = threads;
+  // The unreached rows' nearest reachable vectors are found in batches on all threads (one
+  // search per row cost ~200 us on 1M rows, most of it a fresh visited set: 34,000 islands of an
+  // inner-product graph took 6.9 s), then joined one by one in row order. A joining edge is
+  // never given up again (`fixed`): found before the batch's earlier joins, many islands pick
+  // the same nearest vector, and each join would otherwise undo the one before.
+  constexpr int64_t kBatch = 8192;
+  // Inner product: an island is a row that is nobody's near neighbour (small norms, under the
+  // largest-norm rows' shadow); its nearest by inner product is one of a few such hubs for
+  // every island, whose edges the joins would use up. Nearest by angle spreads the joins over
+  // rows of its own direction (1M wordtext-ip: 34,141 islands, all joined in 2 passes instead of
+  // 5,862 left, and recall@10 at beam 64 0.878 -> 0.888).
+  std::optional<Distance> joining;
+  if (distance.metric() == Metric::InnerProduct) joining.emplace(Metric::Cosine, base);
+  const size_t row_bytes = base.row_bytes();
+  std::vector<uint8_t> batch_rows, fixed;
+  std::vector<uint32_t> batch_ids, nearest, in_degree;
+  std::vector<float> nearest_distances;
+  for (int pass = 0; pass < kPasses; ++pass) {
     std::vector<uint8_t> reached(rows, 0);
     int64_t reached_count = mark_from_entries(view, reached, threads);
-    for (int64_t v = 0; v < rows && reached_count < rows; ++v) {
-      if (reached[v]) continue;
-      if (in_degree.empty()) {
-        in_degree.assign(rows, 0);
-        for (uint32_t id : graph) ++in_degree[id];
-      }
-      DatasetView query{base.row(v), 1, base.dim, base.type};
-      uint32_t nearest;
-      float nearest_distance;
-      // Only reachable vectors can be found, which is the point.
-      beam_search(view, distance, query, search, {}, &nearest, &nearest_distance);
-      uint32_t* edges = &graph[static_cast<int64_t>(nearest) * degree];
-      int slot = degree - 1;
-      for (int e = degree - 1; e >= 0; --e) {
-        if (in_degree[edges[e]] > in_degree[edges[slot]]) slot = e;
-      }
-      --in_degree[edges[slot]];
-      edges[slot] = static_cast<uint32_t>(v);
-      ++in_degree[v];
-      ++rewired;
-      reached_count += mark_reachable(view, static_cast<uint32_t>(v), reached);
-    }
     if (reached_count == rows) break;
+    if (fixed.empty()) fixed.assign(graph.size(), 0);
+    // In-edges from reachable rows only: an edge whose target has another such way in can be
+    // given up without stranding it (edges from islands do not count).
+    in_degree.assign(rows, 0);
+    for (int64_t u = 0; u < rows; ++u) {
+      if (!reached[u]) continue;
+      for (int e = 0; e < degree; ++e) ++in_degree[graph[u * degree + e]];
+    }
+    for (int64_t first = 0; first < rows && reached_count < rows;) {
+      batch_ids.clear();
+      for (; first < rows && static_cast<int64_t>(batch_ids.size()) < kBatch; ++first) {
+        if (!reached[first]) batch_ids.push_back(static_cast<uint32_t>(first));
+      }
+      if (batch_ids.empty()) break;
+      const int64_t count = static_cast<int64_t>(batch_ids.size());
+      batch_rows.resize(count * row_bytes);
+      for (int64_t i = 0; i < count; ++i) std::memcpy(&batch_rows[i * row_bytes], base.row(batch_ids[i]), row_bytes);
+      nearest.resize(count * kCandidates);
+      nearest_distances.resize(count * kCandidates);
+      // Only reachable vectors can be found, which is the point.
+      beam_search(view, joining.has_value() ? *joining : distance,
+                  DatasetView{batch_rows.data(), count, base.dim, base.type}, search, {}, nearest.data(),
+                  nearest_distances.data());
+      for (int64_t i = 0; i < count; ++i) {
+        const uint32_t v = batch_ids[i];
+        if (reached[v]) continue;  // joined through an earlier island
+        // The first of the nearest reachable vectors with an edge to give up: the one whose
+        // target has the most other ways in.
+        for (int c = 0; c < kCandidates; ++c) {
+          const uint32_t u = nearest[i * kCandidates + c];
+          if (u == kInvalidId) break;
+          uint32_t* edges = &graph[static_cast<int64_t>(u) * degree];
+          uint8_t* edge_fixed = &fixed[static_cast<int64_t>(u) * degree];
+          int slot = -1;
+          for (int e = degree - 1; e >= 0; --e) {
+            if (!edge_fixed[e] && (slot < 0 || in_degree[edges[e]] > in_degree[edges[slot]])) slot = e;
+          }
+          if (slot < 0) continue;
+          --in_degree[edges[slot]];
+          edges[slot] = v;
+          edge_fixed[slot] = 1;
+          ++in_degree[v];
+          ++rewired;
+          reached_count += mark_reachable(view, v, reached);
+          break;
+        }
+      }
+    }
   }
   return rewired;
 }
