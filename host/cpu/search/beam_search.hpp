@@ -27,7 +27,7 @@ inline GraphView graph_of(const Index& index) {
 }
 
 // With `levels` (non-empty; Index::levels, whose level 1 holds every entry point), each query
-// scans the entry points, searches level 1 from the nearest of them with a beam of 16, and
+// scans the entry points, searches level 1 from the nearest of them with a beam of width/4 (4 to 64), and
 // starts the beam on the base graph from what that found; without, from every entry point.
 // With `approximate` (float data: approximate_rows.hpp) the walk ranks by its int8 / bf16 distances,
 // and the beam's nearest max(2k, k + 16) are re-ranked by exact distances for the answer.
