@@ -3,6 +3,8 @@
 // its overlap on data whose neighbours straddle clusters while keeping the default on easy data.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -133,6 +135,22 @@ TEST(PartitionCoverage, OverlapFollowsTheData) {
   for (int c = 0; c < hard.clusters; ++c) members += hard.offsets[c + 1] - hard.offsets[c];
   EXPECT_EQ(members, static_cast<int64_t>(hard.members.size()));
   EXPECT_GT(members, 20000 * (params.max_overlap - 1));
+  // The highest overlap reaches the target here: clusters of the asked size.
+  const double easy_size = static_cast<double>(easy.members.size()) / easy.clusters;
+  const double hard_size = static_cast<double>(members) / hard.clusters;
+  ASSERT_GE(hard.coverage[params.max_overlap - 1], params.coverage_target);
+  EXPECT_NEAR(easy_size, params.cluster_size, 0.1 * params.cluster_size);
+  EXPECT_NEAR(hard_size, params.cluster_size, 0.1 * params.cluster_size);
+  // A target it does not reach: larger clusters too, by (target / coverage)^2.
+  cpu::PartitionParams demanding = params;
+  demanding.coverage_target = 0.99;
+  const cpu::Partition grown = cpu::partition_into_clusters(cloud.view(), annforge::Metric::L2, demanding);
+  EXPECT_EQ(grown.overlap, demanding.max_overlap);
+  const double grow =
+      std::min(1.5, std::pow(demanding.coverage_target / grown.coverage[demanding.max_overlap - 1], 2.0));
+  EXPECT_GT(grow, 1.1);
+  EXPECT_NEAR(static_cast<double>(grown.members.size()) / grown.clusters, params.cluster_size * grow,
+              0.1 * params.cluster_size);
   // A fixed overlap is kept.
   params.max_overlap = params.overlap;
   const cpu::Partition fixed = cpu::partition_into_clusters(cloud.view(), annforge::Metric::L2, params);
