@@ -76,20 +76,32 @@ Dataset tight_clusters(int64_t rows, int64_t dim, int clusters, uint64_t seed, u
   return ::testing::AssertionSuccess();
 }
 
-TEST(UpperLevels, Level1HoldsOneInHalfTheDegreeRowsAndEveryEntryPoint) {
+TEST(UpperLevels, LevelsHoldOneInHalfTheDegreeRowsPerLevelAndEveryEntryPoint) {
   const Dataset data = clustered(20000, 16, ElementType::Float32, 3);
   BuildParams params = params_for(Metric::L2, BuildAlgorithm::Auto, 32, Device::Cpu);
   const Index index = build(data, params);
-  ASSERT_EQ(index.levels.size(), 1u);
+  ASSERT_EQ(index.levels.size(), 2u);
   EXPECT_TRUE(level_invariants(index));
+  const double entries = static_cast<double>(index.entry_points.size()) / index.rows();
   const double share = static_cast<double>(index.levels[0].members.size()) / index.rows();
   EXPECT_GT(share, 1.0 / 16 * 0.8);  // 1 in graph_degree / 2 = 16 by HNSW's rule, plus the entry points
-  EXPECT_LT(share, 1.0 / 16 * 1.2 + static_cast<double>(index.entry_points.size()) / index.rows());
+  EXPECT_LT(share, 1.0 / 16 * 1.2 + entries);
   EXPECT_EQ(index.levels[0].degree, 16);
+  // Level 2: 1 in 16^2, plus the entry points again.
+  const double second = static_cast<double>(index.levels[1].members.size()) / index.rows();
+  EXPECT_GT(second, entries);
+  EXPECT_LT(second, 1.0 / 256 * 1.5 + entries);
+  EXPECT_EQ(index.levels[1].degree, 16);
+  for (uint32_t e : index.entry_points) {
+    ASSERT_TRUE(std::binary_search(index.levels[1].members.begin(), index.levels[1].members.end(), e))
+        << "entry point " << e << " is not on level 2";
+  }
   // The same seed gives the same levels.
   const Index again = build(data, params);
-  EXPECT_EQ(again.levels[0].members, index.levels[0].members);
-  EXPECT_EQ(again.levels[0].graph, index.levels[0].graph);
+  for (size_t l = 0; l < 2; ++l) {
+    EXPECT_EQ(again.levels[l].members, index.levels[l].members);
+    EXPECT_EQ(again.levels[l].graph, index.levels[l].graph);
+  }
 }
 
 // 400 tight clusters of 100 rows: the kNN graph (k = 48) never leaves a cluster, and the 160
@@ -119,7 +131,7 @@ TEST(UpperLevels, ExtendBuildsThemOverTheNewRowsToo) {
   Index index = build(Dataset::borrow(first), params_for(Metric::L2, BuildAlgorithm::Auto, 32, Device::Cpu));
   extend(index, more, params_for(Metric::L2, BuildAlgorithm::Auto, 32, Device::Cpu));
   ASSERT_EQ(index.rows(), 12000);
-  ASSERT_EQ(index.levels.size(), 1u);
+  ASSERT_EQ(index.levels.size(), 2u);
   EXPECT_TRUE(level_invariants(index));
   EXPECT_GT(index.levels[0].members.back(), 10000u) << "new rows reach level 1 too";
   const Neighbors truth = exact_knn(all.view(), more, 10, Metric::L2);

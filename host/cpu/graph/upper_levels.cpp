@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "host/cpu/random.hpp"
+#include "host/env_knob.hpp"
 
 namespace annforge::cpu {
 
@@ -48,6 +49,8 @@ std::vector<UpperLevel> build_upper_levels(const Index& index, const BuildParams
   std::vector<uint8_t> member(rows, 0);
   for (int64_t r = 0; r < rows; ++r) member[r] = level_of_row(static_cast<uint32_t>(r), params.seed, m) >= 1;
   for (uint32_t e : index.entry_points) member[e] = 1;
+  std::vector<uint32_t> sorted_entries = index.entry_points;
+  std::sort(sorted_entries.begin(), sorted_entries.end());
   UpperLevel upper;
   for (int64_t r = 0; r < rows; ++r) {
     if (member[r]) upper.members.push_back(static_cast<uint32_t>(r));
@@ -60,8 +63,23 @@ std::vector<UpperLevel> build_upper_levels(const Index& index, const BuildParams
   level_params.intermediate_degree = 0;
   level_params.progress = nullptr;
   level_params.seed = params.seed + 1;
+  // Level 2: the rows lifted twice (1 in m^2) and every entry point again.
+  std::vector<uint32_t> second;
+  if (detail::env_knob("ANNFORGE_CPU_LEVELS", 2) >= 2) {
+    for (uint32_t r : upper.members) {
+      if (level_of_row(r, params.seed, m) >= 2 ||
+          std::binary_search(sorted_entries.begin(), sorted_entries.end(), r)) {
+        second.push_back(r);
+      }
+    }
+  }
   upper = build_level(index, std::move(upper.members), level_params, build_flat);
   levels.push_back(std::move(upper));
+  const int64_t second_count = static_cast<int64_t>(second.size());
+  if (second_count >= 2 && second_count * 2 <= count) {
+    level_params.seed = params.seed + 2;
+    levels.push_back(build_level(index, std::move(second), level_params, build_flat));
+  }
   return levels;
 }
 

@@ -26,6 +26,7 @@ class VisitedSet {
       current_ = 1;
     }
   }
+  bool contains(uint32_t id) const { return stamps_[id] == current_; }
   // Marks `id` visited; returns false when it already was.
   bool insert(uint32_t id) {
     if (stamps_[id] == current_) return false;
@@ -70,7 +71,9 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
                  const BeamSearchParams& params, const ProgressCallback& progress, uint32_t* ids, float* distances,
                  const std::vector<UpperLevel>* levels, const ApproximateRows* approximate) {
   const bool descend = levels != nullptr && !levels->empty() && graph.entry_count > 0;
-  const int upper_degree = descend ? (*levels)[0].degree : 0;
+  const int upper_count = descend ? static_cast<int>(levels->size()) : 0;
+  int upper_degree = 0;
+  for (int l = 0; l < upper_count; ++l) upper_degree = std::max(upper_degree, (*levels)[l].degree);
   const int k = params.k;
   const int width = std::max(params.beam_width, k);
   const int degree = graph.degree;
@@ -81,7 +84,6 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
   // The rows the walk reads: the base's, or their bf16 copy.
   const char* base_bytes = approximate ? approximate->bytes() : static_cast<const char*>(base.data);
   const size_t row_bytes = approximate ? approximate->row_bytes() : base.row_bytes();
-  const int dim = static_cast<int>(base.dim);
   const int rerank = std::max(2 * k, k + 16);
   const size_t prefetched_bytes = std::min<size_t>(row_bytes, 4096);
   const int batch_capacity = std::max({degree, graph.entry_count, upper_degree});
@@ -103,22 +105,35 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
   // 128 / 256 (2026-12-04).
   const int level1_width =
       descend ? std::min(width, detail::env_knob("ANNFORGE_CPU_UPPER_BEAM", std::clamp(width / 4, 4, 64))) : 0;
-  const int64_t level1_rows = descend ? static_cast<int64_t>((*levels)[0].members.size()) : 0;
-  std::vector<uint32_t> entry_positions;
-  if (descend) {
-    for (int e = 0; e < graph.entry_count; ++e) entry_positions.push_back(position_in((*levels)[0], graph.entry_points[e]));
+  // Each entry point seeds the highest upper level that holds it (all of them, in an index built
+  // here: level 2 holds every entry point, level 1 every member of level 2).
+  std::vector<std::vector<std::pair<int, uint32_t>>> entry_seeds(upper_count);  // (entry, position)
+  for (int e = 0; e < graph.entry_count && descend; ++e) {
+    for (int l = upper_count - 1; l >= 0; --l) {
+      const std::vector<uint32_t>& members = (*levels)[l].members;
+      auto it = std::lower_bound(members.begin(), members.end(), graph.entry_points[e]);
+      if (it != members.end() && *it == graph.entry_points[e]) {
+        entry_seeds[l].push_back({e, static_cast<uint32_t>(it - members.begin())});
+        break;
+      }
+    }
   }
   parallel_for(queries.rows, params.threads, 32, [&](int64_t begin, int64_t end, int thread) {
     VisitedSet visited(rows);
-    VisitedSet visited1(level1_rows);
+    std::vector<VisitedSet> visited_upper;
+    std::vector<Beam> beams_upper;
+    for (int l = 0; l < upper_count; ++l) {
+      visited_upper.emplace_back(static_cast<int64_t>((*levels)[l].members.size()));
+      beams_upper.emplace_back(level1_width);
+    }
     Beam beam(width);
-    Beam beam1(level1_width);
     std::vector<uint32_t> batch(batch_capacity);
     std::vector<const void*> batch_rows(std::max(batch_capacity, rerank));
     std::vector<float> batch_norms(std::max(batch_capacity, rerank), 1.0f), batch_distances(std::max(batch_capacity, rerank));
     std::vector<float> prepared(approximate ? approximate->prepared_size() : 0);
     std::vector<uint64_t> reranked;
-    // Distances from the query to `count` rows of the walk (base rows or bf16 rows).
+    std::vector<float> entry_distances;
+    // Distances from the query to `count` rows of the walk (base rows or their compact copy).
     auto score = [&](const void* query, float query_norm, const void* const* rows, const float* norms, int count,
                      float* out) {
       if (approximate) {
@@ -179,18 +194,34 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
       // evaluated again, and it was not in the beam.
       score(query, query_norm, entry_rows.data(), entry_norms.data(), graph.entry_count, batch_distances.data());
       if (descend) {
-        // The entry points seed a beam search on level 1 (every entry point is a member there);
-        // the rows it ends with seed the beam on the base graph.
-        const UpperLevel& level1 = (*levels)[0];
-        visited1.next_query();
-        beam1.clear();
-        for (int e = 0; e < graph.entry_count; ++e) {
-          if (beam1.insert(entry_positions[e], batch_distances[e]) < level1_width) visited1.insert(entry_positions[e]);
+        // The entry points seed beam searches down the upper levels (each level's result seeds
+        // the level below, positions looked up by row); level 1's result seeds the base graph.
+        entry_distances.assign(batch_distances.begin(), batch_distances.begin() + graph.entry_count);
+        for (int l = upper_count - 1; l >= 0; --l) {
+          const UpperLevel& level = (*levels)[l];
+          VisitedSet& level_visited = visited_upper[l];
+          Beam& level_beam = beams_upper[l];
+          level_visited.next_query();
+          level_beam.clear();
+          if (l + 1 < upper_count) {
+            const UpperLevel& above = (*levels)[l + 1];
+            const Beam& above_beam = beams_upper[l + 1];
+            for (int e = 0; e < above_beam.size; ++e) {
+              const uint32_t position = position_in(level, above.members[above_beam.ids[e]]);
+              if (level_beam.insert(position, above_beam.distances[e]) < level1_width) level_visited.insert(position);
+            }
+          }
+          for (const auto& [e, position] : entry_seeds[l]) {
+            if (level_visited.contains(position)) continue;
+            if (level_beam.insert(position, entry_distances[e]) < level1_width) level_visited.insert(position);
+          }
+          walk(
+              level_beam, level_visited, level.degree,
+              [&](uint32_t position) { return level.graph.data() + static_cast<int64_t>(position) * level.degree; },
+              [&](uint32_t position) { return level.members[position]; });
         }
-        walk(
-            beam1, visited1, level1.degree,
-            [&](uint32_t position) { return level1.graph.data() + static_cast<int64_t>(position) * level1.degree; },
-            [&](uint32_t position) { return level1.members[position]; });
+        const UpperLevel& level1 = (*levels)[0];
+        const Beam& beam1 = beams_upper[0];
         for (int e = 0; e < beam1.size; ++e) {
           const uint32_t row = level1.members[beam1.ids[e]];
           visited.insert(row);
