@@ -51,6 +51,46 @@ bool amx_usable() {
   return syscall(SYS_arch_prctl, kArchRequestPermission, kXFeatureTileData) == 0;
 }
 
+// Loads the tile configuration both kernels use: all eight tiles 16 rows of 64 bytes.
+inline void configure_tiles() {
+  TileConfig config;
+  for (int t = 0; t < 8; ++t) {
+    config.rows[t] = 16;
+    config.bytes_per_row[t] = 64;
+  }
+  asm volatile("ldtilecfg %0" : : "m"(config));
+}
+
+// tmm0..tmm3 = the dots of 32 Bf16 rows (from a0, rows row_bytes apart; a1 = a0 + 16 rows)
+// against one panel (b0) or two (b1 too, when `pair`): tmm0 / tmm2 rows 0-15 / 16-31 against
+// b0, tmm1 / tmm3 against b1. `chunks` steps of 32 dimensions.
+inline void tile_dots(const char* a0, const char* a1, int64_t row_bytes, const char* b0, const char* b1, bool pair,
+                      int chunks) {
+  const int64_t panel_step = 64;  // one step (two dimensions) of a panel
+  asm volatile("tilezero %%tmm0\n\ttilezero %%tmm1\n\ttilezero %%tmm2\n\ttilezero %%tmm3" ::);
+  for (int s = 0; s < chunks; ++s) {
+    // A: 16 rows x 32 dimensions (64 bytes of each row); B: 16 steps of a panel (1 KiB).
+    asm volatile(
+        "tileloadd (%0,%2,1), %%tmm4\n\t"
+        "tileloadd (%1,%2,1), %%tmm5\n\t"
+        "tileloadd (%3,%4,1), %%tmm6\n\t"
+        "tdpbf16ps %%tmm6, %%tmm4, %%tmm0\n\t"
+        "tdpbf16ps %%tmm6, %%tmm5, %%tmm2"
+        :
+        : "r"(a0 + s * 64), "r"(a1 + s * 64), "r"(row_bytes), "r"(b0 + s * 16 * panel_step), "r"(panel_step)
+        : "memory");
+    if (pair) {
+      asm volatile(
+          "tileloadd (%0,%1,1), %%tmm7\n\t"
+          "tdpbf16ps %%tmm7, %%tmm4, %%tmm1\n\t"
+          "tdpbf16ps %%tmm7, %%tmm5, %%tmm3"
+          :
+          : "r"(b1 + s * 16 * panel_step), "r"(panel_step)
+          : "memory");
+    }
+  }
+}
+
 // Distances (pair_filter.hpp's formula) from a 32 x 32 block of dots (row-major, 32 floats per
 // row) for rows r0 .. r0 + 31 and the `panels` (1 or 2) panels from p.
 ANNFORGE_AVX512 inline void epilogue(const float* dots, int r0, int p, int panels, const PairTerms& terms, float* out,
@@ -67,15 +107,9 @@ ANNFORGE_AVX512 inline void epilogue(const float* dots, int r0, int p, int panel
 
 ANNFORGE_AVX512 void amx_distances(const TileBlock& block, int row0, int count, const PairTerms& terms, float* out,
                                    int ldo) {
-  TileConfig config;
-  for (int t = 0; t < 8; ++t) {
-    config.rows[t] = 16;
-    config.bytes_per_row[t] = 64;
-  }
-  asm volatile("ldtilecfg %0" : : "m"(config));
+  configure_tiles();
   const int dim32 = block.dim;
   const int64_t row_bytes = int64_t{dim32} * 2;
-  const int64_t panel_step = 64;                         // one step (two dimensions) of a panel
   const size_t panel_bytes = static_cast<size_t>(dim32) * 32;  // a whole panel
   const char* a0 = static_cast<const char*>(block.rows) + row0 * row_bytes;
   const char* a1 = a0 + 16 * row_bytes;
@@ -87,29 +121,7 @@ ANNFORGE_AVX512 void amx_distances(const TileBlock& block, int row0, int count, 
   for (int p = 0; p < panels_count; p += 2) {
     const bool pair = p + 1 < panels_count;
     const char* b0 = panels + p * panel_bytes;
-    const char* b1 = b0 + panel_bytes;
-    asm volatile("tilezero %%tmm0\n\ttilezero %%tmm1\n\ttilezero %%tmm2\n\ttilezero %%tmm3" ::);
-    for (int s = 0; s < chunks; ++s) {
-      // A: 16 rows x 32 dimensions (64 bytes of each row); B: 16 steps of a panel (1 KiB).
-      asm volatile(
-          "tileloadd (%0,%2,1), %%tmm4\n\t"
-          "tileloadd (%1,%2,1), %%tmm5\n\t"
-          "tileloadd (%3,%4,1), %%tmm6\n\t"
-          "tdpbf16ps %%tmm6, %%tmm4, %%tmm0\n\t"
-          "tdpbf16ps %%tmm6, %%tmm5, %%tmm2"
-          :
-          : "r"(a0 + s * 64), "r"(a1 + s * 64), "r"(row_bytes), "r"(b0 + s * 16 * panel_step), "r"(panel_step)
-          : "memory");
-      if (pair) {
-        asm volatile(
-            "tileloadd (%0,%1,1), %%tmm7\n\t"
-            "tdpbf16ps %%tmm7, %%tmm4, %%tmm1\n\t"
-            "tdpbf16ps %%tmm7, %%tmm5, %%tmm3"
-            :
-            : "r"(b1 + s * 16 * panel_step), "r"(panel_step)
-            : "memory");
-      }
-    }
+    tile_dots(a0, a1, row_bytes, b0, b0 + panel_bytes, pair, chunks);
     asm volatile(
         "tilestored %%tmm0, (%0,%2,1)\n\t"
         "tilestored %%tmm1, (%1,%2,1)\n\t"
@@ -127,14 +139,8 @@ ANNFORGE_AVX512 void amx_distances(const TileBlock& block, int row0, int count, 
 // accumulators are stored straight into `out` (no epilogue).
 ANNFORGE_AVX512 void amx_dots(const uint16_t* rows, int row_count, int dim32, const uint16_t* panels, int panels_count,
                               float* out, int ldo) {
-  TileConfig config;
-  for (int t = 0; t < 8; ++t) {
-    config.rows[t] = 16;
-    config.bytes_per_row[t] = 64;
-  }
-  asm volatile("ldtilecfg %0" : : "m"(config));
+  configure_tiles();
   const int64_t row_bytes = int64_t{dim32} * 2;
-  const int64_t panel_step = 64;
   const size_t panel_bytes = static_cast<size_t>(dim32) * 32;
   const int64_t out_stride = int64_t{ldo} * sizeof(float);
   const int chunks = dim32 / 32;
@@ -144,28 +150,7 @@ ANNFORGE_AVX512 void amx_dots(const uint16_t* rows, int row_count, int dim32, co
     for (int p = 0; p < panels_count; p += 2) {
       const bool pair = p + 1 < panels_count;
       const char* b0 = reinterpret_cast<const char*>(panels) + p * panel_bytes;
-      const char* b1 = b0 + panel_bytes;
-      asm volatile("tilezero %%tmm0\n\ttilezero %%tmm1\n\ttilezero %%tmm2\n\ttilezero %%tmm3" ::);
-      for (int s = 0; s < chunks; ++s) {
-        asm volatile(
-            "tileloadd (%0,%2,1), %%tmm4\n\t"
-            "tileloadd (%1,%2,1), %%tmm5\n\t"
-            "tileloadd (%3,%4,1), %%tmm6\n\t"
-            "tdpbf16ps %%tmm6, %%tmm4, %%tmm0\n\t"
-            "tdpbf16ps %%tmm6, %%tmm5, %%tmm2"
-            :
-            : "r"(a0 + s * 64), "r"(a1 + s * 64), "r"(row_bytes), "r"(b0 + s * 16 * panel_step), "r"(panel_step)
-            : "memory");
-        if (pair) {
-          asm volatile(
-              "tileloadd (%0,%1,1), %%tmm7\n\t"
-              "tdpbf16ps %%tmm7, %%tmm4, %%tmm1\n\t"
-              "tdpbf16ps %%tmm7, %%tmm5, %%tmm3"
-              :
-              : "r"(b1 + s * 16 * panel_step), "r"(panel_step)
-              : "memory");
-        }
-      }
+      tile_dots(a0, a1, row_bytes, b0, b0 + panel_bytes, pair, chunks);
       float* c = out + static_cast<size_t>(r0) * ldo + p * 16;
       asm volatile(
           "tilestored %%tmm0, (%0,%1,1)\n\t"
