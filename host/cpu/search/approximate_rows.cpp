@@ -87,7 +87,10 @@ ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, in
     for (int d = 0; d < dim; ++d) {
       float m = 0.0f;
       for (const std::vector<float>& l : largest) m = std::max(m, l[d]);
-      if (m > 0.0f && std::isfinite(m)) out.scales[d] = m / 127.0f;
+      // A scale must be a normal number: a subnormal largest magnitude divided by 127 can round
+      // to 0 (then 0 / 0 gives NaN codes); such a dimension keeps scale 1 and codes of 0.
+      const float scale = m / 127.0f;
+      if (std::isfinite(m) && std::isnormal(scale)) out.scales[d] = scale;
     }
     reserve_huge(out.codes, static_cast<size_t>(data.rows) * dim, workers);
     out.codes.resize(static_cast<size_t>(data.rows) * dim);
@@ -98,7 +101,8 @@ ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, in
         int8_t* to = out.codes.data() + i * dim;
         for (int d = 0; d < dim; ++d) {
           const float code = std::nearbyint(value_of(row, scale, d) / out.scales[d]);
-          to[d] = static_cast<int8_t>(std::clamp(code, -127.0f, 127.0f));
+          // NaN (an infinite value minus an infinite centre) as 0; infinities clamp.
+          to[d] = std::isnan(code) ? int8_t{0} : static_cast<int8_t>(std::clamp(code, -127.0f, 127.0f));
         }
       }
     });
