@@ -118,14 +118,7 @@ void ClusterBlock::load(const std::vector<const void*>& rows, int count, Element
     // The kernels read the bf16 copy (centred for L2, so that rounding follows the cluster's
     // spread, not the data's distance from the origin).
     centred_ = translation_invariant;
-    if (centred_) {
-      centre_.assign(dim, 0.0f);
-      std::vector<double> sum(dim, 0.0);
-      for (int i = 0; i < count; ++i) {
-        for (int d = 0; d < dim; ++d) sum[d] += rows_[static_cast<size_t>(i) * dim + d];
-      }
-      for (int d = 0; d < dim; ++d) centre_[d] = static_cast<float>(sum[d] / count);
-    }
+    if (centred_) mean_of_rows(rows_.data(), count, dim, centre_);
     pack_bf16(rows_.data(), count, padded_rows_, dim, centred_ ? centre_.data() : nullptr, bf16_pack_);
     return;
   }

@@ -98,6 +98,15 @@ void pack_bf16(const float* rows, int count, int padded_rows, int dim, const flo
   }
 }
 
+void mean_of_rows(const float* rows, int count, int dim, std::vector<float>& mean) {
+  std::vector<double> sum(dim, 0.0);
+  for (int r = 0; r < count; ++r) {
+    for (int d = 0; d < dim; ++d) sum[d] += rows[static_cast<size_t>(r) * dim + d];
+  }
+  mean.assign(dim, 0.0f);
+  for (int d = 0; d < dim && count > 0; ++d) mean[d] = static_cast<float>(sum[d] / count);
+}
+
 TileBlock tile_block(const Bf16Pack& pack) {
   TileBlock block;
   block.rows = pack.rows.data();

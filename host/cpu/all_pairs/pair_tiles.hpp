@@ -78,6 +78,8 @@ struct Bf16Pack {
 // and the rounding error then scales with the cluster's spread rather than with its distance
 // from the origin (which on offset data would swamp the distances between neighbours).
 void pack_bf16(const float* rows, int count, int padded_rows, int dim, const float* center, Bf16Pack& out);
+// The mean of `count` float rows (summed in double), the centre that pack_bf16 subtracts.
+void mean_of_rows(const float* rows, int count, int dim, std::vector<float>& mean);
 TileBlock tile_block(const Bf16Pack& pack);
 
 // AVX512_BF16 (vdpbf16ps) on top of avx512_tile_kernels(); ANNFORGE_SIMD=avx2 or scalar turns

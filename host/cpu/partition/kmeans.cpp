@@ -43,19 +43,16 @@ Bf16DotsKernel bf16_dots() {
 }  // namespace
 
 void Centroids::refresh_norms(const KernelTable& f32) {
-  squared_norms.resize(count);
-  for (int c = 0; c < count; ++c) squared_norms[c] = f32.dot(&values[c * dim], &values[c * dim], dim);
   if (bf16_dots() != nullptr && count > 0) {
-    centre.assign(dim, 0.0f);
-    std::vector<double> sum(dim, 0.0);
-    for (int c = 0; c < count; ++c) {
-      for (int64_t d = 0; d < dim; ++d) sum[d] += values[c * dim + d];
-    }
-    for (int64_t d = 0; d < dim; ++d) centre[d] = static_cast<float>(sum[d] / count);
+    // The bf16 path ranks by the norms of the centred, rounded values (bf16.squared_norms).
+    mean_of_rows(values.data(), count, static_cast<int>(dim), centre);
     pack_bf16(values.data(), count, count, static_cast<int>(dim), centre.data(), bf16);
+    squared_norms.clear();
     panels.clear();
     return;
   }
+  squared_norms.resize(count);
+  for (int c = 0; c < count; ++c) squared_norms[c] = f32.dot(&values[c * dim], &values[c * dim], dim);
   pack_panels(values.data(), count, static_cast<int>(dim), panels);
 }
 
@@ -100,9 +97,9 @@ void Centroids::nearest_block(const float* rows, int count, int want, int* out, 
     const int padded = (count + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
     dots.resize(static_cast<size_t>(padded) * ldc);
     dot_block_kernel()(rows, padded, static_cast<int>(dim), panels.data(), panel_total, dots.data(), ldc);
-    row_shift.assign(count, 0.0f);
   }
-  const float* norms = bf16.panels.empty() ? squared_norms.data() : bf16.squared_norms.data();
+  const bool shifted = !bf16.panels.empty();
+  const float* norms = shifted ? bf16.squared_norms.data() : squared_norms.data();
   // Where the CPU has AVX-512 the wanted few are found by vector minima (the same result as
   // the insertion scan, whose unpredictable branches were its cost).
   static const FewSmallestKernel few_smallest = few_smallest_kernel();
@@ -118,7 +115,9 @@ void Centroids::nearest_block(const float* rows, int count, int want, int* out, 
       for (int c = 0; c < this->count; ++c) row[c] = norms[c] - 2.0f * row[c];
       few_smallest(row, this->count, want, ids, best);
     }
-    for (int w = 0; w < want; ++w) best[w] += row_shift[i];
+    if (shifted) {
+      for (int w = 0; w < want; ++w) best[w] += row_shift[i];
+    }
   }
 }
 

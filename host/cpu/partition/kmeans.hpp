@@ -21,7 +21,7 @@ struct Centroids {
   int count = 0;
   int64_t dim = 0;
   std::vector<float> values;
-  std::vector<float> squared_norms;
+  std::vector<float> squared_norms;  // fp32 path only (the bf16 path keeps its own in bf16)
   std::vector<float> panels;  // values packed for the blocked dot kernel (dot_block.hpp)
   // Where the CPU has AMX (and ANNFORGE_CPU_DOTS leaves it on): the values minus their mean,
   // in bfloat16 panels, for dots on the tile unit (pair_tiles.hpp). Centred so that rounding
