@@ -160,24 +160,20 @@ TEST(ApproximateSearch, Int8CodesOfExtremeValuesAreFinite) {
 TEST(ApproximateSearch, BadSwitchValueIsRefused) {
   const Dataset data = annforge_test::clustered(500, 16, ElementType::Float32, 3);
   const Index index = build(data, params_for(Metric::L2, BuildAlgorithm::Auto, 16, Device::Cpu));
-  ::setenv("ANNFORGE_CPU_SEARCH_BF16", "off", 1);
-  try {
-    (void)search(index, data.view(), 10, search_params(32, Device::Cpu));
-    ADD_FAILURE() << "ANNFORGE_CPU_SEARCH_BF16=off was accepted";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
-    EXPECT_NE(std::string(e.what()).find("ANNFORGE_CPU_SEARCH_BF16=off"), std::string::npos) << e.what();
-  }
-  ::unsetenv("ANNFORGE_CPU_SEARCH_BF16");
-  ::setenv("ANNFORGE_CPU_SEARCH_ROWS", "int4", 1);
-  try {
-    (void)search(index, data.view(), 10, search_params(32, Device::Cpu));
-    ADD_FAILURE() << "ANNFORGE_CPU_SEARCH_ROWS=int4 was accepted";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
-    EXPECT_NE(std::string(e.what()).find("ANNFORGE_CPU_SEARCH_ROWS=int4"), std::string::npos) << e.what();
-  }
-  ::unsetenv("ANNFORGE_CPU_SEARCH_ROWS");
+  auto expect_refused = [&](const char* name, const char* value) {
+    ::setenv(name, value, 1);
+    const std::string setting = std::string(name) + "=" + value;
+    try {
+      (void)search(index, data.view(), 10, search_params(32, Device::Cpu));
+      ADD_FAILURE() << setting << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+      EXPECT_NE(std::string(e.what()).find(setting), std::string::npos) << e.what();
+    }
+    ::unsetenv(name);
+  };
+  expect_refused("ANNFORGE_CPU_SEARCH_BF16", "off");
+  expect_refused("ANNFORGE_CPU_SEARCH_ROWS", "int4");
 }
 
 // The CPU backend keeps what searches reuse (the bf16 rows, cosine's inverse norms) for one
