@@ -62,13 +62,13 @@ class Handle {
 };
 
 // Holds the lock and silences libhdf5's own error printing for one read.
-class Session {
+class LibraryAccess {
  public:
-  Session() : guard_(hdf5_lock()) {
+  LibraryAccess() : guard_(hdf5_lock()) {
     H5Eget_auto2(H5E_DEFAULT, &old_func_, &old_data_);
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   }
-  ~Session() { H5Eset_auto2(H5E_DEFAULT, old_func_, old_data_); }
+  ~LibraryAccess() { H5Eset_auto2(H5E_DEFAULT, old_func_, old_data_); }
 
  private:
   std::lock_guard<std::mutex> guard_;
@@ -148,7 +148,7 @@ int64_t block_rows(const Matrix2d& shape) { return std::max<int64_t>(1, (int64_t
 }  // namespace
 
 Dataset read_hdf5_vectors(const std::string& path, const std::string& member, int64_t max_rows) {
-  Session session;
+  LibraryAccess access;
   Handle file = open_file(path);
   Matrix2d shape;
   Handle set = open_matrix(path, file.get(), member, &shape);
@@ -196,7 +196,7 @@ Dataset read_hdf5_vectors(const std::string& path, const std::string& member, in
 }
 
 Neighbors read_hdf5_neighbors(const std::string& path, const std::string& member) {
-  Session session;
+  LibraryAccess access;
   Handle file = open_file(path);
   Matrix2d shape;
   Handle set = open_matrix(path, file.get(), member, &shape);
@@ -230,7 +230,7 @@ Neighbors read_hdf5_neighbors(const std::string& path, const std::string& member
 bool read_hdf5_metric(const std::string& path, Metric* metric) {
   std::string value;
   {
-    Session session;
+    LibraryAccess access;
     Handle file = open_file(path);
     if (H5Aexists(file.get(), "distance") <= 0) return false;
     Handle attribute(H5Aopen(file.get(), "distance", H5P_DEFAULT), H5Aclose);

@@ -103,7 +103,7 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
   // clusters) saturated at recall 0.84 with at most 16 on level 1 and reach 0.958 at base beam
   // 256 with 64 (hnswlib: 0.952 at ef 256), for 4% / 10% fewer queries/s on 1M SIFT at beam
   // 128 / 256 (2026-12-04).
-  const int level1_width =
+  const int upper_width =
       descend ? std::min(width, detail::env_knob("ANNFORGE_CPU_UPPER_BEAM", std::clamp(width / 4, 4, 64))) : 0;
   // Each entry point seeds the highest upper level that holds it (all of them, in an index built
   // here: level 2 holds every entry point, level 1 every member of level 2).
@@ -124,7 +124,7 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
     std::vector<Beam> beams_upper;
     for (int l = 0; l < upper_count; ++l) {
       visited_upper.emplace_back(static_cast<int64_t>((*levels)[l].members.size()));
-      beams_upper.emplace_back(level1_width);
+      beams_upper.emplace_back(upper_width);
     }
     Beam beam(width);
     std::vector<uint32_t> batch(batch_capacity);
@@ -208,12 +208,12 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
             const Beam& above_beam = beams_upper[l + 1];
             for (int e = 0; e < above_beam.size; ++e) {
               const uint32_t position = position_in(level, above.members[above_beam.ids[e]]);
-              if (level_beam.insert(position, above_beam.distances[e]) < level1_width) level_visited.insert(position);
+              if (level_beam.insert(position, above_beam.distances[e]) < upper_width) level_visited.insert(position);
             }
           }
           for (const auto& [e, position] : entry_seeds[l]) {
             if (level_visited.contains(position)) continue;
-            if (level_beam.insert(position, entry_distances[e]) < level1_width) level_visited.insert(position);
+            if (level_beam.insert(position, entry_distances[e]) < upper_width) level_visited.insert(position);
           }
           walk(
               level_beam, level_visited, level.degree,
