@@ -1,5 +1,5 @@
 // An overlapping partition of the data into clusters of bounded size: each vector joins its
-// nearest k-means cluster and `overlap` - 1 more of its nearest (next nearest when those are full).
+// `overlap` nearest k-means clusters (next nearest when those are full).
 #pragma once
 
 #include <vector>
