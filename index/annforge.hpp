@@ -151,6 +151,10 @@ struct Index {
   // every entry point). Empty for indexes the GPU built: their searches start from all entry
   // points on the base graph instead.
   std::vector<UpperLevel> levels;
+  // The upper levels' beam is the search's beam_width / this (4 to 64 wide). The build measures
+  // it: 4 where a narrow upper beam finds a query's region as often as a wide one, 2 or 1 on
+  // data of many separate clusters, where a narrow one fills with a single cluster's members.
+  int upper_width_divisor = 4;
   std::string backend;            // which backend built it: "cpu" or "cuda"
 
   int64_t rows() const { return vectors.rows(); }

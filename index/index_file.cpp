@@ -1,17 +1,20 @@
-// The annforge index file, versions 1 and 2. Little-endian, 64-byte header, then the payload,
+// The annforge index file, versions 1 to 3. Little-endian, 64-byte header, then the payload,
 // then a checksum of everything before it:
-//   0  char[8]  magic "ANNFIDX1"        8  u32 format version (1 or 2) 12 u32 header bytes (64)
+//   0  char[8]  magic "ANNFIDX1"        8  u32 format version (1 to 3) 12 u32 header bytes (64)
 //   16 u32 metric (0 l2, 1 ip, 2 cos)   20 u32 element type (0 f32, 1 u8, 2 i8)
 //   24 u64 rows                         32 u64 dim
 //   40 u32 graph degree                 44 u32 entry point count (>= 1)
 //   48 u32 backend that built it (0 cpu, 1 cuda)
-//   52 u32 upper level count L (version 2: 1..32; version 1: 0)  56..63 zero
+//   52 u32 upper level count L (versions 2 and 3: 1..32; version 1: 0)
+//   56 u32 version 3: the upper levels' beam divisor (Index::upper_width_divisor: 1..64, not 4);
+//      versions 1 and 2: zero (a divisor of 4)              60..63 zero
 //   64 graph: rows x degree u32 ids, then the entry points (u32 ids), then vectors: rows x dim
-//   version 2, after the vectors, each upper level from level 1 up (Index::levels): u32 member
+//   versions 2 and 3, after the vectors, each upper level from level 1 up (Index::levels): u32 member
 //      count, u32 degree, the members (ascending u32 row ids, each level a subset of the one
 //      below, level 1 holding every entry point), then members x degree u32 positions
 //   end-8 u64 checksum (index/checksum.hpp) of all bytes before it
-// An index without levels is written as version 1, so older readers still load it. Loading maps
+// An index without levels is written as version 1, one with levels and the default divisor (4)
+// as version 2, so older readers still load them. Loading maps
 // the file and shares the vectors from the mapping (no copy); the graph and levels are copied.
 #include <algorithm>
 #include <cmath>
@@ -27,7 +30,7 @@ namespace annforge {
 namespace {
 
 constexpr char kMagic[8] = {'A', 'N', 'N', 'F', 'I', 'D', 'X', '1'};
-constexpr uint32_t kFormatVersion = 2;  // the newest this build reads and writes
+constexpr uint32_t kFormatVersion = 3;  // the newest this build reads and writes
 constexpr uint32_t kMaxLevels = 32;
 constexpr size_t kHeaderBytes = 64;
 constexpr uint64_t kMaxDim = 1 << 20;
@@ -44,7 +47,8 @@ struct Header {
   uint32_t entry_count;
   uint32_t backend;
   uint32_t level_count;
-  uint8_t reserved[8];
+  uint32_t upper_width_divisor;
+  uint8_t reserved[4];
 };
 static_assert(sizeof(Header) == kHeaderBytes, "the header layout is part of the file format");
 
@@ -54,7 +58,13 @@ static_assert(sizeof(Header) == kHeaderBytes, "the header layout is part of the 
 
 }  // namespace
 
-int index_file_version(const Index& index) { return index.levels.empty() ? 1 : 2; }
+constexpr int kDefaultUpperWidthDivisor = 4;
+constexpr int kMaxUpperWidthDivisor = 64;
+
+int index_file_version(const Index& index) {
+  if (index.levels.empty()) return 1;
+  return index.upper_width_divisor == kDefaultUpperWidthDivisor ? 2 : 3;
+}
 
 void save(const Index& index, const std::string& path) {
   if (index.rows() <= 0) throw Error(ErrorCode::InvalidArgument, path + ": cannot save an empty index");
@@ -71,7 +81,13 @@ void save(const Index& index, const std::string& path) {
       throw Error(ErrorCode::InvalidArgument, path + ": an upper level's graph does not match members x degree");
     }
   }
+  if (!index.levels.empty() &&
+      (index.upper_width_divisor < 1 || index.upper_width_divisor > kMaxUpperWidthDivisor)) {
+    throw Error(ErrorCode::InvalidArgument, path + ": upper_width_divisor " + std::to_string(index.upper_width_divisor) +
+                                                " is outside 1..64");
+  }
   header.version = static_cast<uint32_t>(index_file_version(index));
+  if (header.version == 3) header.upper_width_divisor = static_cast<uint32_t>(index.upper_width_divisor);
   header.level_count = static_cast<uint32_t>(index.levels.size());
   header.header_bytes = kHeaderBytes;
   header.metric = static_cast<uint32_t>(index.metric);
@@ -121,10 +137,18 @@ Index load(const std::string& path) {
   // Everything the writer fixes is checked, so a file that loads saves back byte for byte.
   if (header.backend > 1) corrupt(path, "corrupt header: unknown backend " + std::to_string(header.backend));
   for (uint8_t b : header.reserved) {
-    if (b != 0) corrupt(path, "corrupt header: reserved bytes 56..63 are not zero");
+    if (b != 0) corrupt(path, "corrupt header: reserved bytes 60..63 are not zero");
+  }
+  if (header.version < 3 && header.upper_width_divisor != 0) {
+    corrupt(path, "corrupt header: reserved bytes 56..59 are not zero");
+  }
+  if (header.version == 3 && (header.upper_width_divisor == 0 || header.upper_width_divisor > kMaxUpperWidthDivisor ||
+                              header.upper_width_divisor == kDefaultUpperWidthDivisor)) {
+    corrupt(path, "corrupt header: upper beam divisor " + std::to_string(header.upper_width_divisor) +
+                      " (version 3: 1 to 64, not 4)");
   }
   if (header.version == 1 && header.level_count != 0) corrupt(path, "corrupt header: upper levels in a version 1 file");
-  if (header.version == 2 && (header.level_count == 0 || header.level_count > kMaxLevels)) {
+  if (header.version >= 2 && (header.level_count == 0 || header.level_count > kMaxLevels)) {
     corrupt(path, "corrupt header: " + std::to_string(header.level_count) + " upper levels (expected 1 to 32)");
   }
   if (header.metric > 2) corrupt(path, "corrupt header: unknown metric " + std::to_string(header.metric));
@@ -192,6 +216,8 @@ Index load(const std::string& path) {
   Index index;
   index.metric = static_cast<Metric>(header.metric);
   index.graph_degree = static_cast<int>(header.graph_degree);
+  index.upper_width_divisor =
+      header.version == 3 ? static_cast<int>(header.upper_width_divisor) : kDefaultUpperWidthDivisor;
 
   index.backend = header.backend == 1 ? "cuda" : "cpu";
   index.graph.resize(header.rows * header.graph_degree);

@@ -27,7 +27,9 @@ using namespace annforge_test;
 
 // Field offsets of the 64-byte header.
 constexpr size_t kVersionAt = 8, kHeaderBytesAt = 12, kMetricAt = 16, kTypeAt = 20, kRowsAt = 24, kDimAt = 32,
-                 kDegreeAt = 40, kEntryCountAt = 44, kBackendAt = 48, kLevelCountAt = 52, kHeaderSize = 64;
+                 kDegreeAt = 40, kEntryCountAt = 44, kBackendAt = 48, kLevelCountAt = 52, kUpperWidthDivisorAt = 56,
+                 kHeaderSize = 64;
+constexpr uint32_t kNewestVersion = 3;  // the newest index format this build reads
 
 uint32_t u32_at(const std::vector<uint8_t>& b, size_t at) {
   uint32_t v;
@@ -119,7 +121,10 @@ TEST_P(IndexRoundTrip, SaveLoadSaveIsByteIdentical) {
   EXPECT_EQ(original.levels.size(), device == Device::Gpu ? 0u : 2u);
   ASSERT_EQ(a.size(), kHeaderSize + graph_bytes + entry_bytes + vector_bytes + level_bytes + 8);
   EXPECT_EQ(std::string(a.begin(), a.begin() + 8), "ANNFIDX1");
-  EXPECT_EQ(u32_at(a, kVersionAt), original.levels.empty() ? 1u : 2u);
+  // Version 1 without levels, 2 with levels and the default upper beam divisor (4), 3 with another.
+  const uint32_t version = original.levels.empty() ? 1u : original.upper_width_divisor == 4 ? 2u : 3u;
+  EXPECT_EQ(u32_at(a, kVersionAt), version);
+  EXPECT_EQ(u32_at(a, kUpperWidthDivisorAt), version == 3 ? static_cast<uint32_t>(original.upper_width_divisor) : 0u);
   EXPECT_EQ(u32_at(a, kLevelCountAt), original.levels.size());
   EXPECT_EQ(u32_at(a, kHeaderBytesAt), 64u);
   EXPECT_EQ(u32_at(a, kMetricAt), static_cast<uint32_t>(v.metric));
@@ -129,7 +134,7 @@ TEST_P(IndexRoundTrip, SaveLoadSaveIsByteIdentical) {
   EXPECT_EQ(u32_at(a, kDegreeAt), static_cast<uint32_t>(degree));
   EXPECT_EQ(u32_at(a, kEntryCountAt), original.entry_points.size());
   EXPECT_EQ(u32_at(a, kBackendAt), device == Device::Gpu ? 1u : 0u) << "the backend that built it: 0 cpu, 1 cuda";
-  for (size_t i = 56; i < 64; ++i) EXPECT_EQ(a[i], 0) << "reserved header byte " << i;
+  for (size_t i = 60; i < 64; ++i) EXPECT_EQ(a[i], 0) << "reserved header byte " << i;
   size_t at = kHeaderSize + graph_bytes + entry_bytes + vector_bytes;
   for (const UpperLevel& level : original.levels) {
     EXPECT_EQ(u32_at(a, at), level.members.size());
@@ -281,6 +286,7 @@ class DamagedIndex : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new TempDir();
     index_ = new Index(small_index());
+    index_->upper_width_divisor = 4;  // a version 2 file, whatever the build measured
     save(*index_, dir_->file("good.afi"));
     good_ = new std::vector<uint8_t>(read_bytes(dir_->file("good.afi")));
   }
@@ -372,7 +378,8 @@ TEST_F(DamagedIndex, OneFlippedByteInTheChecksum) {
 
 // Every header byte, two different bit flips each. The version field is the one place where a
 // flip may instead read as a newer version (Unsupported): that check has to come before any
-// other, since a newer format may lay out the rest differently.
+// other, since a newer format may lay out the rest differently. (A flip to another version this
+// build reads is a Format error: the fixture is version 2, 0x01 makes it 3, whose divisor is 0.)
 TEST_F(DamagedIndex, OneFlippedByteInTheHeader) {
   for (size_t at = 0; at < kHeaderSize; ++at) {
     for (uint8_t mask : {uint8_t{0x01}, uint8_t{0x80}}) {
@@ -380,7 +387,7 @@ TEST_F(DamagedIndex, OneFlippedByteInTheHeader) {
       std::vector<uint8_t> bytes = *good_;
       bytes[at] ^= mask;
       const bool version_field = at >= kVersionAt && at < kVersionAt + 4;
-      const bool newer = u32_at(bytes, kVersionAt) > u32_at(*good_, kVersionAt);
+      const bool newer = u32_at(bytes, kVersionAt) > kNewestVersion;
       EXPECT_TRUE(refused(bytes, version_field && newer ? ErrorCode::Unsupported : ErrorCode::Format));
     }
   }
@@ -394,12 +401,11 @@ TEST_F(DamagedIndex, BadMagic) {
   EXPECT_TRUE(refused(text_of("short"), ErrorCode::Format));
 }
 
-// The version field patched to the next version, nothing else changed (not even the checksum):
-// Unsupported, naming the version. (Version 2 while this build writes version 1.)
+// The version field patched to the version after the newest this build reads, nothing else
+// changed (not even the checksum): Unsupported, naming the version.
 TEST_F(DamagedIndex, NewerFormatVersionIsUnsupported) {
   std::vector<uint8_t> bytes = *good_;
-  const uint32_t current = u32_at(bytes, kVersionAt);
-  EXPECT_GE(current, 1u);
+  const uint32_t current = kNewestVersion;
   put_u32(bytes, kVersionAt, current + 1);
   EXPECT_TRUE(refused(bytes, ErrorCode::Unsupported, {"version " + std::to_string(current + 1)}));
   put_u32(bytes, kVersionAt, 1000);
@@ -502,6 +508,45 @@ TEST_F(DamagedIndex, DamagedUpperLevels) {
   // The cut, anywhere in the levels.
   for (size_t cut : {at + 3, members_at + 5, graph_at + 9, good_->size() - 9}) {
     EXPECT_TRUE(refused(std::vector<uint8_t>(good_->begin(), good_->begin() + cut), ErrorCode::Format)) << "cut at " << cut;
+  }
+}
+
+// An index whose upper levels' beam divisor is not the default 4 is written as version 3, the
+// divisor in bytes 56..59; it loads and saves back byte for byte. Any other divisor value, or a
+// divisor in a version 2 file, is refused (the writer never makes them).
+TEST_F(DamagedIndex, UpperWidthDivisorIsVersion3) {
+  Index index = *index_;
+  for (int divisor : {1, 2, 64}) {
+    index.upper_width_divisor = divisor;
+    const std::string path = dir_->file("divisor.afi");
+    save(index, path);
+    std::vector<uint8_t> bytes = read_bytes(path);
+    EXPECT_EQ(u32_at(bytes, kVersionAt), 3u);
+    EXPECT_EQ(u32_at(bytes, kUpperWidthDivisorAt), static_cast<uint32_t>(divisor));
+    const Index loaded = load(path);
+    EXPECT_EQ(loaded.upper_width_divisor, divisor);
+    save(loaded, dir_->file("again.afi"));
+    EXPECT_EQ(read_bytes(dir_->file("again.afi")), bytes);
+    if (divisor != 1) continue;
+    auto damaged = [&](size_t at, uint32_t value) {
+      std::vector<uint8_t> copy = bytes;
+      put_u32(copy, at, value);
+      fix_checksum(copy);
+      return copy;
+    };
+    for (uint32_t bad : {0u, 4u, 65u, 0xFFFFFFFFu}) {
+      EXPECT_TRUE(refused(damaged(kUpperWidthDivisorAt, bad), ErrorCode::Format, {"divisor"})) << bad;
+    }
+    EXPECT_TRUE(refused(damaged(kVersionAt, 2), ErrorCode::Format, {"reserved"})) << "a divisor in a version 2 file";
+  }
+  index.upper_width_divisor = 4;
+  save(index, dir_->file("default.afi"));
+  EXPECT_EQ(read_bytes(dir_->file("default.afi")), *good_) << "the default divisor is version 2, as before";
+  for (int bad : {0, 65, -1}) {
+    index.upper_width_divisor = bad;
+    EXPECT_TRUE(throws_error([&] { save(index, dir_->file("bad.afi")); }, ErrorCode::InvalidArgument,
+                             {"upper_width_divisor"}))
+        << bad;
   }
 }
 

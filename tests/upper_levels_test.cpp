@@ -6,12 +6,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <set>
 #include <vector>
 
 #include "annforge.hpp"
 #include "host/cpu/graph/upper_levels.hpp"
+#include "host/cpu/search/upper_width.hpp"
 #include "tests/test_support.hpp"
 
 namespace {
@@ -121,6 +123,73 @@ TEST(UpperLevels, ManyTightClustersAreAllFound) {
     const Neighbors found = search(index, queries.view(), 10, search_params(beam, Device::Cpu));
     EXPECT_GE(recall(found, truth, 10), beam == 16 ? 0.90 : 0.95) << "beam " << beam;
   }
+}
+
+// `annforge gen`'s model (host/cli/mixture.cpp): centres uniform in [0, 1]^dim, each cluster
+// spread along 12 random directions of length ~0.15 * sqrt(dim / 12), plus a little noise.
+// `stream` draws other rows (queries) from the same clusters.
+Dataset mixture(int64_t rows, int64_t dim, int clusters, uint64_t seed, uint64_t stream) {
+  const int64_t rank = std::min<int64_t>(dim, 12);
+  std::mt19937_64 model(seed);
+  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+  std::normal_distribution<float> gaussian(0.0f, 1.0f);
+  std::vector<float> centres(static_cast<size_t>(clusters) * dim), directions(static_cast<size_t>(clusters) * rank * dim);
+  for (float& c : centres) c = uniform(model);
+  const float scale = 0.15f / std::sqrt(static_cast<float>(rank));
+  for (float& d : directions) d = gaussian(model) * scale;
+  std::mt19937_64 rng(seed * 31 + stream);
+  std::uniform_int_distribution<int> pick(0, clusters - 1);
+  std::normal_distribution<float> noise(0.0f, 0.01f);
+  Dataset out = Dataset::allocate(rows, dim, ElementType::Float32);
+  float* values = static_cast<float*>(out.mutable_data());
+  std::vector<float> z(rank);
+  for (int64_t i = 0; i < rows; ++i) {
+    const int c = pick(rng);
+    for (float& v : z) v = gaussian(rng);
+    float* row = values + i * dim;
+    for (int64_t d = 0; d < dim; ++d) row[d] = centres[c * dim + d] + noise(rng);
+    for (int64_t r = 0; r < rank; ++r) {
+      for (int64_t d = 0; d < dim; ++d) row[d] += z[r] * directions[(c * rank + r) * dim + d];
+    }
+  }
+  return out;
+}
+
+// The upper levels' beam divisor is measured at build (host/cpu/search/upper_width.hpp). The
+// rule, on shares measured on 1,000 rows (2026-12-04): 1M SIFT -> 4, 200K x 32 in 2,000
+// clusters -> 2, 1M x 64 in 5,000 clusters -> 1.
+TEST(UpperLevels, UpperBeamDivisorRule) {
+  EXPECT_EQ(cpu::divisor_for({0.007, 0.005, 0.005}), 4);
+  EXPECT_EQ(cpu::divisor_for({0.011, 0.003, 0.000}), 2);
+  EXPECT_EQ(cpu::divisor_for({0.177, 0.079, 0.020}), 1);
+  EXPECT_EQ(cpu::divisor_for({0.0, 0.0, 0.0}), 4);
+}
+
+// Measured: 4 on data without many separate clusters. On 200K rows in 2,000 clusters (more
+// clusters than entry points, ~6 members of each on level 1) a beam of 4 on level 1 ends in the
+// wrong cluster for ~1% of rows: this instance measures 2, and its searches find more of the
+// queries' neighbours than with 4. (Whether an instance of this size crosses the rule's line
+// depends on its centres: the decisive cases are 1M rows and more, in bench/run_all.sh.)
+TEST(UpperLevels, UpperBeamWidensWhereTheDataNeedsIt) {
+  const Dataset spread = clustered(20000, 16, ElementType::Float32, 3);
+  const Index plain = build(spread, params_for(Metric::L2, BuildAlgorithm::Auto, 32, Device::Cpu));
+  EXPECT_EQ(plain.upper_width_divisor, 4);
+
+  const Dataset data = mixture(200000, 32, 2000, 2, 1);
+  const Dataset queries = mixture(1000, 32, 2000, 2, 2);
+  const Index index = build(data, params_for(Metric::L2, BuildAlgorithm::Auto, 32, Device::Cpu));
+  ASSERT_TRUE(level_invariants(index));
+  const cpu::UpperWidthMeasurement measured = cpu::measure_upper_width(index, 0, 42);
+  EXPECT_EQ(measured.divisor, index.upper_width_divisor) << "the build's own measurement";
+  EXPECT_EQ(measured.samples, 1000);
+  EXPECT_LE(measured.missed[2], measured.missed[0]) << "a wider upper beam misses no more rows";
+  EXPECT_EQ(index.upper_width_divisor, 2);
+  Index narrow = index;
+  narrow.upper_width_divisor = 4;
+  const Neighbors truth = exact_knn(data.view(), queries.view(), 10, Metric::L2);
+  const double wide = recall(search(index, queries.view(), 10, search_params(16, Device::Cpu)), truth, 10);
+  const double quarter = recall(search(narrow, queries.view(), 10, search_params(16, Device::Cpu)), truth, 10);
+  EXPECT_GE(wide, quarter + 0.003) << "divisor " << index.upper_width_divisor;
 }
 
 // Extend links new rows into the base graph; the levels are built anew over all rows.

@@ -20,6 +20,7 @@
 #include "host/cpu/partition/reorder.hpp"
 #include "host/cpu/trace.hpp"
 #include "host/cpu/graph/upper_levels.hpp"
+#include "host/cpu/search/upper_width.hpp"
 
 namespace annforge::cpu {
 namespace {
@@ -118,6 +119,11 @@ class CpuBackend final : public detail::Backend {
     index.levels = build_upper_levels(index, params, [this](Index& sub, const BuildParams& p) { build_flat(sub, p); });
     timer.lap("%d upper levels (level 1: %lld rows)", static_cast<int>(index.levels.size()),
               static_cast<long long>(index.levels.empty() ? 0 : index.levels[0].members.size()));
+    const UpperWidthMeasurement width = measure_upper_width(index, params.threads, params.seed);
+    index.upper_width_divisor = width.divisor;
+    timer.lap("upper levels' beam: base beam / %d (of %d rows searched at base beam 16, missed with upper beams 4, "
+              "8, 16: %.3f, %.3f, %.3f)",
+              width.divisor, width.samples, width.missed[0], width.missed[1], width.missed[2]);
   }
 
   // The graph and its entry points, no levels: the base of an index, and each upper level.
@@ -158,6 +164,7 @@ class CpuBackend final : public detail::Backend {
     beam.k = k;
     beam.beam_width = params.beam_width;
     beam.threads = params.threads;
+    beam.upper_width_divisor = index.upper_width_divisor;
     beam_search(graph_of(index), distance, queries, beam, params.progress, ids, distances, &index.levels,
                 reused.rows.get());
   }

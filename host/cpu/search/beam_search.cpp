@@ -94,17 +94,20 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
     entry_rows[e] = base_bytes + graph.entry_points[e] * row_bytes;
     if (cosine) entry_norms[e] = distance.inverse_norm_of(graph.entry_points[e]);
   }
-  // Level 1 is searched with a beam of its own (a greedy descent ends in the wrong region of data
-  // with many separate clusters), a quarter of the base beam's width, 4 to 64: on 1M SIFT a
-  // beam of 16 on level 1 cost a fifth of the queries/s at base beam 16 and gained 0.002 recall;
-  // on many tight clusters 4 instead of 16 costs 0.02-0.04 recall. Its results seed the base
-  // beam, and the base graph has no edges between separate clusters: queries unlike the data
-  // (100K x 24 in 200 clusters, queries from other centres, true 10-NN spread over 2-6
+  // The upper levels are searched with a beam of their own (a greedy descent ends in the wrong
+  // region of data with many separate clusters), the base beam's width / upper_width_divisor,
+  // 4 to 64. The build measures the divisor (upper_width.hpp): 4 where a narrow upper beam
+  // lands as well as a wide one (1M SIFT: a beam of 16 on level 1 instead of 4 cost a fifth of
+  // the queries/s at base beam 16 for 0.002 recall), down to 1 on data of many separate
+  // clusters, whose level-1 beam fills with one cluster's members (1M x 64 in 5,000 clusters:
+  // recall@10 at base beam 32 0.930 with a level-1 beam of 8, 0.995 with 32). Its results seed
+  // the base beam, and the base graph has no edges between separate clusters: queries unlike the
+  // data (100K x 24 in 200 clusters, queries from other centres, true 10-NN spread over 2-6
   // clusters) saturated at recall 0.84 with at most 16 on level 1 and reach 0.958 at base beam
-  // 256 with 64 (hnswlib: 0.952 at ef 256), for 4% / 10% fewer queries/s on 1M SIFT at beam
-  // 128 / 256 (2026-12-04).
+  // 256 with 64 (hnswlib: 0.952 at ef 256) (2026-12-04).
+  const int divisor = std::max(1, params.upper_width_divisor);
   const int upper_width =
-      descend ? std::min(width, detail::env_knob("ANNFORGE_CPU_UPPER_BEAM", std::clamp(width / 4, 4, 64))) : 0;
+      descend ? std::min(width, detail::env_knob("ANNFORGE_CPU_UPPER_BEAM", std::clamp(width / divisor, 4, 64))) : 0;
   // Each entry point seeds the highest upper level that holds it (all of them, in an index built
   // here: level 2 holds every entry point, level 1 every member of level 2).
   std::vector<std::vector<std::pair<int, uint32_t>>> entry_seeds(upper_count);  // (entry, position)

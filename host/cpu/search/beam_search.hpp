@@ -11,6 +11,7 @@ struct BeamSearchParams {
   int k = 10;
   int beam_width = 64;
   int threads = 0;
+  int upper_width_divisor = 4;  // the upper levels' beam: beam_width / this, 4 to 64 (Index::upper_width_divisor)
 };
 
 // The graph a search walks: rows x degree ids over distance.base() (which may be a prefix of
@@ -27,8 +28,9 @@ inline GraphView graph_of(const Index& index) {
 }
 
 // With `levels` (non-empty; Index::levels, whose level 1 holds every entry point), each query
-// scans the entry points, searches level 1 from the nearest of them with a beam of width/4 (4 to 64), and
-// starts the beam on the base graph from what that found; without, from every entry point.
+// scans the entry points, searches the upper levels from the nearest of them with a beam of
+// width / upper_width_divisor (4 to 64), and starts the beam on the base graph from what level 1
+// found; without, from every entry point.
 // With `approximate` (float data: approximate_rows.hpp) the walk ranks by its int8 / bf16 distances,
 // and the beam's nearest max(2k, k + 16) are re-ranked by exact distances for the answer.
 void beam_search(const GraphView& graph, const Distance& distance, const DatasetView& queries,

@@ -1,0 +1,37 @@
+// How wide the upper levels' beam must be on one index (Index::upper_width_divisor), measured
+// when the levels are built.
+//
+// Why measure: the level walk is what finds a query's region. On data without sharp cluster
+// structure a narrow beam (a quarter of the base beam) lands as well as a wide one and a wider
+// one only costs time (1M SIFT: a fifth of the queries/s at base beam 16). On data of many
+// separate clusters a level holds many members of each cluster, a narrow beam fills with one
+// cluster's members, and its walk ends in the wrong cluster for a seventh of the queries
+// (1M x 64 in 5,000 clusters at base beam 16); no fixed width serves both.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "annforge.hpp"
+
+namespace annforge::cpu {
+
+struct UpperWidthMeasurement {
+  int divisor = 4;                      // what Index::upper_width_divisor should be
+  std::array<double, 3> missed{};       // share of the sample missed at divisors 4, 2, 1
+  int samples = 0;
+};
+
+// Rows of `index` (its levels built), up to 1,000 drawn with `seed`, searched as queries at base
+// beam 16 with the upper levels' beam at 16 / 4, 16 / 2 and 16. A row counts as missed when no
+// result other than itself is as near to it as the nearest of its own graph neighbours: the walk
+// did not reach the row's neighbourhood (for any metric, inner product included, where a row is
+// not always its own nearest). The divisor is the largest of 4, 2, 1 whose missed share is
+// within 0.01 of the widest beam's. An index without levels keeps 4.
+UpperWidthMeasurement measure_upper_width(const Index& index, int threads, uint64_t seed);
+
+// The rule above: the largest of 4, 2, 1 whose missed share (missed[0..2] at divisors 4, 2, 1)
+// is within 0.01 of missed[2].
+int divisor_for(const std::array<double, 3>& missed);
+
+}  // namespace annforge::cpu
