@@ -49,6 +49,7 @@ int run_info(const Args& args) {
     o.add("format_version", index_file_version(index)).add("upper_levels", static_cast<int>(index.levels.size()));
     if (!index.levels.empty()) {
       o.add("level1_rows", static_cast<long long>(index.levels[0].members.size())).add("level1_degree", index.levels[0].degree);
+      o.add("upper_width_divisor", index.upper_width_divisor);
     }
     std::printf("%s\n", o.str().c_str());
   } else {
@@ -61,8 +62,8 @@ int run_info(const Args& args) {
     if (index.levels.empty()) {
       std::printf("  upper levels  none (searches start from every entry point)\n");
     } else {
-      std::printf("  upper levels  %zu (level 1: %zu rows, degree %d)\n", index.levels.size(), index.levels[0].members.size(),
-                  index.levels[0].degree);
+      std::printf("  upper levels  %zu (level 1: %zu rows, degree %d; searched with beam / %d)\n", index.levels.size(),
+                  index.levels[0].members.size(), index.levels[0].degree, index.upper_width_divisor);
     }
     std::printf("  built by      %s backend\n", index.backend.c_str());
     std::printf("  file size     %lld bytes\n", static_cast<long long>(st.st_size));
