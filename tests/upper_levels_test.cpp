@@ -165,31 +165,32 @@ TEST(UpperLevels, UpperBeamDivisorRule) {
   EXPECT_EQ(cpu::divisor_for({0.0, 0.0, 0.0}), 4);
 }
 
-// Measured: 4 on data without many separate clusters. On 200K rows in 2,000 clusters (more
-// clusters than entry points, ~6 members of each on level 1) a beam of 4 on level 1 ends in the
-// wrong cluster for ~1% of rows: this instance measures 2, and its searches find more of the
-// queries' neighbours than with 4. (Whether an instance of this size crosses the rule's line
-// depends on its centres: the decisive cases are 1M rows and more, in bench/run_all.sh.)
+// Measured: 4 on data without many separate clusters. On 300K rows in 1,500 clusters of 200
+// (more clusters than entry points, ~12 members of each on level 1) a beam of 4 on level 1
+// fills with one cluster's members and ends in the wrong cluster for some rows: the build
+// measures a smaller divisor, and its searches find more of the queries' neighbours than with
+// 4 (recall@10 at beam 16: 0.991 against 0.973 on this instance; 0.991 / 0.969 with seed 2;
+// 2026-12-04).
 TEST(UpperLevels, UpperBeamWidensWhereTheDataNeedsIt) {
   const Dataset spread = clustered(20000, 16, ElementType::Float32, 3);
   const Index plain = build(spread, params_for(Metric::L2, BuildAlgorithm::Auto, 32, Device::Cpu));
   EXPECT_EQ(plain.upper_width_divisor, 4);
 
-  const Dataset data = mixture(200000, 32, 2000, 2, 1);
-  const Dataset queries = mixture(1000, 32, 2000, 2, 2);
+  const Dataset data = mixture(300000, 32, 1500, 1, 1);
+  const Dataset queries = mixture(1000, 32, 1500, 1, 2);
   const Index index = build(data, params_for(Metric::L2, BuildAlgorithm::Auto, 32, Device::Cpu));
   ASSERT_TRUE(level_invariants(index));
   const cpu::UpperWidthMeasurement measured = cpu::measure_upper_width(index, 0, 42);
   EXPECT_EQ(measured.divisor, index.upper_width_divisor) << "the build's own measurement";
   EXPECT_EQ(measured.samples, 1000);
   EXPECT_LE(measured.missed[2], measured.missed[0]) << "a wider upper beam misses no more rows";
-  EXPECT_EQ(index.upper_width_divisor, 2);
+  EXPECT_LT(index.upper_width_divisor, 4);
   Index narrow = index;
   narrow.upper_width_divisor = 4;
   const Neighbors truth = exact_knn(data.view(), queries.view(), 10, Metric::L2);
   const double wide = recall(search(index, queries.view(), 10, search_params(16, Device::Cpu)), truth, 10);
   const double quarter = recall(search(narrow, queries.view(), 10, search_params(16, Device::Cpu)), truth, 10);
-  EXPECT_GE(wide, quarter + 0.003) << "divisor " << index.upper_width_divisor;
+  EXPECT_GE(wide, quarter + 0.01) << "divisor " << index.upper_width_divisor;
 }
 
 // Extend links new rows into the base graph; the levels are built anew over all rows.

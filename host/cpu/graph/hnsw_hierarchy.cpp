@@ -125,6 +125,29 @@ void add_base_links(HnswHierarchy& h, const Distance& distance, int degree, int 
       [](uint32_t x) { return x; });
 }
 
+// Every upper level's edges offered to the base lists of their ends (into the extra slots the
+// landings left, HNSW's diversity rule picking): on data of well separated clusters the base
+// graph holds no edge between clusters, and a descent that ends in the wrong cluster searches
+// it to the end; the upper levels' graphs, sparser than a cluster, link neighbouring clusters.
+// 20,000 x 48 in 50 clusters: hnswlib's recall@10 at ef 64 / 256 on the export 0.963 / 0.967 ->
+// 0.977 / 0.990, a row searched for itself found 0.970 -> 0.984 (2026-12-04).
+void add_upper_edges_to_base(HnswHierarchy& h, const Distance& distance, int degree) {
+  if (h.levels.empty() || degree <= 0) return;
+  std::vector<std::pair<uint32_t, uint32_t>> edges;  // (member, its upper neighbour) as rows
+  for (const UpperLevel& level : h.levels) {
+    for (size_t i = 0; i < level.members.size(); ++i) {
+      for (int j = 0; j < level.degree; ++j) {
+        const uint32_t p = level.graph[i * level.degree + j];
+        if (p < level.members.size()) edges.push_back({level.members[i], level.members[p]});
+      }
+    }
+  }
+  link_landings(
+      edges, distance, h.base_degree, h.base_degree - degree, static_cast<uint32_t>(h.top_level.size()),
+      [&](uint32_t y) { return h.base_graph.data() + static_cast<size_t>(y) * h.base_degree; },
+      [](uint32_t x) { return x; });
+}
+
 }  // namespace
 
 int HnswHierarchy::links(uint32_t row, int level, int most, uint32_t* out) const {
@@ -207,6 +230,7 @@ HnswHierarchy build_hnsw_hierarchy(const Index& index, uint64_t seed, int thread
   for (int level = top - 1; level >= 1; --level) add_level_links(out, distance, level, threads);
   timer.lap("export: descent links on levels 1..%d", top - 1);
   add_base_links(out, distance, index.graph_degree, threads);
+  add_upper_edges_to_base(out, distance, index.graph_degree);
   timer.lap("export: descent links on the base graph");
   return out;
 }
