@@ -22,6 +22,10 @@ class Backend {
   // grows index.graph to cover them.
   virtual void extend(Index& index, int64_t first_new_row, const BuildParams& params) = 0;
 
+  // The memory and time of build() for this shape, stage by stage (BuildPlan's stages, peaks,
+  // seconds and index_bytes; plan_build fills the rest).
+  virtual BuildPlan plan(int64_t rows, int64_t dim, ElementType type, const BuildParams& params) = 0;
+
   virtual void exact_knn(const DatasetView& base, const DatasetView& queries, int k, Metric metric, int threads,
                          const ProgressCallback& progress, uint32_t* ids, float* distances) = 0;
 };

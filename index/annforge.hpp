@@ -166,6 +166,43 @@ struct Index {
 // (a memory-mapped file stays mapped, a borrowed view stays borrowed); no vector is copied.
 Index build(const Dataset& data, const BuildParams& params = {});
 
+// What a build will take, planned before any work from the data's shape and the parameters
+// (`annforge plan`; `annforge build --verbose` / `--json`): per stage, the host and device
+// memory it holds and its estimated time. Memory counts what the build allocates, not the input
+// vectors (input_bytes: a mapped file's pages become resident as they are read; a file read
+// into memory, such as .fvecs or converted float16, adds them once).
+struct PlanStage {
+  std::string name;
+  uint64_t host_bytes = 0;    // resident host memory held while the stage runs
+  uint64_t device_bytes = 0;  // GPU memory held while the stage runs (GPU backend)
+  double seconds = 0;         // estimate from the backend's measured rates
+};
+struct BuildPlan {
+  std::string backend;        // "cpu" or "cuda": where the build would run
+  int64_t rows = 0;
+  int64_t dim = 0;
+  ElementType type = ElementType::Float32;
+  int graph_degree = 0;
+  int intermediate_degree = 0;
+  int threads = 0;            // resolved
+  uint64_t input_bytes = 0;
+  std::vector<PlanStage> stages;
+  uint64_t peak_host_bytes = 0;    // the largest stage
+  uint64_t peak_device_bytes = 0;
+  uint64_t index_bytes = 0;        // the saved index file
+  double seconds = 0;              // all stages
+  int partitions = 1;              // pieces built one after another (1: in one piece)
+  std::string partitions_why;
+  uint64_t host_memory_limit = 0;  // what the plan was checked against (0: none)
+  bool fits = true;                // peak_host_bytes within the limit (and the device's memory)
+  std::string refusal;             // why not, when !fits
+};
+
+// Plans a build of `rows` x `dim` vectors of `type` with `params` (the device as build() would
+// resolve it). `host_memory_limit` (bytes, 0: none) is checked against peak_host_bytes.
+BuildPlan plan_build(int64_t rows, int64_t dim, ElementType type, const BuildParams& params,
+                     uint64_t host_memory_limit = 0);
+
 // Searches a whole batch; writes queries.rows x k ids and distances into caller memory.
 void search(const Index& index, const DatasetView& queries, int k, const SearchParams& params,
             uint32_t* ids, float* distances);

@@ -83,6 +83,34 @@ Index build(const Dataset& data, const BuildParams& params) {
   return index;
 }
 
+BuildPlan plan_build(int64_t rows, int64_t dim, ElementType type, const BuildParams& params, uint64_t host_memory_limit) {
+  ANNFORGE_EXPECTS(rows >= 1, "plan: rows must be at least 1 (got " + std::to_string(rows) + ")");
+  ANNFORGE_EXPECTS(dim >= 1, "plan: dim must be at least 1 (got " + std::to_string(dim) + ")");
+  check_build_params(params);
+  detail::Backend& backend = detail::backend_for(params.device);
+  BuildPlan plan = backend.plan(rows, dim, type, params);
+  plan.backend = backend.name();
+  plan.rows = rows;
+  plan.dim = dim;
+  plan.type = type;
+  plan.host_memory_limit = host_memory_limit;
+  plan.input_bytes = static_cast<uint64_t>(rows) * static_cast<uint64_t>(dim) * (type == ElementType::Float32 ? 4 : 1);
+  plan.partitions = 1;
+  plan.partitions_why = "one piece: partition-and-merge builds are not implemented yet";
+  if (host_memory_limit > 0 && plan.peak_host_bytes > host_memory_limit) {
+    std::string stage;
+    for (const PlanStage& s : plan.stages) {
+      if (s.host_bytes == plan.peak_host_bytes) stage = s.name;
+    }
+    plan.fits = false;
+    const std::string why = "the build needs about " + std::to_string(plan.peak_host_bytes >> 20) +
+                            " MiB of host memory (at its largest stage, " + stage + ") over the limit of " +
+                            std::to_string(host_memory_limit >> 20) + " MiB, and it cannot be built in parts yet";
+    plan.refusal = plan.refusal.empty() ? why : plan.refusal + "; " + why;
+  }
+  return plan;
+}
+
 void search(const Index& index, const DatasetView& queries, int k, const SearchParams& params, uint32_t* ids,
             float* distances) {
   check_queries(index, queries, k);

@@ -368,8 +368,10 @@ TEST_F(Cli, Export) {
 // every flag the command takes; each flag the page lists is one the command accepts.
 TEST_F(Cli, HelpForEveryCommand) {
   const std::vector<std::pair<std::string, std::vector<std::string>>> commands = {
+      {"plan", {"data", "degree", "intermediate-degree", "iterations", "memory-limit", "device", "threads", "rows",
+                "json"}},
       {"build", {"data", "out", "metric", "degree", "intermediate-degree", "algorithm", "iterations", "device",
-                 "threads", "rows", "seed", "json"}},
+                 "threads", "rows", "seed", "memory-limit", "verbose", "json"}},
       {"search", {"index", "queries", "k", "beam", "gt", "out", "device", "threads", "json"}},
       {"gt", {"data", "queries", "out", "k", "metric", "rows", "device", "threads", "json"}},
       {"info", {"index", "json"}},
@@ -395,6 +397,29 @@ TEST_F(Cli, HelpForEveryCommand) {
     if (command == "build") EXPECT_NE(help.out.find("--degree N=32"), std::string::npos) << help.out;
   }
   fails("help nosuch", {"nosuch"});
+}
+
+// The plan before a build: `plan` prints it (text and JSON), `build --verbose` first, `build
+// --json` with its report; a build whose plan exceeds --memory-limit is refused before any work,
+// naming the file and the memory, and writes nothing; a bad size names the flag.
+TEST_F(Cli, PlanAndMemoryLimit) {
+  ok("gen --n 5000 --dim 16 --out base.fbin");
+  const Result text = ok("plan --data base.fbin");
+  for (const char* part : {"5000 x 16 float32", "all pairs in clusters", "peak:", "fits: yes"}) {
+    EXPECT_NE(text.out.find(part), std::string::npos) << part << " missing from:\n" << text.out;
+  }
+  const Result json = ok("plan --data base.fbin --json --memory-limit 1G");
+  for (const char* part : {"\"rows\": 5000", "\"peak_host_bytes\": ", "\"fits\": true", "\"host_memory_limit\": 1073741824"}) {
+    EXPECT_NE(json.out.find(part), std::string::npos) << part << " missing from:\n" << json.out;
+  }
+  EXPECT_NE(ok("plan --data base.fbin --memory-limit 1K").out.find("fits: no"), std::string::npos);
+  fails("build --data base.fbin --out index.afi --memory-limit 1K", {"base.fbin", "host memory", "limit"});
+  fails("build --data base.fbin --out index.afi --memory-limit lots", {"--memory-limit", "lots"});
+  fails("plan --data base.fbin --memory-limit 0", {"--memory-limit"});
+  const Result verbose = ok("build --data base.fbin --out index.afi --verbose --memory-limit 2GiB");
+  EXPECT_LT(verbose.out.find("plan:"), verbose.out.find("built 5000")) << verbose.out;
+  const Result built = ok("build --data base.fbin --out index.afi --json");
+  EXPECT_NE(built.out.find("\"plan\": {\"backend\": \"cpu\""), std::string::npos) << built.out;
 }
 
 TEST_F(Cli, Version) {

@@ -37,7 +37,9 @@ const CommandSpec& build_spec() {
        threads_flag(),
        {"rows", "N", "", "build over the first N rows only (default: all)"},
        {"seed", "S", "42", "random seed (same input and seed: same index)"},
-       json_flag()},
+       {"memory-limit", "SIZE", "", "host memory the build may use (4G, 512M...); default: what the machine has available"},
+       {"verbose", "", "", "print the build's plan (annforge plan) before it starts"},
+       json_flag("print one JSON object instead of text (with the plan)")},
       "",
       "",
       kVectorFileNote};
@@ -47,15 +49,11 @@ const CommandSpec& build_spec() {
 int run_build(const Args& args) {
   const std::string data_path = args.text("data");
   const std::string out_path = args.text("out");
-  BuildParams params;
-  params.graph_degree = static_cast<int>(args.integer("degree", 1, 1024));
-  params.intermediate_degree = static_cast<int>(args.integer("intermediate-degree", 0, 4096));
+  BuildParams params = build_params_of(args);
   params.algorithm = parse_algorithm(args.text("algorithm"));
-  params.device = args.device();
-  params.threads = static_cast<int>(args.integer("threads", 0, 4096));
   params.seed = static_cast<uint64_t>(args.integer("seed", 0, INT64_MAX));
-  params.nn_descent_iterations = static_cast<int>(args.integer("iterations", 0, 1000));
   const bool json = args.has("json");
+  const uint64_t memory_limit = memory_limit_of(args);
   // Resolve the device before reading anything, so device=gpu without a GPU fails at once.
   const std::string backend = resolve_backend(params.device);
 
@@ -65,6 +63,13 @@ int run_build(const Args& args) {
   // Mapped files are read as the build touches them; converted ones (float16, float64, texmex)
   // are read here, in full.
   const double read_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // The plan before any work: a build that cannot fit is refused with it, nothing written.
+  const BuildPlan plan = plan_build(data.rows(), data.dim(), data.type(), params, memory_limit);
+  if (args.has("verbose") && !json) print_plan(stdout, plan);
+  if (!plan.fits) {
+    throw Error(ErrorCode::Unsupported, data_path + ": not built: " + plan.refusal + " (peak " +
+                                                std::to_string(plan.peak_host_bytes >> 20) + " MiB host; see annforge plan)");
+  }
   ProgressBar bar(!json);
   params.progress = bar.callback();
   Index index = build(data, params);
@@ -80,6 +85,7 @@ int run_build(const Args& args) {
     o.add("dim", static_cast<long long>(index.dim())).add("metric", to_string(index.metric));
     o.add("graph_degree", index.graph_degree).add("backend", index.backend);
     o.add("read_seconds", read_seconds).add("seconds", build_seconds).add("vectors_per_second", rate).add("seconds_with_save", total_seconds);
+    o.raw("plan", plan_json(plan));
     std::printf("%s\n", o.str().c_str());
   } else {
     std::printf("built %lld x %lld %s vectors (%s, degree %d) on %s in %.2f s: %.0f vectors/s; saved %s\n",

@@ -2,7 +2,12 @@
 // runs from the parsed Args, returning the exit code; failures throw annforge::Error.
 #pragma once
 
+#include <cstdint>
+#include <cstdio>
+#include <string>
 #include <vector>
+
+#include "annforge.hpp"
 
 #include "host/cli/args.hpp"
 
@@ -33,5 +38,19 @@ const CommandSpec& export_spec();
 int run_export(const Args& args);
 const CommandSpec& generate_spec();
 int run_generate(const Args& args);
+const CommandSpec& plan_spec();
+int run_plan(const Args& args);
+
+// The build plan (BuildPlan) as the CLI shows it, for `plan` and `build --verbose / --json`.
+void print_plan(std::FILE* out, const BuildPlan& plan);
+std::string plan_json(const BuildPlan& plan);
+// --memory-limit: "4G", "512M", "1.5GiB", bytes; binary units. An error names the flag.
+uint64_t parse_size(const std::string& flag, const std::string& text);
+// MemAvailable from /proc/meminfo (0 where unreadable: no limit).
+uint64_t available_host_memory();
+// The build flags `plan` shares with `build` (degree, intermediate-degree, device, threads,
+// iterations), and the limit: --memory-limit, else what the machine has available.
+BuildParams build_params_of(const Args& args);
+uint64_t memory_limit_of(const Args& args);
 
 }  // namespace annforge::cli

@@ -21,6 +21,7 @@
 #include "host/cpu/trace.hpp"
 #include "host/cpu/graph/upper_levels.hpp"
 #include "host/cpu/search/upper_width.hpp"
+#include "host/cpu/memory_plan.hpp"
 
 namespace annforge::cpu {
 namespace {
@@ -167,6 +168,10 @@ class CpuBackend final : public detail::Backend {
     beam.upper_width_divisor = index.upper_width_divisor;
     beam_search(graph_of(index), distance, queries, beam, params.progress, ids, distances, &index.levels,
                 reused.rows.get());
+  }
+
+  BuildPlan plan(int64_t rows, int64_t dim, ElementType type, const BuildParams& params) override {
+    return cpu_build_plan(rows, dim, type, params);
   }
 
   void extend(Index& index, int64_t first_new_row, const BuildParams& params) override {

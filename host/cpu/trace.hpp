@@ -6,6 +6,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 
 namespace annforge::cpu {
@@ -13,6 +14,20 @@ namespace annforge::cpu {
 inline bool tracing() {
   static const bool on = std::getenv("ANNFORGE_TRACE") != nullptr;
   return on;
+}
+
+// The process's resident set and its peak so far (VmRSS, VmHWM) in MiB, -1 where unreadable:
+// traced beside each stage, the figures the memory plan (host/cpu/memory_plan.hpp) is checked by.
+inline void resident_mib(double* rss, double* peak) {
+  *rss = *peak = -1;
+  if (std::FILE* status = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, status)) {
+      if (std::strncmp(line, "VmRSS:", 6) == 0) *rss = std::strtod(line + 6, nullptr) / 1024.0;
+      if (std::strncmp(line, "VmHWM:", 6) == 0) *peak = std::strtod(line + 6, nullptr) / 1024.0;
+    }
+    std::fclose(status);
+  }
 }
 
 class StageTimer {
@@ -25,7 +40,8 @@ class StageTimer {
     return t.tv_sec + t.tv_nsec * 1e-9;
   }
   double seconds() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
-  // Prints "[annforge] <message>: <seconds since the last lap>" and starts a new lap.
+  // Prints "[annforge] <message>: <seconds since the last lap> ... rss <MiB>, peak <MiB>" and
+  // starts a new lap.
   void lap(const char* format, ...) __attribute__((format(printf, 2, 3))) {
     if (!tracing()) return;
     va_list args;
@@ -33,7 +49,10 @@ class StageTimer {
     std::fputs("[annforge] ", stderr);
     std::vfprintf(stderr, format, args);
     va_end(args);
-    std::fprintf(stderr, ": %.3f s (cpu %.3f s)\n", seconds(), cpu_seconds() - cpu_start_);
+    double rss, peak;
+    resident_mib(&rss, &peak);
+    std::fprintf(stderr, ": %.3f s (cpu %.3f s), rss %.0f MiB, peak %.0f MiB\n", seconds(), cpu_seconds() - cpu_start_,
+                 rss, peak);
     start_ = std::chrono::steady_clock::now();
     cpu_start_ = cpu_seconds();
   }

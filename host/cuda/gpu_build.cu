@@ -1,5 +1,6 @@
 // The GPU build pipeline (gpu_build.hpp).
 #include "host/cuda/gpu_build.hpp"
+#include "host/cuda/gpu_memory_model.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -170,13 +171,9 @@ DeviceKnn forest_graph(GpuContext& gpu, const DeviceMatrix& data, const float* n
 }
 
 void check_memory(GpuContext& gpu, int64_t n, size_t row_bytes, int k, int degree) {
-  const size_t data = n * row_bytes + n * 4;
-  const size_t knn = 2 * n * static_cast<size_t>(k) * 8;
   // Candidates of one tree beside the kept lists (k + kk <= 2k per row), the sort keys, and the
-  // leaf tiles of a batch.
-  const size_t forest = n * static_cast<size_t>(2 * k) * 8 + n * 24 + (size_t{3} << 30);
-  const size_t graph = 3 * n * static_cast<size_t>(degree) * 4 + n * 4;
-  const size_t need = data + knn + std::max(forest, graph);
+  // leaf tiles of a batch (gpu_memory_model.hpp).
+  const size_t need = cuda_detail::gpu_build_bytes(n, row_bytes, k, degree).total();
   const size_t free_bytes = gpu.free_memory();
   if (need > free_bytes - free_bytes / 10) {
     throw Error(ErrorCode::Unsupported,
@@ -202,8 +199,7 @@ int64_t build_on_gpu(GpuContext& gpu, Index& index, const BuildParams& params) {
   const int64_t n = view.rows;
   const int degree = static_cast<int>(std::min<int64_t>(params.graph_degree, n - 1));
   // 0: the GPU's choice, 2 x degree and at least 64 (the default before the backends chose).
-  const int wanted_k = params.intermediate_degree != 0 ? params.intermediate_degree : std::max(64, 2 * degree);
-  const int k = static_cast<int>(std::min<int64_t>(std::max(wanted_k, degree), n - 1));
+  const int k = cuda_detail::gpu_intermediate_degree(params, n, degree);
   index.graph_degree = degree;
   GpuTimer timer{gpu, {}};
   if (degree == 0) {

@@ -1,0 +1,155 @@
+// The plan of memory_plan.hpp. Each stage's bytes are the structures alive while it runs, named
+// after the code that allocates them; the figures are checked against the resident peak of real
+// builds (ANNFORGE_TRACE prints rss and peak per stage; tests/memory_plan_test.cpp).
+#include "host/cpu/memory_plan.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "host/cpu/graph/entry_point.hpp"
+#include "host/cpu/knn_graph.hpp"
+#include "host/cpu/parallel.hpp"
+#include "host/cpu/partition/partition.hpp"
+
+namespace annforge::cpu {
+namespace {
+
+// Rows below which the kNN graph is exact brute force (cpu_backend.cpp's kBruteForceMaxRows).
+constexpr int64_t kBruteForceMaxRows = 3000;
+// The partition's highest overlap (PartitionParams::max_overlap): the plan takes the most.
+constexpr int kOverlap = 5;
+
+size_t element_bytes(ElementType type) { return type == ElementType::Float32 ? 4 : 1; }
+
+struct Flat {
+  std::vector<PlanStage> stages;
+  uint64_t peak = 0;
+};
+
+// The flat build (build_flat: kNN graph, pruning, reverse edges, connectivity) of `n` rows,
+// each stage's bytes on top of `held` (what the caller keeps alive meanwhile).
+Flat flat_build(int64_t n, int64_t dim, ElementType type, Metric metric, int degree, int k, int threads,
+                const BuildParams& params, uint64_t held) {
+  Flat out;
+  const double N = static_cast<double>(n);
+  const double row_bytes = static_cast<double>(dim * element_bytes(type));
+  const double knn = N * k * 8;           // KnnGraph: ids and distances
+  const double graph = N * degree * 4.0;  // one rows x degree id array
+  const double norms = metric == Metric::Cosine ? N * 4 : 0;
+  auto add = [&](const char* name, double bytes) {
+    PlanStage stage;
+    stage.name = name;
+    stage.host_bytes = held + static_cast<uint64_t>(bytes);
+    out.peak = std::max(out.peak, stage.host_bytes);
+    out.stages.push_back(stage);
+  };
+  // Float copies of row samples for k-means (kmeans.cpp: 40 rows per centroid, at least 10,000):
+  // the entry points' regions, then the partition's clusters (at the highest overlap). glibc
+  // serves blocks under its mmap threshold (at most 32 MiB) from the heap and keeps them there
+  // when freed, so a smaller sample stays resident through the rest of the build.
+  auto sample_bytes = [&](double centroids) { return std::min(N, std::max(40 * centroids, 10000.0)) * dim * 4.0; };
+  auto retained = [](double bytes) { return bytes < 32.0 * 1024 * 1024 ? bytes : 0.0; };
+  const double entry_sample = sample_bytes(std::max(1, entry_point_count(n) - 1));
+  add("entry points", N * 4 + entry_sample);
+  // Thread stacks and per-thread heap arenas touched by the stages' workers.
+  double kept = norms + retained(entry_sample) + threads * 2.0 * 1024 * 1024;  // held to the end
+  double base = kept;  // what every stage of the kNN graph and its optimisation holds
+  const bool brute = params.algorithm == BuildAlgorithm::BruteForce ||
+                     (params.algorithm == BuildAlgorithm::Auto && n <= kBruteForceMaxRows);
+  if (brute) {
+    add("knn graph (brute force)", base + knn + threads * 64.0 * 1024 * 16);
+  } else {
+    const double o = kOverlap;
+    const double partition_sample = sample_bytes(N * o / default_cluster_size(dim));
+    // partition.cpp: nearest (overlap + 3 choices), membership, placement order, members, primary.
+    add("partition", base + N * 4 * ((o + 3) + o + 1 + o + 1) + partition_sample);
+    kept += retained(partition_sample);
+    base += retained(partition_sample);
+    // Kept: members, primary; the renumbering (two id maps) and the renumbered copy of the rows.
+    base += N * 4 * (o + 1) + N * 8 + N * row_bytes;
+    add("renumbering by cluster", base + N * 4);
+    // Per thread, one cluster's block: its rows (float rows also as bf16 tiles), its distance
+    // tiles and candidate lists (clusters are capped at 1.5x the mean size).
+    const double cluster = 1.5 * default_cluster_size(dim);
+    const double per_thread = cluster * (row_bytes + 2.0 * dim + 1024 + k * 8.0);
+    // cluster_knn.cpp: each row's clusters (overlap ints) and a filled flag.
+    add("all pairs in clusters", base + knn + N * (4 * o + 1) + threads * per_thread);
+    base -= N * 4 * (o + 1);  // the partition is dropped after the all-pairs stage
+    const int sample = std::max(8, k / 6);  // NNDescentParams::sample's default
+    const bool rounds = params.nn_descent_iterations > 1;
+    if (params.nn_descent_iterations > 0) {
+      // nn_descent.cpp: new candidates (ids, priorities, counts), the worst distances, locks; from
+      // a second round on, old candidates and the new flags.
+      add("nn-descent", base + knn + N * (sample * 8.0 + 4 + 4 + 4) + (rounds ? N * (sample * 8.0 + 4 + k) : 0));
+    }
+    // graph_optimize.cpp: the pruned lists beside the kNN graph; then the reverse lists, counts,
+    // a column copy of up to 8 positions and the merged graph beside the pruned lists.
+    add("pruning", base + knn + graph);
+    add("reverse edges", base + 3 * graph + N * 4 + N * 4.0 * std::min(8, degree));
+    // reorder.cpp: the graph in the caller's row ids beside the renumbered one.
+    add("graph in caller's ids", base + 2 * graph);
+  }
+  // connectivity.cpp: reached flags, fixed-edge marks, in-degrees, a visited set per thread.
+  add("connectivity", kept + graph + N * (1 + degree + 4 + 2.0 * threads));
+  return out;
+}
+
+double microseconds_per_row(int64_t dim, ElementType type) {
+  // Measured on 2 threads (Intel Xeon with AVX-512 and AMX, 2026-12-04) at 1M rows: SIFT
+  // 128-d uint8 8.5 s, 64-d float 7.9-9.5 s, 256-d float 15 s: ~ 8 us + 0.07 us per dimension
+  // per row and thread, growing as log n.
+  (void)type;
+  return 8.0 + 0.07 * static_cast<double>(dim);
+}
+
+}  // namespace
+
+BuildPlan cpu_build_plan(int64_t rows, int64_t dim, ElementType type, const BuildParams& params) {
+  BuildPlan plan;
+  const int threads = resolve_threads(params.threads);
+  const int degree = static_cast<int>(std::min<int64_t>(params.graph_degree, std::max<int64_t>(rows - 1, 0)));
+  const int k = static_cast<int>(std::min<int64_t>(cpu_intermediate_degree(params, degree), std::max<int64_t>(rows - 1, 0)));
+  plan.threads = threads;
+  plan.graph_degree = degree;
+  plan.intermediate_degree = k;
+  const Flat base = flat_build(rows, dim, type, params.metric, degree, k, threads, params, 0);
+  plan.stages = base.stages;
+  plan.peak_host_bytes = base.peak;
+  // Upper levels (upper_levels.cpp): level 1 holds 1 in degree / 2 rows and the entry points, a
+  // copy of their rows and a flat build of degree / 2 over them, beside the base graph.
+  const uint64_t graph = static_cast<uint64_t>(rows) * degree * 4;
+  if (rows > 2 && degree > 0) {
+    const int m = std::max(2, degree / 2);
+    const int64_t level_rows = std::min<int64_t>(rows, rows / m + entry_point_count(rows));
+    const int level_degree = static_cast<int>(std::min<int64_t>(m, level_rows - 1));
+    BuildParams level_params = params;
+    level_params.graph_degree = level_degree;
+    level_params.intermediate_degree = 0;
+    const int level_k = static_cast<int>(std::min<int64_t>(cpu_intermediate_degree(level_params, level_degree), level_rows - 1));
+    const uint64_t held = graph + static_cast<uint64_t>(level_rows) * dim * element_bytes(type);
+    const Flat level = flat_build(level_rows, dim, type, params.metric, level_degree, level_k, threads, level_params, held);
+    PlanStage stage;
+    stage.name = "upper levels";
+    stage.host_bytes = level.peak;
+    plan.stages.push_back(stage);
+    plan.peak_host_bytes = std::max(plan.peak_host_bytes, level.peak);
+  }
+  // Time: the flat build's stages share the estimate by their measured shares (ANNFORGE_TRACE,
+  // 1M SIFT: partition 15%, all pairs 45%, nn-descent 12%, pruning and reverse edges 18%, the
+  // rest 10%).
+  const double n = static_cast<double>(std::max<int64_t>(rows, 2));
+  plan.seconds = n * microseconds_per_row(dim, type) * 1e-6 * (std::log2(n) / std::log2(1e6)) / threads;
+  for (PlanStage& stage : plan.stages) {
+    const std::string& s = stage.name;
+    const double share = s == "partition" ? 0.12 : s == "renumbering by cluster" ? 0.03 : s == "all pairs in clusters" ? 0.45
+                       : s == "nn-descent" ? 0.12 : s == "pruning" ? 0.10 : s == "reverse edges" ? 0.06
+                       : s == "upper levels" ? 0.07 : s == "knn graph (brute force)" ? 0.75 : 0.016;
+    stage.seconds = plan.seconds * share;
+  }
+  plan.index_bytes = 64 + graph + static_cast<uint64_t>(rows) * dim * element_bytes(type) + 8 +
+                     static_cast<uint64_t>(entry_point_count(rows)) * 4 +
+                     static_cast<uint64_t>(rows / std::max(2, degree / 2)) * (degree / 2 + 1) * 4;
+  return plan;
+}
+
+}  // namespace annforge::cpu
