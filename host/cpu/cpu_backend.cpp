@@ -22,6 +22,7 @@
 #include "host/cpu/graph/upper_levels.hpp"
 #include "host/cpu/search/upper_width.hpp"
 #include "host/cpu/memory_plan.hpp"
+#include "host/huge_pages.hpp"
 
 namespace annforge::cpu {
 namespace {
@@ -46,6 +47,7 @@ std::vector<uint32_t> build_clustered(const DatasetView& data, Metric metric, in
     partitioning.overlap = partitioning.max_overlap = overlap;
   }
   Partition partition = partition_into_clusters(data, metric, partitioning);
+  release_free_heap();  // its k-means samples and assignment arrays
   const Renumbering order = renumber_by_cluster(partition);
   const Dataset local = reorder_rows(data, order, threads);
   renumber_partition(partition, order, threads);
@@ -137,6 +139,7 @@ class CpuBackend final : public detail::Backend {
     index.graph_degree = degree;
     StageTimer timer;
     index.entry_points = choose_entry_points(data, index.metric, entry_point_count(rows), threads, params.seed);
+    release_free_heap();  // its k-means sample
     timer.lap("%d entry points", static_cast<int>(index.entry_points.size()));
     if (degree == 0) {
       index.graph.clear();
