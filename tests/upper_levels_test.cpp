@@ -159,10 +159,12 @@ Dataset mixture(int64_t rows, int64_t dim, int clusters, uint64_t seed, uint64_t
 // rule, on shares measured on 1,000 rows (2026-12-04): 1M SIFT -> 4, 200K x 32 in 2,000
 // clusters -> 2, 1M x 64 in 5,000 clusters -> 1.
 TEST(UpperLevels, UpperBeamDivisorRule) {
-  EXPECT_EQ(cpu::divisor_for({0.007, 0.005, 0.005}), 4);
-  EXPECT_EQ(cpu::divisor_for({0.011, 0.003, 0.000}), 2);
-  EXPECT_EQ(cpu::divisor_for({0.177, 0.079, 0.020}), 1);
-  EXPECT_EQ(cpu::divisor_for({0.0, 0.0, 0.0}), 4);
+  EXPECT_EQ(cpu::divisor_for({0.007, 0.005, 0.005}, 0.001), 4);
+  EXPECT_EQ(cpu::divisor_for({0.011, 0.003, 0.000}, 0.002), 2);
+  EXPECT_EQ(cpu::divisor_for({0.177, 0.079, 0.020}, 0.07), 1);
+  EXPECT_EQ(cpu::divisor_for({0.0, 0.0, 0.0}, 0.0), 4);
+  // Doubling the base beam finds more than the full upper beam: keep the quarter.
+  EXPECT_EQ(cpu::divisor_for({0.097, 0.076, 0.057}, 0.03), 4);
 }
 
 // Measured: 4 on data without many separate clusters. On 300K rows in 1,500 clusters of 200

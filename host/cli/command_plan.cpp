@@ -95,17 +95,22 @@ void print_plan(std::FILE* out, const BuildPlan& plan) {
   }
 }
 
+Flag data_flag() { return {"data", "FILE", "", "the vectors (an .hdf5 file: its 'train' dataset)", true}; }
+Flag degree_flag() { return {"degree", "N", "32", "out-degree of the graph (1..1024)"}; }
+Flag intermediate_degree_flag() {
+  return {"intermediate-degree", "N", "0", "degree of the kNN graph before pruning; 0: the backend's choice"};
+}
+Flag iterations_flag() { return {"iterations", "N", "1", "NN-Descent local-join rounds after the clustered start"}; }
+Flag memory_limit_flag() {
+  return {"memory-limit", "SIZE", "", "host memory the build may use (4G, 512M...); default: what the machine has available"};
+}
+
 const CommandSpec& plan_spec() {
   static const CommandSpec spec{
       "plan",
       "what a build of a file will take: memory and time per stage, before any work",
       "--data FILE [flags]",
-      {{"data", "FILE", "", "the vectors (an .hdf5 file: its 'train' dataset)", true},
-       {"degree", "N", "32", "out-degree of the graph (1..1024)"},
-       {"intermediate-degree", "N", "0", "degree of the kNN graph before pruning; 0: the backend's choice"},
-       {"iterations", "N", "1", "NN-Descent local-join rounds after the clustered start"},
-       {"memory-limit", "SIZE", "", "host memory the build may use (4G, 512M...); default: what the machine has available"},
-       device_flag(),
+      {data_flag(), degree_flag(), intermediate_degree_flag(), iterations_flag(), memory_limit_flag(), device_flag(),
        threads_flag(),
        {"rows", "N", "", "plan for the first N rows only (default: all)"},
        json_flag()},

@@ -48,6 +48,13 @@ std::string plan_json(const BuildPlan& plan);
 uint64_t parse_size(const std::string& flag, const std::string& text);
 // MemAvailable from /proc/meminfo (0 where unreadable: no limit).
 uint64_t available_host_memory();
+// The flags `plan` declares as `build` does: --data, --degree, --intermediate-degree,
+// --iterations, --memory-limit.
+Flag data_flag();
+Flag degree_flag();
+Flag intermediate_degree_flag();
+Flag iterations_flag();
+Flag memory_limit_flag();
 // The build flags `plan` shares with `build` (degree, intermediate-degree, device, threads,
 // iterations), and the limit: --memory-limit, else what the machine has available.
 BuildParams build_params_of(const Args& args);

@@ -125,8 +125,8 @@ class CpuBackend final : public detail::Backend {
     const UpperWidthMeasurement width = measure_upper_width(index, params.threads, params.seed);
     index.upper_width_divisor = width.divisor;
     timer.lap("upper levels' beam: base beam / %d (of %d rows searched at base beam 16, missed with upper beams 4, "
-              "8, 16: %.3f, %.3f, %.3f)",
-              width.divisor, width.samples, width.missed[0], width.missed[1], width.missed[2]);
+              "8, 16: %.3f, %.3f, %.3f; at base beam 32, upper 8: %.3f)",
+              width.divisor, width.samples, width.missed[0], width.missed[1], width.missed[2], width.missed_wider_base);
   }
 
   // The graph and its entry points, no levels: the base of an index, and each upper level.

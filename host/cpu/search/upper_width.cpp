@@ -47,13 +47,13 @@ UpperWidthMeasurement measure_upper_width(const Index& index, int threads, uint6
   const int k = static_cast<int>(std::min<int64_t>(10, rows));
   std::vector<uint32_t> ids(static_cast<size_t>(samples) * k);
   std::vector<float> distances(ids.size());
-  const int divisors[3] = {4, 2, 1};
-  for (int d = 0; d < 3; ++d) {
+  // The share of the sample a search at (base beam, divisor) misses.
+  auto missed_share = [&](int beam_width, int divisor) {
     BeamSearchParams params;
     params.k = k;
-    params.beam_width = 16;
+    params.beam_width = beam_width;
     params.threads = threads;
-    params.upper_width_divisor = divisors[d];
+    params.upper_width_divisor = divisor;
     beam_search(graph_of(index), distance, queries.view(), params, {}, ids.data(), distances.data(), &index.levels);
     int missed = 0;
     for (int i = 0; i < samples; ++i) {
@@ -66,17 +66,21 @@ UpperWidthMeasurement measure_upper_width(const Index& index, int threads, uint6
       }
       missed += found ? 0 : 1;
     }
-    result.missed[d] = static_cast<double>(missed) / samples;
-  }
+    return static_cast<double>(missed) / samples;
+  };
+  const int divisors[3] = {4, 2, 1};
+  for (int d = 0; d < 3; ++d) result.missed[d] = missed_share(16, divisors[d]);
+  result.missed_wider_base = missed_share(32, 4);
   result.samples = samples;
-  result.divisor = divisor_for(result.missed);
+  result.divisor = divisor_for(result.missed, result.missed_wider_base);
   return result;
 }
 
-int divisor_for(const std::array<double, 3>& missed) {
+int divisor_for(const std::array<double, 3>& missed, double missed_wider_base) {
   // 0.01: a narrower beam that misses one row in a hundred more than the widest is not worth
-  // its speed (1M x 64 in 5,000 clusters: 0.177 / 0.079 / 0.020 -> 1); SIFT's 0.007 / 0.005 /
-  // 0.005 is noise at 1,000 rows (-> 4).
+  // its speed (1M x 64 in 5,000 clusters: 0.177 / 0.079 / 0.020, base beam 32 0.07 -> 1); SIFT's
+  // 0.007 / 0.005 / 0.005 is noise at 1,000 rows (-> 4).
+  if (missed[2] >= missed_wider_base) return 4;
   if (missed[0] <= missed[2] + 0.01) return 4;
   if (missed[1] <= missed[2] + 0.01) return 2;
   return 1;

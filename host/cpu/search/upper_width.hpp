@@ -18,20 +18,23 @@ namespace annforge::cpu {
 
 struct UpperWidthMeasurement {
   int divisor = 4;                      // what Index::upper_width_divisor should be
-  std::array<double, 3> missed{};       // share of the sample missed at divisors 4, 2, 1
+  std::array<double, 3> missed{};       // share of the sample missed at base beam 16, divisors 4, 2, 1
+  double missed_wider_base = 0;         // at base beam 32, divisor 4: the other way to spend
   int samples = 0;
 };
 
 // Rows of `index` (its levels built), up to 1,000 drawn with `seed`, searched as queries at base
-// beam 16 with the upper levels' beam at 16 / 4, 16 / 2 and 16. A row counts as missed when no
-// result other than itself is as near to it as the nearest of its own graph neighbours: the walk
-// did not reach the row's neighbourhood (for any metric, inner product included, where a row is
-// not always its own nearest). The divisor is the largest of 4, 2, 1 whose missed share is
-// within 0.01 of the widest beam's. An index without levels keeps 4.
+// beam 16 with the upper levels' beam at 16 / 4, 16 / 2 and 16, and at base beam 32 with 32 / 4.
+// A row counts as missed when no result other than itself is as near to it as the nearest of
+// its own graph neighbours: the walk did not reach the row's neighbourhood (for any metric,
+// inner product included, where a row is not always its own nearest). An index without levels
+// keeps 4.
 UpperWidthMeasurement measure_upper_width(const Index& index, int threads, uint64_t seed);
 
-// The rule above: the largest of 4, 2, 1 whose missed share (missed[0..2] at divisors 4, 2, 1)
-// is within 0.01 of missed[2].
-int divisor_for(const std::array<double, 3>& missed);
+// The divisor from those shares. A wider upper beam is worth its time only where it finds more
+// than doubling the base beam would (1M x 64 in 50,000 clusters of 20: the full upper beam at
+// base beam 16 missed 0.057 and cost more queries/s than base beam 32's 0.03); then the largest
+// of 4, 2, 1 whose misses are within 0.01 of the full upper beam's.
+int divisor_for(const std::array<double, 3>& missed, double missed_wider_base);
 
 }  // namespace annforge::cpu
