@@ -94,7 +94,7 @@ BuildPlan plan_build(int64_t rows, int64_t dim, ElementType type, const BuildPar
   plan.dim = dim;
   plan.type = type;
   plan.host_memory_limit = host_memory_limit;
-  plan.input_bytes = static_cast<uint64_t>(rows) * static_cast<uint64_t>(dim) * (type == ElementType::Float32 ? 4 : 1);
+  plan.input_bytes = static_cast<uint64_t>(rows) * static_cast<uint64_t>(dim) * element_size(type);
   plan.partitions = 1;
   plan.partitions_why = "one piece: partition-and-merge builds are not implemented yet";
   if (host_memory_limit > 0 && plan.peak_host_bytes > host_memory_limit) {

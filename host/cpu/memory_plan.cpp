@@ -19,8 +19,6 @@ constexpr int64_t kBruteForceMaxRows = 3000;
 // The partition's highest overlap (PartitionParams::max_overlap): the plan takes the most.
 constexpr int kOverlap = 5;
 
-size_t element_bytes(ElementType type) { return type == ElementType::Float32 ? 4 : 1; }
-
 struct Flat {
   std::vector<PlanStage> stages;
   uint64_t peak = 0;
@@ -32,7 +30,7 @@ Flat flat_build(int64_t n, int64_t dim, ElementType type, Metric metric, int deg
                 const BuildParams& params, uint64_t held) {
   Flat out;
   const double N = static_cast<double>(n);
-  const double row_bytes = static_cast<double>(dim * element_bytes(type));
+  const double row_bytes = static_cast<double>(dim * element_size(type));
   const double knn = N * k * 8;           // KnnGraph: ids and distances
   const double graph = N * degree * 4.0;  // one rows x degree id array
   const double norms = metric == Metric::Cosine ? N * 4 : 0;
@@ -92,11 +90,10 @@ Flat flat_build(int64_t n, int64_t dim, ElementType type, Metric metric, int deg
   return out;
 }
 
-double microseconds_per_row(int64_t dim, ElementType type) {
+double microseconds_per_row(int64_t dim) {
   // Measured on 2 threads (Intel Xeon with AVX-512 and AMX, 2026-12-04) at 1M rows: SIFT
   // 128-d uint8 8.5 s, 64-d float 7.9-9.5 s, 256-d float 15 s: ~ 8 us + 0.07 us per dimension
   // per row and thread, growing as log n.
-  (void)type;
   return 8.0 + 0.07 * static_cast<double>(dim);
 }
 
@@ -124,7 +121,7 @@ BuildPlan cpu_build_plan(int64_t rows, int64_t dim, ElementType type, const Buil
     level_params.graph_degree = level_degree;
     level_params.intermediate_degree = 0;
     const int level_k = static_cast<int>(std::min<int64_t>(cpu_intermediate_degree(level_params, level_degree), level_rows - 1));
-    const uint64_t held = graph + static_cast<uint64_t>(level_rows) * dim * element_bytes(type);
+    const uint64_t held = graph + static_cast<uint64_t>(level_rows) * dim * element_size(type);
     const Flat level = flat_build(level_rows, dim, type, params.metric, level_degree, level_k, threads, level_params, held);
     PlanStage stage;
     stage.name = "upper levels";
@@ -136,7 +133,7 @@ BuildPlan cpu_build_plan(int64_t rows, int64_t dim, ElementType type, const Buil
   // 1M SIFT: partition 15%, all pairs 45%, nn-descent 12%, pruning and reverse edges 18%, the
   // rest 10%).
   const double n = static_cast<double>(std::max<int64_t>(rows, 2));
-  plan.seconds = n * microseconds_per_row(dim, type) * 1e-6 * (std::log2(n) / std::log2(1e6)) / threads;
+  plan.seconds = n * microseconds_per_row(dim) * 1e-6 * (std::log2(n) / std::log2(1e6)) / threads;
   for (PlanStage& stage : plan.stages) {
     const std::string& s = stage.name;
     const double share = s == "partition" ? 0.12 : s == "renumbering by cluster" ? 0.03 : s == "all pairs in clusters" ? 0.45
@@ -144,7 +141,7 @@ BuildPlan cpu_build_plan(int64_t rows, int64_t dim, ElementType type, const Buil
                        : s == "upper levels" ? 0.07 : s == "knn graph (brute force)" ? 0.75 : 0.016;
     stage.seconds = plan.seconds * share;
   }
-  plan.index_bytes = 64 + graph + static_cast<uint64_t>(rows) * dim * element_bytes(type) + 8 +
+  plan.index_bytes = 64 + graph + static_cast<uint64_t>(rows) * dim * element_size(type) + 8 +
                      static_cast<uint64_t>(entry_point_count(rows)) * 4 +
                      static_cast<uint64_t>(rows / std::max(2, degree / 2)) * (degree / 2 + 1) * 4;
   return plan;
