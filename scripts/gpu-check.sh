@@ -24,7 +24,15 @@
 #   GPU_CHECK_BUDGET     seconds for all steps together (default 450); each step's timeout is
 #                        cut to what is left, and a step with under 20 s left is skipped
 #   GPU_CHECK_GENERATE   N,DIM of the generated benchmark (default 1000000,128; empty: none)
+#   GPU_CHECK_CLUSTERS   N,DIM,CLUSTERS of a generated float set of many clusters that
+#                        'annforge gen' makes there (seed 2026, 10,000 queries; default
+#                        1000000,64,5000 as bench/run_all.sh's clusters-5k; empty: none),
+#                        benchmarked with the GPU's exact ground truth
+#   GPU_CHECK_TEST_FILTER gtest filter of the tests step (default: every test)
+#   GPU_CHECK_PLAN       1 (default): the memory plan's device peak against the one measured
+#                        (ANNFORGE_TRACE's sampled cudaMemGetInfo) on each data set; 0: not run
 #   GPU_CHECK_THREADS    CPU threads of the benchmarks (default all)
+#   GPU_CHECK_MEMCHECK_CAP, GPU_CHECK_RACECHECK_CAP  seconds at most for memcheck (180) and racecheck (240)
 #   GPU_CHECK_SKIP       step names to leave out, e.g. "tests sanitizer racecheck bench-mnist"
 #   GPU_CHECK_BENCH_ARGS more compare_gpu arguments for every benchmark (e.g. "--repeat 3")
 #   CUDA_HOME            the CUDA toolkit (default /usr/local/cuda), for nvcc, its lib64 and
@@ -56,6 +64,8 @@ read -r -a bench_args <<<"${GPU_CHECK_BENCH_ARGS:-}"
 skipped() { [[ "$skip" == *" $1 "* ]]; }
 budget=${GPU_CHECK_BUDGET:-450}
 generate=${GPU_CHECK_GENERATE-1000000,128}
+clusters=${GPU_CHECK_CLUSTERS-1000000,64,5000}
+test_filter=${GPU_CHECK_TEST_FILTER:-*}
 threads=${GPU_CHECK_THREADS:-$(nproc)}
 cuda_home=${CUDA_HOME:-/usr/local/cuda}
 work=$(mktemp -d "${TMPDIR:-/tmp}/gpu-check.XXXXXX")
@@ -252,7 +262,7 @@ if skipped tests; then
   record tests skipped "GPU_CHECK_SKIP"
 elif [ -x "$bin/annforge_tests" ]; then
   from=$(($(wc -l < "$tests_log") + 1))
-  run_step tests 300 "$tests_log" "$bin/annforge_tests" --gtest_color=no
+  run_step tests 300 "$tests_log" "$bin/annforge_tests" --gtest_color=no "--gtest_filter=$test_filter"
   test_summary=$(gtest_counts "$tests_log" "$from")
   if [ "$step_rc" = 0 ]; then record tests ok "$test_summary"; else record tests failed "$test_summary; $(rc_text "$step_rc") (tests.log)"; fi
 else
@@ -281,7 +291,7 @@ elif [ ! -x "$bin/annforge_tests" ]; then
   record sanitizer failed "$sanitizer_line"
 else
   from=$(($(wc -l < "$sanitizer_log") + 1))
-  run_step sanitizer 180 "$sanitizer_log" "$sanitizer" --tool memcheck --error-exitcode 99 --print-limit 50 \
+  run_step sanitizer "${GPU_CHECK_MEMCHECK_CAP:-180}" "$sanitizer_log" "$sanitizer" --tool memcheck --error-exitcode 99 --print-limit 50 \
     "$bin/annforge_tests" --gtest_color=no "--gtest_filter=$filter"
   summary_line=$(grep -a 'ERROR SUMMARY' "$sanitizer_log" | tail -1 | sed 's/^========= //')
   counts=$(gtest_counts "$sanitizer_log" "$from")
@@ -291,7 +301,7 @@ else
   # pruning's rank tables, the search's shared beam). Slower than memcheck, so a narrower filter.
   if ! skipped racecheck; then
     race_filter=${GPU_RACECHECK_FILTER:-'*Gpu*:-*RealData*:*Extend*:*IndexFormat*'}
-    run_step racecheck 240 "$sanitizer_log" "$sanitizer" --tool racecheck --racecheck-report hazard --error-exitcode 99 \
+    run_step racecheck "${GPU_CHECK_RACECHECK_CAP:-240}" "$sanitizer_log" "$sanitizer" --tool racecheck --racecheck-report hazard --error-exitcode 99 \
       --print-limit 50 "$bin/annforge_tests" --gtest_color=no "--gtest_filter=$race_filter"
     race_summary=$(grep -a 'RACECHECK SUMMARY\|ERROR SUMMARY' "$sanitizer_log" | tail -1 | sed 's/^========= //')
     race_line="racecheck, --gtest_filter=$race_filter: ${race_summary:-no summary line}"
@@ -347,7 +357,47 @@ else
   bench generated "generated $generate uint8 (compare_gpu --generate)" 200 --generate "$generate"
 fi
 
-# ---- 6. the summary ----------------------------------------------------------------------------
+if [ -z "$clusters" ]; then
+  record bench-clusters skipped "GPU_CHECK_CLUSTERS is empty"
+elif [ "$have_gpu" = no ]; then
+  record bench-clusters skipped "no GPU"
+elif IFS=, read -r c_n c_dim c_count <<<"$clusters" && [ -n "$c_count" ]; then
+  mkdir -p "$data/generated/clusters"
+  c_dir="$data/generated/clusters"
+  if "$bin/annforge" gen --n "$c_n" --dim "$c_dim" --clusters "$c_count" --seed 2026 --out "$c_dir/base.fbin" \
+       --queries 10000 --queries-out "$c_dir/query.fbin" >> "$bench_log" 2>&1; then
+    bench clusters "generated $c_n x $c_dim float in $c_count clusters (annforge gen --seed 2026)" 200 \
+      --base "$c_dir/base.fbin" --queries "$c_dir/query.fbin"
+  else
+    record bench-clusters failed "annforge gen failed (bench.log)"
+  fi
+else
+  record bench-clusters failed "GPU_CHECK_CLUSTERS=$clusters: expected N,DIM,CLUSTERS"
+fi
+
+# ---- 6. the memory plan against the device's measured peak ------------------------------------
+plan_lines=()
+if [ "${GPU_CHECK_PLAN:-1}" = 1 ] && [ "$have_gpu" = yes ] && [ -x "$bin/annforge" ]; then
+  for f in "$data/sift-vl-1m/base.bvecs" "$data/mnist/base.bvecs" "$data/generated/clusters/base.fbin"; do
+    [ -f "$f" ] || continue
+    name=$(basename "$(dirname "$f")")
+    run_step "plan-$name" 60 "$bench_log" sh -c '"$0" plan --data "$1" --device gpu --json > "$2.plan.json" &&
+      ANNFORGE_TRACE=1 "$0" build --data "$1" --device gpu --out "$2.index" 2> "$2.trace"; rc=$?; cat "$2.trace"; rm -f "$2.index"; exit $rc' \
+      "$bin/annforge" "$f" "$work/plan-$name"
+    planned=$(sed -n 's/.*"peak_device_bytes": *\([0-9]*\).*/\1/p' "$work/plan-$name.plan.json" | head -1)
+    measured=$(sed -n 's/.*peak \([0-9]*\) MiB).*/\1/p' "$work/plan-$name.trace" | sort -n | tail -1)
+    if [ "$step_rc" = 0 ] && [ -n "$planned" ] && [ -n "$measured" ]; then
+      line="$name: planned $((planned >> 20)) MiB, measured peak $measured MiB (sampled cudaMemGetInfo above the build's start)"
+      record "plan-$name" ok "$line"
+    else
+      line="$name: $(rc_text "$step_rc"); planned '${planned:-?}' bytes, measured '${measured:-?}' MiB (bench.log)"
+      record "plan-$name" failed "$line"
+    fi
+    plan_lines+=("$line")
+  done
+fi
+
+# ---- 7. the summary ----------------------------------------------------------------------------
 summary="$out/summary.md"
 {
   echo "# annforge GPU check"

@@ -3,8 +3,11 @@
 #include "host/cuda/gpu_memory_model.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include "host/cpu/graph/entry_point.hpp"
 #include "host/cpu/trace.hpp"
@@ -30,14 +33,60 @@ constexpr int64_t kBruteForceMaxRows = 20000;
 constexpr int64_t kLeafTileFloats = int64_t{1} << 28;
 
 // Stage times under ANNFORGE_TRACE: the GPU is synchronised first so that each lap is its own.
-struct GpuTimer {
-  GpuContext& gpu;
-  cpu::StageTimer timer;
+// Each lap also prints the device memory the build holds (cudaMemGetInfo against its start)
+// and the peak so far, sampled every 0.2 ms by a thread of its own: RAFT's and CUB's workspaces
+// included, the figure the memory plan (gpu_memory_model.hpp) is checked by.
+class GpuTimer {
+ public:
+  explicit GpuTimer(GpuContext& gpu) : gpu_(gpu) {
+    if (!cpu::tracing()) return;
+    baseline_ = used_now();
+    sampler_ = std::thread([this] {
+      (void)cudaSetDevice(gpu_.device);  // a failure shows as no samples, never as an exception here
+      while (!stop_.load(std::memory_order_relaxed)) {
+        note(used_now());
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+    });
+  }
+  ~GpuTimer() {
+    if (sampler_.joinable()) {
+      stop_ = true;
+      sampler_.join();
+    }
+  }
+  GpuTimer(const GpuTimer&) = delete;
+  GpuTimer& operator=(const GpuTimer&) = delete;
+
   void lap(const char* what) {
     if (!cpu::tracing()) return;
-    gpu.synchronize();
-    timer.lap("gpu: %s", what);
+    gpu_.synchronize();
+    const size_t used = used_now();
+    note(used);
+    const double mib = 1.0 / (1 << 20);
+    timer_.lap("gpu: %s (device: %.0f MiB held, peak %.0f MiB)", what,
+               static_cast<double>(used > baseline_ ? used - baseline_ : 0) * mib,
+               static_cast<double>(peak_.load() > baseline_ ? peak_.load() - baseline_ : 0) * mib);
   }
+
+ private:
+  static size_t used_now() {
+    size_t free_bytes = 0, total_bytes = 0;
+    if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) return 0;
+    return total_bytes - free_bytes;
+  }
+  void note(size_t used) {
+    size_t seen = peak_.load(std::memory_order_relaxed);
+    while (used > seen && !peak_.compare_exchange_weak(seen, used)) {
+    }
+  }
+
+  GpuContext& gpu_;
+  cpu::StageTimer timer_;
+  size_t baseline_ = 0;
+  std::atomic<size_t> peak_{0};
+  std::atomic<bool> stop_{false};
+  std::thread sampler_;
 };
 
 struct DeviceKnn {
@@ -201,7 +250,7 @@ int64_t build_on_gpu(GpuContext& gpu, Index& index, const BuildParams& params) {
   // 0: the GPU's choice, 2 x degree and at least 64 (the default before the backends chose).
   const int k = cuda_detail::gpu_intermediate_degree(params, n, degree);
   index.graph_degree = degree;
-  GpuTimer timer{gpu, {}};
+  GpuTimer timer(gpu);
   if (degree == 0) {
     index.graph.clear();
     index.entry_points = {0};
