@@ -43,6 +43,11 @@ inline IndexKey key_of(const Index& index) {
     if (total > 0) h = core::mix_bits(h ^ bytes[(total - 1) * i / 63]);
   }
   for (uint32_t e : index.entry_points) h = core::mix_bits(h ^ e);
+  h = core::mix_bits(h ^ static_cast<uint64_t>(index.upper_width_divisor));
+  for (const UpperLevel& level : index.levels) {
+    h = core::mix_bits(h ^ level.members.size() ^ (static_cast<uint64_t>(level.degree) << 40));
+    if (!level.graph.empty()) h = core::mix_bits(h ^ level.graph[level.graph.size() / 2] ^ level.graph.back());
+  }
   key.fingerprint = h;
   return key;
 }

@@ -148,8 +148,9 @@ struct Index {
   // falls into well separated clusters.
   std::vector<uint32_t> entry_points;
   // The search hierarchy above the graph, densest first (levels[0] is level 1, which holds
-  // every entry point). Empty for indexes the GPU built: their searches start from all entry
-  // points on the base graph instead.
+  // every entry point), built by either backend (the GPU builds each level's graph with its own
+  // pipeline). Empty for small data and for files of format version 1: their searches start
+  // from all entry points on the base graph instead.
   std::vector<UpperLevel> levels;
   // The upper levels' beam is the search's beam_width / this (4 to 64 wide). The build measures
   // it: 4 where a narrow upper beam finds a query's region as often as a wide one, 2 or 1 on

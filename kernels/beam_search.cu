@@ -1,6 +1,8 @@
 // Kernel and launcher of beam_search.hpp.
 #include "kernels/beam_search.hpp"
 
+#include <algorithm>
+
 #include <raft/core/resource/cuda_stream.hpp>
 
 #include "kernels/block_sort.cuh"
@@ -22,7 +24,9 @@ struct Layout {
 Layout layout_for(int beam_width, int degree) {
   Layout l;
   l.buffer = 32;
-  while (l.buffer < beam_width + degree) l.buffer <<= 1;
+  // One expansion's neighbours beside the beam (at least 16 slots: the seeds and entry points
+  // are scored that many at a time, also on a graph of degree 0).
+  while (l.buffer < beam_width + std::max(degree, 16)) l.buffer <<= 1;
   // About 1.5 x (steps x degree) visits fit before probes grow long; a larger table costs
   // occupancy (shared memory per block).
   l.table_size = beam_width <= 32 ? 4096 : beam_width <= 128 ? 8192 : 16384;
@@ -47,7 +51,8 @@ __device__ bool visit(uint32_t* table, uint32_t mask, uint32_t id) {
 template <int Team, typename T>
 __global__ void search_kernel(const T* base, int64_t dim, MetricSpec metric, const uint32_t* graph, int degree,
                               const uint32_t* entries, int entry_count, const T* queries, int64_t query_count, int k,
-                              int beam_width, Layout layout, uint32_t* out_ids, float* out_distances) {
+                              int beam_width, Layout layout, uint32_t* out_ids, float* out_distances,
+                              const uint32_t* row_of, SearchSeeds seeds) {
   extern __shared__ unsigned char shared[];
   uint32_t* table = reinterpret_cast<uint32_t*>(shared);
   float* distances = reinterpret_cast<float*>(table + layout.table_size);
@@ -86,8 +91,9 @@ __global__ void search_kernel(const T* base, int64_t dim, MetricSpec metric, con
         const int i = first + team;
         const uint32_t id = i < layout.buffer ? ids[i] : kInvalid;
         const bool active = id != kInvalid;
-        const float inverse_row = active && metric.inverse_norms ? metric.inverse_norms[id] : 0.0f;
-        const float d = team_query_distance<Team>(query, base + (active ? static_cast<int64_t>(id) * dim : 0),
+        const uint32_t row = active && row_of ? row_of[id] : id;
+        const float inverse_row = active && metric.inverse_norms ? metric.inverse_norms[row] : 0.0f;
+        const float d = team_query_distance<Team>(query, base + (active ? static_cast<int64_t>(row) * dim : 0),
                                                   static_cast<int>(dim), metric.metric, query_inverse_norm,
                                                   inverse_row, team_lane, active);
         if (active && team_lane == 0) distances[i] = d;
@@ -100,16 +106,25 @@ __global__ void search_kernel(const T* base, int64_t dim, MetricSpec metric, con
       __syncthreads();
     };
 
-    for (int first = 0; first < entry_count; first += fresh) {
-      for (int i = threadIdx.x; i < fresh; i += blockDim.x) {
-        const int e = first + i;
-        uint32_t id = e < entry_count ? entries[e] : kInvalid;
-        if (id != kInvalid && !visit(table, mask, id)) id = kInvalid;
-        ids[beam_width + i] = id;
+    // The beam starts from this query's seeds (the level above's results), then the entry
+    // points, `fresh` at a time.
+    auto seed_beam = [&](int total, auto id_at) {
+      for (int first = 0; first < total; first += fresh) {
+        for (int i = threadIdx.x; i < fresh; i += blockDim.x) {
+          const int e = first + i;
+          uint32_t id = e < total ? id_at(e) : kInvalid;
+          if (id != kInvalid && !visit(table, mask, id)) id = kInvalid;
+          ids[beam_width + i] = id;
+        }
+        __syncthreads();
+        score_and_merge();
       }
-      __syncthreads();
-      score_and_merge();
-    }
+    };
+    seed_beam(seeds.count, [&](int e) {
+      const uint32_t s = seeds.ids[q * seeds.count + e];
+      return s == kInvalid || seeds.map == nullptr ? s : seeds.map[s];
+    });
+    seed_beam(entry_count, [&](int e) { return entries[e]; });
 
     const int max_steps = 4 * beam_width + 64;
     for (int step = 0; step < max_steps; ++step) {
@@ -156,7 +171,8 @@ size_t graph_search_shared_bytes(int64_t dim, int beam_width, int degree) {
 
 void graph_search(const raft::resources& res, const DeviceMatrix& base, MetricSpec metric, const uint32_t* graph,
                   int degree, const uint32_t* entries, int entry_count, const DeviceMatrix& queries,
-                  const GraphSearchParams& params, uint32_t* out_ids, float* out_distances) {
+                  const GraphSearchParams& params, uint32_t* out_ids, float* out_distances, const uint32_t* row_of,
+                  SearchSeeds seeds) {
   if (queries.rows == 0) return;
   if (base.rows >= static_cast<int64_t>(kExpanded)) {
     throw Error(ErrorCode::Unsupported, "GPU search: more than 2^31 rows are not supported");
@@ -184,7 +200,7 @@ void graph_search(const raft::resources& res, const DeviceMatrix& base, MetricSp
                                              static_cast<int>(shared)));
     kernel<<<blocks, kThreads, shared, stream>>>(typed_base, base.dim, metric, graph, degree, entries, entry_count,
                                                  static_cast<const T*>(queries.data), queries.rows, params.k,
-                                                 beam_width, layout, out_ids, out_distances);
+                                                 beam_width, layout, out_ids, out_distances, row_of, seeds);
   };
   switch (base.type) {
     case ElementType::Float32: launch(static_cast<const float*>(base.data)); break;

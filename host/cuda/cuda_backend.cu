@@ -7,6 +7,9 @@
 
 #include "host/backend.hpp"
 #include "host/cpu/search/beam_search.hpp"
+#include "host/cpu/search/upper_width.hpp"
+#include "host/cpu/graph/upper_levels.hpp"
+#include "host/env_knob.hpp"
 #include "host/cpu/graph/connectivity.hpp"
 #include "host/cpu/distance/distance.hpp"
 #include "host/cpu/trace.hpp"
@@ -24,12 +27,22 @@ namespace {
 using detail::IndexKey;
 using detail::key_of;
 
+// An upper level on the device (Index::levels): nodes are positions in its member list.
+struct DeviceLevel {
+  int degree = 0;
+  DeviceBuffer<uint32_t> members;     // position -> row
+  DeviceBuffer<uint32_t> graph;       // members x degree positions
+  DeviceBuffer<uint32_t> entries;     // positions of the entry points this level is the highest to hold
+  DeviceBuffer<uint32_t> from_above;  // a position in the level above -> its position here (kInvalidId: absent)
+};
+
 struct DeviceIndex {
   IndexKey key;
   DeviceBuffer<uint8_t> vectors;
   DeviceBuffer<float> inverse_norms;
   DeviceBuffer<uint32_t> graph;
   DeviceBuffer<uint32_t> entries;
+  std::vector<DeviceLevel> levels;  // levels[0] is level 1
 };
 
 void upload_rows(GpuContext& gpu, const DatasetView& view, DeviceBuffer<uint8_t>& out) {
@@ -42,7 +55,25 @@ class CudaBackend final : public detail::Backend {
   explicit CudaBackend(GpuContext& gpu) : gpu_(gpu) {}
   const char* name() const override { return "cuda"; }
 
+  // The graph and entry points on the device, then the hierarchy above them as the CPU backend
+  // builds it (host/cpu/graph/upper_levels.hpp), each level's graph by the same GPU pipeline:
+  // without it a search reaches only the regions near one of the <= 512 entry points (1M x 64
+  // in 5,000 clusters: recall@10 0.22-0.31 at beams 16-128 on an H200, 2026-12-04).
   void build(Index& index, const BuildParams& params) override {
+    build_flat(index, params);
+    if (detail::env_knob("ANNFORGE_GPU_FLAT", 0) == 1) return;  // measurements: entry points only
+    cpu::StageTimer timer;
+    index.levels = cpu::build_upper_levels(index, params, [this](Index& sub, const BuildParams& p) { build_flat(sub, p); });
+    timer.lap("gpu: %d upper levels (level 1: %lld rows)", static_cast<int>(index.levels.size()),
+              static_cast<long long>(index.levels.empty() ? 0 : index.levels[0].members.size()));
+    if (!index.levels.empty()) {
+      const cpu::UpperWidthMeasurement width = cpu::measure_upper_width(index, params.threads, params.seed);
+      index.upper_width_divisor = width.divisor;
+      timer.lap("upper levels' beam measured on the CPU: base beam / %d", width.divisor);
+    }
+  }
+
+  void build_flat(Index& index, const BuildParams& params) {
     int64_t unreachable = 0;
     {
       std::lock_guard<std::mutex> hold(gpu_.lock);
@@ -51,15 +82,17 @@ class CudaBackend final : public detail::Backend {
     if (unreachable > 0) join_islands(index);
   }
 
-  // Device memory by the formula build_on_gpu checks (gpu_memory_model.hpp); host memory: the
-  // graph and kNN lists downloaded, then joined into one graph there. Time: 1M SIFT (128-d)
-  // built in 0.33 s on an H100 (2026-11-25), taken as linear in rows and dimensions.
+  // Device memory by the formula build_on_gpu checks (gpu_memory_model.hpp, within 2% of the
+  // peaks an H200 measured on three data sets); host memory: the graph and kNN lists downloaded,
+  // then joined into one graph there. Time: 1M SIFT (128-d) built in 0.33 s on an H100
+  // (2026-11-25), taken as linear in rows and dimensions.
   BuildPlan plan(int64_t rows, int64_t dim, ElementType type, const BuildParams& params) override {
     BuildPlan plan;
     const int degree = static_cast<int>(std::min<int64_t>(params.graph_degree, std::max<int64_t>(rows - 1, 0)));
     const int k = std::max(degree, cuda_detail::gpu_intermediate_degree(params, rows, degree));
-    const size_t row_bytes = static_cast<size_t>(dim) * (type == ElementType::Float32 ? 4 : 1);
-    const cuda_detail::GpuBuildBytes device = cuda_detail::gpu_build_bytes(rows, row_bytes, k, degree);
+    const size_t row_bytes = static_cast<size_t>(dim) * element_size(type);
+    const cuda_detail::GpuBuildBytes device =
+        cuda_detail::gpu_build_bytes(rows, dim, element_size(type), k, degree, forest_settings(params).leaf_size);
     plan.graph_degree = degree;
     plan.intermediate_degree = k;
     plan.threads = params.threads;
@@ -75,9 +108,11 @@ class CudaBackend final : public detail::Backend {
       plan.peak_host_bytes = std::max<uint64_t>(plan.peak_host_bytes, host_bytes);
     };
     const size_t graph = static_cast<size_t>(rows) * degree * 4;
-    add("upload and norms", device.data, 0, 0.1);
-    add("forest and neighbour joins", device.data + device.knn + device.forest, 0, 0.6);
-    add("pruning and reverse edges", device.data + device.knn + device.graph, 0, 0.2);
+    const size_t held = device.fixed + device.data;
+    add("upload and norms", held, 0, 0.1);
+    add("forest (leaf tiles by GEMM, select_k)", held + device.forest, 0, 0.5);
+    add("neighbour joins", held + device.join, 0, 0.1);
+    add("pruning and reverse edges", held + device.graph, 0, 0.2);
     add("download and islands joined", 0, 2 * graph + static_cast<size_t>(rows) * 8, 0.1);
     plan.seconds = seconds;
     plan.index_bytes = 64 + graph + static_cast<uint64_t>(rows) * row_bytes + 8 + 512 * 4;
@@ -109,6 +144,8 @@ class CudaBackend final : public detail::Backend {
     DeviceBuffer<uint8_t> query_rows;
     DeviceBuffer<uint32_t> found_ids;
     DeviceBuffer<float> found_distances;
+    DeviceBuffer<uint32_t> upper_ids[2];  // the upper levels' results, alternating
+    DeviceBuffer<float> upper_distances;
     for (int64_t q0 = 0; q0 < queries.rows; q0 += batch) {
       const int64_t qn = std::min(batch, queries.rows - q0);
       const DatasetView part{queries.row(q0), qn, queries.dim, queries.type};
@@ -116,9 +153,35 @@ class CudaBackend final : public detail::Backend {
       found_ids.resize(qn * k);
       found_distances.resize(qn * k);
       const DeviceMatrix query_matrix{query_rows.data(), qn, queries.dim, queries.type};
-      graph_search(gpu_.res, base, metric, device.graph.data(), index.graph_degree, device.entries.data(),
-                   static_cast<int>(device.entries.size()), query_matrix, search, found_ids.data(),
-                   found_distances.data());
+      if (device.levels.empty()) {
+        graph_search(gpu_.res, base, metric, device.graph.data(), index.graph_degree, device.entries.data(),
+                     static_cast<int>(device.entries.size()), query_matrix, search, found_ids.data(),
+                     found_distances.data());
+      } else {
+        // As the CPU search descends (host/cpu/search/beam_search.cpp): the entry points seed
+        // beam searches down the upper levels, each level's result seeds the level below, level
+        // 1's seeds the base graph.
+        GraphSearchParams upper;
+        upper.beam_width = std::min(search.beam_width,
+                                    std::clamp(search.beam_width / std::max(1, index.upper_width_divisor), 4, 64));
+        upper.k = upper.beam_width;
+        upper_ids[0].resize(qn * upper.k);
+        upper_ids[1].resize(qn * upper.k);
+        upper_distances.resize(qn * upper.k);
+        const uint32_t* above = nullptr;
+        for (int l = static_cast<int>(device.levels.size()) - 1; l >= 0; --l) {
+          DeviceLevel& level = device.levels[l];
+          uint32_t* found = upper_ids[l & 1].data();
+          const SearchSeeds seeds{above, above ? upper.k : 0, above ? level.from_above.data() : nullptr};
+          graph_search(gpu_.res, base, metric, level.graph.data(), level.degree, level.entries.data(),
+                       static_cast<int>(level.entries.size()), query_matrix, upper, found, upper_distances.data(),
+                       level.members.data(), seeds);
+          above = found;
+        }
+        const SearchSeeds seeds{above, upper.k, device.levels[0].members.data()};
+        graph_search(gpu_.res, base, metric, device.graph.data(), index.graph_degree, nullptr, 0, query_matrix,
+                     search, found_ids.data(), found_distances.data(), nullptr, seeds);
+      }
       download(gpu_, found_ids.data(), ids + q0 * k, qn * k * sizeof(uint32_t));
       download(gpu_, found_distances.data(), distances + q0 * k, qn * k * sizeof(float));
       if (params.progress) params.progress(Progress{"search", q0 + qn, queries.rows});
@@ -198,6 +261,47 @@ class CudaBackend final : public detail::Backend {
     timer.lap("connectivity: %lld islands joined (CPU)", static_cast<long long>(rewired));
   }
 
+  // The upper levels, with what the descent needs beside each graph: which entry points seed it
+  // (each seeds the highest level holding it, as on the CPU) and where the level above's members
+  // sit in it.
+  void upload_levels(const Index& index, DeviceIndex& device) {
+    const int count = static_cast<int>(index.levels.size());
+    std::vector<std::vector<uint32_t>> entries(count);
+    for (uint32_t e : index.entry_points) {
+      for (int l = count - 1; l >= 0; --l) {
+        const std::vector<uint32_t>& members = index.levels[l].members;
+        auto it = std::lower_bound(members.begin(), members.end(), e);
+        if (it != members.end() && *it == e) {
+          entries[l].push_back(static_cast<uint32_t>(it - members.begin()));
+          break;
+        }
+      }
+    }
+    auto put = [&](const std::vector<uint32_t>& host, DeviceBuffer<uint32_t>& out) {
+      out.resize(host.size());
+      if (!host.empty()) upload(gpu_, host.data(), out.data(), out.bytes());
+    };
+    device.levels.resize(count);
+    for (int l = 0; l < count; ++l) {
+      const UpperLevel& level = index.levels[l];
+      DeviceLevel& target = device.levels[l];
+      target.degree = level.degree;
+      put(level.members, target.members);
+      put(level.graph, target.graph);
+      put(entries[l], target.entries);
+      if (l + 1 < count) {
+        std::vector<uint32_t> from_above;
+        from_above.reserve(index.levels[l + 1].members.size());
+        for (uint32_t row : index.levels[l + 1].members) {
+          auto it = std::lower_bound(level.members.begin(), level.members.end(), row);
+          from_above.push_back(it != level.members.end() && *it == row ? static_cast<uint32_t>(it - level.members.begin())
+                                                                       : kInvalidId);
+        }
+        put(from_above, target.from_above);
+      }
+    }
+  }
+
   // The device copy of an index. It is kept for the next call only where the index owns its
   // vectors (allocated or memory-mapped by annforge): borrowed caller memory may change between
   // calls, so it is uploaded afresh each time and its copy dropped after the call.
@@ -212,6 +316,7 @@ class CudaBackend final : public detail::Backend {
     upload(gpu_, index.graph.data(), device->graph.data(), device->graph.bytes());
     device->entries.resize(index.entry_points.size());
     upload(gpu_, index.entry_points.data(), device->entries.data(), device->entries.bytes());
+    if (!index.entry_points.empty()) upload_levels(index, *device);
     if (index.metric == Metric::Cosine) {
       device->inverse_norms.resize(index.rows());
       const DeviceMatrix base{device->vectors.data(), index.rows(), index.dim(), index.vectors.type()};

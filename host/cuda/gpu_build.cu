@@ -29,8 +29,6 @@ namespace {
 // Up to this many rows the exact kNN graph by tiles is cheap on a GPU (a 20K x 20K tile set is
 // 400M distances) and exact.
 constexpr int64_t kBruteForceMaxRows = 20000;
-// Leaf distance tiles per batch: at most this many floats (1 GiB).
-constexpr int64_t kLeafTileFloats = int64_t{1} << 28;
 
 // Stage times under ANNFORGE_TRACE: the GPU is synchronised first so that each lap is its own.
 // Each lap also prints the device memory the build holds (cudaMemGetInfo against its start)
@@ -107,21 +105,8 @@ DeviceKnn exact_graph(GpuContext& gpu, const DeviceMatrix& data, const float* no
   return knn;
 }
 
-struct ForestShape {
-  int levels;
-  int side;  // the largest leaf
-  int kk;    // candidates per row per tree
-};
-
-ForestShape forest_shape(int64_t n, int k, int leaf_target) {
-  ForestShape s{0, static_cast<int>(n), 0};
-  // Deepen while the largest leaf exceeds the target and the smallest still holds k + 1 rows
-  // after the split, so that every tree gives every row k distinct candidates.
-  while (core::max_segment_size(s.levels, n) > leaf_target && (n >> (s.levels + 1)) >= k + 1) ++s.levels;
-  s.side = static_cast<int>(core::max_segment_size(s.levels, n));
-  s.kk = std::min(k, s.side - 1);
-  return s;
-}
+using cuda_detail::ForestShape;
+using cuda_detail::forest_shape;
 
 // The initial kNN graph from a random-projection forest: each tree's leaves get exact all-pairs
 // distances; every row's candidates from all trees are merged into its k nearest.
@@ -152,8 +137,7 @@ DeviceKnn forest_graph(GpuContext& gpu, const DeviceMatrix& data, const float* n
   ForestScratch scratch{directions.data(), offsets.data(), keys.data(), keys_sorted.data(),
                         order_out.data(),  sort_temp.data(), sort_temp.size()};
 
-  const int64_t leaves_per_batch =
-      std::clamp<int64_t>(kLeafTileFloats / (static_cast<int64_t>(shape.side) * shape.side), 1, segments);
+  const int64_t leaves_per_batch = cuda_detail::leaves_per_batch(shape);
   DeviceBuffer<uint32_t> members(leaves_per_batch * shape.side);
   DeviceBuffer<uint8_t> gathered(leaves_per_batch * shape.side * data.dim * e);
   DeviceBuffer<float> tiles(leaves_per_batch * shape.side * shape.side);
@@ -219,10 +203,12 @@ DeviceKnn forest_graph(GpuContext& gpu, const DeviceMatrix& data, const float* n
   return knn;
 }
 
-void check_memory(GpuContext& gpu, int64_t n, size_t row_bytes, int k, int degree) {
-  // Candidates of one tree beside the kept lists (k + kk <= 2k per row), the sort keys, and the
-  // leaf tiles of a batch (gpu_memory_model.hpp).
-  const size_t need = cuda_detail::gpu_build_bytes(n, row_bytes, k, degree).total();
+void check_memory(GpuContext& gpu, const DatasetView& view, int k, int degree, const ForestSettings& settings) {
+  // The kept lists, one tree's candidates, the sort and a batch of leaf tiles, or the join's two
+  // lists, or the pruning's buffers, whichever is largest (gpu_memory_model.hpp).
+  const int64_t n = view.rows;
+  const size_t need =
+      cuda_detail::gpu_build_bytes(n, view.dim, element_size(view.type), k, degree, settings.leaf_size).total();
   const size_t free_bytes = gpu.free_memory();
   if (need > free_bytes - free_bytes / 10) {
     throw Error(ErrorCode::Unsupported,
@@ -257,7 +243,7 @@ int64_t build_on_gpu(GpuContext& gpu, Index& index, const BuildParams& params) {
     return 0;
   }
   const ForestSettings settings = forest_settings(params);
-  check_memory(gpu, n, view.row_bytes(), k, degree);
+  check_memory(gpu, view, k, degree, settings);
   const raft::resources& res = gpu.res;
 
   DeviceBuffer<uint8_t> vectors(n * view.row_bytes());
