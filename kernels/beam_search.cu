@@ -19,14 +19,23 @@ constexpr int kMaxProbes = 64;
 struct Layout {
   int buffer;      // beam + one expansion, a power of two
   int table_size;  // visited hash slots, a power of two
+  int seed_slots;  // beam + at least kSeedBatch seeds and entry points (fewer if fewer), a power of two
 };
 
-Layout layout_for(int beam_width, int degree) {
+// Seeds and entry points scored and merged into the beam per sort: at least this many, instead
+// of one sort per `buffer - beam` of them (an upper level's beam of 16 took 512 entry points in
+// 32 sorts of 32, a third of the sorting that the descent added to a search of 200K SIFT,
+// 2026-12-04). Not more: the slots are shared memory beside the visited table, and shared
+// memory per block bounds how many queries an SM walks at once.
+constexpr int kSeedBatch = 192;
+
+Layout layout_for(int beam_width, int degree, int seed_total) {
   Layout l;
   l.buffer = 32;
-  // One expansion's neighbours beside the beam (at least 16 slots: the seeds and entry points
-  // are scored that many at a time, also on a graph of degree 0).
-  while (l.buffer < beam_width + std::max(degree, 16)) l.buffer <<= 1;
+  // One expansion's neighbours beside the beam (at least one slot, also on a graph of degree 0).
+  while (l.buffer < beam_width + std::max(degree, 1)) l.buffer <<= 1;
+  l.seed_slots = 32;
+  while (l.seed_slots < beam_width + std::clamp(seed_total, 1, kSeedBatch)) l.seed_slots <<= 1;
   // About 1.5 x (steps x degree) visits fit before probes grow long; a larger table costs
   // occupancy (shared memory per block).
   l.table_size = beam_width <= 32 ? 4096 : beam_width <= 128 ? 8192 : 16384;
@@ -58,6 +67,8 @@ __global__ void search_kernel(const T* base, int64_t dim, MetricSpec metric, con
   float* distances = reinterpret_cast<float*>(table + layout.table_size);
   uint32_t* ids = reinterpret_cast<uint32_t*>(distances + layout.buffer);
   float* query = reinterpret_cast<float*>(ids + layout.buffer);
+  float* seed_distances = query + dim;
+  uint32_t* seed_ids = reinterpret_cast<uint32_t*>(seed_distances + layout.seed_slots);
   __shared__ int parent_slot;
   __shared__ float query_inverse_norm;
   const float inf = __int_as_float(0x7f800000);
@@ -81,23 +92,26 @@ __global__ void search_kernel(const T* base, int64_t dim, MetricSpec metric, con
     }
     __syncthreads();
 
-    // Scores the ids in slots [beam_width, buffer) (kInvalid = empty), then keeps the best
-    // beam_width of beam + fresh.
-    auto score_and_merge = [&]() {
+    // Scores the ids in slots [from, to) of `slot_ids` (kInvalid = empty) into slot_distances.
+    auto score = [&](const uint32_t* slot_ids, float* slot_distances, int from, int to) {
       // A team of lanes per candidate; every lane runs the same number of rounds (the shuffles
       // span the warp), idle teams with `active` false.
       const int teams = blockDim.x / Team, team = threadIdx.x / Team, team_lane = threadIdx.x % Team;
-      for (int first = beam_width; first < layout.buffer; first += teams) {
+      for (int first = from; first < to; first += teams) {
         const int i = first + team;
-        const uint32_t id = i < layout.buffer ? ids[i] : kInvalid;
+        const uint32_t id = i < to ? slot_ids[i] : kInvalid;
         const bool active = id != kInvalid;
         const uint32_t row = active && row_of ? row_of[id] : id;
         const float inverse_row = active && metric.inverse_norms ? metric.inverse_norms[row] : 0.0f;
         const float d = team_query_distance<Team>(query, base + (active ? static_cast<int64_t>(row) * dim : 0),
                                                   static_cast<int>(dim), metric.metric, query_inverse_norm,
                                                   inverse_row, team_lane, active);
-        if (active && team_lane == 0) distances[i] = d;
+        if (active && team_lane == 0) slot_distances[i] = d;
       }
+    };
+    // Scores the ids in slots [beam_width, buffer), then keeps the best beam_width of beam + fresh.
+    auto score_and_merge = [&]() {
+      score(ids, distances, beam_width, layout.buffer);
       block_bitonic_sort<ByDistance>(distances, ids, layout.buffer);
       for (int i = beam_width + threadIdx.x; i < layout.buffer; i += blockDim.x) {
         ids[i] = kInvalid;
@@ -106,25 +120,38 @@ __global__ void search_kernel(const T* base, int64_t dim, MetricSpec metric, con
       __syncthreads();
     };
 
-    // The beam starts from this query's seeds (the level above's results), then the entry
-    // points, `fresh` at a time.
-    auto seed_beam = [&](int total, auto id_at) {
-      for (int first = 0; first < total; first += fresh) {
-        for (int i = threadIdx.x; i < fresh; i += blockDim.x) {
-          const int e = first + i;
-          uint32_t id = e < total ? id_at(e) : kInvalid;
-          if (id != kInvalid && !visit(table, mask, id)) id = kInvalid;
-          ids[beam_width + i] = id;
+    // The beam starts from this query's seeds (the level above's results) and the entry points,
+    // up to kSeedBatch of them scored beside the beam and merged by one sort of seed_slots.
+    const int seed_total = seeds.count + entry_count;
+    const int seed_batch = layout.seed_slots - beam_width;
+    for (int first = 0; first < seed_total; first += seed_batch) {
+      for (int i = threadIdx.x; i < layout.seed_slots; i += blockDim.x) {
+        if (i < beam_width) {
+          seed_ids[i] = ids[i];
+          seed_distances[i] = distances[i];
+          continue;
         }
-        __syncthreads();
-        score_and_merge();
+        const int e = first + i - beam_width;
+        uint32_t id = kInvalid;
+        if (e < seeds.count) {
+          id = seeds.ids[q * seeds.count + e];
+          if (id != kInvalid && seeds.map != nullptr) id = seeds.map[id];
+        } else if (e < seed_total) {
+          id = entries[e - seeds.count];
+        }
+        if (id != kInvalid && !visit(table, mask, id)) id = kInvalid;
+        seed_ids[i] = id;
+        seed_distances[i] = inf;
       }
-    };
-    seed_beam(seeds.count, [&](int e) {
-      const uint32_t s = seeds.ids[q * seeds.count + e];
-      return s == kInvalid || seeds.map == nullptr ? s : seeds.map[s];
-    });
-    seed_beam(entry_count, [&](int e) { return entries[e]; });
+      __syncthreads();
+      score(seed_ids, seed_distances, beam_width, layout.seed_slots);
+      block_bitonic_sort<ByDistance>(seed_distances, seed_ids, layout.seed_slots);
+      for (int i = threadIdx.x; i < beam_width; i += blockDim.x) {
+        ids[i] = seed_ids[i];
+        distances[i] = seed_distances[i];
+      }
+      __syncthreads();
+    }
 
     const int max_steps = 4 * beam_width + 64;
     for (int step = 0; step < max_steps; ++step) {
@@ -164,9 +191,10 @@ __global__ void search_kernel(const T* base, int64_t dim, MetricSpec metric, con
 
 }  // namespace
 
-size_t graph_search_shared_bytes(int64_t dim, int beam_width, int degree) {
-  const Layout l = layout_for(beam_width, degree);
-  return l.table_size * sizeof(uint32_t) + l.buffer * (sizeof(float) + sizeof(uint32_t)) + dim * sizeof(float);
+size_t graph_search_shared_bytes(int64_t dim, int beam_width, int degree, int seed_total) {
+  const Layout l = layout_for(beam_width, degree, seed_total);
+  return l.table_size * sizeof(uint32_t) + (l.buffer + l.seed_slots) * (sizeof(float) + sizeof(uint32_t)) +
+         dim * sizeof(float);
 }
 
 void graph_search(const raft::resources& res, const DeviceMatrix& base, MetricSpec metric, const uint32_t* graph,
@@ -178,8 +206,9 @@ void graph_search(const raft::resources& res, const DeviceMatrix& base, MetricSp
     throw Error(ErrorCode::Unsupported, "GPU search: more than 2^31 rows are not supported");
   }
   const int beam_width = std::max(params.beam_width, params.k);
-  const Layout layout = layout_for(beam_width, degree);
-  const size_t shared = graph_search_shared_bytes(base.dim, beam_width, degree);
+  const int seed_total = seeds.count + entry_count;
+  const Layout layout = layout_for(beam_width, degree, seed_total);
+  const size_t shared = graph_search_shared_bytes(base.dim, beam_width, degree, seed_total);
   int device = 0, limit = 0;
   ANNFORGE_CUDA_CHECK(cudaGetDevice(&device));
   ANNFORGE_CUDA_CHECK(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));

@@ -38,6 +38,7 @@ void graph_search(const raft::resources& res, const DeviceMatrix& base, MetricSp
                   const uint32_t* row_of = nullptr, SearchSeeds seeds = {});
 
 // Shared memory one query's block needs (bytes); the launcher checks it against the device.
-size_t graph_search_shared_bytes(int64_t dim, int beam_width, int degree);
+// `seed_total`: seeds per query plus entry points.
+size_t graph_search_shared_bytes(int64_t dim, int beam_width, int degree, int seed_total);
 
 }  // namespace annforge::cuda

@@ -32,6 +32,10 @@
 #   GPU_CHECK_PLAN       1 (default): the memory plan's device peak against the one measured
 #                        (ANNFORGE_TRACE's sampled cudaMemGetInfo) on each data set; 0: not run
 #   GPU_CHECK_THREADS    CPU threads of the benchmarks (default all)
+#   GPU_RACECHECK_ARGS   more racecheck arguments (default: RAFT's and CUB's kernels excluded,
+#                        '--kernel-name-exclude kns=raft --kernel-name-exclude kns=cub': RAFT's
+#                        warp-synchronous select_k floods the log with potential-hazard warnings
+#                        and took the whole step's time, 2026-12-04)
 #   GPU_CHECK_MEMCHECK_CAP, GPU_CHECK_RACECHECK_CAP  seconds at most for memcheck (180) and racecheck (240)
 #   GPU_CHECK_SKIP       step names to leave out, e.g. "tests sanitizer racecheck bench-mnist"
 #   GPU_CHECK_BENCH_ARGS more compare_gpu arguments for every benchmark (e.g. "--repeat 3")
@@ -301,7 +305,8 @@ else
   # pruning's rank tables, the search's shared beam). Slower than memcheck, so a narrower filter.
   if ! skipped racecheck; then
     race_filter=${GPU_RACECHECK_FILTER:-'*Gpu*:-*RealData*:*Extend*:*IndexFormat*'}
-    run_step racecheck "${GPU_CHECK_RACECHECK_CAP:-240}" "$sanitizer_log" "$sanitizer" --tool racecheck --racecheck-report hazard --error-exitcode 99 \
+    read -r -a race_args <<<"${GPU_RACECHECK_ARGS---kernel-name-exclude kns=raft --kernel-name-exclude kns=cub}"
+    run_step racecheck "${GPU_CHECK_RACECHECK_CAP:-240}" "$sanitizer_log" "$sanitizer" --tool racecheck --racecheck-report hazard --error-exitcode 99 "${race_args[@]}" \
       --print-limit 50 "$bin/annforge_tests" --gtest_color=no "--gtest_filter=$race_filter"
     race_summary=$(grep -a 'RACECHECK SUMMARY\|ERROR SUMMARY' "$sanitizer_log" | tail -1 | sed 's/^========= //')
     race_line="racecheck, --gtest_filter=$race_filter: ${race_summary:-no summary line}"

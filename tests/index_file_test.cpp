@@ -116,9 +116,8 @@ TEST_P(IndexRoundTrip, SaveLoadSaveIsByteIdentical) {
   const size_t entry_bytes = original.entry_points.size() * 4;
   size_t level_bytes = 0;
   for (const UpperLevel& level : original.levels) level_bytes += 8 + level.members.size() * (1 + level.degree) * 4;
-  // The CPU builds levels 1 and 2 over 3,000 rows; the GPU none (version 1, readable by older
-  // builds).
-  EXPECT_EQ(original.levels.size(), device == Device::Gpu ? 0u : 2u);
+  // Both backends build levels 1 and 2 over 3,000 rows.
+  EXPECT_EQ(original.levels.size(), 2u);
   ASSERT_EQ(a.size(), kHeaderSize + graph_bytes + entry_bytes + vector_bytes + level_bytes + 8);
   EXPECT_EQ(std::string(a.begin(), a.begin() + 8), "ANNFIDX1");
   // Version 1 without levels, 2 with levels and the default upper beam divisor (4), 3 with another.
