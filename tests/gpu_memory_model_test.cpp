@@ -1,6 +1,6 @@
 // The GPU build's device-memory formula (host/cuda/gpu_memory_model.hpp), checked on the CPU:
 // against the peaks an H200 measured (ANNFORGE_TRACE's sampled cudaMemGetInfo, scripts/
-// gpu-check.sh, 2026-12-04: bench/results/gpu-2026-12-04/summary.md), and for the shape of its
+// gpu-check.sh, 2026-12-04: bench/results/gpu-2026-12-04/summary-flat.md), and for the shape of its
 // growth, so that the plan and the build's up-front check stay honest where no GPU is lent.
 #include <gtest/gtest.h>
 
