@@ -116,6 +116,14 @@ struct BuildParams {
   uint64_t seed = 42;
   Device device = Device::Auto;
   ProgressCallback progress;      // called from the calling thread; may be empty
+  // Pieces the kNN stage is built in, one after another (CPU backend): k-means over a sample
+  // splits the rows, each row in its 2 nearest pieces; each piece's kNN lists are built over a
+  // copy of its rows alone and merged, NN-Descent repairs the pieces' borders over all rows, and
+  // the graph is optimised once. 1: one piece. 0: the build chooses, one piece unless
+  // `memory_limit` needs more (the fewest pieces whose plan fits, plan_build).
+  int partitions = 0;
+  uint64_t memory_limit = 0;      // host bytes the build may hold (0: no limit); a build whose plan
+                                  // cannot fit even in pieces is refused before any work
 };
 
 struct SearchParams {
@@ -200,7 +208,8 @@ struct BuildPlan {
 };
 
 // Plans a build of `rows` x `dim` vectors of `type` with `params` (the device as build() would
-// resolve it). `host_memory_limit` (bytes, 0: none) is checked against peak_host_bytes.
+// resolve it). `host_memory_limit` (bytes; 0: params.memory_limit) is checked against
+// peak_host_bytes; with params.partitions 0 the plan takes the fewest pieces that fit it.
 BuildPlan plan_build(int64_t rows, int64_t dim, ElementType type, const BuildParams& params,
                      uint64_t host_memory_limit = 0);
 

@@ -84,6 +84,10 @@ typedef struct annforge_build_params {
   int threads;                  /* 0: all hardware threads */
   uint64_t seed;                /* default 42 */
   annforge_device device;       /* default AUTO */
+  int partitions;               /* pieces the kNN stage is built in (CPU); 0: the build chooses,
+                                   one unless memory_limit needs more (BuildParams::partitions) */
+  uint64_t memory_limit;        /* host bytes the build may hold; 0: no limit. A build whose plan
+                                   does not fit even in pieces fails with UNSUPPORTED */
 } annforge_build_params;
 
 typedef struct annforge_search_params {

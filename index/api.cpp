@@ -14,6 +14,9 @@ namespace {
     if (!(condition)) throw Error(ErrorCode::InvalidArgument, (message));      \
   } while (0)
 
+// More pieces than this only multiply the borders to repair.
+constexpr int kMaxPartitions = 256;
+
 // Per-query working sets grow with k and the beam; past this they stop being a search and
 // become an allocation failure (k = 2^31 asked for 16 GiB per thread).
 constexpr int kMaxNeighbors = 1 << 16;
@@ -57,6 +60,42 @@ void check_build_params(const BuildParams& p) {
   ANNFORGE_EXPECTS(p.nn_descent_iterations >= 0, "nn_descent_iterations must not be negative");
   ANNFORGE_EXPECTS(p.nn_descent_termination >= 0.0f, "nn_descent_termination must not be negative");
   ANNFORGE_EXPECTS(p.threads >= 0, "threads must not be negative (0 means all)");
+  ANNFORGE_EXPECTS(p.partitions >= 0 && p.partitions <= kMaxPartitions,
+                   "partitions must be in [0, " + std::to_string(kMaxPartitions) + "] (got " +
+                       std::to_string(p.partitions) + "; 0: the build chooses)");
+}
+
+// The fewest pieces whose plan fits `limit` (1, 2, 4, ... kMaxPartitions), or the most pieces'
+// plan when none does (with fits false).
+BuildPlan plan_pieces(detail::Backend& backend, int64_t rows, int64_t dim, ElementType type, BuildParams params,
+                      uint64_t limit) {
+  params.partitions = 1;
+  BuildPlan plan = backend.plan(rows, dim, type, params);
+  plan.partitions = 1;
+  if (limit == 0) {
+    plan.partitions_why = "one piece: no memory limit";
+    return plan;
+  }
+  if (plan.peak_host_bytes <= limit) {
+    plan.partitions_why = "one piece: its peak fits the memory limit";
+    return plan;
+  }
+  const uint64_t one_piece = plan.peak_host_bytes;
+  for (int pieces = 2; pieces <= kMaxPartitions; pieces *= 2) {
+    params.partitions = pieces;
+    BuildPlan split = backend.plan(rows, dim, type, params);
+    if (split.partitions <= 1) break;  // the backend builds in one piece only
+    plan = split;
+    if (plan.peak_host_bytes <= limit) {
+      plan.partitions_why = std::to_string(pieces) + " pieces: the fewest whose peak (" +
+                            std::to_string(plan.peak_host_bytes >> 20) + " MiB) fits the memory limit; one piece " +
+                            "would take " + std::to_string(one_piece >> 20) + " MiB";
+      return plan;
+    }
+  }
+  plan.partitions_why = "no number of pieces fits: " + std::to_string(plan.partitions) + " pieces still take " +
+                        std::to_string(plan.peak_host_bytes >> 20) + " MiB (the kNN lists of all rows are held whole)";
+  return plan;
 }
 
 void check_queries(const Index& index, const DatasetView& queries, int k) {
@@ -75,11 +114,19 @@ Index build(const Dataset& data, const BuildParams& params) {
   check_vectors(data.view(), data.source().empty() ? "build data" : data.source());
   check_build_params(params);
   detail::Backend& backend = detail::backend_for(params.device);
+  BuildParams resolved = params;
+  if (params.memory_limit > 0 || params.partitions > 1) {
+    const BuildPlan plan = plan_build(data.rows(), data.dim(), data.view().type, params, params.memory_limit);
+    if (!plan.fits) throw Error(ErrorCode::Unsupported, "build of " + shape(data.view()) + ": " + plan.refusal);
+    resolved.partitions = plan.partitions;
+  } else if (resolved.partitions == 0) {
+    resolved.partitions = 1;
+  }
   Index index;
   index.metric = params.metric;
   index.vectors = data;
   index.backend = backend.name();
-  backend.build(index, params);
+  backend.build(index, resolved);
   return index;
 }
 
@@ -88,15 +135,24 @@ BuildPlan plan_build(int64_t rows, int64_t dim, ElementType type, const BuildPar
   ANNFORGE_EXPECTS(dim >= 1, "plan: dim must be at least 1 (got " + std::to_string(dim) + ")");
   check_build_params(params);
   detail::Backend& backend = detail::backend_for(params.device);
-  BuildPlan plan = backend.plan(rows, dim, type, params);
+  const uint64_t limit = host_memory_limit != 0 ? host_memory_limit : params.memory_limit;
+  BuildPlan plan;
+  if (params.partitions == 0) {
+    plan = plan_pieces(backend, rows, dim, type, params, limit);
+  } else {
+    plan = backend.plan(rows, dim, type, params);
+    plan.partitions_why = plan.partitions > 1 ? std::to_string(plan.partitions) + " pieces: asked for"
+                          : params.partitions > 1 ? "one piece: " + std::string(backend.name()) +
+                                                        " builds in one piece (pieces: CPU backend)"
+                                                  : "one piece: asked for";
+  }
+  host_memory_limit = limit;
   plan.backend = backend.name();
   plan.rows = rows;
   plan.dim = dim;
   plan.type = type;
   plan.host_memory_limit = host_memory_limit;
   plan.input_bytes = static_cast<uint64_t>(rows) * static_cast<uint64_t>(dim) * element_size(type);
-  plan.partitions = 1;
-  plan.partitions_why = "one piece: partition-and-merge builds are not implemented yet";
   if (host_memory_limit > 0 && plan.peak_host_bytes > host_memory_limit) {
     std::string stage;
     for (const PlanStage& s : plan.stages) {
@@ -105,7 +161,7 @@ BuildPlan plan_build(int64_t rows, int64_t dim, ElementType type, const BuildPar
     plan.fits = false;
     const std::string why = "the build needs about " + std::to_string(plan.peak_host_bytes >> 20) +
                             " MiB of host memory (at its largest stage, " + stage + ") over the limit of " +
-                            std::to_string(host_memory_limit >> 20) + " MiB, and it cannot be built in parts yet";
+                            std::to_string(host_memory_limit >> 20) + " MiB; " + plan.partitions_why;
     plan.refusal = plan.refusal.empty() ? why : plan.refusal + "; " + why;
   }
   return plan;

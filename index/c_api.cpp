@@ -129,6 +129,8 @@ annforge::BuildParams to_build_params(const annforge_build_params* params) {
   converted.threads = params->threads;
   converted.seed = params->seed;
   converted.device = to_device(params->device);
+  converted.partitions = params->partitions;
+  converted.memory_limit = params->memory_limit;
   return converted;
 }
 
@@ -180,6 +182,8 @@ void annforge_build_params_default(annforge_build_params* params) {
   params->nn_descent_termination = defaults.nn_descent_termination;
   params->threads = defaults.threads;
   params->seed = defaults.seed;
+  params->partitions = defaults.partitions;
+  params->memory_limit = defaults.memory_limit;
   params->device = static_cast<annforge_device>(defaults.device);
 }
 

@@ -167,6 +167,21 @@ static void check_error_paths(const annforge_index* index, const float* base) {
                ANNFORGE_STATUS_INVALID_ARGUMENT, "annforge_build with data NULL");
   check_status(annforge_build(base, kRows, kDim, (annforge_dtype)42, &build_params, &built),
                ANNFORGE_STATUS_INVALID_ARGUMENT, "annforge_build with an unknown dtype");
+  {
+    /* A memory limit no plan fits: refused before any work, saying why. */
+    annforge_build_params limited = build_params;
+    limited.memory_limit = 1024;
+    check_status(annforge_build(base, kRows, kDim, ANNFORGE_DTYPE_FLOAT32, &limited, &built),
+                 ANNFORGE_STATUS_UNSUPPORTED, "annforge_build under a 1 KiB memory limit");
+    if (built != NULL) fail("annforge_build failed but left *out non-NULL");
+    if (strstr(annforge_last_error(), "host memory") == NULL) {
+      fail("the memory-limit error does not say what: \"%s\"", annforge_last_error());
+    }
+    limited.memory_limit = 0;
+    limited.partitions = -1;
+    check_status(annforge_build(base, kRows, kDim, ANNFORGE_DTYPE_FLOAT32, &limited, &built),
+                 ANNFORGE_STATUS_INVALID_ARGUMENT, "annforge_build with partitions -1");
+  }
   check_status(annforge_load(index_path, NULL), ANNFORGE_STATUS_INVALID_ARGUMENT, "annforge_load with out NULL");
   check_status(annforge_load(NULL, &loaded), ANNFORGE_STATUS_INVALID_ARGUMENT, "annforge_load with path NULL");
 

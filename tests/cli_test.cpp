@@ -368,10 +368,10 @@ TEST_F(Cli, Export) {
 // every flag the command takes; each flag the page lists is one the command accepts.
 TEST_F(Cli, HelpForEveryCommand) {
   const std::vector<std::pair<std::string, std::vector<std::string>>> commands = {
-      {"plan", {"data", "degree", "intermediate-degree", "iterations", "memory-limit", "device", "threads", "rows",
+      {"plan", {"data", "degree", "intermediate-degree", "iterations", "partitions", "memory-limit", "device", "threads", "rows",
                 "json"}},
       {"build", {"data", "out", "metric", "degree", "intermediate-degree", "algorithm", "iterations", "device",
-                 "threads", "rows", "seed", "memory-limit", "verbose", "json"}},
+                 "threads", "rows", "seed", "partitions", "memory-limit", "verbose", "json"}},
       {"search", {"index", "queries", "k", "beam", "gt", "out", "device", "threads", "json"}},
       {"gt", {"data", "queries", "out", "k", "metric", "rows", "device", "threads", "json"}},
       {"info", {"index", "json"}},
@@ -420,6 +420,13 @@ TEST_F(Cli, PlanAndMemoryLimit) {
   EXPECT_LT(verbose.out.find("plan:"), verbose.out.find("built 5000")) << verbose.out;
   const Result built = ok("build --data base.fbin --out index.afi --json");
   EXPECT_NE(built.out.find("\"plan\": {\"backend\": \"cpu\""), std::string::npos) << built.out;
+  // Pieces asked for: the plan and the build take them; too few rows for two pieces: one.
+  ok("gen --n 20000 --dim 16 --out large.fbin");
+  const Result pieces = ok("build --data large.fbin --out pieces.afi --partitions 4 --json");
+  EXPECT_NE(pieces.out.find("\"partitions\": 4"), std::string::npos) << pieces.out;
+  EXPECT_NE(ok("plan --data base.fbin --rows 2500 --partitions 4").out.find("partitions: 1"), std::string::npos);
+  fails("build --data large.fbin --out pieces.afi --partitions 300", {"--partitions"});
+  EXPECT_NE(ok("info --index pieces.afi").out.find("20000"), std::string::npos);
 }
 
 TEST_F(Cli, Version) {

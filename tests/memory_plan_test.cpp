@@ -72,14 +72,15 @@ constexpr bool kAddressSanitizer = false;
 // Builds `data` and checks the plan's peak against the measured one. A small build first, once
 // per process: what a process sets up once (the CUDA runtime's probe for a device in a build
 // with the CUDA backend, thread-local buffers) is not a build's memory.
-void expect_plan_near_peak(const Dataset& data, Metric metric, const std::string& what) {
+void expect_plan_near_peak(const Dataset& data, Metric metric, const std::string& what, int partitions = 0) {
   if (kAddressSanitizer) GTEST_SKIP() << "AddressSanitizer's shadow memory and quarantine are in the resident set";
   static const bool warm = [] {
     build(clustered(5000, 16, ElementType::Float32, 1), cpu_params());
     return true;
   }();
   (void)warm;
-  const BuildParams params = cpu_params(metric);
+  BuildParams params = cpu_params(metric);
+  params.partitions = partitions;
   const BuildPlan plan = plan_build(data.rows(), data.dim(), data.type(), params);
   Index index;
   const double peak = measured_peak([&] { index = build(data, params); });
@@ -121,10 +122,20 @@ TEST(MemoryPlan, StagesPeakAndGrowth) {
   const BuildPlan floats = plan_build(1000000, 128, ElementType::Float32, params);
   EXPECT_GT(floats.peak_host_bytes, plan.peak_host_bytes + 1000000ull * 128 * 2);
   // A limit below the peak: refused, saying why; at the peak: fits.
-  const BuildPlan tight = plan_build(1000000, 128, ElementType::UInt8, params, plan.peak_host_bytes - 1);
+  BuildParams one_piece = params;
+  one_piece.partitions = 1;
+  const BuildPlan tight = plan_build(1000000, 128, ElementType::UInt8, one_piece, plan.peak_host_bytes - 1);
   EXPECT_FALSE(tight.fits);
   EXPECT_NE(tight.refusal.find("host memory"), std::string::npos) << tight.refusal;
   EXPECT_TRUE(plan_build(1000000, 128, ElementType::UInt8, params, plan.peak_host_bytes).fits);
+  // The build's own choice under that limit: pieces whose peak fits it, or a refusal.
+  const BuildPlan chosen = plan_build(1000000, 128, ElementType::UInt8, params, plan.peak_host_bytes - 1);
+  if (chosen.fits) {
+    EXPECT_GT(chosen.partitions, 1);
+    EXPECT_LT(chosen.peak_host_bytes, plan.peak_host_bytes);
+  } else {
+    EXPECT_NE(chosen.refusal.find("host memory"), std::string::npos) << chosen.refusal;
+  }
   EXPECT_TRUE(throws_error([&] { plan_build(0, 128, ElementType::UInt8, params); }, ErrorCode::InvalidArgument, {"rows"}));
   BuildParams bad = params;
   bad.graph_degree = 0;
@@ -135,6 +146,7 @@ TEST(MemoryPlan, NearTheMeasuredPeakOnGeneratedData) {
   expect_plan_near_peak(clustered(200000, 128, ElementType::UInt8, 3), Metric::L2, "200K x 128 uint8");
   expect_plan_near_peak(clustered(100000, 96, ElementType::Float32, 4), Metric::L2, "100K x 96 float32");
   expect_plan_near_peak(clustered(100000, 96, ElementType::Float32, 5), Metric::Cosine, "100K x 96 float32 cosine");
+  expect_plan_near_peak(clustered(200000, 128, ElementType::UInt8, 3), Metric::L2, "200K x 128 uint8, 8 pieces", 8);
 }
 
 TEST(MemoryPlan, NearTheMeasuredPeakOnRealData) {

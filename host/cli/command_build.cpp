@@ -37,6 +37,7 @@ const CommandSpec& build_spec() {
        threads_flag(),
        {"rows", "N", "", "build over the first N rows only (default: all)"},
        {"seed", "S", "42", "random seed (same input and seed: same index)"},
+       partitions_flag(),
        memory_limit_flag(),
        {"verbose", "", "", "print the build's plan (annforge plan) before it starts"},
        json_flag("print one JSON object instead of text (with the plan)")},
@@ -72,6 +73,7 @@ int run_build(const Args& args) {
   }
   ProgressBar bar(!json);
   params.progress = bar.callback();
+  params.partitions = plan.partitions;  // the plan's choice, made against the memory limit above
   Index index = build(data, params);
   bar.done();
   double build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

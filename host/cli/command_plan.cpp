@@ -76,9 +76,9 @@ void print_plan(std::FILE* out, const BuildPlan& plan) {
                static_cast<long long>(plan.rows), static_cast<long long>(plan.dim), to_string(plan.type),
                plan.backend.c_str(), plan.threads, plan.graph_degree, plan.intermediate_degree);
   const bool device = plan.peak_device_bytes > 0;
-  std::fprintf(out, "  %-28s %12s%s %10s\n", "stage", "host MiB", device ? "   device MiB" : "", "est. s");
+  std::fprintf(out, "  %-30s %12s%s %10s\n", "stage", "host MiB", device ? "   device MiB" : "", "est. s");
   for (const PlanStage& s : plan.stages) {
-    std::fprintf(out, "  %-28s %12.0f", s.name.c_str(), mib(s.host_bytes));
+    std::fprintf(out, "  %-30s %12.0f", s.name.c_str(), mib(s.host_bytes));
     if (device) std::fprintf(out, " %12.0f", mib(s.device_bytes));
     std::fprintf(out, " %10.2f\n", s.seconds);
   }
@@ -101,6 +101,10 @@ Flag intermediate_degree_flag() {
   return {"intermediate-degree", "N", "0", "degree of the kNN graph before pruning; 0: the backend's choice"};
 }
 Flag iterations_flag() { return {"iterations", "N", "1", "NN-Descent local-join rounds after the clustered start"}; }
+Flag partitions_flag() {
+  return {"partitions", "N", "0", "pieces the kNN stage is built in, one after another (CPU backend); 0: one, "
+                                  "or the fewest that fit --memory-limit"};
+}
 Flag memory_limit_flag() {
   return {"memory-limit", "SIZE", "", "host memory the build may use (4G, 512M...); default: what the machine has available"};
 }
@@ -110,7 +114,7 @@ const CommandSpec& plan_spec() {
       "plan",
       "what a build of a file will take: memory and time per stage, before any work",
       "--data FILE [flags]",
-      {data_flag(), degree_flag(), intermediate_degree_flag(), iterations_flag(), memory_limit_flag(), device_flag(),
+      {data_flag(), degree_flag(), intermediate_degree_flag(), iterations_flag(), partitions_flag(), memory_limit_flag(), device_flag(),
        threads_flag(),
        {"rows", "N", "", "plan for the first N rows only (default: all)"},
        json_flag()},
@@ -128,6 +132,7 @@ BuildParams build_params_of(const Args& args) {
   params.device = args.device();
   params.threads = static_cast<int>(args.integer("threads", 0, 4096));
   params.nn_descent_iterations = static_cast<int>(args.integer("iterations", 0, 1000));
+  params.partitions = static_cast<int>(args.integer("partitions", 0, 256));
   return params;
 }
 

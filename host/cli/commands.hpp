@@ -54,9 +54,10 @@ Flag data_flag();
 Flag degree_flag();
 Flag intermediate_degree_flag();
 Flag iterations_flag();
+Flag partitions_flag();
 Flag memory_limit_flag();
 // The build flags `plan` shares with `build` (degree, intermediate-degree, device, threads,
-// iterations), and the limit: --memory-limit, else what the machine has available.
+// iterations, partitions), and the limit: --memory-limit, else what the machine has available.
 BuildParams build_params_of(const Args& args);
 uint64_t memory_limit_of(const Args& args);
 

@@ -18,6 +18,7 @@
 #include "host/cpu/partition/partition.hpp"
 #include "host/cpu/partition/projection.hpp"
 #include "host/cpu/partition/reorder.hpp"
+#include "host/cpu/partitioned_build.hpp"
 #include "host/cpu/trace.hpp"
 #include "host/cpu/graph/upper_levels.hpp"
 #include "host/cpu/search/upper_width.hpp"
@@ -30,11 +31,16 @@ namespace {
 // Below this many rows the exact all-pairs kNN graph costs less than NN-Descent's rounds
 // (measured on sift-vl-1m slices, see NOTES.md), and it is exact.
 constexpr int64_t kBruteForceMaxRows = 3000;
-// The large-data path: partition into overlapping clusters, renumber rows by cluster so that
-// every later stage reads nearby memory, exact neighbours within clusters, NN-Descent rounds
-// to repair cluster borders, graph optimisation; then the graph back in the caller's ids.
-std::vector<uint32_t> build_clustered(const DatasetView& data, Metric metric, int k, int degree, int threads,
-                                      const BuildParams& params) {
+// The kNN lists of the large-data path, in the renumbered order beside the renumbering:
+// partition into overlapping clusters, rows renumbered by cluster so that every later stage
+// reads nearby memory, exact neighbours within clusters, NN-Descent rounds to repair cluster
+// borders.
+struct ClusteredKnn {
+  KnnGraph knn;
+  Renumbering order;
+};
+
+ClusteredKnn clustered_knn(const DatasetView& data, Metric metric, int k, int threads, const BuildParams& params) {
   StageTimer timer;
   PartitionParams partitioning;
   partitioning.threads = threads;
@@ -100,7 +106,17 @@ std::vector<uint32_t> build_clustered(const DatasetView& data, Metric metric, in
   }
   timer.lap("knn graph (clusters + %d nn-descent rounds, k=%d)", params.nn_descent_iterations, k);
   trace_knn_recall(knn, "nn-descent");
-  std::vector<uint32_t> graph = optimize_graph(std::move(knn), degree, threads, params.progress);
+  return ClusteredKnn{std::move(knn), order};
+}
+
+// The large-data path: the kNN lists above, graph optimisation in the renumbered order, then the
+// graph back in the caller's ids.
+std::vector<uint32_t> build_clustered(const DatasetView& data, Metric metric, int k, int degree, int threads,
+                                      const BuildParams& params) {
+  ClusteredKnn clustered = clustered_knn(data, metric, k, threads, params);
+  const Renumbering order = std::move(clustered.order);
+  StageTimer timer;
+  std::vector<uint32_t> graph = optimize_graph(std::move(clustered.knn), degree, threads, params.progress);
   timer.lap("graph optimisation");
   return graph_in_old_ids(graph, degree, order, threads);
 }
@@ -148,10 +164,27 @@ class CpuBackend final : public detail::Backend {
     Distance distance(index.metric, data);
     bool brute = params.algorithm == BuildAlgorithm::BruteForce ||
                  (params.algorithm == BuildAlgorithm::Auto && rows <= kBruteForceMaxRows);
+    const int pieces = brute ? 1 : effective_pieces(rows, params.partitions);
     if (brute) {
       KnnGraph knn = brute_force_knn_graph(distance, k, threads, params.progress);
       timer.lap("knn graph (brute force, k=%d)", k);
       index.graph = optimize_graph(std::move(knn), degree, threads, params.progress);
+    } else if (pieces > 1) {
+      const Pieces split = split_into_pieces(data, index.metric, pieces, kPieceMemberships, threads, params.seed);
+      release_free_heap();  // its preferences, gaps and placement order
+      timer.lap("%d pieces (largest %lld rows)", pieces, static_cast<long long>(largest_piece(split)));
+      BuildParams piece_params = params;
+      piece_params.progress = nullptr;
+      KnnGraph knn = partitioned_knn_graph(
+          data, index.metric, k, split, threads, params, [&](const DatasetView& piece, int piece_k) {
+            if (piece.rows <= kBruteForceMaxRows) {
+              return PieceKnn{brute_force_knn_graph(Distance(index.metric, piece), piece_k, threads, nullptr), {}};
+            }
+            ClusteredKnn clustered = clustered_knn(piece, index.metric, piece_k, threads, piece_params);
+            return PieceKnn{std::move(clustered.knn), std::move(clustered.order.old_of_new)};
+          });
+      index.graph = optimize_graph(std::move(knn), degree, threads, params.progress);
+      timer.lap("graph optimisation");
     } else {
       index.graph = build_clustered(data, index.metric, k, degree, threads, params);
     }

@@ -10,6 +10,7 @@
 #include "host/cpu/knn_graph.hpp"
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/partition/partition.hpp"
+#include "host/cpu/partitioned_build.hpp"
 
 namespace annforge::cpu {
 namespace {
@@ -18,6 +19,14 @@ namespace {
 constexpr int64_t kBruteForceMaxRows = 3000;
 // The partition's highest overlap (PartitionParams::max_overlap): the plan takes the most.
 constexpr int kOverlap = 5;
+
+// The heap's slack (see flat_build): before and after the kNN stage's buffers are freed. With
+// the renumbered copy freed at the end of the kNN stage the resident peak moved from pruning to
+// the all-pairs stage, where 6 + 3 MiB per thread overstated it by 13-20% on float rows
+// (2026-12-04).
+constexpr double kSlackMiB = 2.0;
+constexpr double kSlackMiBPerThread = 1.0;
+constexpr double kFreedSlack = 4.0 * 1024 * 1024;  // per thread, once the kNN stage is done
 
 struct Flat {
   std::vector<PlanStage> stages;
@@ -49,8 +58,9 @@ Flat flat_build(int64_t n, int64_t dim, ElementType type, Metric metric, int deg
   add("entry points", N * 4 + entry_sample);
   // The heap's slack and what small structures add up to (centroid trees, samples, progress),
   // and per thread its stack and heap arena: measured as what the structures above leave
-  // unexplained (2 threads: 6 MiB on 100K x 96 float rows, 19 on MNIST 60K x 784).
-  double kept = norms + (6.0 + 3.0 * threads) * 1024 * 1024;  // held to the end
+  // unexplained (2 threads: 6 MiB on 100K x 96 float rows, 19 on MNIST 60K x 784, with the peak
+  // at pruning). Once the kNN stage's structures are freed, the heap keeps more of them.
+  double kept = norms + (kSlackMiB + kSlackMiBPerThread * threads) * 1024 * 1024;  // held to the end
   double base = kept;  // what every stage of the kNN graph and its optimisation holds
   const bool brute = params.algorithm == BuildAlgorithm::BruteForce ||
                      (params.algorithm == BuildAlgorithm::Auto && n <= kBruteForceMaxRows);
@@ -78,6 +88,9 @@ Flat flat_build(int64_t n, int64_t dim, ElementType type, Metric metric, int deg
       // a second round on, old candidates and the new flags.
       add("nn-descent", base + knn + N * (sample * 8.0 + 4 + 4 + 4) + (rounds ? N * (sample * 8.0 + 4 + k) : 0));
     }
+    base -= N * row_bytes;  // the renumbered copy of the rows goes with the kNN stage (cpu_backend.cpp)
+    base += kFreedSlack * threads;
+    kept += kFreedSlack * threads;
     // graph_optimize.cpp: the pruned lists beside the kNN graph; then the reverse lists, counts,
     // a column copy of up to 8 positions and the merged graph beside the pruned lists.
     add("pruning", base + knn + graph);
@@ -86,6 +99,58 @@ Flat flat_build(int64_t n, int64_t dim, ElementType type, Metric metric, int deg
     add("graph in caller's ids", base + 2 * graph);
   }
   // connectivity.cpp: reached flags, fixed-edge marks, in-degrees, a visited set per thread.
+  add("connectivity", kept + graph + N * (1 + degree + 4 + 2.0 * threads));
+  return out;
+}
+
+// The partitioned flat build (partitioned_build.hpp) in `pieces` pieces of `memberships` per row:
+// the split's arrays, then per piece (the largest, at its capacity) a copy of its rows and the
+// one-piece kNN stages over it beside the merged lists of all rows, then NN-Descent over all
+// rows, pruning and reverse edges in the caller's ids, connectivity.
+Flat pieces_build(int64_t n, int64_t dim, ElementType type, Metric metric, int degree, int k, int threads,
+                  const BuildParams& params, int pieces, int memberships) {
+  Flat out;
+  const double N = static_cast<double>(n);
+  const double row_bytes = static_cast<double>(dim * element_size(type));
+  const double knn = N * k * 8;
+  const double graph = N * degree * 4.0;
+  const double norms = metric == Metric::Cosine ? N * 4 : 0;
+  auto add = [&](const std::string& name, double bytes) {
+    PlanStage stage;
+    stage.name = name;
+    stage.host_bytes = static_cast<uint64_t>(bytes);
+    out.peak = std::max(out.peak, stage.host_bytes);
+    out.stages.push_back(stage);
+  };
+  auto sample_bytes = [&](double centroids) { return std::min(N, std::max(40 * centroids, 10000.0)) * dim * 4.0; };
+  add("entry points", N * 4 + sample_bytes(std::max(1, entry_point_count(n) - 1)));
+  const double kept = norms + (kSlackMiB + kSlackMiBPerThread * threads) * 1024 * 1024;
+  const double members = N * 4 * memberships;
+  const int want = std::min(pieces, memberships + 2);
+  // partitioned_build.cpp: each row's preferences (ints) and gap, the placement order, the joins.
+  add("pieces (k-means)", kept + members + N * (4.0 * want + 4 + 4 + 4.0 * memberships) +
+                                            sample_bytes(pieces));
+  const int64_t piece_rows = piece_capacity(n, pieces, memberships);
+  const int piece_k = static_cast<int>(std::min<int64_t>(k, piece_rows - 1));
+  // Beside the piece's own build (which counts the heap's slack itself): the pieces' members,
+  // the merged lists and the copy of the piece's rows.
+  const double held = members + knn + static_cast<double>(piece_rows) * row_bytes;
+  const Flat piece = flat_build(piece_rows, dim, type, metric, std::min(degree, piece_k), piece_k, threads, params,
+                                static_cast<uint64_t>(held));
+  uint64_t piece_peak = 0;
+  for (const PlanStage& stage : piece.stages) {
+    if (stage.name == "partition" || stage.name == "renumbering by cluster" || stage.name == "all pairs in clusters" ||
+        stage.name == "nn-descent" || stage.name == "knn graph (brute force)") {
+      piece_peak = std::max(piece_peak, stage.host_bytes);
+    }
+  }
+  add("kNN lists, piece by piece", static_cast<double>(piece_peak));
+  const int sample = std::max(8, k / 6);
+  const bool rounds = params.nn_descent_iterations > 1;
+  add("borders (nn-descent, all rows)",
+      kept + members + knn + N * (sample * 8.0 + 4 + 4 + 4) + (rounds ? N * (sample * 8.0 + 4 + k) : 0));
+  add("pruning", kept + knn + graph);
+  add("reverse edges", kept + 3 * graph + N * 4 + N * 4.0 * std::min(8, degree));
   add("connectivity", kept + graph + N * (1 + degree + 4 + 2.0 * threads));
   return out;
 }
@@ -107,7 +172,13 @@ BuildPlan cpu_build_plan(int64_t rows, int64_t dim, ElementType type, const Buil
   plan.threads = threads;
   plan.graph_degree = degree;
   plan.intermediate_degree = k;
-  const Flat base = flat_build(rows, dim, type, params.metric, degree, k, threads, params, 0);
+  const bool brute = params.algorithm == BuildAlgorithm::BruteForce ||
+                     (params.algorithm == BuildAlgorithm::Auto && rows <= kBruteForceMaxRows);
+  plan.partitions = brute ? 1 : effective_pieces(rows, params.partitions);
+  const Flat base = plan.partitions > 1
+                        ? pieces_build(rows, dim, type, params.metric, degree, k, threads, params, plan.partitions,
+                                       kPieceMemberships)
+                        : flat_build(rows, dim, type, params.metric, degree, k, threads, params, 0);
   plan.stages = base.stages;
   plan.peak_host_bytes = base.peak;
   // Upper levels (upper_levels.cpp): level 1 holds 1 in degree / 2 rows and the entry points, a
@@ -138,8 +209,14 @@ BuildPlan cpu_build_plan(int64_t rows, int64_t dim, ElementType type, const Buil
     const std::string& s = stage.name;
     const double share = s == "partition" ? 0.12 : s == "renumbering by cluster" ? 0.03 : s == "all pairs in clusters" ? 0.45
                        : s == "nn-descent" ? 0.12 : s == "pruning" ? 0.10 : s == "reverse edges" ? 0.06
-                       : s == "upper levels" ? 0.07 : s == "knn graph (brute force)" ? 0.75 : 0.016;
+                       : s == "upper levels" ? 0.07 : s == "knn graph (brute force)" ? 0.75
+                       : s == "kNN lists, piece by piece" ? 0.6 * kPieceMemberships
+                       : s == "borders (nn-descent, all rows)" ? 0.25 : s == "pieces (k-means)" ? 0.03 : 0.016;
     stage.seconds = plan.seconds * share;
+  }
+  if (plan.partitions > 1) {  // every row's all pairs twice, and a round over all rows: the sum
+    plan.seconds = 0;
+    for (const PlanStage& stage : plan.stages) plan.seconds += stage.seconds;
   }
   plan.index_bytes = 64 + graph + static_cast<uint64_t>(rows) * dim * element_size(type) + 8 +
                      static_cast<uint64_t>(entry_point_count(rows)) * 4 +

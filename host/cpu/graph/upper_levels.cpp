@@ -62,6 +62,7 @@ std::vector<UpperLevel> build_upper_levels(const Index& index, const BuildParams
   level_params.graph_degree = m;
   level_params.intermediate_degree = 0;
   level_params.progress = nullptr;
+  level_params.partitions = 1;  // a level is a small fraction of the rows: one piece
   level_params.seed = params.seed + 1;
   // Level 2: the rows lifted twice (1 in m^2) and every entry point again.
   std::vector<uint32_t> second;

@@ -66,4 +66,25 @@ std::vector<uint32_t> graph_in_old_ids(const std::vector<uint32_t>& graph, int d
   return out;
 }
 
+KnnGraph knn_in_old_ids(const KnnGraph& knn, const Renumbering& order, int threads) {
+  KnnGraph out;
+  out.rows = knn.rows;
+  out.k = knn.k;
+  const size_t entries = static_cast<size_t>(knn.rows) * knn.k;
+  assign_huge(out.ids, entries, 0u, resolve_threads(threads));
+  assign_huge(out.distances, entries, 0.0f, resolve_threads(threads));
+  parallel_for(knn.rows, threads, 4096, [&](int64_t begin, int64_t end, int) {
+    for (int64_t v = begin; v < end; ++v) {
+      const size_t from = static_cast<size_t>(v) * knn.k;
+      const size_t to = static_cast<size_t>(order.old_of_new[v]) * knn.k;
+      for (int j = 0; j < knn.k; ++j) {
+        const uint32_t id = knn.ids[from + j];
+        out.ids[to + j] = id == kInvalidId ? kInvalidId : order.old_of_new[id];
+        out.distances[to + j] = knn.distances[from + j];
+      }
+    }
+  });
+  return out;
+}
+
 }  // namespace annforge::cpu

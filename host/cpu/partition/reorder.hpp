@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "annforge.hpp"
+#include "host/cpu/knn_graph.hpp"
 #include "host/cpu/partition/partition.hpp"
 
 namespace annforge::cpu {
@@ -27,5 +28,8 @@ void renumber_partition(Partition& partition, const Renumbering& order, int thre
 // A rows x degree graph over new ids turned into the same graph over old ids.
 std::vector<uint32_t> graph_in_old_ids(const std::vector<uint32_t>& graph, int degree, const Renumbering& order,
                                        int threads);
+
+// kNN lists (rows x k, in the new order, ids new) in the caller's row order and ids.
+KnnGraph knn_in_old_ids(const KnnGraph& knn, const Renumbering& order, int threads);
 
 }  // namespace annforge::cpu

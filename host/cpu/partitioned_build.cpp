@@ -1,0 +1,202 @@
+// The partitioned kNN stage of partitioned_build.hpp.
+#include "host/cpu/partitioned_build.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "host/cpu/distance/distance.hpp"
+#include "host/cpu/distance/dot_block.hpp"
+#include "host/cpu/parallel.hpp"
+#include "host/cpu/partition/kmeans.hpp"
+#include "host/cpu/trace.hpp"
+#include "host/huge_pages.hpp"
+
+namespace annforge::cpu {
+namespace {
+
+// Lloyd iterations of the pieces' k-means: a handful of centroids over a sample converges fast.
+constexpr int kIterations = 8;
+
+// Merges `count` candidates (sorted nearest first, ids already the caller's) into a row's list
+// of k (sorted, kInvalidId at +inf for empty slots), dropping repeats.
+void merge_into(uint32_t* ids, float* distances, int k, const uint32_t* candidate_ids, const float* candidate_distances,
+                int count, std::vector<uint32_t>& merged_ids, std::vector<float>& merged_distances) {
+  merged_ids.clear();
+  merged_distances.clear();
+  int a = 0, b = 0;
+  auto seen = [&](uint32_t id) { return std::find(merged_ids.begin(), merged_ids.end(), id) != merged_ids.end(); };
+  while (static_cast<int>(merged_ids.size()) < k && (a < k || b < count)) {
+    const bool from_a = b >= count || (a < k && distances[a] <= candidate_distances[b]);
+    const uint32_t id = from_a ? ids[a] : candidate_ids[b];
+    const float d = from_a ? distances[a] : candidate_distances[b];
+    from_a ? ++a : ++b;
+    if (id == kInvalidId || seen(id)) continue;
+    merged_ids.push_back(id);
+    merged_distances.push_back(d);
+  }
+  const int kept = static_cast<int>(merged_ids.size());
+  std::copy(merged_ids.begin(), merged_ids.end(), ids);
+  std::copy(merged_distances.begin(), merged_distances.end(), distances);
+  std::fill(ids + kept, ids + k, kInvalidId);
+  std::fill(distances + kept, distances + k, std::numeric_limits<float>::infinity());
+}
+
+}  // namespace
+
+int64_t piece_capacity(int64_t rows, int count, int memberships, double slack) {
+  const double share = static_cast<double>(rows) * memberships / std::max(1, count);
+  return std::min<int64_t>(rows, static_cast<int64_t>(std::ceil(slack * share)));
+}
+
+Pieces split_into_pieces(const DatasetView& data, Metric metric, int count, int memberships, int threads,
+                         uint64_t seed) {
+  const int64_t rows = data.rows;
+  const int64_t dim = data.dim;
+  count = static_cast<int>(std::clamp<int64_t>(count, 1, rows));
+  memberships = std::clamp(memberships, 1, count);
+  Pieces pieces;
+  pieces.count = count;
+  pieces.memberships = memberships;
+  // Each row's preferences: its nearest centroids, a few more than it joins, so that a full
+  // piece has a next choice behind it.
+  const int want = std::min(count, memberships + 2);
+  std::vector<int> choices(static_cast<size_t>(rows) * want, 0);
+  std::vector<float> gap(rows, 0.0f);
+  if (count > 1) {
+    const bool normalise = metric != Metric::L2;
+    const SampledCentroids sampled = kmeans_on_sample(data, normalise, count, kIterations, threads, seed ^ 0x91ecu);
+    const Centroids& centroids = sampled.centroids;
+    constexpr int64_t kBlock = 64 * kDotBlockRows;
+    parallel_for(rows, threads, kBlock, [&](int64_t begin, int64_t end, int) {
+      std::vector<float> block(static_cast<size_t>(kBlock + kDotBlockRows) * dim), scores(static_cast<size_t>(kBlock) * want), dots;
+      for (int64_t first = begin; first < end; first += kBlock) {
+        const int n = static_cast<int>(std::min<int64_t>(kBlock, end - first));
+        const int padded = (n + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
+        std::fill(block.begin() + static_cast<size_t>(n) * dim, block.begin() + static_cast<size_t>(padded) * dim, 0.0f);
+        for (int i = 0; i < n; ++i) row_as_float(data, first + i, normalise, &block[static_cast<size_t>(i) * dim]);
+        centroids.nearest_block(block.data(), n, want, &choices[static_cast<size_t>(first) * want], scores.data(), dots);
+        for (int i = 0; i < n; ++i) {
+          gap[first + i] = want > 1 ? scores[static_cast<size_t>(i) * want + 1] - scores[static_cast<size_t>(i) * want] : 0.0f;
+        }
+      }
+    });
+  }
+  // Placement, clearest rows first: each row's first choice with room, then its further
+  // memberships in the same order.
+  std::vector<uint32_t> order(rows);
+  std::iota(order.begin(), order.end(), 0u);
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return gap[a] > gap[b]; });
+  const int64_t capacity = piece_capacity(rows, count, memberships);
+  std::vector<int64_t> sizes(count, 0);
+  std::vector<int> joined(static_cast<size_t>(rows) * memberships, -1);
+  for (int m = 0; m < memberships; ++m) {
+    for (uint32_t row : order) {
+      const int* prefer = &choices[static_cast<size_t>(row) * want];
+      int* mine = &joined[static_cast<size_t>(row) * memberships];
+      auto already = [&](int p) { return std::find(mine, mine + m, p) != mine + m; };
+      int chosen = -1;
+      for (int w = 0; w < want && chosen < 0; ++w) {
+        if (!already(prefer[w]) && sizes[prefer[w]] < capacity) chosen = prefer[w];
+      }
+      // Every preferred piece full: the least full piece not joined yet.
+      if (chosen < 0) {
+        for (int p = 0; p < count; ++p) {
+          if (!already(p) && (chosen < 0 || sizes[p] < sizes[chosen])) chosen = p;
+        }
+      }
+      mine[m] = chosen;
+      ++sizes[chosen];
+    }
+  }
+  pieces.offsets.assign(count + 1, 0);
+  for (int p = 0; p < count; ++p) pieces.offsets[p + 1] = pieces.offsets[p] + sizes[p];
+  pieces.members.resize(pieces.offsets[count]);
+  std::vector<int64_t> fill(pieces.offsets.begin(), pieces.offsets.end() - 1);
+  for (int64_t row = 0; row < rows; ++row) {  // ascending rows within each piece
+    for (int m = 0; m < memberships; ++m) {
+      const int p = joined[static_cast<size_t>(row) * memberships + m];
+      pieces.members[fill[p]++] = static_cast<uint32_t>(row);
+    }
+  }
+  return pieces;
+}
+
+KnnGraph partitioned_knn_graph(const DatasetView& data, Metric metric, int k, const Pieces& pieces, int threads,
+                               const BuildParams& params, const PieceKnnBuild& build_piece) {
+  const int64_t rows = data.rows;
+  const size_t row_bytes = data.row_bytes();
+  StageTimer timer;
+  KnnGraph merged;
+  merged.rows = rows;
+  merged.k = k;
+  assign_huge(merged.ids, static_cast<size_t>(rows) * k, kInvalidId, resolve_threads(threads));
+  assign_huge(merged.distances, static_cast<size_t>(rows) * k, std::numeric_limits<float>::infinity(),
+              resolve_threads(threads));
+  for (int p = 0; p < pieces.count; ++p) {
+    const int64_t size = pieces.size(p);
+    if (size < 2) continue;
+    const uint32_t* members = &pieces.members[pieces.offsets[p]];
+    PieceKnn local;
+    {
+      Dataset piece = Dataset::allocate(size, data.dim, data.type);
+      auto* bytes = static_cast<uint8_t*>(piece.mutable_data());
+      parallel_for(size, threads, 4096, [&](int64_t begin, int64_t end, int) {
+        for (int64_t i = begin; i < end; ++i) std::memcpy(bytes + i * row_bytes, data.row(members[i]), row_bytes);
+      });
+      local = build_piece(piece.view(), static_cast<int>(std::min<int64_t>(k, size - 1)));
+    }
+    const KnnGraph& knn = local.knn;
+    auto row_of = [&](uint32_t i) { return members[local.row_of.empty() ? i : local.row_of[i]]; };
+    parallel_for(knn.rows, threads, 1024, [&](int64_t begin, int64_t end, int) {
+      std::vector<uint32_t> ids(knn.k), merged_ids;
+      std::vector<float> merged_distances;
+      for (int64_t i = begin; i < end; ++i) {
+        const uint32_t* list = &knn.ids[static_cast<size_t>(i) * knn.k];
+        int count = 0;
+        for (int j = 0; j < knn.k && list[j] != kInvalidId; ++j) ids[count++] = row_of(list[j]);
+        const uint32_t row = row_of(static_cast<uint32_t>(i));
+        merge_into(&merged.ids[static_cast<size_t>(row) * k], &merged.distances[static_cast<size_t>(row) * k], k,
+                   ids.data(), &knn.distances[static_cast<size_t>(i) * knn.k], count, merged_ids, merged_distances);
+      }
+    });
+    local = PieceKnn{};
+    release_free_heap();
+    timer.lap("piece %d of %d: %lld rows, kNN lists merged", p + 1, pieces.count, static_cast<long long>(size));
+    if (params.progress) params.progress(Progress{"pieces", p + 1, pieces.count});
+  }
+  // A row whose pieces held fewer than k others (tiny pieces only) gets its list filled from
+  // random rows, which NN-Descent requires and replaces.
+  parallel_for(rows, threads, 4096, [&](int64_t begin, int64_t end, int) {
+    for (int64_t r = begin; r < end; ++r) {
+      uint32_t* ids = &merged.ids[static_cast<size_t>(r) * k];
+      float* distances = &merged.distances[static_cast<size_t>(r) * k];
+      uint64_t next = static_cast<uint64_t>(r) * 0x9E3779B97F4A7C15ull + 1;
+      for (int j = 0; j < k; ++j) {
+        if (ids[j] != kInvalidId) continue;
+        uint32_t candidate;
+        do {
+          next = next * 6364136223846793005ull + 1442695040888963407ull;
+          candidate = static_cast<uint32_t>((next >> 33) % static_cast<uint64_t>(rows));
+        } while (candidate == r || std::find(ids, ids + j, candidate) != ids + j);
+        ids[j] = candidate;
+        distances[j] = std::numeric_limits<float>::max();
+      }
+    }
+  });
+  // The borders: NN-Descent over all rows, in the caller's order (the input stays where it is).
+  NNDescentParams nn;
+  nn.k = k;
+  nn.max_iterations = std::max(1, params.nn_descent_iterations);
+  nn.termination = params.nn_descent_termination;
+  nn.threads = threads;
+  nn.seed = params.seed;
+  const Distance distance(metric, data);
+  merged = nn_descent_knn_graph(distance, std::move(merged), nn, params.progress);
+  timer.lap("pieces' borders: %d nn-descent rounds over all rows", nn.max_iterations);
+  return merged;
+}
+
+}  // namespace annforge::cpu
