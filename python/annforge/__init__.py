@@ -34,6 +34,7 @@ from ._annforge import (
     __version__,
     exact_knn,
     load,
+    plan,
     read_neighbors,
     read_vectors,
     system_info,
@@ -41,7 +42,7 @@ from ._annforge import (
 
 __all__ = [
     "INVALID_ID", "Error", "FileError", "FormatError", "Index", "InternalError", "InvalidArgumentError",
-    "NoDeviceError", "UnsupportedError", "__version__", "build", "exact_knn", "load", "read_neighbors",
+    "NoDeviceError", "UnsupportedError", "__version__", "build", "exact_knn", "load", "plan", "read_neighbors",
     "read_vectors", "system_info",
 ]
 
@@ -110,7 +111,7 @@ def _progress(progress):
 
 
 def build(vectors, metric="l2", graph_degree=32, device="auto", threads=0, progress=None, *, seed=42,
-          intermediate_degree=0) -> Index:
+          intermediate_degree=0, partitions=0, memory_limit=0) -> Index:
     """Builds an index over all rows of `vectors` (rows, dim) in one call.
 
     metric: "l2" (squared Euclidean), "ip" (inner product) or "cosine".
@@ -121,9 +122,14 @@ def build(vectors, metric="l2", graph_degree=32, device="auto", threads=0, progr
         f(stage, done, total) called from the calling thread.
     seed: the same input and seed give the same index.
     intermediate_degree: degree of the kNN graph before pruning; 0 for the backend's choice.
+    partitions: pieces the kNN stage is built in, one after another (CPU); 0: one, or the fewest
+        whose plan fits memory_limit.
+    memory_limit: host bytes the build may hold (0: no limit); a build whose plan cannot fit is
+        refused (UnsupportedError) before any work. See plan().
     """
     callback, close = _progress(progress)
     try:
-        return _annforge.build(vectors, metric, graph_degree, device, threads, callback, seed, intermediate_degree)
+        return _annforge.build(vectors, metric, graph_degree, device, threads, callback, seed, intermediate_degree,
+                               partitions, memory_limit)
     finally:
         close()

@@ -1,6 +1,6 @@
 """Type stubs for annforge (the engine is the compiled module annforge._annforge)."""
 
-from typing import Any, Callable, Literal, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Literal, Optional, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -61,8 +61,15 @@ class Index:
         """Writes a file that stock hnswlib (load_index) or FAISS (read_index) loads."""
 
 def build(vectors: ArrayLike2D, metric: Metric = "l2", graph_degree: int = 32, device: DeviceName = "auto",
-          threads: int = 0, progress: ProgressArg = None, *, seed: int = 42, intermediate_degree: int = 0) -> Index:
+          threads: int = 0, progress: ProgressArg = None, *, seed: int = 42, intermediate_degree: int = 0,
+          partitions: int = 0, memory_limit: int = 0) -> Index:
     """Builds an index over all rows of `vectors` in one call (the GIL released meanwhile)."""
+
+def plan(rows: int, dim: int, dtype: Literal["float32", "uint8", "int8"] = "float32", metric: Metric = "l2",
+         graph_degree: int = 32, device: DeviceName = "auto", threads: int = 0, partitions: int = 0,
+         memory_limit: int = 0) -> Dict[str, Any]:
+    """What a build will take before any work: stages (name, host_bytes, device_bytes, seconds),
+    peak_host_bytes, peak_device_bytes, partitions and partitions_why, fits and refusal."""
 
 def load(path: str) -> Index: ...
 def exact_knn(base: ArrayLike2D, queries: ArrayLike2D, k: int = 10, metric: Metric = "l2", threads: int = 0,

@@ -209,7 +209,7 @@ NB_MODULE(_annforge, m) {
   m.def(
       "build",
       [](const AnyArray& vectors, const std::string& metric, int graph_degree, const std::string& device, int threads,
-         nb::handle progress, uint64_t seed, int intermediate_degree) {
+         nb::handle progress, uint64_t seed, int intermediate_degree, int partitions, uint64_t memory_limit) {
         const Dataset data = matrix_from(vectors, "vectors");
         BuildParams params;
         params.metric = metric_from(metric);
@@ -218,6 +218,8 @@ NB_MODULE(_annforge, m) {
         params.device = device_from(device);
         params.threads = threads;
         params.seed = seed;
+        params.partitions = partitions;
+        params.memory_limit = memory_limit;
         params.progress = progress_hook(progress.ptr());
         PyIndex out;
         {
@@ -228,7 +230,58 @@ NB_MODULE(_annforge, m) {
         return out;
       },
       "vectors"_a, "metric"_a = "l2", "graph_degree"_a = 32, "device"_a = "auto", "threads"_a = 0,
-      "progress"_a = nb::none(), "seed"_a = 42, "intermediate_degree"_a = 0);
+      "progress"_a = nb::none(), "seed"_a = 42, "intermediate_degree"_a = 0, "partitions"_a = 0,
+      "memory_limit"_a = 0);
+
+  m.def(
+      "plan",
+      [](int64_t rows, int64_t dim, const std::string& dtype, const std::string& metric, int graph_degree,
+         const std::string& device, int threads, int partitions, uint64_t memory_limit) {
+        BuildParams params;
+        params.metric = metric_from(metric);
+        params.graph_degree = graph_degree;
+        params.device = device_from(device);
+        params.threads = threads;
+        params.partitions = partitions;
+        params.memory_limit = memory_limit;
+        ElementType type;
+        if (dtype == "float32") type = ElementType::Float32;
+        else if (dtype == "uint8") type = ElementType::UInt8;
+        else if (dtype == "int8") type = ElementType::Int8;
+        else throw Error(ErrorCode::InvalidArgument, "plan: dtype must be float32, uint8 or int8 (got " + dtype + ")");
+        const BuildPlan plan = plan_build(rows, dim, type, params);
+        nb::list stages;
+        for (const PlanStage& stage : plan.stages) {
+          nb::dict st;
+          st["name"] = stage.name;
+          st["host_bytes"] = stage.host_bytes;
+          st["device_bytes"] = stage.device_bytes;
+          st["seconds"] = stage.seconds;
+          stages.append(st);
+        }
+        nb::dict d;
+        d["backend"] = plan.backend;
+        d["rows"] = plan.rows;
+        d["dim"] = plan.dim;
+        d["graph_degree"] = plan.graph_degree;
+        d["intermediate_degree"] = plan.intermediate_degree;
+        d["threads"] = plan.threads;
+        d["stages"] = stages;
+        d["peak_host_bytes"] = plan.peak_host_bytes;
+        d["peak_device_bytes"] = plan.peak_device_bytes;
+        d["index_bytes"] = plan.index_bytes;
+        d["seconds"] = plan.seconds;
+        d["partitions"] = plan.partitions;
+        d["partitions_why"] = plan.partitions_why;
+        d["host_memory_limit"] = plan.host_memory_limit;
+        d["fits"] = plan.fits;
+        d["refusal"] = plan.refusal;
+        return d;
+      },
+      "rows"_a, "dim"_a, "dtype"_a = "float32", "metric"_a = "l2", "graph_degree"_a = 32, "device"_a = "auto",
+      "threads"_a = 0, "partitions"_a = 0, "memory_limit"_a = 0,
+      "What a build of rows x dim vectors will take, before any work (annforge plan): per stage host and "
+      "device bytes and seconds, the peak, the pieces chosen and why, and whether it fits memory_limit.");
 
   m.def(
       "load",

@@ -166,3 +166,27 @@ def test_progress_bar_on_stderr(data, capsys, monkeypatch):
     annforge.build(base[:3000], graph_degree=16, progress=True)
     err = capsys.readouterr().err
     assert "%" in err and err.endswith("\n"), err
+
+
+def test_plan_and_partitioned_build():
+    # The plan before any work: stages, a peak, one piece without a limit.
+    plan = annforge.plan(1_000_000, 256, dtype="float32", metric="cosine", device="cpu", threads=2)
+    assert plan["backend"] == "cpu" and plan["partitions"] == 1 and plan["fits"]
+    assert plan["peak_host_bytes"] == max(s["host_bytes"] for s in plan["stages"])
+    # Under a limit below that peak: the fewest pieces that fit, saying why.
+    limited = annforge.plan(1_000_000, 256, dtype="float32", metric="cosine", device="cpu", threads=2,
+                            memory_limit=plan["peak_host_bytes"] * 3 // 4)
+    assert limited["fits"] and limited["partitions"] > 1 and "pieces" in limited["partitions_why"]
+    with pytest.raises(annforge.InvalidArgumentError, match="dtype"):
+        annforge.plan(10, 4, dtype="float16")
+    # A build in 4 pieces: the one-piece build's recall.
+    base = clustered(20000, 16, seed=5)
+    queries = clustered(200, 16, seed=6)
+    truth, _ = annforge.exact_knn(base, queries, k=10)
+    one = annforge.build(base, threads=2, progress=False, partitions=1)
+    four = annforge.build(base, threads=2, progress=False, partitions=4)
+    r1 = recall(one.search(queries, k=10, beam_width=32)[0], truth)
+    r4 = recall(four.search(queries, k=10, beam_width=32)[0], truth)
+    assert r4 >= r1 - 0.01
+    with pytest.raises(annforge.UnsupportedError, match="host memory"):
+        annforge.build(base, threads=2, progress=False, memory_limit=1024)
