@@ -93,6 +93,23 @@ BuildPlan plan_pieces(detail::Backend& backend, int64_t rows, int64_t dim, Eleme
       return plan;
     }
   }
+  // The kNN lists of all rows are held whole; where they are what does not fit, a shorter kNN
+  // list per row (down to 5/4 of the graph degree; pruning then has fewer candidates) may.
+  const int default_k = plan.intermediate_degree;
+  const int shorter = std::max(params.graph_degree + 1, params.graph_degree * 5 / 4);
+  if (params.intermediate_degree == 0 && plan.partitions > 1 && shorter < default_k) {
+    for (int pieces = 2; pieces <= kMaxPartitions; pieces *= 2) {
+      params.partitions = pieces;
+      params.intermediate_degree = shorter;
+      BuildPlan split = backend.plan(rows, dim, type, params);
+      if (split.partitions <= 1 || split.peak_host_bytes > limit) continue;
+      split.partitions_why = std::to_string(pieces) + " pieces with kNN lists of " + std::to_string(shorter) +
+                             " instead of " + std::to_string(default_k) + ": the fewest whose peak (" +
+                             std::to_string(split.peak_host_bytes >> 20) + " MiB) fits the memory limit; one piece " +
+                             "would take " + std::to_string(one_piece >> 20) + " MiB";
+      return split;
+    }
+  }
   plan.partitions_why = "no number of pieces fits: " + std::to_string(plan.partitions) + " pieces still take " +
                         std::to_string(plan.peak_host_bytes >> 20) + " MiB (the kNN lists of all rows are held whole)";
   return plan;
@@ -119,6 +136,8 @@ Index build(const Dataset& data, const BuildParams& params) {
     const BuildPlan plan = plan_build(data.rows(), data.dim(), data.view().type, params, params.memory_limit);
     if (!plan.fits) throw Error(ErrorCode::Unsupported, "build of " + shape(data.view()) + ": " + plan.refusal);
     resolved.partitions = plan.partitions;
+    // The plan may have shortened the kNN lists to fit the limit (plan_pieces).
+    if (plan.partitions > 1 && params.intermediate_degree == 0) resolved.intermediate_degree = plan.intermediate_degree;
   } else if (resolved.partitions == 0) {
     resolved.partitions = 1;
   }

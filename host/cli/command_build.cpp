@@ -73,7 +73,7 @@ int run_build(const Args& args) {
   }
   ProgressBar bar(!json);
   params.progress = bar.callback();
-  params.partitions = plan.partitions;  // the plan's choice, made against the memory limit above
+  params.memory_limit = memory_limit;  // build() plans the same pieces (and kNN degree) against it
   Index index = build(data, params);
   bar.done();
   double build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -170,13 +170,13 @@ class CpuBackend final : public detail::Backend {
       timer.lap("knn graph (brute force, k=%d)", k);
       index.graph = optimize_graph(std::move(knn), degree, threads, params.progress);
     } else if (pieces > 1) {
-      const Pieces split = split_into_pieces(data, index.metric, pieces, kPieceMemberships, threads, params.seed);
+      Pieces split = split_into_pieces(data, index.metric, pieces, kPieceMemberships, threads, params.seed);
       release_free_heap();  // its preferences, gaps and placement order
       timer.lap("%d pieces (largest %lld rows)", pieces, static_cast<long long>(largest_piece(split)));
       BuildParams piece_params = params;
       piece_params.progress = nullptr;
       KnnGraph knn = partitioned_knn_graph(
-          data, index.metric, k, split, threads, params, [&](const DatasetView& piece, int piece_k) {
+          data, index.metric, k, std::move(split), threads, params, [&](const DatasetView& piece, int piece_k) {
             if (piece.rows <= kBruteForceMaxRows) {
               return PieceKnn{brute_force_knn_graph(Distance(index.metric, piece), piece_k, threads, nullptr), {}};
             }

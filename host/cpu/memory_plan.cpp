@@ -91,10 +91,10 @@ Flat flat_build(int64_t n, int64_t dim, ElementType type, Metric metric, int deg
     base -= N * row_bytes;  // the renumbered copy of the rows goes with the kNN stage (cpu_backend.cpp)
     base += kFreedSlack * threads;
     kept += kFreedSlack * threads;
-    // graph_optimize.cpp: the pruned lists beside the kNN graph; then the reverse lists, counts,
-    // a column copy of up to 8 positions and the merged graph beside the pruned lists.
-    add("pruning", base + knn + graph);
-    add("reverse edges", base + 3 * graph + N * 4 + N * 4.0 * std::min(8, degree));
+    // graph_optimize.cpp: the kNN ids (their distances freed) and the pruned lists; then the
+    // reverse lists (merged in place), counts and a column copy of up to 8 positions.
+    add("pruning", base + knn / 2 + graph);
+    add("reverse edges", base + 2 * graph + N * 4 + N * 4.0 * std::min(8, degree));
     // reorder.cpp: the graph in the caller's row ids beside the renumbered one.
     add("graph in caller's ids", base + 2 * graph);
   }
@@ -148,9 +148,9 @@ Flat pieces_build(int64_t n, int64_t dim, ElementType type, Metric metric, int d
   const int sample = std::max(8, k / 6);
   const bool rounds = params.nn_descent_iterations > 1;
   add("borders (nn-descent, all rows)",
-      kept + members + knn + N * (sample * 8.0 + 4 + 4 + 4) + (rounds ? N * (sample * 8.0 + 4 + k) : 0));
-  add("pruning", kept + knn + graph);
-  add("reverse edges", kept + 3 * graph + N * 4 + N * 4.0 * std::min(8, degree));
+      kept + knn + N * (sample * 8.0 + 4 + 4 + 4) + (rounds ? N * (sample * 8.0 + 4 + k) : 0));
+  add("pruning", kept + knn / 2 + graph);
+  add("reverse edges", kept + 2 * graph + N * 4 + N * 4.0 * std::min(8, degree));
   add("connectivity", kept + graph + N * (1 + degree + 4 + 2.0 * threads));
   return out;
 }

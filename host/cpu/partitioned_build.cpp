@@ -124,7 +124,7 @@ Pieces split_into_pieces(const DatasetView& data, Metric metric, int count, int 
   return pieces;
 }
 
-KnnGraph partitioned_knn_graph(const DatasetView& data, Metric metric, int k, const Pieces& pieces, int threads,
+KnnGraph partitioned_knn_graph(const DatasetView& data, Metric metric, int k, Pieces pieces, int threads,
                                const BuildParams& params, const PieceKnnBuild& build_piece) {
   const int64_t rows = data.rows;
   const size_t row_bytes = data.row_bytes();
@@ -167,6 +167,8 @@ KnnGraph partitioned_knn_graph(const DatasetView& data, Metric metric, int k, co
     timer.lap("piece %d of %d: %lld rows, kNN lists merged", p + 1, pieces.count, static_cast<long long>(size));
     if (params.progress) params.progress(Progress{"pieces", p + 1, pieces.count});
   }
+  pieces = Pieces{};
+  release_free_heap();
   // A row whose pieces held fewer than k others (tiny pieces only) gets its list filled from
   // random rows, which NN-Descent requires and replaces.
   parallel_for(rows, threads, 4096, [&](int64_t begin, int64_t end, int) {

@@ -65,8 +65,8 @@ using PieceKnnBuild = std::function<PieceKnn(const DatasetView& piece, int k)>;
 
 // The kNN lists of all of `data` (k per row, nearest first, no self, no repeats): each piece's
 // lists from `build_piece`, merged per row, then `params.nn_descent_iterations` (at least one)
-// NN-Descent rounds over all rows.
-KnnGraph partitioned_knn_graph(const DatasetView& data, Metric metric, int k, const Pieces& pieces, int threads,
+// NN-Descent rounds over all rows. The pieces are freed before those rounds.
+KnnGraph partitioned_knn_graph(const DatasetView& data, Metric metric, int k, Pieces pieces, int threads,
                                const BuildParams& params, const PieceKnnBuild& build_piece);
 
 }  // namespace annforge::cpu

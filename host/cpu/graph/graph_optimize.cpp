@@ -244,21 +244,23 @@ std::vector<uint32_t> merge_reverse_edges(const std::vector<uint32_t>& pruned, i
     });
   }
   timer.lap("optimisation: reverse edges gathered");
-  // Each vector's merge reads only its own lists: in parallel.
-  std::vector<uint32_t> graph;
-  assign_huge(graph, rows * degree, 0u, resolve_threads(threads));
+  std::vector<uint32_t>().swap(columns);
+  // Each vector's merge reads only its own lists: in parallel, and into its own reverse list
+  // (through a row of scratch), so that no third graph-sized array is needed.
   const MergeEdgesKernel merge = degree <= 64 ? avx512_merge_edges_kernel() : nullptr;
   parallel_for(rows, threads, 4096, [&](int64_t begin, int64_t end, int) {
+    std::vector<uint32_t> merged(degree);
     for (int64_t v = begin; v < end; ++v) {
       if (merge) {
-        merge(&pruned[v * degree], &reverse[v * degree], reverse_count[v], degree, &graph[v * degree]);
+        merge(&pruned[v * degree], &reverse[v * degree], reverse_count[v], degree, merged.data());
       } else {
         core::merge_forward_and_reverse(&pruned[v * degree], &reverse[v * degree], reverse_count[v], degree,
-                                        &graph[v * degree]);
+                                        merged.data());
       }
+      std::copy(merged.begin(), merged.end(), reverse.begin() + v * degree);
     }
   });
-  return graph;
+  return reverse;
 }
 
 std::vector<uint32_t> optimize_graph(KnnGraph knn, int degree, int threads, const ProgressCallback& progress) {
@@ -271,6 +273,9 @@ std::vector<uint32_t> optimize_graph(KnnGraph knn, int degree, int threads, cons
   }
   ProgressReporter reporter(progress, "optimize", 2);
   StageTimer timer;
+  // The detours are counted by rank (the lists are nearest first): the distances are not read
+  // again, and their pages go back before the pruned lists are allocated.
+  std::vector<float>().swap(knn.distances);
   std::vector<uint32_t> pruned = prune_by_detours(knn, degree, threads);
   const int64_t rows = knn.rows;
   const int k = knn.k;
