@@ -106,6 +106,31 @@ TEST(UpperLevels, LevelsHoldOneInHalfTheDegreeRowsPerLevelAndEveryEntryPoint) {
   }
 }
 
+// Levels above 2 where level 2 holds more than kMaxTopRows: 300,000 rows at degree 8 (m = 4:
+// level 1 about 75,000 rows, level 2 about 19,000 with the entry points, over the bound, level
+// 3 about 5,000), each level at most half the one below, every entry point on the top one; and
+// the search descends all three (3,000 tight clusters of 100: recall floor at beam 64).
+TEST(UpperLevels, MoreLevelsWhereTheTopWouldStayLarge) {
+  const Dataset data = tight_clusters(300000, 8, 3000, 11, 1);
+  const Dataset queries = tight_clusters(500, 8, 3000, 11, 2);
+  BuildParams params = params_for(Metric::L2, BuildAlgorithm::Auto, 8, Device::Cpu);
+  params.threads = 2;
+  const Index index = build(data, params);
+  ASSERT_TRUE(level_invariants(index));
+  ASSERT_EQ(index.levels.size(), 3u);
+  EXPECT_GT(static_cast<int64_t>(index.levels[1].members.size()), annforge::cpu::kMaxTopRows);
+  EXPECT_LE(static_cast<int64_t>(index.levels[2].members.size()), annforge::cpu::kMaxTopRows);
+  for (size_t l = 1; l < index.levels.size(); ++l) {
+    EXPECT_LE(2 * index.levels[l].members.size(), index.levels[l - 1].members.size()) << "level " << l + 1;
+  }
+  for (uint32_t e : index.entry_points) {
+    ASSERT_TRUE(std::binary_search(index.levels[2].members.begin(), index.levels[2].members.end(), e))
+        << "entry point " << e << " is not on level 3";
+  }
+  const Neighbors truth = exact_knn(data.view(), queries.view(), 10, Metric::L2);
+  EXPECT_GE(recall(search(index, queries.view(), 10, search_params(64)), truth, 10), 0.95);
+}
+
 // 400 tight clusters of 100 rows: the kNN graph (k = 48) never leaves a cluster, and the 160
 // entry points cannot stand for every cluster. Level 1 (about 6 rows per cluster) links
 // neighbouring clusters; a search seeded through it finds the query's own cluster. With the

@@ -64,22 +64,28 @@ std::vector<UpperLevel> build_upper_levels(const Index& index, const BuildParams
   level_params.progress = nullptr;
   level_params.partitions = 1;  // a level is a small fraction of the rows: one piece
   level_params.seed = params.seed + 1;
-  // Level 2: the rows lifted twice (1 in m^2) and every entry point again.
-  std::vector<uint32_t> second;
-  if (detail::env_knob("ANNFORGE_CPU_LEVELS", 2) >= 2) {
-    for (uint32_t r : upper.members) {
-      if (level_of_row(r, params.seed, m) >= 2 ||
-          std::binary_search(sorted_entries.begin(), sorted_entries.end(), r)) {
-        second.push_back(r);
+  // Level l + 1: the rows of level l lifted once more (1 in m^(l+1) of all rows) and every entry
+  // point again; level 2 always (where it is small enough), higher levels while the top holds
+  // more than kMaxTopRows.
+  const int most_levels = std::min(kMaxLevels, detail::env_knob("ANNFORGE_CPU_LEVELS", kMaxLevels));
+  std::vector<uint32_t> below = std::move(upper.members);
+  int64_t below_count = count;
+  for (int level = 1; level <= most_levels; ++level) {
+    std::vector<uint32_t> next;
+    if (level < most_levels && (level == 1 || below_count > kMaxTopRows)) {
+      for (uint32_t r : below) {
+        if (level_of_row(r, params.seed, m) >= level + 1 ||
+            std::binary_search(sorted_entries.begin(), sorted_entries.end(), r)) {
+          next.push_back(r);
+        }
       }
     }
-  }
-  upper = build_level(index, std::move(upper.members), level_params, build_flat);
-  levels.push_back(std::move(upper));
-  const int64_t second_count = static_cast<int64_t>(second.size());
-  if (second_count >= 2 && second_count * 2 <= count) {
-    level_params.seed = params.seed + 2;
-    levels.push_back(build_level(index, std::move(second), level_params, build_flat));
+    level_params.seed = params.seed + level;
+    levels.push_back(build_level(index, std::move(below), level_params, build_flat));
+    const int64_t next_count = static_cast<int64_t>(next.size());
+    if (next_count < 2 || next_count * 2 > below_count) break;
+    below = std::move(next);
+    below_count = next_count;
   }
   return levels;
 }

@@ -19,12 +19,22 @@ using FlatBuild = std::function<void(Index&, const BuildParams&)>;
 // row reaches level l with probability m^-l (HNSW's rule with mL = 1 / ln m).
 int level_of_row(uint32_t row, uint64_t seed, int m);
 
+// Levels above level 2 while the top one holds more rows than this. A level whose rows outnumber
+// its degree in every cluster of the data falls apart into per-cluster islands (see below), and
+// only a level sparse enough links neighbouring clusters: 10M x 96 in 1,000 clusters (level 2:
+// 39,000 rows, 39 per cluster) left a fifth of the queries in the wrong cluster at every beam
+// (recall@10 0.67 at beam 128), where 3M (level 2: 12,000 rows) reached 0.9996 (2026-12-04).
+constexpr int64_t kMaxTopRows = 16384;
+// The index file's bound on levels.
+constexpr int kMaxLevels = 32;
+
 // The levels of `index` (its graph and entry points built): level 1, the rows that HNSW's rule
 // lifts with m = max(2, graph_degree / 2) (an upper level's degree in HNSW is half the base's)
 // plus every entry point; level 2, those lifted twice (1 in m^2) plus every entry point again;
+// then level l + 1 (1 in m^(l+1), and the entry points) while level l holds over kMaxTopRows;
 // each with a graph of degree min(m, members - 1) built by `build_flat`. A level is left out
-// when it would hold under 2 rows or over half of the level below (ANNFORGE_CPU_LEVELS=1 keeps
-// level 1 only, for measurement).
+// when it would hold under 2 rows or over half of the level below (ANNFORGE_CPU_LEVELS=N keeps
+// at most N levels, for measurement).
 //
 // Why few levels, each searched with a beam, under a scan of the entry points: a graph built
 // from kNN lists of data in many tight clusters falls apart into per-cluster islands on every
