@@ -175,6 +175,10 @@ class CpuBackend final : public detail::Backend {
       timer.lap("%d pieces (largest %lld rows)", pieces, static_cast<long long>(largest_piece(split)));
       BuildParams piece_params = params;
       piece_params.progress = nullptr;
+      // Measurement knob: ANNFORGE_CPU_PIECE_ROUNDS=N runs N - 1 NN-Descent rounds inside each
+      // piece (the rounds over all rows follow either way).
+      piece_params.nn_descent_iterations =
+          detail::env_knob("ANNFORGE_CPU_PIECE_ROUNDS", params.nn_descent_iterations + 1) - 1;
       KnnGraph knn = partitioned_knn_graph(
           data, index.metric, k, std::move(split), threads, params, [&](const DatasetView& piece, int piece_k) {
             if (piece.rows <= kBruteForceMaxRows) {
