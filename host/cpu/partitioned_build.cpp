@@ -7,6 +7,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "host/cpu/all_pairs/list_merge.hpp"
 #include "host/cpu/distance/distance.hpp"
 #include "host/cpu/distance/dot_block.hpp"
 #include "host/cpu/parallel.hpp"
@@ -19,30 +20,6 @@ namespace {
 
 // Lloyd iterations of the pieces' k-means: a handful of centroids over a sample converges fast.
 constexpr int kIterations = 8;
-
-// Merges `count` candidates (sorted nearest first, ids already the caller's) into a row's list
-// of k (sorted, kInvalidId at +inf for empty slots), dropping repeats.
-void merge_into(uint32_t* ids, float* distances, int k, const uint32_t* candidate_ids, const float* candidate_distances,
-                int count, std::vector<uint32_t>& merged_ids, std::vector<float>& merged_distances) {
-  merged_ids.clear();
-  merged_distances.clear();
-  int a = 0, b = 0;
-  auto seen = [&](uint32_t id) { return std::find(merged_ids.begin(), merged_ids.end(), id) != merged_ids.end(); };
-  while (static_cast<int>(merged_ids.size()) < k && (a < k || b < count)) {
-    const bool from_a = b >= count || (a < k && distances[a] <= candidate_distances[b]);
-    const uint32_t id = from_a ? ids[a] : candidate_ids[b];
-    const float d = from_a ? distances[a] : candidate_distances[b];
-    from_a ? ++a : ++b;
-    if (id == kInvalidId || seen(id)) continue;
-    merged_ids.push_back(id);
-    merged_distances.push_back(d);
-  }
-  const int kept = static_cast<int>(merged_ids.size());
-  std::copy(merged_ids.begin(), merged_ids.end(), ids);
-  std::copy(merged_distances.begin(), merged_distances.end(), distances);
-  std::fill(ids + kept, ids + k, kInvalidId);
-  std::fill(distances + kept, distances + k, std::numeric_limits<float>::infinity());
-}
 
 }  // namespace
 
@@ -150,16 +127,23 @@ KnnGraph partitioned_knn_graph(const DatasetView& data, Metric metric, int k, Pi
     }
     const KnnGraph& knn = local.knn;
     auto row_of = [&](uint32_t i) { return members[local.row_of.empty() ? i : local.row_of[i]]; };
+    // Each row's list from this piece, in the caller's ids, less what its list already holds from
+    // an earlier piece (the same pair's distance may differ between pieces), merged into it.
     parallel_for(knn.rows, threads, 1024, [&](int64_t begin, int64_t end, int) {
-      std::vector<uint32_t> ids(knn.k), merged_ids;
-      std::vector<float> merged_distances;
+      std::vector<uint32_t> ids(knn.k), scratch_ids(k);
+      std::vector<float> distances(knn.k), scratch_distances(k);
+      ListIds listed(k);
       for (int64_t i = begin; i < end; ++i) {
-        const uint32_t* list = &knn.ids[static_cast<size_t>(i) * knn.k];
+        const size_t from = static_cast<size_t>(i) * knn.k;
         int count = 0;
-        for (int j = 0; j < knn.k && list[j] != kInvalidId; ++j) ids[count++] = row_of(list[j]);
-        const uint32_t row = row_of(static_cast<uint32_t>(i));
-        merge_into(&merged.ids[static_cast<size_t>(row) * k], &merged.distances[static_cast<size_t>(row) * k], k,
-                   ids.data(), &knn.distances[static_cast<size_t>(i) * knn.k], count, merged_ids, merged_distances);
+        for (int j = 0; j < knn.k && knn.ids[from + j] != kInvalidId; ++j, ++count) {
+          ids[count] = row_of(knn.ids[from + j]);
+          distances[count] = knn.distances[from + j];
+        }
+        const size_t to = static_cast<size_t>(row_of(static_cast<uint32_t>(i))) * k;
+        count = drop_listed(listed, &merged.ids[to], k, ids.data(), distances.data(), count);
+        merge_sorted(&merged.ids[to], &merged.distances[to], ids.data(), distances.data(), count, k,
+                     scratch_ids.data(), scratch_distances.data());
       }
     });
     local = PieceKnn{};

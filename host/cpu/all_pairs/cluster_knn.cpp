@@ -12,6 +12,7 @@
 
 #include "host/cpu/all_pairs/candidate_buffers.hpp"
 #include "host/cpu/all_pairs/cluster_block.hpp"
+#include "host/cpu/all_pairs/list_merge.hpp"
 #include "host/cpu/distance/distance_keys.hpp"
 #include "host/cpu/knn_graph.hpp"
 #include "host/cpu/all_pairs/threshold_collect.hpp"
@@ -116,65 +117,6 @@ class SmallestK {
   std::vector<uint64_t> chosen_, ranked_;
 };
 
-// Merges a candidate list sorted by distance into a list of length k sorted by distance (in
-// place), keeping the k nearest. The same pair computed in two clusters has the same distance,
-// so a repeat sits among the emitted entries of equal distance and is dropped there (ties may
-// come in any id order).
-void merge_sorted(uint32_t* ids, float* distances, const uint32_t* more_ids, const float* more_distances, int more,
-                  int k, uint32_t* scratch_ids, float* scratch_distances) {
-  int a = 0, b = 0, out = 0;
-  while (out < k && (a < k || b < more)) {
-    bool take_a = b >= more || (a < k && core::nearer(distances[a], ids[a], more_distances[b], more_ids[b]));
-    uint32_t id = take_a ? ids[a] : more_ids[b];
-    float d = take_a ? distances[a++] : more_distances[b++];
-    if (id == kInvalidId) break;  // the rest of the list is empty slots
-    bool repeat = false;
-    for (int back = out - 1; back >= 0 && scratch_distances[back] == d && !repeat; --back) repeat = scratch_ids[back] == id;
-    if (repeat) continue;
-    scratch_ids[out] = id;
-    scratch_distances[out++] = d;
-  }
-  for (int i = out; i < k; ++i) scratch_ids[i] = kInvalidId, scratch_distances[i] = std::numeric_limits<float>::infinity();
-  std::copy(scratch_ids, scratch_ids + k, ids);
-  std::copy(scratch_distances, scratch_distances + k, distances);
-}
-
-// The ids of one kNN list, to find repeats whose distances differ (open addressing; slots are
-// stamped with a generation, so nothing is cleared between lists).
-class ListIds {
- public:
-  explicit ListIds(int k) {
-    size_t slots = 64;
-    while (slots < 4 * static_cast<size_t>(k)) slots *= 2;
-    slots_.assign(slots, 0);
-    mask_ = slots - 1;
-  }
-  void fill(const uint32_t* ids, int count) {
-    if (++generation_ == 0) {  // stamps wrapped: clear once every 2^32 lists
-      std::fill(slots_.begin(), slots_.end(), 0);
-      generation_ = 1;
-    }
-    for (int i = 0; i < count && ids[i] != kInvalidId; ++i) {
-      size_t at = hash(ids[i]);
-      while (stamp(slots_[at]) == generation_) at = (at + 1) & mask_;
-      slots_[at] = (uint64_t{generation_} << 32) | ids[i];
-    }
-  }
-  bool contains(uint32_t id) const {
-    for (size_t at = hash(id);; at = (at + 1) & mask_) {
-      if (stamp(slots_[at]) != generation_) return false;
-      if (static_cast<uint32_t>(slots_[at]) == id) return true;
-    }
-  }
-
- private:
-  size_t hash(uint32_t id) const { return (uint64_t{id} * 0x9E3779B97F4A7C15ull >> 40) & mask_; }
-  static uint32_t stamp(uint64_t slot) { return static_cast<uint32_t>(slot >> 32); }
-  std::vector<uint64_t> slots_;
-  size_t mask_ = 0;
-  uint32_t generation_ = 0;
-};
-
 // Cluster members sampled to estimate a first threshold (a multiple of 16).
 constexpr int kThresholdSamples = 64;
 // Candidate buffer slots per member, in units of k: a buffer is cut back to k when full.
@@ -262,14 +204,7 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
       }
       if (repeats_by_id) {
         // Drop the candidates v's list already holds (its value from the earlier cluster stays).
-        list_ids.fill(&graph.ids[v * k], k);
-        int kept = 0;
-        for (int c = 0; c < count; ++c) {
-          best_ids[kept] = best_ids[c];
-          best_distances[kept] = best_distances[c];
-          kept += !list_ids.contains(best_ids[c]);
-        }
-        count = kept;
+        count = drop_listed(list_ids, &graph.ids[v * k], k, best_ids.data(), best_distances.data(), count);
       }
       merge_sorted(&graph.ids[v * k], &graph.distances[v * k], best_ids.data(), best_distances.data(), count, k,
                    merged_ids.data(), merged_distances.data());
