@@ -283,23 +283,17 @@ class CudaBackend final : public detail::Backend {
   // 64 in 5,000 clusters the scan reached recall@10 0.22 and the descent 0.98.
   bool descent_finds_more(const Index& index, DeviceIndex& device) {
     const int64_t rows = index.rows();
-    const int degree = index.graph_degree;
     const int samples = static_cast<int>(std::min<int64_t>(1000, rows));
     const DatasetView& view = index.vectors.view();
     Dataset sample = Dataset::allocate(samples, view.dim, view.type);
     auto* bytes = static_cast<uint8_t*>(sample.mutable_data());
     std::vector<uint32_t> picked(samples);
-    const cpu::Distance distance(index.metric, view);
-    std::vector<float> bound(samples);
     for (int i = 0; i < samples; ++i) {
       picked[i] = static_cast<uint32_t>((static_cast<int64_t>(i) * rows) / samples);
       std::memcpy(bytes + i * view.row_bytes(), view.row(picked[i]), view.row_bytes());
-      const uint32_t* list = index.neighbors(picked[i]);
-      float best = distance.between(picked[i], list[0]);
-      for (int e = 1; e < degree; ++e) best = std::min(best, distance.between(picked[i], list[e]));
-      // The GPU's distances and between() may differ in the last bits.
-      bound[i] = best + 1e-4f * std::abs(best) + 1e-30f;
     }
+    // The GPU's distances and between() may differ in the last bits.
+    const std::vector<float> bounds = cpu::miss_bounds(index, cpu::Distance(index.metric, view), picked, 1e-4f);
     GraphSearchParams search;
     search.k = static_cast<int>(std::min<int64_t>(10, rows));
     search.beam_width = 16;
@@ -311,16 +305,7 @@ class CudaBackend final : public detail::Backend {
       search_batch(index, device, sample.view(), search, descend, buffers);
       download(gpu_, buffers.found_ids.data(), ids.data(), ids.size() * sizeof(uint32_t));
       download(gpu_, buffers.found_distances.data(), distances.data(), distances.size() * sizeof(float));
-      int count = 0;
-      for (int i = 0; i < samples; ++i) {
-        bool found = false;
-        for (int j = 0; j < search.k && !found; ++j) {
-          const size_t at = static_cast<size_t>(i) * search.k + j;
-          found = ids[at] == picked[i] || (ids[at] != kInvalidId && distances[at] <= bound[i]);
-        }
-        count += found ? 0 : 1;
-      }
-      return count;
+      return cpu::count_missed(picked, bounds, ids.data(), distances.data(), search.k);
     };
     const int flat = missed(false), descent = missed(true);
     if (cpu::tracing()) {
@@ -335,17 +320,8 @@ class CudaBackend final : public detail::Backend {
   // sit in it.
   void upload_levels(const Index& index, DeviceIndex& device) {
     const int count = static_cast<int>(index.levels.size());
-    std::vector<std::vector<uint32_t>> entries(count);
-    for (uint32_t e : index.entry_points) {
-      for (int l = count - 1; l >= 0; --l) {
-        const std::vector<uint32_t>& members = index.levels[l].members;
-        auto it = std::lower_bound(members.begin(), members.end(), e);
-        if (it != members.end() && *it == e) {
-          entries[l].push_back(static_cast<uint32_t>(it - members.begin()));
-          break;
-        }
-      }
-    }
+    const std::vector<std::vector<std::pair<int, uint32_t>>> seeds =
+        cpu::entry_seeds(index.levels, index.entry_points.data(), static_cast<int>(index.entry_points.size()));
     auto put = [&](const std::vector<uint32_t>& host, DeviceBuffer<uint32_t>& out) {
       out.resize(host.size());
       if (!host.empty()) upload(gpu_, host.data(), out.data(), out.bytes());
@@ -357,15 +333,13 @@ class CudaBackend final : public detail::Backend {
       target.degree = level.degree;
       put(level.members, target.members);
       put(level.graph, target.graph);
-      put(entries[l], target.entries);
+      std::vector<uint32_t> entries;
+      for (const auto& seed : seeds[l]) entries.push_back(seed.second);
+      put(entries, target.entries);
       if (l + 1 < count) {
         std::vector<uint32_t> from_above;
         from_above.reserve(index.levels[l + 1].members.size());
-        for (uint32_t row : index.levels[l + 1].members) {
-          auto it = std::lower_bound(level.members.begin(), level.members.end(), row);
-          from_above.push_back(it != level.members.end() && *it == row ? static_cast<uint32_t>(it - level.members.begin())
-                                                                       : kInvalidId);
-        }
+        for (uint32_t row : index.levels[l + 1].members) from_above.push_back(cpu::position_or_invalid(level, row));
         put(from_above, target.from_above);
       }
     }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <utility>
 #include <vector>
 
 #include "annforge.hpp"
@@ -57,6 +58,30 @@ UpperLevel build_level(const Index& index, std::vector<uint32_t> members, const 
 inline uint32_t position_in(const UpperLevel& level, uint32_t row) {
   auto it = std::lower_bound(level.members.begin(), level.members.end(), row);
   return static_cast<uint32_t>(it - level.members.begin());
+}
+
+// Where `row` sits in a level's member list, kInvalidId where the level does not hold it.
+inline uint32_t position_or_invalid(const UpperLevel& level, uint32_t row) {
+  auto it = std::lower_bound(level.members.begin(), level.members.end(), row);
+  return it != level.members.end() && *it == row ? static_cast<uint32_t>(it - level.members.begin()) : kInvalidId;
+}
+
+// The entry points each level seeds its search with: every entry point seeds the highest level
+// that holds it (all of them the top level, in an index built here), as (its index among the
+// entry points, its position on that level); levels[l]'s in [l].
+inline std::vector<std::vector<std::pair<int, uint32_t>>> entry_seeds(const std::vector<UpperLevel>& levels,
+                                                                       const uint32_t* entry_points, int count) {
+  std::vector<std::vector<std::pair<int, uint32_t>>> seeds(levels.size());
+  for (int e = 0; e < count; ++e) {
+    for (int l = static_cast<int>(levels.size()) - 1; l >= 0; --l) {
+      const uint32_t position = position_or_invalid(levels[l], entry_points[e]);
+      if (position != kInvalidId) {
+        seeds[l].push_back({e, position});
+        break;
+      }
+    }
+  }
+  return seeds;
 }
 
 }  // namespace annforge::cpu

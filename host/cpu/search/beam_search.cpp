@@ -110,17 +110,9 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
       descend ? std::min(width, detail::env_knob("ANNFORGE_CPU_UPPER_BEAM", std::clamp(width / divisor, 4, 64))) : 0;
   // Each entry point seeds the highest upper level that holds it (all of them, in an index built
   // here: level 2 holds every entry point, level 1 every member of level 2).
-  std::vector<std::vector<std::pair<int, uint32_t>>> entry_seeds(upper_count);  // (entry, position)
-  for (int e = 0; e < graph.entry_count && descend; ++e) {
-    for (int l = upper_count - 1; l >= 0; --l) {
-      const std::vector<uint32_t>& members = (*levels)[l].members;
-      auto it = std::lower_bound(members.begin(), members.end(), graph.entry_points[e]);
-      if (it != members.end() && *it == graph.entry_points[e]) {
-        entry_seeds[l].push_back({e, static_cast<uint32_t>(it - members.begin())});
-        break;
-      }
-    }
-  }
+  const std::vector<std::vector<std::pair<int, uint32_t>>> level_seeds =
+      descend ? entry_seeds(*levels, graph.entry_points, graph.entry_count)
+              : std::vector<std::vector<std::pair<int, uint32_t>>>();
   parallel_for(queries.rows, params.threads, 32, [&](int64_t begin, int64_t end, int thread) {
     VisitedSet visited(rows);
     std::vector<VisitedSet> visited_upper;
@@ -214,7 +206,7 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
               if (level_beam.insert(position, above_beam.distances[e]) < upper_width) level_visited.insert(position);
             }
           }
-          for (const auto& [e, position] : entry_seeds[l]) {
+          for (const auto& [e, position] : level_seeds[l]) {
             if (level_visited.contains(position)) continue;
             if (level_beam.insert(position, entry_distances[e]) < upper_width) level_visited.insert(position);
           }

@@ -13,6 +13,32 @@
 
 namespace annforge::cpu {
 
+std::vector<float> miss_bounds(const Index& index, const Distance& distance, const std::vector<uint32_t>& rows,
+                               float tolerance) {
+  std::vector<float> bounds(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const uint32_t* list = index.neighbors(rows[i]);
+    float best = distance.between(rows[i], list[0]);
+    for (int e = 1; e < index.graph_degree; ++e) best = std::min(best, distance.between(rows[i], list[e]));
+    bounds[i] = best + tolerance * std::abs(best) + 1e-30f;
+  }
+  return bounds;
+}
+
+int count_missed(const std::vector<uint32_t>& rows, const std::vector<float>& bounds, const uint32_t* ids,
+                 const float* distances, int k) {
+  int missed = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    bool found = false;
+    for (int j = 0; j < k && !found; ++j) {
+      const size_t at = i * k + j;
+      found = ids[at] == rows[i] || (ids[at] != kInvalidId && distances[at] <= bounds[i]);
+    }
+    missed += found ? 0 : 1;
+  }
+  return missed;
+}
+
 UpperWidthMeasurement measure_upper_width(const Index& index, int threads, uint64_t seed) {
   UpperWidthMeasurement result;
   const int64_t rows = index.rows();
@@ -36,13 +62,7 @@ UpperWidthMeasurement measure_upper_width(const Index& index, int threads, uint6
   Distance distance(index.metric, base);
   // Each sampled row's nearest graph neighbour: what a walk that reached the row's
   // neighbourhood finds (or something nearer).
-  std::vector<float> nearest_neighbour(samples);
-  for (int i = 0; i < samples; ++i) {
-    const uint32_t* list = index.neighbors(picked[i]);
-    float best = distance.between(picked[i], list[0]);
-    for (int e = 1; e < degree; ++e) best = std::min(best, distance.between(picked[i], list[e]));
-    nearest_neighbour[i] = best;
-  }
+  const std::vector<float> bounds = miss_bounds(index, distance, picked, 1e-5f);
 
   const int k = static_cast<int>(std::min<int64_t>(10, rows));
   std::vector<uint32_t> ids(static_cast<size_t>(samples) * k);
@@ -55,18 +75,7 @@ UpperWidthMeasurement measure_upper_width(const Index& index, int threads, uint6
     params.threads = threads;
     params.upper_width_divisor = divisor;
     beam_search(graph_of(index), distance, queries.view(), params, {}, ids.data(), distances.data(), &index.levels);
-    int missed = 0;
-    for (int i = 0; i < samples; ++i) {
-      // The search's distances and between() may differ in the last bits (different kernels).
-      const float bound = nearest_neighbour[i] + 1e-5f * std::abs(nearest_neighbour[i]) + 1e-30f;
-      bool found = false;
-      for (int j = 0; j < k && !found; ++j) {
-        const uint32_t id = ids[static_cast<size_t>(i) * k + j];
-        found = id == picked[i] || (id != kInvalidId && distances[static_cast<size_t>(i) * k + j] <= bound);
-      }
-      missed += found ? 0 : 1;
-    }
-    return static_cast<double>(missed) / samples;
+    return static_cast<double>(count_missed(picked, bounds, ids.data(), distances.data(), k)) / samples;
   };
   const int divisors[3] = {4, 2, 1};
   for (int d = 0; d < 3; ++d) result.missed[d] = missed_share(16, divisors[d]);

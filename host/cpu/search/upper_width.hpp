@@ -11,10 +11,23 @@
 
 #include <array>
 #include <cstdint>
+#include <vector>
 
 #include "annforge.hpp"
 
 namespace annforge::cpu {
+
+class Distance;
+
+// Rows searched for themselves, the measure of how often a search lands: a row is missed when
+// nothing as near as its nearest graph neighbour comes back (any metric; duplicates count as
+// found). `miss_bounds`: each row's nearest graph neighbour's distance plus `tolerance` of it
+// (a search's kernels and between() may differ in the last bits); `count_missed`: how many of
+// the rows the results (k per row) miss.
+std::vector<float> miss_bounds(const Index& index, const Distance& distance, const std::vector<uint32_t>& rows,
+                               float tolerance);
+int count_missed(const std::vector<uint32_t>& rows, const std::vector<float>& bounds, const uint32_t* ids,
+                 const float* distances, int k);
 
 struct UpperWidthMeasurement {
   int divisor = 4;                      // what Index::upper_width_divisor should be
