@@ -81,32 +81,28 @@ BuildPlan plan_pieces(detail::Backend& backend, int64_t rows, int64_t dim, Eleme
     return plan;
   }
   const uint64_t one_piece = plan.peak_host_bytes;
-  for (int pieces = 2; pieces <= kMaxPartitions; pieces *= 2) {
-    params.partitions = pieces;
-    BuildPlan split = backend.plan(rows, dim, type, params);
-    if (split.partitions <= 1) break;  // the backend builds in one piece only
-    plan = split;
-    if (plan.peak_host_bytes <= limit) {
-      plan.partitions_why = std::to_string(pieces) + " pieces: the fewest whose peak (" +
-                            std::to_string(plan.peak_host_bytes >> 20) + " MiB) fits the memory limit; one piece " +
-                            "would take " + std::to_string(one_piece >> 20) + " MiB";
-      return plan;
-    }
-  }
-  // The kNN lists of all rows are held whole; where they are what does not fit, a shorter kNN
-  // list per row (down to 5/4 of the graph degree; pruning then has fewer candidates) may.
+  // The fewest pieces (2, 4, ... kMaxPartitions) whose peak fits, at the backend's kNN degree;
+  // the kNN lists of all rows are held whole, so where they are what does not fit, then at a
+  // shorter list per row (5/4 of the graph degree; pruning has fewer candidates).
   const int default_k = plan.intermediate_degree;
   const int shorter = std::max(params.graph_degree + 1, params.graph_degree * 5 / 4);
-  if (params.intermediate_degree == 0 && plan.partitions > 1 && shorter < default_k) {
+  const int asked_k = params.intermediate_degree;
+  for (const bool shortened : {false, true}) {
+    if (shortened && (asked_k != 0 || plan.partitions <= 1 || shorter >= default_k)) break;
+    params.intermediate_degree = shortened ? shorter : asked_k;
     for (int pieces = 2; pieces <= kMaxPartitions; pieces *= 2) {
       params.partitions = pieces;
-      params.intermediate_degree = shorter;
       BuildPlan split = backend.plan(rows, dim, type, params);
-      if (split.partitions <= 1 || split.peak_host_bytes > limit) continue;
-      split.partitions_why = std::to_string(pieces) + " pieces with kNN lists of " + std::to_string(shorter) +
-                             " instead of " + std::to_string(default_k) + ": the fewest whose peak (" +
-                             std::to_string(split.peak_host_bytes >> 20) + " MiB) fits the memory limit; one piece " +
-                             "would take " + std::to_string(one_piece >> 20) + " MiB";
+      if (split.partitions <= 1) break;  // the backend builds in one piece only
+      if (!shortened) plan = split;      // the default degree's last plan is the one a refusal reports
+      if (split.peak_host_bytes > limit) continue;
+      split.partitions_why = std::to_string(pieces) + " pieces" +
+                             (shortened ? " with kNN lists of " + std::to_string(shorter) + " instead of " +
+                                              std::to_string(default_k)
+                                        : std::string()) +
+                             ": the fewest whose peak (" + std::to_string(split.peak_host_bytes >> 20) +
+                             " MiB) fits the memory limit; one piece would take " + std::to_string(one_piece >> 20) +
+                             " MiB";
       return split;
     }
   }
