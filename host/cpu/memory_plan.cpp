@@ -31,31 +31,56 @@ constexpr double kFreedSlack = 4.0 * 1024 * 1024;  // per thread, once the kNN s
 struct Flat {
   std::vector<PlanStage> stages;
   uint64_t peak = 0;
+  uint64_t held = 0;  // what the caller keeps alive beside every stage
+
+  void add(const std::string& name, double bytes) {
+    PlanStage stage;
+    stage.name = name;
+    stage.host_bytes = held + static_cast<uint64_t>(bytes);
+    peak = std::max(peak, stage.host_bytes);
+    stages.push_back(stage);
+  }
 };
+
+// Float copies of row samples for k-means (kmeans.cpp: 40 rows per centroid, at least 10,000,
+// at most all `n` rows); the build returns their heap pages after each (release_free_heap).
+double sample_bytes(double n, int64_t dim, double centroids) { return std::min(n, std::max(40 * centroids, 10000.0)) * dim * 4.0; }
+
+// nn_descent.cpp beside its kNN lists: new candidates (ids, priorities, counts), the worst
+// distances, locks; from a second round on, old candidates and the new flags.
+double nn_descent_bytes(double n, int k, const BuildParams& params) {
+  const int sample = std::max(8, k / 6);  // NNDescentParams::sample's default
+  const bool rounds = params.nn_descent_iterations > 1;
+  return n * (sample * 8.0 + 4 + 4 + 4) + (rounds ? n * (sample * 8.0 + 4 + k) : 0);
+}
+
+// graph_optimize.cpp on top of `base`: the kNN ids (their distances freed) and the pruned lists;
+// then the reverse lists (merged in place), counts and a column copy of up to 8 positions.
+void add_optimisation(Flat& out, double base, double n, double knn, double graph, int degree) {
+  out.add("pruning", base + knn / 2 + graph);
+  out.add("reverse edges", base + 2 * graph + n * 4 + n * 4.0 * std::min(8, degree));
+}
+
+// connectivity.cpp: reached flags, fixed-edge marks, in-degrees, a visited set per thread.
+double connectivity_bytes(double n, double graph, int degree, int threads) {
+  return graph + n * (1 + degree + 4 + 2.0 * threads);
+}
 
 // The flat build (build_flat: kNN graph, pruning, reverse edges, connectivity) of `n` rows,
 // each stage's bytes on top of `held` (what the caller keeps alive meanwhile).
 Flat flat_build(int64_t n, int64_t dim, ElementType type, Metric metric, int degree, int k, int threads,
                 const BuildParams& params, uint64_t held) {
   Flat out;
+  out.held = held;
   const double N = static_cast<double>(n);
   const double row_bytes = static_cast<double>(dim * element_size(type));
   const double knn = N * k * 8;           // KnnGraph: ids and distances
   const double graph = N * degree * 4.0;  // one rows x degree id array
   const double norms = metric == Metric::Cosine ? N * 4 : 0;
-  auto add = [&](const char* name, double bytes) {
-    PlanStage stage;
-    stage.name = name;
-    stage.host_bytes = held + static_cast<uint64_t>(bytes);
-    out.peak = std::max(out.peak, stage.host_bytes);
-    out.stages.push_back(stage);
-  };
-  // Float copies of row samples for k-means (kmeans.cpp: 40 rows per centroid, at least 10,000):
-  // the entry points' regions, then the partition's clusters (at the highest overlap); the build
-  // returns their heap pages after each (release_free_heap).
-  auto sample_bytes = [&](double centroids) { return std::min(N, std::max(40 * centroids, 10000.0)) * dim * 4.0; };
-  const double entry_sample = sample_bytes(std::max(1, entry_point_count(n) - 1));
-  add("entry points", N * 4 + entry_sample);
+  auto add = [&](const char* name, double bytes) { out.add(name, bytes); };
+  // The k-means samples: the entry points' regions, then the partition's clusters (at the
+  // highest overlap).
+  add("entry points", N * 4 + sample_bytes(N, dim, std::max(1, entry_point_count(n) - 1)));
   // The heap's slack and what small structures add up to (centroid trees, samples, progress),
   // and per thread its stack and heap arena: measured as what the structures above leave
   // unexplained (2 threads: 6 MiB on 100K x 96 float rows, 19 on MNIST 60K x 784, with the peak
@@ -68,7 +93,7 @@ Flat flat_build(int64_t n, int64_t dim, ElementType type, Metric metric, int deg
     add("knn graph (brute force)", base + knn + threads * 64.0 * 1024 * 16);
   } else {
     const double o = kOverlap;
-    const double partition_sample = sample_bytes(N * o / default_cluster_size(dim));
+    const double partition_sample = sample_bytes(N, dim, N * o / default_cluster_size(dim));
     // partition.cpp: nearest (overlap + 3 choices), membership, placement order, members, primary.
     add("partition", base + N * 4 * ((o + 3) + o + 1 + o + 1) + partition_sample);
     // Kept: members, primary; the renumbering (two id maps) and the renumbered copy of the rows.
@@ -81,25 +106,15 @@ Flat flat_build(int64_t n, int64_t dim, ElementType type, Metric metric, int deg
     // cluster_knn.cpp: each row's clusters (overlap ints) and a filled flag.
     add("all pairs in clusters", base + knn + N * (4 * o + 1) + threads * per_thread);
     base -= N * 4 * (o + 1);  // the partition is dropped after the all-pairs stage
-    const int sample = std::max(8, k / 6);  // NNDescentParams::sample's default
-    const bool rounds = params.nn_descent_iterations > 1;
-    if (params.nn_descent_iterations > 0) {
-      // nn_descent.cpp: new candidates (ids, priorities, counts), the worst distances, locks; from
-      // a second round on, old candidates and the new flags.
-      add("nn-descent", base + knn + N * (sample * 8.0 + 4 + 4 + 4) + (rounds ? N * (sample * 8.0 + 4 + k) : 0));
-    }
+    if (params.nn_descent_iterations > 0) add("nn-descent", base + knn + nn_descent_bytes(N, k, params));
     base -= N * row_bytes;  // the renumbered copy of the rows goes with the kNN stage (cpu_backend.cpp)
     base += kFreedSlack * threads;
     kept += kFreedSlack * threads;
-    // graph_optimize.cpp: the kNN ids (their distances freed) and the pruned lists; then the
-    // reverse lists (merged in place), counts and a column copy of up to 8 positions.
-    add("pruning", base + knn / 2 + graph);
-    add("reverse edges", base + 2 * graph + N * 4 + N * 4.0 * std::min(8, degree));
+    add_optimisation(out, base, N, knn, graph, degree);
     // reorder.cpp: the graph in the caller's row ids beside the renumbered one.
     add("graph in caller's ids", base + 2 * graph);
   }
-  // connectivity.cpp: reached flags, fixed-edge marks, in-degrees, a visited set per thread.
-  add("connectivity", kept + graph + N * (1 + degree + 4 + 2.0 * threads));
+  add("connectivity", kept + connectivity_bytes(N, graph, degree, threads));
   return out;
 }
 
@@ -115,21 +130,14 @@ Flat pieces_build(int64_t n, int64_t dim, ElementType type, Metric metric, int d
   const double knn = N * k * 8;
   const double graph = N * degree * 4.0;
   const double norms = metric == Metric::Cosine ? N * 4 : 0;
-  auto add = [&](const std::string& name, double bytes) {
-    PlanStage stage;
-    stage.name = name;
-    stage.host_bytes = static_cast<uint64_t>(bytes);
-    out.peak = std::max(out.peak, stage.host_bytes);
-    out.stages.push_back(stage);
-  };
-  auto sample_bytes = [&](double centroids) { return std::min(N, std::max(40 * centroids, 10000.0)) * dim * 4.0; };
-  add("entry points", N * 4 + sample_bytes(std::max(1, entry_point_count(n) - 1)));
+  auto add = [&](const std::string& name, double bytes) { out.add(name, bytes); };
+  add("entry points", N * 4 + sample_bytes(N, dim, std::max(1, entry_point_count(n) - 1)));
   const double kept = norms + (kSlackMiB + kSlackMiBPerThread * threads) * 1024 * 1024;
   const double members = N * 4 * memberships;
   const int want = std::min(pieces, memberships + 2);
   // partitioned_build.cpp: each row's preferences (ints) and gap, the placement order, the joins.
   add("pieces (k-means)", kept + members + N * (4.0 * want + 4 + 4 + 4.0 * memberships) +
-                                            sample_bytes(pieces));
+                                            sample_bytes(N, dim, pieces));
   const int64_t piece_rows = piece_capacity(n, pieces, memberships);
   const int piece_k = static_cast<int>(std::min<int64_t>(k, piece_rows - 1));
   // Beside the piece's own build (which counts the heap's slack itself): the pieces' members,
@@ -145,13 +153,9 @@ Flat pieces_build(int64_t n, int64_t dim, ElementType type, Metric metric, int d
     }
   }
   add("kNN lists, piece by piece", static_cast<double>(piece_peak));
-  const int sample = std::max(8, k / 6);
-  const bool rounds = params.nn_descent_iterations > 1;
-  add("borders (nn-descent, all rows)",
-      kept + knn + N * (sample * 8.0 + 4 + 4 + 4) + (rounds ? N * (sample * 8.0 + 4 + k) : 0));
-  add("pruning", kept + knn / 2 + graph);
-  add("reverse edges", kept + 2 * graph + N * 4 + N * 4.0 * std::min(8, degree));
-  add("connectivity", kept + graph + N * (1 + degree + 4 + 2.0 * threads));
+  add("borders (nn-descent, all rows)", kept + knn + nn_descent_bytes(N, k, params));
+  add_optimisation(out, kept, N, knn, graph, degree);
+  add("connectivity", kept + connectivity_bytes(N, graph, degree, threads));
   return out;
 }
 
