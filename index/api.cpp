@@ -25,7 +25,7 @@ std::string shape(const DatasetView& v) { return std::to_string(v.rows) + " x " 
 
 }  // namespace
 
-void check_vectors(const DatasetView& data, const std::string& what) {
+void check_vectors(const DatasetView& data, const std::string& what, int64_t first_row) {
   ANNFORGE_EXPECTS(data.rows > 0 && data.dim > 0, std::string(what) + ": empty (" + shape(data) + ")");
   ANNFORGE_EXPECTS(data.data != nullptr, std::string(what) + ": null data pointer");
   ANNFORGE_EXPECTS(data.rows < int64_t{kInvalidId}, std::string(what) + ": more rows than 32-bit ids can address");
@@ -40,7 +40,7 @@ void check_vectors(const DatasetView& data, const std::string& what) {
     const int64_t count = data.rows * data.dim;
     for (int64_t i = 0; i < count; ++i) {
       if (!std::isfinite(values[i])) {
-        throw Error(ErrorCode::InvalidArgument, std::string(what) + ": row " + std::to_string(i / data.dim) +
+        throw Error(ErrorCode::InvalidArgument, std::string(what) + ": row " + std::to_string(first_row + i / data.dim) +
                                                     ", column " + std::to_string(i % data.dim) + " is " +
                                                     (std::isnan(values[i]) ? "NaN" : "infinite"));
       }

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-packages=(cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev libbenchmark-dev libcli11-dev libhdf5-dev pkgconf libhnswlib-dev libfaiss-dev python3-hnswlib python3-faiss python3-numpy python3-matplotlib python3-venv python3-dev python3-tqdm)
+packages=(cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev libbenchmark-dev libcli11-dev libhdf5-dev libopenmpi-dev openmpi-bin pkgconf libhnswlib-dev libfaiss-dev python3-hnswlib python3-faiss python3-numpy python3-matplotlib python3-venv python3-dev python3-tqdm)
 
 if ! command -v dpkg >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   echo "deps.sh: no dpkg/apt-get here (not Debian-like); install these by hand if missing:" \

@@ -7,19 +7,16 @@
 #include "host/cli/commands.hpp"
 #include "host/cli/inputs.hpp"
 #include "host/cli/json.hpp"
+#include "host/cli/mpi_session.hpp"
 #include "host/cli/progress_bar.hpp"
 
 namespace annforge::cli {
-namespace {
-
 BuildAlgorithm parse_algorithm(const std::string& name) {
   if (name == "auto") return BuildAlgorithm::Auto;
   if (name == "brute_force" || name == "brute-force") return BuildAlgorithm::BruteForce;
   if (name == "nn_descent" || name == "nn-descent") return BuildAlgorithm::NNDescent;
   throw Error(ErrorCode::InvalidArgument, "--algorithm: unknown value '" + name + "' (expected auto, brute_force or nn_descent)");
 }
-
-}  // namespace
 
 const CommandSpec& build_spec() {
   static const CommandSpec spec{
@@ -48,6 +45,8 @@ const CommandSpec& build_spec() {
 }
 
 int run_build(const Args& args) {
+  // Under mpirun: the same build spread over the ranks (host/cli/mpi_session.hpp).
+  if (MpiSession::active()) return run_build_distributed(args);
   const std::string data_path = args.text("data");
   const std::string out_path = args.text("out");
   BuildParams params = build_params_of(args);

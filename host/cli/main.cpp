@@ -2,10 +2,12 @@
 // file or flag at fault, and a non-zero exit code (2 for a bad command line, 1 otherwise).
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "annforge.hpp"
 #include "host/cli/commands.hpp"
+#include "host/cli/mpi_session.hpp"
 
 namespace {
 
@@ -56,6 +58,31 @@ int print_version() {
   return 0;
 }
 
+// Runs one command; every failure becomes one line on stderr and an exit code. Every rank of a
+// distributed build fails with the same error: rank 0 alone prints it.
+int run_command(const Command& command, const std::string& first, int argc, char** argv) {
+  auto print_error = [&](const char* message) {
+    if (annforge::cli::MpiSession::rank() == 0) std::fprintf(stderr, "annforge %s: error: %s\n", first.c_str(), message);
+  };
+  try {
+    annforge::cli::Args args(command.spec(), argc - 2, argv + 2);
+    if (args.help_requested()) {
+      std::fputs(annforge::cli::help_text(command.spec()).c_str(), stdout);
+      return 0;
+    }
+    return command.run(args);
+  } catch (const annforge::Error& e) {
+    print_error(e.what());
+    return e.code() == annforge::ErrorCode::InvalidArgument ? 2 : 1;
+  } catch (const std::bad_alloc&) {
+    print_error("out of memory");
+    return 1;
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return 1;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -77,21 +104,16 @@ int main(int argc, char** argv) {
   }
   const Command* command = find_command(first);
   if (!command) return unknown_command(first);
+  // MPI outlives the command: a rank's error is printed before MPI_Finalize, which every rank
+  // reaches, so the launcher does not end the job (and rank 0's message) when another rank exits.
+  std::unique_ptr<annforge::cli::MpiSession> mpi;
   try {
-    annforge::cli::Args args(command->spec(), argc - 2, argv + 2);
-    if (args.help_requested()) {
-      std::fputs(annforge::cli::help_text(command->spec()).c_str(), stdout);
-      return 0;
-    }
-    return command->run(args);
+    mpi = std::make_unique<annforge::cli::MpiSession>(&argc, &argv);
   } catch (const annforge::Error& e) {
-    std::fprintf(stderr, "annforge %s: error: %s\n", first.c_str(), e.what());
-    return e.code() == annforge::ErrorCode::InvalidArgument ? 2 : 1;
-  } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "annforge %s: error: out of memory\n", first.c_str());
-    return 1;
-  } catch (const std::exception& e) {
     std::fprintf(stderr, "annforge %s: error: %s\n", first.c_str(), e.what());
     return 1;
   }
+  // Under mpirun only build is distributed; another command runs once, on rank 0.
+  if (annforge::cli::MpiSession::active() && first != "build" && annforge::cli::MpiSession::rank() != 0) return 0;
+  return run_command(*command, first, argc, argv);
 }

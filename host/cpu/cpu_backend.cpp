@@ -19,6 +19,7 @@
 #include "host/cpu/partition/projection.hpp"
 #include "host/cpu/partition/reorder.hpp"
 #include "host/cpu/partitioned_build.hpp"
+#include "host/cpu/cpu_pieces.hpp"
 #include "host/cpu/trace.hpp"
 #include "host/cpu/graph/upper_levels.hpp"
 #include "host/cpu/search/upper_width.hpp"
@@ -145,13 +146,57 @@ class CpuBackend final : public detail::Backend {
               width.divisor, width.samples, width.missed[0], width.missed[1], width.missed[2], width.missed_wider_base);
   }
 
+  // A piece's kNN lists as the one-piece pipeline builds them (exact below kBruteForceMaxRows
+  // rows), with the piece's rows renumbered by cluster (PieceKnn::row_of).
+  static PieceKnnBuild piece_builder(Metric metric, int threads, const BuildParams& params) {
+    BuildParams piece_params = params;
+    piece_params.progress = nullptr;
+    // Measurement knob: ANNFORGE_CPU_PIECE_ROUNDS=N runs N - 1 NN-Descent rounds inside each
+    // piece (the rounds over all rows follow either way).
+    piece_params.nn_descent_iterations =
+        detail::env_knob("ANNFORGE_CPU_PIECE_ROUNDS", params.nn_descent_iterations + 1) - 1;
+    return [metric, threads, piece_params](const DatasetView& piece, int piece_k) {
+      if (piece.rows <= kBruteForceMaxRows) {
+        return PieceKnn{brute_force_knn_graph(Distance(metric, piece), piece_k, threads, nullptr), {}};
+      }
+      ClusteredKnn clustered = clustered_knn(piece, metric, piece_k, threads, piece_params);
+      return PieceKnn{std::move(clustered.knn), std::move(clustered.order.old_of_new)};
+    };
+  }
+
+  // The degrees of a flat build of `rows` rows: the graph's, and the kNN lists' before pruning.
+  static std::pair<int, int> degrees(int64_t rows, const BuildParams& params) {
+    const int degree = static_cast<int>(std::min<int64_t>(params.graph_degree, rows - 1));
+    const int k = static_cast<int>(std::min<int64_t>(cpu_intermediate_degree(params, degree), rows - 1));
+    return {degree, k};
+  }
+
+  // A partitioned build whose pieces were built and merged elsewhere (host/mpi): what
+  // build_flat does after the pieces' lists, then the upper levels.
+  void finish_pieces(Index& index, KnnGraph merged, const BuildParams& params) {
+    const DatasetView& data = index.vectors.view();
+    const int threads = resolve_threads(params.threads);
+    const int degree = degrees(data.rows, params).first;
+    index.graph_degree = degree;
+    StageTimer timer;
+    index.entry_points = choose_entry_points(data, index.metric, entry_point_count(data.rows), threads, params.seed);
+    release_free_heap();
+    timer.lap("%d entry points", static_cast<int>(index.entry_points.size()));
+    KnnGraph knn = repair_piece_borders(data, index.metric, std::move(merged), threads, params);
+    index.graph = optimize_graph(std::move(knn), degree, threads, params.progress);
+    timer.lap("graph optimisation");
+    const Distance distance(index.metric, data);
+    int64_t rewired = connect_islands(index.graph, graph_of(index), distance, threads);
+    timer.lap("connectivity: %lld islands joined", static_cast<long long>(rewired));
+    build_levels(index, params);
+  }
+
   // The graph and its entry points, no levels: the base of an index, and each upper level.
   void build_flat(Index& index, const BuildParams& params) {
     const DatasetView& data = index.vectors.view();
     const int threads = resolve_threads(params.threads);
     const int64_t rows = data.rows;
-    const int degree = static_cast<int>(std::min<int64_t>(params.graph_degree, rows - 1));
-    const int k = static_cast<int>(std::min<int64_t>(cpu_intermediate_degree(params, degree), rows - 1));
+    const auto [degree, k] = degrees(rows, params);
     index.graph_degree = degree;
     StageTimer timer;
     index.entry_points = choose_entry_points(data, index.metric, entry_point_count(rows), threads, params.seed);
@@ -173,20 +218,8 @@ class CpuBackend final : public detail::Backend {
       Pieces split = split_into_pieces(data, index.metric, pieces, kPieceMemberships, threads, params.seed);
       release_free_heap();  // its preferences, gaps and placement order
       timer.lap("%d pieces (largest %lld rows)", pieces, static_cast<long long>(largest_piece(split)));
-      BuildParams piece_params = params;
-      piece_params.progress = nullptr;
-      // Measurement knob: ANNFORGE_CPU_PIECE_ROUNDS=N runs N - 1 NN-Descent rounds inside each
-      // piece (the rounds over all rows follow either way).
-      piece_params.nn_descent_iterations =
-          detail::env_knob("ANNFORGE_CPU_PIECE_ROUNDS", params.nn_descent_iterations + 1) - 1;
-      KnnGraph knn = partitioned_knn_graph(
-          data, index.metric, k, std::move(split), threads, params, [&](const DatasetView& piece, int piece_k) {
-            if (piece.rows <= kBruteForceMaxRows) {
-              return PieceKnn{brute_force_knn_graph(Distance(index.metric, piece), piece_k, threads, nullptr), {}};
-            }
-            ClusteredKnn clustered = clustered_knn(piece, index.metric, piece_k, threads, piece_params);
-            return PieceKnn{std::move(clustered.knn), std::move(clustered.order.old_of_new)};
-          });
+      KnnGraph knn = partitioned_knn_graph(data, index.metric, k, std::move(split), threads, params,
+                                           piece_builder(index.metric, threads, params));
       index.graph = optimize_graph(std::move(knn), degree, threads, params.progress);
       timer.lap("graph optimisation");
     } else {
@@ -280,5 +313,13 @@ Backend& cpu_backend() {
 }
 void cpu_build_flat(Index& index, const BuildParams& params) {
   static_cast<cpu::CpuBackend&>(cpu_backend()).build_flat(index, params);
+}
+CpuPieceStages cpu_piece_stages(Metric metric, int64_t rows, const BuildParams& params) {
+  const int threads = cpu::resolve_threads(params.threads);
+  return CpuPieceStages{cpu::CpuBackend::degrees(rows, params).second, threads,
+                        cpu::CpuBackend::piece_builder(metric, threads, params)};
+}
+void cpu_finish_pieces(Index& index, cpu::KnnGraph merged, const BuildParams& params) {
+  static_cast<cpu::CpuBackend&>(cpu_backend()).finish_pieces(index, std::move(merged), params);
 }
 }  // namespace annforge::detail

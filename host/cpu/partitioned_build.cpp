@@ -101,18 +101,10 @@ Pieces split_into_pieces(const DatasetView& data, Metric metric, int count, int 
   return pieces;
 }
 
-KnnGraph partitioned_knn_graph(const DatasetView& data, Metric metric, int k, Pieces pieces, int threads,
-                               const BuildParams& params, const PieceKnnBuild& build_piece) {
-  const int64_t rows = data.rows;
+void build_piece_lists(const DatasetView& data, int k, const Pieces& pieces, const std::vector<int>& which,
+                       int threads, const PieceKnnBuild& build_piece, const PieceListsSink& take) {
   const size_t row_bytes = data.row_bytes();
-  StageTimer timer;
-  KnnGraph merged;
-  merged.rows = rows;
-  merged.k = k;
-  assign_huge(merged.ids, static_cast<size_t>(rows) * k, kInvalidId, resolve_threads(threads));
-  assign_huge(merged.distances, static_cast<size_t>(rows) * k, std::numeric_limits<float>::infinity(),
-              resolve_threads(threads));
-  for (int p = 0; p < pieces.count; ++p) {
+  for (const int p : which) {
     const int64_t size = pieces.size(p);
     if (size < 2) continue;
     const uint32_t* members = &pieces.members[pieces.offsets[p]];
@@ -125,34 +117,52 @@ KnnGraph partitioned_knn_graph(const DatasetView& data, Metric metric, int k, Pi
       });
       local = build_piece(piece.view(), static_cast<int>(std::min<int64_t>(k, size - 1)));
     }
-    const KnnGraph& knn = local.knn;
-    auto row_of = [&](uint32_t i) { return members[local.row_of.empty() ? i : local.row_of[i]]; };
-    // Each row's list from this piece, in the caller's ids, less what its list already holds from
-    // an earlier piece (the same pair's distance may differ between pieces), merged into it.
-    parallel_for(knn.rows, threads, 1024, [&](int64_t begin, int64_t end, int) {
-      std::vector<uint32_t> ids(knn.k), scratch_ids(k);
-      std::vector<float> distances(knn.k), scratch_distances(k);
-      ListIds listed(k);
-      for (int64_t i = begin; i < end; ++i) {
-        const size_t from = static_cast<size_t>(i) * knn.k;
-        int count = 0;
-        for (int j = 0; j < knn.k && knn.ids[from + j] != kInvalidId; ++j, ++count) {
-          ids[count] = row_of(knn.ids[from + j]);
-          distances[count] = knn.distances[from + j];
-        }
-        const size_t to = static_cast<size_t>(row_of(static_cast<uint32_t>(i))) * k;
-        count = drop_listed(listed, &merged.ids[to], k, ids.data(), distances.data(), count);
-        merge_sorted(&merged.ids[to], &merged.distances[to], ids.data(), distances.data(), count, k,
-                     scratch_ids.data(), scratch_distances.data());
-      }
-    });
+    take(p, local, members);
     local = PieceKnn{};
     release_free_heap();
-    timer.lap("piece %d of %d: %lld rows, kNN lists merged", p + 1, pieces.count, static_cast<long long>(size));
-    if (params.progress) params.progress(Progress{"pieces", p + 1, pieces.count});
   }
-  pieces = Pieces{};
-  release_free_heap();
+}
+
+KnnGraph unfilled_lists(int64_t rows, int k, int threads) {
+  KnnGraph lists;
+  lists.rows = rows;
+  lists.k = k;
+  assign_huge(lists.ids, static_cast<size_t>(rows) * k, kInvalidId, resolve_threads(threads));
+  assign_huge(lists.distances, static_cast<size_t>(rows) * k, std::numeric_limits<float>::infinity(),
+              resolve_threads(threads));
+  return lists;
+}
+
+void merge_piece_lists(KnnGraph& merged, int64_t first_row, const PieceKnn& lists, const uint32_t* members,
+                       int threads) {
+  const KnnGraph& knn = lists.knn;
+  const int k = merged.k;
+  auto row_of = [&](uint32_t i) { return members[lists.row_of.empty() ? i : lists.row_of[i]]; };
+  // Each row's list from this piece, in the caller's ids, merged into the row's list.
+  parallel_for(knn.rows, threads, 1024, [&](int64_t begin, int64_t end, int) {
+    std::vector<uint32_t> ids(knn.k), scratch_ids(k);
+    std::vector<float> distances(knn.k), scratch_distances(k);
+    ListIds listed(k);
+    for (int64_t i = begin; i < end; ++i) {
+      const size_t from = static_cast<size_t>(i) * knn.k;
+      int count = 0;
+      for (int j = 0; j < knn.k && knn.ids[from + j] != kInvalidId; ++j, ++count) {
+        ids[count] = row_of(knn.ids[from + j]);
+        distances[count] = knn.distances[from + j];
+      }
+      const size_t to = static_cast<size_t>(row_of(static_cast<uint32_t>(i)) - first_row) * k;
+      count = drop_listed(listed, &merged.ids[to], k, ids.data(), distances.data(), count);
+      merge_sorted(&merged.ids[to], &merged.distances[to], ids.data(), distances.data(), count, k,
+                   scratch_ids.data(), scratch_distances.data());
+    }
+  });
+}
+
+KnnGraph repair_piece_borders(const DatasetView& data, Metric metric, KnnGraph merged, int threads,
+                              const BuildParams& params) {
+  StageTimer timer;
+  const int64_t rows = merged.rows;
+  const int k = merged.k;
   // A row whose pieces held fewer than k others (tiny pieces only) gets its list filled from
   // random rows, which NN-Descent requires and replaces.
   parallel_for(rows, threads, 4096, [&](int64_t begin, int64_t end, int) {
@@ -183,6 +193,23 @@ KnnGraph partitioned_knn_graph(const DatasetView& data, Metric metric, int k, Pi
   merged = nn_descent_knn_graph(distance, std::move(merged), nn, params.progress);
   timer.lap("pieces' borders: %d nn-descent rounds over all rows", nn.max_iterations);
   return merged;
+}
+
+KnnGraph partitioned_knn_graph(const DatasetView& data, Metric metric, int k, Pieces pieces, int threads,
+                               const BuildParams& params, const PieceKnnBuild& build_piece) {
+  StageTimer timer;
+  KnnGraph merged = unfilled_lists(data.rows, k, threads);
+  std::vector<int> all(pieces.count);
+  std::iota(all.begin(), all.end(), 0);
+  build_piece_lists(data, k, pieces, all, threads, build_piece, [&](int p, const PieceKnn& lists, const uint32_t* members) {
+    merge_piece_lists(merged, 0, lists, members, threads);
+    timer.lap("piece %d of %d: %lld rows, kNN lists merged", p + 1, pieces.count,
+              static_cast<long long>(pieces.size(p)));
+    if (params.progress) params.progress(Progress{"pieces", p + 1, pieces.count});
+  });
+  pieces = Pieces{};
+  release_free_heap();
+  return repair_piece_borders(data, metric, std::move(merged), threads, params);
 }
 
 }  // namespace annforge::cpu

@@ -63,9 +63,32 @@ struct PieceKnn {
 };
 using PieceKnnBuild = std::function<PieceKnn(const DatasetView& piece, int k)>;
 
+// Each of `which` pieces' kNN lists, built by `build_piece` over a copy of the piece's rows and
+// handed to `take` with the piece's members (ascending rows of `data`), one piece at a time:
+// only one piece's working set is alive at once.
+using PieceListsSink = std::function<void(int piece, const PieceKnn& lists, const uint32_t* members)>;
+void build_piece_lists(const DatasetView& data, int k, const Pieces& pieces, const std::vector<int>& which,
+                       int threads, const PieceKnnBuild& build_piece, const PieceListsSink& take);
+
+// A piece's lists merged into the rows' lists of `merged` (k per row, in the caller's ids,
+// nearest first), less what a row's list already holds from an earlier piece (the same pair's
+// distance may differ between pieces). The row range [first_row, first_row + merged.rows) is
+// the part of `merged` held; the piece's rows must lie in it.
+void merge_piece_lists(KnnGraph& merged, int64_t first_row, const PieceKnn& lists, const uint32_t* members,
+                       int threads);
+
+// An empty list per row for merge_piece_lists: rows x k, every slot unfilled.
+KnnGraph unfilled_lists(int64_t rows, int k, int threads);
+
+// After the pieces: lists left short (tiny pieces only) filled from random rows, then
+// `params.nn_descent_iterations` (at least one) NN-Descent rounds over all rows repair what the
+// piece borders cut.
+KnnGraph repair_piece_borders(const DatasetView& data, Metric metric, KnnGraph merged, int threads,
+                              const BuildParams& params);
+
 // The kNN lists of all of `data` (k per row, nearest first, no self, no repeats): each piece's
-// lists from `build_piece`, merged per row, then `params.nn_descent_iterations` (at least one)
-// NN-Descent rounds over all rows. The pieces are freed before those rounds.
+// lists from `build_piece`, merged per row in piece order, then the borders repaired. The pieces
+// are freed before the repair.
 KnnGraph partitioned_knn_graph(const DatasetView& data, Metric metric, int k, Pieces pieces, int threads,
                                const BuildParams& params, const PieceKnnBuild& build_piece);
 

@@ -1,0 +1,28 @@
+// The CPU backend's partitioned build at its seams, for a driver that builds the pieces
+// somewhere else (host/mpi: on other ranks) and hands back their merged lists. Built this way,
+// the index is the one build() makes with the same pieces: the same functions run in the same
+// order on the same lists.
+#pragma once
+
+#include "annforge.hpp"
+#include "host/cpu/knn_graph.hpp"
+#include "host/cpu/partitioned_build.hpp"
+
+namespace annforge::detail {
+
+struct CpuPieceStages {
+  int k = 0;        // kNN list length before pruning
+  int threads = 0;  // resolved thread count
+  cpu::PieceKnnBuild build_piece;
+};
+
+// What the CPU's partitioned build of `rows` rows uses: the kNN degree, the threads, and each
+// piece's kNN lists (cluster all-pairs, or exact on small pieces).
+CpuPieceStages cpu_piece_stages(Metric metric, int64_t rows, const BuildParams& params);
+
+// The rest of a partitioned build once every piece's lists are merged (rows x k, caller's
+// ids): entry points, the borders repaired by NN-Descent, the graph optimised, islands joined,
+// the upper levels. `index` holds the vectors and the metric.
+void cpu_finish_pieces(Index& index, cpu::KnnGraph merged, const BuildParams& params);
+
+}  // namespace annforge::detail

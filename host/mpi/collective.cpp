@@ -1,0 +1,126 @@
+#include "host/mpi/collective.hpp"
+
+#include <climits>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+#include <thread>
+
+#include "annforge.hpp"
+#include "index/annforge_mpi.hpp"
+
+namespace annforge::mpi {
+
+int rank_of(MPI_Comm comm) {
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  return rank;
+}
+
+int size_of(MPI_Comm comm) {
+  int size = 1;
+  MPI_Comm_size(comm, &size);
+  return size;
+}
+
+int local_size_of(MPI_Comm comm) {
+  MPI_Comm local;
+  MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank_of(comm), MPI_INFO_NULL, &local);
+  const int size = size_of(local);
+  MPI_Comm_free(&local);
+  return size;
+}
+
+void wait_for(MPI_Request& request) {
+  int done = 0;
+  // Short waits stay short (a spin of a few tests); long ones sleep up to a millisecond a test.
+  for (int tests = 0;; ++tests) {
+    MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    if (done) return;
+    if (tests > 64) std::this_thread::sleep_for(std::chrono::microseconds(tests > 1024 ? 1000 : 50));
+  }
+}
+
+template <typename T>
+uint64_t broadcast(MPI_Comm comm, std::vector<T>& values, int root) {
+  uint64_t count = values.size();
+  MPI_Request request;
+  MPI_Ibcast(&count, 1, MPI_UINT64_T, root, comm, &request);
+  wait_for(request);
+  if (rank_of(comm) != root) values.resize(count);
+  constexpr uint64_t kChunk = 1u << 30;  // bytes per call
+  auto* bytes = reinterpret_cast<char*>(values.data());
+  const uint64_t total = count * sizeof(T);
+  for (uint64_t at = 0; at < total; at += kChunk) {
+    MPI_Ibcast(bytes + at, static_cast<int>(std::min(kChunk, total - at)), MPI_BYTE, root, comm, &request);
+    wait_for(request);
+  }
+  const int ranks = size_of(comm);
+  return rank_of(comm) == root ? total * static_cast<uint64_t>(ranks - 1) : total;
+}
+template uint64_t broadcast(MPI_Comm, std::vector<int64_t>&, int);
+template uint64_t broadcast(MPI_Comm, std::vector<uint32_t>&, int);
+template uint64_t broadcast(MPI_Comm, std::vector<char>&, int);
+
+MPI_Datatype byte_block(int64_t bytes) {
+  if (bytes <= 0 || bytes > INT_MAX) {
+    throw Error(ErrorCode::Unsupported, "MPI: a record of " + std::to_string(bytes) + " bytes is too large");
+  }
+  MPI_Datatype type;
+  MPI_Type_contiguous(static_cast<int>(bytes), MPI_BYTE, &type);
+  MPI_Type_commit(&type);
+  return type;
+}
+
+void inject_fault(MPI_Comm comm) {
+  const char* spec = std::getenv("ANNFORGE_MPI_FAULT");
+  if (!spec || !*spec) return;
+  const std::string text = spec;
+  const size_t colon = text.find(':');
+  if (colon == std::string::npos) return;
+  if (std::atoi(text.substr(0, colon).c_str()) != rank_of(comm)) return;
+  const std::string kind = text.substr(colon + 1);
+  if (kind == "kill") std::raise(SIGKILL);
+  if (kind == "oom") throw std::bad_alloc();
+  if (kind == "error") throw Error(ErrorCode::Internal, "a fault injected by ANNFORGE_MPI_FAULT");
+}
+
+}  // namespace annforge::mpi
+
+namespace annforge {
+
+void agree_on_failure(MPI_Comm comm, const char* stage, const std::function<void()>& work) {
+  int code = 0;
+  std::string message;
+  try {
+    work();
+  } catch (const Error& e) {
+    code = static_cast<int>(e.code());
+    message = e.what();
+  } catch (const std::bad_alloc&) {
+    code = static_cast<int>(ErrorCode::Internal);
+    message = "out of memory";
+  } catch (const std::exception& e) {
+    code = static_cast<int>(ErrorCode::Internal);
+    message = e.what();
+  }
+  const int rank = mpi::rank_of(comm);
+  int mine = message.empty() && code == 0 ? INT_MAX : rank;
+  int first = INT_MAX;
+  MPI_Request request;
+  MPI_Iallreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm, &request);
+  mpi::wait_for(request);
+  if (first == INT_MAX) return;
+  // The lowest failing rank tells every rank what went wrong.
+  std::vector<char> text(message.begin(), message.end());
+  std::vector<int64_t> what{code};
+  mpi::broadcast(comm, what, first);
+  mpi::broadcast(comm, text, first);
+  throw Error(static_cast<ErrorCode>(what[0]), "rank " + std::to_string(first) + " of " +
+                                                   std::to_string(mpi::size_of(comm)) + ", " + stage + ": " +
+                                                   std::string(text.begin(), text.end()));
+}
+
+}  // namespace annforge

@@ -1,0 +1,35 @@
+// MPI plumbing of the distributed build: waits that do not spin a core, transfers of any size
+// (MPI counts are ints), and fault injection for the tests.
+#pragma once
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace annforge::mpi {
+
+int rank_of(MPI_Comm comm);
+int size_of(MPI_Comm comm);
+// Ranks of `comm` on this node (they share its cores).
+int local_size_of(MPI_Comm comm);
+
+// Waits for a nonblocking call, sleeping between tests: a rank waiting for another (rank 0's
+// finish, a slow rank's pieces) would otherwise keep a core busy in the MPI library's polling
+// loop, a core the working rank's threads need when ranks share a machine.
+void wait_for(MPI_Request& request);
+
+// Broadcasts `values` from `root` (resized on the other ranks) in chunks below INT_MAX bytes.
+// Returns the bytes moved from this rank's point of view.
+template <typename T>
+uint64_t broadcast(MPI_Comm comm, std::vector<T>& values, int root);
+
+// A datatype of `bytes` contiguous bytes (committed; free it with MPI_Type_free).
+MPI_Datatype byte_block(int64_t bytes);
+
+// Testing knob ANNFORGE_MPI_FAULT="RANK:KIND[:STAGE]": rank RANK fails in the pieces' stage as
+// KIND says: "error" (an annforge Error), "oom" (std::bad_alloc, as an allocation that fails),
+// "kill" (SIGKILL: the rank dies). No effect when unset.
+void inject_fault(MPI_Comm comm);
+
+}  // namespace annforge::mpi

@@ -1,0 +1,345 @@
+// The distributed build of index/annforge_mpi.hpp: the CPU backend's partitioned build
+// (host/cpu/partitioned_build.hpp) with its pieces spread over the ranks.
+//
+//   rank 0: split into pieces  --broadcast-->  every rank: its pieces' kNN lists
+//   --all-to-all, by row range-->  each rank: the lists of its rows merged in piece order
+//   --gather-->  rank 0: borders repaired, graph optimised, levels; the index
+//
+// Each row's lists are merged by the functions and in the order the one-process build uses,
+// so the same pieces give the same lists (and with one thread per rank, the same index file).
+#include <algorithm>
+#include <chrono>
+#include <climits>
+#include <cstring>
+#include <numeric>
+#include <thread>
+
+#include "host/cpu/all_pairs/list_merge.hpp"
+#include "host/cpu/cpu_pieces.hpp"
+#include "host/cpu/parallel.hpp"
+#include "host/cpu/partitioned_build.hpp"
+#include "host/huge_pages.hpp"
+#include "host/mpi/collective.hpp"
+#include "index/annforge_mpi.hpp"
+
+namespace annforge {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// Below this many rows a build is not split (it is exact, brute force, on rank 0).
+constexpr int64_t kSplitMinRows = 3000;
+
+// Row ranges: rank r owns rows [first_row(r), first_row(r + 1)).
+int64_t first_row(int64_t rows, int ranks, int rank) { return rows * rank / ranks; }
+int owner_of(int64_t rows, int ranks, uint32_t row) {
+  int owner = static_cast<int>((static_cast<int64_t>(row) * ranks) / rows);
+  while (owner + 1 < ranks && first_row(rows, ranks, owner + 1) <= row) ++owner;
+  while (owner > 0 && first_row(rows, ranks, owner) > row) --owner;
+  return owner;
+}
+
+// Pieces to ranks: largest first onto the least loaded rank (ties: the lower rank). Every rank
+// computes the same assignment from the same offsets.
+std::vector<int> pieces_of_rank(const cpu::Pieces& pieces, int ranks, int rank) {
+  std::vector<int> order(pieces.count);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return pieces.size(a) > pieces.size(b); });
+  std::vector<int64_t> load(ranks, 0);
+  std::vector<int> mine;
+  for (const int p : order) {
+    const int least = static_cast<int>(std::min_element(load.begin(), load.end()) - load.begin());
+    load[least] += pieces.size(p);
+    if (least == rank) mine.push_back(p);
+  }
+  std::sort(mine.begin(), mine.end());
+  return mine;
+}
+
+// One row's list from one piece, as sent to the rank owning the row: piece, row, k ids
+// (caller's), k distances; unfilled slots kInvalidId / infinity.
+struct RecordLayout {
+  int k;
+  size_t bytes() const { return 8 + static_cast<size_t>(k) * 8; }
+  static uint32_t piece(const uint8_t* r) { uint32_t v; std::memcpy(&v, r, 4); return v; }
+  static uint32_t row(const uint8_t* r) { uint32_t v; std::memcpy(&v, r + 4, 4); return v; }
+  const uint32_t* ids(const uint8_t* r) const { return reinterpret_cast<const uint32_t*>(r + 8); }
+  const float* distances(const uint8_t* r) const { return reinterpret_cast<const float*>(r + 8 + 4 * k); }
+};
+
+struct Outgoing {
+  std::vector<std::vector<uint8_t>> to;  // per destination rank
+};
+
+// A piece's lists as records, appended per owning rank.
+void add_records(Outgoing& out, const RecordLayout& layout, int64_t rows, int ranks, int piece,
+                 const cpu::PieceKnn& lists, const uint32_t* members) {
+  const cpu::KnnGraph& knn = lists.knn;
+  auto row_of = [&](uint32_t i) { return members[lists.row_of.empty() ? i : lists.row_of[i]]; };
+  std::vector<uint8_t> record(layout.bytes());
+  for (int64_t i = 0; i < knn.rows; ++i) {
+    const uint32_t row = row_of(static_cast<uint32_t>(i));
+    const uint32_t header[2] = {static_cast<uint32_t>(piece), row};
+    std::memcpy(record.data(), header, 8);
+    auto* ids = reinterpret_cast<uint32_t*>(record.data() + 8);
+    auto* distances = reinterpret_cast<float*>(record.data() + 8 + 4 * layout.k);
+    for (int j = 0; j < layout.k; ++j) {
+      const bool filled = j < knn.k && knn.ids[i * knn.k + j] != kInvalidId;
+      ids[j] = filled ? row_of(knn.ids[i * knn.k + j]) : kInvalidId;
+      distances[j] = filled ? knn.distances[i * knn.k + j] : std::numeric_limits<float>::infinity();
+    }
+    std::vector<uint8_t>& to = out.to[owner_of(rows, ranks, row)];
+    to.insert(to.end(), record.begin(), record.end());
+  }
+}
+
+// Every rank's records to their owners. Returns what this rank received; counts bytes.
+std::vector<uint8_t> exchange(MPI_Comm comm, Outgoing& out, const RecordLayout& layout, RankReport& report) {
+  const int ranks = mpi::size_of(comm);
+  const int rank = mpi::rank_of(comm);
+  std::vector<int> send_counts(ranks), receive_counts(ranks), send_at(ranks), receive_at(ranks);
+  int64_t sent = 0;
+  for (int r = 0; r < ranks; ++r) {
+    const int64_t records = static_cast<int64_t>(out.to[r].size() / layout.bytes());
+    if (records > INT_MAX) throw Error(ErrorCode::Unsupported, "MPI: more than 2^31 lists for one rank");
+    send_counts[r] = static_cast<int>(records);
+  }
+  MPI_Request request;
+  MPI_Ialltoall(send_counts.data(), 1, MPI_INT, receive_counts.data(), 1, MPI_INT, comm, &request);
+  mpi::wait_for(request);
+  int64_t received = 0;
+  for (int r = 0; r < ranks; ++r) {
+    if (sent > INT_MAX || received > INT_MAX) throw Error(ErrorCode::Unsupported, "MPI: more than 2^31 lists on one rank");
+    send_at[r] = static_cast<int>(sent);
+    receive_at[r] = static_cast<int>(received);
+    sent += send_counts[r];
+    received += receive_counts[r];
+  }
+  // One contiguous send buffer in rank order (the per-rank buffers freed as they are copied).
+  std::vector<uint8_t> send(static_cast<size_t>(sent) * layout.bytes());
+  for (int r = 0; r < ranks; ++r) {
+    std::copy(out.to[r].begin(), out.to[r].end(), send.begin() + static_cast<size_t>(send_at[r]) * layout.bytes());
+    std::vector<uint8_t>().swap(out.to[r]);
+  }
+  std::vector<uint8_t> receive(static_cast<size_t>(received) * layout.bytes());
+  MPI_Datatype record = mpi::byte_block(static_cast<int64_t>(layout.bytes()));
+  MPI_Ialltoallv(send.data(), send_counts.data(), send_at.data(), record, receive.data(), receive_counts.data(),
+                 receive_at.data(), record, comm, &request);
+  mpi::wait_for(request);
+  MPI_Type_free(&record);
+  report.bytes_sent += static_cast<uint64_t>(sent - send_counts[rank]) * layout.bytes();
+  report.bytes_received += static_cast<uint64_t>(received - receive_counts[rank]) * layout.bytes();
+  return receive;
+}
+
+// The records of rows [first, first + count) merged per row in piece order.
+cpu::KnnGraph merge_records(const std::vector<uint8_t>& records, const RecordLayout& layout, int64_t first,
+                            int64_t count, int threads) {
+  const int k = layout.k;
+  cpu::KnnGraph lists = cpu::unfilled_lists(count, k, threads);
+  const size_t total = records.size() / layout.bytes();
+  std::vector<int64_t> start(count + 1, 0);
+  for (size_t i = 0; i < total; ++i) ++start[RecordLayout::row(&records[i * layout.bytes()]) - first + 1];
+  std::partial_sum(start.begin(), start.end(), start.begin());
+  std::vector<uint32_t> by_row(total);
+  {
+    std::vector<int64_t> fill(start.begin(), start.end() - 1);
+    for (size_t i = 0; i < total; ++i) by_row[fill[RecordLayout::row(&records[i * layout.bytes()]) - first]++] = static_cast<uint32_t>(i);
+  }
+  cpu::parallel_for(count, threads, 1024, [&](int64_t begin, int64_t end, int) {
+    std::vector<uint32_t> ids(k), scratch_ids(k);
+    std::vector<float> distances(k), scratch_distances(k);
+    cpu::ListIds listed(k);
+    for (int64_t r = begin; r < end; ++r) {
+      uint32_t* of_row = &by_row[start[r]];
+      const int64_t n = start[r + 1] - start[r];
+      std::sort(of_row, of_row + n, [&](uint32_t a, uint32_t b) {
+        return RecordLayout::piece(&records[a * layout.bytes()]) < RecordLayout::piece(&records[b * layout.bytes()]);
+      });
+      uint32_t* list_ids = &lists.ids[static_cast<size_t>(r) * k];
+      float* list_distances = &lists.distances[static_cast<size_t>(r) * k];
+      for (int64_t j = 0; j < n; ++j) {
+        const uint8_t* record = &records[static_cast<size_t>(of_row[j]) * layout.bytes()];
+        int filled = 0;
+        while (filled < k && layout.ids(record)[filled] != kInvalidId) ++filled;
+        std::copy(layout.ids(record), layout.ids(record) + filled, ids.begin());
+        std::copy(layout.distances(record), layout.distances(record) + filled, distances.begin());
+        filled = cpu::drop_listed(listed, list_ids, k, ids.data(), distances.data(), filled);
+        cpu::merge_sorted(list_ids, list_distances, ids.data(), distances.data(), filled, k, scratch_ids.data(),
+                          scratch_distances.data());
+      }
+    }
+  });
+  return lists;
+}
+
+// Every rank's row range of lists to rank 0, in row order.
+cpu::KnnGraph gather_lists(MPI_Comm comm, cpu::KnnGraph mine, int64_t rows, RankReport& report) {
+  const int ranks = mpi::size_of(comm);
+  const int rank = mpi::rank_of(comm);
+  const int k = mine.k;
+  std::vector<int> counts(ranks), at(ranks);
+  for (int r = 0; r < ranks; ++r) {
+    const int64_t n = first_row(rows, ranks, r + 1) - first_row(rows, ranks, r);
+    if (first_row(rows, ranks, r) > INT_MAX) throw Error(ErrorCode::Unsupported, "MPI: more than 2^31 rows");
+    counts[r] = static_cast<int>(n);
+    at[r] = static_cast<int>(first_row(rows, ranks, r));
+  }
+  cpu::KnnGraph all;
+  if (rank == 0) {
+    all.rows = rows;
+    all.k = k;
+    all.ids.resize(static_cast<size_t>(rows) * k);
+    all.distances.resize(static_cast<size_t>(rows) * k);
+  }
+  MPI_Datatype list = mpi::byte_block(static_cast<int64_t>(k) * 4);
+  MPI_Request request;
+  MPI_Igatherv(mine.ids.data(), counts[rank], list, all.ids.data(), counts.data(), at.data(), list, 0, comm, &request);
+  mpi::wait_for(request);
+  MPI_Igatherv(mine.distances.data(), counts[rank], list, all.distances.data(), counts.data(), at.data(), list, 0, comm,
+               &request);
+  mpi::wait_for(request);
+  MPI_Type_free(&list);
+  const uint64_t bytes = static_cast<uint64_t>(mine.rows) * k * 8;
+  if (rank == 0) {
+    report.bytes_received += static_cast<uint64_t>(rows - mine.rows) * k * 8;
+  } else {
+    report.bytes_sent += bytes;
+  }
+  return all;
+}
+
+}  // namespace
+
+Index build_distributed(MPI_Comm comm, const Dataset& data, const BuildParams& params, DistributedReport* report) {
+  const int ranks = mpi::size_of(comm);
+  const int rank = mpi::rank_of(comm);
+  const int64_t rows = data.rows();
+  RankReport mine;
+  mine.rank = rank;
+  // Threads: where ranks share a node, the pieces' stage gives each its share of the cores
+  // (unless asked); rank 0's finish, with the other ranks asleep in their waits, takes all.
+  BuildParams resolved = params;
+  const int hardware = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int local_ranks = mpi::local_size_of(comm);
+  int pieces = 1;
+  auto start = Clock::now();
+  agree_on_failure(comm, "checking the input", [&] {
+    if (params.device == Device::Gpu) {
+      throw Error(ErrorCode::Unsupported,
+                  "the distributed build builds its pieces on the CPU backend (device=gpu: not yet distributed)");
+    }
+    // Each rank checks its own range of rows (NaN, infinity) and the parameters.
+    const int64_t lo = first_row(rows, ranks, rank), hi = first_row(rows, ranks, rank + 1);
+    DatasetView range = data.view();
+    range.data = static_cast<const uint8_t*>(range.data) + lo * range.row_bytes();
+    range.rows = std::max<int64_t>(1, hi - lo);
+    if (hi > lo) check_vectors(range, data.source().empty() ? "build data" : data.source(), lo);
+    const BuildPlan plan = plan_build(rows, data.dim(), data.type(), params, params.memory_limit);
+    if (!plan.fits) throw Error(ErrorCode::Unsupported, "not built: " + plan.refusal);
+    // As build() resolves them: the plan's pieces, and its shorter kNN lists where it took them.
+    pieces = params.partitions > 1 || params.memory_limit > 0 ? plan.partitions : 1;
+    if (plan.partitions > 1 && params.intermediate_degree == 0) resolved.intermediate_degree = plan.intermediate_degree;
+    // At least a piece per rank.
+    pieces = cpu::effective_pieces(rows, std::max(pieces, ranks));
+  });
+  resolved.partitions = pieces;
+  const bool split = pieces > 1 && rows > kSplitMinRows && params.algorithm != BuildAlgorithm::BruteForce;
+  Index index;
+  if (!split) {
+    // Too small to split: rank 0 builds it alone.
+    agree_on_failure(comm, "building (one piece, rank 0)", [&] {
+      if (rank == 0) index = build(data, params);
+    });
+    mine.finish_seconds = since(start);
+  } else {
+    const int piece_threads = params.threads > 0 ? params.threads : std::max(1, hardware / local_ranks);
+    BuildParams piece_params = resolved;
+    piece_params.threads = piece_threads;
+    piece_params.progress = rank == 0 ? params.progress : nullptr;
+    cpu::Pieces split_rows;
+    agree_on_failure(comm, "splitting into pieces", [&] {
+      if (rank == 0) {
+        split_rows = cpu::split_into_pieces(data.view(), params.metric, pieces, cpu::kPieceMemberships, piece_threads,
+                                            params.seed);
+      }
+    });
+    std::vector<int64_t> header{split_rows.count, split_rows.memberships};
+    const uint64_t moved = mpi::broadcast(comm, header, 0) + mpi::broadcast(comm, split_rows.offsets, 0) +
+                           mpi::broadcast(comm, split_rows.members, 0);
+    (rank == 0 ? mine.bytes_sent : mine.bytes_received) += moved;
+    split_rows.count = static_cast<int>(header[0]);
+    split_rows.memberships = static_cast<int>(header[1]);
+    mine.split_seconds = since(start);
+
+    const detail::CpuPieceStages stages = detail::cpu_piece_stages(params.metric, rows, piece_params);
+    const RecordLayout layout{stages.k};
+    Outgoing out;
+    out.to.resize(ranks);
+    auto at = Clock::now();
+    agree_on_failure(comm, "the pieces' kNN lists", [&] {
+      const std::vector<int> assigned = pieces_of_rank(split_rows, ranks, rank);
+      mine.pieces = static_cast<int>(assigned.size());
+      int done = 0;
+      cpu::build_piece_lists(data.view(), stages.k, split_rows, assigned, piece_threads, stages.build_piece,
+                             [&](int p, const cpu::PieceKnn& lists, const uint32_t* members) {
+                               mine.piece_rows += split_rows.size(p);
+                               mpi::inject_fault(comm);
+                               add_records(out, layout, rows, ranks, p, lists, members);
+                               if (piece_params.progress) {
+                                 piece_params.progress(Progress{"pieces", ++done, static_cast<int64_t>(assigned.size())});
+                               }
+                             });
+    });
+    split_rows = cpu::Pieces{};
+    mine.pieces_seconds = since(at);
+
+    at = Clock::now();
+    std::vector<uint8_t> received = exchange(comm, out, layout, mine);
+    mine.exchange_seconds = since(at);
+    at = Clock::now();
+    const int64_t lo = first_row(rows, ranks, rank), hi = first_row(rows, ranks, rank + 1);
+    cpu::KnnGraph lists;
+    agree_on_failure(comm, "merging the lists of its rows", [&] {
+      lists = merge_records(received, layout, lo, hi - lo, piece_threads);
+    });
+    std::vector<uint8_t>().swap(received);
+    mine.merge_seconds = since(at);
+    at = Clock::now();
+    cpu::KnnGraph merged = gather_lists(comm, std::move(lists), rows, mine);
+    mine.gather_seconds = since(at);
+    at = Clock::now();
+    agree_on_failure(comm, "repairing borders, optimising the graph", [&] {
+      if (rank != 0) return;
+      index.metric = params.metric;
+      index.vectors = data;
+      index.backend = "cpu";
+      detail::cpu_finish_pieces(index, std::move(merged), resolved);
+    });
+    mine.finish_seconds = since(at);
+  }
+
+  if (report) {
+    report->ranks = ranks;
+    report->pieces = split ? pieces : 1;
+    report->per_rank.assign(rank == 0 ? ranks : 1, RankReport{});
+    MPI_Datatype block = mpi::byte_block(sizeof(RankReport));
+    MPI_Request request;
+    MPI_Igather(&mine, 1, block, report->per_rank.data(), 1, block, 0, comm, &request);
+    mpi::wait_for(request);
+    MPI_Type_free(&block);
+    if (rank != 0) report->per_rank[0] = mine;
+  } else {
+    MPI_Barrier(comm);  // nobody returns before rank 0 has the index
+  }
+  return index;
+}
+
+void save_distributed(MPI_Comm comm, const Index& index, const std::string& path) {
+  agree_on_failure(comm, "saving the index", [&] {
+    if (mpi::rank_of(comm) == 0) save(index, path);
+  });
+}
+
+}  // namespace annforge
