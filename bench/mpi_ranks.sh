@@ -15,6 +15,8 @@ out=${4:-/tmp/annforge-mpi}
 cli=${CLI:-build-cpu/annforge}
 pieces=${PIECES:-8}
 mkdir -p "$out"
+# Single-copy transfers between the ranks (Linux CMA); tests/mpi/run_mpi.sh's default copies twice.
+export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-cma}
 {
   echo "== $(date -u +%F) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $data, $pieces pieces"
   for ranks in 1 2 4; do

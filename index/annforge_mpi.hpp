@@ -6,13 +6,16 @@
 // reads the rows of its own pieces only) and the same parameters. Rank 0 splits the rows into
 // pieces (k-means on a sample, each row in its nearest two) and sends the split to every rank;
 // each rank builds the kNN lists of its share of the pieces on its backend; the lists go to the
-// rank that owns their rows' range (all-to-all), are merged there in piece order, and come to
-// rank 0, which repairs the pieces' borders, optimises the graph and adds the upper levels: with
-// the same pieces, the same index build() makes in one process, on any number of ranks.
+// rank that owns their rows' range (all-to-all) and are merged there in piece order; the ranks
+// repair the pieces' borders (NN-Descent) and prune and add reverse edges by row range,
+// exchanging what crosses ranges; rank 0 gathers the graph and adds entry points, connectivity
+// and the upper levels. With the same pieces (and the default single NN-Descent round) the
+// result is the index build() makes in one process, on any number of ranks.
 #pragma once
 
 #include <mpi.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,8 +33,10 @@ struct RankReport {
   double pieces_seconds = 0;     // the kNN lists of this rank's pieces
   double exchange_seconds = 0;   // lists to the ranks owning their rows (all-to-all)
   double merge_seconds = 0;      // merging the lists received, in piece order
-  double gather_seconds = 0;     // the merged lists of every range to rank 0
-  double finish_seconds = 0;     // rank 0: borders, optimisation, levels (others: waiting)
+  double repair_seconds = 0;     // NN-Descent over the borders, by row range
+  double optimise_seconds = 0;   // pruning and reverse edges, by row range
+  double gather_seconds = 0;     // every range's rows of the graph to rank 0
+  double finish_seconds = 0;     // rank 0: entry points, connectivity, levels (others: waiting)
   uint64_t bytes_sent = 0;       // to other ranks (the split's broadcast included on rank 0)
   uint64_t bytes_received = 0;
 };
@@ -47,8 +52,10 @@ struct DistributedReport {
 // plan chooses under params.memory_limit), at least one per rank. Rank 0 returns the index;
 // the other ranks an Index without vectors or graph. A failure on any rank (bad input, out of
 // memory, an exception) is thrown on every rank as an Error naming the failing rank and its
-// message; a rank that dies ends the job through the MPI runtime. Rank 0 holds the merged kNN
-// lists of all rows (the borders' repair, pruning and levels run there).
+// message; a failure inside a stage that exchanges between ranks (the borders' repair, the
+// optimisation) and a rank that dies end the job through the MPI runtime, with the rank and the
+// cause on stderr. Every rank holds every row's k-th distance and, while pruning, every row's
+// kNN ids (rows x k x 4 bytes); rank 0 holds the final graph.
 Index build_distributed(MPI_Comm comm, const Dataset& data, const BuildParams& params,
                         DistributedReport* report = nullptr);
 

@@ -174,17 +174,26 @@ class CpuBackend final : public detail::Backend {
   // A partitioned build whose pieces were built and merged elsewhere (host/mpi): what
   // build_flat does after the pieces' lists, then the upper levels.
   void finish_pieces(Index& index, KnnGraph merged, const BuildParams& params) {
+    const int threads = resolve_threads(params.threads);
+    const int degree = degrees(index.rows(), params).first;
+    StageTimer timer;
+    KnnGraph knn = repair_piece_borders(index.vectors.view(), index.metric, std::move(merged), threads, params);
+    std::vector<uint32_t> graph = optimize_graph(std::move(knn), degree, threads, params.progress);
+    timer.lap("graph optimisation");
+    finish_graph(index, std::move(graph), params);
+  }
+
+  // A graph built elsewhere (rows x its degree, optimised): entry points, islands joined, the
+  // upper levels.
+  void finish_graph(Index& index, std::vector<uint32_t> graph, const BuildParams& params) {
     const DatasetView& data = index.vectors.view();
     const int threads = resolve_threads(params.threads);
-    const int degree = degrees(data.rows, params).first;
-    index.graph_degree = degree;
+    index.graph_degree = degrees(data.rows, params).first;
+    index.graph = std::move(graph);
     StageTimer timer;
     index.entry_points = choose_entry_points(data, index.metric, entry_point_count(data.rows), threads, params.seed);
     release_free_heap();
     timer.lap("%d entry points", static_cast<int>(index.entry_points.size()));
-    KnnGraph knn = repair_piece_borders(data, index.metric, std::move(merged), threads, params);
-    index.graph = optimize_graph(std::move(knn), degree, threads, params.progress);
-    timer.lap("graph optimisation");
     const Distance distance(index.metric, data);
     int64_t rewired = connect_islands(index.graph, graph_of(index), distance, threads);
     timer.lap("connectivity: %lld islands joined", static_cast<long long>(rewired));
@@ -316,10 +325,13 @@ void cpu_build_flat(Index& index, const BuildParams& params) {
 }
 CpuPieceStages cpu_piece_stages(Metric metric, int64_t rows, const BuildParams& params) {
   const int threads = cpu::resolve_threads(params.threads);
-  return CpuPieceStages{cpu::CpuBackend::degrees(rows, params).second, threads,
-                        cpu::CpuBackend::piece_builder(metric, threads, params)};
+  const auto [degree, k] = cpu::CpuBackend::degrees(rows, params);
+  return CpuPieceStages{k, degree, threads, cpu::CpuBackend::piece_builder(metric, threads, params)};
 }
 void cpu_finish_pieces(Index& index, cpu::KnnGraph merged, const BuildParams& params) {
   static_cast<cpu::CpuBackend&>(cpu_backend()).finish_pieces(index, std::move(merged), params);
+}
+void cpu_finish_graph(Index& index, std::vector<uint32_t> graph, const BuildParams& params) {
+  static_cast<cpu::CpuBackend&>(cpu_backend()).finish_graph(index, std::move(graph), params);
 }
 }  // namespace annforge::detail

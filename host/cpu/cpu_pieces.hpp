@@ -12,6 +12,7 @@ namespace annforge::detail {
 
 struct CpuPieceStages {
   int k = 0;        // kNN list length before pruning
+  int degree = 0;   // the graph's degree
   int threads = 0;  // resolved thread count
   cpu::PieceKnnBuild build_piece;
 };
@@ -24,5 +25,9 @@ CpuPieceStages cpu_piece_stages(Metric metric, int64_t rows, const BuildParams& 
 // ids): entry points, the borders repaired by NN-Descent, the graph optimised, islands joined,
 // the upper levels. `index` holds the vectors and the metric.
 void cpu_finish_pieces(Index& index, cpu::KnnGraph merged, const BuildParams& params);
+
+// The last of it, once the graph is optimised (rows x the build's degree, caller's ids): entry
+// points, islands joined, the upper levels.
+void cpu_finish_graph(Index& index, std::vector<uint32_t> graph, const BuildParams& params);
 
 }  // namespace annforge::detail

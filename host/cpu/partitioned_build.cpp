@@ -158,17 +158,13 @@ void merge_piece_lists(KnnGraph& merged, int64_t first_row, const PieceKnn& list
   });
 }
 
-KnnGraph repair_piece_borders(const DatasetView& data, Metric metric, KnnGraph merged, int threads,
-                              const BuildParams& params) {
-  StageTimer timer;
-  const int64_t rows = merged.rows;
-  const int k = merged.k;
-  // A row whose pieces held fewer than k others (tiny pieces only) gets its list filled from
-  // random rows, which NN-Descent requires and replaces.
-  parallel_for(rows, threads, 4096, [&](int64_t begin, int64_t end, int) {
-    for (int64_t r = begin; r < end; ++r) {
-      uint32_t* ids = &merged.ids[static_cast<size_t>(r) * k];
-      float* distances = &merged.distances[static_cast<size_t>(r) * k];
+void fill_short_lists(KnnGraph& lists, int64_t first_row, int64_t rows, int threads) {
+  const int k = lists.k;
+  parallel_for(lists.rows, threads, 4096, [&](int64_t begin, int64_t end, int) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t r = first_row + i;
+      uint32_t* ids = &lists.ids[static_cast<size_t>(i) * k];
+      float* distances = &lists.distances[static_cast<size_t>(i) * k];
       uint64_t next = static_cast<uint64_t>(r) * 0x9E3779B97F4A7C15ull + 1;
       for (int j = 0; j < k; ++j) {
         if (ids[j] != kInvalidId) continue;
@@ -182,6 +178,14 @@ KnnGraph repair_piece_borders(const DatasetView& data, Metric metric, KnnGraph m
       }
     }
   });
+}
+
+KnnGraph repair_piece_borders(const DatasetView& data, Metric metric, KnnGraph merged, int threads,
+                              const BuildParams& params) {
+  StageTimer timer;
+  const int64_t rows = merged.rows;
+  const int k = merged.k;
+  fill_short_lists(merged, 0, rows, threads);
   // The borders: NN-Descent over all rows, in the caller's order (the input stays where it is).
   NNDescentParams nn;
   nn.k = k;

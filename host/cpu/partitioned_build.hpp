@@ -80,6 +80,10 @@ void merge_piece_lists(KnnGraph& merged, int64_t first_row, const PieceKnn& list
 // An empty list per row for merge_piece_lists: rows x k, every slot unfilled.
 KnnGraph unfilled_lists(int64_t rows, int k, int threads);
 
+// Lists left short (tiny pieces only) filled from random rows, which NN-Descent requires and
+// replaces: rows [first_row, first_row + lists.rows) of `rows`, each row's fill fixed by its id.
+void fill_short_lists(KnnGraph& lists, int64_t first_row, int64_t rows, int threads);
+
 // After the pieces: lists left short (tiny pieces only) filled from random rows, then
 // `params.nn_descent_iterations` (at least one) NN-Descent rounds over all rows repair what the
 // piece borders cut.

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <new>
 #include <string>
+#include <chrono>
 #include <thread>
 
 #include "annforge.hpp"
@@ -72,6 +73,68 @@ MPI_Datatype byte_block(int64_t bytes) {
   MPI_Type_contiguous(static_cast<int>(bytes), MPI_BYTE, &type);
   MPI_Type_commit(&type);
   return type;
+}
+
+std::vector<uint8_t> all_to_all(MPI_Comm comm, std::vector<std::vector<uint8_t>>& to, size_t record_bytes,
+                                uint64_t& sent_bytes, uint64_t& received_bytes) {
+  const int ranks = size_of(comm);
+  const int rank = rank_of(comm);
+  std::vector<int> send_counts(ranks), receive_counts(ranks), send_at(ranks), receive_at(ranks);
+  for (int r = 0; r < ranks; ++r) {
+    const uint64_t records = to[r].size() / record_bytes;
+    if (records > INT_MAX) throw Error(ErrorCode::Unsupported, "MPI: more than 2^31 records for one rank");
+    send_counts[r] = static_cast<int>(records);
+  }
+  MPI_Request request;
+  MPI_Ialltoall(send_counts.data(), 1, MPI_INT, receive_counts.data(), 1, MPI_INT, comm, &request);
+  wait_for(request);
+  int64_t sent = 0, received = 0;
+  for (int r = 0; r < ranks; ++r) {
+    send_at[r] = static_cast<int>(sent);
+    receive_at[r] = static_cast<int>(received);
+    sent += send_counts[r];
+    received += receive_counts[r];
+    if (sent > INT_MAX || received > INT_MAX) throw Error(ErrorCode::Unsupported, "MPI: more than 2^31 records on one rank");
+  }
+  // One contiguous send buffer in rank order, each rank's part freed once copied.
+  std::vector<uint8_t> send(static_cast<size_t>(sent) * record_bytes);
+  for (int r = 0; r < ranks; ++r) {
+    std::copy(to[r].begin(), to[r].end(), send.begin() + static_cast<size_t>(send_at[r]) * record_bytes);
+    std::vector<uint8_t>().swap(to[r]);
+  }
+  std::vector<uint8_t> receive(static_cast<size_t>(received) * record_bytes);
+  MPI_Datatype record = byte_block(static_cast<int64_t>(record_bytes));
+  MPI_Ialltoallv(send.data(), send_counts.data(), send_at.data(), record, receive.data(), receive_counts.data(),
+                 receive_at.data(), record, comm, &request);
+  wait_for(request);
+  MPI_Type_free(&record);
+  sent_bytes += static_cast<uint64_t>(sent - send_counts[rank]) * record_bytes;
+  received_bytes += static_cast<uint64_t>(received - receive_counts[rank]) * record_bytes;
+  return receive;
+}
+
+void all_gather(MPI_Comm comm, const void* mine, int64_t records, size_t record_bytes, void* all,
+                int64_t total_records, uint64_t& sent_bytes, uint64_t& received_bytes) {
+  const int ranks = size_of(comm);
+  if (records > INT_MAX) throw Error(ErrorCode::Unsupported, "MPI: more than 2^31 records on one rank");
+  int count = static_cast<int>(records);
+  std::vector<int> counts(ranks), at(ranks);
+  MPI_Request request;
+  MPI_Iallgather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, comm, &request);
+  wait_for(request);
+  int64_t total = 0;
+  for (int r = 0; r < ranks; ++r) {
+    at[r] = static_cast<int>(total);
+    total += counts[r];
+    if (total > INT_MAX) throw Error(ErrorCode::Unsupported, "MPI: more than 2^31 records in all");
+  }
+  if (total != total_records) throw Error(ErrorCode::Internal, "MPI: the ranks' records do not add up");
+  MPI_Datatype record = byte_block(static_cast<int64_t>(record_bytes));
+  MPI_Iallgatherv(mine, count, record, all, counts.data(), at.data(), record, comm, &request);
+  wait_for(request);
+  MPI_Type_free(&record);
+  sent_bytes += static_cast<uint64_t>(records) * record_bytes * static_cast<uint64_t>(ranks - 1);
+  received_bytes += static_cast<uint64_t>(total - records) * record_bytes;
 }
 
 void inject_fault(MPI_Comm comm) {

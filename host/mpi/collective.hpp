@@ -24,6 +24,17 @@ void wait_for(MPI_Request& request);
 template <typename T>
 uint64_t broadcast(MPI_Comm comm, std::vector<T>& values, int root);
 
+// Fixed-size records to every rank: `to[r]` (whole records of `record_bytes`) goes to rank r,
+// and is freed as it is sent. Returns what every rank sent this one, in rank order; adds the
+// bytes that crossed between ranks to `sent` and `received`.
+std::vector<uint8_t> all_to_all(MPI_Comm comm, std::vector<std::vector<uint8_t>>& to, size_t record_bytes,
+                                uint64_t& sent, uint64_t& received);
+
+// Every rank's `mine` (`records` of `record_bytes`) into `all` on every rank, in rank order;
+// `all` holds `total_records`, the sum over the ranks.
+void all_gather(MPI_Comm comm, const void* mine, int64_t records, size_t record_bytes, void* all,
+                int64_t total_records, uint64_t& sent, uint64_t& received);
+
 // A datatype of `bytes` contiguous bytes (committed; free it with MPI_Type_free).
 MPI_Datatype byte_block(int64_t bytes);
 

@@ -2,14 +2,16 @@
 // (host/cpu/partitioned_build.hpp) with its pieces spread over the ranks.
 //
 //   rank 0: split into pieces  --broadcast-->  every rank: its pieces' kNN lists
-//   --all-to-all, by row range-->  each rank: the lists of its rows merged in piece order
-//   --gather-->  rank 0: borders repaired, graph optimised, levels; the index
+//   --all-to-all, by row range-->  each rank: the lists of its rows merged in piece order,
+//   borders repaired and the graph pruned for its rows (distributed_graph.hpp)
+//   --gather-->  rank 0: entry points, connectivity, levels; the index
 //
 // Each row's lists are merged by the functions and in the order the one-process build uses,
 // so the same pieces give the same lists (and with one thread per rank, the same index file).
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 #include <numeric>
 #include <thread>
@@ -20,6 +22,8 @@
 #include "host/cpu/partitioned_build.hpp"
 #include "host/huge_pages.hpp"
 #include "host/mpi/collective.hpp"
+#include "host/mpi/distributed_graph.hpp"
+#include "host/mpi/row_ranges.hpp"
 #include "index/annforge_mpi.hpp"
 
 namespace annforge {
@@ -30,15 +34,6 @@ double since(Clock::time_point start) { return std::chrono::duration<double>(Clo
 
 // Below this many rows a build is not split (it is exact, brute force, on rank 0).
 constexpr int64_t kSplitMinRows = 3000;
-
-// Row ranges: rank r owns rows [first_row(r), first_row(r + 1)).
-int64_t first_row(int64_t rows, int ranks, int rank) { return rows * rank / ranks; }
-int owner_of(int64_t rows, int ranks, uint32_t row) {
-  int owner = static_cast<int>((static_cast<int64_t>(row) * ranks) / rows);
-  while (owner + 1 < ranks && first_row(rows, ranks, owner + 1) <= row) ++owner;
-  while (owner > 0 && first_row(rows, ranks, owner) > row) --owner;
-  return owner;
-}
 
 // Pieces to ranks: largest first onto the least loaded rank (ties: the lower rank). Every rank
 // computes the same assignment from the same offsets.
@@ -89,48 +84,9 @@ void add_records(Outgoing& out, const RecordLayout& layout, int64_t rows, int ra
       ids[j] = filled ? row_of(knn.ids[i * knn.k + j]) : kInvalidId;
       distances[j] = filled ? knn.distances[i * knn.k + j] : std::numeric_limits<float>::infinity();
     }
-    std::vector<uint8_t>& to = out.to[owner_of(rows, ranks, row)];
+    std::vector<uint8_t>& to = out.to[mpi::owner_of(rows, ranks, row)];
     to.insert(to.end(), record.begin(), record.end());
   }
-}
-
-// Every rank's records to their owners. Returns what this rank received; counts bytes.
-std::vector<uint8_t> exchange(MPI_Comm comm, Outgoing& out, const RecordLayout& layout, RankReport& report) {
-  const int ranks = mpi::size_of(comm);
-  const int rank = mpi::rank_of(comm);
-  std::vector<int> send_counts(ranks), receive_counts(ranks), send_at(ranks), receive_at(ranks);
-  int64_t sent = 0;
-  for (int r = 0; r < ranks; ++r) {
-    const int64_t records = static_cast<int64_t>(out.to[r].size() / layout.bytes());
-    if (records > INT_MAX) throw Error(ErrorCode::Unsupported, "MPI: more than 2^31 lists for one rank");
-    send_counts[r] = static_cast<int>(records);
-  }
-  MPI_Request request;
-  MPI_Ialltoall(send_counts.data(), 1, MPI_INT, receive_counts.data(), 1, MPI_INT, comm, &request);
-  mpi::wait_for(request);
-  int64_t received = 0;
-  for (int r = 0; r < ranks; ++r) {
-    if (sent > INT_MAX || received > INT_MAX) throw Error(ErrorCode::Unsupported, "MPI: more than 2^31 lists on one rank");
-    send_at[r] = static_cast<int>(sent);
-    receive_at[r] = static_cast<int>(received);
-    sent += send_counts[r];
-    received += receive_counts[r];
-  }
-  // One contiguous send buffer in rank order (the per-rank buffers freed as they are copied).
-  std::vector<uint8_t> send(static_cast<size_t>(sent) * layout.bytes());
-  for (int r = 0; r < ranks; ++r) {
-    std::copy(out.to[r].begin(), out.to[r].end(), send.begin() + static_cast<size_t>(send_at[r]) * layout.bytes());
-    std::vector<uint8_t>().swap(out.to[r]);
-  }
-  std::vector<uint8_t> receive(static_cast<size_t>(received) * layout.bytes());
-  MPI_Datatype record = mpi::byte_block(static_cast<int64_t>(layout.bytes()));
-  MPI_Ialltoallv(send.data(), send_counts.data(), send_at.data(), record, receive.data(), receive_counts.data(),
-                 receive_at.data(), record, comm, &request);
-  mpi::wait_for(request);
-  MPI_Type_free(&record);
-  report.bytes_sent += static_cast<uint64_t>(sent - send_counts[rank]) * layout.bytes();
-  report.bytes_received += static_cast<uint64_t>(received - receive_counts[rank]) * layout.bytes();
-  return receive;
 }
 
 // The records of rows [first, first + count) merged per row in piece order.
@@ -174,40 +130,50 @@ cpu::KnnGraph merge_records(const std::vector<uint8_t>& records, const RecordLay
   return lists;
 }
 
-// Every rank's row range of lists to rank 0, in row order.
-cpu::KnnGraph gather_lists(MPI_Comm comm, cpu::KnnGraph mine, int64_t rows, RankReport& report) {
+// Every rank's rows of the graph (degree ids each) to rank 0, in row order.
+std::vector<uint32_t> gather_graph(MPI_Comm comm, const std::vector<uint32_t>& mine, int64_t rows, int degree,
+                                   RankReport& report) {
   const int ranks = mpi::size_of(comm);
   const int rank = mpi::rank_of(comm);
-  const int k = mine.k;
   std::vector<int> counts(ranks), at(ranks);
   for (int r = 0; r < ranks; ++r) {
-    const int64_t n = first_row(rows, ranks, r + 1) - first_row(rows, ranks, r);
-    if (first_row(rows, ranks, r) > INT_MAX) throw Error(ErrorCode::Unsupported, "MPI: more than 2^31 rows");
-    counts[r] = static_cast<int>(n);
-    at[r] = static_cast<int>(first_row(rows, ranks, r));
+    if (mpi::first_row(rows, ranks, r + 1) > INT_MAX) throw Error(ErrorCode::Unsupported, "MPI: more than 2^31 rows");
+    counts[r] = static_cast<int>(mpi::first_row(rows, ranks, r + 1) - mpi::first_row(rows, ranks, r));
+    at[r] = static_cast<int>(mpi::first_row(rows, ranks, r));
   }
-  cpu::KnnGraph all;
-  if (rank == 0) {
-    all.rows = rows;
-    all.k = k;
-    all.ids.resize(static_cast<size_t>(rows) * k);
-    all.distances.resize(static_cast<size_t>(rows) * k);
-  }
-  MPI_Datatype list = mpi::byte_block(static_cast<int64_t>(k) * 4);
+  std::vector<uint32_t> all;
+  if (rank == 0) all.resize(static_cast<size_t>(rows) * degree);
+  MPI_Datatype row = mpi::byte_block(static_cast<int64_t>(degree) * 4);
   MPI_Request request;
-  MPI_Igatherv(mine.ids.data(), counts[rank], list, all.ids.data(), counts.data(), at.data(), list, 0, comm, &request);
+  MPI_Igatherv(mine.data(), counts[rank], row, all.data(), counts.data(), at.data(), row, 0, comm, &request);
   mpi::wait_for(request);
-  MPI_Igatherv(mine.distances.data(), counts[rank], list, all.distances.data(), counts.data(), at.data(), list, 0, comm,
-               &request);
-  mpi::wait_for(request);
-  MPI_Type_free(&list);
-  const uint64_t bytes = static_cast<uint64_t>(mine.rows) * k * 8;
+  MPI_Type_free(&row);
+  const uint64_t bytes = static_cast<uint64_t>(degree) * 4;
   if (rank == 0) {
-    report.bytes_received += static_cast<uint64_t>(rows - mine.rows) * k * 8;
+    report.bytes_received += static_cast<uint64_t>(rows - counts[0]) * bytes;
   } else {
-    report.bytes_sent += bytes;
+    report.bytes_sent += static_cast<uint64_t>(counts[rank]) * bytes;
   }
   return all;
+}
+
+// Runs a stage whose work includes collective calls: a rank that fails inside cannot tell the
+// others, which wait in the next call, so it ends the job (MPI_Abort) with the rank, the stage
+// and the cause on stderr.
+void abort_on_failure(MPI_Comm comm, const char* stage, const std::function<void()>& work) {
+  std::string message;
+  try {
+    work();
+    return;
+  } catch (const std::bad_alloc&) {
+    message = "out of memory";
+  } catch (const std::exception& e) {
+    message = e.what();
+  }
+  std::fprintf(stderr, "annforge: rank %d of %d, %s: %s; ending the job\n", mpi::rank_of(comm), mpi::size_of(comm),
+               stage, message.c_str());
+  std::fflush(stderr);
+  MPI_Abort(comm, 1);
 }
 
 }  // namespace
@@ -231,7 +197,7 @@ Index build_distributed(MPI_Comm comm, const Dataset& data, const BuildParams& p
                   "the distributed build builds its pieces on the CPU backend (device=gpu: not yet distributed)");
     }
     // Each rank checks its own range of rows (NaN, infinity) and the parameters.
-    const int64_t lo = first_row(rows, ranks, rank), hi = first_row(rows, ranks, rank + 1);
+    const int64_t lo = mpi::first_row(rows, ranks, rank), hi = mpi::first_row(rows, ranks, rank + 1);
     DatasetView range = data.view();
     range.data = static_cast<const uint8_t*>(range.data) + lo * range.row_bytes();
     range.rows = std::max<int64_t>(1, hi - lo);
@@ -296,26 +262,45 @@ Index build_distributed(MPI_Comm comm, const Dataset& data, const BuildParams& p
     mine.pieces_seconds = since(at);
 
     at = Clock::now();
-    std::vector<uint8_t> received = exchange(comm, out, layout, mine);
+    std::vector<uint8_t> received = mpi::all_to_all(comm, out.to, layout.bytes(), mine.bytes_sent, mine.bytes_received);
     mine.exchange_seconds = since(at);
     at = Clock::now();
-    const int64_t lo = first_row(rows, ranks, rank), hi = first_row(rows, ranks, rank + 1);
+    const int64_t lo = mpi::first_row(rows, ranks, rank), hi = mpi::first_row(rows, ranks, rank + 1);
     cpu::KnnGraph lists;
     agree_on_failure(comm, "merging the lists of its rows", [&] {
       lists = merge_records(received, layout, lo, hi - lo, piece_threads);
     });
     std::vector<uint8_t>().swap(received);
     mine.merge_seconds = since(at);
+    // The borders repaired and the graph optimised by row range (host/mpi/distributed_graph.hpp).
     at = Clock::now();
-    cpu::KnnGraph merged = gather_lists(comm, std::move(lists), rows, mine);
+    std::vector<uint32_t> graph_rows;
+    abort_on_failure(comm, "repairing borders, optimising the graph", [&] {
+      cpu::fill_short_lists(lists, lo, rows, piece_threads);
+      const cpu::Distance distance(params.metric, data.view());
+      cpu::NNDescentParams nn;
+      nn.k = stages.k;
+      nn.max_iterations = std::max(1, resolved.nn_descent_iterations);
+      nn.termination = resolved.nn_descent_termination;
+      nn.threads = piece_threads;
+      nn.seed = resolved.seed;
+      mpi::repair_borders(comm, distance, lists, lo, nn, mine);
+      mine.repair_seconds = since(at);
+      at = Clock::now();
+      graph_rows = mpi::optimise_rows(comm, std::move(lists), lo, rows, stages.degree, piece_threads, mine);
+      mine.optimise_seconds = since(at);
+    });
+    at = Clock::now();
+    std::vector<uint32_t> graph = gather_graph(comm, graph_rows, rows, stages.degree, mine);
+    std::vector<uint32_t>().swap(graph_rows);
     mine.gather_seconds = since(at);
     at = Clock::now();
-    agree_on_failure(comm, "repairing borders, optimising the graph", [&] {
+    agree_on_failure(comm, "entry points, connectivity, upper levels", [&] {
       if (rank != 0) return;
       index.metric = params.metric;
       index.vectors = data;
       index.backend = "cpu";
-      detail::cpu_finish_pieces(index, std::move(merged), resolved);
+      detail::cpu_finish_graph(index, std::move(graph), resolved);
     });
     mine.finish_seconds = since(at);
   }

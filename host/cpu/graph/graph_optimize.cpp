@@ -179,24 +179,46 @@ class DetourCounter {
 }  // namespace
 
 std::vector<uint32_t> prune_by_detours(const KnnGraph& knn, int degree, int threads) {
+  return prune_rows_by_detours(knn, degree, threads, 0, knn.rows);
+}
+
+std::vector<uint32_t> prune_rows_by_detours(const KnnGraph& knn, int degree, int threads, int64_t first, int64_t count) {
   const int k = knn.k;
   std::vector<uint32_t> pruned;
-  assign_huge(pruned, knn.rows * degree, 0u, resolve_threads(threads));
+  assign_huge(pruned, count * degree, 0u, resolve_threads(threads));
   // One counter per thread, kept across its chunks (its id-indexed table, when needed, has an
   // entry per row: built once per thread, not once per chunk).
   std::vector<std::unique_ptr<DetourCounter>> counters(resolve_threads(threads));
-  parallel_for(knn.rows, threads, 512, [&](int64_t begin, int64_t end, int thread) {
+  parallel_for(count, threads, 512, [&](int64_t begin, int64_t end, int thread) {
     if (!counters[thread]) counters[thread] = std::make_unique<DetourCounter>(k, knn.rows);
     DetourCounter& counter = *counters[thread];
     std::vector<uint16_t> detours(k), kept(degree);
-    for (int64_t v = begin; v < end; ++v) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t v = first + i;
       counter.count(knn, v, detours.data());
       core::select_by_detours(detours.data(), k, degree, kept.data());
       const uint32_t* list = &knn.ids[v * k];
-      for (int e = 0; e < degree; ++e) pruned[v * degree + e] = list[kept[e]];
+      for (int e = 0; e < degree; ++e) pruned[i * degree + e] = list[kept[e]];
     }
   });
   return pruned;
+}
+
+void merge_forward_and_reverse_rows(const uint32_t* pruned, uint32_t* reverse, const int* reverse_count, int64_t rows,
+                                    int degree, int threads) {
+  const MergeEdgesKernel merge = degree <= 64 ? avx512_merge_edges_kernel() : nullptr;
+  parallel_for(rows, threads, 4096, [&](int64_t begin, int64_t end, int) {
+    std::vector<uint32_t> merged(degree);
+    for (int64_t v = begin; v < end; ++v) {
+      if (merge) {
+        merge(&pruned[v * degree], &reverse[v * degree], reverse_count[v], degree, merged.data());
+      } else {
+        core::merge_forward_and_reverse(&pruned[v * degree], &reverse[v * degree], reverse_count[v], degree,
+                                        merged.data());
+      }
+      std::copy(merged.begin(), merged.end(), reverse + v * degree);
+    }
+  });
 }
 
 std::vector<uint32_t> merge_reverse_edges(const std::vector<uint32_t>& pruned, int64_t rows, int degree, int threads) {
@@ -247,19 +269,7 @@ std::vector<uint32_t> merge_reverse_edges(const std::vector<uint32_t>& pruned, i
   std::vector<uint32_t>().swap(columns);
   // Each vector's merge reads only its own lists: in parallel, and into its own reverse list
   // (through a row of scratch), so that no third graph-sized array is needed.
-  const MergeEdgesKernel merge = degree <= 64 ? avx512_merge_edges_kernel() : nullptr;
-  parallel_for(rows, threads, 4096, [&](int64_t begin, int64_t end, int) {
-    std::vector<uint32_t> merged(degree);
-    for (int64_t v = begin; v < end; ++v) {
-      if (merge) {
-        merge(&pruned[v * degree], &reverse[v * degree], reverse_count[v], degree, merged.data());
-      } else {
-        core::merge_forward_and_reverse(&pruned[v * degree], &reverse[v * degree], reverse_count[v], degree,
-                                        merged.data());
-      }
-      std::copy(merged.begin(), merged.end(), reverse.begin() + v * degree);
-    }
-  });
+  merge_forward_and_reverse_rows(pruned.data(), reverse.data(), reverse_count.data(), rows, degree, threads);
   return reverse;
 }
 
