@@ -30,11 +30,12 @@ struct RankReport {
   int64_t piece_rows = 0;        // rows over all of them (each row is in two pieces)
   double read_seconds = 0;       // the caller's (CLI: reading the input), 0 in build_distributed
   double split_seconds = 0;      // rank 0: k-means and the split; all: receiving it
-  double pieces_seconds = 0;     // the kNN lists of this rank's pieces
+  double pieces_seconds = 0;     // the kNN lists of this rank's pieces (its own work)
   double exchange_seconds = 0;   // lists to the ranks owning their rows (all-to-all)
-  double merge_seconds = 0;      // merging the lists received, in piece order
-  double repair_seconds = 0;     // NN-Descent over the borders, by row range
-  double optimise_seconds = 0;   // pruning and reverse edges, by row range
+  double merge_seconds = 0;      // merging the lists received, in piece order (its own work)
+  double wait_seconds = 0;       // waiting for slower ranks after the pieces and the merge
+  double repair_seconds = 0;     // NN-Descent over the borders, by row range (with its exchanges)
+  double optimise_seconds = 0;   // pruning and reverse edges, by row range (with its exchanges)
   double gather_seconds = 0;     // every range's rows of the graph to rank 0
   double finish_seconds = 0;     // rank 0: entry points, connectivity, levels (others: waiting)
   uint64_t bytes_sent = 0;       // to other ranks (the split's broadcast included on rank 0)

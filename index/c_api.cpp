@@ -8,13 +8,9 @@
 
 #include "annforge.hpp"
 #include "annforge_c.h"
+#include "c_api_support.hpp"
 
-// The opaque handle of the header: just the C++ index.
-struct annforge_index {
-  annforge::Index index;
-};
-
-namespace {
+namespace annforge::c_api {
 
 thread_local std::string last_error_message;
 // Set when recording a message itself ran out of memory, so annforge_last_error still says why.
@@ -49,23 +45,6 @@ annforge_status status_of(annforge::ErrorCode code) {
     return static_cast<annforge_status>(value);
   }
   return ANNFORGE_STATUS_INTERNAL;
-}
-
-// Runs `body`, mapping whatever it throws to a status and a message prefixed by `function`.
-template <typename Body>
-annforge_status guarded(const char* function, Body&& body) noexcept {
-  try {
-    body();
-    return ANNFORGE_OK;
-  } catch (const annforge::Error& error) {
-    return fail(status_of(error.code()), function, error.what());
-  } catch (const std::bad_alloc&) {
-    return fail(ANNFORGE_STATUS_INTERNAL, function, "out of memory");
-  } catch (const std::exception& error) {
-    return fail(ANNFORGE_STATUS_INTERNAL, function, error.what());
-  } catch (...) {
-    return fail(ANNFORGE_STATUS_INTERNAL, function, "unknown exception");
-  }
 }
 
 // C enums can hold any int, so each one is range-checked before it becomes a C++ enum.
@@ -166,7 +145,9 @@ const annforge::Index* checked(const annforge_index* handle, const char* functio
   return &handle->index;
 }
 
-}  // namespace
+}  // namespace annforge::c_api
+
+using namespace annforge::c_api;
 
 extern "C" {
 

@@ -106,7 +106,9 @@ int run_build_distributed(const Args& args) {
       o.add("rank", r.rank).add("pieces", r.pieces).add("piece_rows", static_cast<long long>(r.piece_rows));
       o.add("split_seconds", r.split_seconds).add("pieces_seconds", r.pieces_seconds);
       o.add("exchange_seconds", r.exchange_seconds).add("merge_seconds", r.merge_seconds);
-      o.add("gather_seconds", r.gather_seconds).add("finish_seconds", r.finish_seconds);
+      o.add("wait_seconds", r.wait_seconds).add("repair_seconds", r.repair_seconds);
+      o.add("optimise_seconds", r.optimise_seconds).add("gather_seconds", r.gather_seconds);
+      o.add("finish_seconds", r.finish_seconds);
       o.add("bytes_sent", static_cast<long long>(r.bytes_sent)).add("bytes_received", static_cast<long long>(r.bytes_received));
       ranks += (ranks.size() > 1 ? ", " : "") + o.str();
     }

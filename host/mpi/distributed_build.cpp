@@ -245,6 +245,7 @@ Index build_distributed(MPI_Comm comm, const Dataset& data, const BuildParams& p
     out.to.resize(ranks);
     auto at = Clock::now();
     agree_on_failure(comm, "the pieces' kNN lists", [&] {
+      const auto work = Clock::now();
       const std::vector<int> assigned = pieces_of_rank(split_rows, ranks, rank);
       mine.pieces = static_cast<int>(assigned.size());
       int done = 0;
@@ -257,9 +258,10 @@ Index build_distributed(MPI_Comm comm, const Dataset& data, const BuildParams& p
                                  piece_params.progress(Progress{"pieces", ++done, static_cast<int64_t>(assigned.size())});
                                }
                              });
+      mine.pieces_seconds = since(work);  // this rank's own work; the wait for others is in the next
     });
     split_rows = cpu::Pieces{};
-    mine.pieces_seconds = since(at);
+    mine.wait_seconds += since(at) - mine.pieces_seconds;
 
     at = Clock::now();
     std::vector<uint8_t> received = mpi::all_to_all(comm, out.to, layout.bytes(), mine.bytes_sent, mine.bytes_received);
@@ -269,9 +271,10 @@ Index build_distributed(MPI_Comm comm, const Dataset& data, const BuildParams& p
     cpu::KnnGraph lists;
     agree_on_failure(comm, "merging the lists of its rows", [&] {
       lists = merge_records(received, layout, lo, hi - lo, piece_threads);
+      mine.merge_seconds = since(at);
     });
+    mine.wait_seconds += since(at) - mine.merge_seconds;
     std::vector<uint8_t>().swap(received);
-    mine.merge_seconds = since(at);
     // The borders repaired and the graph optimised by row range (host/mpi/distributed_graph.hpp).
     at = Clock::now();
     std::vector<uint32_t> graph_rows;
