@@ -21,7 +21,7 @@ export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy
   echo "== $(date -u +%F) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $data, $pieces pieces"
   for ranks in 1 2 4; do
     echo "-- $ranks rank(s)"
-    launch=()
+    launch=(env ANNFORGE_TRACE=1)  # one process: its stage times (stderr), for the table
     [ "$ranks" -gt 1 ] && launch=(tests/mpi/run_mpi.sh "$(command -v mpiexec)" "$ranks")
     /usr/bin/time -f "time %e s, max rss of the job's largest process %M KB" "${launch[@]}" "$cli" build \
       --data "$data" --out "$out/index.afi" --partitions "$pieces" --json > "$out/ranks-$ranks.json"
