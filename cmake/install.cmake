@@ -64,7 +64,15 @@ install(TARGETS ${_annforge_install_targets} EXPORT annforge-targets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS annforge_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-# Only the two public headers: the others in index/ are the library's own.
+# The distributed build (cmake/mpi.cmake): annforge::annforge_mpi, a static library over
+# annforge_static and MPI, with its two headers.
+if(TARGET annforge_mpi)
+  target_include_directories(annforge_mpi INTERFACE $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  install(TARGETS annforge_mpi EXPORT annforge-targets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  install(FILES ${PROJECT_SOURCE_DIR}/index/annforge_mpi.hpp ${PROJECT_SOURCE_DIR}/index/annforge_c_mpi.h
+          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+endif()
+# Only the public headers: the others in index/ are the library's own.
 install(FILES ${PROJECT_SOURCE_DIR}/index/annforge.hpp ${PROJECT_SOURCE_DIR}/index/annforge_c.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 

@@ -49,8 +49,11 @@ if [ "$ANNFORGE_SHARED" = ON ]; then
   done
 fi
 headers=$(cd "$prefix/$ANNFORGE_INCLUDEDIR" && ls)
-[ "$headers" = "$(printf 'annforge.hpp\nannforge_c.h')" ] ||
-  fail "the install's headers are not just annforge.hpp and annforge_c.h: $(echo $headers)"
+expected=$(printf 'annforge.hpp\nannforge_c.h')
+# With MPI, the distributed build's two headers as well.
+[ "$ANNFORGE_WITH_MPI" = ON ] && expected=$(printf 'annforge.hpp\nannforge_c.h\nannforge_c_mpi.h\nannforge_mpi.hpp')
+[ "$headers" = "$expected" ] ||
+  fail "the install's headers are not just $(echo $expected): $(echo $headers)"
 step "the installed CLI" "$prefix/bin/annforge" gen --n 100 --dim 8 --out "$work/cli.fbin"
 [ -s "$work/cli.fbin" ] || fail "the installed CLI wrote no vectors"
 
@@ -74,6 +77,14 @@ for program in consumer_cpp consumer_c consumer_cpp_static consumer_c_static; do
   step "$program" "$work/build/$program"
   echo "$program -> $(tail -n 1 "$log" | sed "s/^[a-z_]*: //")"
 done
+# The distributed build through the package, on 2 ranks.
+if [ "$ANNFORGE_WITH_MPI" = ON ]; then
+  [ -x "$work/build/consumer_mpi" ] || fail "annforge was built with MPI, but annforge::annforge_mpi gave no consumer_mpi"
+  if [ -n "$ANNFORGE_MPIEXEC" ]; then
+    step "consumer_mpi on 2 ranks" "$ANNFORGE_SOURCE_DIR/tests/mpi/run_mpi.sh" "$ANNFORGE_MPIEXEC" 2 "$work/build/consumer_mpi"
+    echo "consumer_mpi -> $(grep consumer_mpi "$log" | tail -n 1 | sed "s/^[a-z_]*: //")"
+  fi
+fi
 # A project that enables C++ alone.
 step "configuring tests/consumer with C++ alone" \
   "$ANNFORGE_CMAKE" -S "$ANNFORGE_SOURCE_DIR/tests/consumer" -B "$work/build-cxx" "${configure[@]}" \
