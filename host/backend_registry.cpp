@@ -1,5 +1,6 @@
 // Resolves a requested device to a backend, and reports what this build and machine offer.
 #include "host/backend.hpp"
+#include "host/cpu/cpu_pieces.hpp"
 
 #include "host/cpu/all_pairs/pair_tiles.hpp"
 #include "host/cpu/distance/distance.hpp"
@@ -16,6 +17,7 @@ namespace detail {
 
 #if !defined(ANNFORGE_HAVE_CUDA)
 Backend* cuda_backend() { return nullptr; }
+cpu::PieceKnnBuild cuda_piece_builder(Metric, const BuildParams&) { return {}; }
 #endif
 
 Backend& backend_for(Device device) {

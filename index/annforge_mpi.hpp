@@ -27,6 +27,7 @@ namespace annforge {
 struct RankReport {
   int rank = 0;
   int pieces = 0;                // pieces whose kNN lists this rank built
+  int gpu_pieces = 0;            // 1: built on this rank's GPU, 0: on its CPU
   int64_t piece_rows = 0;        // rows over all of them (each row is in two pieces)
   double read_seconds = 0;       // the caller's (CLI: reading the input), 0 in build_distributed
   double split_seconds = 0;      // rank 0: k-means and the split; all: receiving it
@@ -50,7 +51,9 @@ struct DistributedReport {
 
 // The build of build(data, params) spread over the ranks of `comm` (collective: every rank
 // calls it with the same data and parameters). The pieces are params.partitions (0: what the
-// plan chooses under params.memory_limit), at least one per rank. Rank 0 returns the index;
+// plan chooses under params.memory_limit), at least one per rank, each built on the rank's GPU
+// where params.device allows and the rank has one (the GPU of its place on its node; device=gpu
+// without one is an error), else on its CPU; the stages after the pieces run on the CPUs. Rank 0 returns the index;
 // the other ranks an Index without vectors or graph. A failure on any rank (bad input, out of
 // memory, an exception) is thrown on every rank as an Error naming the failing rank and its
 // message; a failure inside a stage that exchanges between ranks (the borders' repair, the

@@ -77,7 +77,6 @@ int run_build_distributed(const Args& args) {
   params.seed = static_cast<uint64_t>(args.integer("seed", 0, INT64_MAX));
   params.memory_limit = memory_limit_of(args);
   params.algorithm = parse_algorithm(args.text("algorithm"));
-  if (params.device == Device::Auto) params.device = Device::Cpu;  // pieces are built on the CPU
   const bool json = args.has("json");
 
   const auto start = std::chrono::steady_clock::now();
@@ -103,7 +102,7 @@ int run_build_distributed(const Args& args) {
     std::string ranks = "[";
     for (const RankReport& r : report.per_rank) {
       JsonObject o;
-      o.add("rank", r.rank).add("pieces", r.pieces).add("piece_rows", static_cast<long long>(r.piece_rows));
+      o.add("rank", r.rank).add("pieces", r.pieces).add("pieces_on", r.gpu_pieces ? "gpu" : "cpu").add("piece_rows", static_cast<long long>(r.piece_rows));
       o.add("split_seconds", r.split_seconds).add("pieces_seconds", r.pieces_seconds);
       o.add("exchange_seconds", r.exchange_seconds).add("merge_seconds", r.merge_seconds);
       o.add("wait_seconds", r.wait_seconds).add("repair_seconds", r.repair_seconds);

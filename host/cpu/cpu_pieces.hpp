@@ -21,6 +21,11 @@ struct CpuPieceStages {
 // piece's kNN lists (cluster all-pairs, or exact on small pieces).
 CpuPieceStages cpu_piece_stages(Metric metric, int64_t rows, const BuildParams& params);
 
+// Each piece's kNN lists built on this process's GPU (host/cuda: the GPU build's lists before
+// pruning, downloaded; one piece at a time on the device), or an empty function where this
+// build has no CUDA backend or the machine no usable GPU.
+cpu::PieceKnnBuild cuda_piece_builder(Metric metric, const BuildParams& params);
+
 // The rest of a partitioned build once every piece's lists are merged (rows x k, caller's
 // ids): entry points, the borders repaired by NN-Descent, the graph optimised, islands joined,
 // the upper levels. `index` holds the vectors and the metric.

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "host/backend.hpp"
+#include "host/cpu/cpu_pieces.hpp"
 #include "host/cpu/search/beam_search.hpp"
 #include "host/cpu/search/upper_width.hpp"
 #include "host/cpu/graph/upper_levels.hpp"
@@ -381,6 +382,15 @@ class CudaBackend final : public detail::Backend {
 }  // namespace annforge::cuda
 
 namespace annforge::detail {
+
+cpu::PieceKnnBuild cuda_piece_builder(Metric metric, const BuildParams& params) {
+  cuda::GpuContext* gpu = cuda::gpu_context();
+  if (!gpu) return {};
+  return [gpu, metric, params](const DatasetView& piece, int k) {
+    std::lock_guard<std::mutex> hold(gpu->lock);
+    return cpu::PieceKnn{cuda::knn_lists_on_gpu(*gpu, piece, metric, k, params), {}};
+  };
+}
 
 Backend* cuda_backend() {
   static std::unique_ptr<cuda::CudaBackend> backend = []() -> std::unique_ptr<cuda::CudaBackend> {

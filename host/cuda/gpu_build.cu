@@ -229,6 +229,82 @@ ForestSettings forest_settings(const BuildParams& params) {
   return s;
 }
 
+namespace {
+
+// The vectors on the device with their norms, and the kNN lists built from them: the first half
+// of a build, and all of a piece's (knn_lists_on_gpu).
+struct DeviceLists {
+  DeviceBuffer<uint8_t> vectors;
+  DeviceBuffer<float> norms;
+  DeviceKnn knn;
+  std::vector<uint32_t> entries;  // one row per region of the forest's first tree (empty: exact)
+};
+
+DeviceLists device_lists(GpuContext& gpu, const DatasetView& view, Metric metric, int k, const BuildParams& params,
+                         const ForestSettings& settings, GpuTimer& timer) {
+  const int64_t n = view.rows;
+  const raft::resources& res = gpu.res;
+  DeviceLists lists;
+  lists.vectors.resize(n * view.row_bytes());
+  upload(gpu, view.data, lists.vectors.data(), lists.vectors.size());
+  const DeviceMatrix data{lists.vectors.data(), n, view.dim, view.type};
+  lists.norms.resize(n);
+  row_norms(res, data, metric, lists.norms.data());
+  timer.lap("upload and norms");
+
+  const bool brute = params.algorithm == BuildAlgorithm::BruteForce ||
+                     (params.algorithm == BuildAlgorithm::Auto && n <= kBruteForceMaxRows);
+  if (brute) {
+    lists.knn = exact_graph(gpu, data, lists.norms.data(), metric, k);
+    timer.lap("exact knn graph");
+    return lists;
+  }
+  lists.knn = forest_graph(gpu, data, lists.norms.data(), metric, k, settings, params.seed, lists.entries, timer);
+  const MetricSpec spec{metric, metric == Metric::Cosine ? lists.norms.data() : nullptr};
+  DeviceKnn next{DeviceBuffer<uint32_t>(n * k), DeviceBuffer<float>(n * k)};
+  DeviceBuffer<unsigned long long> changed(1);
+  for (int round = 0; round < settings.rounds; ++round) {
+    ANNFORGE_CUDA_CHECK(cudaMemsetAsync(changed.data(), 0, sizeof(unsigned long long), gpu.compute.get()));
+    join_neighbors_of_neighbors(res, data, spec, lists.knn.ids.data(), lists.knn.distances.data(), k,
+                                settings.fanout, next.ids.data(), next.distances.data(), changed.data());
+    std::swap(lists.knn, next);
+    if (params.progress) {
+      gpu.synchronize();
+      params.progress(Progress{"knn-graph", round + 1, settings.rounds});
+    }
+  }
+  timer.lap("neighbour-join rounds");
+  return lists;
+}
+
+}  // namespace
+
+cpu::KnnGraph knn_lists_on_gpu(GpuContext& gpu, const DatasetView& view, Metric metric, int k,
+                               const BuildParams& params) {
+  const int64_t n = view.rows;
+  k = static_cast<int>(std::min<int64_t>(k, n - 1));
+  const ForestSettings settings = forest_settings(params);
+  // The pruning's buffers are never allocated here; its degree only enters the check's last term.
+  check_memory(gpu, view, k, std::min(k, params.graph_degree), settings);
+  GpuTimer timer(gpu);
+  BuildParams quiet = params;
+  quiet.progress = nullptr;  // the caller reports pieces, not their join rounds
+  DeviceLists lists = device_lists(gpu, view, metric, k, quiet, settings, timer);
+  lists.vectors.release();
+  lists.norms.release();
+  cpu::KnnGraph out;
+  out.rows = n;
+  out.k = k;
+  reserve_huge(out.ids, static_cast<size_t>(n) * k);
+  reserve_huge(out.distances, static_cast<size_t>(n) * k);
+  out.ids.resize(static_cast<size_t>(n) * k);
+  out.distances.resize(static_cast<size_t>(n) * k);
+  download(gpu, lists.knn.ids.data(), out.ids.data(), out.ids.size() * sizeof(uint32_t));
+  download(gpu, lists.knn.distances.data(), out.distances.data(), out.distances.size() * sizeof(float));
+  timer.lap("a piece's kNN lists downloaded");
+  return out;
+}
+
 int64_t build_on_gpu(GpuContext& gpu, Index& index, const BuildParams& params) {
   const DatasetView& view = index.vectors.view();
   const int64_t n = view.rows;
@@ -245,38 +321,10 @@ int64_t build_on_gpu(GpuContext& gpu, Index& index, const BuildParams& params) {
   const ForestSettings settings = forest_settings(params);
   check_memory(gpu, view, k, degree, settings);
   const raft::resources& res = gpu.res;
-
-  DeviceBuffer<uint8_t> vectors(n * view.row_bytes());
-  upload(gpu, view.data, vectors.data(), vectors.size());
-  const DeviceMatrix data{vectors.data(), n, view.dim, view.type};
-  DeviceBuffer<float> norms(n);
-  row_norms(res, data, index.metric, norms.data());
-  timer.lap("upload and norms");
-
-  const bool brute = params.algorithm == BuildAlgorithm::BruteForce ||
-                     (params.algorithm == BuildAlgorithm::Auto && n <= kBruteForceMaxRows);
-  DeviceKnn knn;
-  std::vector<uint32_t> entries;
-  if (brute) {
-    knn = exact_graph(gpu, data, norms.data(), index.metric, k);
-    timer.lap("exact knn graph");
-  } else {
-    knn = forest_graph(gpu, data, norms.data(), index.metric, k, settings, params.seed, entries, timer);
-    const MetricSpec metric{index.metric, index.metric == Metric::Cosine ? norms.data() : nullptr};
-    DeviceKnn next{DeviceBuffer<uint32_t>(n * k), DeviceBuffer<float>(n * k)};
-    DeviceBuffer<unsigned long long> changed(1);
-    for (int round = 0; round < settings.rounds; ++round) {
-      ANNFORGE_CUDA_CHECK(cudaMemsetAsync(changed.data(), 0, sizeof(unsigned long long), gpu.compute.get()));
-      join_neighbors_of_neighbors(res, data, metric, knn.ids.data(), knn.distances.data(), k, settings.fanout,
-                                  next.ids.data(), next.distances.data(), changed.data());
-      std::swap(knn, next);
-      if (params.progress) {
-        gpu.synchronize();
-        params.progress(Progress{"knn-graph", round + 1, settings.rounds});
-      }
-    }
-    timer.lap("neighbour-join rounds");
-  }
+  DeviceLists lists = device_lists(gpu, view, index.metric, k, params, settings, timer);
+  const DeviceMatrix data{lists.vectors.data(), n, view.dim, view.type};
+  DeviceKnn& knn = lists.knn;
+  std::vector<uint32_t>& entries = lists.entries;
   knn.distances.release();
 
   DeviceBuffer<uint32_t> pruned(n * degree);

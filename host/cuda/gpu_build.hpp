@@ -5,6 +5,7 @@
 #pragma once
 
 #include "annforge.hpp"
+#include "host/cpu/knn_graph.hpp"
 #include "host/cuda/gpu_context.hpp"
 
 namespace annforge::cuda {
@@ -12,6 +13,11 @@ namespace annforge::cuda {
 // Fills index.graph, graph_degree and entry_points; returns how many rows a search from the
 // entry points cannot reach (the caller joins such islands on the host).
 int64_t build_on_gpu(GpuContext& gpu, Index& index, const BuildParams& params);
+
+// The kNN lists of `view` (k per row, nearest first, no self) as build_on_gpu builds them before
+// pruning, downloaded: a piece of a partitioned or distributed build (cpu::PieceKnnBuild).
+cpu::KnnGraph knn_lists_on_gpu(GpuContext& gpu, const DatasetView& view, Metric metric, int k,
+                               const BuildParams& params);
 
 // The knobs of the forest stage, from BuildParams and (for tuning runs) the environment:
 // ANNFORGE_GPU_TREES, ANNFORGE_GPU_LEAF, ANNFORGE_GPU_FANOUT, ANNFORGE_GPU_ROUNDS.

@@ -1,6 +1,7 @@
 // GPU context creation and streamed transfers (gpu_context.hpp).
 #include <cstdio>
 #include "host/cuda/gpu_context.hpp"
+#include "host/gpu_ordinal.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -90,8 +91,9 @@ GpuContext* gpu_context() {
       return nullptr;
     }
     try {
-      ANNFORGE_CUDA_CHECK(cudaSetDevice(0));
-      return std::make_unique<GpuContext>(0);
+      const int ordinal = detail::choose_gpu_ordinal(count);
+      ANNFORGE_CUDA_CHECK(cudaSetDevice(ordinal));
+      return std::make_unique<GpuContext>(ordinal);
     } catch (const Error& e) {
       unavailable_reason() = std::string("the CUDA device could not be initialised: ") + e.what();
       return nullptr;

@@ -16,6 +16,7 @@
 #include <numeric>
 #include <thread>
 
+#include "host/backend.hpp"
 #include "host/cpu/all_pairs/list_merge.hpp"
 #include "host/cpu/cpu_pieces.hpp"
 #include "host/cpu/parallel.hpp"
@@ -192,10 +193,6 @@ Index build_distributed(MPI_Comm comm, const Dataset& data, const BuildParams& p
   int pieces = 1;
   auto start = Clock::now();
   agree_on_failure(comm, "checking the input", [&] {
-    if (params.device == Device::Gpu) {
-      throw Error(ErrorCode::Unsupported,
-                  "the distributed build builds its pieces on the CPU backend (device=gpu: not yet distributed)");
-    }
     // Each rank checks its own range of rows (NaN, infinity) and the parameters.
     const int64_t lo = mpi::first_row(rows, ranks, rank), hi = mpi::first_row(rows, ranks, rank + 1);
     DatasetView range = data.view();
@@ -240,6 +237,21 @@ Index build_distributed(MPI_Comm comm, const Dataset& data, const BuildParams& p
     mine.split_seconds = since(start);
 
     const detail::CpuPieceStages stages = detail::cpu_piece_stages(params.metric, rows, piece_params);
+    // The pieces on this rank's GPU where it has one (device auto or gpu; each rank takes the GPU
+    // of its place on the node: host/gpu_ordinal.hpp), else on its CPU.
+    cpu::PieceKnnBuild build_piece = stages.build_piece;
+    agree_on_failure(comm, "choosing the device", [&] {
+      if (params.device == Device::Cpu) return;
+      cpu::PieceKnnBuild on_gpu = detail::cuda_piece_builder(params.metric, piece_params);
+      if (!on_gpu && params.device == Device::Gpu) {
+        detail::backend_for(Device::Gpu);  // throws NoDevice saying why (no CUDA backend, no usable GPU)
+        throw Error(ErrorCode::NoDevice, "device=gpu: no usable GPU");
+      }
+      if (on_gpu) {
+        build_piece = std::move(on_gpu);
+        mine.gpu_pieces = 1;
+      }
+    });
     const RecordLayout layout{stages.k};
     Outgoing out;
     out.to.resize(ranks);
@@ -249,7 +261,7 @@ Index build_distributed(MPI_Comm comm, const Dataset& data, const BuildParams& p
       const std::vector<int> assigned = pieces_of_rank(split_rows, ranks, rank);
       mine.pieces = static_cast<int>(assigned.size());
       int done = 0;
-      cpu::build_piece_lists(data.view(), stages.k, split_rows, assigned, piece_threads, stages.build_piece,
+      cpu::build_piece_lists(data.view(), stages.k, split_rows, assigned, piece_threads, build_piece,
                              [&](int p, const cpu::PieceKnn& lists, const uint32_t* members) {
                                mine.piece_rows += split_rows.size(p);
                                mpi::inject_fault(comm);

@@ -160,13 +160,32 @@ TEST(DistributedBuild, FailureInPiecesReachesEveryRank) {
   if (rank() == 0) EXPECT_TRUE(graph_invariants(after, 32));
 }
 
-// Asking for the GPU: refused on every rank before any work (pieces are built on the CPU).
-TEST(DistributedBuild, GpuPiecesRefused) {
+// device=gpu where no rank has a GPU: every rank fails before any work, naming rank 0.
+TEST(DistributedBuild, GpuAskedWithoutOne) {
+  if (gpu_available()) GTEST_SKIP() << "a GPU is present: the pieces are built on it";
   const Dataset data = clustered(20000, 16, ElementType::Float32, 55);
   BuildParams params = params_of(Metric::L2, 4, 1);
   params.device = Device::Gpu;
-  EXPECT_TRUE(throws_error([&] { build_distributed(MPI_COMM_WORLD, data, params); }, ErrorCode::Unsupported,
-                           {"rank 0", "CPU backend"}));
+  EXPECT_TRUE(throws_error([&] { build_distributed(MPI_COMM_WORLD, data, params); }, ErrorCode::NoDevice,
+                           {"rank 0", "device=gpu"}));
+}
+
+// device=gpu where the ranks have GPUs: the pieces built there, recall within 0.01 of the CPU's.
+TEST(DistributedBuild, PiecesOnGpus) {
+  if (!gpu_available()) GTEST_SKIP() << "no usable GPU: " << device_unavailable(Device::Gpu);
+  const Dataset data = clustered(60000, 32, ElementType::Float32, 56, 1, 24);
+  const Dataset queries = clustered(300, 32, ElementType::Float32, 56, 2, 24);
+  BuildParams params = params_of(Metric::L2, 2 * ranks(), 2);
+  params.device = Device::Gpu;
+  DistributedReport report;
+  const Index on_gpus = build_distributed(MPI_COMM_WORLD, data, params, &report);
+  params.device = Device::Cpu;
+  const Index on_cpus = build_distributed(MPI_COMM_WORLD, data, params);
+  if (rank() != 0) return;
+  for (const RankReport& r : report.per_rank) EXPECT_EQ(r.gpu_pieces, 1) << "rank " << r.rank;
+  EXPECT_TRUE(graph_invariants(on_gpus, params.graph_degree));
+  const Neighbors truth = exact_knn(data.view(), queries.view(), 10, Metric::L2);
+  EXPECT_GE(recall_at_10(on_gpus, queries, truth, 64), recall_at_10(on_cpus, queries, truth, 64) - 0.01);
 }
 
 }  // namespace
