@@ -72,15 +72,18 @@ BuildPlan plan_pieces(detail::Backend& backend, int64_t rows, int64_t dim, Eleme
   params.partitions = 1;
   BuildPlan plan = backend.plan(rows, dim, type, params);
   plan.partitions = 1;
-  if (limit == 0) {
+  // A backend's own refusal (the GPU's memory) asks for pieces as a host limit does.
+  const bool device_fits = plan.fits;
+  if (limit == 0 && device_fits) {
     plan.partitions_why = "one piece: no memory limit";
     return plan;
   }
-  if (plan.peak_host_bytes <= limit) {
+  if (device_fits && plan.peak_host_bytes <= limit) {
     plan.partitions_why = "one piece: its peak fits the memory limit";
     return plan;
   }
   const uint64_t one_piece = plan.peak_host_bytes;
+  const uint64_t one_piece_device = plan.peak_device_bytes;
   // The fewest pieces (2, 4, ... kMaxPartitions) whose peak fits, at the backend's kNN degree;
   // the kNN lists of all rows are held whole, so where they are what does not fit, then at a
   // shorter list per row (5/4 of the graph degree; pruning has fewer candidates).
@@ -95,19 +98,26 @@ BuildPlan plan_pieces(detail::Backend& backend, int64_t rows, int64_t dim, Eleme
       BuildPlan split = backend.plan(rows, dim, type, params);
       if (split.partitions <= 1) break;  // the backend builds in one piece only
       if (!shortened) plan = split;      // the default degree's last plan is the one a refusal reports
-      if (split.peak_host_bytes > limit) continue;
-      split.partitions_why = std::to_string(pieces) + " pieces" +
-                             (shortened ? " with kNN lists of " + std::to_string(shorter) + " instead of " +
-                                              std::to_string(default_k)
-                                        : std::string()) +
-                             ": the fewest whose peak (" + std::to_string(split.peak_host_bytes >> 20) +
-                             " MiB) fits the memory limit; one piece would take " + std::to_string(one_piece >> 20) +
-                             " MiB";
+      if (!split.fits || (limit != 0 && split.peak_host_bytes > limit)) continue;
+      const std::string lists = shortened ? " with kNN lists of " + std::to_string(shorter) + " instead of " +
+                                                std::to_string(default_k)
+                                          : std::string();
+      split.partitions_why =
+          device_fits ? std::to_string(pieces) + " pieces" + lists + ": the fewest whose peak (" +
+                            std::to_string(split.peak_host_bytes >> 20) + " MiB) fits the memory limit; one piece would take " +
+                            std::to_string(one_piece >> 20) + " MiB"
+                      : std::to_string(pieces) + " pieces" + lists + ": the fewest whose largest piece (" +
+                            std::to_string(split.peak_device_bytes >> 20) + " MiB) fits the device; one piece would take " +
+                            std::to_string(one_piece_device >> 20) + " MiB of its memory";
       return split;
     }
   }
-  plan.partitions_why = "no number of pieces fits: " + std::to_string(plan.partitions) + " pieces still take " +
-                        std::to_string(plan.peak_host_bytes >> 20) + " MiB (the kNN lists of all rows are held whole)";
+  plan.partitions_why = !plan.fits ? "no number of pieces fits the device: " + std::to_string(plan.partitions) +
+                                         " pieces still take " + std::to_string(plan.peak_device_bytes >> 20) +
+                                         " MiB of its memory"
+                                   : "no number of pieces fits: " + std::to_string(plan.partitions) + " pieces still take " +
+                                         std::to_string(plan.peak_host_bytes >> 20) +
+                                         " MiB (the kNN lists of all rows are held whole)";
   return plan;
 }
 
@@ -128,7 +138,10 @@ Index build(const Dataset& data, const BuildParams& params) {
   check_build_params(params);
   detail::Backend& backend = detail::backend_for(params.device);
   BuildParams resolved = params;
-  if (params.memory_limit > 0 || params.partitions > 1) {
+  // The plan decides the pieces where a limit or pieces are asked for, and on the GPU, whose
+  // memory may ask for pieces by itself.
+  const bool on_gpu = &backend != &detail::cpu_backend();
+  if (params.memory_limit > 0 || params.partitions > 1 || (on_gpu && params.partitions == 0)) {
     const BuildPlan plan = plan_build(data.rows(), data.dim(), data.view().type, params, params.memory_limit);
     if (!plan.fits) throw Error(ErrorCode::Unsupported, "build of " + shape(data.view()) + ": " + plan.refusal);
     resolved.partitions = plan.partitions;

@@ -125,4 +125,55 @@ TEST(PartitionedBuild, PlanChoosesPiecesUnderAMemoryLimit) {
   EXPECT_TRUE(throws_error([&] { build(data, bad); }, ErrorCode::InvalidArgument, {"partitions"}));
 }
 
+
+// Pieces on the GPU (their lists from the GPU build before pruning; merge, borders and
+// optimisation on the host): invariants and recall within 0.01 of the GPU's one-piece build.
+TEST(PartitionedBuild, PiecesOnTheGpu) {
+  ANNFORGE_SKIP_WITHOUT(Device::Gpu);
+  const Dataset data = clustered(120000, 32, ElementType::Float32, 44, 1, 24);
+  const Dataset queries = clustered(500, 32, ElementType::Float32, 44, 2, 24);
+  const Neighbors truth = exact_knn(data.view(), queries.view(), 10, Metric::L2);
+  BuildParams params = cpu_build(Metric::L2, 1);
+  params.device = Device::Gpu;
+  const Index one = build(data, params);
+  params.partitions = 4;
+  const Index four = build(data, params);
+  EXPECT_EQ(four.backend, "cuda");
+  ASSERT_TRUE(graph_invariants(four, 32));
+  EXPECT_DOUBLE_EQ(reachable_share(four), 1.0);
+  for (const int beam : {16, 32, 64}) {
+    const double r1 = recall(search(one, queries.view(), 10, search_params(beam, Device::Gpu)), truth, 10);
+    const double r4 = recall(search(four, queries.view(), 10, search_params(beam, Device::Gpu)), truth, 10);
+    EXPECT_GE(r4, r1 - 0.01) << "beam " << beam << ": one piece " << r1 << ", four " << r4;
+  }
+}
+
+// Data past the GPU's memory (capped by ANNFORGE_GPU_MEMORY_LIMIT_MB): the plan splits it into
+// the fewest pieces whose largest fits, and the build goes through in them.
+TEST(PartitionedBuild, GpuMemoryAsksForPieces) {
+  ANNFORGE_SKIP_WITHOUT(Device::Gpu);
+  const Dataset data = clustered(200000, 64, ElementType::Float32, 45, 1, 24);
+  BuildParams params = cpu_build(Metric::L2, 0);
+  params.device = Device::Gpu;
+  const BuildPlan whole = plan_build(data.rows(), data.dim(), data.type(), params, 0);
+  ASSERT_EQ(whole.partitions, 1) << whole.partitions_why;
+  // A cap of 60% of the one-piece plan's device memory.
+  const std::string cap = std::to_string((whole.peak_device_bytes >> 20) * 6 / 10);
+  setenv("ANNFORGE_GPU_MEMORY_LIMIT_MB", cap.c_str(), 1);
+  const BuildPlan split = plan_build(data.rows(), data.dim(), data.type(), params, 0);
+  Index index;
+  try {
+    index = build(data, params);
+  } catch (...) {
+    unsetenv("ANNFORGE_GPU_MEMORY_LIMIT_MB");
+    throw;
+  }
+  unsetenv("ANNFORGE_GPU_MEMORY_LIMIT_MB");
+  EXPECT_TRUE(split.fits) << split.refusal;
+  EXPECT_GT(split.partitions, 1) << split.partitions_why;
+  EXPECT_NE(split.partitions_why.find("fits the device"), std::string::npos) << split.partitions_why;
+  EXPECT_LE(split.peak_device_bytes, (whole.peak_device_bytes >> 20) * 6 / 10 << 20);
+  EXPECT_TRUE(graph_invariants(index, 32));
+}
+
 }  // namespace

@@ -201,7 +201,8 @@ class CpuBackend final : public detail::Backend {
   }
 
   // The graph and its entry points, no levels: the base of an index, and each upper level.
-  void build_flat(Index& index, const BuildParams& params) {
+  // `build_piece`: where a partitioned build's pieces get their kNN lists (default: this CPU).
+  void build_flat(Index& index, const BuildParams& params, const PieceKnnBuild& build_piece = {}) {
     const DatasetView& data = index.vectors.view();
     const int threads = resolve_threads(params.threads);
     const int64_t rows = data.rows;
@@ -228,7 +229,7 @@ class CpuBackend final : public detail::Backend {
       release_free_heap();  // its preferences, gaps and placement order
       timer.lap("%d pieces (largest %lld rows)", pieces, static_cast<long long>(largest_piece(split)));
       KnnGraph knn = partitioned_knn_graph(data, index.metric, k, std::move(split), threads, params,
-                                           piece_builder(index.metric, threads, params));
+                                           build_piece ? build_piece : piece_builder(index.metric, threads, params));
       index.graph = optimize_graph(std::move(knn), degree, threads, params.progress);
       timer.lap("graph optimisation");
     } else {
@@ -322,6 +323,9 @@ Backend& cpu_backend() {
 }
 void cpu_build_flat(Index& index, const BuildParams& params) {
   static_cast<cpu::CpuBackend&>(cpu_backend()).build_flat(index, params);
+}
+void cpu_build_flat_in_pieces(Index& index, const BuildParams& params, const cpu::PieceKnnBuild& build_piece) {
+  static_cast<cpu::CpuBackend&>(cpu_backend()).build_flat(index, params, build_piece);
 }
 CpuPieceStages cpu_piece_stages(Metric metric, int64_t rows, const BuildParams& params) {
   const int threads = cpu::resolve_threads(params.threads);

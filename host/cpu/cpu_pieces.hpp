@@ -21,6 +21,11 @@ struct CpuPieceStages {
 // piece's kNN lists (cluster all-pairs, or exact on small pieces).
 CpuPieceStages cpu_piece_stages(Metric metric, int64_t rows, const BuildParams& params);
 
+// The CPU's flat build (graph, entry points; no levels) with a partitioned build's pieces
+// (params.partitions > 1) built by `build_piece`: the CUDA backend's partitioned build, whose
+// pieces are built on the GPU and whose merge, borders and optimisation run here.
+void cpu_build_flat_in_pieces(Index& index, const BuildParams& params, const cpu::PieceKnnBuild& build_piece);
+
 // Each piece's kNN lists built on this process's GPU (host/cuda: the GPU build's lists before
 // pruning, downloaded; one piece at a time on the device), or an empty function where this
 // build has no CUDA backend or the machine no usable GPU.

@@ -9,6 +9,7 @@
 
 #include "host/backend.hpp"
 #include "host/cpu/cpu_pieces.hpp"
+#include "host/cpu/partitioned_build.hpp"
 #include "host/cpu/search/beam_search.hpp"
 #include "host/cpu/search/upper_width.hpp"
 #include "host/cpu/graph/upper_levels.hpp"
@@ -78,6 +79,12 @@ class CudaBackend final : public detail::Backend {
   }
 
   void build_flat(Index& index, const BuildParams& params) {
+    if (cpu::effective_pieces(index.rows(), params.partitions) > 1) {
+      // Data past the device's memory (or pieces asked for): one piece at a time on the GPU, the
+      // lists merged, the borders repaired and the graph optimised on the host.
+      detail::cpu_build_flat_in_pieces(index, params, detail::cuda_piece_builder(index.metric, params));
+      return;
+    }
     int64_t unreachable = 0;
     {
       std::lock_guard<std::mutex> hold(gpu_.lock);
@@ -91,6 +98,7 @@ class CudaBackend final : public detail::Backend {
   // then joined into one graph there. Time: 1M SIFT (128-d) built in 0.33 s on an H100
   // (2026-11-25), taken as linear in rows and dimensions.
   BuildPlan plan(int64_t rows, int64_t dim, ElementType type, const BuildParams& params) override {
+    if (cpu::effective_pieces(rows, params.partitions) > 1) return pieces_plan(rows, dim, type, params);
     BuildPlan plan;
     const int degree = static_cast<int>(std::min<int64_t>(params.graph_degree, std::max<int64_t>(rows - 1, 0)));
     const int k = std::max(degree, cuda_detail::gpu_intermediate_degree(params, rows, degree));
@@ -125,6 +133,31 @@ class CudaBackend final : public detail::Backend {
       plan.fits = false;
       plan.refusal = "the GPU build needs about " + std::to_string(device.total() >> 20) + " MiB of GPU memory and " +
                      gpu_.name + " has " + std::to_string(free_bytes >> 20) + " MiB free";
+    }
+    return plan;
+  }
+
+  // A partitioned build with its pieces on the GPU: the host's stages as the CPU's partitioned
+  // plan has them (its all-pairs buffers are not needed, so the piece stage is overestimated),
+  // and on the device the largest piece's lists (piece_capacity rows) one at a time.
+  BuildPlan pieces_plan(int64_t rows, int64_t dim, ElementType type, const BuildParams& params) {
+    BuildPlan plan = detail::cpu_backend().plan(rows, dim, type, params);
+    const int64_t piece_rows = cpu::piece_capacity(rows, plan.partitions, cpu::kPieceMemberships);
+    const int k = plan.intermediate_degree;
+    const size_t device =
+        cuda_detail::gpu_build_bytes(piece_rows, dim, element_size(type), k, std::min(k, plan.graph_degree),
+                                     forest_settings(params).leaf_size)
+            .total();
+    for (PlanStage& stage : plan.stages) {
+      if (stage.name.find("kNN lists") != std::string::npos) stage.device_bytes = device;
+    }
+    plan.peak_device_bytes = device;
+    // Its seconds stay the CPU plan's: an upper bound until GPU pieces are measured.
+    const size_t free_bytes = gpu_.free_memory();
+    if (device > free_bytes - free_bytes / 10) {
+      plan.fits = false;
+      plan.refusal = "a piece of " + std::to_string(piece_rows) + " rows needs about " + std::to_string(device >> 20) +
+                     " MiB of GPU memory and " + gpu_.name + " has " + std::to_string(free_bytes >> 20) + " MiB free";
     }
     return plan;
   }
