@@ -29,6 +29,10 @@
 #                        1000000,64,5000 as bench/run_all.sh's clusters-5k; empty: none),
 #                        benchmarked with the GPU's exact ground truth
 #   GPU_CHECK_TEST_FILTER gtest filter of the tests step (default: every test)
+#   GPU_CHECK_SCALE      N,DIM of a generated uint8 set built end to end with --device gpu (issue
+#                        15's 100000000,96: gen, exact top-10 of 1,000 queries on the GPU, plan,
+#                        build in the pieces the GPU's memory asks for, search; default empty:
+#                        not run; ~10 GB of disk at 100M x 96)
 #   GPU_CHECK_PLAN       1 (default): the memory plan's device peak against the one measured
 #                        (ANNFORGE_TRACE's sampled cudaMemGetInfo) on each data set; 0: not run
 #   GPU_CHECK_THREADS    CPU threads of the benchmarks (default all)
@@ -378,6 +382,39 @@ elif IFS=, read -r c_n c_dim c_count <<<"$clusters" && [ -n "$c_count" ]; then
   fi
 else
   record bench-clusters failed "GPU_CHECK_CLUSTERS=$clusters: expected N,DIM,CLUSTERS"
+fi
+
+# ---- 5b. scale: a generated set built end to end on the GPU, in pieces where it must be --------
+scale=${GPU_CHECK_SCALE:-}
+if [ -z "$scale" ]; then
+  record scale skipped "GPU_CHECK_SCALE is empty"
+elif [ "$have_gpu" = no ]; then
+  record scale skipped "no GPU"
+elif IFS=, read -r s_n s_dim <<<"$scale" && [ -n "$s_dim" ]; then
+  s_dir="$work/scale"
+  mkdir -p "$s_dir"
+  # uint8 rows (annforge gen --type uint8), 1,000 queries, exact top-10 on the GPU; the build's
+  # plan splits the rows into pieces where one piece would not fit the GPU.
+  run_step scale 420 "$bench_log" sh -c '
+    "$0" gen --n "$1" --dim "$2" --type uint8 --clusters 1000 --seed 2026 --out "$3/base.u8bin" \
+      --queries 1000 --queries-out "$3/query.u8bin" &&
+    "$0" gt --data "$3/base.u8bin" --queries "$3/query.u8bin" --k 10 --device gpu --out "$3/gt.ivecs" &&
+    "$0" plan --data "$3/base.u8bin" --device gpu &&
+    ANNFORGE_TRACE=1 "$0" build --data "$3/base.u8bin" --device gpu --out "$3/index.afi" --json > "$3/build.json" &&
+    cat "$3/build.json" &&
+    "$0" search --index "$3/index.afi" --queries "$3/query.u8bin" --gt "$3/gt.ivecs" --device gpu --beam 32,64,128' \
+    "$bin/annforge" "$s_n" "$s_dim" "$s_dir"
+  seconds=$(sed -n 's/.*"seconds": *\([0-9.]*\).*/\1/p' "$s_dir/build.json" 2>/dev/null | head -1)
+  pieces=$(sed -n 's/.*"partitions": *\([0-9]*\).*/\1/p' "$s_dir/build.json" 2>/dev/null | head -1)
+  recall=$(grep -o 'beam *64: recall@10 [0-9.]*' "$bench_log" | tail -1)
+  if [ "$step_rc" = 0 ]; then
+    record scale ok "$s_n x $s_dim uint8: build ${seconds:-?} s in ${pieces:-?} piece(s); $recall (bench.log)"
+  else
+    record scale failed "$s_n x $s_dim: $(rc_text "$step_rc") (bench.log)"
+  fi
+  rm -rf "$s_dir"
+else
+  record scale failed "GPU_CHECK_SCALE=$scale: expected N,DIM"
 fi
 
 # ---- 6. the memory plan against the device's measured peak ------------------------------------
