@@ -87,6 +87,10 @@ int run_build_distributed(const Args& args) {
     data = read_data(data_path, args.has("rows") ? args.integer("rows", 1, INT64_MAX) : -1);
   });
   const double read_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // The plan of the same build in one process (build_distributed refuses what it refuses), for
+  // --verbose and --json; its pieces are at least one per rank.
+  const BuildPlan plan = plan_build(data.rows(), data.dim(), data.type(), params, params.memory_limit);
+  if (root && args.has("verbose") && !json) print_plan(stdout, plan);
   ProgressBar bar(root && !json);
   if (root) params.progress = bar.callback();
   DistributedReport report;
@@ -118,7 +122,7 @@ int run_build_distributed(const Args& args) {
     o.add("graph_degree", index.graph_degree).add("backend", index.backend);
     o.add("ranks", report.ranks).add("pieces", report.pieces);
     o.add("read_seconds", read_seconds).add("seconds", build_seconds).add("vectors_per_second", rate);
-    o.add("seconds_with_save", total_seconds).raw("per_rank", ranks);
+    o.add("seconds_with_save", total_seconds).raw("per_rank", ranks).raw("plan", plan_json(plan));
     std::printf("%s\n", o.str().c_str());
   } else {
     std::printf("built %lld x %lld %s vectors (%s, degree %d) on %d ranks (%s, %d pieces) in %.2f s: %.0f vectors/s; "
