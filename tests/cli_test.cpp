@@ -377,6 +377,7 @@ TEST_F(Cli, HelpForEveryCommand) {
       {"info", {"index", "json"}},
       {"export", {"index", "out", "format", "threads", "seed", "json"}},
       {"gen", {"n", "dim", "out", "queries", "queries-out", "clusters", "type", "duplicates", "seed", "json"}},
+      {"convert", {"data", "out", "rows", "json"}},
   };
   for (const auto& [command, flags] : commands) {
     SCOPED_TRACE(command);
@@ -484,6 +485,30 @@ TEST_F(Cli, HelpAndUsage) {
   const Result help = run("help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("annforge search"), std::string::npos);
+}
+
+
+// convert: texmex .bvecs to .u8bin and .npy and back, every value kept (byte for byte where the
+// format is the same), --rows, and a missing input failing with nothing written.
+TEST_F(Cli, Convert) {
+  ok("gen --n 500 --dim 12 --type uint8 --out base.bvecs --seed 5");
+  ok("convert --data base.bvecs --out base.u8bin");
+  ok("convert --data base.u8bin --out copy.npy --rows 300");
+  ok("convert --data base.u8bin --out again.bvecs");
+  EXPECT_EQ(read_bytes(path("again.bvecs")), read_bytes(path("base.bvecs")));
+  const Dataset original = read_vectors(path("base.bvecs"));
+  const Dataset converted = read_vectors(path("base.u8bin"));
+  const Dataset first = read_vectors(path("copy.npy"));
+  ASSERT_EQ(converted.type(), ElementType::UInt8);
+  ASSERT_EQ(converted.rows(), 500);
+  ASSERT_EQ(first.rows(), 300);
+  const auto* a = static_cast<const uint8_t*>(original.view().data);
+  EXPECT_TRUE(std::equal(a, a + 500 * 12, static_cast<const uint8_t*>(converted.view().data)));
+  EXPECT_TRUE(std::equal(a, a + 300 * 12, static_cast<const uint8_t*>(first.view().data)));
+  const Result json = ok("convert --data base.bvecs --out f.u8bin --json");
+  EXPECT_NE(json.out.find("\"rows\": 500"), std::string::npos) << json.out;
+  fails("convert --data missing.bvecs --out x.u8bin", {"missing.bvecs"});
+  fails("convert --data base.bvecs --out x.unknown", {"x.unknown"});
 }
 
 }  // namespace

@@ -7,6 +7,7 @@ const std::vector<Command>& commands() {
       {plan_spec, run_plan},       {build_spec, run_build},   {search_spec, run_search},
       {ground_truth_spec, run_ground_truth},
       {info_spec, run_info},       {export_spec, run_export}, {generate_spec, run_generate},
+      {convert_spec, run_convert},
   };
   return all;
 }

@@ -40,6 +40,8 @@ const CommandSpec& generate_spec();
 int run_generate(const Args& args);
 const CommandSpec& plan_spec();
 int run_plan(const Args& args);
+const CommandSpec& convert_spec();
+int run_convert(const Args& args);
 
 // The build plan (BuildPlan) as the CLI shows it, for `plan` and `build --verbose / --json`.
 void print_plan(std::FILE* out, const BuildPlan& plan);
