@@ -14,7 +14,7 @@ build_dir=${SANITIZE_BUILD_DIR:-build-sanitize}
 if [ ! -f "$build_dir/build.ninja" ]; then
   CC=clang CXX=clang++ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
-    -DANNFORGE_CUDA=OFF -DANNFORGE_MPI=OFF -DANNFORGE_SANITIZE=ON -DANNFORGE_FUZZ=ON -DANNFORGE_BUILD_BENCH=OFF >/dev/null
+    -DANNFORGE_CUDA=OFF -DANNFORGE_SANITIZE=ON -DANNFORGE_FUZZ=ON -DANNFORGE_BUILD_BENCH=OFF >/dev/null
 fi
 cmake --build "$build_dir" -j "${BUILD_JOBS:-$(nproc)}"
 

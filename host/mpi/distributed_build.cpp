@@ -53,6 +53,50 @@ std::vector<int> pieces_of_rank(const cpu::Pieces& pieces, int ranks, int rank) 
   return mine;
 }
 
+// Rank 0's split, as each rank needs it: the pieces' sizes everywhere, members of `assigned`
+// (this rank's pieces) only; the other pieces are left empty. `split` holds every piece's
+// members on rank 0 and the offsets (sizes) on every rank.
+cpu::Pieces send_members(MPI_Comm comm, cpu::Pieces split, const std::vector<int>& assigned, RankReport& report) {
+  const int ranks = mpi::size_of(comm);
+  const int rank = mpi::rank_of(comm);
+  for (int p = 0; p < split.count; ++p) {
+    if (split.size(p) > INT_MAX) throw Error(ErrorCode::Unsupported, "MPI: a piece of more than 2^31 rows");
+  }
+  std::vector<MPI_Request> requests;
+  if (rank == 0) {
+    // Each other rank's pieces, a message per piece (tag: the piece), straight from the members.
+    for (int r = 1; r < ranks; ++r) {
+      for (const int p : pieces_of_rank(split, ranks, r)) {
+        requests.emplace_back();
+        MPI_Isend(&split.members[split.offsets[p]], static_cast<int>(split.size(p)), MPI_UINT32_T, r, p, comm,
+                  &requests.back());
+        report.bytes_sent += static_cast<uint64_t>(split.size(p)) * 4;
+      }
+    }
+  }
+  cpu::Pieces local;
+  local.count = split.count;
+  local.memberships = split.memberships;
+  local.offsets.assign(split.count + 1, 0);
+  std::vector<int64_t> size(split.count, 0);
+  for (const int p : assigned) size[p] = split.size(p);
+  for (int p = 0; p < split.count; ++p) local.offsets[p + 1] = local.offsets[p] + size[p];
+  local.members.resize(local.offsets[split.count]);
+  for (const int p : assigned) {
+    if (rank == 0) {
+      std::copy(split.members.begin() + split.offsets[p], split.members.begin() + split.offsets[p + 1],
+                local.members.begin() + local.offsets[p]);
+    } else {
+      requests.emplace_back();
+      MPI_Irecv(&local.members[local.offsets[p]], static_cast<int>(size[p]), MPI_UINT32_T, 0, p, comm,
+                &requests.back());
+      report.bytes_received += static_cast<uint64_t>(size[p]) * 4;
+    }
+  }
+  for (MPI_Request& request : requests) mpi::wait_for(request);
+  return local;
+}
+
 // One row's list from one piece, as sent to the rank owning the row: piece, row, k ids
 // (caller's), k distances; unfilled slots kInvalidId / infinity.
 struct RecordLayout {
@@ -228,12 +272,15 @@ Index build_distributed(MPI_Comm comm, const Dataset& data, const BuildParams& p
                                             params.seed);
       }
     });
+    // Every rank learns the pieces' sizes (and so which pieces are whose), and receives the
+    // members of its own pieces only: rows x 8 / ranks bytes each instead of rows x 8.
     std::vector<int64_t> header{split_rows.count, split_rows.memberships};
-    const uint64_t moved = mpi::broadcast(comm, header, 0) + mpi::broadcast(comm, split_rows.offsets, 0) +
-                           mpi::broadcast(comm, split_rows.members, 0);
+    const uint64_t moved = mpi::broadcast(comm, header, 0) + mpi::broadcast(comm, split_rows.offsets, 0);
     (rank == 0 ? mine.bytes_sent : mine.bytes_received) += moved;
     split_rows.count = static_cast<int>(header[0]);
     split_rows.memberships = static_cast<int>(header[1]);
+    const std::vector<int> assigned = pieces_of_rank(split_rows, ranks, rank);
+    split_rows = send_members(comm, std::move(split_rows), assigned, mine);
     mine.split_seconds = since(start);
 
     const detail::CpuPieceStages stages = detail::cpu_piece_stages(params.metric, rows, piece_params);
@@ -258,7 +305,6 @@ Index build_distributed(MPI_Comm comm, const Dataset& data, const BuildParams& p
     auto at = Clock::now();
     agree_on_failure(comm, "the pieces' kNN lists", [&] {
       const auto work = Clock::now();
-      const std::vector<int> assigned = pieces_of_rank(split_rows, ranks, rank);
       mine.pieces = static_cast<int>(assigned.size());
       int done = 0;
       cpu::build_piece_lists(data.view(), stages.k, split_rows, assigned, piece_threads, build_piece,
