@@ -52,8 +52,11 @@ bytes_under() { find "$@" -type f -printf '%s\n' | awk '{ s += $1 } END { print 
 # ---- 1. build ----------------------------------------------------------------------------------
 if [ "$build" = 1 ]; then
   say "building $build_dir (ANNFORGE_CUDA=$cuda, shared library, CUDA architectures $archs)"
+  # Without MPI: the lent machine is not known to have Debian's OpenMPI 4 (libmpi.so.40), and a
+  # CLI linked with it would not start there (the distributed build's GPU pieces need both).
   BUILD_DIR=$build_dir ANNFORGE_CUDA=$cuda bash scripts/build.sh \
-    -DCMAKE_CUDA_ARCHITECTURES="$archs" -DBUILD_SHARED_LIBS=ON -DANNFORGE_BUILD_TESTS=ON -DANNFORGE_BUILD_BENCH=ON
+    -DCMAKE_CUDA_ARCHITECTURES="$archs" -DBUILD_SHARED_LIBS=ON -DANNFORGE_BUILD_TESTS=ON -DANNFORGE_BUILD_BENCH=ON \
+    -DANNFORGE_MPI=OFF
 fi
 for f in annforge tests/annforge_tests bench/compare_gpu; do
   [ -x "$build_dir/$f" ] || { echo "gpu-pack.sh: $build_dir/$f is missing; build first (or drop --no-build)" >&2; exit 1; }
