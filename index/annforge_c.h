@@ -109,6 +109,30 @@ void annforge_search_params_default(annforge_search_params* params);
 annforge_status annforge_build(const void* data, int64_t rows, int64_t dim, annforge_dtype dtype,
                                const annforge_build_params* params, annforge_index** out);
 
+/* What a build will take, planned before any work (annforge_plan; the CLI's `annforge plan`). */
+typedef struct annforge_plan_info {
+  char backend[8];              /* "cpu" or "cuda": where the build would run */
+  int graph_degree;
+  int intermediate_degree;      /* the kNN lists' length the plan took (shorter lists in pieces
+                                   where memory asks for them) */
+  int threads;                  /* resolved */
+  int partitions;               /* pieces the kNN stage is built in (1: one) */
+  int fits;                     /* 1: within memory_limit and the device's memory; 0: refused */
+  uint64_t peak_host_bytes;     /* the largest stage's host memory */
+  uint64_t peak_device_bytes;   /* the largest stage's GPU memory (0 on the CPU) */
+  uint64_t index_bytes;         /* the saved index file */
+  double seconds;               /* estimated, from the backend's measured rates */
+  char partitions_why[256];     /* why that many pieces (cut to fit) */
+  char refusal[512];            /* why not, when fits is 0 (cut to fit) */
+} annforge_plan_info;
+
+/* Plans a build of `rows` x `dim` vectors of `dtype` with `params` against `memory_limit` host
+ * bytes (0: params->memory_limit). With params->partitions 0 the plan takes the fewest pieces
+ * that fit. A plan that does not fit is still written (fits 0, refusal set) with status OK;
+ * bad arguments fail with INVALID_ARGUMENT. */
+annforge_status annforge_plan(int64_t rows, int64_t dim, annforge_dtype dtype, const annforge_build_params* params,
+                              uint64_t memory_limit, annforge_plan_info* out);
+
 /* Searches `n_queries` (at least 1) x `dim` query vectors, of the index's dim and dtype, for
  * their k nearest neighbours each. Writes n_queries x k ids and distances, nearest first, into
  * caller-allocated arrays. Where the index has fewer than k vectors, the missing neighbours are reported as id

@@ -1,6 +1,8 @@
 // The plain C API (annforge_c.h) over the C++ API: checks what only C callers can get wrong
 // (NULL pointers, out-of-range enums, negative or overflowing sizes), converts, and turns every
 // exception into an annforge_status plus a thread-local message, so none crosses into C.
+#include <algorithm>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <new>
@@ -187,6 +189,35 @@ annforge_status annforge_build(const void* data, int64_t rows, int64_t dim, annf
     // Borrowed, not copied: the header makes keeping `data` alive the caller's duty.
     handle->index = annforge::build(annforge::Dataset::borrow(view), build_params);
     *out = handle.release();
+  });
+}
+
+annforge_status annforge_plan(int64_t rows, int64_t dim, annforge_dtype dtype, const annforge_build_params* params,
+                              uint64_t memory_limit, annforge_plan_info* out) {
+  return guarded("annforge_plan", [&] {
+    require(out != nullptr, "out is NULL");
+    // plan_build checks the shape (rows and dim at least 1) and the parameters.
+    const annforge::BuildPlan plan =
+        annforge::plan_build(rows, dim, to_element_type(dtype), to_build_params(params), memory_limit);
+    annforge_plan_info info{};
+    auto copy = [](char* to, size_t size, const std::string& from) {
+      const size_t n = std::min(size - 1, from.size());
+      std::memcpy(to, from.data(), n);
+      to[n] = '\0';
+    };
+    copy(info.backend, sizeof info.backend, plan.backend);
+    info.graph_degree = plan.graph_degree;
+    info.intermediate_degree = plan.intermediate_degree;
+    info.threads = plan.threads;
+    info.partitions = plan.partitions;
+    info.fits = plan.fits ? 1 : 0;
+    info.peak_host_bytes = plan.peak_host_bytes;
+    info.peak_device_bytes = plan.peak_device_bytes;
+    info.index_bytes = plan.index_bytes;
+    info.seconds = plan.seconds;
+    copy(info.partitions_why, sizeof info.partitions_why, plan.partitions_why);
+    copy(info.refusal, sizeof info.refusal, plan.refusal);
+    *out = info;
   });
 }
 

@@ -199,6 +199,45 @@ static void check_error_paths(const annforge_index* index, const float* base) {
   annforge_free(NULL); /* documented as a no-op */
 }
 
+/* annforge_plan: the plan of a build before it runs (one piece with no limit, pieces under a
+ * limit the one-piece plan exceeds, a refusal under a limit nothing fits), and its errors. */
+static void check_plan(void) {
+  annforge_build_params params;
+  annforge_build_params_default(&params);
+  params.device = ANNFORGE_DEVICE_CPU;
+  params.threads = 2;
+  annforge_plan_info plan;
+  check_ok(annforge_plan(1000000, 128, ANNFORGE_DTYPE_UINT8, &params, 0, &plan), "annforge_plan");
+  if (strcmp(plan.backend, "cpu") != 0) fail("annforge_plan: backend '%s', expected cpu", plan.backend);
+  if (plan.fits != 1 || plan.partitions != 1) fail("annforge_plan without a limit: fits %d, %d pieces", plan.fits, plan.partitions);
+  if (plan.graph_degree != 32 || plan.intermediate_degree < 32) {
+    fail("annforge_plan: degrees %d / %d", plan.graph_degree, plan.intermediate_degree);
+  }
+  /* 1M x 128 uint8: at least its vectors' worth of index, and a peak of more than that. */
+  if (plan.index_bytes < 128000000ull || plan.peak_host_bytes < 128000000ull || plan.seconds <= 0.0) {
+    fail("annforge_plan: index %llu bytes, peak %llu bytes, %.3f s", (unsigned long long)plan.index_bytes,
+         (unsigned long long)plan.peak_host_bytes, plan.seconds);
+  }
+  if (plan.partitions_why[0] == '\0') fail("annforge_plan: no reason for its pieces");
+  const uint64_t one_piece = plan.peak_host_bytes;
+  check_ok(annforge_plan(1000000, 128, ANNFORGE_DTYPE_UINT8, &params, one_piece - one_piece / 16, &plan),
+           "annforge_plan, limit");
+  if (plan.fits != 1 || plan.partitions < 2 || plan.peak_host_bytes > one_piece - one_piece / 16) {
+    fail("annforge_plan under 15/16 of the one-piece peak: fits %d, %d pieces, peak %llu", plan.fits, plan.partitions,
+         (unsigned long long)plan.peak_host_bytes);
+  }
+  check_ok(annforge_plan(1000000, 128, ANNFORGE_DTYPE_UINT8, &params, 1 << 20, &plan), "annforge_plan, 1 MiB");
+  if (plan.fits != 0 || plan.refusal[0] == '\0') fail("annforge_plan under 1 MiB: fits %d, refusal '%s'", plan.fits, plan.refusal);
+  check_status(annforge_plan(0, 128, ANNFORGE_DTYPE_UINT8, &params, 0, &plan), ANNFORGE_STATUS_INVALID_ARGUMENT,
+               "annforge_plan with 0 rows");
+  check_status(annforge_plan(1000, 128, ANNFORGE_DTYPE_UINT8, &params, 0, NULL), ANNFORGE_STATUS_INVALID_ARGUMENT,
+               "annforge_plan with out NULL");
+  check_status(annforge_plan(1000, 128, ANNFORGE_DTYPE_UINT8, NULL, 0, &plan), ANNFORGE_STATUS_INVALID_ARGUMENT,
+               "annforge_plan with params NULL");
+  check_status(annforge_plan(1000, 128, (annforge_dtype)42, &params, 0, &plan), ANNFORGE_STATUS_INVALID_ARGUMENT,
+               "annforge_plan with an unknown dtype");
+}
+
 int main(void) {
   if (annforge_last_error()[0] != '\0') fail("annforge_last_error() is not empty before any call");
   /* "MAJOR.MINOR.PATCH" */
@@ -276,6 +315,7 @@ int main(void) {
   }
 
   check_error_paths(index, base);
+  check_plan();
 
   /* Extend with the held-back rows: the new rows are linked in and findable. */
   check_ok(annforge_extend(index, base + (size_t)kRows * kDim, kExtraRows, kDim, ANNFORGE_DTYPE_FLOAT32, &build_params),
