@@ -171,18 +171,6 @@ class CpuBackend final : public detail::Backend {
     return {degree, k};
   }
 
-  // A partitioned build whose pieces were built and merged elsewhere (host/mpi): what
-  // build_flat does after the pieces' lists, then the upper levels.
-  void finish_pieces(Index& index, KnnGraph merged, const BuildParams& params) {
-    const int threads = resolve_threads(params.threads);
-    const int degree = degrees(index.rows(), params).first;
-    StageTimer timer;
-    KnnGraph knn = repair_piece_borders(index.vectors.view(), index.metric, std::move(merged), threads, params);
-    std::vector<uint32_t> graph = optimize_graph(std::move(knn), degree, threads, params.progress);
-    timer.lap("graph optimisation");
-    finish_graph(index, std::move(graph), params);
-  }
-
   // A graph built elsewhere (rows x its degree, optimised): entry points, islands joined, the
   // upper levels.
   void finish_graph(Index& index, std::vector<uint32_t> graph, const BuildParams& params) {
@@ -331,9 +319,6 @@ CpuPieceStages cpu_piece_stages(Metric metric, int64_t rows, const BuildParams& 
   const int threads = cpu::resolve_threads(params.threads);
   const auto [degree, k] = cpu::CpuBackend::degrees(rows, params);
   return CpuPieceStages{k, degree, threads, cpu::CpuBackend::piece_builder(metric, threads, params)};
-}
-void cpu_finish_pieces(Index& index, cpu::KnnGraph merged, const BuildParams& params) {
-  static_cast<cpu::CpuBackend&>(cpu_backend()).finish_pieces(index, std::move(merged), params);
 }
 void cpu_finish_graph(Index& index, std::vector<uint32_t> graph, const BuildParams& params) {
   static_cast<cpu::CpuBackend&>(cpu_backend()).finish_graph(index, std::move(graph), params);

@@ -31,13 +31,8 @@ void cpu_build_flat_in_pieces(Index& index, const BuildParams& params, const cpu
 // build has no CUDA backend or the machine no usable GPU.
 cpu::PieceKnnBuild cuda_piece_builder(Metric metric, const BuildParams& params);
 
-// The rest of a partitioned build once every piece's lists are merged (rows x k, caller's
-// ids): entry points, the borders repaired by NN-Descent, the graph optimised, islands joined,
-// the upper levels. `index` holds the vectors and the metric.
-void cpu_finish_pieces(Index& index, cpu::KnnGraph merged, const BuildParams& params);
-
-// The last of it, once the graph is optimised (rows x the build's degree, caller's ids): entry
-// points, islands joined, the upper levels.
+// The end of a build whose graph was optimised elsewhere (host/mpi; rows x the build's degree,
+// caller's ids): entry points, islands joined, the upper levels.
 void cpu_finish_graph(Index& index, std::vector<uint32_t> graph, const BuildParams& params);
 
 }  // namespace annforge::detail

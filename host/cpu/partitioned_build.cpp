@@ -151,9 +151,8 @@ void merge_piece_lists(KnnGraph& merged, int64_t first_row, const PieceKnn& list
         distances[count] = knn.distances[from + j];
       }
       const size_t to = static_cast<size_t>(row_of(static_cast<uint32_t>(i)) - first_row) * k;
-      count = drop_listed(listed, &merged.ids[to], k, ids.data(), distances.data(), count);
-      merge_sorted(&merged.ids[to], &merged.distances[to], ids.data(), distances.data(), count, k,
-                   scratch_ids.data(), scratch_distances.data());
+      merge_unlisted(listed, &merged.ids[to], &merged.distances[to], k, ids.data(), distances.data(), count,
+                     scratch_ids.data(), scratch_distances.data());
     }
   });
 }

@@ -85,4 +85,13 @@ inline int drop_listed(ListIds& listed, const uint32_t* list, int k, uint32_t* i
   return kept;
 }
 
+// Merges `count` candidates sorted by distance into the list of k at (list_ids, list_distances),
+// less the ids the list already holds (the same pair's distance may differ where it was computed
+// apart: another piece, another rank). The candidates are overwritten; the scratch holds k each.
+inline void merge_unlisted(ListIds& listed, uint32_t* list_ids, float* list_distances, int k, uint32_t* ids,
+                           float* distances, int count, uint32_t* scratch_ids, float* scratch_distances) {
+  count = drop_listed(listed, list_ids, k, ids, distances, count);
+  merge_sorted(list_ids, list_distances, ids, distances, count, k, scratch_ids, scratch_distances);
+}
+
 }  // namespace annforge::cpu
