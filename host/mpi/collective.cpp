@@ -2,6 +2,7 @@
 
 #include <climits>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -137,6 +138,33 @@ void all_gather(MPI_Comm comm, const void* mine, int64_t records, size_t record_
   received_bytes += static_cast<uint64_t>(total - records) * record_bytes;
 }
 
+bool run_caught(const std::function<void()>& work, int& code, std::string& message) {
+  try {
+    work();
+    return true;
+  } catch (const Error& e) {
+    code = static_cast<int>(e.code());
+    message = e.what();
+  } catch (const std::bad_alloc&) {
+    code = static_cast<int>(ErrorCode::Internal);
+    message = "out of memory";
+  } catch (const std::exception& e) {
+    code = static_cast<int>(ErrorCode::Internal);
+    message = e.what();
+  }
+  return false;
+}
+
+void abort_on_failure(MPI_Comm comm, const char* stage, const std::function<void()>& work) {
+  int code = 0;
+  std::string message;
+  if (run_caught(work, code, message)) return;
+  std::fprintf(stderr, "annforge: rank %d of %d, %s: %s; ending the job\n", rank_of(comm), size_of(comm), stage,
+               message.c_str());
+  std::fflush(stderr);
+  MPI_Abort(comm, 1);
+}
+
 void inject_fault(MPI_Comm comm) {
   const char* spec = std::getenv("ANNFORGE_MPI_FAULT");
   if (!spec || !*spec) return;
@@ -157,20 +185,9 @@ namespace annforge {
 void agree_on_failure(MPI_Comm comm, const char* stage, const std::function<void()>& work) {
   int code = 0;
   std::string message;
-  try {
-    work();
-  } catch (const Error& e) {
-    code = static_cast<int>(e.code());
-    message = e.what();
-  } catch (const std::bad_alloc&) {
-    code = static_cast<int>(ErrorCode::Internal);
-    message = "out of memory";
-  } catch (const std::exception& e) {
-    code = static_cast<int>(ErrorCode::Internal);
-    message = e.what();
-  }
+  const bool failed = !mpi::run_caught(work, code, message);
   const int rank = mpi::rank_of(comm);
-  int mine = message.empty() && code == 0 ? INT_MAX : rank;
+  int mine = failed ? rank : INT_MAX;
   int first = INT_MAX;
   MPI_Request request;
   MPI_Iallreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm, &request);

@@ -5,6 +5,8 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <vector>
 
 namespace annforge::mpi {
@@ -34,6 +36,15 @@ std::vector<uint8_t> all_to_all(MPI_Comm comm, std::vector<std::vector<uint8_t>>
 // `all` holds `total_records`, the sum over the ranks.
 void all_gather(MPI_Comm comm, const void* mine, int64_t records, size_t record_bytes, void* all,
                 int64_t total_records, uint64_t& sent, uint64_t& received);
+
+// Runs `work`: true where it returned; false where it threw, with the exception as an ErrorCode
+// value and a message ("out of memory" for std::bad_alloc).
+bool run_caught(const std::function<void()>& work, int& code, std::string& message);
+
+// Runs a stage whose work includes collective calls: a rank that fails inside cannot tell the
+// others, which wait in the next call, so it ends the job (MPI_Abort) with the rank, the stage
+// and the cause on stderr. (agree_on_failure, annforge_mpi.hpp, is for rank-local work.)
+void abort_on_failure(MPI_Comm comm, const char* stage, const std::function<void()>& work);
 
 // A datatype of `bytes` contiguous bytes (committed; free it with MPI_Type_free).
 MPI_Datatype byte_block(int64_t bytes);

@@ -11,8 +11,8 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
-#include <cstdio>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <thread>
 
@@ -21,14 +21,16 @@
 #include "host/cpu/cpu_pieces.hpp"
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/partitioned_build.hpp"
-#include "host/huge_pages.hpp"
 #include "host/mpi/collective.hpp"
 #include "host/mpi/distributed_graph.hpp"
+#include "host/mpi/records.hpp"
 #include "host/mpi/row_ranges.hpp"
 #include "index/annforge_mpi.hpp"
 
 namespace annforge {
 namespace {
+
+using mpi::RecordBuckets;
 
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
@@ -37,138 +39,105 @@ double since(Clock::time_point start) { return std::chrono::duration<double>(Clo
 constexpr int64_t kSplitMinRows = 3000;
 
 // Pieces to ranks: largest first onto the least loaded rank (ties: the lower rank). Every rank
-// computes the same assignment from the same offsets.
-std::vector<int> pieces_of_rank(const cpu::Pieces& pieces, int ranks, int rank) {
+// computes the same owners from the same offsets.
+std::vector<int> owner_of_piece(const cpu::Pieces& pieces, int ranks) {
   std::vector<int> order(pieces.count);
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return pieces.size(a) > pieces.size(b); });
   std::vector<int64_t> load(ranks, 0);
-  std::vector<int> mine;
+  std::vector<int> owner(pieces.count, 0);
   for (const int p : order) {
-    const int least = static_cast<int>(std::min_element(load.begin(), load.end()) - load.begin());
-    load[least] += pieces.size(p);
-    if (least == rank) mine.push_back(p);
+    owner[p] = static_cast<int>(std::min_element(load.begin(), load.end()) - load.begin());
+    load[owner[p]] += pieces.size(p);
   }
-  std::sort(mine.begin(), mine.end());
-  return mine;
+  return owner;
 }
 
-// Rank 0's split, as each rank needs it: the pieces' sizes everywhere, members of `assigned`
-// (this rank's pieces) only; the other pieces are left empty. `split` holds every piece's
-// members on rank 0 and the offsets (sizes) on every rank.
-cpu::Pieces send_members(MPI_Comm comm, cpu::Pieces split, const std::vector<int>& assigned, RankReport& report) {
-  const int ranks = mpi::size_of(comm);
+// Rank 0's split, as each rank needs it: the pieces' sizes everywhere, the members of its own
+// pieces (`owner`) only; the other pieces are left empty. `split` holds every piece's members on
+// rank 0 and the offsets (sizes) on every rank.
+cpu::Pieces send_members(MPI_Comm comm, cpu::Pieces split, const std::vector<int>& owner, RankReport& report) {
   const int rank = mpi::rank_of(comm);
   for (int p = 0; p < split.count; ++p) {
     if (split.size(p) > INT_MAX) throw Error(ErrorCode::Unsupported, "MPI: a piece of more than 2^31 rows");
-  }
-  std::vector<MPI_Request> requests;
-  if (rank == 0) {
-    // Each other rank's pieces, a message per piece (tag: the piece), straight from the members.
-    for (int r = 1; r < ranks; ++r) {
-      for (const int p : pieces_of_rank(split, ranks, r)) {
-        requests.emplace_back();
-        MPI_Isend(&split.members[split.offsets[p]], static_cast<int>(split.size(p)), MPI_UINT32_T, r, p, comm,
-                  &requests.back());
-        report.bytes_sent += static_cast<uint64_t>(split.size(p)) * 4;
-      }
-    }
   }
   cpu::Pieces local;
   local.count = split.count;
   local.memberships = split.memberships;
   local.offsets.assign(split.count + 1, 0);
-  std::vector<int64_t> size(split.count, 0);
-  for (const int p : assigned) size[p] = split.size(p);
-  for (int p = 0; p < split.count; ++p) local.offsets[p + 1] = local.offsets[p] + size[p];
+  for (int p = 0; p < split.count; ++p) {
+    local.offsets[p + 1] = local.offsets[p] + (owner[p] == rank ? split.size(p) : 0);
+  }
   local.members.resize(local.offsets[split.count]);
-  for (const int p : assigned) {
-    if (rank == 0) {
+  // A message per piece (tag: the piece), straight from rank 0's members.
+  std::vector<MPI_Request> requests;
+  for (int p = 0; p < split.count; ++p) {
+    const int size = static_cast<int>(split.size(p));
+    if (rank == 0 && owner[p] == 0) {
       std::copy(split.members.begin() + split.offsets[p], split.members.begin() + split.offsets[p + 1],
                 local.members.begin() + local.offsets[p]);
-    } else {
+    } else if (rank == 0) {
       requests.emplace_back();
-      MPI_Irecv(&local.members[local.offsets[p]], static_cast<int>(size[p]), MPI_UINT32_T, 0, p, comm,
-                &requests.back());
-      report.bytes_received += static_cast<uint64_t>(size[p]) * 4;
+      MPI_Isend(&split.members[split.offsets[p]], size, MPI_UINT32_T, owner[p], p, comm, &requests.back());
+      report.bytes_sent += static_cast<uint64_t>(size) * 4;
+    } else if (owner[p] == rank) {
+      requests.emplace_back();
+      MPI_Irecv(&local.members[local.offsets[p]], size, MPI_UINT32_T, 0, p, comm, &requests.back());
+      report.bytes_received += static_cast<uint64_t>(size) * 4;
     }
   }
   for (MPI_Request& request : requests) mpi::wait_for(request);
   return local;
 }
 
-// One row's list from one piece, as sent to the rank owning the row: piece, row, k ids
-// (caller's), k distances; unfilled slots kInvalidId / infinity.
-struct RecordLayout {
-  int k;
-  size_t bytes() const { return 8 + static_cast<size_t>(k) * 8; }
-  static uint32_t piece(const uint8_t* r) { uint32_t v; std::memcpy(&v, r, 4); return v; }
-  static uint32_t row(const uint8_t* r) { uint32_t v; std::memcpy(&v, r + 4, 4); return v; }
-  const uint32_t* ids(const uint8_t* r) const { return reinterpret_cast<const uint32_t*>(r + 8); }
-  const float* distances(const uint8_t* r) const { return reinterpret_cast<const float*>(r + 8 + 4 * k); }
-};
+// One row's list from one piece, as sent to the rank owning the row (host/mpi/records.hpp): row,
+// piece, k ids (caller's), k distances' bits; unfilled slots kInvalidId / infinity.
+int list_record_width(int k) { return 2 + 2 * k; }
 
-struct Outgoing {
-  std::vector<std::vector<uint8_t>> to;  // per destination rank
-};
-
-// A piece's lists as records, appended per owning rank.
-void add_records(Outgoing& out, const RecordLayout& layout, int64_t rows, int ranks, int piece,
-                 const cpu::PieceKnn& lists, const uint32_t* members) {
+// A piece's lists as records, bucketed by the rank owning each row.
+void add_records(RecordBuckets& out, int64_t rows, int ranks, int piece, int k, const cpu::PieceKnn& lists,
+                 const uint32_t* members) {
   const cpu::KnnGraph& knn = lists.knn;
   auto row_of = [&](uint32_t i) { return members[lists.row_of.empty() ? i : lists.row_of[i]]; };
-  std::vector<uint8_t> record(layout.bytes());
+  std::vector<uint32_t> record(list_record_width(k));
   for (int64_t i = 0; i < knn.rows; ++i) {
     const uint32_t row = row_of(static_cast<uint32_t>(i));
-    const uint32_t header[2] = {static_cast<uint32_t>(piece), row};
-    std::memcpy(record.data(), header, 8);
-    auto* ids = reinterpret_cast<uint32_t*>(record.data() + 8);
-    auto* distances = reinterpret_cast<float*>(record.data() + 8 + 4 * layout.k);
-    for (int j = 0; j < layout.k; ++j) {
+    record[0] = row;
+    record[1] = static_cast<uint32_t>(piece);
+    for (int j = 0; j < k; ++j) {
       const bool filled = j < knn.k && knn.ids[i * knn.k + j] != kInvalidId;
-      ids[j] = filled ? row_of(knn.ids[i * knn.k + j]) : kInvalidId;
-      distances[j] = filled ? knn.distances[i * knn.k + j] : std::numeric_limits<float>::infinity();
+      const float distance = filled ? knn.distances[i * knn.k + j] : std::numeric_limits<float>::infinity();
+      record[2 + j] = filled ? row_of(knn.ids[i * knn.k + j]) : kInvalidId;
+      std::memcpy(&record[2 + k + j], &distance, 4);
     }
-    std::vector<uint8_t>& to = out.to[mpi::owner_of(rows, ranks, row)];
-    to.insert(to.end(), record.begin(), record.end());
+    out.add(0, mpi::owner_of(rows, ranks, row), record.data());
   }
 }
 
 // The records of rows [first, first + count) merged per row in piece order.
-cpu::KnnGraph merge_records(const std::vector<uint8_t>& records, const RecordLayout& layout, int64_t first,
-                            int64_t count, int threads) {
-  const int k = layout.k;
+cpu::KnnGraph merge_records(const std::vector<uint8_t>& received, int k, int64_t first, int64_t count, int threads) {
   cpu::KnnGraph lists = cpu::unfilled_lists(count, k, threads);
-  const size_t total = records.size() / layout.bytes();
-  std::vector<int64_t> start(count + 1, 0);
-  for (size_t i = 0; i < total; ++i) ++start[RecordLayout::row(&records[i * layout.bytes()]) - first + 1];
-  std::partial_sum(start.begin(), start.end(), start.begin());
-  std::vector<uint32_t> by_row(total);
-  {
-    std::vector<int64_t> fill(start.begin(), start.end() - 1);
-    for (size_t i = 0; i < total; ++i) by_row[fill[RecordLayout::row(&records[i * layout.bytes()]) - first]++] = static_cast<uint32_t>(i);
-  }
+  mpi::ByTarget by_row = mpi::group_by_target(received, list_record_width(k), first, count);
   cpu::parallel_for(count, threads, 1024, [&](int64_t begin, int64_t end, int) {
     std::vector<uint32_t> ids(k), scratch_ids(k);
     std::vector<float> distances(k), scratch_distances(k);
     cpu::ListIds listed(k);
     for (int64_t r = begin; r < end; ++r) {
-      uint32_t* of_row = &by_row[start[r]];
-      const int64_t n = start[r + 1] - start[r];
-      std::sort(of_row, of_row + n, [&](uint32_t a, uint32_t b) {
-        return RecordLayout::piece(&records[a * layout.bytes()]) < RecordLayout::piece(&records[b * layout.bytes()]);
-      });
+      std::sort(by_row.order.begin() + by_row.start[r], by_row.order.begin() + by_row.start[r + 1],
+                [&](uint32_t a, uint32_t b) {  // by piece
+                  return by_row.records[static_cast<size_t>(a) * by_row.width + 1] <
+                         by_row.records[static_cast<size_t>(b) * by_row.width + 1];
+                });
       uint32_t* list_ids = &lists.ids[static_cast<size_t>(r) * k];
       float* list_distances = &lists.distances[static_cast<size_t>(r) * k];
-      for (int64_t j = 0; j < n; ++j) {
-        const uint8_t* record = &records[static_cast<size_t>(of_row[j]) * layout.bytes()];
+      for (int64_t j = by_row.start[r]; j < by_row.start[r + 1]; ++j) {
+        const uint32_t* record = by_row.record(j);
         int filled = 0;
-        while (filled < k && layout.ids(record)[filled] != kInvalidId) ++filled;
-        std::copy(layout.ids(record), layout.ids(record) + filled, ids.begin());
-        std::copy(layout.distances(record), layout.distances(record) + filled, distances.begin());
-        filled = cpu::drop_listed(listed, list_ids, k, ids.data(), distances.data(), filled);
-        cpu::merge_sorted(list_ids, list_distances, ids.data(), distances.data(), filled, k, scratch_ids.data(),
-                          scratch_distances.data());
+        while (filled < k && record[2 + filled] != kInvalidId) ++filled;
+        std::copy(record + 2, record + 2 + filled, ids.begin());
+        std::memcpy(distances.data(), record + 2 + k, 4 * static_cast<size_t>(filled));
+        cpu::merge_unlisted(listed, list_ids, list_distances, k, ids.data(), distances.data(), filled,
+                            scratch_ids.data(), scratch_distances.data());
       }
     }
   });
@@ -200,25 +169,6 @@ std::vector<uint32_t> gather_graph(MPI_Comm comm, const std::vector<uint32_t>& m
     report.bytes_sent += static_cast<uint64_t>(counts[rank]) * bytes;
   }
   return all;
-}
-
-// Runs a stage whose work includes collective calls: a rank that fails inside cannot tell the
-// others, which wait in the next call, so it ends the job (MPI_Abort) with the rank, the stage
-// and the cause on stderr.
-void abort_on_failure(MPI_Comm comm, const char* stage, const std::function<void()>& work) {
-  std::string message;
-  try {
-    work();
-    return;
-  } catch (const std::bad_alloc&) {
-    message = "out of memory";
-  } catch (const std::exception& e) {
-    message = e.what();
-  }
-  std::fprintf(stderr, "annforge: rank %d of %d, %s: %s; ending the job\n", mpi::rank_of(comm), mpi::size_of(comm),
-               stage, message.c_str());
-  std::fflush(stderr);
-  MPI_Abort(comm, 1);
 }
 
 }  // namespace
@@ -279,8 +229,12 @@ Index build_distributed(MPI_Comm comm, const Dataset& data, const BuildParams& p
     (rank == 0 ? mine.bytes_sent : mine.bytes_received) += moved;
     split_rows.count = static_cast<int>(header[0]);
     split_rows.memberships = static_cast<int>(header[1]);
-    const std::vector<int> assigned = pieces_of_rank(split_rows, ranks, rank);
-    split_rows = send_members(comm, std::move(split_rows), assigned, mine);
+    const std::vector<int> owner = owner_of_piece(split_rows, ranks);
+    std::vector<int> assigned;
+    for (int p = 0; p < split_rows.count; ++p) {
+      if (owner[p] == rank) assigned.push_back(p);
+    }
+    split_rows = send_members(comm, std::move(split_rows), owner, mine);
     mine.split_seconds = since(start);
 
     const detail::CpuPieceStages stages = detail::cpu_piece_stages(params.metric, rows, piece_params);
@@ -299,9 +253,7 @@ Index build_distributed(MPI_Comm comm, const Dataset& data, const BuildParams& p
         mine.gpu_pieces = 1;
       }
     });
-    const RecordLayout layout{stages.k};
-    Outgoing out;
-    out.to.resize(ranks);
+    RecordBuckets out(1, ranks, list_record_width(stages.k));
     auto at = Clock::now();
     agree_on_failure(comm, "the pieces' kNN lists", [&] {
       const auto work = Clock::now();
@@ -311,7 +263,7 @@ Index build_distributed(MPI_Comm comm, const Dataset& data, const BuildParams& p
                              [&](int p, const cpu::PieceKnn& lists, const uint32_t* members) {
                                mine.piece_rows += split_rows.size(p);
                                mpi::inject_fault(comm);
-                               add_records(out, layout, rows, ranks, p, lists, members);
+                               add_records(out, rows, ranks, p, stages.k, lists, members);
                                if (piece_params.progress) {
                                  piece_params.progress(Progress{"pieces", ++done, static_cast<int64_t>(assigned.size())});
                                }
@@ -322,13 +274,14 @@ Index build_distributed(MPI_Comm comm, const Dataset& data, const BuildParams& p
     mine.wait_seconds += since(at) - mine.pieces_seconds;
 
     at = Clock::now();
-    std::vector<uint8_t> received = mpi::all_to_all(comm, out.to, layout.bytes(), mine.bytes_sent, mine.bytes_received);
+    std::vector<std::vector<uint8_t>> to = out.per_rank();
+    std::vector<uint8_t> received = mpi::all_to_all(comm, to, out.record_bytes(), mine.bytes_sent, mine.bytes_received);
     mine.exchange_seconds = since(at);
     at = Clock::now();
     const int64_t lo = mpi::first_row(rows, ranks, rank), hi = mpi::first_row(rows, ranks, rank + 1);
     cpu::KnnGraph lists;
     agree_on_failure(comm, "merging the lists of its rows", [&] {
-      lists = merge_records(received, layout, lo, hi - lo, piece_threads);
+      lists = merge_records(received, stages.k, lo, hi - lo, piece_threads);
       mine.merge_seconds = since(at);
     });
     mine.wait_seconds += since(at) - mine.merge_seconds;
@@ -336,7 +289,7 @@ Index build_distributed(MPI_Comm comm, const Dataset& data, const BuildParams& p
     // The borders repaired and the graph optimised by row range (host/mpi/distributed_graph.hpp).
     at = Clock::now();
     std::vector<uint32_t> graph_rows;
-    abort_on_failure(comm, "repairing borders, optimising the graph", [&] {
+    mpi::abort_on_failure(comm, "repairing borders, optimising the graph", [&] {
       cpu::fill_short_lists(lists, lo, rows, piece_threads);
       const cpu::Distance distance(params.metric, data.view());
       cpu::NNDescentParams nn;

@@ -4,8 +4,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <initializer_list>
-#include <numeric>
 
 #include "host/cpu/graph/graph_optimize.hpp"
 #include "host/cpu/parallel.hpp"
@@ -13,80 +11,29 @@
 #include "host/cpu/repair/candidate_lists.hpp"
 #include "host/huge_pages.hpp"
 #include "host/mpi/collective.hpp"
+#include "host/mpi/records.hpp"
 #include "host/mpi/row_ranges.hpp"
 #include "kernels/shared/neighbor_list.hpp"
 
 namespace annforge::mpi {
 namespace {
 
-// Records of 32-bit fields, the first the target row: a candidate offer (target, id,
-// priority), an update (target, id, distance bits, pivot, sequence) or an in-edge (target,
-// position, source).
-struct Triple {
-  uint32_t target, a, b;
-};
-static_assert(sizeof(Triple) == 12, "Triple is sent as 12 bytes");
+// The records of these stages (host/mpi/records.hpp), by their fields after the target row:
+// a candidate offer (id, priority), an improvement (id, distance bits, pivot, sequence), an
+// in-edge (position, source).
+constexpr int kOfferWidth = 3;
+constexpr int kImprovementWidth = 5;
+constexpr int kEdgeWidth = 3;
 
-// Per thread, per destination rank: the records a parallel pass produces.
-class TripleBuckets {
- public:
-  TripleBuckets(int threads, int ranks, int fields = 3)
-      : ranks_(ranks), fields_(fields), buckets_(static_cast<size_t>(threads) * ranks) {}
-  void add(int thread, int rank, const Triple& t) { add(thread, rank, {t.target, t.a, t.b}); }
-  void add(int thread, int rank, std::initializer_list<uint32_t> fields) {
-    std::vector<uint8_t>& bucket = buckets_[static_cast<size_t>(thread) * ranks_ + rank];
-    const size_t at = bucket.size();
-    bucket.resize(at + 4 * fields_);
-    std::memcpy(&bucket[at], fields.begin(), 4 * fields_);
-  }
-  // Per destination, the threads' triples in thread order.
-  std::vector<std::vector<uint8_t>> per_rank() {
-    std::vector<std::vector<uint8_t>> to(ranks_);
-    const size_t threads = buckets_.size() / ranks_;
-    for (int r = 0; r < ranks_; ++r) {
-      for (size_t t = 0; t < threads; ++t) {
-        std::vector<uint8_t>& bucket = buckets_[t * ranks_ + r];
-        to[r].insert(to[r].end(), bucket.begin(), bucket.end());
-        std::vector<uint8_t>().swap(bucket);
-      }
-    }
-    return to;
-  }
-
- private:
-  int ranks_;
-  int fields_;
-  std::vector<std::vector<uint8_t>> buckets_;
-};
-
-// The records received, grouped by target row (rows [first, first + count)), each group in
-// the order received: records start[i] .. start[i + 1] of `fields` (or of `triples`, for
-// three-field records).
-struct ByTarget {
-  std::vector<int64_t> start;
-  std::vector<Triple> triples;
-  std::vector<uint32_t> fields;
-};
-ByTarget group_by_target(const std::vector<uint8_t>& received, int64_t first, int64_t count, int width = 3) {
-  const size_t total = received.size() / (4 * width);
-  const auto* in = reinterpret_cast<const uint32_t*>(received.data());
-  ByTarget out;
-  out.start.assign(count + 1, 0);
-  for (size_t i = 0; i < total; ++i) ++out.start[in[i * width] - first + 1];
-  std::partial_sum(out.start.begin(), out.start.end(), out.start.begin());
-  std::vector<int64_t> fill(out.start.begin(), out.start.end() - 1);
-  if (width == 3) {
-    out.triples.resize(total);
-    for (size_t i = 0; i < total; ++i) {
-      out.triples[fill[in[i * 3] - first]++] = Triple{in[i * 3], in[i * 3 + 1], in[i * 3 + 2]};
-    }
-  } else {
-    out.fields.resize(total * width);
-    for (size_t i = 0; i < total; ++i) {
-      std::memcpy(&out.fields[fill[in[i * width] - first]++ * width], &in[i * width], 4 * width);
-    }
-  }
-  return out;
+// Sorts a target's records (j in [begin, end) of `grouped`) by two of their fields.
+void sort_by_fields(ByTarget& grouped, int64_t begin, int64_t end, int major, int minor) {
+  const uint32_t* records = grouped.records;
+  const int width = grouped.width;
+  std::sort(grouped.order.begin() + begin, grouped.order.begin() + end, [&](uint32_t x, uint32_t y) {
+    const uint32_t* fx = records + static_cast<size_t>(x) * width;
+    const uint32_t* fy = records + static_cast<size_t>(y) * width;
+    return fx[major] != fy[major] ? fx[major] < fy[major] : fx[minor] < fy[minor];
+  });
 }
 
 float float_of(uint32_t bits) {
@@ -124,7 +71,7 @@ void repair_borders(MPI_Comm comm, const cpu::Distance& distance, cpu::KnnGraph&
 
     // Candidates: each row's nearest `sample` offered to it and it to them (reverse), each pair
     // with one priority; a row keeps the `sample` offers of smallest priority.
-    TripleBuckets offers(threads, ranks);
+    RecordBuckets offers(threads, ranks, kOfferWidth);
     cpu::parallel_for(count, threads, 4096, [&](int64_t begin, int64_t end, int thread) {
       for (int64_t i = begin; i < end; ++i) {
         const uint32_t v = static_cast<uint32_t>(first + i);
@@ -132,21 +79,21 @@ void repair_borders(MPI_Comm comm, const cpu::Distance& distance, cpu::KnnGraph&
           const uint32_t u = lists.ids[i * k + j];
           if (u == kInvalidId) continue;
           const uint32_t priority = cpu::pair_priority(round_seed, v, u);
-          offers.add(thread, rank, Triple{v, u, priority});
-          offers.add(thread, owner_of(rows, ranks, u), Triple{u, v, priority});
+          offers.add(thread, rank, {v, u, priority});
+          offers.add(thread, owner_of(rows, ranks, u), {u, v, priority});
         }
       }
     });
     std::vector<std::vector<uint8_t>> to = offers.per_rank();
-    const ByTarget offered = group_by_target(all_to_all(comm, to, sizeof(Triple), report.bytes_sent,
-                                                        report.bytes_received),
-                                             first, count);
+    const std::vector<uint8_t> offers_in =
+        all_to_all(comm, to, offers.record_bytes(), report.bytes_sent, report.bytes_received);
+    const ByTarget offered = group_by_target(offers_in, kOfferWidth, first, count);
     cpu::CandidateLists candidates;
     candidates.reset(count, sample, threads);
     cpu::parallel_for(count, threads, 4096, [&](int64_t begin, int64_t end, int) {
       for (int64_t i = begin; i < end; ++i) {
         for (int64_t o = offered.start[i]; o < offered.start[i + 1]; ++o) {
-          candidates.offer(i, offered.triples[o].a, offered.triples[o].b);
+          candidates.offer(i, offered.record(o)[1], offered.record(o)[2]);
         }
         candidates.finish(i);
       }
@@ -158,7 +105,7 @@ void repair_borders(MPI_Comm comm, const cpu::Distance& distance, cpu::KnnGraph&
     // in which one process applies them, so each list ends as one process leaves it even where
     // a pair's distance differs in its last bit from the one already listed (cosine).
     std::atomic<int64_t> updates{0};
-    TripleBuckets found_by(threads, ranks, 5);
+    RecordBuckets found_by(threads, ranks, kImprovementWidth);
     cpu::parallel_for(count, threads, 256, [&](int64_t begin, int64_t end, int thread) {
       std::vector<const void*> partner_rows(sample);
       std::vector<float> partner_norms(sample, 1.0f), partner_distances(sample);
@@ -189,25 +136,18 @@ void repair_borders(MPI_Comm comm, const cpu::Distance& distance, cpu::KnnGraph&
         }
       }
     });
-    std::vector<std::vector<uint8_t>> found_to = found_by.per_rank();
-    ByTarget found = group_by_target(all_to_all(comm, found_to, 20, report.bytes_sent, report.bytes_received), first,
-                                     count, 5);
+    to = found_by.per_rank();
+    const std::vector<uint8_t> found_in =
+        all_to_all(comm, to, found_by.record_bytes(), report.bytes_sent, report.bytes_received);
+    ByTarget found = group_by_target(found_in, kImprovementWidth, first, count);
     cpu::parallel_for(count, threads, 4096, [&](int64_t begin, int64_t end, int) {
       int64_t local = 0;
       for (int64_t i = begin; i < end; ++i) {
-        uint32_t* at = &found.fields[found.start[i] * 5];
-        const int64_t n = found.start[i + 1] - found.start[i];
-        std::vector<int64_t> order(n);
-        std::iota(order.begin(), order.end(), 0);
-        std::sort(order.begin(), order.end(), [&](int64_t x, int64_t y) {
-          const uint32_t* fx = at + x * 5;
-          const uint32_t* fy = at + y * 5;
-          return fx[3] != fy[3] ? fx[3] < fy[3] : fx[4] < fy[4];
-        });
+        sort_by_fields(found, found.start[i], found.start[i + 1], 3, 4);  // by pivot, then sequence
         uint32_t* ids = &lists.ids[i * k];
         float* distances = &lists.distances[i * k];
-        for (const int64_t o : order) {
-          const uint32_t* f = at + o * 5;
+        for (int64_t o = found.start[i]; o < found.start[i + 1]; ++o) {
+          const uint32_t* f = found.record(o);
           const float d = float_of(f[2]);
           if (d >= distances[k - 1]) continue;
           local += core::insert_sorted(ids, distances, nullptr, k, f[1], d, 1);
@@ -226,7 +166,6 @@ void repair_borders(MPI_Comm comm, const cpu::Distance& distance, cpu::KnnGraph&
 std::vector<uint32_t> optimise_rows(MPI_Comm comm, cpu::KnnGraph lists, int64_t first, int64_t rows, int degree,
                                     int threads, RankReport& report) {
   const int ranks = size_of(comm);
-  const int rank = rank_of(comm);
   const int64_t count = lists.rows;
   const int k = lists.k;
   threads = cpu::resolve_threads(threads);
@@ -250,33 +189,31 @@ std::vector<uint32_t> optimise_rows(MPI_Comm comm, cpu::KnnGraph lists, int64_t 
 
   // Reverse edges: v -> u at position q goes to u's rank as (u, q, v); u keeps its first
   // `degree` in-edges by (q, v), the order in which one process collects them.
-  TripleBuckets edges(threads, ranks);
+  RecordBuckets edges(threads, ranks, kEdgeWidth);
   cpu::parallel_for(count, threads, 4096, [&](int64_t begin, int64_t end, int thread) {
     for (int64_t i = begin; i < end; ++i) {
       for (int q = 0; q < degree; ++q) {
         const uint32_t u = pruned[i * degree + q];
-        edges.add(thread, owner_of(rows, ranks, u), Triple{u, static_cast<uint32_t>(q), static_cast<uint32_t>(first + i)});
+        edges.add(thread, owner_of(rows, ranks, u), {u, static_cast<uint32_t>(q), static_cast<uint32_t>(first + i)});
       }
     }
   });
   std::vector<std::vector<uint8_t>> to = edges.per_rank();
-  ByTarget in = group_by_target(all_to_all(comm, to, sizeof(Triple), report.bytes_sent, report.bytes_received), first,
-                                count);
-  (void)rank;
+  std::vector<uint8_t> edges_in = all_to_all(comm, to, edges.record_bytes(), report.bytes_sent, report.bytes_received);
+  ByTarget in = group_by_target(edges_in, kEdgeWidth, first, count);
   std::vector<uint32_t> reverse;
   assign_huge(reverse, static_cast<size_t>(count) * degree, 0u, threads);
   std::vector<int> reverse_count(count, 0);
   cpu::parallel_for(count, threads, 4096, [&](int64_t begin, int64_t end, int) {
     for (int64_t i = begin; i < end; ++i) {
-      Triple* from = &in.triples[in.start[i]];
-      Triple* to_end = &in.triples[in.start[i + 1]];
-      std::sort(from, to_end, [](const Triple& x, const Triple& y) { return x.a != y.a ? x.a < y.a : x.b < y.b; });
-      const int n = static_cast<int>(std::min<int64_t>(degree, to_end - from));
-      for (int j = 0; j < n; ++j) reverse[i * degree + j] = from[j].b;
+      sort_by_fields(in, in.start[i], in.start[i + 1], 1, 2);  // by position, then source
+      const int n = static_cast<int>(std::min<int64_t>(degree, in.start[i + 1] - in.start[i]));
+      for (int j = 0; j < n; ++j) reverse[i * degree + j] = in.record(in.start[i] + j)[2];
       reverse_count[i] = n;
     }
   });
   in = ByTarget{};
+  std::vector<uint8_t>().swap(edges_in);
   cpu::merge_forward_and_reverse_rows(pruned.data(), reverse.data(), reverse_count.data(), count, degree, threads);
   return reverse;
 }
