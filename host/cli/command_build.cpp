@@ -7,15 +7,27 @@
 #include "host/cli/commands.hpp"
 #include "host/cli/inputs.hpp"
 #include "host/cli/json.hpp"
-#include "host/cli/mpi_session.hpp"
+#include "host/cli/mpi_runtime.hpp"
 #include "host/cli/progress_bar.hpp"
 
 namespace annforge::cli {
+namespace {
+
 BuildAlgorithm parse_algorithm(const std::string& name) {
   if (name == "auto") return BuildAlgorithm::Auto;
   if (name == "brute_force" || name == "brute-force") return BuildAlgorithm::BruteForce;
   if (name == "nn_descent" || name == "nn-descent") return BuildAlgorithm::NNDescent;
   throw Error(ErrorCode::InvalidArgument, "--algorithm: unknown value '" + name + "' (expected auto, brute_force or nn_descent)");
+}
+
+}  // namespace
+
+BuildParams build_command_params(const Args& args) {
+  BuildParams params = build_params_of(args);
+  params.algorithm = parse_algorithm(args.text("algorithm"));
+  params.seed = static_cast<uint64_t>(args.integer("seed", 0, INT64_MAX));
+  params.memory_limit = memory_limit_of(args);
+  return params;
 }
 
 const CommandSpec& build_spec() {
@@ -45,15 +57,14 @@ const CommandSpec& build_spec() {
 }
 
 int run_build(const Args& args) {
-  // Under mpirun: the same build spread over the ranks (host/cli/mpi_session.hpp).
-  if (MpiSession::active()) return run_build_distributed(args);
+  // Under mpirun: the same build spread over the ranks (host/cli/mpi_runtime.hpp).
+  if (MpiRuntime::active()) return run_build_distributed(args);
   const std::string data_path = args.text("data");
   const std::string out_path = args.text("out");
-  BuildParams params = build_params_of(args);
-  params.algorithm = parse_algorithm(args.text("algorithm"));
-  params.seed = static_cast<uint64_t>(args.integer("seed", 0, INT64_MAX));
+  BuildParams params = build_command_params(args);
   const bool json = args.has("json");
-  const uint64_t memory_limit = memory_limit_of(args);
+  // build() plans the same pieces (and kNN degree) against params.memory_limit as the plan below.
+  const uint64_t memory_limit = params.memory_limit;
   // Resolve the device before reading anything, so device=gpu without a GPU fails at once.
   const std::string backend = resolve_backend(params.device);
 
@@ -72,7 +83,6 @@ int run_build(const Args& args) {
   }
   ProgressBar bar(!json);
   params.progress = bar.callback();
-  params.memory_limit = memory_limit;  // build() plans the same pieces (and kNN degree) against it
   Index index = build(data, params);
   bar.done();
   double build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

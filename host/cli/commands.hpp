@@ -61,7 +61,8 @@ Flag memory_limit_flag();
 // The build flags `plan` shares with `build` (degree, intermediate-degree, device, threads,
 // iterations, partitions), and the limit: --memory-limit, else what the machine has available.
 BuildParams build_params_of(const Args& args);
-BuildAlgorithm parse_algorithm(const std::string& name);  // --algorithm
+// Everything `build` takes from its flags: build_params_of's, --algorithm, --seed, the limit.
+BuildParams build_command_params(const Args& args);
 uint64_t memory_limit_of(const Args& args);
 
 }  // namespace annforge::cli

@@ -7,7 +7,7 @@
 
 #include "annforge.hpp"
 #include "host/cli/commands.hpp"
-#include "host/cli/mpi_session.hpp"
+#include "host/cli/mpi_runtime.hpp"
 
 namespace {
 
@@ -62,7 +62,7 @@ int print_version() {
 // distributed build fails with the same error: rank 0 alone prints it.
 int run_command(const Command& command, const std::string& first, int argc, char** argv) {
   auto print_error = [&](const char* message) {
-    if (annforge::cli::MpiSession::rank() == 0) std::fprintf(stderr, "annforge %s: error: %s\n", first.c_str(), message);
+    if (annforge::cli::MpiRuntime::rank() == 0) std::fprintf(stderr, "annforge %s: error: %s\n", first.c_str(), message);
   };
   try {
     annforge::cli::Args args(command.spec(), argc - 2, argv + 2);
@@ -106,14 +106,14 @@ int main(int argc, char** argv) {
   if (!command) return unknown_command(first);
   // MPI outlives the command: a rank's error is printed before MPI_Finalize, which every rank
   // reaches, so the launcher does not end the job (and rank 0's message) when another rank exits.
-  std::unique_ptr<annforge::cli::MpiSession> mpi;
+  std::unique_ptr<annforge::cli::MpiRuntime> mpi;
   try {
-    mpi = std::make_unique<annforge::cli::MpiSession>(&argc, &argv);
+    mpi = std::make_unique<annforge::cli::MpiRuntime>(&argc, &argv);
   } catch (const annforge::Error& e) {
     std::fprintf(stderr, "annforge %s: error: %s\n", first.c_str(), e.what());
     return 1;
   }
   // Under mpirun only build is distributed; another command runs once, on rank 0.
-  if (annforge::cli::MpiSession::active() && first != "build" && annforge::cli::MpiSession::rank() != 0) return 0;
+  if (annforge::cli::MpiRuntime::active() && first != "build" && annforge::cli::MpiRuntime::rank() != 0) return 0;
   return run_command(*command, first, argc, argv);
 }

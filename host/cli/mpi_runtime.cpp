@@ -1,6 +1,6 @@
-// MpiSession and the distributed `annforge build` (host/cli/mpi_session.hpp). Compiled in every
-// build; without MPI (ANNFORGE_HAVE_MPI unset) the session never activates.
-#include "host/cli/mpi_session.hpp"
+// MpiRuntime and the distributed `annforge build` (host/cli/mpi_runtime.hpp). Compiled in every
+// build; without MPI (ANNFORGE_HAVE_MPI unset) MPI is never initialised.
+#include "host/cli/mpi_runtime.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -34,7 +34,7 @@ int launcher_ranks() {
   return 1;
 }
 
-MpiSession::MpiSession(int* argc, char*** argv) {
+MpiRuntime::MpiRuntime(int* argc, char*** argv) {
   if (launcher_ranks() <= 1) return;
 #ifdef ANNFORGE_HAVE_MPI
   int provided = 0;
@@ -53,16 +53,16 @@ MpiSession::MpiSession(int* argc, char*** argv) {
 #endif
 }
 
-MpiSession::~MpiSession() {
+MpiRuntime::~MpiRuntime() {
 #ifdef ANNFORGE_HAVE_MPI
   if (g_active) MPI_Finalize();
 #endif
   g_active = false;
 }
 
-bool MpiSession::active() { return g_active; }
-int MpiSession::rank() { return g_rank; }
-int MpiSession::size() { return g_size; }
+bool MpiRuntime::active() { return g_active; }
+int MpiRuntime::rank() { return g_rank; }
+int MpiRuntime::size() { return g_size; }
 
 int run_build_distributed(const Args& args) {
 #ifndef ANNFORGE_HAVE_MPI
@@ -73,10 +73,7 @@ int run_build_distributed(const Args& args) {
   const bool root = g_rank == 0;
   const std::string data_path = args.text("data");
   const std::string out_path = args.text("out");
-  BuildParams params = build_params_of(args);
-  params.seed = static_cast<uint64_t>(args.integer("seed", 0, INT64_MAX));
-  params.memory_limit = memory_limit_of(args);
-  params.algorithm = parse_algorithm(args.text("algorithm"));
+  BuildParams params = build_command_params(args);
   const bool json = args.has("json");
 
   const auto start = std::chrono::steady_clock::now();

@@ -12,18 +12,18 @@ int launcher_ranks();
 // MPI for this process's lifetime: initialised when a launcher started more than one rank and
 // annforge was built with MPI, finalised at scope exit. Under a launcher, a build without MPI
 // refuses to run: every rank would build the whole index alone.
-class MpiSession {
+class MpiRuntime {
  public:
-  MpiSession(int* argc, char*** argv);
-  ~MpiSession();
-  MpiSession(const MpiSession&) = delete;
-  MpiSession& operator=(const MpiSession&) = delete;
+  MpiRuntime(int* argc, char*** argv);
+  ~MpiRuntime();
+  MpiRuntime(const MpiRuntime&) = delete;
+  MpiRuntime& operator=(const MpiRuntime&) = delete;
   static bool active();  // more than one rank, MPI initialised
   static int rank();     // 0 outside MPI
   static int size();     // 1 outside MPI
 };
 
-// `annforge build` over the session's ranks: the same flags and output as run_build, with the
+// `annforge build` over MPI_COMM_WORLD's ranks: the same flags and output as run_build, with the
 // ranks' stages and bytes exchanged in --json.
 int run_build_distributed(const Args& args);
 
