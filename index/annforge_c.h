@@ -160,6 +160,12 @@ annforge_status annforge_load(const char* path, annforge_index** out);
  * vectors (search them with the libraries' inner product), 8-bit vectors as float32. */
 annforge_status annforge_export(const annforge_index* index, const char* path, const char* format, uint64_t seed,
                                 int threads);
+/* annforge_export with level 0's links chosen by `links`: "index" (the index graph as it is,
+ * what annforge_export writes) or "diverse" (each row's links chosen again by HNSW's neighbour
+ * heuristic from its two-hop neighbourhood: shorter lists, which hnswlib and FAISS search at
+ * more queries/s for the same recall; a longer export; inner-product indexes keep their links). */
+annforge_status annforge_export_links(const annforge_index* index, const char* path, const char* format,
+                                      const char* links, uint64_t seed, int threads);
 
 /* Accessors. A NULL index gives 0, NULL or "" and records an error for annforge_last_error. */
 int64_t annforge_index_rows(const annforge_index* index);

@@ -252,19 +252,33 @@ annforge_status annforge_save(const annforge_index* index, const char* path) {
   });
 }
 
+namespace {
+
+void export_checked(const annforge_index* index, const char* path, const char* format, const char* links,
+                    uint64_t seed, int threads) {
+  require(index != nullptr, "index is NULL");
+  require(path != nullptr, "path is NULL");
+  require(format != nullptr, "format is NULL");
+  require(links != nullptr, "links is NULL");
+  require(threads >= 0, "threads is negative");
+  annforge::ExportParams params;
+  params.format = annforge::parse_export_format(format);
+  params.links = annforge::parse_export_links(links);
+  params.seed = seed;
+  params.threads = threads;
+  annforge::export_index(index->index, path, params);
+}
+
+}  // namespace
+
 annforge_status annforge_export(const annforge_index* index, const char* path, const char* format, uint64_t seed,
                                 int threads) {
-  return guarded("annforge_export", [&] {
-    require(index != nullptr, "index is NULL");
-    require(path != nullptr, "path is NULL");
-    require(format != nullptr, "format is NULL");
-    require(threads >= 0, "threads is negative");
-    annforge::ExportParams params;
-    params.format = annforge::parse_export_format(format);
-    params.seed = seed;
-    params.threads = threads;
-    annforge::export_index(index->index, path, params);
-  });
+  return guarded("annforge_export", [&] { export_checked(index, path, format, "index", seed, threads); });
+}
+
+annforge_status annforge_export_links(const annforge_index* index, const char* path, const char* format,
+                                      const char* links, uint64_t seed, int threads) {
+  return guarded("annforge_export_links", [&] { export_checked(index, path, format, links, seed, threads); });
 }
 
 annforge_status annforge_load(const char* path, annforge_index** out) {

@@ -25,6 +25,20 @@ ExportFormat parse_export_format(const std::string& name) {
   throw Error(ErrorCode::InvalidArgument, "unknown export format '" + name + "' (expected hnswlib or faiss)");
 }
 
+const char* to_string(ExportLinks links) {
+  switch (links) {
+    case ExportLinks::Diverse: return "diverse";
+    case ExportLinks::Index: return "index";
+  }
+  return "unknown";
+}
+
+ExportLinks parse_export_links(const std::string& name) {
+  if (name == "diverse") return ExportLinks::Diverse;
+  if (name == "index") return ExportLinks::Index;
+  throw Error(ErrorCode::InvalidArgument, "unknown export links '" + name + "' (expected diverse or index)");
+}
+
 namespace detail {
 
 void rows_as_float32(const Index& index, int64_t first, int64_t count, float* out) {
@@ -50,7 +64,8 @@ void export_index(const Index& index, const std::string& path, const ExportParam
                                             std::to_string(index.rows()) + " rows");
   }
   const cpu::HnswHierarchy hierarchy =
-      cpu::build_hnsw_hierarchy(index, params.seed, params.threads, detail::cpu_build_flat);
+      cpu::build_hnsw_hierarchy(index, params.seed, params.threads, detail::cpu_build_flat,
+                                 params.links == ExportLinks::Diverse);
   cpu::StageTimer timer;
   detail::AtomicFileWriter out(path);
   switch (params.format) {

@@ -312,6 +312,19 @@ int main(void) {
                  "annforge_export with an unknown format");
     check_status(annforge_export(index, NULL, "hnswlib", 42, 0), ANNFORGE_STATUS_INVALID_ARGUMENT,
                  "annforge_export with path NULL");
+    /* Diverse links: the same layout and size (the lists are shorter, the slots the same). */
+    check_ok(annforge_export_links(index, export_path, "hnswlib", "diverse", 42, 0), "annforge_export_links");
+    exported = fopen(export_path, "rb");
+    if (exported == NULL) fail("annforge_export_links wrote no %s", export_path);
+    const size_t got_diverse = fread(header, sizeof header[0], 3, exported);
+    fclose(exported);
+    remove(export_path);
+    if (got_diverse != 3 || header[2] != (uint64_t)kRows) fail("the diverse export's header does not count %d rows", kRows);
+    check_status(annforge_export_links(index, export_path, "hnswlib", "thin", 42, 0), ANNFORGE_STATUS_INVALID_ARGUMENT,
+                 "annforge_export_links with unknown links");
+    if (strstr(annforge_last_error(), "thin") == NULL) fail("the error does not name 'thin': %s", annforge_last_error());
+    check_status(annforge_export_links(index, export_path, "hnswlib", NULL, 42, 0), ANNFORGE_STATUS_INVALID_ARGUMENT,
+                 "annforge_export_links with links NULL");
   }
 
   check_error_paths(index, base);

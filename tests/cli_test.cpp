@@ -358,6 +358,23 @@ TEST_F(Cli, Export) {
   EXPECT_EQ(element_bytes, per_element);
   ok("export --index index.afi --format faiss --out index.faiss");
   EXPECT_EQ(slurp(path("index.faiss")).substr(0, 4), "IHNf");
+  // Diverse links: the same layout, shorter level-0 lists (link counts in each element's first
+  // 4 bytes; the header is 96 bytes).
+  const Result diverse = ok("export --index index.afi --links diverse --out diverse.hnsw --json");
+  EXPECT_NE(diverse.out.find("\"links\": \"diverse\""), std::string::npos) << diverse.out;
+  const std::vector<uint8_t> thinned = read_bytes(path("diverse.hnsw"));
+  ASSERT_EQ(thinned.size(), bytes.size());
+  uint64_t full_links = 0, diverse_links = 0;
+  for (uint64_t e = 0; e < count; ++e) {
+    uint32_t links = 0;
+    std::memcpy(&links, bytes.data() + 96 + e * per_element, 4);
+    full_links += links & 0xFFFF;
+    std::memcpy(&links, thinned.data() + 96 + e * per_element, 4);
+    diverse_links += links & 0xFFFF;
+  }
+  EXPECT_GE(full_links, 16u * count);
+  EXPECT_LT(diverse_links, full_links);
+  fails("export --index index.afi --links thin --out x.bin", {"thin", "diverse"});
   fails("export --index index.afi --format nmslib --out x.bin", {"nmslib", "hnswlib"});
   fails("export --index missing.afi --out x.bin", {"missing.afi"});
   fails("export --index index.afi", {"--out"});
@@ -375,7 +392,7 @@ TEST_F(Cli, HelpForEveryCommand) {
       {"search", {"index", "queries", "k", "beam", "gt", "out", "device", "threads", "json"}},
       {"gt", {"data", "queries", "out", "k", "metric", "rows", "device", "threads", "json"}},
       {"info", {"index", "json"}},
-      {"export", {"index", "out", "format", "threads", "seed", "json"}},
+      {"export", {"index", "out", "format", "links", "threads", "seed", "json"}},
       {"gen", {"n", "dim", "out", "queries", "queries-out", "clusters", "type", "duplicates", "seed", "json"}},
       {"convert", {"data", "out", "rows", "json"}},
   };

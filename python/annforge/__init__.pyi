@@ -57,8 +57,10 @@ class Index:
     def save(self, path: str) -> None:
         """Saves the index atomically (a temporary name, then a rename)."""
     def export(self, path: str, format: Literal["hnswlib", "faiss"] = "hnswlib", threads: int = 0,
-               seed: int = 42) -> None:
-        """Writes a file that stock hnswlib (load_index) or FAISS (read_index) loads."""
+               seed: int = 42, links: Literal["index", "diverse"] = "index") -> None:
+        """Writes a file that stock hnswlib (load_index) or FAISS (read_index) loads. links:
+        "index" (level 0 is the index graph as it is) or "diverse" (each row's links chosen again
+        by HNSW's heuristic: more queries/s in those libraries at equal recall, a longer export)."""
 
 def build(vectors: ArrayLike2D, metric: Metric = "l2", graph_degree: int = 32, device: DeviceName = "auto",
           threads: int = 0, progress: ProgressArg = None, *, seed: int = 42, intermediate_degree: int = 0,

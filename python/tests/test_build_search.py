@@ -113,12 +113,13 @@ def test_extend_keeps_old_views_valid(data):
     assert recall(ids, truth) >= 0.9
 
 
-def test_export_hnswlib_loads_in_hnswlib(tmp_path, data):
+@pytest.mark.parametrize("links", ["index", "diverse"])
+def test_export_hnswlib_loads_in_hnswlib(tmp_path, data, links):
     hnswlib = pytest.importorskip("hnswlib")
     base, queries = data
     index = annforge.build(base, graph_degree=16, progress=False)
     path = str(tmp_path / "index.hnsw")
-    index.export(path, format="hnswlib")
+    index.export(path, format="hnswlib", links=links)
     served = hnswlib.Index(space="l2", dim=base.shape[1])
     served.load_index(path)
     served.set_ef(64)

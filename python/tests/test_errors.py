@@ -53,6 +53,8 @@ def test_bad_arguments():
         index.search(base[:5], k=0)
     with pytest.raises(annforge.InvalidArgumentError, match="nmslib"):
         index.export("/tmp/x.bin", format="nmslib")
+    with pytest.raises(annforge.InvalidArgumentError, match="thin"):
+        index.export("/tmp/x.bin", links="thin")
 
 
 def test_files(tmp_path):

@@ -43,9 +43,11 @@ double hnswlib_recall(hnswlib::HierarchicalNSW<float>& hnsw, const std::vector<f
   return recall(found, kK, truth.ids, truth.k, rows, kK);
 }
 
-// Level 0 holds annforge's graph in order, labels are rows, upper lists are members of their
-// level, and the entry point sits on the top level.
-::testing::AssertionResult hnswlib_structure(hnswlib::HierarchicalNSW<float>& hnsw, const Index& index) {
+// Level 0 holds annforge's graph in order (with ExportLinks::Index; with Diverse, links to
+// other rows, no repeats), labels are rows, upper lists are members of their level, and the
+// entry point sits on the top level.
+::testing::AssertionResult hnswlib_structure(hnswlib::HierarchicalNSW<float>& hnsw, const Index& index,
+                                             ExportLinks links = ExportLinks::Index) {
   if (hnsw.cur_element_count != static_cast<size_t>(index.rows())) return ::testing::AssertionFailure() << "rows";
   // M = graph_degree / 2; each list has room for long links: level 0 half the degree more, upper
   // levels M more.
@@ -64,13 +66,14 @@ double hnswlib_recall(hnswlib::HierarchicalNSW<float>& hnsw, const std::vector<f
     const unsigned count = hnsw.getListCount(list);
     const uint32_t* expected = index.neighbors(i);
     // Never full: hnswlib's search prefetches one link past the last (hnswalg.h).
-    if (count < static_cast<unsigned>(index.graph_degree) || count >= hnsw.maxM0_) {
+    const bool exact = links == ExportLinks::Index;
+    if ((exact && count < static_cast<unsigned>(index.graph_degree)) || count == 0 || count >= hnsw.maxM0_) {
       return ::testing::AssertionFailure() << "row " << i << " has " << count << " level-0 links";
     }
     std::set<unsigned> linked;
     for (unsigned j = 0; j < count; ++j) {
       // annforge's graph first, in its order; then long links to other rows, no repeats.
-      if (j < static_cast<unsigned>(index.graph_degree) && list[1 + j] != expected[j]) {
+      if (exact && j < static_cast<unsigned>(index.graph_degree) && list[1 + j] != expected[j]) {
         return ::testing::AssertionFailure() << "row " << i << " link " << j << " differs";
       }
       if (list[1 + j] >= index.rows() || list[1 + j] == i || !linked.insert(list[1 + j]).second) {
@@ -119,6 +122,30 @@ TEST_P(HnswlibExport, LoadsAndSearchesAsAnnforgeDoes) {
   std::printf("[ export   ] hnswlib %s: recall@10 at ef %d %.4f, annforge at beam %d %.4f\n", case_name(c).c_str(),
               kWidth, exported, kWidth, e.annforge_recall);
   EXPECT_GE(exported, e.annforge_recall - 0.01);
+}
+
+// Level 0 chosen again by HNSW's heuristic (ExportLinks::Diverse): shorter lists than the
+// index's, and hnswlib's search finds about what annforge's does at the same width.
+TEST_P(HnswlibExport, DiverseLinksAreShorterAndSearchAsWell) {
+  const ExportCase c = GetParam();
+  const Exported e = exported_case(c);
+  TempDir dir;
+  const std::string path = dir.path() + "/index.hnsw";
+  ExportParams params{ExportFormat::Hnswlib};
+  params.links = ExportLinks::Diverse;
+  export_index(e.index, path, params);
+  const auto space = space_for(c.metric, static_cast<size_t>(e.index.dim()));
+  hnswlib::HierarchicalNSW<float> hnsw(space.get(), path);
+  EXPECT_TRUE(hnswlib_structure(hnsw, e.index, ExportLinks::Diverse));
+  double links = 0;
+  for (int64_t i = 0; i < e.index.rows(); ++i) links += hnsw.getListCount(hnsw.get_linklist0(static_cast<unsigned>(i)));
+  links /= static_cast<double>(e.index.rows());
+  const double exported = hnswlib_recall(hnsw, e.query_floats, e.index.dim(), e.truth, kWidth);
+  std::printf("[ export   ] hnswlib %s, diverse links: %.1f per row, recall@10 at ef %d %.4f, annforge %.4f\n",
+              case_name(c).c_str(), links, kWidth, exported, e.annforge_recall);
+  // By inner product the index's links are kept (annforge.hpp, ExportLinks).
+  if (c.metric != Metric::InnerProduct) EXPECT_LT(links, 0.9 * e.index.graph_degree);
+  EXPECT_GE(exported, e.annforge_recall - 0.02);
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, HnswlibExport, ::testing::ValuesIn(export_cases()),
@@ -206,6 +233,22 @@ void real_data(const std::string& set, int64_t rows) {
     std::printf("[ export   ] hnswlib %s %lld rows (export %.2f s): width %d recall@10 %.4f, annforge %.4f\n",
                 set.c_str(), static_cast<long long>(base.rows()), seconds, width, exported, own);
     EXPECT_GE(exported, own - 0.01) << "width " << width;
+  }
+  // Level 0 chosen again (ExportLinks::Diverse): shorter lists, about the same recall per width.
+  ExportParams diverse;
+  diverse.links = ExportLinks::Diverse;
+  const auto diverse_start = std::chrono::steady_clock::now();
+  export_index(index, dir.path() + "/diverse.hnsw", diverse);
+  const double diverse_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - diverse_start).count();
+  hnswlib::HierarchicalNSW<float> thinned(&space, dir.path() + "/diverse.hnsw");
+  EXPECT_TRUE(hnswlib_structure(thinned, index, ExportLinks::Diverse));
+  for (int width : {32, 64, 128}) {
+    const double own = recall(search(index, queries.view(), kK, search_params(width)), truth, kK);
+    const double exported = hnswlib_recall(thinned, query_floats, base.dim(), truth, width);
+    std::printf("[ export   ] hnswlib %s, diverse links (export %.2f s): width %d recall@10 %.4f, annforge %.4f\n",
+                set.c_str(), diverse_seconds, width, exported, own);
+    EXPECT_GE(exported, own - 0.02) << "width " << width;  // fewer links: cheaper steps, a little less per width
   }
 }
 

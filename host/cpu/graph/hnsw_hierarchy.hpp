@@ -20,8 +20,9 @@ struct HnswHierarchy {
   std::vector<UpperLevel> levels;
   int level_extra = 0;
   uint32_t entry = 0;               // where the descent starts: a member of the highest level
-  // Level 0: rows x base_degree, each row's index graph list in order, then long links, then
-  // kInvalidId (base_degree = graph_degree + graph_degree / 2).
+  // Level 0: rows x base_degree, each row's links (the index graph's list in order, or the
+  // diverse links, nearest first), then long links, then kInvalidId (base_degree =
+  // graph_degree + graph_degree / 2).
   int base_degree = 0;
   std::vector<uint32_t> base_graph;
   int max_level() const { return static_cast<int>(levels.size()); }
@@ -34,6 +35,9 @@ struct HnswHierarchy {
 // points); the levels above it draw their members from level 1 by the same rule (seeded by
 // `seed`), and the vector nearest the centroid (the index's first entry point) is lifted to the
 // top as the descent's start. `threads` as in BuildParams.
-HnswHierarchy build_hnsw_hierarchy(const Index& index, uint64_t seed, int threads, const FlatBuild& build_flat);
+// With `diverse_links`, level 0 holds each row's links chosen by HNSW's heuristic from its
+// two-hop neighbourhood (diverse_links.hpp) instead of the index's graph as it is.
+HnswHierarchy build_hnsw_hierarchy(const Index& index, uint64_t seed, int threads, const FlatBuild& build_flat,
+                                   bool diverse_links = false);
 
 }  // namespace annforge::cpu
