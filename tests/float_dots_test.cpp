@@ -3,7 +3,8 @@
 //    the centre subtracted, norms of the rounded rows);
 //  - each bf16 distance kernel this CPU has (vdpbf16ps tiles, AMX tiles) against the formula of
 //    pair_filter.hpp applied to a double-precision dot of the rounded rows, +infinity on the
-//    diagonal, nothing written past the tile;
+//    diagonal, nothing written past the tile; the dot form (ClusterBlock::load_dot_form: the
+//    tiles' sums as stored, the distance less each row's offset) on every metric;
 //  - cluster_knn_graph on every FloatDots path this CPU has: the same recall against exact
 //    neighbours as the fp32 path (within 0.003), lists without self loops or repeats, and stored
 //    distances within bf16's rounding of the exact ones (the lists are not re-ranked), on offset
@@ -17,6 +18,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "annforge.hpp"
@@ -213,6 +215,91 @@ TEST(Bf16, AmxDotsMatchTheRoundedRows) {
   }
 }
 
+// Float rows through AMX without an epilogue (ClusterBlock::load_dot_form): each stored value
+// plus the row's offset is the distance of the rounded rows (inner product; cosine over rows
+// scaled to unit norm; L2 over rows centred on their mean, the column's norm carried in two
+// extra dimensions), +infinity on the diagonal only; inner product and cosine symmetric bit for
+// bit (a pair met in two clusters merges by equal distance there).
+TEST(Bf16, DotFormIsTheDistanceLessTheRowsOffset) {
+  if (!cpu::float_dots_available(cpu::FloatDots::AmxBf16)) {
+    GTEST_SKIP() << "this CPU has no AMX-BF16 (or Linux refused the tile state, or ANNFORGE_SIMD)";
+  }
+  Rng rng(37);
+  for (int dim : {7, 30, 31, 64, 100, 256}) {
+    for (int count : {2, 33, 70}) {
+      std::vector<float> x(static_cast<size_t>(count) * dim);
+      // Offset from the origin: L2 through |a|^2 + |b|^2 - 2ab in bf16 needs the centring.
+      for (float& v : x) v = static_cast<float>(rng.normal() + 20.0);
+      std::vector<const void*> rows(count);
+      std::vector<float> inverse_norms(count);
+      std::vector<double> mean(dim, 0.0);
+      for (int i = 0; i < count; ++i) {
+        rows[i] = &x[static_cast<size_t>(i) * dim];
+        double sum = 0.0;
+        for (int d = 0; d < dim; ++d) {
+          const double v = x[static_cast<size_t>(i) * dim + d];
+          sum += v * v;
+          mean[d] += v / count;
+        }
+        inverse_norms[i] = static_cast<float>(1.0 / std::sqrt(sum));
+      }
+      for (Metric metric : {Metric::InnerProduct, Metric::Cosine, Metric::L2}) {
+        cpu::ClusterBlock block(cpu::FloatDots::AmxBf16);
+        const bool loaded = block.load_dot_form(rows, count, dim, metric,
+                                                metric == Metric::Cosine ? inverse_norms.data() : nullptr);
+        // L2 only where its two extra dimensions fit in the rows' last step of 32.
+        const bool extra_dimensions_fit = (dim + 2 + 31) / 32 == (dim + 31) / 32;
+        ASSERT_EQ(loaded, metric != Metric::L2 || extra_dimensions_fit) << dim;
+        if (!loaded) continue;
+        const int ldo = cpu::panel_count(count) * 16;
+        std::vector<float> out(static_cast<size_t>(block.padded_rows()) * ldo);
+        for (int r0 = 0; r0 < count; r0 += block.rows_per_call()) {
+          block.row_distances(r0, cpu::PairTerms{}, &out[static_cast<size_t>(r0) * ldo], ldo);
+        }
+        // The rows as the block rounds them.
+        auto rounded = [&](int i, int d) -> double {
+          const float v = x[static_cast<size_t>(i) * dim + d];
+          if (metric == Metric::Cosine) return cpu::from_bf16(cpu::to_bf16(v * inverse_norms[i]));
+          if (metric == Metric::L2) {
+            float centre = 0.0f;
+            double sum = 0.0;
+            for (int j = 0; j < count; ++j) sum += x[static_cast<size_t>(j) * dim + d];
+            centre = static_cast<float>(sum / count);
+            return cpu::from_bf16(cpu::to_bf16(v - centre));
+          }
+          return cpu::from_bf16(cpu::to_bf16(v));
+        };
+        for (int a = 0; a < count; ++a) {
+          for (int b = 0; b < count; ++b) {
+            const float got = out[static_cast<size_t>(a) * ldo + b];
+            if (a == b) {
+              ASSERT_EQ(got, kInf);
+              continue;
+            }
+            if (metric != Metric::L2) {
+              ASSERT_EQ(bits_of(got), bits_of(out[static_cast<size_t>(b) * ldo + a])) << a << ", " << b;
+            }
+            double want = 0.0, scale = 0.0;
+            for (int d = 0; d < dim; ++d) {
+              const double ra = rounded(a, d), rb = rounded(b, d);
+              if (metric == Metric::L2) {
+                want += (ra - rb) * (ra - rb);
+                scale += ra * ra + rb * rb;
+              } else {
+                want -= ra * rb;
+                scale += std::fabs(ra * rb);
+              }
+            }
+            if (metric == Metric::Cosine) want += 1.0;
+            ASSERT_NEAR(got + block.row_offset(a), want, 1e-5 * scale + 1e-6)
+                << "dim " << dim << " count " << count << " metric " << to_string(metric) << ": " << a << ", " << b;
+          }
+        }
+      }
+    }
+  }
+}
+
 // The float kernels of kernels_for (AVX-512 wherever a bf16 path runs): accurate, and a row's
 // value the same alone and in a batch, at any place in it (a repair or a search meets one pair
 // in batches of any size and compares it with its earlier value).
@@ -266,9 +353,14 @@ TEST(ClusterKnn, EveryFloatDotsPathKeepsTheExactPathsRecall) {
     if (cpu::float_dots_available(path)) paths.push_back(path);
   }
   if (paths.size() == 1) GTEST_SKIP() << kNoBf16;
-  const int64_t rows = 4000, dim = 96;
+  const int64_t rows = 4000;
   const int k = 24;
-  for (Metric metric : {Metric::L2, Metric::Cosine, Metric::InnerProduct}) {
+  // L2 at 96 dimensions takes the epilogue on AMX, at 100 the dot form (cluster_block.hpp).
+  const std::pair<Metric, int64_t> cases[] = {
+      {Metric::L2, 96}, {Metric::L2, 100}, {Metric::Cosine, 96}, {Metric::InnerProduct, 96}};
+  for (const auto& one_case : cases) {
+    const Metric metric = one_case.first;
+    const int64_t dim = one_case.second;
     Dataset data = annforge_test::clustered(rows, dim, ElementType::Float32, 17, 1, 40);
     if (metric == Metric::L2) {
       // Far from the origin: |a|^2 + |b|^2 - 2ab in bf16 would lose the distances entirely

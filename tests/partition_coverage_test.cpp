@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "annforge.hpp"
+#include "host/cpu/all_pairs/pair_tiles.hpp"
 #include "host/cpu/distance/distance.hpp"
 #include "host/cpu/knn_graph.hpp"
 #include "host/cpu/partition/coverage.hpp"
@@ -93,7 +94,8 @@ TEST(PartitionCoverage, SampleNeighboursFollowTheMetric) {
         for (int i = 0; i < 10; ++i) found += sample.neighbours[s * 10 + j] == exact[s * 10 + i];
       }
     }
-    EXPECT_GE(found, 396) << annforge::to_string(metric);  // of 400
+    // Of 400; on AMX the rows are ranked by bf16 dots (coverage.cpp), which swap more ties.
+    EXPECT_GE(found, cpu::amx_bf16_dots_kernel() != nullptr ? 388 : 396) << annforge::to_string(metric);
   }
 }
 

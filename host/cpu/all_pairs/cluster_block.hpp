@@ -26,6 +26,20 @@ class ClusterBlock {
   void load(const std::vector<const void*>& rows, int count, ElementType type, int dim, float* squared_norms,
             bool translation_invariant = false);
 
+  // Where float rows go through AMX: each row's distance to every column as one dot product
+  // stored as the tiles leave it, with no epilogue (which took as long as the tiles). Inner
+  // product: -dot(a, b). Cosine, rows times `scales` (the inverse norms): -dot, the distance
+  // less 1. L2, rows centred on their mean and rounded, with two more dimensions that carry
+  // each column's squared norm (rows [a, 1, 1] against columns [-2b, |b|^2 as two bf16 parts]):
+  // |b|^2 - 2 dot(a, b), the distance less |a|^2. row_distances() writes these, the distance
+  // less row_offset(row), +infinity at a row's own column. False (nothing loaded) where the block
+  // has no AMX kernel, and for L2 where the two dimensions would add a step of 32.
+  bool load_dot_form(const std::vector<const void*>& rows, int count, int dim, Metric metric, const float* scales);
+  // What row_distances() wrote for `row` is its distance less this (0 unless load_dot_form).
+  float row_offset(int row) const {
+    return !dot_form_ ? 0.0f : metric_ == Metric::L2 ? bf16_pack_.squared_norms[row] : metric_ == Metric::Cosine ? 1.0f : 0.0f;
+  }
+
   // Without row distances: every pair (a, b) of the loaded rows with a < b, through the pair
   // filter: distances by `terms`, offered to `buffers` when they beat a member's threshold.
   // `ids` maps positions to the ids offered; terms readable 8 entries past the last row.
@@ -63,6 +77,11 @@ class ClusterBlock {
   bool bytes_ = false;        // 8-bit rows in the Bytes layout (tiles_ only)
   bool approximate_ = false;  // float rows in the Bf16 layout
   bool centred_ = false;      // ... translated by their mean (L2)
+  bool dot_form_ = false;      // ... as one dot product per pair, no epilogue (load_dot_form)
+  Metric metric_ = Metric::L2;
+  Bf16DotsKernel amx_dots_ = nullptr;  // load_dot_form's kernel (AMX only)
+  Bf16Pack column_pack_;               // load_dot_form's columns for L2: [-2b, |b|^2 in two parts]
+  std::vector<float> columns_;
   int rows_per_call_ = kDotBlockRows;
   int count_ = 0, dim_ = 0, padded_rows_ = 0;
   std::vector<float> rows_, panels_, sample_rows_, sample_panels_, dots_, centre_;

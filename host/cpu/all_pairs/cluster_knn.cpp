@@ -258,7 +258,11 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
       // (up to kAmxTileRows - 1 padding rows).
       add_terms.assign(size + kAmxTileRows + 16, 0.0f);
       mul_terms.assign(size + kAmxTileRows + 16, 1.0f);
-      block_dots.load(row_pointers, size, data.type, dim, add_terms.data(), metric == Metric::L2);
+      // Float rows on AMX: distances straight from the tiles (ClusterBlock::load_dot_form).
+      const bool dot_form = approximate_floats && block_dots.load_dot_form(row_pointers, size, dim, metric,
+                                                                         metric == Metric::Cosine ? block_norms.data()
+                                                                                                  : nullptr);
+      if (!dot_form) block_dots.load(row_pointers, size, data.type, dim, add_terms.data(), metric == Metric::L2);
       for (int i = 0; i < size; ++i) {
         if (metric == Metric::InnerProduct) {
           add_terms[i] = 0.0f;
@@ -287,10 +291,12 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
             float threshold;
             __atomic_load(&graph.distances[v * k + k - 1], &threshold, __ATOMIC_RELAXED);
             const float* row = &tile_distances[static_cast<size_t>(r) * ldo];
-            best.select(row, size, threshold);
+            // Tiles in dot form hold the distance less the row's offset (0 otherwise).
+            const float offset = block_dots.row_offset(r0 + r);
+            best.select(row, size, threshold - offset);
             for (int c = 0; c < best.size(); ++c) {
               best_ids[c] = ids[best.position(c)];
-              best_distances[c] = best.distance(c);
+              best_distances[c] = std::max(best.distance(c) + offset, terms.floor);
             }
             merge_into(v, best.size());
           }

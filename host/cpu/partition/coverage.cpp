@@ -7,6 +7,7 @@
 #include <random>
 #include <utility>
 
+#include "host/cpu/all_pairs/pair_tiles.hpp"
 #include "host/cpu/distance/dot_block.hpp"
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/partition/kmeans.hpp"
@@ -57,6 +58,19 @@ SampleNeighbours sample_neighbours(const DatasetView& data, Metric metric, int s
   const int panel_total = panel_count(samples);
   const int ldc = panel_total * 16;
   const DotBlockKernel kernel = dot_block_kernel();
+  // Float rows on AMX where the CPU has it (about five times the fp32 tiles; the neighbours
+  // only rank what the partition tries): bf16 rows against bf16 samples, L2 rows centred on the
+  // samples' mean first (|x - m|^2 - 2 <x - m, s - m> ranks as |x|^2 - 2 <x, s> does, and keeps
+  // the rounding to the data's spread, not its distance from the origin).
+  const Bf16DotsKernel amx = data.type == ElementType::Float32 ? amx_bf16_dots_kernel() : nullptr;
+  const TileKernels* tiles = amx != nullptr ? avx512_tile_kernels() : nullptr;
+  std::vector<float> centre;
+  Bf16Pack sample_pack;
+  if (tiles != nullptr) {
+    if (metric == Metric::L2) mean_of_rows(sampled.data(), samples, static_cast<int>(dim), centre);
+    pack_bf16(sampled.data(), samples, samples, static_cast<int>(dim), centre.empty() ? nullptr : centre.data(),
+              sample_pack);
+  }
 
   const int workers = resolve_threads(threads);
   std::vector<std::vector<Best>> per_thread(workers, std::vector<Best>(samples));
@@ -64,21 +78,35 @@ SampleNeighbours sample_neighbours(const DatasetView& data, Metric metric, int s
   parallel_for(data.rows, workers, kBlock, [&](int64_t begin, int64_t end, int thread) {
     std::vector<float> rows(static_cast<size_t>(kBlock) * dim), dots(static_cast<size_t>(kBlock) * ldc);
     std::vector<float> norms(kBlock);
+    std::vector<uint16_t> rounded(tiles != nullptr ? static_cast<size_t>(kBlock) * sample_pack.dim32 : 0);
     std::vector<Best>& best = per_thread[thread];
     for (int64_t first = begin; first < end; first += kBlock) {
       const int count = static_cast<int>(std::min<int64_t>(kBlock, end - first));
-      const int padded = (count + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
-      std::fill(rows.begin() + static_cast<size_t>(count) * dim, rows.begin() + static_cast<size_t>(padded) * dim, 0.0f);
-      for (int i = 0; i < count; ++i) {
-        float* x = &rows[static_cast<size_t>(i) * dim];
-        row_as_float(data, first + i, normalise, x);
-        float norm = 0.0f;
-        if (metric == Metric::L2) {
-          for (int64_t c = 0; c < dim; ++c) norm += x[c] * x[c];
+      if (tiles != nullptr) {
+        const int padded = (count + kAmxTileRows - 1) / kAmxTileRows * kAmxTileRows;
+        std::fill(rounded.begin() + static_cast<size_t>(count) * sample_pack.dim32, rounded.end(), uint16_t{0});
+        for (int i = 0; i < count; ++i) {
+          float* x = &rows[static_cast<size_t>(i) * dim];
+          row_as_float(data, first + i, normalise, x);
+          const float norm = tiles->round_row_bf16(x, centre.empty() ? nullptr : centre.data(), static_cast<int>(dim),
+                                                   &rounded[static_cast<size_t>(i) * sample_pack.dim32]);
+          norms[i] = metric == Metric::L2 ? norm : 0.0f;
         }
-        norms[i] = norm;
+        amx(rounded.data(), padded, sample_pack.dim32, sample_pack.panels.data(), panel_total, dots.data(), ldc);
+      } else {
+        const int padded = (count + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
+        std::fill(rows.begin() + static_cast<size_t>(count) * dim, rows.begin() + static_cast<size_t>(padded) * dim, 0.0f);
+        for (int i = 0; i < count; ++i) {
+          float* x = &rows[static_cast<size_t>(i) * dim];
+          row_as_float(data, first + i, normalise, x);
+          float norm = 0.0f;
+          if (metric == Metric::L2) {
+            for (int64_t c = 0; c < dim; ++c) norm += x[c] * x[c];
+          }
+          norms[i] = norm;
+        }
+        kernel(rows.data(), padded, static_cast<int>(dim), panels.data(), panel_total, dots.data(), ldc);
       }
-      kernel(rows.data(), padded, static_cast<int>(dim), panels.data(), panel_total, dots.data(), ldc);
       for (int i = 0; i < count; ++i) {
         const uint32_t row = static_cast<uint32_t>(first + i);
         const float* dot = &dots[static_cast<size_t>(i) * ldc];

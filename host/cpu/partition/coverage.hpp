@@ -15,8 +15,9 @@ namespace annforge::cpu {
 class CentroidTree;
 
 // A random sample of rows and each one's nearest neighbours in the whole data set (itself
-// excluded), ranked by float dot products in blocked matrix products: the rank of a row is
-// exact up to float rounding, which is all a coverage estimate needs.
+// excluded), ranked by float dot products in blocked matrix products (bf16 on AMX for float
+// data): the rank of a row is exact up to that rounding (near ties may swap), which is all a
+// coverage estimate needs.
 struct SampleNeighbours {
   int k = 0;
   std::vector<uint32_t> rows;       // the sampled rows
