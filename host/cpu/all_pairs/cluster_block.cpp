@@ -104,23 +104,23 @@ bool ClusterBlock::load_dot_form(const std::vector<const void*>& rows, int count
   metric_ = metric;
   rows_per_call_ = kAmxTileRows;
   padded_rows_ = (count + rows_per_call_ - 1) / rows_per_call_ * rows_per_call_;
-  // L2 carries the columns' norms in two more dimensions (rows: 1 and 1).
-  const int width = metric == Metric::L2 ? dim + 2 : dim;
-  rows_.resize(static_cast<size_t>(count) * width);
-  for (int i = 0; i < count; ++i) {
-    const float* from = static_cast<const float*>(rows[i]);
-    float* row = &rows_[static_cast<size_t>(i) * width];
-    const float scale = scales != nullptr ? scales[i] : 1.0f;
-    for (int d = 0; d < dim; ++d) row[d] = from[d] * scale;
-  }
   if (metric != Metric::L2) {
-    pack_bf16(rows_.data(), count, padded_rows_, dim, nullptr, bf16_pack_);
+    // Straight from the data, scaled as they are rounded.
+    float_rows_.resize(count);
+    for (int i = 0; i < count; ++i) float_rows_[i] = static_cast<const float*>(rows[i]);
+    pack_bf16_rows(float_rows_.data(), count, padded_rows_, dim, nullptr, scales, bf16_pack_);
     // -x is exact in bf16: the sign bit.
     for (uint16_t& value : bf16_pack_.panels) value ^= 0x8000u;
     return true;
   }
-  // Centred on the mean (rounding then follows the cluster's spread), in place from the back so
-  // that each row moves to its wider slot before being overwritten.
+  // L2 carries the columns' norms in two more dimensions (rows: 1 and 1).
+  const int width = dim + 2;
+  rows_.resize(static_cast<size_t>(count) * width);
+  for (int i = 0; i < count; ++i) {
+    const float* from = static_cast<const float*>(rows[i]);
+    std::copy(from, from + dim, &rows_[static_cast<size_t>(i) * width]);
+  }
+  // Centred on the mean (rounding then follows the cluster's spread).
   centre_.assign(dim, 0.0f);
   {
     std::vector<double> sum(dim, 0.0);

@@ -82,6 +82,7 @@ class ClusterBlock {
   Bf16DotsKernel amx_dots_ = nullptr;  // load_dot_form's kernel (AMX only)
   Bf16Pack column_pack_;               // load_dot_form's columns for L2: [-2b, |b|^2 in two parts]
   std::vector<float> columns_;
+  std::vector<const float*> float_rows_;
   int rows_per_call_ = kDotBlockRows;
   int count_ = 0, dim_ = 0, padded_rows_ = 0;
   std::vector<float> rows_, panels_, sample_rows_, sample_panels_, dots_, centre_;

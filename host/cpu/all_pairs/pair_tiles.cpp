@@ -72,21 +72,35 @@ bool cpu_has_avx512_bf16() {
 }
 
 void pack_bf16(const float* rows, int count, int padded_rows, int dim, const float* center, Bf16Pack& out) {
+  std::vector<const float*> pointers(count);
+  for (int r = 0; r < count; ++r) pointers[r] = rows + static_cast<size_t>(r) * dim;
+  pack_bf16_rows(pointers.data(), count, padded_rows, dim, center, nullptr, out);
+}
+
+void pack_bf16_rows(const float* const* rows, int count, int padded_rows, int dim, const float* center,
+                    const float* scales, Bf16Pack& out) {
   const int dim32 = (dim + 31) / 32 * 32;
   out.dim32 = dim32;
-  out.rows.assign(static_cast<size_t>(padded_rows) * dim32, 0);
+  // Only what no row overwrites is zeroed: the padding rows, the dimensions past dim (per row
+  // below) and the last panel's (whose padding rows no row fills).
+  out.rows.resize(static_cast<size_t>(padded_rows) * dim32);
+  std::fill(out.rows.begin() + static_cast<size_t>(count) * dim32, out.rows.end(), uint16_t{0});
   out.squared_norms.assign(static_cast<size_t>(padded_rows) + 16, 0.0f);
-  out.panels.assign(static_cast<size_t>(panel_count(count)) * dim32 * 16, 0);
+  const int panels = panel_count(count);
+  out.panels.resize(static_cast<size_t>(panels) * dim32 * 16);
+  if (panels > 0) std::fill(out.panels.end() - static_cast<size_t>(dim32) * 16, out.panels.end(), uint16_t{0});
   const TileKernels* tiles = avx512_tile_kernels();
   for (int r = 0; r < count; ++r) {
-    const float* x = rows + static_cast<size_t>(r) * dim;
+    const float* x = rows[r];
+    const float scale = scales != nullptr ? scales[r] : 1.0f;
     uint16_t* row = &out.rows[static_cast<size_t>(r) * dim32];
+    std::fill(row + dim, row + dim32, uint16_t{0});
     if (tiles != nullptr) {
-      out.squared_norms[r] = tiles->round_row_bf16(x, center, dim, row);
+      out.squared_norms[r] = tiles->round_row_bf16(x, center, scale, dim, row);
     } else {
       float norm = 0.0f;
       for (int d = 0; d < dim; ++d) {
-        row[d] = to_bf16(center ? x[d] - center[d] : x[d]);
+        row[d] = to_bf16((center ? x[d] - center[d] : x[d]) * scale);
         norm += from_bf16(row[d]) * from_bf16(row[d]);
       }
       out.squared_norms[r] = norm;

@@ -37,9 +37,9 @@ struct TileBlock {
 using TileDistancesKernel = void (*)(const TileBlock& block, int row0, int count, const PairTerms& terms, float* out,
                                      int ldo);
 
-// out[d] = to_bf16(x[d] - centre[d]) (centre may be null); returns the squared norm of the
-// rounded row.
-using RoundRowKernel = float (*)(const float* x, const float* centre, int dim, uint16_t* out);
+// out[d] = to_bf16((x[d] - centre[d]) * scale) (centre may be null) for d < dim; returns the
+// squared norm of the rounded row.
+using RoundRowKernel = float (*)(const float* x, const float* centre, float scale, int dim, uint16_t* out);
 
 struct TileKernels {
   TileDistancesKernel distances_float = nullptr;
@@ -78,6 +78,11 @@ struct Bf16Pack {
 // and the rounding error then scales with the cluster's spread rather than with its distance
 // from the origin (which on offset data would swamp the distances between neighbours).
 void pack_bf16(const float* rows, int count, int padded_rows, int dim, const float* center, Bf16Pack& out);
+// The same from rows anywhere (rows[r], dim floats each), each times scales[r] after the centre
+// is subtracted (scales may be null: 1): the clustered stage packs each row straight from the
+// data, once per cluster, with nothing filled twice.
+void pack_bf16_rows(const float* const* rows, int count, int padded_rows, int dim, const float* center,
+                    const float* scales, Bf16Pack& out);
 // The mean of `count` float rows (summed in double), the centre that pack_bf16 subtracts.
 void mean_of_rows(const float* rows, int count, int dim, std::vector<float>& mean);
 TileBlock tile_block(const Bf16Pack& pack);

@@ -225,7 +225,8 @@ ANNFORGE_AVX512 void tile_distances(const TileBlock& block, int row0, int count,
 
 // bf16.hpp's to_bf16 on 16 lanes (round to nearest even by integer arithmetic, the same
 // bits); returns the squared norm of the rounded row.
-ANNFORGE_AVX512 float round_row_bf16(const float* x, const float* centre, int dim, uint16_t* out) {
+ANNFORGE_AVX512 float round_row_bf16(const float* x, const float* centre, float scale, int dim, uint16_t* out) {
+  const __m512 factor = _mm512_set1_ps(scale);
   __m512 norm = _mm512_setzero_ps();
   const __m512i bias = _mm512_set1_epi32(0x7FFF), one = _mm512_set1_epi32(1);
   const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
@@ -233,6 +234,7 @@ ANNFORGE_AVX512 float round_row_bf16(const float* x, const float* centre, int di
     const __mmask16 mask = dim - d >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (dim - d)) - 1);
     __m512 v = _mm512_maskz_loadu_ps(mask, x + d);
     if (centre != nullptr) v = _mm512_sub_ps(v, _mm512_maskz_loadu_ps(mask, centre + d));
+    if (scale != 1.0f) v = _mm512_mul_ps(v, factor);
     __m512i bits = _mm512_castps_si512(v);
     bits = _mm512_add_epi32(bits, _mm512_add_epi32(bias, _mm512_and_si512(_mm512_srli_epi32(bits, 16), one)));
     const __m512 rounded = _mm512_maskz_mov_ps(mask, _mm512_castsi512_ps(_mm512_and_si512(bits, high)));

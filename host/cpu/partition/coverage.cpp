@@ -88,7 +88,7 @@ SampleNeighbours sample_neighbours(const DatasetView& data, Metric metric, int s
         for (int i = 0; i < count; ++i) {
           float* x = &rows[static_cast<size_t>(i) * dim];
           row_as_float(data, first + i, normalise, x);
-          const float norm = tiles->round_row_bf16(x, centre.empty() ? nullptr : centre.data(), static_cast<int>(dim),
+          const float norm = tiles->round_row_bf16(x, centre.empty() ? nullptr : centre.data(), 1.0f, static_cast<int>(dim),
                                                    &rounded[static_cast<size_t>(i) * sample_pack.dim32]);
           norms[i] = metric == Metric::L2 ? norm : 0.0f;
         }

@@ -88,7 +88,7 @@ void Centroids::nearest_block(const float* rows, int count, int want, int* out, 
     const KernelTable& f32 = kernels_for(ElementType::Float32);
     for (int i = 0; i < count; ++i) {
       const float* x = rows + static_cast<size_t>(i) * dim;
-      const float rounded_norm = tiles->round_row_bf16(x, centre.data(), static_cast<int>(dim), &bf16_rows[static_cast<size_t>(i) * dim32]);
+      const float rounded_norm = tiles->round_row_bf16(x, centre.data(), 1.0f, static_cast<int>(dim), &bf16_rows[static_cast<size_t>(i) * dim32]);
       row_shift[i] = rounded_norm - f32.dot(x, x, dim);
     }
     dots.resize(static_cast<size_t>(padded) * ldc);
