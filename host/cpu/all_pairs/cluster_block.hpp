@@ -29,16 +29,32 @@ class ClusterBlock {
   // Where float rows go through AMX: each row's distance to every column as one dot product
   // stored as the tiles leave it, with no epilogue (which took as long as the tiles). Inner
   // product: -dot(a, b). Cosine, rows times `scales` (the inverse norms): -dot, the distance
-  // less 1. L2, rows centred on their mean and rounded, with two more dimensions that carry
+  // less 1. These two at int8 precision with ANNFORGE_CPU_DOT_BITS=8 where the CPU has AMX-INT8
+  // (twice bf16's multiply-adds per tile; opt-in, NOTES.md), the columns centred on the block's mean m
+  // (-<a, b> = -<a, b - m> - <a, m>: the rounding then follows the block's spread, not its
+  // distance from the origin): the stored value times value_scale() is -<a, b - m>, and the
+  // row's offset carries -<a, m>. L2, rows centred on their mean and rounded, with two more dimensions that carry
   // each column's squared norm (rows [a, 1, 1] against columns [-2b, |b|^2 as two bf16 parts]):
   // |b|^2 - 2 dot(a, b), the distance less |a|^2. row_distances() writes these, the distance
   // less row_offset(row), +infinity at a row's own column. False (nothing loaded) where the block
   // has no AMX kernel, and for L2 where the two dimensions would add a step of 32.
   bool load_dot_form(const std::vector<const void*>& rows, int count, int dim, Metric metric, const float* scales);
-  // What row_distances() wrote for `row` is its distance less this (0 unless load_dot_form).
+  // What row_distances() wrote for `row`, times value_scale(), is its distance less this (0
+  // unless load_dot_form).
   float row_offset(int row) const {
-    return !dot_form_ ? 0.0f : metric_ == Metric::L2 ? bf16_pack_.squared_norms[row] : metric_ == Metric::Cosine ? 1.0f : 0.0f;
+    return !dot_form_               ? 0.0f
+           : int8_                  ? offsets_[row]
+           : metric_ == Metric::L2  ? bf16_pack_.squared_norms[row]
+           : metric_ == Metric::Cosine ? 1.0f
+                                       : 0.0f;
   }
+
+  // Whether load_dot_form takes int8 for inner product and cosine.
+  bool int8_dot_form() const { return int8_dots_ != nullptr; }
+  float value_scale() const { return int8_ ? int8_rows_.step * int8_panels_.step : 1.0f; }
+  // Whether one pair's distance depends on the block it was loaded in (per-block centres or
+  // steps): lists then merge by id, not by equal distance.
+  bool distances_vary_by_block() const { return centred_ || int8_; }
 
   // Without row distances: every pair (a, b) of the loaded rows with a < b, through the pair
   // filter: distances by `terms`, offered to `buffers` when they beat a member's threshold.
@@ -80,6 +96,10 @@ class ClusterBlock {
   bool dot_form_ = false;      // ... as one dot product per pair, no epilogue (load_dot_form)
   Metric metric_ = Metric::L2;
   Bf16DotsKernel amx_dots_ = nullptr;  // load_dot_form's kernel (AMX only)
+  Int8DotsKernel int8_dots_ = nullptr;  // ... at int8 precision (AMX-INT8, inner product and cosine)
+  bool int8_ = false;
+  Int8Pack int8_rows_, int8_panels_;
+  std::vector<float> offsets_;  // int8: per row, -<a, m> (+1 for cosine)
   Bf16Pack column_pack_;               // load_dot_form's columns for L2: [-2b, |b|^2 in two parts]
   std::vector<float> columns_;
   std::vector<const float*> float_rows_;

@@ -175,21 +175,23 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     std::vector<const void*> row_pointers, projected_pointers, candidate_pointers;
     SmallestK best(k);
     ListIds list_ids(k);
+    ClusterBlock block_dots(first_pass.float_dots);
     // Lists merge by equal distances unless one pair can arrive with two: the bf16 paths centre
-    // L2 rows on each cluster's mean (so a pair's approximate distance differs from cluster to
-    // cluster), and the projected first pass stores exact distances beside the bf16 ones of
-    // small clusters. There repeats are found by id.
+    // L2 rows on each cluster's mean and the int8 dot form scales inner product and cosine rows
+    // by each cluster's step (so a pair's approximate distance differs from cluster to cluster),
+    // and the projected first pass stores exact distances beside the bf16 ones of small
+    // clusters. There repeats are found by id.
     const bool approximate_floats = data.type == ElementType::Float32 && row_path &&
                                     first_pass.float_dots != FloatDots::Exact &&
                                     float_dots_available(first_pass.float_dots);
-    const bool repeats_by_id = approximate_floats && (metric == Metric::L2 || first_pass.projected != nullptr);
+    const bool repeats_by_id = approximate_floats && (metric == Metric::L2 || first_pass.projected != nullptr ||
+                                                      block_dots.int8_dot_form());
     SmallestK shortlist(std::max(first_pass.exact_candidates, 1));
     std::vector<uint32_t> best_ids(k);
     std::vector<float> best_distances(k);
     std::vector<uint32_t> merged_ids(k);
     std::vector<float> merged_distances(k);
     std::vector<float> add_terms, mul_terms, start_thresholds, sample_dots, tile_distances;
-    ClusterBlock block_dots(first_pass.float_dots);
     std::vector<int> sample_positions(kThresholdSamples);
     CandidateBuffers buffers(k, kBufferCapacityPerK * k);
     // v's kNN list so far (from its other clusters) merged with `count` new candidates.
@@ -281,6 +283,7 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
         // below its k-th so far (the cut estimated from the row itself), merged at once.
         const int ldo = panel_count(size) * 16;
         const int tile_height = block_dots.rows_per_call();
+        const float value_scale = block_dots.value_scale();
         tile_distances.resize(static_cast<size_t>(tile_height) * ldo);
         for (int r0 = 0; r0 < size; r0 += tile_height) {
           const int tile_rows = std::min(tile_height, size - r0);
@@ -293,10 +296,10 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
             const float* row = &tile_distances[static_cast<size_t>(r) * ldo];
             // Tiles in dot form hold the distance less the row's offset (0 otherwise).
             const float offset = block_dots.row_offset(r0 + r);
-            best.select(row, size, threshold - offset);
+            best.select(row, size, (threshold - offset) / value_scale);
             for (int c = 0; c < best.size(); ++c) {
               best_ids[c] = ids[best.position(c)];
-              best_distances[c] = std::max(best.distance(c) + offset, terms.floor);
+              best_distances[c] = std::max(best.distance(c) * value_scale + offset, terms.floor);
             }
             merge_into(v, best.size());
           }

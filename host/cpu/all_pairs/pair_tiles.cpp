@@ -3,7 +3,10 @@
 
 #include <cpuid.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 #include "host/cpu/distance/distance.hpp"
@@ -109,6 +112,43 @@ void pack_bf16_rows(const float* const* rows, int count, int padded_rows, int di
     // as bytes: the storage is uint16_t, and reading it through uint32_t pointers is undefined.
     uint16_t* panel = &out.panels[static_cast<size_t>(r / 16) * dim32 * 16 + (r % 16) * 2];
     for (int step = 0; step < dim32 / 2; ++step) std::memcpy(panel + step * 32, row + step * 2, 4);
+  }
+}
+
+void pack_int8(const float* const* rows, int count, int padded_rows, int dim, const float* scales, const float* centre,
+               Int8Layout layout, Int8Pack& out) {
+  const int dim64 = (dim + 63) / 64 * 64;
+  out.dim64 = dim64;
+  auto value = [&](int r, int d) {
+    const float x = rows[r][d] * (scales != nullptr ? scales[r] : 1.0f);
+    return centre != nullptr ? x - centre[d] : x;
+  };
+  float largest = 0.0f;
+  for (int r = 0; r < count; ++r) {
+    for (int d = 0; d < dim; ++d) largest = std::max(largest, std::fabs(value(r, d)));
+  }
+  // The largest magnitude maps to 127 (a normal step, so that no code divides by zero).
+  out.step = std::max(largest / 127.0f, std::numeric_limits<float>::min());
+  const float inverse = 1.0f / out.step;
+  auto code = [&](int r, int d) {
+    return static_cast<int8_t>(std::min(127.0f, std::max(-127.0f, std::nearbyint(value(r, d) * inverse))));
+  };
+  if (layout == Int8Layout::Rows) {
+    out.values.resize(static_cast<size_t>(padded_rows) * dim64);
+    std::fill(out.values.begin() + static_cast<size_t>(count) * dim64, out.values.end(), int8_t{0});
+    for (int r = 0; r < count; ++r) {
+      int8_t* row = &out.values[static_cast<size_t>(r) * dim64];
+      for (int d = 0; d < dim; ++d) row[d] = code(r, d);
+      std::fill(row + dim, row + dim64, int8_t{0});
+    }
+    return;
+  }
+  const int panels = panel_count(count);
+  out.values.assign(static_cast<size_t>(panels) * dim64 * 16, int8_t{0});
+  for (int r = 0; r < count; ++r) {
+    // Four dimensions per lane: the row's slot in each step.
+    int8_t* panel = &out.values[static_cast<size_t>(r / 16) * dim64 * 16 + (r % 16) * 4];
+    for (int d = 0; d < dim; ++d) panel[(d / 4) * 64 + d % 4] = static_cast<int8_t>(-code(r, d));
   }
 }
 

@@ -106,4 +106,27 @@ using Bf16DotsKernel = void (*)(const uint16_t* rows, int row_count, int dim32, 
                                 int panels_count, float* out, int ldo);
 Bf16DotsKernel amx_bf16_dots_kernel();
 
+// Int8 layout (float rows at int8 precision, one step for all of them): each row r as
+// q = round((x * scales[r] - centre) / step), |q| <= 127, the largest magnitude at 127; either
+// as rows (row-major, dim rounded up to 64 with zeros: dim64) or as negated panels (-q, 16
+// rows per panel, four dimensions per 32-bit lane: step s of panel p, dimensions 4s .. 4s + 3
+// of rows 16p .. 16p + 15, is 64 bytes, and 16 steps of it are one AMX B tile for tdpbssd).
+// step_rows * step_panels * (the int32 dot) is then -dot of the two sides within the rounding.
+struct Int8Pack {
+  std::vector<int8_t> values;  // rows or panels
+  int dim64 = 0;
+  float step = 1.0f;
+};
+enum class Int8Layout { Rows, NegatedPanels };
+// scales and centre may be null (1 and 0).
+void pack_int8(const float* const* rows, int count, int padded_rows, int dim, const float* scales, const float* centre,
+               Int8Layout layout, Int8Pack& out);
+// AMX-INT8 (tdpbssd: 16 x 16 x 64 multiply-adds per instruction, twice bf16's per tile load):
+// out[r * ldo + c] = the int32 dot of int8 row r and column c as a float (exact: |dot| < 2^24
+// up to 1,040 dimensions), for r < row_count (a multiple of kAmxTileRows) and c < 16 *
+// panels_count. Null where the CPU lacks AMX-INT8 or amx_bf16_dots_kernel() is null.
+using Int8DotsKernel = void (*)(const int8_t* rows, int row_count, int dim64, const int8_t* panels, int panels_count,
+                                float* out, int ldo);
+Int8DotsKernel amx_int8_dots_kernel();
+
 }  // namespace annforge::cpu

@@ -171,7 +171,85 @@ ANNFORGE_AVX512 void amx_dots(const uint16_t* rows, int row_count, int dim32, co
   asm volatile("tilerelease" ::);
 }
 
+// Leaf 7, sub-leaf 0: EDX bit 25 AMX-INT8.
+bool amx_int8_usable() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+  return (edx & (1u << 25)) != 0;
+}
+
+// tmm0..tmm3 as tile_dots, from int8 rows and panels (tdpbssd: 64 dimensions per step).
+inline void tile_int8_dots(const char* a0, const char* a1, int64_t row_bytes, const char* b0, const char* b1, bool pair,
+                           int chunks) {
+  const int64_t panel_step = 64;  // one step (four dimensions) of a panel
+  asm volatile("tilezero %%tmm0\n\ttilezero %%tmm1\n\ttilezero %%tmm2\n\ttilezero %%tmm3" ::);
+  for (int s = 0; s < chunks; ++s) {
+    asm volatile(
+        "tileloadd (%0,%2,1), %%tmm4\n\t"
+        "tileloadd (%1,%2,1), %%tmm5\n\t"
+        "tileloadd (%3,%4,1), %%tmm6\n\t"
+        "tdpbssd %%tmm6, %%tmm4, %%tmm0\n\t"
+        "tdpbssd %%tmm6, %%tmm5, %%tmm2"
+        :
+        : "r"(a0 + s * 64), "r"(a1 + s * 64), "r"(row_bytes), "r"(b0 + s * 16 * panel_step), "r"(panel_step)
+        : "memory");
+    if (pair) {
+      asm volatile(
+          "tileloadd (%0,%1,1), %%tmm7\n\t"
+          "tdpbssd %%tmm7, %%tmm4, %%tmm1\n\t"
+          "tdpbssd %%tmm7, %%tmm5, %%tmm3"
+          :
+          : "r"(b1 + s * 16 * panel_step), "r"(panel_step)
+          : "memory");
+    }
+  }
+}
+
+// The int32 sums of a 32 x 32 block (32 per row in `sums`) as floats into out.
+ANNFORGE_AVX512 inline void store_sums_as_floats(const int32_t* sums, int panels, float* out, int ldo) {
+  for (int r = 0; r < kAmxTileRows; ++r) {
+    for (int j = 0; j < panels; ++j) {
+      const __m512i sum = _mm512_load_si512(sums + r * 32 + j * 16);
+      _mm512_storeu_ps(out + static_cast<size_t>(r) * ldo + j * 16, _mm512_cvtepi32_ps(sum));
+    }
+  }
+}
+
+ANNFORGE_AVX512 void amx_int8_dots(const int8_t* rows, int row_count, int dim64, const int8_t* panels,
+                                   int panels_count, float* out, int ldo) {
+  configure_tiles();
+  const int64_t row_bytes = dim64;
+  const size_t panel_bytes = static_cast<size_t>(dim64) * 16;
+  const int chunks = dim64 / 64;
+  alignas(64) int32_t sums[kAmxTileRows * 32];
+  const int64_t sums_stride = 32 * sizeof(int32_t);
+  for (int r0 = 0; r0 < row_count; r0 += kAmxTileRows) {
+    const char* a0 = reinterpret_cast<const char*>(rows) + r0 * row_bytes;
+    const char* a1 = a0 + 16 * row_bytes;
+    for (int p = 0; p < panels_count; p += 2) {
+      const bool pair = p + 1 < panels_count;
+      const char* b0 = reinterpret_cast<const char*>(panels) + p * panel_bytes;
+      tile_int8_dots(a0, a1, row_bytes, b0, b0 + panel_bytes, pair, chunks);
+      asm volatile(
+          "tilestored %%tmm0, (%0,%2,1)\n\t"
+          "tilestored %%tmm1, (%1,%2,1)\n\t"
+          "tilestored %%tmm2, (%3,%2,1)\n\t"
+          "tilestored %%tmm3, (%4,%2,1)"
+          :
+          : "r"(sums), "r"(sums + 16), "r"(sums_stride), "r"(sums + 16 * 32), "r"(sums + 16 * 32 + 16)
+          : "memory");
+      store_sums_as_floats(sums, pair ? 2 : 1, out + static_cast<size_t>(r0) * ldo + p * 16, ldo);
+    }
+  }
+  asm volatile("tilerelease" ::);
+}
+
 }  // namespace
+
+Int8DotsKernel amx_int8_dots_kernel() {
+  static const bool usable = amx_bf16_dots_kernel() != nullptr && amx_int8_usable();
+  return usable ? amx_int8_dots : nullptr;
+}
 
 Bf16DotsKernel amx_bf16_dots_kernel() {
   static const bool usable = amx_usable();
