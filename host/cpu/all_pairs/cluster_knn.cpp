@@ -39,7 +39,17 @@ class SmallestK {
   void select(const float* values, int count, float threshold, bool sorted = true) {
     chosen_.clear();
     float cut = threshold;
-    if (count > 16 * k_ && bound_kernel_ && k_ <= 128) {
+    // A row met in an earlier cluster comes with its k-th distance so far: where that alone
+    // passes few values, the bound's pass over the row is not needed.
+    bool collected = false;
+    if (threshold < std::numeric_limits<float>::infinity() && count > 16 * k_ && bound_kernel_ && k_ <= 128) {
+      collect(values, count, threshold);
+      collected = static_cast<int>(chosen_.size()) <= 2 * k_;
+      if (!collected) chosen_.clear();
+    }
+    if (collected) {
+      // The threshold's candidates, ranked below.
+    } else if (count > 16 * k_ && bound_kernel_ && k_ <= 128) {
       cut = std::min(cut, bound_kernel_(values, count, k_));
     } else if (count > 16 * k_) {
       // The (k/8 + k/16)-th smallest of an eighth sample sits a little above the true k-th. It
@@ -60,8 +70,8 @@ class SmallestK {
       }
       cut = std::min(cut, sample_[keep - 1]);
     }
-    collect(values, count, cut);
-    if (static_cast<int>(chosen_.size()) < k_ && cut < threshold) {  // the estimate was too tight
+    if (!collected) collect(values, count, cut);
+    if (!collected && static_cast<int>(chosen_.size()) < k_ && cut < threshold) {  // the estimate was too tight
       chosen_.clear();
       collect(values, count, threshold);
     }
