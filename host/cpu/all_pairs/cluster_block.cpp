@@ -245,18 +245,15 @@ void ClusterBlock::filter_pairs(const PairTerms& terms, const uint32_t* ids, Can
 }
 
 void ClusterBlock::row_distances(int row0, const PairTerms& terms, float* out, int ldo) const {
-  if (int8_) {
-    int8_dots_(&int8_rows_.values[static_cast<size_t>(row0) * int8_rows_.dim64], kAmxTileRows, int8_rows_.dim64,
-               int8_panels_.values.data(), panel_count(count_), out, ldo);
-    for (int r = 0; r < kAmxTileRows && row0 + r < count_; ++r) {
-      out[static_cast<size_t>(r) * ldo + row0 + r] = std::numeric_limits<float>::infinity();
-    }
-    return;
-  }
   if (dot_form_) {
-    const Bf16Pack& columns = metric_ == Metric::L2 ? column_pack_ : bf16_pack_;
-    amx_dots_(&bf16_pack_.rows[static_cast<size_t>(row0) * bf16_pack_.dim32], kAmxTileRows, bf16_pack_.dim32,
-              columns.panels.data(), panel_count(count_), out, ldo);
+    if (int8_) {
+      int8_dots_(&int8_rows_.values[static_cast<size_t>(row0) * int8_rows_.dim64], kAmxTileRows, int8_rows_.dim64,
+                 int8_panels_.values.data(), panel_count(count_), out, ldo);
+    } else {
+      const Bf16Pack& columns = metric_ == Metric::L2 ? column_pack_ : bf16_pack_;
+      amx_dots_(&bf16_pack_.rows[static_cast<size_t>(row0) * bf16_pack_.dim32], kAmxTileRows, bf16_pack_.dim32,
+                columns.panels.data(), panel_count(count_), out, ldo);
+    }
     for (int r = 0; r < kAmxTileRows && row0 + r < count_; ++r) {
       out[static_cast<size_t>(r) * ldo + row0 + r] = std::numeric_limits<float>::infinity();
     }

@@ -5,6 +5,7 @@
 // The tile instructions are written in asm (no target attribute or compiler support needed;
 // binutils knows them), and only run after CPUID and the kernel's permission said yes. The
 // epilogue, distances from the stored dots, is the AVX-512 one of pair_epilogue_avx512.hpp.
+// The same blocking with tdpbssd serves int8 codes (64 dimensions per step), opt-in.
 #include <cpuid.h>
 #include <immintrin.h>
 #include <sys/syscall.h>
@@ -61,35 +62,44 @@ inline void configure_tiles() {
   asm volatile("ldtilecfg %0" : : "m"(config));
 }
 
-// tmm0..tmm3 = the dots of 32 Bf16 rows (from a0, rows row_bytes apart; a1 = a0 + 16 rows)
-// against one panel (b0) or two (b1 too, when `pair`): tmm0 / tmm2 rows 0-15 / 16-31 against
-// b0, tmm1 / tmm3 against b1. `chunks` steps of 32 dimensions.
+// One step of tile_dots with tile instruction `op`: A tiles tmm4 / tmm5, B tile tmm6 (and tmm7
+// for the second panel).
+#define ANNFORGE_TILE_STEP(op)                  \
+  "tileloadd (%0,%2,1), %%tmm4\n\t"             \
+  "tileloadd (%1,%2,1), %%tmm5\n\t"             \
+  "tileloadd (%3,%4,1), %%tmm6\n\t" op          \
+  " %%tmm6, %%tmm4, %%tmm0\n\t" op " %%tmm6, %%tmm5, %%tmm2"
+#define ANNFORGE_TILE_SECOND_PANEL(op) \
+  "tileloadd (%0,%1,1), %%tmm7\n\t" op " %%tmm7, %%tmm4, %%tmm1\n\t" op " %%tmm7, %%tmm5, %%tmm3"
+
+// tmm0..tmm3 = the dots of 32 rows (from a0, rows row_bytes apart; a1 = a0 + 16 rows) against
+// one panel (b0) or two (b1 too, when `pair`): tmm0 / tmm2 rows 0-15 / 16-31 against b0, tmm1 /
+// tmm3 against b1. `chunks` steps of 64 bytes of each row: 32 dimensions of Bf16 (tdpbf16ps),
+// or 64 of Int8 (kInt8: tdpbssd); a panel's B tile is 16 steps of 64 bytes (1 KiB).
+template <bool kInt8>
 inline void tile_dots(const char* a0, const char* a1, int64_t row_bytes, const char* b0, const char* b1, bool pair,
                       int chunks) {
-  const int64_t panel_step = 64;  // one step (two dimensions) of a panel
+  const int64_t panel_step = 64;
   asm volatile("tilezero %%tmm0\n\ttilezero %%tmm1\n\ttilezero %%tmm2\n\ttilezero %%tmm3" ::);
   for (int s = 0; s < chunks; ++s) {
-    // A: 16 rows x 32 dimensions (64 bytes of each row); B: 16 steps of a panel (1 KiB).
-    asm volatile(
-        "tileloadd (%0,%2,1), %%tmm4\n\t"
-        "tileloadd (%1,%2,1), %%tmm5\n\t"
-        "tileloadd (%3,%4,1), %%tmm6\n\t"
-        "tdpbf16ps %%tmm6, %%tmm4, %%tmm0\n\t"
-        "tdpbf16ps %%tmm6, %%tmm5, %%tmm2"
-        :
-        : "r"(a0 + s * 64), "r"(a1 + s * 64), "r"(row_bytes), "r"(b0 + s * 16 * panel_step), "r"(panel_step)
-        : "memory");
-    if (pair) {
-      asm volatile(
-          "tileloadd (%0,%1,1), %%tmm7\n\t"
-          "tdpbf16ps %%tmm7, %%tmm4, %%tmm1\n\t"
-          "tdpbf16ps %%tmm7, %%tmm5, %%tmm3"
-          :
-          : "r"(b1 + s * 16 * panel_step), "r"(panel_step)
-          : "memory");
+    const char* a0s = a0 + s * 64;
+    const char* a1s = a1 + s * 64;
+    const char* b0s = b0 + s * 16 * panel_step;
+    const char* b1s = b1 + s * 16 * panel_step;
+    if constexpr (kInt8) {
+      asm volatile(ANNFORGE_TILE_STEP("tdpbssd") : : "r"(a0s), "r"(a1s), "r"(row_bytes), "r"(b0s), "r"(panel_step)
+                   : "memory");
+      if (pair) asm volatile(ANNFORGE_TILE_SECOND_PANEL("tdpbssd") : : "r"(b1s), "r"(panel_step) : "memory");
+    } else {
+      asm volatile(ANNFORGE_TILE_STEP("tdpbf16ps") : : "r"(a0s), "r"(a1s), "r"(row_bytes), "r"(b0s), "r"(panel_step)
+                   : "memory");
+      if (pair) asm volatile(ANNFORGE_TILE_SECOND_PANEL("tdpbf16ps") : : "r"(b1s), "r"(panel_step) : "memory");
     }
   }
 }
+
+#undef ANNFORGE_TILE_STEP
+#undef ANNFORGE_TILE_SECOND_PANEL
 
 // Distances (pair_filter.hpp's formula) from a 32 x 32 block of dots (row-major, 32 floats per
 // row) for rows r0 .. r0 + 31 and the `panels` (1 or 2) panels from p.
@@ -121,7 +131,7 @@ ANNFORGE_AVX512 void amx_distances(const TileBlock& block, int row0, int count, 
   for (int p = 0; p < panels_count; p += 2) {
     const bool pair = p + 1 < panels_count;
     const char* b0 = panels + p * panel_bytes;
-    tile_dots(a0, a1, row_bytes, b0, b0 + panel_bytes, pair, chunks);
+    tile_dots<false>(a0, a1, row_bytes, b0, b0 + panel_bytes, pair, chunks);
     asm volatile(
         "tilestored %%tmm0, (%0,%2,1)\n\t"
         "tilestored %%tmm1, (%1,%2,1)\n\t"
@@ -150,7 +160,7 @@ ANNFORGE_AVX512 void amx_dots(const uint16_t* rows, int row_count, int dim32, co
     for (int p = 0; p < panels_count; p += 2) {
       const bool pair = p + 1 < panels_count;
       const char* b0 = reinterpret_cast<const char*>(panels) + p * panel_bytes;
-      tile_dots(a0, a1, row_bytes, b0, b0 + panel_bytes, pair, chunks);
+      tile_dots<false>(a0, a1, row_bytes, b0, b0 + panel_bytes, pair, chunks);
       float* c = out + static_cast<size_t>(r0) * ldo + p * 16;
       asm volatile(
           "tilestored %%tmm0, (%0,%1,1)\n\t"
@@ -178,33 +188,6 @@ bool amx_int8_usable() {
   return (edx & (1u << 25)) != 0;
 }
 
-// tmm0..tmm3 as tile_dots, from int8 rows and panels (tdpbssd: 64 dimensions per step).
-inline void tile_int8_dots(const char* a0, const char* a1, int64_t row_bytes, const char* b0, const char* b1, bool pair,
-                           int chunks) {
-  const int64_t panel_step = 64;  // one step (four dimensions) of a panel
-  asm volatile("tilezero %%tmm0\n\ttilezero %%tmm1\n\ttilezero %%tmm2\n\ttilezero %%tmm3" ::);
-  for (int s = 0; s < chunks; ++s) {
-    asm volatile(
-        "tileloadd (%0,%2,1), %%tmm4\n\t"
-        "tileloadd (%1,%2,1), %%tmm5\n\t"
-        "tileloadd (%3,%4,1), %%tmm6\n\t"
-        "tdpbssd %%tmm6, %%tmm4, %%tmm0\n\t"
-        "tdpbssd %%tmm6, %%tmm5, %%tmm2"
-        :
-        : "r"(a0 + s * 64), "r"(a1 + s * 64), "r"(row_bytes), "r"(b0 + s * 16 * panel_step), "r"(panel_step)
-        : "memory");
-    if (pair) {
-      asm volatile(
-          "tileloadd (%0,%1,1), %%tmm7\n\t"
-          "tdpbssd %%tmm7, %%tmm4, %%tmm1\n\t"
-          "tdpbssd %%tmm7, %%tmm5, %%tmm3"
-          :
-          : "r"(b1 + s * 16 * panel_step), "r"(panel_step)
-          : "memory");
-    }
-  }
-}
-
 // The int32 sums of a 32 x 32 block (32 per row in `sums`) as floats into out.
 ANNFORGE_AVX512 inline void store_sums_as_floats(const int32_t* sums, int panels, float* out, int ldo) {
   for (int r = 0; r < kAmxTileRows; ++r) {
@@ -229,7 +212,7 @@ ANNFORGE_AVX512 void amx_int8_dots(const int8_t* rows, int row_count, int dim64,
     for (int p = 0; p < panels_count; p += 2) {
       const bool pair = p + 1 < panels_count;
       const char* b0 = reinterpret_cast<const char*>(panels) + p * panel_bytes;
-      tile_int8_dots(a0, a1, row_bytes, b0, b0 + panel_bytes, pair, chunks);
+      tile_dots<true>(a0, a1, row_bytes, b0, b0 + panel_bytes, pair, chunks);
       asm volatile(
           "tilestored %%tmm0, (%0,%2,1)\n\t"
           "tilestored %%tmm1, (%1,%2,1)\n\t"
