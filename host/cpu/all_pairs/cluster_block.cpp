@@ -110,19 +110,13 @@ bool ClusterBlock::load_dot_form(const std::vector<const void*>& rows, int count
   metric_ = metric;
   rows_per_call_ = kAmxTileRows;
   padded_rows_ = (count + rows_per_call_ - 1) / rows_per_call_ * rows_per_call_;
+  float_rows_.resize(count);
+  for (int i = 0; i < count; ++i) float_rows_[i] = static_cast<const float*>(rows[i]);
   if (metric != Metric::L2) {
     // Straight from the data, scaled as they are rounded.
-    float_rows_.resize(count);
-    for (int i = 0; i < count; ++i) float_rows_[i] = static_cast<const float*>(rows[i]);
     if (int8_dots_ != nullptr) {
       int8_ = true;
-      std::vector<double> sum(dim, 0.0);
-      for (int i = 0; i < count; ++i) {
-        const float scale = scales != nullptr ? scales[i] : 1.0f;
-        for (int d = 0; d < dim; ++d) sum[d] += float_rows_[i][d] * scale;
-      }
-      centre_.resize(dim);
-      for (int d = 0; d < dim; ++d) centre_[d] = static_cast<float>(sum[d] / count);
+      mean_of_rows(float_rows_.data(), count, dim, scales, centre_);
       offsets_.resize(count);
       for (int i = 0; i < count; ++i) {
         const float scale = scales != nullptr ? scales[i] : 1.0f;
@@ -140,25 +134,14 @@ bool ClusterBlock::load_dot_form(const std::vector<const void*>& rows, int count
     for (uint16_t& value : bf16_pack_.panels) value ^= 0x8000u;
     return true;
   }
-  // L2 carries the columns' norms in two more dimensions (rows: 1 and 1).
+  // L2 carries the columns' norms in two more dimensions (rows: 1 and 1), the rows centred on
+  // their mean (rounding then follows the cluster's spread).
+  mean_of_rows(float_rows_.data(), count, dim, nullptr, centre_);
   const int width = dim + 2;
   rows_.resize(static_cast<size_t>(count) * width);
   for (int i = 0; i < count; ++i) {
-    const float* from = static_cast<const float*>(rows[i]);
-    std::copy(from, from + dim, &rows_[static_cast<size_t>(i) * width]);
-  }
-  // Centred on the mean (rounding then follows the cluster's spread).
-  centre_.assign(dim, 0.0f);
-  {
-    std::vector<double> sum(dim, 0.0);
-    for (int i = 0; i < count; ++i) {
-      for (int d = 0; d < dim; ++d) sum[d] += rows_[static_cast<size_t>(i) * width + d];
-    }
-    for (int d = 0; d < dim; ++d) centre_[d] = static_cast<float>(sum[d] / count);
-  }
-  for (int i = 0; i < count; ++i) {
     float* row = &rows_[static_cast<size_t>(i) * width];
-    for (int d = 0; d < dim; ++d) row[d] = rounded_to_bf16(row[d] - centre_[d]);
+    for (int d = 0; d < dim; ++d) row[d] = rounded_to_bf16(float_rows_[i][d] - centre_[d]);
     row[dim] = 1.0f;
     row[dim + 1] = 1.0f;
   }

@@ -52,9 +52,6 @@ class ClusterBlock {
   // Whether load_dot_form takes int8 for inner product and cosine.
   bool int8_dot_form() const { return int8_dots_ != nullptr; }
   float value_scale() const { return int8_ ? int8_rows_.step * int8_panels_.step : 1.0f; }
-  // Whether one pair's distance depends on the block it was loaded in (per-block centres or
-  // steps): lists then merge by id, not by equal distance.
-  bool distances_vary_by_block() const { return centred_ || int8_; }
 
   // Without row distances: every pair (a, b) of the loaded rows with a < b, through the pair
   // filter: distances by `terms`, offered to `buffers` when they beat a member's threshold.

@@ -153,9 +153,19 @@ void pack_int8(const float* const* rows, int count, int padded_rows, int dim, co
 }
 
 void mean_of_rows(const float* rows, int count, int dim, std::vector<float>& mean) {
+  std::vector<const float*> pointers(count);
+  for (int r = 0; r < count; ++r) pointers[r] = rows + static_cast<size_t>(r) * dim;
+  mean_of_rows(pointers.data(), count, dim, nullptr, mean);
+}
+
+void mean_of_rows(const float* const* rows, int count, int dim, const float* scales, std::vector<float>& mean) {
   std::vector<double> sum(dim, 0.0);
   for (int r = 0; r < count; ++r) {
-    for (int d = 0; d < dim; ++d) sum[d] += rows[static_cast<size_t>(r) * dim + d];
+    if (scales == nullptr) {
+      for (int d = 0; d < dim; ++d) sum[d] += rows[r][d];
+    } else {
+      for (int d = 0; d < dim; ++d) sum[d] += rows[r][d] * scales[r];
+    }
   }
   mean.assign(dim, 0.0f);
   for (int d = 0; d < dim && count > 0; ++d) mean[d] = static_cast<float>(sum[d] / count);

@@ -85,6 +85,9 @@ void pack_bf16_rows(const float* const* rows, int count, int padded_rows, int di
                     const float* scales, Bf16Pack& out);
 // The mean of `count` float rows (summed in double), the centre that pack_bf16 subtracts.
 void mean_of_rows(const float* rows, int count, int dim, std::vector<float>& mean);
+// The same over rows anywhere, each times scales[r] (scales may be null: 1), as pack_bf16_rows
+// and pack_int8 take them.
+void mean_of_rows(const float* const* rows, int count, int dim, const float* scales, std::vector<float>& mean);
 TileBlock tile_block(const Bf16Pack& pack);
 
 // AVX512_BF16 (vdpbf16ps) on top of avx512_tile_kernels(); ANNFORGE_SIMD=avx2 or scalar turns
