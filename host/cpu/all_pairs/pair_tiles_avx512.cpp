@@ -13,8 +13,10 @@
 #include "host/cpu/all_pairs/pair_epilogue_avx512.hpp"
 #include "host/cpu/all_pairs/pair_tiles.hpp"
 
-// GCC 12 warns about its own _mm512_undefined_ps() inside the intrinsics (a false positive).
+// GCC 12 warns about its own _mm512_undefined_ps() inside the intrinsics (a false positive;
+// as "uninitialized" too, once round_row_bf16's reduction inlines with its scale).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 #define ANNFORGE_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi,bmi2")))
 #define ANNFORGE_AVX512_INLINE ANNFORGE_AVX512 inline __attribute__((always_inline))
