@@ -364,6 +364,30 @@ TEST(Int8, AmxDotsAreTheIntegerDotsOfTheCodes) {
   }
 }
 
+// mean_of_rows (the AVX-512 kernel where the CPU has it): each row's products in float, summed
+// in double row by row, exactly as the portable loop does; every dimension count, tails included.
+TEST(Int8, MeanOfRowsIsTheDoubleSumOfTheScaledRows) {
+  Rng rng(47);
+  for (int dim : {1, 15, 16, 17, 31, 32, 33, 100, 256}) {
+    const int count = 37;
+    std::vector<float> x(static_cast<size_t>(count) * dim), scales(count);
+    for (float& v : x) v = static_cast<float>(rng.normal() * 3.0 + 1.0);
+    for (float& v : scales) v = static_cast<float>(rng.uniform(0.5, 2.0));
+    std::vector<const float*> rows(count);
+    for (int i = 0; i < count; ++i) rows[i] = &x[static_cast<size_t>(i) * dim];
+    for (const float* with : {static_cast<const float*>(nullptr), static_cast<const float*>(scales.data())}) {
+      std::vector<float> mean;
+      cpu::mean_of_rows(rows.data(), count, dim, with, mean);
+      ASSERT_EQ(mean.size(), static_cast<size_t>(dim));
+      for (int d = 0; d < dim; ++d) {
+        double sum = 0.0;
+        for (int r = 0; r < count; ++r) sum += rows[r][d] * (with != nullptr ? with[r] : 1.0f);
+        ASSERT_EQ(bits_of(mean[d]), bits_of(static_cast<float>(sum / count))) << "dim " << dim << ", dimension " << d;
+      }
+    }
+  }
+}
+
 TEST(Int8, DotFormIsWithinTheRounding) {
   if (cpu::amx_int8_dots_kernel() == nullptr) {
     GTEST_SKIP() << "this CPU has no AMX-INT8 (or Linux refused the tile state, or ANNFORGE_SIMD)";

@@ -120,8 +120,8 @@ bool ClusterBlock::load_dot_form(const std::vector<const void*>& rows, int count
       offsets_.resize(count);
       for (int i = 0; i < count; ++i) {
         const float scale = scales != nullptr ? scales[i] : 1.0f;
-        double dot = 0.0;
-        for (int d = 0; d < dim; ++d) dot += double{float_rows_[i][d] * scale} * centre_[d];
+        // AMX-INT8 implies the AVX-512 kernels.
+        const double dot = tiles_->scaled_dot(float_rows_[i], scale, centre_.data(), dim);
         offsets_[i] = static_cast<float>((metric == Metric::Cosine ? 1.0 : 0.0) - dot);
       }
       pack_int8(float_rows_.data(), count, padded_rows_, dim, scales, nullptr, Int8Layout::Rows, int8_rows_);

@@ -119,36 +119,53 @@ void pack_int8(const float* const* rows, int count, int padded_rows, int dim, co
                Int8Layout layout, Int8Pack& out) {
   const int dim64 = (dim + 63) / 64 * 64;
   out.dim64 = dim64;
+  const TileKernels* tiles = avx512_tile_kernels();
+  auto scale_of = [&](int r) { return scales != nullptr ? scales[r] : 1.0f; };
   auto value = [&](int r, int d) {
-    const float x = rows[r][d] * (scales != nullptr ? scales[r] : 1.0f);
+    const float x = rows[r][d] * scale_of(r);
     return centre != nullptr ? x - centre[d] : x;
   };
   float largest = 0.0f;
   for (int r = 0; r < count; ++r) {
-    for (int d = 0; d < dim; ++d) largest = std::max(largest, std::fabs(value(r, d)));
+    if (tiles != nullptr) {
+      largest = std::max(largest, tiles->largest_scaled(rows[r], centre, scale_of(r), dim));
+    } else {
+      for (int d = 0; d < dim; ++d) largest = std::max(largest, std::fabs(value(r, d)));
+    }
   }
   // The largest magnitude maps to 127 (a normal step, so that no code divides by zero).
   out.step = std::max(largest / 127.0f, std::numeric_limits<float>::min());
   const float inverse = 1.0f / out.step;
-  auto code = [&](int r, int d) {
-    return static_cast<int8_t>(std::min(127.0f, std::max(-127.0f, std::nearbyint(value(r, d) * inverse))));
+  // Row r's codes times `sign` (rounding to nearest even is symmetric, so -1 gives -code).
+  auto quantize = [&](int r, float sign, int8_t* codes) {
+    if (tiles != nullptr) {
+      tiles->quantize_row_int8(rows[r], centre, scale_of(r), sign * inverse, dim, codes);
+      return;
+    }
+    for (int d = 0; d < dim; ++d) {
+      codes[d] = static_cast<int8_t>(std::min(127.0f, std::max(-127.0f, std::nearbyint(value(r, d) * sign * inverse))));
+    }
   };
   if (layout == Int8Layout::Rows) {
     out.values.resize(static_cast<size_t>(padded_rows) * dim64);
     std::fill(out.values.begin() + static_cast<size_t>(count) * dim64, out.values.end(), int8_t{0});
     for (int r = 0; r < count; ++r) {
       int8_t* row = &out.values[static_cast<size_t>(r) * dim64];
-      for (int d = 0; d < dim; ++d) row[d] = code(r, d);
+      quantize(r, 1.0f, row);
       std::fill(row + dim, row + dim64, int8_t{0});
     }
     return;
   }
   const int panels = panel_count(count);
-  out.values.assign(static_cast<size_t>(panels) * dim64 * 16, int8_t{0});
+  out.values.resize(static_cast<size_t>(panels) * dim64 * 16);
+  // Only the last panel has slots no row fills (its padding rows).
+  if (panels > 0) std::fill(out.values.end() - static_cast<size_t>(dim64) * 16, out.values.end(), int8_t{0});
+  std::vector<int8_t> codes(dim64, 0);
   for (int r = 0; r < count; ++r) {
+    quantize(r, -1.0f, codes.data());
     // Four dimensions per lane: the row's slot in each step.
     int8_t* panel = &out.values[static_cast<size_t>(r / 16) * dim64 * 16 + (r % 16) * 4];
-    for (int d = 0; d < dim; ++d) panel[(d / 4) * 64 + d % 4] = static_cast<int8_t>(-code(r, d));
+    for (int step = 0; step < dim64 / 4; ++step) std::memcpy(panel + step * 64, &codes[step * 4], 4);
   }
 }
 
@@ -160,7 +177,9 @@ void mean_of_rows(const float* rows, int count, int dim, std::vector<float>& mea
 
 void mean_of_rows(const float* const* rows, int count, int dim, const float* scales, std::vector<float>& mean) {
   std::vector<double> sum(dim, 0.0);
-  for (int r = 0; r < count; ++r) {
+  const TileKernels* tiles = avx512_tile_kernels();
+  if (tiles != nullptr) tiles->sum_rows(rows, scales, count, dim, sum.data());
+  for (int r = 0; r < count && tiles == nullptr; ++r) {
     if (scales == nullptr) {
       for (int d = 0; d < dim; ++d) sum[d] += rows[r][d];
     } else {

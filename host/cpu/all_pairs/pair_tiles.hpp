@@ -41,12 +41,26 @@ using TileDistancesKernel = void (*)(const TileBlock& block, int row0, int count
 // squared norm of the rounded row.
 using RoundRowKernel = float (*)(const float* x, const float* centre, float scale, int dim, uint16_t* out);
 
+// The int8 layout's row work (pack_int8, mean_of_rows): the largest |x[d] * scale - centre[d]|;
+// out[d] = round((x[d] * scale - centre[d]) * factor) to nearest even, clamped to +-127; sum[d]
+// = the sum over rows r of rows[r][d] * scales[r] (scales may be null: 1; each product in float,
+// the sums in double, row by row); and sum(x[d] * scale * y[d]) in double. centre may be null (0).
+using LargestScaledKernel = float (*)(const float* x, const float* centre, float scale, int dim);
+using QuantizeRowKernel = void (*)(const float* x, const float* centre, float scale, float factor, int dim,
+                                   int8_t* out);
+using SumRowsKernel = void (*)(const float* const* rows, const float* scales, int count, int dim, double* sum);
+using ScaledDotKernel = double (*)(const float* x, float scale, const float* y, int dim);
+
 struct TileKernels {
   TileDistancesKernel distances_float = nullptr;
   TileDistancesKernel distances_bytes = nullptr;
   TileDistancesKernel distances_bf16 = nullptr;  // Bf16 layout, vdpbf16ps; null without AVX512_BF16
   DotBlockKernel dots_float = nullptr;           // dot_block.hpp's kernel, 16 lanes
   RoundRowKernel round_row_bf16 = nullptr;
+  LargestScaledKernel largest_scaled = nullptr;
+  QuantizeRowKernel quantize_row_int8 = nullptr;
+  SumRowsKernel sum_rows = nullptr;
+  ScaledDotKernel scaled_dot = nullptr;
 };
 // Null where the CPU lacks any of AVX-512 F, BW, VL, DQ and VNNI, or ANNFORGE_SIMD says
 // avx2 or scalar.

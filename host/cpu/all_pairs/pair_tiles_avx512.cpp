@@ -246,6 +246,73 @@ ANNFORGE_AVX512 float round_row_bf16(const float* x, const float* centre, float 
   return _mm512_reduce_add_ps(norm);
 }
 
+inline __mmask16 first_lanes(int n) {
+  return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1);
+}
+
+ANNFORGE_AVX512 float largest_scaled(const float* x, const float* centre, float scale, int dim) {
+  const __m512 factor = _mm512_set1_ps(scale);
+  __m512 largest = _mm512_setzero_ps();
+  for (int d = 0; d < dim; d += 16) {
+    const __mmask16 mask = first_lanes(dim - d);
+    __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, x + d), factor);
+    if (centre != nullptr) v = _mm512_sub_ps(v, _mm512_maskz_loadu_ps(mask, centre + d));
+    largest = _mm512_max_ps(largest, _mm512_abs_ps(v));
+  }
+  return _mm512_reduce_max_ps(largest);
+}
+
+// cvtps2dq rounds by MXCSR: to nearest even unless a caller changed the mode (nearbyint, the
+// portable path's rounding, follows the same mode).
+ANNFORGE_AVX512 void quantize_row_int8(const float* x, const float* centre, float scale, float factor, int dim,
+                                       int8_t* out) {
+  const __m512 by = _mm512_set1_ps(scale), times = _mm512_set1_ps(factor);
+  const __m512i high = _mm512_set1_epi32(127), low = _mm512_set1_epi32(-127);
+  for (int d = 0; d < dim; d += 16) {
+    const __mmask16 mask = first_lanes(dim - d);
+    __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, x + d), by);
+    if (centre != nullptr) v = _mm512_sub_ps(v, _mm512_maskz_loadu_ps(mask, centre + d));
+    const __m512i code = _mm512_max_epi32(low, _mm512_min_epi32(high, _mm512_cvtps_epi32(_mm512_mul_ps(v, times))));
+    _mm512_mask_cvtepi32_storeu_epi8(out + d, mask, code);
+  }
+}
+
+// 32 dimensions at a time, their sums in four registers over all rows (the rows are in cache;
+// the sums never leave the registers).
+ANNFORGE_AVX512 void sum_rows(const float* const* rows, const float* scales, int count, int dim, double* sum) {
+  for (int d = 0; d < dim; d += 32) {
+    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd(), s2 = _mm512_setzero_pd(), s3 = _mm512_setzero_pd();
+    const __mmask16 first = first_lanes(dim - d), second = first_lanes(std::max(0, dim - d - 16));
+    for (int r = 0; r < count; ++r) {
+      const __m512 by = _mm512_set1_ps(scales != nullptr ? scales[r] : 1.0f);
+      const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(first, rows[r] + d), by);
+      const __m512 w = _mm512_mul_ps(_mm512_maskz_loadu_ps(second, rows[r] + d + 16), by);
+      s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+      s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
+      s2 = _mm512_add_pd(s2, _mm512_cvtps_pd(_mm512_castps512_ps256(w)));
+      s3 = _mm512_add_pd(s3, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(w), 1))));
+    }
+    _mm512_mask_storeu_pd(sum + d, static_cast<__mmask8>(first), s0);
+    _mm512_mask_storeu_pd(sum + d + 8, static_cast<__mmask8>(first >> 8), s1);
+    _mm512_mask_storeu_pd(sum + d + 16, static_cast<__mmask8>(second), s2);
+    _mm512_mask_storeu_pd(sum + d + 24, static_cast<__mmask8>(second >> 8), s3);
+  }
+}
+
+ANNFORGE_AVX512 double scaled_dot(const float* x, float scale, const float* y, int dim) {
+  const __m512 by = _mm512_set1_ps(scale);
+  __m512d sum0 = _mm512_setzero_pd(), sum1 = _mm512_setzero_pd();
+  for (int d = 0; d < dim; d += 16) {
+    const __mmask16 mask = first_lanes(dim - d);
+    const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, x + d), by);
+    const __m512 w = _mm512_maskz_loadu_ps(mask, y + d);
+    sum0 = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), _mm512_cvtps_pd(_mm512_castps512_ps256(w)), sum0);
+    sum1 = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))),
+                           _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(w), 1))), sum1);
+  }
+  return _mm512_reduce_add_pd(_mm512_add_pd(sum0, sum1));
+}
+
 const TileKernels kAvx512Kernels = [] {
   TileKernels kernels;
   kernels.dots_float = float_dots;
@@ -253,6 +320,10 @@ const TileKernels kAvx512Kernels = [] {
   kernels.distances_bytes = tile_distances<ByteTiles>;
   kernels.distances_bf16 = tile_distances<Bf16Tiles>;
   kernels.round_row_bf16 = round_row_bf16;
+  kernels.largest_scaled = largest_scaled;
+  kernels.quantize_row_int8 = quantize_row_int8;
+  kernels.sum_rows = sum_rows;
+  kernels.scaled_dot = scaled_dot;
   return kernels;
 }();
 
