@@ -6,8 +6,10 @@
 
 #include "host/cpu/all_pairs/threshold_collect.hpp"
 
-// GCC 12 warns about its own _mm512_undefined_*() inside the intrinsics (a false positive).
+// GCC 12 warns about its own _mm512_undefined_*() inside the intrinsics (a false positive; as
+// "uninitialized" too where rank_block's register arrays inline it).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 #define ANNFORGE_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,bmi,bmi2,popcnt")))
 
@@ -97,20 +99,44 @@ ANNFORGE_AVX512 int avx512_few_smallest(const float* values, int count, int want
   return found;
 }
 
-// Each key's rank is the number of keys below it (keys are distinct), counted 8 at a time with
-// no branch; the keys of rank < k are written at their rank.
-ANNFORGE_AVX512 int avx512_rank_select(const uint64_t* keys, int count, int k, uint64_t* out) {
-  const int vectors = (count + 7) / 8;
-  for (int i = 0; i < count; ++i) {
-    const __m512i key = _mm512_set1_epi64(static_cast<long long>(keys[i]));
-    int rank = 0;
-    for (int v = 0; v < vectors; ++v) {
-      const int left = count - v * 8;
-      const __mmask8 valid = left >= 8 ? 0xFF : static_cast<__mmask8>((1u << left) - 1);
-      const __m512i other = _mm512_maskz_loadu_epi64(valid, keys + v * 8);
-      rank += __builtin_popcount(_mm512_mask_cmplt_epu64_mask(valid, other, key));
+// Each key's rank is the number of keys below it (keys are distinct). Counted transposed: the
+// ranks of up to 64 keys sit in eight registers, and every key of the list, broadcast, adds one
+// to the lanes of the keys above it (a compare and a masked add per register; the earlier form,
+// a popcount per key and register into one scalar sum, was a dependency chain twice as long).
+// The keys of rank < k are written at their rank.
+template <int V>
+ANNFORGE_AVX512 void rank_block(const uint64_t* keys, int count, int first, int k, uint64_t* out) {
+  __m512i key[V], rank[V];
+  __mmask8 valid[V];
+  for (int v = 0; v < V; ++v) {
+    const int left = count - first - v * 8;
+    valid[v] = left >= 8 ? 0xFF : left > 0 ? static_cast<__mmask8>((1u << left) - 1) : 0;
+    key[v] = _mm512_maskz_loadu_epi64(valid[v], keys + first + v * 8);
+    rank[v] = _mm512_setzero_si512();
+  }
+  const __m512i one = _mm512_set1_epi64(1);
+  for (int j = 0; j < count; ++j) {
+    const __m512i other = _mm512_set1_epi64(static_cast<long long>(keys[j]));
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) {
+      rank[v] = _mm512_mask_add_epi64(rank[v], _mm512_cmplt_epu64_mask(other, key[v]), rank[v], one);
     }
-    if (rank < k) out[rank] = keys[i];
+  }
+  alignas(64) uint64_t ranks[V * 8];
+  for (int v = 0; v < V; ++v) _mm512_store_si512(ranks + v * 8, rank[v]);
+  const int here = count - first < V * 8 ? count - first : V * 8;
+  for (int i = 0; i < here; ++i) {
+    if (ranks[i] < static_cast<uint64_t>(k)) out[ranks[i]] = keys[first + i];
+  }
+}
+
+ANNFORGE_AVX512 int avx512_rank_select(const uint64_t* keys, int count, int k, uint64_t* out) {
+  int first = 0;
+  for (; count - first > 32; first += 64) rank_block<8>(keys, count, first, k, out);
+  if (count - first > 16) {
+    rank_block<4>(keys, count, first, k, out);
+  } else if (count - first > 0) {
+    rank_block<2>(keys, count, first, k, out);
   }
   return count < k ? count : k;
 }
