@@ -26,6 +26,7 @@
 #include "host/cpu/distance/distance.hpp"
 #include "host/cpu/distance/dot_block.hpp"
 #include "host/cpu/all_pairs/pair_filter.hpp"
+#include "host/cpu/all_pairs/list_merge.hpp"
 #include "host/cpu/all_pairs/pair_tiles.hpp"
 #include "host/cpu/all_pairs/threshold_collect.hpp"
 #include "tests/test_support.hpp"
@@ -584,6 +585,63 @@ TEST(RankSelect, EqualsTheSortedPrefix) {
     EXPECT_EQ(out[n], 0x5A5A5A5Au) << "wrote past the result, trial " << trial;
     out.resize(n);
     ASSERT_EQ(out, expected) << "trial " << trial << " count " << count << " k " << k;
+  }
+}
+
+// The clustered stage's merge by keys against the general merge: lists sorted by (distance,
+// id) with many equal distances, repeats of listed entries among the candidates, lists with
+// empty tails, and candidates from none to k; the same ids and distances.
+TEST(ListMerge, ByKeyEqualsTheGeneralMerge) {
+  Rng rng(4712);
+  for (int trial = 0; trial < 500; ++trial) {
+    const int k = 1 + static_cast<int>(rng.below(64));
+    const int filled = trial % 5 == 0 ? static_cast<int>(rng.below(k + 1)) : k;
+    const int more = static_cast<int>(rng.below(k + 1));
+    auto sorted_entries = [&](int count, std::vector<std::pair<float, uint32_t>> from) {
+      std::vector<std::pair<float, uint32_t>> entries = from;
+      while (static_cast<int>(entries.size()) < count) {
+        const float d = static_cast<float>(rng.below(trial % 2 ? 8 : 1000)) * 0.25f - (trial % 3 == 0 ? 1.0f : 0.0f);
+        const uint32_t id = static_cast<uint32_t>(rng.below(200));
+        bool seen = false;
+        for (const auto& e : entries) seen = seen || e.second == id;
+        if (!seen) entries.push_back({d, id});
+      }
+      entries.resize(count);
+      std::sort(entries.begin(), entries.end());
+      return entries;
+    };
+    const auto listed = sorted_entries(filled, {});
+    // Some candidates repeat listed entries exactly (the same pair met in another cluster).
+    std::vector<std::pair<float, uint32_t>> repeats;
+    for (const auto& e : listed) {
+      if (rng.below(4) == 0) repeats.push_back(e);
+    }
+    if (static_cast<int>(repeats.size()) > more) repeats.resize(more);
+    auto offered = sorted_entries(more, repeats);
+    // Ids a candidate shares with the list at another distance are left out (the paths that can
+    // meet them drop them by id first).
+    offered.erase(std::remove_if(offered.begin(), offered.end(),
+                                 [&](const std::pair<float, uint32_t>& o) {
+                                   for (const auto& e : listed) {
+                                     if (e.second == o.second && e.first != o.first) return true;
+                                   }
+                                   return false;
+                                 }),
+                  offered.end());
+    std::vector<uint32_t> ids(k, kInvalidId), more_ids;
+    std::vector<float> distances(k, std::numeric_limits<float>::infinity()), more_distances;
+    for (int i = 0; i < filled; ++i) ids[i] = listed[i].second, distances[i] = listed[i].first;
+    for (const auto& o : offered) more_ids.push_back(o.second), more_distances.push_back(o.first);
+    const int count = static_cast<int>(offered.size());
+    std::vector<uint32_t> want_ids = ids, scratch_ids(k);
+    std::vector<float> want_distances = distances, scratch_distances(k);
+    cpu::merge_sorted(want_ids.data(), want_distances.data(), more_ids.data(), more_distances.data(), count, k,
+                      scratch_ids.data(), scratch_distances.data());
+    std::vector<uint64_t> keys(3 * static_cast<size_t>(k) + 2);
+    cpu::merge_sorted_by_key(ids.data(), distances.data(), more_ids.data(), more_distances.data(), count, k,
+                             keys.data());
+    ASSERT_EQ(ids, want_ids) << "trial " << trial << " k " << k << " filled " << filled << " more " << count;
+    for (int i = 0; i < k; ++i) ASSERT_EQ(distances[i], want_distances[i]) << "trial " << trial << " at " << i;
   }
 }
 

@@ -199,13 +199,16 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     SmallestK shortlist(std::max(first_pass.exact_candidates, 1));
     std::vector<uint32_t> best_ids(k);
     std::vector<float> best_distances(k);
-    std::vector<uint32_t> merged_ids(k);
-    std::vector<float> merged_distances(k);
+    std::vector<uint64_t> merge_keys(3 * static_cast<size_t>(k) + 2);
     std::vector<float> add_terms, mul_terms, start_thresholds, sample_dots, tile_distances;
     std::vector<int> sample_positions(kThresholdSamples);
     CandidateBuffers buffers(k, kBufferCapacityPerK * k);
-    // v's kNN list so far (from its other clusters) merged with `count` new candidates.
-    auto merge_into = [&](int64_t v, int count) {
+    // v's kNN list so far (from its other clusters) merged with `count` new candidates, sorted
+    // by (distance, id) unless `ties_by_id` is false (the projected pass ranks ties by its
+    // shortlist's order).
+    std::vector<uint32_t> merged_ids(k);
+    std::vector<float> merged_distances(k);
+    auto merge_into = [&](int64_t v, int count, bool ties_by_id = true) {
       if (count == 0) return;
       locks[v].lock();
       if (graph.ids[v * k] == kInvalidId) {  // v's first cluster: nothing to merge with
@@ -218,8 +221,13 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
         // Drop the candidates v's list already holds (its value from the earlier cluster stays).
         count = drop_listed(list_ids, &graph.ids[v * k], k, best_ids.data(), best_distances.data(), count);
       }
-      merge_sorted(&graph.ids[v * k], &graph.distances[v * k], best_ids.data(), best_distances.data(), count, k,
-                   merged_ids.data(), merged_distances.data());
+      if (ties_by_id) {
+        merge_sorted_by_key(&graph.ids[v * k], &graph.distances[v * k], best_ids.data(), best_distances.data(), count,
+                            k, merge_keys.data());
+      } else {
+        merge_sorted(&graph.ids[v * k], &graph.distances[v * k], best_ids.data(), best_distances.data(), count, k,
+                     merged_ids.data(), merged_distances.data());
+      }
       locks[v].unlock();
     };
     auto prefetch_list = [&](uint32_t v) {
@@ -403,7 +411,7 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
           best_ids[c] = ids[shortlist.position(best.position(c))];
           best_distances[c] = best.distance(c);
         }
-        merge_into(v, best.size());
+        merge_into(v, best.size(), false);
       }
       reporter.add(size, thread);
     }

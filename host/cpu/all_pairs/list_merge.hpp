@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "annforge.hpp"
+#include "host/cpu/distance/distance_keys.hpp"
 #include "kernels/shared/neighbor_list.hpp"
 
 namespace annforge::cpu {
@@ -34,6 +35,35 @@ inline void merge_sorted(uint32_t* ids, float* distances, const uint32_t* more_i
   for (int i = out; i < k; ++i) scratch_ids[i] = kInvalidId, scratch_distances[i] = std::numeric_limits<float>::infinity();
   std::copy(scratch_ids, scratch_ids + k, ids);
   std::copy(scratch_distances, scratch_distances + k, distances);
+}
+
+// merge_sorted where both lists are sorted by (distance, id) (the clustered stage's lists and
+// selections: positions within a cluster follow ids): the entries as keys (distance_keys.hpp,
+// zeros of either sign as +0), merged with no data-dependent branch (the branchy merge
+// mispredicted on every switch between the lists). A repeat has the same key as its twin and
+// is taken once. `keys` is scratch, 2k + more + 2 entries.
+inline void merge_sorted_by_key(uint32_t* ids, float* distances, const uint32_t* more_ids, const float* more_distances,
+                                int more, int k, uint64_t* keys) {
+  uint64_t* listed = keys;               // k + 1, the last a sentinel
+  uint64_t* offered = keys + k + 1;      // more + 1
+  for (int i = 0; i < k; ++i) listed[i] = distance_key(distances[i] + 0.0f, ids[i]);
+  for (int i = 0; i < more; ++i) offered[i] = distance_key(more_distances[i] + 0.0f, more_ids[i]);
+  listed[k] = offered[more] = ~uint64_t{0};
+  uint64_t* merged = offered + more + 1;  // k
+  int a = 0, b = 0, out = 0;
+  while (out < k) {
+    const uint64_t x = listed[a], y = offered[b];
+    const uint64_t key = x < y ? x : y;
+    a += x <= y;
+    b += y <= x;
+    if (key_id(key) == kInvalidId) break;  // the rest of both lists is empty slots
+    merged[out++] = key;
+  }
+  for (int i = 0; i < out; ++i) {
+    ids[i] = key_id(merged[i]);
+    distances[i] = key_distance(merged[i]);
+  }
+  for (int i = out; i < k; ++i) ids[i] = kInvalidId, distances[i] = std::numeric_limits<float>::infinity();
 }
 
 // The ids of one kNN list, to find repeats whose distances differ (open addressing; slots are
