@@ -93,7 +93,16 @@ void pack_bf16_rows(const float* const* rows, int count, int padded_rows, int di
   out.panels.resize(static_cast<size_t>(panels) * dim32 * 16);
   if (panels > 0) std::fill(out.panels.end() - static_cast<size_t>(dim32) * 16, out.panels.end(), uint16_t{0});
   const TileKernels* tiles = avx512_tile_kernels();
+  // A cluster's rows are scattered over the data (its members' other clusters put them far
+  // apart): each row's lines are requested a few rows ahead, or the rounding waits on memory.
+  constexpr int kAhead = 4;
+  const size_t row_bytes = static_cast<size_t>(dim) * sizeof(float);
+  auto prefetch = [&](int r) {
+    for (size_t line = 0; line < row_bytes; line += 64) __builtin_prefetch(reinterpret_cast<const char*>(rows[r]) + line);
+  };
+  for (int r = 0; r < std::min(count, kAhead); ++r) prefetch(r);
   for (int r = 0; r < count; ++r) {
+    if (r + kAhead < count) prefetch(r + kAhead);
     const float* x = rows[r];
     const float scale = scales != nullptr ? scales[r] : 1.0f;
     uint16_t* row = &out.rows[static_cast<size_t>(r) * dim32];
