@@ -34,8 +34,17 @@ class DetourCounter {
     if (words_kernel_) wide_slots_.assign(size_t{1} << kDetourSlotBits, kEmptyDetourSlot);
   }
 
-  // detours[r] for every rank r of v's list (core::is_detour).
-  void count(const KnnGraph& knn, int64_t v, uint16_t* detours) {
+  // The `degree` ranks of v's list that core::select_by_detours keeps by its detour counts
+  // (core::is_detour).
+  void select(const KnnGraph& knn, int64_t v, int degree, uint16_t* detours, uint16_t* kept) {
+    if (count(knn, v, detours, degree, kept)) return;
+    core::select_by_detours(detours, k_, degree, kept);
+  }
+
+ private:
+  // detours[r] for every rank r of v's list; true instead when the kept ranks were chosen on the
+  // way (the AVX-512 path selects from its bit planes).
+  bool count(const KnnGraph& knn, int64_t v, uint16_t* detours, int degree, uint16_t* kept) {
     const uint32_t* list = &knn.ids[v * k_];
     // The neighbours' lists are random reads: start those of the next vector now, so that they
     // arrive while this one is counted (the AVX-512 path spreads them over its steps).
@@ -44,9 +53,9 @@ class DetourCounter {
       for (int attempt = 0; attempt < kMultiplierTries; ++attempt) {
         const uint32_t multiplier = 0x9E3779B1u + 0x7F4A7C16u * static_cast<uint32_t>(attempt);
         const bool separated = fill_wide_slots(list, multiplier);
-        if (separated) count_with_words(knn, list, multiplier, next, detours);
+        if (separated) select_with_words(knn, list, multiplier, next, degree, kept);
         clear_wide_slots(list, multiplier);
-        if (separated) return;
+        if (separated) return true;
       }
     }
     for (int j = 0; next && j + 1 < k_; ++j) prefetch_list(knn, next[j]);
@@ -56,15 +65,15 @@ class DetourCounter {
         if (fill_slots(list, multiplier)) {
           count_with_slots(knn, list, multiplier, detours);
           clear_slots(list, multiplier);
-          return;
+          return false;
         }
         clear_slots(list, multiplier);
       }
     }
     count_with_rank_table(knn, list, detours);
+    return false;
   }
 
- private:
   // Slot -> 1 + rank; false when two of the list's ids share a slot.
   bool fill_slots(const uint32_t* list, uint32_t multiplier) {
     list_[0] = kInvalidId;  // what an empty slot (0) verifies against: never a valid id
@@ -106,6 +115,20 @@ class DetourCounter {
         carry = next;
       }
     }
+    // The first `degree` ranks by (count, rank), as core::select_by_detours orders them, read
+    // off the planes: the ranks of each count in turn as one word, lowest rank first.
+    int select(int k, int degree, uint16_t* kept) const {
+      const uint64_t ranks = k >= 64 ? ~uint64_t{0} : (uint64_t{1} << k) - 1;
+      int filled = 0;
+      for (int count = 0; filled < degree && count < 128; ++count) {
+        uint64_t word = ranks;
+        for (int b = 0; b < 7; ++b) word &= (count >> b) & 1 ? planes[b] : ~planes[b];
+        for (; word != 0 && filled < degree; word &= word - 1) {
+          kept[filled++] = static_cast<uint16_t>(__builtin_ctzll(word));
+        }
+      }
+      return filled;
+    }
     void write(int k, uint16_t* detours) const {
       for (int r = 0; r < k; ++r) {
         uint16_t total = 0;
@@ -133,14 +156,14 @@ class DetourCounter {
     planes.write(k_, detours);
   }
 
-  void count_with_words(const KnnGraph& knn, const uint32_t* list, uint32_t multiplier, const uint32_t* next,
-                        uint16_t* detours) {
+  void select_with_words(const KnnGraph& knn, const uint32_t* list, uint32_t multiplier, const uint32_t* next,
+                         int degree, uint16_t* kept) {
     DetourPlanes planes;
     for (int j = 0; j + 1 < k_; ++j) {
       if (next) prefetch_list(knn, next[j]);
       planes.add(words_kernel_(&knn.ids[static_cast<int64_t>(list[j]) * k_], k_, j, wide_slots_.data(), multiplier));
     }
-    planes.write(k_, detours);
+    planes.select(k_, degree, kept);
   }
 
   void prefetch_list(const KnnGraph& knn, uint32_t u) const {
@@ -195,8 +218,7 @@ std::vector<uint32_t> prune_rows_by_detours(const KnnGraph& knn, int degree, int
     std::vector<uint16_t> detours(k), kept(degree);
     for (int64_t i = begin; i < end; ++i) {
       const int64_t v = first + i;
-      counter.count(knn, v, detours.data());
-      core::select_by_detours(detours.data(), k, degree, kept.data());
+      counter.select(knn, v, degree, detours.data(), kept.data());
       const uint32_t* list = &knn.ids[v * k];
       for (int e = 0; e < degree; ++e) pruned[i * degree + e] = list[kept[e]];
     }
