@@ -100,12 +100,13 @@ Terms make_terms(Kind kind, const std::vector<double>& squared_norms) {
 // (reported through ADD_FAILURE with `what`).
 template <class Expected>
 bool check_tile(cpu::TileDistancesKernel kernel, const cpu::TileBlock& block, int row0, int count,
-                const cpu::PairTerms& terms, int ldo, const std::string& what, Expected expected) {
+                const cpu::PairTerms& terms, int ldo, const std::string& what, Expected expected,
+                int tile_rows = kTileRows) {
   const int width = 16 * cpu::panel_count(count);
   const int guard = 64;
-  std::vector<float> out(static_cast<size_t>(kTileRows) * ldo + guard, from_bits(kSentinelBits));
+  std::vector<float> out(static_cast<size_t>(tile_rows) * ldo + guard, from_bits(kSentinelBits));
   kernel(block, row0, count, terms, out.data(), ldo);
-  for (int r = 0; r < kTileRows; ++r) {
+  for (int r = 0; r < tile_rows; ++r) {
     for (int c = 0; c < ldo; ++c) {
       const float got = out[static_cast<size_t>(r) * ldo + c];
       if (c >= width) {
@@ -134,9 +135,10 @@ bool check_tile(cpu::TileDistancesKernel kernel, const cpu::TileBlock& block, in
     }
   }
   for (int g = 0; g < guard; ++g) {
-    const float got = out[static_cast<size_t>(kTileRows) * ldo + g];
+    const float got = out[static_cast<size_t>(tile_rows) * ldo + g];
     if (bits_of(got) != kSentinelBits) {
-      ADD_FAILURE() << what << " row0 " << row0 << ": wrote " << g << " floats past the 6 x ldo output: " << show(got);
+      ADD_FAILURE() << what << " row0 " << row0 << ": wrote " << g << " floats past the " << tile_rows
+                    << " x ldo output: " << show(got);
       return false;
     }
   }
@@ -197,7 +199,10 @@ std::vector<int> random_byte_rows(Rng& rng, int count, int dim, ElementType type
   return v;
 }
 
-void check_bytes_layout(const cpu::TileKernels& tiles, ElementType type, uint64_t seed) {
+// kernel: tiles.distances_bytes (six rows a call, dimensions padded to 4) or the AMX-INT8 one
+// (32 rows, dimensions padded to 64).
+void check_bytes_layout(cpu::TileDistancesKernel kernel, int tile_rows, int dim_multiple, ElementType type,
+                        uint64_t seed) {
   Rng rng(seed);
   int64_t checked = 0, exact_l2_checked = 0, exact_l2_skipped = 0;
   for (int dim : kDims) {
@@ -221,18 +226,18 @@ void check_bytes_layout(const cpu::TileKernels& tiles, ElementType type, uint64_
         }
         norms[a] = static_cast<double>(dots[static_cast<size_t>(a) * count + a]);
       }
-      const int padded_rows = round_up(count, kTileRows);
+      const int padded_rows = round_up(count, tile_rows);
       cpu::BytePack pack;
-      cpu::pack_bytes(rows.data(), count, padded_rows, dim, type, pack);
-      ASSERT_EQ(pack.dim4, round_up(dim, 4)) << "dim " << dim;
+      cpu::pack_bytes(rows.data(), count, padded_rows, dim, type, pack, dim_multiple);
+      ASSERT_EQ(pack.dim4, round_up(dim, dim_multiple)) << "dim " << dim;
       const cpu::TileBlock block = cpu::tile_block(pack);
       for (Kind kind : kKinds) {
         const Terms t = make_terms(kind, norms);
         const int ldo = 16 * cpu::panel_count(count) + slack_for(kind);
         const std::string what = std::string(to_string(type)) + " " + kind_name(kind) + " dim " + std::to_string(dim) +
                                  " count " + std::to_string(count);
-        for (int row0 = 0; row0 < count; row0 += kTileRows) {
-          const bool ok = check_tile(tiles.distances_bytes, block, row0, count, t.terms, ldo, what, [&](int a, int b) {
+        for (int row0 = 0; row0 < count; row0 += tile_rows) {
+          const bool ok = check_tile(kernel, block, row0, count, t.terms, ldo, what, [&](int a, int b) {
             ++checked;
             const int64_t dot = dots[static_cast<size_t>(a) * count + b];
             const float d = formula(t.terms, a, b, static_cast<float>(dot));
@@ -251,15 +256,15 @@ void check_bytes_layout(const cpu::TileKernels& tiles, ElementType type, uint64_
               }
             }
             return d;
-          });
+          }, tile_rows);
           if (!ok) return;
         }
       }
     }
   }
-  std::printf("[ tiles    ] %s: %lld distances checked bit for bit, %lld L2 ones also exact (%lld skipped: norm "
+  std::printf("[ tiles    ] %s%s: %lld distances checked bit for bit, %lld L2 ones also exact (%lld skipped: norm "
               "sum not a float)\n",
-              to_string(type), static_cast<long long>(checked), static_cast<long long>(exact_l2_checked),
+              to_string(type), tile_rows == kTileRows ? "" : " (AMX)", static_cast<long long>(checked), static_cast<long long>(exact_l2_checked),
               static_cast<long long>(exact_l2_skipped));
   EXPECT_GT(checked, 100000);
   EXPECT_GT(exact_l2_checked, 10000);
@@ -268,13 +273,21 @@ void check_bytes_layout(const cpu::TileKernels& tiles, ElementType type, uint64_
 TEST(PairTiles, BytesDistancesUInt8MatchTheFormulaOnExactDots) {
   const cpu::TileKernels* tiles = cpu::avx512_tile_kernels();
   if (tiles == nullptr) GTEST_SKIP() << kNoTiles;
-  check_bytes_layout(*tiles, ElementType::UInt8, 8001);
+  check_bytes_layout(tiles->distances_bytes, kTileRows, 4, ElementType::UInt8, 8001);
 }
 
 TEST(PairTiles, BytesDistancesInt8MatchTheFormulaOnExactDots) {
   const cpu::TileKernels* tiles = cpu::avx512_tile_kernels();
   if (tiles == nullptr) GTEST_SKIP() << kNoTiles;
-  check_bytes_layout(*tiles, ElementType::Int8, 8002);
+  check_bytes_layout(tiles->distances_bytes, kTileRows, 4, ElementType::Int8, 8002);
+}
+
+// The same layout on AMX-INT8 (tdpbsud), 32 rows a call: the same floats, bit for bit.
+TEST(PairTiles, AmxBytesDistancesMatchTheFormulaOnExactDots) {
+  const cpu::TileDistancesKernel kernel = cpu::amx_byte_distances_kernel();
+  if (kernel == nullptr) GTEST_SKIP() << "this CPU has no AMX-INT8 (or Linux refused the tile state, or ANNFORGE_SIMD)";
+  check_bytes_layout(kernel, cpu::kAmxTileRows, 64, ElementType::UInt8, 8003);
+  check_bytes_layout(kernel, cpu::kAmxTileRows, 64, ElementType::Int8, 8004);
 }
 
 // --- Float layout: distances_float and dots_float -----------------------------------------------

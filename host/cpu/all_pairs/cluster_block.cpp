@@ -81,6 +81,12 @@ FloatDots default_float_dots() {
 
 ClusterBlock::ClusterBlock(FloatDots float_dots)
     : tiles_(avx512_tile_kernels()), dot_kernel_(dot_block_kernel()), pair_filter_(pair_filter_kernel()) {
+  // 8-bit rows on AMX-INT8 where the CPU has it (ANNFORGE_CPU_BYTE_TILES=vnni keeps them on
+  // VNNI, for measurement): exact sums either way, the same distances.
+  const char* byte_tiles = std::getenv("ANNFORGE_CPU_BYTE_TILES");
+  if (tiles_ != nullptr && !(byte_tiles != nullptr && std::strcmp(byte_tiles, "vnni") == 0)) {
+    amx_bytes_ = amx_byte_distances_kernel();
+  }
   if (!float_dots_available(float_dots)) return;  // fp32
   if (float_dots == FloatDots::Bf16) bf16_kernel_ = tiles_->distances_bf16;
   if (float_dots == FloatDots::AmxBf16) {
@@ -173,7 +179,7 @@ void ClusterBlock::load(const std::vector<const void*>& rows, int count, Element
   int8_ = false;
   bytes_ = tiles_ != nullptr && type != ElementType::Float32;
   approximate_ = type == ElementType::Float32 && bf16_kernel_ != nullptr;
-  rows_per_call_ = approximate_ ? bf16_rows_per_call_ : kDotBlockRows;
+  rows_per_call_ = approximate_ ? bf16_rows_per_call_ : bytes_ && amx_bytes_ ? kAmxTileRows : kDotBlockRows;
   padded_rows_ = (count + rows_per_call_ - 1) / rows_per_call_ * rows_per_call_;
   // Squared norms summed in float in dimension order on every path, so that each path gives
   // the same distances where dots are exact.
@@ -183,7 +189,7 @@ void ClusterBlock::load(const std::vector<const void*>& rows, int count, Element
     case ElementType::Int8: squared_norms_of<int8_t>(rows, count, dim, squared_norms); break;
   }
   if (bytes_) {
-    pack_bytes(rows.data(), count, padded_rows_, dim, type, bytes_pack_);
+    pack_bytes(rows.data(), count, padded_rows_, dim, type, bytes_pack_, amx_bytes_ ? 64 : 4);
     return;
   }
   rows_.assign(static_cast<size_t>(padded_rows_) * dim, 0.0f);
@@ -249,7 +255,7 @@ void ClusterBlock::row_distances(int row0, const PairTerms& terms, float* out, i
     return;
   }
   if (bytes_) {
-    tiles_->distances_bytes(tile_block(bytes_pack_), row0, count_, terms, out, ldo);
+    (amx_bytes_ ? amx_bytes_ : tiles_->distances_bytes)(tile_block(bytes_pack_), row0, count_, terms, out, ldo);
     return;
   }
   TileBlock block;

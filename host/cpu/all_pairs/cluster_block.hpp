@@ -86,6 +86,7 @@ class ClusterBlock {
   DotBlockKernel dot_kernel_;
   PairFilterKernel pair_filter_;
   TileDistancesKernel bf16_kernel_ = nullptr;  // the FloatDots path's kernel where it is not Exact
+  TileDistancesKernel amx_bytes_ = nullptr;    // 8-bit rows on AMX-INT8 (else VNNI)
   int bf16_rows_per_call_ = kDotBlockRows;
   bool bytes_ = false;        // 8-bit rows in the Bytes layout (tiles_ only)
   bool approximate_ = false;  // float rows in the Bf16 layout

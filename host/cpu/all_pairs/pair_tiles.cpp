@@ -207,8 +207,9 @@ TileBlock tile_block(const Bf16Pack& pack) {
   return block;
 }
 
-void pack_bytes(const void* const* rows, int count, int padded_rows, int dim, ElementType type, BytePack& out) {
-  out.dim4 = (dim + 3) / 4 * 4;
+void pack_bytes(const void* const* rows, int count, int padded_rows, int dim, ElementType type, BytePack& out,
+                int dim_multiple) {
+  out.dim4 = (dim + dim_multiple - 1) / dim_multiple * dim_multiple;
   out.rows.assign(static_cast<size_t>(padded_rows) * out.dim4, 0);
   out.row_corrections.assign(padded_rows, 0);
   out.panels.assign(static_cast<size_t>(panel_count(count)) * (out.dim4 / 4) * 64, 0);

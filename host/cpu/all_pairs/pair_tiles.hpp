@@ -75,7 +75,9 @@ struct BytePack {
   std::vector<int32_t> row_corrections, column_corrections;
   int dim4 = 0;
 };
-void pack_bytes(const void* const* rows, int count, int padded_rows, int dim, ElementType type, BytePack& out);
+// dim4 is dim rounded up to `dim_multiple` (4; 64 for AMX, whose tiles take 64 per step).
+void pack_bytes(const void* const* rows, int count, int padded_rows, int dim, ElementType type, BytePack& out,
+                int dim_multiple = 4);
 TileBlock tile_block(const BytePack& pack);
 
 // Bf16 layout (float data at reduced precision):
@@ -122,6 +124,11 @@ TileDistancesKernel amx_bf16_distances_kernel();
 using Bf16DotsKernel = void (*)(const uint16_t* rows, int row_count, int dim32, const uint16_t* panels,
                                 int panels_count, float* out, int ldo);
 Bf16DotsKernel amx_bf16_dots_kernel();
+
+// The Bytes layout on AMX-INT8 (tdpbsud): TileDistancesKernel's distances for row0 a multiple of
+// kAmxTileRows, the rows padded to a multiple of it and their dimensions to 64 (pack_bytes with
+// dim_multiple 64); the same floats as the VNNI kernel. Null where amx_int8_dots_kernel() is.
+TileDistancesKernel amx_byte_distances_kernel();
 
 // Int8 layout (float rows at int8 precision, one step for all of them): each row r as
 // q = round((x * scales[r] - centre) / step), |q| <= 127, the largest magnitude at 127; either

@@ -72,11 +72,15 @@ inline void configure_tiles() {
 #define ANNFORGE_TILE_SECOND_PANEL(op) \
   "tileloadd (%0,%1,1), %%tmm7\n\t" op " %%tmm7, %%tmm4, %%tmm1\n\t" op " %%tmm7, %%tmm5, %%tmm3"
 
+// The tile instruction of a tile_dots call: tdpbf16ps (bf16 pairs), tdpbssd (int8 x int8) or
+// tdpbsud (int8 rows x uint8 panels).
+enum class TileOp { Bf16, Int8, Int8ByUint8 };
+
 // tmm0..tmm3 = the dots of 32 rows (from a0, rows row_bytes apart; a1 = a0 + 16 rows) against
 // one panel (b0) or two (b1 too, when `pair`): tmm0 / tmm2 rows 0-15 / 16-31 against b0, tmm1 /
-// tmm3 against b1. `chunks` steps of 64 bytes of each row: 32 dimensions of Bf16 (tdpbf16ps),
-// or 64 of Int8 (kInt8: tdpbssd); a panel's B tile is 16 steps of 64 bytes (1 KiB).
-template <bool kInt8>
+// tmm3 against b1. `chunks` steps of 64 bytes of each row: 32 dimensions of Bf16, or 64 of 8-bit
+// values; a panel's B tile is 16 steps of 64 bytes (1 KiB).
+template <TileOp kOp>
 inline void tile_dots(const char* a0, const char* a1, int64_t row_bytes, const char* b0, const char* b1, bool pair,
                       int chunks) {
   const int64_t panel_step = 64;
@@ -86,10 +90,14 @@ inline void tile_dots(const char* a0, const char* a1, int64_t row_bytes, const c
     const char* a1s = a1 + s * 64;
     const char* b0s = b0 + s * 16 * panel_step;
     const char* b1s = b1 + s * 16 * panel_step;
-    if constexpr (kInt8) {
+    if constexpr (kOp == TileOp::Int8) {
       asm volatile(ANNFORGE_TILE_STEP("tdpbssd") : : "r"(a0s), "r"(a1s), "r"(row_bytes), "r"(b0s), "r"(panel_step)
                    : "memory");
       if (pair) asm volatile(ANNFORGE_TILE_SECOND_PANEL("tdpbssd") : : "r"(b1s), "r"(panel_step) : "memory");
+    } else if constexpr (kOp == TileOp::Int8ByUint8) {
+      asm volatile(ANNFORGE_TILE_STEP("tdpbsud") : : "r"(a0s), "r"(a1s), "r"(row_bytes), "r"(b0s), "r"(panel_step)
+                   : "memory");
+      if (pair) asm volatile(ANNFORGE_TILE_SECOND_PANEL("tdpbsud") : : "r"(b1s), "r"(panel_step) : "memory");
     } else {
       asm volatile(ANNFORGE_TILE_STEP("tdpbf16ps") : : "r"(a0s), "r"(a1s), "r"(row_bytes), "r"(b0s), "r"(panel_step)
                    : "memory");
@@ -131,7 +139,7 @@ ANNFORGE_AVX512 void amx_distances(const TileBlock& block, int row0, int count, 
   for (int p = 0; p < panels_count; p += 2) {
     const bool pair = p + 1 < panels_count;
     const char* b0 = panels + p * panel_bytes;
-    tile_dots<false>(a0, a1, row_bytes, b0, b0 + panel_bytes, pair, chunks);
+    tile_dots<TileOp::Bf16>(a0, a1, row_bytes, b0, b0 + panel_bytes, pair, chunks);
     asm volatile(
         "tilestored %%tmm0, (%0,%2,1)\n\t"
         "tilestored %%tmm1, (%1,%2,1)\n\t"
@@ -160,7 +168,7 @@ ANNFORGE_AVX512 void amx_dots(const uint16_t* rows, int row_count, int dim32, co
     for (int p = 0; p < panels_count; p += 2) {
       const bool pair = p + 1 < panels_count;
       const char* b0 = reinterpret_cast<const char*>(panels) + p * panel_bytes;
-      tile_dots<false>(a0, a1, row_bytes, b0, b0 + panel_bytes, pair, chunks);
+      tile_dots<TileOp::Bf16>(a0, a1, row_bytes, b0, b0 + panel_bytes, pair, chunks);
       float* c = out + static_cast<size_t>(r0) * ldo + p * 16;
       asm volatile(
           "tilestored %%tmm0, (%0,%1,1)\n\t"
@@ -212,7 +220,7 @@ ANNFORGE_AVX512 void amx_int8_dots(const int8_t* rows, int row_count, int dim64,
     for (int p = 0; p < panels_count; p += 2) {
       const bool pair = p + 1 < panels_count;
       const char* b0 = reinterpret_cast<const char*>(panels) + p * panel_bytes;
-      tile_dots<true>(a0, a1, row_bytes, b0, b0 + panel_bytes, pair, chunks);
+      tile_dots<TileOp::Int8>(a0, a1, row_bytes, b0, b0 + panel_bytes, pair, chunks);
       asm volatile(
           "tilestored %%tmm0, (%0,%2,1)\n\t"
           "tilestored %%tmm1, (%1,%2,1)\n\t"
@@ -227,7 +235,56 @@ ANNFORGE_AVX512 void amx_int8_dots(const int8_t* rows, int row_count, int dim64,
   asm volatile("tilerelease" ::);
 }
 
+// The Bytes layout (pack_bytes with dimensions padded to 64) on AMX-INT8: tdpbsud's exact int32
+// sums of the int8 rows and the uint8 panels, the corrections added, then the epilogue of
+// pair_epilogue_avx512.hpp, as tile_distances<ByteTiles> computes them (the same floats).
+ANNFORGE_AVX512 void amx_byte_distances(const TileBlock& block, int row0, int count, const PairTerms& terms,
+                                        float* out, int ldo) {
+  configure_tiles();
+  const int64_t row_bytes = block.dim;
+  const size_t panel_bytes = static_cast<size_t>(block.dim) * 16;
+  const int chunks = block.dim / 64;
+  const char* a0 = static_cast<const char*>(block.rows) + row0 * row_bytes;
+  const char* a1 = a0 + 16 * row_bytes;
+  const char* panels = static_cast<const char*>(block.panels);
+  const int panels_count = panel_count(count);
+  alignas(64) int32_t sums[kAmxTileRows * 32];
+  const int64_t sums_stride = 32 * sizeof(int32_t);
+  for (int p = 0; p < panels_count; p += 2) {
+    const bool pair = p + 1 < panels_count;
+    const char* b0 = panels + p * panel_bytes;
+    tile_dots<TileOp::Int8ByUint8>(a0, a1, row_bytes, b0, b0 + panel_bytes, pair, chunks);
+    asm volatile(
+        "tilestored %%tmm0, (%0,%2,1)\n\t"
+        "tilestored %%tmm1, (%1,%2,1)\n\t"
+        "tilestored %%tmm2, (%3,%2,1)\n\t"
+        "tilestored %%tmm3, (%4,%2,1)"
+        :
+        : "r"(sums), "r"(sums + 16), "r"(sums_stride), "r"(sums + 16 * 32), "r"(sums + 16 * 32 + 16)
+        : "memory");
+    for (int j = 0; j < (pair ? 2 : 1); ++j) {
+      const int c0 = (p + j) * 16;
+      const ColumnTerms columns = column_terms(terms, c0);
+      const __m512i column_corrections = _mm512_loadu_si512(block.column_corrections + c0);
+      for (int r = 0; r < kAmxTileRows; ++r) {
+        const int row = row0 + r;
+        const __m512i sum = _mm512_add_epi32(_mm512_load_si512(sums + r * 32 + j * 16),
+                                             _mm512_add_epi32(column_corrections,
+                                                              _mm512_set1_epi32(block.row_corrections[row])));
+        _mm512_storeu_ps(out + static_cast<size_t>(r) * ldo + c0,
+                         distances_from_dots(_mm512_cvtepi32_ps(sum), row, columns, terms));
+      }
+    }
+  }
+  asm volatile("tilerelease" ::);
+}
+
 }  // namespace
+
+TileDistancesKernel amx_byte_distances_kernel() {
+  static const bool usable = amx_bf16_dots_kernel() != nullptr && amx_int8_usable();
+  return usable ? amx_byte_distances : nullptr;
+}
 
 Int8DotsKernel amx_int8_dots_kernel() {
   static const bool usable = amx_bf16_dots_kernel() != nullptr && amx_int8_usable();
