@@ -35,9 +35,10 @@ annforge::Dataset make_float(int64_t rows, int64_t dim, bool on_plane, uint64_t 
   return data;
 }
 
-annforge::Dataset make_uint8(int64_t rows, int64_t dim, uint64_t seed) {
-  annforge::Dataset data = annforge::Dataset::allocate(rows, dim, annforge::ElementType::UInt8);
-  uint8_t* x = static_cast<uint8_t*>(data.mutable_data());
+annforge::Dataset make_uint8(int64_t rows, int64_t dim, uint64_t seed,
+                             annforge::ElementType type = annforge::ElementType::UInt8) {
+  annforge::Dataset data = annforge::Dataset::allocate(rows, dim, type);
+  uint8_t* x = static_cast<uint8_t*>(data.mutable_data());  // int8: the same bytes, two's complement
   std::mt19937_64 rng(seed);
   for (int64_t i = 0; i < rows * dim; ++i) x[i] = static_cast<uint8_t>(rng() % 256);
   return data;
@@ -68,15 +69,21 @@ std::vector<uint32_t> exact_neighbours(const annforge::Dataset& data, annforge::
 }
 
 TEST(PartitionCoverage, SampleNeighboursAreExactOnIntegerData) {
-  // 8-bit rows: float dots and norms are exact integers, so the ranking equals the exact one,
-  // ties included (both order equal distances by id).
-  const annforge::Dataset data = make_uint8(5000, 32, 3);
-  for (int threads : {1, 2}) {
-    const cpu::SampleNeighbours sample = cpu::sample_neighbours(data.view(), annforge::Metric::L2, 50, 10, threads, 7);
-    ASSERT_EQ(sample.k, 10);
-    ASSERT_EQ(sample.rows.size(), 50u);
-    ASSERT_EQ(sample.neighbours.size(), 500u);
-    EXPECT_EQ(sample.neighbours, exact_neighbours(data, annforge::Metric::L2, sample)) << threads << " threads";
+  // 8-bit rows: dots and norms are exact integers (fp32 tiles, or AMX-INT8 where the CPU has
+  // it), so the ranking equals the exact one, ties included (both order equal distances by id).
+  // 100 dimensions: padding on the AMX path (64 per step).
+  for (const annforge::ElementType type : {annforge::ElementType::UInt8, annforge::ElementType::Int8}) {
+    const annforge::Dataset data = make_uint8(5000, type == annforge::ElementType::UInt8 ? 32 : 100, 3, type);
+    for (const annforge::Metric metric : {annforge::Metric::L2, annforge::Metric::InnerProduct}) {
+      for (int threads : {1, 2}) {
+        const cpu::SampleNeighbours sample = cpu::sample_neighbours(data.view(), metric, 50, 10, threads, 7);
+        ASSERT_EQ(sample.k, 10);
+        ASSERT_EQ(sample.rows.size(), 50u);
+        ASSERT_EQ(sample.neighbours.size(), 500u);
+        EXPECT_EQ(sample.neighbours, exact_neighbours(data, metric, sample))
+            << annforge::to_string(type) << " " << annforge::to_string(metric) << ", " << threads << " threads";
+      }
+    }
   }
 }
 

@@ -129,6 +129,13 @@ Bf16DotsKernel amx_bf16_dots_kernel();
 // kAmxTileRows, the rows padded to a multiple of it and their dimensions to 64 (pack_bytes with
 // dim_multiple 64); the same floats as the VNNI kernel. Null where amx_int8_dots_kernel() is.
 TileDistancesKernel amx_byte_distances_kernel();
+// The exact dots of one Bytes pack's rows (row_count a multiple of kAmxTileRows) against
+// another's panels (both packed with dim_multiple 64, the same dimension), corrections added,
+// as floats: out[r * ldo + c] for c < 16 * panels_count (exact below 2^24). Null where
+// amx_byte_distances_kernel() is.
+using ByteDotsKernel = void (*)(const TileBlock& rows, int row_count, const TileBlock& columns, int panels_count,
+                                float* out, int ldo);
+ByteDotsKernel amx_byte_dots_kernel();
 
 // Int8 layout (float rows at int8 precision, one step for all of them): each row r as
 // q = round((x * scales[r] - centre) / step), |q| <= 127, the largest magnitude at 127; either

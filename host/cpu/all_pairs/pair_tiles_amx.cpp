@@ -279,7 +279,51 @@ ANNFORGE_AVX512 void amx_byte_distances(const TileBlock& block, int row0, int co
   asm volatile("tilerelease" ::);
 }
 
+// The exact dots of two Bytes packs (dimensions padded to 64): `rows`' int8 rows (row_count a
+// multiple of kAmxTileRows) against `columns`' uint8 panels, each side's correction added.
+ANNFORGE_AVX512 void amx_byte_dots(const TileBlock& rows, int row_count, const TileBlock& columns, int panels_count,
+                                   float* out, int ldo) {
+  configure_tiles();
+  const int64_t row_bytes = rows.dim;
+  const size_t panel_bytes = static_cast<size_t>(rows.dim) * 16;
+  const int chunks = rows.dim / 64;
+  alignas(64) int32_t sums[kAmxTileRows * 32];
+  const int64_t sums_stride = 32 * sizeof(int32_t);
+  for (int r0 = 0; r0 < row_count; r0 += kAmxTileRows) {
+    const char* a0 = static_cast<const char*>(rows.rows) + r0 * row_bytes;
+    const char* a1 = a0 + 16 * row_bytes;
+    for (int p = 0; p < panels_count; p += 2) {
+      const bool pair = p + 1 < panels_count;
+      const char* b0 = static_cast<const char*>(columns.panels) + p * panel_bytes;
+      tile_dots<TileOp::Int8ByUint8>(a0, a1, row_bytes, b0, b0 + panel_bytes, pair, chunks);
+      asm volatile(
+          "tilestored %%tmm0, (%0,%2,1)\n\t"
+          "tilestored %%tmm1, (%1,%2,1)\n\t"
+          "tilestored %%tmm2, (%3,%2,1)\n\t"
+          "tilestored %%tmm3, (%4,%2,1)"
+          :
+          : "r"(sums), "r"(sums + 16), "r"(sums_stride), "r"(sums + 16 * 32), "r"(sums + 16 * 32 + 16)
+          : "memory");
+      for (int j = 0; j < (pair ? 2 : 1); ++j) {
+        const __m512i column_corrections = _mm512_loadu_si512(columns.column_corrections + (p + j) * 16);
+        for (int r = 0; r < kAmxTileRows; ++r) {
+          const __m512i sum = _mm512_add_epi32(_mm512_load_si512(sums + r * 32 + j * 16),
+                                               _mm512_add_epi32(column_corrections,
+                                                                _mm512_set1_epi32(rows.row_corrections[r0 + r])));
+          _mm512_storeu_ps(out + static_cast<size_t>(r0 + r) * ldo + (p + j) * 16, _mm512_cvtepi32_ps(sum));
+        }
+      }
+    }
+  }
+  asm volatile("tilerelease" ::);
+}
+
 }  // namespace
+
+ByteDotsKernel amx_byte_dots_kernel() {
+  static const bool usable = amx_bf16_dots_kernel() != nullptr && amx_int8_usable();
+  return usable ? amx_byte_dots : nullptr;
+}
 
 TileDistancesKernel amx_byte_distances_kernel() {
   static const bool usable = amx_bf16_dots_kernel() != nullptr && amx_int8_usable();

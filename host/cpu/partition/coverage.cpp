@@ -64,6 +64,17 @@ SampleNeighbours sample_neighbours(const DatasetView& data, Metric metric, int s
   // the rounding to the data's spread, not its distance from the origin).
   const Bf16DotsKernel amx = data.type == ElementType::Float32 ? amx_bf16_dots_kernel() : nullptr;
   const TileKernels* tiles = amx != nullptr ? avx512_tile_kernels() : nullptr;
+  // 8-bit rows compared as they are (L2, inner product) on AMX-INT8 where the CPU has it: exact
+  // integer dots, as the fp32 tiles give them on 8-bit values, at several times the speed.
+  const ByteDotsKernel byte_dots =
+      data.type != ElementType::Float32 && !normalise && avx512_tile_kernels() != nullptr ? amx_byte_dots_kernel()
+                                                                                          : nullptr;
+  BytePack sample_bytes;
+  if (byte_dots != nullptr) {
+    std::vector<const void*> pointers(samples);
+    for (int s = 0; s < samples; ++s) pointers[s] = data.row(picked[s]);
+    pack_bytes(pointers.data(), samples, samples, static_cast<int>(dim), data.type, sample_bytes, 64);
+  }
   std::vector<float> centre;
   Bf16Pack sample_pack;
   if (tiles != nullptr) {
@@ -79,10 +90,29 @@ SampleNeighbours sample_neighbours(const DatasetView& data, Metric metric, int s
     std::vector<float> rows(static_cast<size_t>(kBlock) * dim), dots(static_cast<size_t>(kBlock) * ldc);
     std::vector<float> norms(kBlock);
     std::vector<uint16_t> rounded(tiles != nullptr ? static_cast<size_t>(kBlock) * sample_pack.dim32 : 0);
+    std::vector<const void*> pointers(byte_dots != nullptr ? kBlock : 0);
+    BytePack block_bytes;
     std::vector<Best>& best = per_thread[thread];
     for (int64_t first = begin; first < end; first += kBlock) {
       const int count = static_cast<int>(std::min<int64_t>(kBlock, end - first));
-      if (tiles != nullptr) {
+      if (byte_dots != nullptr) {
+        const int padded = (count + kAmxTileRows - 1) / kAmxTileRows * kAmxTileRows;
+        for (int i = 0; i < count; ++i) {
+          pointers[i] = data.row(first + i);
+          // The squared norm as an integer: exact, then one rounding to float.
+          int64_t norm = 0;
+          if (metric == Metric::L2) {
+            for (int64_t c = 0; c < dim; ++c) {
+              const int value = data.type == ElementType::UInt8 ? static_cast<const uint8_t*>(pointers[i])[c]
+                                                                : static_cast<const int8_t*>(pointers[i])[c];
+              norm += value * value;
+            }
+          }
+          norms[i] = static_cast<float>(norm);
+        }
+        pack_bytes(pointers.data(), count, padded, static_cast<int>(dim), data.type, block_bytes, 64);
+        byte_dots(tile_block(block_bytes), padded, tile_block(sample_bytes), panel_total, dots.data(), ldc);
+      } else if (tiles != nullptr) {
         const int padded = (count + kAmxTileRows - 1) / kAmxTileRows * kAmxTileRows;
         std::fill(rounded.begin() + static_cast<size_t>(count) * sample_pack.dim32, rounded.end(), uint16_t{0});
         for (int i = 0; i < count; ++i) {
