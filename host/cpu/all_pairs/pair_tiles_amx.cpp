@@ -106,6 +106,21 @@ inline void tile_dots(const char* a0, const char* a1, int64_t row_bytes, const c
   }
 }
 
+// tmm0..tmm3 into a 32 x 32 block of 4-byte sums (fp32 or int32; 32 per row, 128 bytes): rows
+// 0-15 / 16-31 of the first panel (tmm0 / tmm2) and of the second (tmm1 / tmm3).
+inline void store_tiles_32x32(void* block) {
+  char* base = static_cast<char*>(block);
+  const int64_t stride = 32 * 4;
+  asm volatile(
+      "tilestored %%tmm0, (%0,%2,1)\n\t"
+      "tilestored %%tmm1, (%1,%2,1)\n\t"
+      "tilestored %%tmm2, (%3,%2,1)\n\t"
+      "tilestored %%tmm3, (%4,%2,1)"
+      :
+      : "r"(base), "r"(base + 64), "r"(stride), "r"(base + 16 * stride), "r"(base + 16 * stride + 64)
+      : "memory");
+}
+
 #undef ANNFORGE_TILE_STEP
 #undef ANNFORGE_TILE_SECOND_PANEL
 
@@ -135,19 +150,11 @@ ANNFORGE_AVX512 void amx_distances(const TileBlock& block, int row0, int count, 
   const int chunks = dim32 / 32;
   const int panels_count = panel_count(count);
   alignas(64) float dots[kAmxTileRows * 32];
-  const int64_t dots_stride = 32 * sizeof(float);
   for (int p = 0; p < panels_count; p += 2) {
     const bool pair = p + 1 < panels_count;
     const char* b0 = panels + p * panel_bytes;
     tile_dots<TileOp::Bf16>(a0, a1, row_bytes, b0, b0 + panel_bytes, pair, chunks);
-    asm volatile(
-        "tilestored %%tmm0, (%0,%2,1)\n\t"
-        "tilestored %%tmm1, (%1,%2,1)\n\t"
-        "tilestored %%tmm2, (%3,%2,1)\n\t"
-        "tilestored %%tmm3, (%4,%2,1)"
-        :
-        : "r"(dots), "r"(dots + 16), "r"(dots_stride), "r"(dots + 16 * 32), "r"(dots + 16 * 32 + 16)
-        : "memory");
+    store_tiles_32x32(dots);
     epilogue(dots, row0, p, pair ? 2 : 1, terms, out, ldo);
   }
   asm volatile("tilerelease" ::);
@@ -213,7 +220,6 @@ ANNFORGE_AVX512 void amx_int8_dots(const int8_t* rows, int row_count, int dim64,
   const size_t panel_bytes = static_cast<size_t>(dim64) * 16;
   const int chunks = dim64 / 64;
   alignas(64) int32_t sums[kAmxTileRows * 32];
-  const int64_t sums_stride = 32 * sizeof(int32_t);
   for (int r0 = 0; r0 < row_count; r0 += kAmxTileRows) {
     const char* a0 = reinterpret_cast<const char*>(rows) + r0 * row_bytes;
     const char* a1 = a0 + 16 * row_bytes;
@@ -221,14 +227,7 @@ ANNFORGE_AVX512 void amx_int8_dots(const int8_t* rows, int row_count, int dim64,
       const bool pair = p + 1 < panels_count;
       const char* b0 = reinterpret_cast<const char*>(panels) + p * panel_bytes;
       tile_dots<TileOp::Int8>(a0, a1, row_bytes, b0, b0 + panel_bytes, pair, chunks);
-      asm volatile(
-          "tilestored %%tmm0, (%0,%2,1)\n\t"
-          "tilestored %%tmm1, (%1,%2,1)\n\t"
-          "tilestored %%tmm2, (%3,%2,1)\n\t"
-          "tilestored %%tmm3, (%4,%2,1)"
-          :
-          : "r"(sums), "r"(sums + 16), "r"(sums_stride), "r"(sums + 16 * 32), "r"(sums + 16 * 32 + 16)
-          : "memory");
+      store_tiles_32x32(sums);
       store_sums_as_floats(sums, pair ? 2 : 1, out + static_cast<size_t>(r0) * ldo + p * 16, ldo);
     }
   }
@@ -249,19 +248,11 @@ ANNFORGE_AVX512 void amx_byte_distances(const TileBlock& block, int row0, int co
   const char* panels = static_cast<const char*>(block.panels);
   const int panels_count = panel_count(count);
   alignas(64) int32_t sums[kAmxTileRows * 32];
-  const int64_t sums_stride = 32 * sizeof(int32_t);
   for (int p = 0; p < panels_count; p += 2) {
     const bool pair = p + 1 < panels_count;
     const char* b0 = panels + p * panel_bytes;
     tile_dots<TileOp::Int8ByUint8>(a0, a1, row_bytes, b0, b0 + panel_bytes, pair, chunks);
-    asm volatile(
-        "tilestored %%tmm0, (%0,%2,1)\n\t"
-        "tilestored %%tmm1, (%1,%2,1)\n\t"
-        "tilestored %%tmm2, (%3,%2,1)\n\t"
-        "tilestored %%tmm3, (%4,%2,1)"
-        :
-        : "r"(sums), "r"(sums + 16), "r"(sums_stride), "r"(sums + 16 * 32), "r"(sums + 16 * 32 + 16)
-        : "memory");
+    store_tiles_32x32(sums);
     for (int j = 0; j < (pair ? 2 : 1); ++j) {
       const int c0 = (p + j) * 16;
       const ColumnTerms columns = column_terms(terms, c0);
@@ -288,7 +279,6 @@ ANNFORGE_AVX512 void amx_byte_dots(const TileBlock& rows, int row_count, const T
   const size_t panel_bytes = static_cast<size_t>(rows.dim) * 16;
   const int chunks = rows.dim / 64;
   alignas(64) int32_t sums[kAmxTileRows * 32];
-  const int64_t sums_stride = 32 * sizeof(int32_t);
   for (int r0 = 0; r0 < row_count; r0 += kAmxTileRows) {
     const char* a0 = static_cast<const char*>(rows.rows) + r0 * row_bytes;
     const char* a1 = a0 + 16 * row_bytes;
@@ -296,14 +286,7 @@ ANNFORGE_AVX512 void amx_byte_dots(const TileBlock& rows, int row_count, const T
       const bool pair = p + 1 < panels_count;
       const char* b0 = static_cast<const char*>(columns.panels) + p * panel_bytes;
       tile_dots<TileOp::Int8ByUint8>(a0, a1, row_bytes, b0, b0 + panel_bytes, pair, chunks);
-      asm volatile(
-          "tilestored %%tmm0, (%0,%2,1)\n\t"
-          "tilestored %%tmm1, (%1,%2,1)\n\t"
-          "tilestored %%tmm2, (%3,%2,1)\n\t"
-          "tilestored %%tmm3, (%4,%2,1)"
-          :
-          : "r"(sums), "r"(sums + 16), "r"(sums_stride), "r"(sums + 16 * 32), "r"(sums + 16 * 32 + 16)
-          : "memory");
+      store_tiles_32x32(sums);
       for (int j = 0; j < (pair ? 2 : 1); ++j) {
         const __m512i column_corrections = _mm512_loadu_si512(columns.column_corrections + (p + j) * 16);
         for (int r = 0; r < kAmxTileRows; ++r) {
