@@ -127,7 +127,8 @@ Bf16DotsKernel amx_bf16_dots_kernel();
 
 // The Bytes layout on AMX-INT8 (tdpbsud): TileDistancesKernel's distances for row0 a multiple of
 // kAmxTileRows, the rows padded to a multiple of it and their dimensions to 64 (pack_bytes with
-// dim_multiple 64); the same floats as the VNNI kernel. Null where amx_int8_dots_kernel() is.
+// dim_multiple 64); the same floats as the VNNI kernel, for the rows below the count only (terms
+// are read for those). Null where amx_int8_dots_kernel() is.
 TileDistancesKernel amx_byte_distances_kernel();
 // The exact dots of one Bytes pack's rows (row_count a multiple of kAmxTileRows) against
 // another's panels (both packed with dim_multiple 64, the same dimension), corrections added,

@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -247,6 +248,7 @@ ANNFORGE_AVX512 void amx_byte_distances(const TileBlock& block, int row0, int co
   const char* a1 = a0 + 16 * row_bytes;
   const char* panels = static_cast<const char*>(block.panels);
   const int panels_count = panel_count(count);
+  const int rows_here = std::min(kAmxTileRows, count - row0);
   alignas(64) int32_t sums[kAmxTileRows * 32];
   for (int p = 0; p < panels_count; p += 2) {
     const bool pair = p + 1 < panels_count;
@@ -257,7 +259,8 @@ ANNFORGE_AVX512 void amx_byte_distances(const TileBlock& block, int row0, int co
       const int c0 = (p + j) * 16;
       const ColumnTerms columns = column_terms(terms, c0);
       const __m512i column_corrections = _mm512_loadu_si512(block.column_corrections + c0);
-      for (int r = 0; r < kAmxTileRows; ++r) {
+      // The padding rows' distances are never read: their terms need not exist.
+      for (int r = 0; r < rows_here; ++r) {
         const int row = row0 + r;
         const __m512i sum = _mm512_add_epi32(_mm512_load_si512(sums + r * 32 + j * 16),
                                              _mm512_add_epi32(column_corrections,
