@@ -186,13 +186,12 @@ void mean_of_rows(const float* rows, int count, int dim, std::vector<float>& mea
 
 void mean_of_rows(const float* const* rows, int count, int dim, const float* scales, std::vector<float>& mean) {
   std::vector<double> sum(dim, 0.0);
-  const TileKernels* tiles = avx512_tile_kernels();
-  if (tiles != nullptr) tiles->sum_rows(rows, scales, count, dim, sum.data());
-  for (int r = 0; r < count && tiles == nullptr; ++r) {
-    if (scales == nullptr) {
-      for (int d = 0; d < dim; ++d) sum[d] += rows[r][d];
-    } else {
-      for (int d = 0; d < dim; ++d) sum[d] += rows[r][d] * scales[r];
+  if (const TileKernels* tiles = avx512_tile_kernels(); tiles != nullptr) {
+    tiles->sum_rows(rows, scales, count, dim, sum.data());
+  } else {
+    for (int r = 0; r < count; ++r) {
+      const float scale = scales != nullptr ? scales[r] : 1.0f;  // x * 1 is x: the same sums
+      for (int d = 0; d < dim; ++d) sum[d] += rows[r][d] * scale;
     }
   }
   mean.assign(dim, 0.0f);

@@ -235,6 +235,14 @@ ANNFORGE_AVX512 void amx_int8_dots(const int8_t* rows, int row_count, int dim64,
   asm volatile("tilerelease" ::);
 }
 
+// The true dots of one row's 16 columns from a 32 x 32 block of tdpbsud sums (row r, panel j of
+// the block): the sums plus the columns' corrections and the row's, as floats (exact below 2^24).
+ANNFORGE_AVX512 inline __m512 corrected_dots(const int32_t* sums, int r, int j, __m512i column_corrections,
+                                             int32_t row_correction) {
+  const __m512i corrections = _mm512_add_epi32(column_corrections, _mm512_set1_epi32(row_correction));
+  return _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_load_si512(sums + r * 32 + j * 16), corrections));
+}
+
 // The Bytes layout (pack_bytes with dimensions padded to 64) on AMX-INT8: tdpbsud's exact int32
 // sums of the int8 rows and the uint8 panels, the corrections added, then the epilogue of
 // pair_epilogue_avx512.hpp, as tile_distances<ByteTiles> computes them (the same floats).
@@ -262,11 +270,8 @@ ANNFORGE_AVX512 void amx_byte_distances(const TileBlock& block, int row0, int co
       // The padding rows' distances are never read: their terms need not exist.
       for (int r = 0; r < rows_here; ++r) {
         const int row = row0 + r;
-        const __m512i sum = _mm512_add_epi32(_mm512_load_si512(sums + r * 32 + j * 16),
-                                             _mm512_add_epi32(column_corrections,
-                                                              _mm512_set1_epi32(block.row_corrections[row])));
-        _mm512_storeu_ps(out + static_cast<size_t>(r) * ldo + c0,
-                         distances_from_dots(_mm512_cvtepi32_ps(sum), row, columns, terms));
+        const __m512 dots = corrected_dots(sums, r, j, column_corrections, block.row_corrections[row]);
+        _mm512_storeu_ps(out + static_cast<size_t>(r) * ldo + c0, distances_from_dots(dots, row, columns, terms));
       }
     }
   }
@@ -293,10 +298,8 @@ ANNFORGE_AVX512 void amx_byte_dots(const TileBlock& rows, int row_count, const T
       for (int j = 0; j < (pair ? 2 : 1); ++j) {
         const __m512i column_corrections = _mm512_loadu_si512(columns.column_corrections + (p + j) * 16);
         for (int r = 0; r < kAmxTileRows; ++r) {
-          const __m512i sum = _mm512_add_epi32(_mm512_load_si512(sums + r * 32 + j * 16),
-                                               _mm512_add_epi32(column_corrections,
-                                                                _mm512_set1_epi32(rows.row_corrections[r0 + r])));
-          _mm512_storeu_ps(out + static_cast<size_t>(r0 + r) * ldo + (p + j) * 16, _mm512_cvtepi32_ps(sum));
+          _mm512_storeu_ps(out + static_cast<size_t>(r0 + r) * ldo + (p + j) * 16,
+                           corrected_dots(sums, r, j, column_corrections, rows.row_corrections[r0 + r]));
         }
       }
     }
@@ -306,20 +309,19 @@ ANNFORGE_AVX512 void amx_byte_dots(const TileBlock& rows, int row_count, const T
 
 }  // namespace
 
-ByteDotsKernel amx_byte_dots_kernel() {
-  static const bool usable = amx_bf16_dots_kernel() != nullptr && amx_int8_usable();
-  return usable ? amx_byte_dots : nullptr;
+namespace {
+// The tile state granted (amx_bf16_dots_kernel) and AMX-INT8 present: every int8 kernel's test.
+bool amx_int8_ready() {
+  static const bool ready = amx_bf16_dots_kernel() != nullptr && amx_int8_usable();
+  return ready;
 }
+}  // namespace
 
-TileDistancesKernel amx_byte_distances_kernel() {
-  static const bool usable = amx_bf16_dots_kernel() != nullptr && amx_int8_usable();
-  return usable ? amx_byte_distances : nullptr;
-}
+ByteDotsKernel amx_byte_dots_kernel() { return amx_int8_ready() ? amx_byte_dots : nullptr; }
 
-Int8DotsKernel amx_int8_dots_kernel() {
-  static const bool usable = amx_bf16_dots_kernel() != nullptr && amx_int8_usable();
-  return usable ? amx_int8_dots : nullptr;
-}
+TileDistancesKernel amx_byte_distances_kernel() { return amx_int8_ready() ? amx_byte_distances : nullptr; }
+
+Int8DotsKernel amx_int8_dots_kernel() { return amx_int8_ready() ? amx_int8_dots : nullptr; }
 
 Bf16DotsKernel amx_bf16_dots_kernel() {
   static const bool usable = amx_usable();
