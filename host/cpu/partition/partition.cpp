@@ -82,7 +82,8 @@ Partition partition_into_clusters(const DatasetView& data, Metric metric, const 
     // 50,000 clusters (0.63): 0.896 -> 0.911 at beam 128 (2026-12-04).
     const double at_highest = chosen - 1 < static_cast<int>(covered.size()) ? covered[chosen - 1] : 1.0;
     const double grow = std::clamp(std::pow(params.coverage_target / std::max(at_highest, 1e-3), 2.0), 1.0, 1.5);
-    const bool grown = chosen == max_overlap && grow > 1.0;
+    // (Only where the overlap is chosen: a fixed overlap keeps its clusters, traced or not.)
+    const bool grown = max_overlap > params.overlap && chosen == max_overlap && grow > 1.0;
     if (grown) {
       cluster_size = static_cast<int>(std::lround(cluster_size * grow));
       timer.lap("clusters: coverage %.3f at overlap %d: mean size %d", at_highest, chosen, cluster_size);
