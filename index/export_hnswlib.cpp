@@ -54,16 +54,22 @@ void write_hnswlib(const Index& index, const cpu::HnswHierarchy& hierarchy, int 
   put<uint64_t>(bytes, std::max(kEfConstruction, m));
   out.write(bytes.data(), bytes.size());
 
-  // Level 0 in blocks of rows (links, vector, label), each block filled on `threads` threads
-  // (the float32 conversion is most of the work) and then written.
-  constexpr int64_t kBlock = 1 << 15;
-  std::vector<uint8_t> block;
-  for (int64_t first = 0; first < rows; first += kBlock) {
-    const int64_t count = std::min(kBlock, rows - first);
-    block.assign(static_cast<size_t>(count) * per_element, 0);
-    cpu::parallel_for(count, threads, 1024, [&](int64_t begin, int64_t end, int) {
-      std::vector<uint32_t> ids(max_m0);
-      for (int64_t i = begin; i < end; ++i) {
+  // Level 0 in blocks of rows (links, vector, label), each block filled and written by one of
+  // `threads` threads at its place in the file: the float32 conversion and the kernel's copy
+  // into the page cache both run on every thread (one thread writing took 0.9 s of a 1M SIFT
+  // export; the blocks filled in parallel and then written by one, 0.35-0.55 s).
+  constexpr int64_t kBlock = 1 << 14;
+  const uint64_t level0 = out.reserve(static_cast<uint64_t>(rows) * per_element);
+  const int64_t blocks = (rows + kBlock - 1) / kBlock;
+  std::vector<std::vector<uint8_t>> buffers(cpu::resolve_threads(threads));  // one per thread, reused
+  cpu::parallel_for(blocks, threads, 1, [&](int64_t first_block, int64_t end_block, int thread) {
+    std::vector<uint8_t>& block = buffers[thread];
+    std::vector<uint32_t> ids(max_m0);
+    for (int64_t b = first_block; b < end_block; ++b) {
+      const int64_t first = b * kBlock;
+      const int64_t count = std::min(kBlock, rows - first);
+      block.assign(static_cast<size_t>(count) * per_element, 0);
+      for (int64_t i = 0; i < count; ++i) {
         uint8_t* element = block.data() + i * per_element;
         const uint32_t links = static_cast<uint32_t>(
             hierarchy.links(static_cast<uint32_t>(first + i), 0, static_cast<int>(max_m0), ids.data()));
@@ -73,9 +79,9 @@ void write_hnswlib(const Index& index, const cpu::HnswHierarchy& hierarchy, int 
         const uint64_t label = static_cast<uint64_t>(first + i);
         std::memcpy(element + links_level0 + data_size, &label, sizeof(uint64_t));
       }
-    });
-    out.write(block.data(), block.size());
-  }
+      out.write_at(level0 + static_cast<uint64_t>(first) * per_element, block.data(), block.size());
+    }
+  });
 
   // Upper levels, element by element: each level's list in row ids (internal id = row).
   std::vector<uint32_t> ids;

@@ -159,6 +159,41 @@ void AtomicFileWriter::write(const void* data, size_t bytes) {
   if (bytes > 0 && std::fwrite(data, 1, bytes, file_) != bytes) {
     throw Error(ErrorCode::Io, path_ + ": write failed: " + std::strerror(errno));
   }
+  written_ += bytes;
+#ifdef SYNC_FILE_RANGE_WRITE
+  // Every 64 MiB, the disk starts on what is written while the rest is computed, so that
+  // commit()'s fsync waits for the tail only (a 729 MB hnswlib export of 1M SIFT: the fsync
+  // alone took 0.37-0.57 s after the last write). Best effort: commit() still fsyncs all.
+  constexpr uint64_t kWritebackChunk = uint64_t{64} << 20;
+  if (written_ - flushed_ >= kWritebackChunk && std::fflush(file_) == 0) {
+    ::sync_file_range(::fileno(file_), static_cast<off_t>(flushed_), static_cast<off_t>(written_ - flushed_),
+                      SYNC_FILE_RANGE_WRITE);
+    flushed_ = written_;
+  }
+#endif
+}
+
+uint64_t AtomicFileWriter::reserve(uint64_t bytes) {
+  if (std::fflush(file_) != 0 || ::fseeko(file_, static_cast<off_t>(written_ + bytes), SEEK_SET) != 0) {
+    throw Error(ErrorCode::Io, path_ + ": write failed: " + std::strerror(errno));
+  }
+  const uint64_t offset = written_;
+  written_ += bytes;
+  flushed_ = written_;  // write_at() starts the writeback of its own parts
+  return offset;
+}
+
+void AtomicFileWriter::write_at(uint64_t offset, const void* data, size_t bytes) {
+  const char* from = static_cast<const char*>(data);
+  for (size_t done = 0; done < bytes;) {
+    const ssize_t n = ::pwrite(::fileno(file_), from + done, bytes - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw Error(ErrorCode::Io, path_ + ": write failed: " + std::strerror(n < 0 ? errno : EIO));
+    done += static_cast<size_t>(n);
+  }
+#ifdef SYNC_FILE_RANGE_WRITE
+  ::sync_file_range(::fileno(file_), static_cast<off_t>(offset), static_cast<off_t>(bytes), SYNC_FILE_RANGE_WRITE);
+#endif
 }
 
 void AtomicFileWriter::commit() {

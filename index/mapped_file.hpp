@@ -40,6 +40,10 @@ class AtomicFileWriter {
   AtomicFileWriter(const AtomicFileWriter&) = delete;
   AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
   void write(const void* data, size_t bytes);
+  // Reserves the next `bytes` of the file for write_at() and moves past them; returns their
+  // offset. write_at() may then run on several threads at once (pwrite), each on its own part.
+  uint64_t reserve(uint64_t bytes);
+  void write_at(uint64_t offset, const void* data, size_t bytes);
   void commit();  // flush, fsync, rename over `path`, fsync the directory
 
   const std::string& temp_path() const { return temp_path_; }
@@ -48,6 +52,8 @@ class AtomicFileWriter {
   std::string path_;
   std::string temp_path_;
   std::FILE* file_ = nullptr;
+  uint64_t written_ = 0;  // bytes handed to write()
+  uint64_t flushed_ = 0;  // ... of which the kernel was asked to start writing back
 };
 
 // Removes the temporaries that dead writers of `path` left behind (see AtomicFileWriter);

@@ -79,6 +79,43 @@ TEST(AtomicWrite, TemporaryNamesAreUniquePerWriter) {
   EXPECT_TRUE(temporaries_in(dir.path()).empty());
 }
 
+// A reserved range filled by write_at() from several threads, between sequential writes large
+// enough to start the early writeback: the file holds every byte where it belongs.
+TEST(AtomicWrite, ReservedRangeFilledFromThreadsLandsInPlace) {
+  TempDir dir;
+  const std::string path = dir.file("out.bin");
+  std::vector<uint8_t> expected;
+  auto pattern = [](size_t n, uint8_t seed) {
+    std::vector<uint8_t> bytes(n);
+    for (size_t i = 0; i < n; ++i) bytes[i] = static_cast<uint8_t>(seed + i * 7 + (i >> 9));
+    return bytes;
+  };
+  detail::AtomicFileWriter out(path);
+  const std::vector<uint8_t> head = pattern((size_t{65} << 20) + 3, 1);  // past the 64 MiB writeback step
+  out.write(head.data(), head.size());
+  expected.insert(expected.end(), head.begin(), head.end());
+  constexpr size_t kPart = 300001;
+  constexpr int kParts = 8;
+  const uint64_t at = out.reserve(kPart * kParts);
+  EXPECT_EQ(at, head.size());
+  std::vector<std::vector<uint8_t>> parts;
+  for (int p = 0; p < kParts; ++p) parts.push_back(pattern(kPart, static_cast<uint8_t>(40 + p)));
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 2; ++t) {
+    writers.emplace_back([&, t] {
+      for (int p = kParts - 1 - t; p >= 0; p -= 2) out.write_at(at + p * kPart, parts[p].data(), kPart);
+    });
+  }
+  for (std::thread& w : writers) w.join();
+  for (const std::vector<uint8_t>& part : parts) expected.insert(expected.end(), part.begin(), part.end());
+  const std::vector<uint8_t> tail = pattern(1000, 99);
+  out.write(tail.data(), tail.size());
+  expected.insert(expected.end(), tail.begin(), tail.end());
+  out.commit();
+  EXPECT_TRUE(read_bytes(path) == expected);
+  EXPECT_TRUE(temporaries_in(dir.path()).empty());
+}
+
 // A save killed during its write (SIGKILL: no destructor, no clean-up) leaves its temporary;
 // the next save to the same path removes it.
 TEST(AtomicWrite, KilledWritersTemporaryIsRemovedByTheNextSave) {
