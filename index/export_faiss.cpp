@@ -89,26 +89,23 @@ void write_faiss(const Index& index, const cpu::HnswHierarchy& hierarchy, int th
   std::vector<uint64_t> block_offset(blocks + 1, 0);  // in slots, from the first node's
   for (int64_t r = 0; r < rows; ++r) block_offset[r / kBlock + 1] += cumulative[hierarchy.top_level[r] + 1];
   for (int64_t b = 0; b < blocks; ++b) block_offset[b + 1] += block_offset[b];
-  const uint64_t slots_at = out.reserve(block_offset[blocks] * sizeof(int32_t));
-  std::vector<std::vector<int32_t>> slot_buffers(cpu::resolve_threads(threads));  // one per thread, reused
-  cpu::parallel_for(blocks, threads, 1, [&](int64_t first_block, int64_t end_block, int thread) {
-    std::vector<int32_t>& slots = slot_buffers[thread];
-    std::vector<uint32_t> ids;
-    for (int64_t b = first_block; b < end_block; ++b) {
-      slots.clear();
-      for (int64_t r = b * kBlock; r < std::min(rows, (b + 1) * kBlock); ++r) {
-        const size_t base = slots.size();
-        slots.resize(base + cumulative[hierarchy.top_level[r] + 1], -1);
-        for (int level = 0; level <= hierarchy.top_level[r]; ++level) {
-          const int room = cumulative[level + 1] - cumulative[level];
-          ids.resize(room);
-          const int count = hierarchy.links(static_cast<uint32_t>(r), level, room, ids.data());
-          std::copy_n(ids.data(), count, slots.data() + base + cumulative[level]);  // < 2^31: export_index checks
+  write_blocks<int32_t>(
+      out, block_offset[blocks] * sizeof(int32_t), blocks, threads,
+      [&](int64_t b) { return block_offset[b] * sizeof(int32_t); },
+      [&](int64_t b, std::vector<int32_t>& slots) {
+        std::vector<uint32_t> ids;
+        slots.clear();
+        for (int64_t r = b * kBlock; r < std::min(rows, (b + 1) * kBlock); ++r) {
+          const size_t base = slots.size();
+          slots.resize(base + cumulative[hierarchy.top_level[r] + 1], -1);
+          for (int level = 0; level <= hierarchy.top_level[r]; ++level) {
+            const int room = cumulative[level + 1] - cumulative[level];
+            ids.resize(room);
+            const int count = hierarchy.links(static_cast<uint32_t>(r), level, room, ids.data());
+            std::copy_n(ids.data(), count, slots.data() + base + cumulative[level]);  // < 2^31: export_index checks
+          }
         }
-      }
-      out.write_at(slots_at + block_offset[b] * sizeof(int32_t), slots.data(), slots.size() * sizeof(int32_t));
-    }
-  });
+      });
   bytes.clear();
   put<int32_t>(bytes, static_cast<int32_t>(hierarchy.entry));
   put<int32_t>(bytes, max_level);
@@ -120,23 +117,19 @@ void write_faiss(const Index& index, const cpu::HnswHierarchy& hierarchy, int th
   put_index_header(bytes, index);
   put<uint64_t>(bytes, static_cast<uint64_t>(rows * dim));
   out.write(bytes.data(), bytes.size());
-  // The rows as float32 in blocks, each converted and written (pwrite) by one of `threads`
-  // threads at its place in the file, as hnswlib's level 0 is.
+  // The rows as float32 in blocks, each converted and written by one of `threads` threads at its
+  // place in the file, as hnswlib's level 0 is.
   constexpr int64_t kRowsBlock = 1 << 14;
   const size_t row_bytes = static_cast<size_t>(dim) * sizeof(float);
-  const uint64_t storage = out.reserve(static_cast<uint64_t>(rows) * row_bytes);
-  std::vector<std::vector<float>> buffers(cpu::resolve_threads(threads));  // one per thread, reused
-  cpu::parallel_for((rows + kRowsBlock - 1) / kRowsBlock, threads, 1, [&](int64_t first_block, int64_t end_block,
-                                                                          int thread) {
-    std::vector<float>& floats = buffers[thread];
-    for (int64_t b = first_block; b < end_block; ++b) {
-      const int64_t first = b * kRowsBlock;
-      const int64_t count = std::min(kRowsBlock, rows - first);
-      floats.resize(static_cast<size_t>(count) * dim);
-      rows_as_float32(index, first, count, floats.data());
-      out.write_at(storage + static_cast<uint64_t>(first) * row_bytes, floats.data(), count * row_bytes);
-    }
-  });
+  write_blocks<float>(
+      out, static_cast<uint64_t>(rows) * row_bytes, (rows + kRowsBlock - 1) / kRowsBlock, threads,
+      [&](int64_t b) { return static_cast<uint64_t>(b) * kRowsBlock * row_bytes; },
+      [&](int64_t b, std::vector<float>& floats) {
+        const int64_t first = b * kRowsBlock;
+        const int64_t count = std::min(kRowsBlock, rows - first);
+        floats.resize(static_cast<size_t>(count) * dim);
+        rows_as_float32(index, first, count, floats.data());
+      });
 }
 
 }  // namespace annforge::detail

@@ -59,29 +59,25 @@ void write_hnswlib(const Index& index, const cpu::HnswHierarchy& hierarchy, int 
   // into the page cache both run on every thread (one thread writing took 0.9 s of a 1M SIFT
   // export; the blocks filled in parallel and then written by one, 0.35-0.55 s).
   constexpr int64_t kBlock = 1 << 14;
-  const uint64_t level0 = out.reserve(static_cast<uint64_t>(rows) * per_element);
-  const int64_t blocks = (rows + kBlock - 1) / kBlock;
-  std::vector<std::vector<uint8_t>> buffers(cpu::resolve_threads(threads));  // one per thread, reused
-  cpu::parallel_for(blocks, threads, 1, [&](int64_t first_block, int64_t end_block, int thread) {
-    std::vector<uint8_t>& block = buffers[thread];
-    std::vector<uint32_t> ids(max_m0);
-    for (int64_t b = first_block; b < end_block; ++b) {
-      const int64_t first = b * kBlock;
-      const int64_t count = std::min(kBlock, rows - first);
-      block.assign(static_cast<size_t>(count) * per_element, 0);
-      for (int64_t i = 0; i < count; ++i) {
-        uint8_t* element = block.data() + i * per_element;
-        const uint32_t links = static_cast<uint32_t>(
-            hierarchy.links(static_cast<uint32_t>(first + i), 0, static_cast<int>(max_m0), ids.data()));
-        std::memcpy(element, &links, sizeof(uint32_t));
-        std::memcpy(element + sizeof(uint32_t), ids.data(), links * sizeof(uint32_t));
-        rows_as_float32(index, first + i, 1, reinterpret_cast<float*>(element + links_level0));
-        const uint64_t label = static_cast<uint64_t>(first + i);
-        std::memcpy(element + links_level0 + data_size, &label, sizeof(uint64_t));
-      }
-      out.write_at(level0 + static_cast<uint64_t>(first) * per_element, block.data(), block.size());
-    }
-  });
+  write_blocks<uint8_t>(
+      out, static_cast<uint64_t>(rows) * per_element, (rows + kBlock - 1) / kBlock, threads,
+      [&](int64_t b) { return static_cast<uint64_t>(b) * kBlock * per_element; },
+      [&](int64_t b, std::vector<uint8_t>& block) {
+        const int64_t first = b * kBlock;
+        const int64_t count = std::min(kBlock, rows - first);
+        std::vector<uint32_t> ids(max_m0);
+        block.assign(static_cast<size_t>(count) * per_element, 0);
+        for (int64_t i = 0; i < count; ++i) {
+          uint8_t* element = block.data() + i * per_element;
+          const uint32_t links = static_cast<uint32_t>(
+              hierarchy.links(static_cast<uint32_t>(first + i), 0, static_cast<int>(max_m0), ids.data()));
+          std::memcpy(element, &links, sizeof(uint32_t));
+          std::memcpy(element + sizeof(uint32_t), ids.data(), links * sizeof(uint32_t));
+          rows_as_float32(index, first + i, 1, reinterpret_cast<float*>(element + links_level0));
+          const uint64_t label = static_cast<uint64_t>(first + i);
+          std::memcpy(element + links_level0 + data_size, &label, sizeof(uint64_t));
+        }
+      });
 
   // Upper levels, element by element: each level's list in row ids (internal id = row).
   std::vector<uint32_t> ids;

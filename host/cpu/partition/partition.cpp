@@ -64,7 +64,10 @@ Partition partition_into_clusters(const DatasetView& data, Metric metric, const 
   timer.lap("clusters: k-means, %d centroids", tree.count());
   std::vector<double> covered;
   SampleNeighbours sample;
-  if (max_overlap > overlap || tracing()) {
+  // Whether the coverage chooses the overlap (and may grow the clusters); tracing measures it
+  // either way, and a fixed overlap keeps its clusters, traced or not.
+  const bool choosing = max_overlap > overlap;
+  if (choosing || tracing()) {
     // The overlap from what it buys: the share of a sample's true 10-NN that the clusters at
     // each overlap would put together with their row. High-intrinsic-dimension data (text
     // embeddings, many small clusters) needs more than the default to reach the target, easy
@@ -82,8 +85,7 @@ Partition partition_into_clusters(const DatasetView& data, Metric metric, const 
     // 50,000 clusters (0.63): 0.896 -> 0.911 at beam 128 (2026-12-04).
     const double at_highest = chosen - 1 < static_cast<int>(covered.size()) ? covered[chosen - 1] : 1.0;
     const double grow = std::clamp(std::pow(params.coverage_target / std::max(at_highest, 1e-3), 2.0), 1.0, 1.5);
-    // (Only where the overlap is chosen: a fixed overlap keeps its clusters, traced or not.)
-    const bool grown = max_overlap > params.overlap && chosen == max_overlap && grow > 1.0;
+    const bool grown = choosing && chosen == max_overlap && grow > 1.0;
     if (grown) {
       cluster_size = static_cast<int>(std::lround(cluster_size * grow));
       timer.lap("clusters: coverage %.3f at overlap %d: mean size %d", at_highest, chosen, cluster_size);
