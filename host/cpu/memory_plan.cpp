@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "host/cpu/graph/entry_point.hpp"
+#include "host/cpu/graph/upper_levels.hpp"
 #include "host/cpu/knn_graph.hpp"
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/partition/partition.hpp"
@@ -191,7 +192,7 @@ BuildPlan cpu_build_plan(int64_t rows, int64_t dim, ElementType type, const Buil
   if (rows > 2 && degree > 0) {
     const int m = std::max(2, degree / 2);
     const int64_t level_rows = std::min<int64_t>(rows, rows / m + entry_point_count(rows));
-    const int level_degree = static_cast<int>(std::min<int64_t>(m, level_rows - 1));
+    const int level_degree = static_cast<int>(std::min<int64_t>(upper_level_degree(degree), level_rows - 1));
     BuildParams level_params = params;
     level_params.graph_degree = level_degree;
     level_params.intermediate_degree = 0;

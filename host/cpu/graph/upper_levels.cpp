@@ -59,7 +59,7 @@ std::vector<UpperLevel> build_upper_levels(const Index& index, const BuildParams
   // A level no smaller than the graph below it would only repeat it.
   if (count < 2 || count * 2 > rows) return levels;
   BuildParams level_params = params;
-  level_params.graph_degree = m;
+  level_params.graph_degree = upper_level_degree(index.graph_degree);
   level_params.intermediate_degree = 0;
   level_params.progress = nullptr;
   level_params.partitions = 1;  // a level is a small fraction of the rows: one piece

@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <limits>
+#include <memory>
 
 #include "host/cpu/distance/distance_keys.hpp"
 #include "host/env_knob.hpp"
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/progress.hpp"
+#include "host/cpu/trace.hpp"
 #include "host/cpu/graph/upper_levels.hpp"
 #include "kernels/shared/neighbor_list.hpp"
 
@@ -67,10 +69,17 @@ struct Beam {
 
 }  // namespace
 
-void beam_search(const GraphView& graph, const Distance& distance, const DatasetView& queries,
+void beam_search(const GraphView& graph_in, const Distance& distance, const DatasetView& queries,
                  const BeamSearchParams& params, const ProgressCallback& progress, uint32_t* ids, float* distances,
                  const std::vector<UpperLevel>* levels, const ApproximateRows* approximate) {
-  const bool descend = levels != nullptr && !levels->empty() && graph.entry_count > 0;
+  const bool descend = levels != nullptr && !levels->empty() && graph_in.entry_count > 0;
+  // With levels, only the first entry points are scanned (see kEntryScanWithLevels); the graph's
+  // every entry point is on the top level, where the walk reaches the rest.
+  GraphView graph = graph_in;
+  if (descend) {
+    graph.entry_count =
+        std::min(graph.entry_count, detail::env_knob("ANNFORGE_CPU_ENTRY_SCAN", kEntryScanWithLevels));
+  }
   const int upper_count = descend ? static_cast<int>(levels->size()) : 0;
   int upper_degree = 0;
   for (int l = 0; l < upper_count; ++l) upper_degree = std::max(upper_degree, (*levels)[l].degree);
@@ -113,21 +122,52 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
   const std::vector<std::vector<std::pair<int, uint32_t>>> level_seeds =
       descend ? entry_seeds(*levels, graph.entry_points, graph.entry_count)
               : std::vector<std::vector<std::pair<int, uint32_t>>>();
-  parallel_for(queries.rows, params.threads, 32, [&](int64_t begin, int64_t end, int thread) {
-    VisitedSet visited(rows);
+  // One thread's state, made on its first chunk and kept for the rest: the visited set is a
+  // stamp per row (2 MiB at 1M rows), and made per chunk of 32 queries its allocation and zeroing
+  // took a tenth of a fast search's time.
+  struct Scratch {
+    Scratch(int64_t rows, int width, int batch_capacity, int rerank, size_t prepared_size)
+        : visited(rows),
+          beam(width),
+          batch(batch_capacity),
+          batch_rows(std::max(batch_capacity, rerank)),
+          batch_norms(std::max(batch_capacity, rerank), 1.0f),
+          batch_distances(std::max(batch_capacity, rerank)),
+          prepared(prepared_size) {}
+    VisitedSet visited;
     std::vector<VisitedSet> visited_upper;
     std::vector<Beam> beams_upper;
-    for (int l = 0; l < upper_count; ++l) {
-      visited_upper.emplace_back(static_cast<int64_t>((*levels)[l].members.size()));
-      beams_upper.emplace_back(upper_width);
-    }
-    Beam beam(width);
-    std::vector<uint32_t> batch(batch_capacity);
-    std::vector<const void*> batch_rows(std::max(batch_capacity, rerank));
-    std::vector<float> batch_norms(std::max(batch_capacity, rerank), 1.0f), batch_distances(std::max(batch_capacity, rerank));
-    std::vector<float> prepared(approximate ? approximate->prepared_size() : 0);
+    Beam beam;
+    std::vector<uint32_t> batch;
+    std::vector<const void*> batch_rows;
+    std::vector<float> batch_norms, batch_distances, prepared;
     std::vector<uint64_t> reranked;
     std::vector<float> entry_distances;
+    int64_t upper_distances = 0, base_distances = 0;  // computed, for the trace
+  };
+  std::vector<std::unique_ptr<Scratch>> scratches(resolve_threads(params.threads));
+  parallel_for(queries.rows, params.threads, 32, [&](int64_t begin, int64_t end, int thread) {
+    std::unique_ptr<Scratch>& mine = scratches[thread];
+    if (!mine) {
+      mine = std::make_unique<Scratch>(rows, width, batch_capacity, rerank,
+                                       approximate ? approximate->prepared_size() : 0);
+      for (int l = 0; l < upper_count; ++l) {
+        mine->visited_upper.emplace_back(static_cast<int64_t>((*levels)[l].members.size()));
+        mine->beams_upper.emplace_back(upper_width);
+      }
+    }
+    VisitedSet& visited = mine->visited;
+    std::vector<VisitedSet>& visited_upper = mine->visited_upper;
+    std::vector<Beam>& beams_upper = mine->beams_upper;
+    Beam& beam = mine->beam;
+    std::vector<uint32_t>& batch = mine->batch;
+    std::vector<const void*>& batch_rows = mine->batch_rows;
+    std::vector<float>& batch_norms = mine->batch_norms;
+    std::vector<float>& batch_distances = mine->batch_distances;
+    std::vector<float>& prepared = mine->prepared;
+    std::vector<uint64_t>& reranked = mine->reranked;
+    std::vector<float>& entry_distances = mine->entry_distances;
+    int64_t* counted = &mine->upper_distances;  // where the walk counts its distances
     // Distances from the query to `count` rows of the walk (base rows or their compact copy).
     auto score = [&](const void* query, float query_norm, const void* const* rows, const float* norms, int count,
                      float* out) {
@@ -173,6 +213,7 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
             ++fresh;
           }
           score(query, query_norm, batch_rows.data(), batch_norms.data(), fresh, batch_distances.data());
+          *counted += fresh;
           int lowest = walk_beam.size;
           for (int e = 0; e < fresh; ++e) {
             const int at = walk_beam.insert(batch[e], batch_distances[e]);
@@ -188,6 +229,8 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
       // each, 1,024 of them on large data); one left unmarked and reached again later is only
       // evaluated again, and it was not in the beam.
       score(query, query_norm, entry_rows.data(), entry_norms.data(), graph.entry_count, batch_distances.data());
+      counted = &mine->upper_distances;
+      *counted += graph.entry_count;
       if (descend) {
         // The entry points seed beam searches down the upper levels (each level's result seeds
         // the level below, positions looked up by row); level 1's result seeds the base graph.
@@ -214,6 +257,13 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
               level_beam, level_visited, level.degree,
               [&](uint32_t position) { return level.graph.data() + static_cast<int64_t>(position) * level.degree; },
               [&](uint32_t position) { return level.members[position]; });
+          if (l == params.landing_level && params.landings != nullptr) break;
+        }
+        if (params.landings != nullptr) {
+          const Beam& landed = beams_upper[std::clamp(params.landing_level, 0, upper_count - 1)];
+          uint32_t* out = params.landings + q * params.landing_width;
+          for (int e = 0; e < params.landing_width; ++e) out[e] = e < landed.size ? landed.ids[e] : kInvalidId;
+          continue;
         }
         const UpperLevel& level1 = (*levels)[0];
         const Beam& beam1 = beams_upper[0];
@@ -227,6 +277,7 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
           if (beam.insert(graph.entry_points[e], batch_distances[e]) < width) visited.insert(graph.entry_points[e]);
         }
       }
+      counted = &mine->base_distances;
       walk(
           beam, visited, degree, [&](uint32_t row) { return graph.neighbors(row); },
           [](uint32_t row) { return row; });
@@ -256,6 +307,14 @@ void beam_search(const GraphView& graph, const Distance& distance, const Dataset
     reporter.add(end - begin, thread);
   });
   reporter.finish();
+  if (tracing() && params.landings == nullptr && queries.rows > 0) {
+    int64_t upper = 0, lower = 0;
+    for (const auto& s : scratches) {
+      if (s) upper += s->upper_distances, lower += s->base_distances;
+    }
+    std::fprintf(stderr, "[annforge] search at beam %d (upper %d): distances per query %.1f entry points and upper levels, %.1f base graph\n",
+                 width, upper_width, static_cast<double>(upper) / queries.rows, static_cast<double>(lower) / queries.rows);
+  }
 }
 
 }  // namespace annforge::cpu
