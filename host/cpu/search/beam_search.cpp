@@ -29,6 +29,7 @@ class VisitedSet {
     }
   }
   bool contains(uint32_t id) const { return stamps_[id] == current_; }
+  void prefetch(uint32_t id) const { __builtin_prefetch(&stamps_[id]); }
   // Marks `id` visited; returns false when it already was.
   bool insert(uint32_t id) {
     if (stamps_[id] == current_) return false;
@@ -200,7 +201,10 @@ void beam_search(const GraphView& graph_in, const Distance& distance, const Data
           // Start every neighbour's first line before computing any distance: the loads
           // overlap instead of stalling one after another. The rest of a row is requested only
           // once it is known unvisited (a float row of 256 dimensions is 16 lines).
-          for (int e = 0; e < walk_degree; ++e) __builtin_prefetch(base_bytes + row_of(next[e]) * row_bytes);
+          for (int e = 0; e < walk_degree; ++e) {
+            walk_visited.prefetch(next[e]);
+            __builtin_prefetch(base_bytes + row_of(next[e]) * row_bytes);
+          }
           int fresh = 0;
           for (int e = 0; e < walk_degree; ++e) {
             if (!walk_visited.insert(next[e])) continue;
