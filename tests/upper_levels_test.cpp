@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "annforge.hpp"
+#include "host/backend.hpp"
+#include "host/cpu/graph/landing_links.hpp"
 #include "host/cpu/graph/upper_levels.hpp"
 #include "host/cpu/search/upper_width.hpp"
 #include "tests/test_support.hpp"
@@ -218,6 +220,37 @@ TEST(UpperLevels, UpperBeamWidensWhereTheDataNeedsIt) {
   const double wide = recall(search(index, queries.view(), 10, search_params(16, Device::Cpu)), truth, 10);
   const double quarter = recall(search(narrow, queries.view(), 10, search_params(16, Device::Cpu)), truth, 10);
   EXPECT_GE(wide, quarter + 0.01) << "divisor " << index.upper_width_divisor;
+}
+
+// Landing links (host/cpu/graph/landing_links.hpp) on levels built without them: every member
+// searched for with an upper beam of 4; the walks that missed their member land, the second
+// time, where the first pass linked them. The lists keep their degree and stay free of repeats
+// and self links, and the links do not depend on the thread count. On this instance (100,000 x
+// 64 in 1,000 clusters of 100; 2026-12-05): 381 of 7,430 members missed at first, 136 after.
+TEST(UpperLevels, LandingLinksSendNarrowWalksWhereTheyMissed) {
+  const Dataset data = mixture(100000, 64, 1000, 3, 1);
+  BuildParams params = params_for(Metric::L2, BuildAlgorithm::Auto, 32, Device::Cpu);
+  Index index = build(data, params);
+  index.levels = cpu::build_upper_levels(index, params, detail::cpu_build_flat);  // without landing links
+  ASSERT_FALSE(index.levels.empty());
+  ASSERT_TRUE(level_invariants(index));
+  Index one_thread = index;
+  const cpu::LandingLinkStats first = cpu::add_landing_links(index, 4, 2);
+  ASSERT_TRUE(level_invariants(index));
+  EXPECT_GT(first.missed, 0) << "this data needs them (a narrow walk ends in the wrong cluster)";
+  EXPECT_GT(first.linked, 0);
+  EXPECT_LE(first.linked, first.missed);
+  size_t slots = 0;
+  for (const UpperLevel& level : index.levels) slots += level.members.size() * (level.degree / 4);
+  EXPECT_LE(static_cast<size_t>(first.linked), slots) << "at most a quarter of each list";
+  cpu::add_landing_links(one_thread, 4, 1);
+  for (size_t l = 0; l < index.levels.size(); ++l) {
+    EXPECT_EQ(index.levels[l].graph, one_thread.levels[l].graph) << "level " << l + 1 << ": 1 and 2 threads differ";
+  }
+  Index again = index;
+  const cpu::LandingLinkStats second = cpu::add_landing_links(again, 4, 2);
+  EXPECT_EQ(second.searched, first.searched);
+  EXPECT_LT(second.missed * 2, first.missed) << "the linked members are found the second time";
 }
 
 // Extend links new rows into the base graph; the levels are built anew over all rows.
