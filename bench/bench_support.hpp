@@ -63,6 +63,10 @@ struct Options {
   std::vector<std::string> systems;
   std::vector<int64_t> slices;  // non-empty: the growth mode
   bool hnswlib_uint8 = false;
+  // Where hnswlib's built indexes are kept between runs (empty: none). Its builds are most of a
+  // benchmark's time (4-8 minutes per 1M set on 2 cores); a kept index is loaded and searched
+  // in this run, and its build time is the one measured when it was built (the report says so).
+  std::string hnswlib_cache;
   // --metric: every system searches by it (hnswlib and FAISS through their own spaces, with
   // normalised vectors for cosine; see run_compare).
   annforge::Metric metric = annforge::Metric::L2;

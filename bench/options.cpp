@@ -23,7 +23,7 @@ const char* const kUsage =
     "                   [--k 10] [--threads T] [--degree 32] [--widths 32,64,128,256]\n"
     "                   [--beams LIST] [--ef-search LIST] [--search-l LIST] [--systems LIST]\n"
     "                   [--metric l2|ip|cosine] [--recall ids|ties] [--json FILE]\n"
-    "                   [--plot FILE.png] [--skip-hnswlib] [--hnswlib-uint8]\n"
+    "                   [--plot FILE.png] [--skip-hnswlib] [--hnswlib-uint8] [--hnswlib-cache DIR]\n"
     "       compare_cpu --base FILE --slices 100000,250000,500000,1000000 [--threads T]\n"
     "                   [--degree 32] [--metric l2|ip|cosine] [--json FILE]\n"
     "\n"
@@ -55,6 +55,10 @@ const char* const kUsage =
     "  --skip-hnswlib       leave hnswlib out\n"
     "  --hnswlib-uint8      give hnswlib uint8 data as bytes (its scalar L2SpaceI) instead of\n"
     "                       converting it to float32 for its SIMD L2Space (l2 only)\n"
+    "  --hnswlib-cache DIR  keep hnswlib's index in DIR, named by the data file, its size and time,\n"
+    "                       the rows, metric, space and parameters; a later run loads it instead of\n"
+    "                       building (searches are measured again; the build time reported is the\n"
+    "                       one measured then, and the report says so)\n"
     "  --json FILE          also write every figure as one JSON object to FILE\n"
     "  --plot FILE.png      draw recall@k vs queries/s and the build times into FILE.png\n"
     "                       (runs bench/plot_compare.py with /usr/bin/python3 and matplotlib)\n"
@@ -120,6 +124,7 @@ Options parse_options(int argc, char** argv) {
     else if (flag == "--gt") options.ground_truth_path = value;
     else if (flag == "--json") options.json_path = value;
     else if (flag == "--plot") options.plot_path = value;
+    else if (flag == "--hnswlib-cache") options.hnswlib_cache = value;
     else if (flag == "--python") options.python = value;
     else if (flag == "--plot-script") options.plot_script = value;
     else if (flag == "--rows") options.rows = parse_integer(flag, value, 1);

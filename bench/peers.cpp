@@ -12,11 +12,13 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <stdexcept>
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "annforge.hpp"
@@ -133,6 +135,25 @@ void sweep_hnswlib(hnswlib::HierarchicalNSW<Distance>& index, const RowBytes& qu
   }
 }
 
+// Where a kept hnswlib index lives (--hnswlib-cache): one name per data file (its path, size and
+// modification time), rows, metric, space and parameters, so that a changed file or setting is
+// never served an old index.
+std::string hnswlib_cache_stem(const Options& options, int64_t rows, const std::string& note) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  const fs::path base = fs::absolute(options.base_path, error);
+  const auto size = fs::file_size(base, error);
+  const auto modified = fs::last_write_time(base, error).time_since_epoch().count();
+  const std::string identity = base.string() + "|" + std::to_string(size) + "|" + std::to_string(modified) + "|" +
+                               std::to_string(rows) + "|" + annforge::to_string(options.metric) + "|" + note + "|" +
+                               std::to_string(kHnswM) + "|" + std::to_string(kHnswEfConstruction);
+  uint64_t hash = 1469598103934665603ull;  // FNV-1a
+  for (unsigned char c : identity) hash = (hash ^ c) * 1099511628211ull;
+  char name[64];
+  std::snprintf(name, sizeof name, "hnswlib-%016llx", static_cast<unsigned long long>(hash));
+  return (fs::path(options.hnswlib_cache) / name).string();
+}
+
 template <typename Distance>
 SystemResult run_hnswlib(hnswlib::SpaceInterface<Distance>& space, const RowBytes& base, const RowBytes& queries,
                          const GroundTruth& truth, const Options& options, const std::string& note) {
@@ -142,20 +163,60 @@ SystemResult run_hnswlib(hnswlib::SpaceInterface<Distance>& space, const RowByte
   result.width_name = "ef";
   result.parameters_text = "M=" + std::to_string(kHnswM) + ", efConstruction=" + std::to_string(kHnswEfConstruction) + ", " + note;
   result.parameters_json = "{\"M\": " + std::to_string(kHnswM) + ", \"ef_construction\": " +
-                           std::to_string(kHnswEfConstruction) + ", \"space\": " + json_string(note) + "}";
-  std::fprintf(stderr, "hnswlib: building over %lld vectors ...\n", static_cast<long long>(base.rows));
-  MemoryProbe probe;
-  auto start = std::chrono::steady_clock::now();
-  auto index = std::make_unique<hnswlib::HierarchicalNSW<Distance>>(&space, static_cast<size_t>(base.rows), kHnswM,
-                                                                    kHnswEfConstruction);
-  // The first point becomes the entry point; inserting it alone keeps the parallel inserts from
-  // racing to create the top level of an empty graph.
-  index->addPoint(base.row(0), 0);
-  parallel_for_each(1, base.rows, options.threads,
-                    [&](int64_t i) { index->addPoint(base.row(i), static_cast<hnswlib::labeltype>(i)); });
-  result.build_seconds = seconds_since(start);
-  result.memory = probe.finish();
-  result.vectors_per_second = base.rows / result.build_seconds;
+                           std::to_string(kHnswEfConstruction) + ", \"space\": " + json_string(note);
+  const std::string stem = options.hnswlib_cache.empty() ? "" : hnswlib_cache_stem(options, base.rows, note);
+  std::unique_ptr<hnswlib::HierarchicalNSW<Distance>> index;
+  if (!stem.empty() && std::filesystem::exists(stem + ".bin") && std::filesystem::exists(stem + ".txt")) {
+    // The build's figures as measured when the index was built: seconds, threads, memory, date.
+    std::FILE* figures = std::fopen((stem + ".txt").c_str(), "r");
+    int threads = 0, peak_is_hwm = 0;
+    char built_on[32] = "";
+    const bool read = figures != nullptr &&
+                      std::fscanf(figures, "%lf %d %lf %lf %d %31s", &result.build_seconds, &threads,
+                                  &result.memory.peak_mib, &result.memory.retained_mib, &peak_is_hwm, built_on) == 6;
+    if (figures != nullptr) std::fclose(figures);
+    if (read) {
+      std::fprintf(stderr, "hnswlib: loading the index built on %s from %s.bin ...\n", built_on, stem.c_str());
+      index = std::make_unique<hnswlib::HierarchicalNSW<Distance>>(&space, stem + ".bin");
+      result.memory.peak_is_hwm = peak_is_hwm != 0;
+      result.vectors_per_second = base.rows / result.build_seconds;
+      result.parameters_text += "; build time measured on " + std::string(built_on) + " with " +
+                                std::to_string(threads) + " threads (index kept in " + options.hnswlib_cache + ")";
+      result.parameters_json += ", \"build_measured_on\": " + json_string(built_on) +
+                                ", \"build_threads\": " + std::to_string(threads);
+    }
+  }
+  if (!index) {
+    std::fprintf(stderr, "hnswlib: building over %lld vectors ...\n", static_cast<long long>(base.rows));
+    MemoryProbe probe;
+    auto start = std::chrono::steady_clock::now();
+    index = std::make_unique<hnswlib::HierarchicalNSW<Distance>>(&space, static_cast<size_t>(base.rows), kHnswM,
+                                                                 kHnswEfConstruction);
+    // The first point becomes the entry point; inserting it alone keeps the parallel inserts from
+    // racing to create the top level of an empty graph.
+    index->addPoint(base.row(0), 0);
+    parallel_for_each(1, base.rows, options.threads,
+                      [&](int64_t i) { index->addPoint(base.row(i), static_cast<hnswlib::labeltype>(i)); });
+    result.build_seconds = seconds_since(start);
+    result.memory = probe.finish();
+    result.vectors_per_second = base.rows / result.build_seconds;
+    if (!stem.empty()) {
+      std::error_code error;
+      std::filesystem::create_directories(options.hnswlib_cache, error);
+      index->saveIndex(stem + ".bin.tmp");
+      std::filesystem::rename(stem + ".bin.tmp", stem + ".bin");
+      const std::time_t now = std::time(nullptr);
+      char today[32];
+      std::strftime(today, sizeof today, "%Y-%m-%d", std::gmtime(&now));
+      if (std::FILE* figures = std::fopen((stem + ".txt").c_str(), "w")) {
+        const int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
+        std::fprintf(figures, "%.6f %d %.3f %.3f %d %s\n", result.build_seconds, threads, result.memory.peak_mib,
+                     result.memory.retained_mib, result.memory.peak_is_hwm ? 1 : 0, today);
+        std::fclose(figures);
+      }
+    }
+  }
+  result.parameters_json += "}";
 
   sweep_hnswlib(*index, queries, truth, options, result);
   return result;

@@ -23,6 +23,10 @@
 #                   ground truth is then computed over the slice by compare_cpu
 #     --sets LIST   comma-separated subset of the sets above (default: all)
 #     --bin DIR     the build folder holding annforge and bench/compare_cpu (default build)
+#     --hnswlib-cache DIR  where hnswlib's indexes are kept between runs (default
+#                   data/hnswlib-cache; "none" builds every time): a kept index is loaded and
+#                   searched again, its build time is the one measured when it was built (the
+#                   table's parameter line says when)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -33,6 +37,7 @@ systems="annforge,hnswlib,exact"
 widths="16,32,64,128,256"
 out="bench/results/all"
 bin="build"
+hnswlib_cache="data/hnswlib-cache"
 while [ $# -gt 0 ]; do
   case "$1" in
     --rows) rows=$2; shift 2 ;;
@@ -42,6 +47,7 @@ while [ $# -gt 0 ]; do
     --widths) widths=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --bin) bin=$2; shift 2 ;;
+    --hnswlib-cache) hnswlib_cache=$2; shift 2 ;;
     *) echo "run_all.sh: unknown argument '$1' (see the comment at the top of bench/run_all.sh)" >&2; exit 2 ;;
   esac
 done
@@ -85,6 +91,7 @@ run_set() {  # run_set NAME BASE QUERIES GT METRIC RECALL
               --threads "$threads" --systems "$systems" --widths "$widths"
               --json "$out/$name.json" --plot "$out/$name.png")
   [ -n "$rows" ] && args+=(--rows "$rows")
+  [ "$hnswlib_cache" != none ] && args+=(--hnswlib-cache "$hnswlib_cache")
   echo "== run_all.sh: $name (${rows:-all} rows, $metric, recall by $recall)" >&2
   "$compare" "${args[@]}" | tee "$out/$name.txt"
 }
