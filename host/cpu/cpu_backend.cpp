@@ -23,7 +23,6 @@
 #include "host/cpu/trace.hpp"
 #include "host/cpu/graph/landing_links.hpp"
 #include "host/cpu/graph/upper_levels.hpp"
-#include "host/cpu/search/upper_width.hpp"
 #include "host/cpu/memory_plan.hpp"
 #include "host/huge_pages.hpp"
 
@@ -140,24 +139,7 @@ class CpuBackend final : public detail::Backend {
     index.levels = build_upper_levels(index, params, [this](Index& sub, const BuildParams& p) { build_flat(sub, p); });
     timer.lap("%d upper levels (level 1: %lld rows)", static_cast<int>(index.levels.size()),
               static_cast<long long>(index.levels.empty() ? 0 : index.levels[0].members.size()));
-    UpperWidthMeasurement width = measure_upper_width(index, params.threads, params.seed);
-    // Where the upper levels need a wider beam than a quarter of the base beam, landing links
-    // (graph/landing_links.hpp) first, then the measurement again (ANNFORGE_CPU_LANDING=2 leaves
-    // them out, for measurement).
-    if (width.divisor < 4 && detail::env_knob("ANNFORGE_CPU_LANDING", 1) == 1) {
-      timer.lap("upper levels' beam before landing links: base beam / %d (missed with upper beams 4, 8, 16: %.3f, "
-                "%.3f, %.3f; at base beam 32, upper 8: %.3f)",
-                width.divisor, width.missed[0], width.missed[1], width.missed[2], width.missed_wider_base);
-      const LandingLinkStats links = add_landing_links(index, 4, params.threads);
-      timer.lap("landing links: %lld of %lld members missed by an upper beam of 4, %lld links",
-                static_cast<long long>(links.missed), static_cast<long long>(links.searched),
-                static_cast<long long>(links.linked));
-      width = measure_upper_width(index, params.threads, params.seed);
-    }
-    index.upper_width_divisor = width.divisor;
-    timer.lap("upper levels' beam: base beam / %d (of %d rows searched at base beam 16, missed with upper beams 4, "
-              "8, 16: %.3f, %.3f, %.3f; at base beam 32, upper 8: %.3f)",
-              width.divisor, width.samples, width.missed[0], width.missed[1], width.missed[2], width.missed_wider_base);
+    settle_upper_levels(index, params.threads, params.seed);
   }
 
   // A piece's kNN lists as the one-piece pipeline builds them (exact below kBruteForceMaxRows

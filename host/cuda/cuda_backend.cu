@@ -11,7 +11,7 @@
 #include "host/cpu/cpu_pieces.hpp"
 #include "host/cpu/partitioned_build.hpp"
 #include "host/cpu/search/beam_search.hpp"
-#include "host/cpu/search/upper_width.hpp"
+#include "host/cpu/graph/landing_links.hpp"
 #include "host/cpu/graph/upper_levels.hpp"
 #include "host/env_knob.hpp"
 #include "host/cpu/graph/connectivity.hpp"
@@ -71,11 +71,10 @@ class CudaBackend final : public detail::Backend {
     index.levels = cpu::build_upper_levels(index, params, [this](Index& sub, const BuildParams& p) { build_flat(sub, p); });
     timer.lap("gpu: %d upper levels (level 1: %lld rows)", static_cast<int>(index.levels.size()),
               static_cast<long long>(index.levels.empty() ? 0 : index.levels[0].members.size()));
-    if (!index.levels.empty()) {
-      const cpu::UpperWidthMeasurement width = cpu::measure_upper_width(index, params.threads, params.seed);
-      index.upper_width_divisor = width.divisor;
-      timer.lap("upper levels' beam measured on the CPU: base beam / %d", width.divisor);
-    }
+    // The upper beam's divisor measured by the CPU's search, with landing links where a narrow
+    // beam misses (host/cpu/graph/landing_links.hpp): host work over the built levels.
+    cpu::settle_upper_levels(index, params.threads, params.seed);
+    timer.lap("gpu: upper levels settled on the CPU: base beam / %d", index.upper_width_divisor);
   }
 
   void build_flat(Index& index, const BuildParams& params) {

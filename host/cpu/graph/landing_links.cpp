@@ -10,6 +10,9 @@
 #include "host/cpu/graph/diverse_links.hpp"
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/search/beam_search.hpp"
+#include "host/cpu/search/upper_width.hpp"
+#include "host/cpu/trace.hpp"
+#include "host/env_knob.hpp"
 
 namespace annforge::cpu {
 
@@ -111,6 +114,26 @@ LandingLinkStats add_landing_links(Index& index, int upper_beam, int threads) {
     for (int64_t n : linked) stats.linked += n;
   }
   return stats;
+}
+
+void settle_upper_levels(Index& index, int threads, uint64_t seed) {
+  if (index.levels.empty()) return;
+  StageTimer timer;
+  UpperWidthMeasurement width = measure_upper_width(index, threads, seed);
+  if (width.divisor < 4 && detail::env_knob("ANNFORGE_CPU_LANDING", 1) == 1) {
+    timer.lap("upper levels' beam before landing links: base beam / %d (missed with upper beams 4, 8, 16: %.3f, "
+              "%.3f, %.3f; at base beam 32, upper 8: %.3f)",
+              width.divisor, width.missed[0], width.missed[1], width.missed[2], width.missed_wider_base);
+    const LandingLinkStats links = add_landing_links(index, 4, threads);
+    timer.lap("landing links: %lld of %lld members missed by an upper beam of 4, %lld links",
+              static_cast<long long>(links.missed), static_cast<long long>(links.searched),
+              static_cast<long long>(links.linked));
+    width = measure_upper_width(index, threads, seed);
+  }
+  index.upper_width_divisor = width.divisor;
+  timer.lap("upper levels' beam: base beam / %d (of %d rows searched at base beam 16, missed with upper beams 4, "
+            "8, 16: %.3f, %.3f, %.3f; at base beam 32, upper 8: %.3f)",
+            width.divisor, width.samples, width.missed[0], width.missed[1], width.missed[2], width.missed_wider_base);
 }
 
 }  // namespace annforge::cpu

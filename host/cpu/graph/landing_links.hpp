@@ -31,4 +31,10 @@ struct LandingLinkStats {
 // duplicates. Deterministic for any `threads`.
 LandingLinkStats add_landing_links(Index& index, int upper_beam, int threads);
 
+// The last step of building upper levels, for either backend: the upper beam's divisor measured
+// (search/upper_width.hpp) and stored in the index; where it comes out below 4 (a narrow upper
+// beam misses), landing links first (upper beam 4) and the measurement again.
+// ANNFORGE_CPU_LANDING=2 leaves the links out, for measurement. Traced with ANNFORGE_TRACE.
+void settle_upper_levels(Index& index, int threads, uint64_t seed);
+
 }  // namespace annforge::cpu
