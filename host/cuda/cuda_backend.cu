@@ -11,6 +11,7 @@
 #include "host/cpu/cpu_pieces.hpp"
 #include "host/cpu/partitioned_build.hpp"
 #include "host/cpu/search/beam_search.hpp"
+#include "host/cpu/search/upper_width.hpp"
 #include "host/cpu/graph/landing_links.hpp"
 #include "host/cpu/graph/upper_levels.hpp"
 #include "host/env_knob.hpp"
