@@ -233,6 +233,7 @@ class CpuBackend final : public detail::Backend {
     beam.beam_width = params.beam_width;
     beam.threads = params.threads;
     beam.upper_width_divisor = index.upper_width_divisor;
+    beam.trace_distances = true;
     beam_search(graph_of(index), distance, queries, beam, params.progress, ids, distances, &index.levels,
                 reused.rows.get());
   }

@@ -311,7 +311,7 @@ void beam_search(const GraphView& graph_in, const Distance& distance, const Data
     reporter.add(end - begin, thread);
   });
   reporter.finish();
-  if (tracing() && params.landings == nullptr && queries.rows > 0) {
+  if (tracing() && params.trace_distances && queries.rows > 0) {
     int64_t upper = 0, lower = 0;
     for (const auto& s : scratches) {
       if (s) upper += s->upper_distances, lower += s->base_distances;

@@ -12,6 +12,9 @@ struct BeamSearchParams {
   int beam_width = 64;
   int threads = 0;
   int upper_width_divisor = 4;  // the upper levels' beam: beam_width / this, 4 to 64 (Index::upper_width_divisor)
+  // With ANNFORGE_TRACE, the distances per query on stderr (a caller's search, not the build's
+  // own measurements).
+  bool trace_distances = false;
   // For the build's landing links (graph/landing_links.hpp): with `landings`, each query stops
   // after the walk on upper level `landing_level` (0: level 1) and writes that walk's beam there
   // (queries x landing_width positions on the level, nearest first, kInvalidId past its end);
