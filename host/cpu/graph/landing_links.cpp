@@ -2,11 +2,13 @@
 #include "host/cpu/graph/landing_links.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <tuple>
 #include <vector>
 
 #include "host/cpu/distance/distance.hpp"
+#include "host/cpu/graph/connectivity.hpp"
 #include "host/cpu/graph/diverse_links.hpp"
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/search/beam_search.hpp"
@@ -26,6 +28,46 @@ struct Offer {
     return std::tie(landing, distance, missed) < std::tie(o.landing, o.distance, o.missed);
   }
 };
+
+// Each landing's offers, nearest first, into the last `slots` of its list in `graph` (rows x
+// degree): HNSW's diversity rule where `diverse` (an offer is left out when one taken before it
+// is nearer to it than the landing is), never a link the list holds. `between(a, b)`: the
+// distance of two of the graph's ids. Returns the links written; the same for any `threads`.
+template <typename Between>
+int64_t link_offers(std::vector<Offer> offers, uint32_t* graph, int degree, int slots, bool diverse, int threads,
+                    const Between& between) {
+  std::sort(offers.begin(), offers.end());
+  // Group boundaries: each landing's list is written by its own group only.
+  std::vector<size_t> starts;
+  for (size_t i = 0; i < offers.size(); ++i) {
+    if (i == 0 || offers[i].landing != offers[i - 1].landing) starts.push_back(i);
+  }
+  starts.push_back(offers.size());
+  const int64_t groups = static_cast<int64_t>(starts.size()) - 1;
+  std::vector<int64_t> linked(resolve_threads(threads), 0);
+  parallel_for(groups, threads, 256, [&](int64_t begin, int64_t end, int thread) {
+    std::vector<std::pair<float, uint32_t>> candidates, kept(slots);
+    for (int64_t g = begin; g < end; ++g) {
+      const uint32_t landing = offers[starts[g]].landing;
+      uint32_t* list = graph + static_cast<int64_t>(landing) * degree;
+      candidates.clear();
+      for (size_t i = starts[g]; i < starts[g + 1]; ++i) {
+        if (std::find(list, list + degree, offers[i].missed) == list + degree) {
+          candidates.push_back({offers[i].distance, offers[i].missed});
+        }
+      }
+      const int taken = keep_diverse(
+          candidates.data(), static_cast<int>(candidates.size()), slots,
+          [&](int i, const std::pair<float, uint32_t>& c) { return diverse && between(kept[i].second, c.second) < c.first; },
+          [](int, uint32_t) {}, kept.data());
+      for (int t = 0; t < taken; ++t) list[degree - 1 - t] = kept[t].second;
+      linked[thread] += taken;
+    }
+  });
+  int64_t total = 0;
+  for (int64_t n : linked) total += n;
+  return total;
+}
 
 // Every member of `level` (index.levels[level]) searched for with an upper beam of `upper_beam`;
 // the offers of those the walk on their own level did not find.
@@ -65,6 +107,49 @@ std::vector<Offer> offers_on_level(const Index& index, const Distance& distance,
 
 }  // namespace
 
+LandingLinkStats add_base_landing_links(Index& index, const std::vector<uint32_t>& rows, int upper_beam, int base_beam,
+                                        int threads) {
+  LandingLinkStats stats;
+  const int degree = index.graph_degree;
+  const int slots = degree / 4;
+  if (index.levels.empty() || rows.empty() || slots == 0) return stats;
+  const Distance distance(index.metric, index.vectors.view());
+  const DatasetView& base = index.vectors.view();
+  const size_t row_bytes = base.row_bytes();
+  const int64_t count = static_cast<int64_t>(rows.size());
+  Dataset queries = Dataset::allocate(count, base.dim, base.type);
+  auto* bytes = static_cast<uint8_t*>(queries.mutable_data());
+  parallel_for(count, threads, 4096, [&](int64_t begin, int64_t end, int) {
+    for (int64_t i = begin; i < end; ++i) std::memcpy(bytes + i * row_bytes, base.row(rows[i]), row_bytes);
+  });
+  BeamSearchParams params;
+  params.k = base_beam;
+  params.beam_width = base_beam;
+  params.upper_width_divisor = std::max(1, base_beam / upper_beam);  // the upper beam is 4 at least
+  params.threads = threads;
+  std::vector<uint32_t> ids(static_cast<size_t>(count) * base_beam);
+  std::vector<float> distances(ids.size());
+  beam_search(graph_of(index), distance, queries.view(), params, {}, ids.data(), distances.data(), &index.levels);
+  // A row is found when it comes back, or something as near to it as it is to itself (a copy;
+  // for inner product, a row of larger norm in its direction).
+  std::vector<Offer> offers;
+  for (int64_t i = 0; i < count; ++i) {
+    const uint32_t* found = ids.data() + i * base_beam;
+    const float* near = distances.data() + i * base_beam;
+    if (found[0] == kInvalidId) continue;
+    const float self = distance.between(rows[i], rows[i]);
+    const float bound = self + 1e-5f * std::abs(self);
+    bool hit = false;
+    for (int e = 0; e < base_beam && !hit; ++e) hit = found[e] == rows[i] || (found[e] != kInvalidId && near[e] <= bound);
+    if (!hit) offers.push_back({found[0], distance.between(found[0], rows[i]), rows[i]});
+  }
+  stats.searched = count;
+  stats.missed = static_cast<int64_t>(offers.size());
+  stats.linked = link_offers(std::move(offers), index.graph.data(), degree, slots, index.metric != Metric::InnerProduct,
+                             threads, [&](uint32_t a, uint32_t b) { return distance.between(a, b); });
+  return stats;
+}
+
 LandingLinkStats add_landing_links(Index& index, int upper_beam, int threads) {
   LandingLinkStats stats;
   if (index.levels.empty() || index.entry_points.empty()) return stats;
@@ -81,37 +166,8 @@ LandingLinkStats add_landing_links(Index& index, int upper_beam, int threads) {
     const int slots = degree / 4;
     if (slots == 0 || on.members.size() < 3) continue;
     std::vector<Offer> offers = offers_on_level(index, distance, level, upper_beam, threads, stats);
-    std::sort(offers.begin(), offers.end());
-    // Group boundaries: each landing's list is written by its own group only.
-    std::vector<size_t> starts;
-    for (size_t i = 0; i < offers.size(); ++i) {
-      if (i == 0 || offers[i].landing != offers[i - 1].landing) starts.push_back(i);
-    }
-    starts.push_back(offers.size());
-    const int64_t groups = static_cast<int64_t>(starts.size()) - 1;
-    std::vector<int64_t> linked(resolve_threads(threads), 0);
-    parallel_for(groups, threads, 256, [&](int64_t begin, int64_t end, int thread) {
-      std::vector<std::pair<float, uint32_t>> candidates, kept(slots);
-      for (int64_t g = begin; g < end; ++g) {
-        const uint32_t landing = offers[starts[g]].landing;
-        uint32_t* list = on.graph.data() + static_cast<int64_t>(landing) * degree;
-        candidates.clear();
-        for (size_t i = starts[g]; i < starts[g + 1]; ++i) {
-          if (std::find(list, list + degree, offers[i].missed) == list + degree) {
-            candidates.push_back({offers[i].distance, offers[i].missed});
-          }
-        }
-        const int taken = keep_diverse(
-            candidates.data(), static_cast<int>(candidates.size()), slots,
-            [&](int i, const std::pair<float, uint32_t>& c) {
-              return diverse && distance.between(on.members[kept[i].second], on.members[c.second]) < c.first;
-            },
-            [](int, uint32_t) {}, kept.data());
-        for (int t = 0; t < taken; ++t) list[degree - 1 - t] = kept[t].second;
-        linked[thread] += taken;
-      }
-    });
-    for (int64_t n : linked) stats.linked += n;
+    stats.linked += link_offers(std::move(offers), on.graph.data(), degree, slots, diverse, threads,
+                                [&](uint32_t a, uint32_t b) { return distance.between(on.members[a], on.members[b]); });
   }
   return stats;
 }
@@ -128,6 +184,17 @@ void settle_upper_levels(Index& index, int threads, uint64_t seed) {
     timer.lap("landing links: %lld of %lld members missed by an upper beam of 4, %lld links",
               static_cast<long long>(links.missed), static_cast<long long>(links.searched),
               static_cast<long long>(links.linked));
+    if (detail::env_knob("ANNFORGE_CPU_BASE_LANDING", 1) == 1) {
+      std::vector<uint32_t> rows;
+      for (int64_t r = 0; r < index.rows(); r += kBaseLandingStride) rows.push_back(static_cast<uint32_t>(r));
+      const LandingLinkStats base_links = add_base_landing_links(index, rows, 4, 4, threads);
+      // A list's last slots were some row's only way in, rarely: every row reachable again.
+      const int64_t rewired =
+          base_links.linked > 0 ? connect_islands(index.graph, graph_of(index), Distance(index.metric, index.vectors.view()), threads) : 0;
+      timer.lap("base landing links: %lld of %lld rows missed by beams of 4, %lld links (%lld islands joined again)",
+                static_cast<long long>(base_links.missed), static_cast<long long>(base_links.searched),
+                static_cast<long long>(base_links.linked), static_cast<long long>(rewired));
+    }
     width = measure_upper_width(index, threads, seed);
   }
   index.upper_width_divisor = width.divisor;
