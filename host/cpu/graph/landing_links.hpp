@@ -10,6 +10,9 @@
 // in bulk: every member of a level is searched for as a query with a narrow upper beam, and
 // where the walk on its own level does not find it, the member the walk landed on gets a link
 // to it. A query near that member lands where the member's search did and follows the link.
+// The base graph gets the same from a sample of its rows (add_base_landing_links): a walk that
+// leaves the levels in a neighbouring cluster then finds the way across in the base graph, so
+// the upper levels need not be searched as widely.
 #pragma once
 
 #include <vector>
