@@ -351,11 +351,14 @@ class CudaBackend final : public detail::Backend {
 
   // The upper levels, with what the descent needs beside each graph: which entry points seed it
   // (each seeds the highest level holding it, as on the CPU) and where the level above's members
-  // sit in it.
+  // sit in it. As on the CPU, the descent scans only the first cpu::kEntryScanWithLevels entry
+  // points (beam_search.hpp: all of them, up to 512, were most of a query's distances where the
+  // base walk is short); the top level holds every entry point and its walk reaches the rest.
   void upload_levels(const Index& index, DeviceIndex& device) {
     const int count = static_cast<int>(index.levels.size());
+    const int scanned = std::min(static_cast<int>(index.entry_points.size()), cpu::kEntryScanWithLevels);
     const std::vector<std::vector<std::pair<int, uint32_t>>> seeds =
-        cpu::entry_seeds(index.levels, index.entry_points.data(), static_cast<int>(index.entry_points.size()));
+        cpu::entry_seeds(index.levels, index.entry_points.data(), scanned);
     auto put = [&](const std::vector<uint32_t>& host, DeviceBuffer<uint32_t>& out) {
       out.resize(host.size());
       if (!host.empty()) upload(gpu_, host.data(), out.data(), out.bytes());
