@@ -1,0 +1,188 @@
+// The int8 path of the clustered kNN stage (host/cpu/all_pairs/float_dots.hpp, opt-in for the
+// dot form with ANNFORGE_CPU_DOT_BITS=8): the codes' layout, the AMX-INT8 kernel's sums, the
+// mean used for centring, and a block loaded in the dot form within the codes' rounding. Split
+// from float_dots_test.cpp (the bf16 paths). Kernel tests skip, saying why, where this CPU lacks
+// the instructions.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "annforge.hpp"
+#include "host/cpu/all_pairs/cluster_block.hpp"
+#include "host/cpu/all_pairs/float_dots.hpp"
+#include "host/cpu/all_pairs/pair_tiles.hpp"
+#include "host/cpu/distance/distance.hpp"
+#include "tests/test_support.hpp"
+
+namespace {
+
+using namespace annforge;
+using annforge_test::Rng;
+using annforge_test::bits_of;
+using annforge_test::from_bits;
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+constexpr uint32_t kSentinelBits = 0xFFBADBADu;
+
+
+// The int8 layout and AMX-INT8 (opt-in for the dot form, ANNFORGE_CPU_DOT_BITS=8): codes within
+// half a step of the scaled, centred values, the largest at 127; the kernel's sums exactly the
+// integer dots of the row codes and the negated panel codes; and a block loaded that way
+// within the rounding of -<a, b> (+1 for cosine) once scaled and offset.
+TEST(Int8, AmxDotsAreTheIntegerDotsOfTheCodes) {
+  const cpu::Int8DotsKernel kernel = cpu::amx_int8_dots_kernel();
+  if (kernel == nullptr) GTEST_SKIP() << "this CPU has no AMX-INT8 (or Linux refused the tile state, or ANNFORGE_SIMD)";
+  Rng rng(41);
+  for (int dim : {3, 64, 100, 256}) {
+    for (int count : {1, 32, 47}) {
+      std::vector<float> x(static_cast<size_t>(count) * dim), scales(count), centre(dim);
+      for (float& v : x) v = static_cast<float>(rng.normal() + 5.0);
+      for (float& v : scales) v = static_cast<float>(rng.uniform(0.5, 2.0));
+      for (float& v : centre) v = static_cast<float>(rng.normal() * 3.0);
+      std::vector<const float*> rows(count);
+      for (int i = 0; i < count; ++i) rows[i] = &x[static_cast<size_t>(i) * dim];
+      const int padded = (count + cpu::kAmxTileRows - 1) / cpu::kAmxTileRows * cpu::kAmxTileRows;
+      cpu::Int8Pack a, b;
+      cpu::pack_int8(rows.data(), count, padded, dim, scales.data(), nullptr, cpu::Int8Layout::Rows, a);
+      cpu::pack_int8(rows.data(), count, padded, dim, scales.data(), centre.data(), cpu::Int8Layout::NegatedPanels, b);
+      ASSERT_EQ(a.dim64 % 64, 0);
+      int largest = 0;
+      for (int r = 0; r < count; ++r) {
+        for (int d = 0; d < a.dim64; ++d) {
+          const int q = a.values[static_cast<size_t>(r) * a.dim64 + d];
+          largest = std::max(largest, std::abs(q));
+          if (d >= dim) {
+            ASSERT_EQ(q, 0);
+            continue;
+          }
+          ASSERT_NEAR(q * a.step, x[static_cast<size_t>(r) * dim + d] * scales[r], 0.5 * a.step * 1.0001);
+        }
+      }
+      ASSERT_EQ(largest, 127);
+      // The panel code of row r, dimension d.
+      auto panel_code = [&](int r, int d) {
+        return int{b.values[static_cast<size_t>(r / 16) * b.dim64 * 16 + (d / 4) * 64 + (r % 16) * 4 + d % 4]};
+      };
+      for (int r = 0; r < count; ++r) {
+        for (int d = 0; d < dim; ++d) {
+          ASSERT_NEAR(-panel_code(r, d) * b.step, x[static_cast<size_t>(r) * dim + d] * scales[r] - centre[d],
+                      0.5 * b.step * 1.0001);
+        }
+      }
+      const int panels = cpu::panel_count(count), ldo = 16 * panels + 5;
+      std::vector<float> out(static_cast<size_t>(padded) * ldo, from_bits(kSentinelBits));
+      kernel(a.values.data(), padded, a.dim64, b.values.data(), panels, out.data(), ldo);
+      for (int r = 0; r < padded; ++r) {
+        for (int c = 0; c < ldo; ++c) {
+          const float got = out[static_cast<size_t>(r) * ldo + c];
+          if (c >= 16 * panels) {
+            ASSERT_EQ(bits_of(got), kSentinelBits) << "wrote past the panels' columns";
+            continue;
+          }
+          if (r >= count || c >= count) continue;
+          int64_t want = 0;
+          for (int d = 0; d < dim; ++d) want += int64_t{a.values[static_cast<size_t>(r) * a.dim64 + d]} * panel_code(c, d);
+          ASSERT_EQ(got, static_cast<float>(want)) << "dim " << dim << " count " << count << ": " << r << ", " << c;
+        }
+      }
+    }
+  }
+}
+
+// mean_of_rows (the AVX-512 kernel where the CPU has it): each row's products in float, summed
+// in double row by row, exactly as the portable loop does; every dimension count, tails included.
+TEST(Int8, MeanOfRowsIsTheDoubleSumOfTheScaledRows) {
+  Rng rng(47);
+  for (int dim : {1, 15, 16, 17, 31, 32, 33, 100, 256}) {
+    const int count = 37;
+    std::vector<float> x(static_cast<size_t>(count) * dim), scales(count);
+    for (float& v : x) v = static_cast<float>(rng.normal() * 3.0 + 1.0);
+    for (float& v : scales) v = static_cast<float>(rng.uniform(0.5, 2.0));
+    std::vector<const float*> rows(count);
+    for (int i = 0; i < count; ++i) rows[i] = &x[static_cast<size_t>(i) * dim];
+    for (const float* with : {static_cast<const float*>(nullptr), static_cast<const float*>(scales.data())}) {
+      std::vector<float> mean;
+      cpu::mean_of_rows(rows.data(), count, dim, with, mean);
+      ASSERT_EQ(mean.size(), static_cast<size_t>(dim));
+      for (int d = 0; d < dim; ++d) {
+        double sum = 0.0;
+        for (int r = 0; r < count; ++r) sum += rows[r][d] * (with != nullptr ? with[r] : 1.0f);
+        ASSERT_EQ(bits_of(mean[d]), bits_of(static_cast<float>(sum / count))) << "dim " << dim << ", dimension " << d;
+      }
+    }
+  }
+}
+
+TEST(Int8, DotFormIsWithinTheRounding) {
+  if (cpu::amx_int8_dots_kernel() == nullptr) {
+    GTEST_SKIP() << "this CPU has no AMX-INT8 (or Linux refused the tile state, or ANNFORGE_SIMD)";
+  }
+  setenv("ANNFORGE_CPU_DOT_BITS", "8", 1);
+  cpu::ClusterBlock block(cpu::FloatDots::AmxBf16);
+  unsetenv("ANNFORGE_CPU_DOT_BITS");
+  ASSERT_TRUE(block.int8_dot_form());
+  Rng rng(43);
+  const int count = 70, dim = 100;
+  std::vector<float> x(static_cast<size_t>(count) * dim), inverse_norms(count);
+  for (float& v : x) v = static_cast<float>(rng.normal() + 20.0);  // off the origin: the centring matters
+  std::vector<const void*> rows(count);
+  for (int i = 0; i < count; ++i) {
+    rows[i] = &x[static_cast<size_t>(i) * dim];
+    double sum = 0.0;
+    for (int d = 0; d < dim; ++d) sum += double{x[static_cast<size_t>(i) * dim + d]} * x[static_cast<size_t>(i) * dim + d];
+    inverse_norms[i] = static_cast<float>(1.0 / std::sqrt(sum));
+  }
+  for (Metric metric : {Metric::InnerProduct, Metric::Cosine}) {
+    const float* scales = metric == Metric::Cosine ? inverse_norms.data() : nullptr;
+    ASSERT_TRUE(block.load_dot_form(rows, count, dim, metric, scales));
+    auto scaled = [&](int i, int d) { return double{x[static_cast<size_t>(i) * dim + d]} * (scales ? scales[i] : 1.0f); };
+    // The two steps as pack_int8 takes them: the rows' largest magnitude, the centred columns'.
+    std::vector<double> mean(dim, 0.0);
+    double largest_row = 0.0, largest_column = 0.0;
+    for (int i = 0; i < count; ++i) {
+      for (int d = 0; d < dim; ++d) mean[d] += scaled(i, d) / count;
+    }
+    for (int i = 0; i < count; ++i) {
+      for (int d = 0; d < dim; ++d) {
+        largest_row = std::max(largest_row, std::fabs(scaled(i, d)));
+        largest_column = std::max(largest_column, std::fabs(scaled(i, d) - mean[d]));
+      }
+    }
+    const double row_error = std::sqrt(double{dim}) * largest_row / 127 / 2;        // |e_a|
+    const double column_error = std::sqrt(double{dim}) * largest_column / 127 / 2;  // |e_b|
+    const int ldo = cpu::panel_count(count) * 16;
+    std::vector<float> out(static_cast<size_t>(block.padded_rows()) * ldo);
+    for (int r0 = 0; r0 < count; r0 += block.rows_per_call()) {
+      block.row_distances(r0, cpu::PairTerms{}, &out[static_cast<size_t>(r0) * ldo], ldo);
+    }
+    for (int a = 0; a < count; ++a) {
+      for (int b = 0; b < count; ++b) {
+        const float got = out[static_cast<size_t>(a) * ldo + b];
+        if (a == b) {
+          ASSERT_EQ(got, kInf);
+          continue;
+        }
+        double want = metric == Metric::Cosine ? 1.0 : 0.0, norm_a = 0.0, norm_b = 0.0;
+        for (int d = 0; d < dim; ++d) {
+          want -= scaled(a, d) * scaled(b, d);
+          norm_a += scaled(a, d) * scaled(a, d);
+          norm_b += (scaled(b, d) - mean[d]) * (scaled(b, d) - mean[d]);
+        }
+        // -<a, b - m> moves by at most |e_a| |b - m| + |a| |e_b| + |e_a| |e_b|.
+        const double tolerance = row_error * std::sqrt(norm_b) + std::sqrt(norm_a) * column_error +
+                                 row_error * column_error + 1e-5 * std::fabs(want);
+        ASSERT_NEAR(got * block.value_scale() + block.row_offset(a), want, tolerance)
+            << to_string(metric) << ": " << a << ", " << b;
+      }
+    }
+  }
+}
+
+}  // namespace
