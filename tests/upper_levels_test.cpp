@@ -13,6 +13,7 @@
 
 #include "annforge.hpp"
 #include "host/backend.hpp"
+#include "host/cpu/distance/distance.hpp"
 #include "host/cpu/graph/landing_links.hpp"
 #include "host/cpu/graph/upper_levels.hpp"
 #include "host/cpu/search/upper_width.hpp"
@@ -272,7 +273,8 @@ TEST(UpperLevels, BaseLandingLinksBringNarrowWalksBackToTheirCluster) {
   std::vector<uint32_t> rows;
   for (uint32_t r = 0; r < index.rows(); r += cpu::kBaseLandingStride) rows.push_back(r);
   Index one_thread = index;
-  const cpu::LandingLinkStats first = cpu::add_base_landing_links(index, rows, 4, 4, 2);
+  const cpu::Distance distance(index.metric, index.vectors.view());
+  const cpu::LandingLinkStats first = cpu::add_base_landing_links(index, distance, rows, 4, 4, 2);
   std::printf("base landing: %lld of %lld missed, %lld links\n", static_cast<long long>(first.missed),
               static_cast<long long>(first.searched), static_cast<long long>(first.linked));
   EXPECT_EQ(first.searched, static_cast<int64_t>(rows.size()));
@@ -286,10 +288,10 @@ TEST(UpperLevels, BaseLandingLinksBringNarrowWalksBackToTheirCluster) {
       ASSERT_EQ(index.neighbors(v)[e], one_thread.neighbors(v)[e]) << "row " << v << " slot " << e;
     }
   }
-  cpu::add_base_landing_links(one_thread, rows, 4, 4, 1);
+  cpu::add_base_landing_links(one_thread, distance, rows, 4, 4, 1);
   EXPECT_EQ(index.graph, one_thread.graph) << "1 and 2 threads differ";
   Index again = index;
-  const cpu::LandingLinkStats second = cpu::add_base_landing_links(again, rows, 4, 4, 2);
+  const cpu::LandingLinkStats second = cpu::add_base_landing_links(again, distance, rows, 4, 4, 2);
   std::printf("searched again: %lld missed\n", static_cast<long long>(second.missed));
   EXPECT_LT(second.missed * 2, first.missed) << "the linked rows are found the second time";
   // The whole build (settle_upper_levels) adds them on this data and joins any island again.

@@ -4,11 +4,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <cstring>
 #include <numeric>
 
 #include "host/cpu/all_pairs/list_merge.hpp"
 #include "host/cpu/distance/distance.hpp"
+#include "host/cpu/partition/reorder.hpp"
 #include "host/cpu/distance/dot_block.hpp"
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/partition/kmeans.hpp"
@@ -103,18 +103,13 @@ Pieces split_into_pieces(const DatasetView& data, Metric metric, int count, int 
 
 void build_piece_lists(const DatasetView& data, int k, const Pieces& pieces, const std::vector<int>& which,
                        int threads, const PieceKnnBuild& build_piece, const PieceListsSink& take) {
-  const size_t row_bytes = data.row_bytes();
   for (const int p : which) {
     const int64_t size = pieces.size(p);
     if (size < 2) continue;
     const uint32_t* members = &pieces.members[pieces.offsets[p]];
     PieceKnn local;
     {
-      Dataset piece = Dataset::allocate(size, data.dim, data.type);
-      auto* bytes = static_cast<uint8_t*>(piece.mutable_data());
-      parallel_for(size, threads, 4096, [&](int64_t begin, int64_t end, int) {
-        for (int64_t i = begin; i < end; ++i) std::memcpy(bytes + i * row_bytes, data.row(members[i]), row_bytes);
-      });
+      const Dataset piece = gather_rows(data, members, size, threads);
       local = build_piece(piece.view(), static_cast<int>(std::min<int64_t>(k, size - 1)));
     }
     take(p, local, members);

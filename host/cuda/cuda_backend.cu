@@ -9,6 +9,7 @@
 
 #include "host/backend.hpp"
 #include "host/cpu/cpu_pieces.hpp"
+#include "host/cpu/partition/reorder.hpp"
 #include "host/cpu/partitioned_build.hpp"
 #include "host/cpu/search/beam_search.hpp"
 #include "host/cpu/search/upper_width.hpp"
@@ -319,13 +320,9 @@ class CudaBackend final : public detail::Backend {
     const int64_t rows = index.rows();
     const int samples = static_cast<int>(std::min<int64_t>(1000, rows));
     const DatasetView& view = index.vectors.view();
-    Dataset sample = Dataset::allocate(samples, view.dim, view.type);
-    auto* bytes = static_cast<uint8_t*>(sample.mutable_data());
     std::vector<uint32_t> picked(samples);
-    for (int i = 0; i < samples; ++i) {
-      picked[i] = static_cast<uint32_t>((static_cast<int64_t>(i) * rows) / samples);
-      std::memcpy(bytes + i * view.row_bytes(), view.row(picked[i]), view.row_bytes());
-    }
+    for (int i = 0; i < samples; ++i) picked[i] = static_cast<uint32_t>((static_cast<int64_t>(i) * rows) / samples);
+    const Dataset sample = cpu::gather_rows(view, picked.data(), samples, 1);
     // The GPU's distances and between() may differ in the last bits.
     const std::vector<float> bounds = cpu::miss_bounds(index, cpu::Distance(index.metric, view), picked, 1e-4f);
     GraphSearchParams search;

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <tuple>
 #include <vector>
 
@@ -11,6 +10,7 @@
 #include "host/cpu/graph/connectivity.hpp"
 #include "host/cpu/graph/diverse_links.hpp"
 #include "host/cpu/parallel.hpp"
+#include "host/cpu/partition/reorder.hpp"
 #include "host/cpu/search/beam_search.hpp"
 #include "host/cpu/search/upper_width.hpp"
 #include "host/cpu/trace.hpp"
@@ -75,13 +75,7 @@ std::vector<Offer> offers_on_level(const Index& index, const Distance& distance,
                                    int threads, LandingLinkStats& stats) {
   const UpperLevel& on = index.levels[level];
   const int64_t count = static_cast<int64_t>(on.members.size());
-  const DatasetView& base = index.vectors.view();
-  const size_t row_bytes = base.row_bytes();
-  Dataset queries = Dataset::allocate(count, base.dim, base.type);
-  auto* bytes = static_cast<uint8_t*>(queries.mutable_data());
-  parallel_for(count, threads, 4096, [&](int64_t begin, int64_t end, int) {
-    for (int64_t i = begin; i < end; ++i) std::memcpy(bytes + i * row_bytes, base.row(on.members[i]), row_bytes);
-  });
+  const Dataset queries = gather_rows(index.vectors.view(), on.members.data(), count, threads);
   BeamSearchParams params;
   params.k = 1;
   params.beam_width = upper_beam;
@@ -107,21 +101,14 @@ std::vector<Offer> offers_on_level(const Index& index, const Distance& distance,
 
 }  // namespace
 
-LandingLinkStats add_base_landing_links(Index& index, const std::vector<uint32_t>& rows, int upper_beam, int base_beam,
-                                        int threads) {
+LandingLinkStats add_base_landing_links(Index& index, const Distance& distance, const std::vector<uint32_t>& rows,
+                                        int upper_beam, int base_beam, int threads) {
   LandingLinkStats stats;
   const int degree = index.graph_degree;
   const int slots = degree / 4;
   if (index.levels.empty() || rows.empty() || slots == 0) return stats;
-  const Distance distance(index.metric, index.vectors.view());
-  const DatasetView& base = index.vectors.view();
-  const size_t row_bytes = base.row_bytes();
   const int64_t count = static_cast<int64_t>(rows.size());
-  Dataset queries = Dataset::allocate(count, base.dim, base.type);
-  auto* bytes = static_cast<uint8_t*>(queries.mutable_data());
-  parallel_for(count, threads, 4096, [&](int64_t begin, int64_t end, int) {
-    for (int64_t i = begin; i < end; ++i) std::memcpy(bytes + i * row_bytes, base.row(rows[i]), row_bytes);
-  });
+  const Dataset queries = gather_rows(index.vectors.view(), rows.data(), count, threads);
   BeamSearchParams params;
   params.k = base_beam;
   params.beam_width = base_beam;
@@ -187,10 +174,11 @@ void settle_upper_levels(Index& index, int threads, uint64_t seed) {
     if (detail::env_knob("ANNFORGE_CPU_BASE_LANDING", 1) == 1) {
       std::vector<uint32_t> rows;
       for (int64_t r = 0; r < index.rows(); r += kBaseLandingStride) rows.push_back(static_cast<uint32_t>(r));
-      const LandingLinkStats base_links = add_base_landing_links(index, rows, 4, 4, threads);
+      // One Distance for both (for cosine it computes every row's norm).
+      const Distance distance(index.metric, index.vectors.view());
+      const LandingLinkStats base_links = add_base_landing_links(index, distance, rows, 4, 4, threads);
       // A list's last slots were some row's only way in, rarely: every row reachable again.
-      const int64_t rewired =
-          base_links.linked > 0 ? connect_islands(index.graph, graph_of(index), Distance(index.metric, index.vectors.view()), threads) : 0;
+      const int64_t rewired = base_links.linked > 0 ? connect_islands(index.graph, graph_of(index), distance, threads) : 0;
       timer.lap("base landing links: %lld of %lld rows missed by beams of 4, %lld links (%lld islands joined again)",
                 static_cast<long long>(base_links.missed), static_cast<long long>(base_links.searched),
                 static_cast<long long>(base_links.linked), static_cast<long long>(rewired));

@@ -21,6 +21,8 @@
 
 namespace annforge::cpu {
 
+class Distance;
+
 struct LandingLinkStats {
   int64_t searched = 0;  // members searched for, over all levels
   int64_t missed = 0;    // of them, not found on their own level
@@ -41,9 +43,10 @@ LandingLinkStats add_landing_links(Index& index, int upper_beam, int threads);
 // for with an upper beam of `upper_beam` and a base beam of `base_beam`; each row the search
 // misses is offered to the base row the walk came nearest to it on, which takes up to a quarter
 // of its slots (the last ones) from its offers by the same rule. HNSW's insertion gives every
-// row such a link; here a sample of the rows gets them in bulk.
-LandingLinkStats add_base_landing_links(Index& index, const std::vector<uint32_t>& rows, int upper_beam, int base_beam,
-                                        int threads);
+// row such a link; here a sample of the rows gets them in bulk. `distance`: over the index's
+// vectors, in its metric.
+LandingLinkStats add_base_landing_links(Index& index, const Distance& distance, const std::vector<uint32_t>& rows,
+                                        int upper_beam, int base_beam, int threads);
 
 // Every how many rows the build searches for base landing links. Measured on 1M x 64 in 5,000
 // clusters (2 threads, 2026-12-05), recall@10 at beam 16 (upper beam 16) and the build time

@@ -3,8 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
+#include "host/cpu/partition/reorder.hpp"
 #include "host/cpu/random.hpp"
 #include "host/env_knob.hpp"
 
@@ -23,13 +23,9 @@ UpperLevel build_level(const Index& index, std::vector<uint32_t> members, const 
   level.members = std::move(members);
   const int64_t count = static_cast<int64_t>(level.members.size());
   if (count < 2 || params.graph_degree <= 0) return level;  // one member: nothing to link
-  const DatasetView& data = index.vectors.view();
-  const size_t row_bytes = data.row_bytes();
   Index sub;
   sub.metric = index.metric;
-  sub.vectors = Dataset::allocate(count, data.dim, data.type);
-  auto* bytes = static_cast<uint8_t*>(sub.vectors.mutable_data());
-  for (int64_t i = 0; i < count; ++i) std::memcpy(bytes + i * row_bytes, data.row(level.members[i]), row_bytes);
+  sub.vectors = gather_rows(index.vectors.view(), level.members.data(), count, params.threads);
   BuildParams level_params = params;
   level_params.metric = index.metric;
   level_params.graph_degree = static_cast<int>(std::min<int64_t>(params.graph_degree, count - 1));

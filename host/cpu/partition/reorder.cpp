@@ -28,12 +28,16 @@ Renumbering renumber_by_cluster(const Partition& partition) {
 }
 
 Dataset reorder_rows(const DatasetView& data, const Renumbering& order, int threads) {
-  Dataset out = Dataset::allocate(data.rows, data.dim, data.type);
+  return gather_rows(data, order.old_of_new.data(), data.rows, threads);
+}
+
+Dataset gather_rows(const DatasetView& data, const uint32_t* rows, int64_t count, int threads) {
+  Dataset out = Dataset::allocate(count, data.dim, data.type);
   auto* bytes = static_cast<uint8_t*>(out.mutable_data());
   const size_t row_bytes = data.row_bytes();
-  prefault(bytes, data.rows * row_bytes, resolve_threads(threads));
-  parallel_for(data.rows, threads, 4096, [&](int64_t begin, int64_t end, int) {
-    for (int64_t v = begin; v < end; ++v) std::memcpy(bytes + v * row_bytes, data.row(order.old_of_new[v]), row_bytes);
+  prefault(bytes, count * row_bytes, resolve_threads(threads));
+  parallel_for(count, threads, 4096, [&](int64_t begin, int64_t end, int) {
+    for (int64_t i = begin; i < end; ++i) std::memcpy(bytes + i * row_bytes, data.row(rows[i]), row_bytes);
   });
   return out;
 }

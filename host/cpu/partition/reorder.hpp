@@ -22,6 +22,10 @@ Renumbering renumber_by_cluster(const Partition& partition);
 // The rows of `data` in the new order (a copy).
 Dataset reorder_rows(const DatasetView& data, const Renumbering& order, int threads);
 
+// Rows rows[0], ..., rows[count - 1] of `data`, in that order (a copy): a piece's rows, a level's
+// members, or rows searched for as queries.
+Dataset gather_rows(const DatasetView& data, const uint32_t* rows, int64_t count, int threads);
+
 // The partition with its member ids renumbered (and re-sorted within each cluster).
 void renumber_partition(Partition& partition, const Renumbering& order, int threads = 1);
 

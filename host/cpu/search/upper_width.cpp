@@ -3,12 +3,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <numeric>
 #include <random>
 #include <vector>
 
 #include "host/cpu/distance/distance.hpp"
+#include "host/cpu/partition/reorder.hpp"
 #include "host/cpu/search/beam_search.hpp"
 
 namespace annforge::cpu {
@@ -55,9 +55,7 @@ UpperWidthMeasurement measure_upper_width(const Index& index, int threads, uint6
     std::swap(picked[i], picked[pick(rng)]);
   }
   picked.resize(samples);
-  Dataset queries = Dataset::allocate(samples, base.dim, base.type);
-  auto* bytes = static_cast<uint8_t*>(queries.mutable_data());
-  for (int i = 0; i < samples; ++i) std::memcpy(bytes + i * base.row_bytes(), base.row(picked[i]), base.row_bytes());
+  const Dataset queries = gather_rows(base, picked.data(), samples, threads);
 
   Distance distance(index.metric, base);
   // Each sampled row's nearest graph neighbour: what a walk that reached the row's
