@@ -37,9 +37,9 @@ using namespace annforge;
 using annforge_test::Rng;
 using annforge_test::bits_of;
 using annforge_test::from_bits;
+using annforge_test::kSentinelBits;
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
-constexpr uint32_t kSentinelBits = 0xFFBADBADu;
 
 
 TEST(Bf16, RoundsToNearestTiesToEven) {

@@ -27,10 +27,9 @@ using namespace annforge;
 using annforge_test::Rng;
 using annforge_test::bits_of;
 using annforge_test::from_bits;
+using annforge_test::kSentinelBits;
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
-constexpr uint32_t kSentinelBits = 0xFFBADBADu;
-
 
 // The int8 layout and AMX-INT8 (opt-in for the dot form, ANNFORGE_CPU_DOT_BITS=8): codes within
 // half a step of the scaled, centred values, the largest at 127; the kernel's sums exactly the

@@ -34,12 +34,11 @@ using namespace annforge;
 using annforge_test::Rng;
 using annforge_test::bits_of;
 using annforge_test::from_bits;
+using annforge_test::kSentinelBits;
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr int kTileRows = cpu::kDotBlockRows;  // 6
-// What the output buffers hold before a kernel runs: a signalling NaN no arithmetic produces.
-constexpr uint32_t kSentinelBits = 0xFFBADBADu;
 
 const char* const kNoTiles =
     "no AVX-512 tile kernels here (the CPU lacks AVX-512 F/BW/VL/DQ or VNNI, or ANNFORGE_SIMD=avx2/scalar)";

@@ -95,6 +95,9 @@ inline float from_bits(uint32_t b) {
   std::memcpy(&x, &b, sizeof(x));
   return x;
 }
+// What a kernel test's output buffers hold before the kernel runs: a signalling NaN no
+// arithmetic produces, so a value written past the tile (or not written) shows.
+constexpr uint32_t kSentinelBits = 0xFFBADBADu;
 
 inline std::vector<uint8_t> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
