@@ -17,8 +17,10 @@
 #include "annforge.hpp"
 #include "host/cpu/all_pairs/cluster_block.hpp"
 #include "host/cpu/all_pairs/float_dots.hpp"
+#include "host/cpu/all_pairs/dots_probe.hpp"
 #include "host/cpu/all_pairs/pair_tiles.hpp"
 #include "host/cpu/distance/distance.hpp"
+#include "host/cpu/partition/partition.hpp"
 #include "tests/test_support.hpp"
 
 namespace {
@@ -123,9 +125,7 @@ TEST(Int8, DotFormIsWithinTheRounding) {
   if (cpu::amx_int8_dots_kernel() == nullptr) {
     GTEST_SKIP() << "this CPU has no AMX-INT8 (or Linux refused the tile state, or ANNFORGE_SIMD)";
   }
-  setenv("ANNFORGE_CPU_DOT_BITS", "8", 1);
-  cpu::ClusterBlock block(cpu::FloatDots::AmxBf16);
-  unsetenv("ANNFORGE_CPU_DOT_BITS");
+  cpu::ClusterBlock block(cpu::FloatDots::AmxBf16, true);
   ASSERT_TRUE(block.int8_dot_form());
   Rng rng(43);
   const int count = 70, dim = 100;
@@ -182,6 +182,48 @@ TEST(Int8, DotFormIsWithinTheRounding) {
       }
     }
   }
+}
+
+// The probe that chooses the tiles of a float data set (dots_probe.hpp): bf16 on clustered data,
+// both metrics (each row's nearest stay in its list, int8's too); on cosine data whose rows share
+// one large dimension (the "rogue dimensions" of some transformer embeddings) int8, where bf16
+// loses the angles (the dot is ~1 and bf16 keeps 8 bits of it) and int8 does not (its columns
+// are centred on the block's mean); fp32 where neither keeps the nearest.
+TEST(Int8, ProbeChoosesTheTilesThatKeepTheNearestRows) {
+  if (cpu::amx_int8_dots_kernel() == nullptr || cpu::default_float_dots() != cpu::FloatDots::AmxBf16) {
+    GTEST_SKIP() << "this CPU has no AMX-INT8 (or Linux refused the tile state, or ANNFORGE_SIMD)";
+  }
+  const int64_t rows = 4000, dim = 96;
+  const int k = 24;
+  cpu::PartitionParams partitioning;
+  partitioning.cluster_size = 500;
+  for (Metric metric : {Metric::InnerProduct, Metric::Cosine}) {
+    const Dataset data = annforge_test::clustered(rows, dim, ElementType::Float32, 17, 1, 40);
+    const cpu::Distance distance(metric, data.view());
+    const cpu::Partition partition = cpu::partition_into_clusters(data.view(), metric, partitioning);
+    const cpu::DotsProbe probe = cpu::probe_float_dots(distance, partition, k);
+    EXPECT_GE(probe.rows, 128) << to_string(metric);
+    EXPECT_FALSE(probe.int8) << to_string(metric) << ": int8 " << probe.int8_recall << ", bf16 " << probe.bf16_recall;
+    EXPECT_EQ(probe.dots, cpu::FloatDots::AmxBf16) << to_string(metric);
+    EXPECT_GE(probe.bf16_recall, 0.98) << to_string(metric);
+    EXPECT_GE(probe.int8_recall, 0.98) << to_string(metric);
+  }
+  Dataset rogue = annforge_test::clustered(rows, dim, ElementType::Float32, 17, 1, 40);
+  float* x = static_cast<float*>(rogue.mutable_data());
+  for (int64_t i = 0; i < rows; ++i) x[i * dim] += 100.0f;
+  const cpu::Distance distance(Metric::Cosine, rogue.view());
+  const cpu::Partition partition = cpu::partition_into_clusters(rogue.view(), Metric::Cosine, partitioning);
+  const cpu::DotsProbe probe = cpu::probe_float_dots(distance, partition, k);
+  EXPECT_GE(probe.rows, 128);
+  EXPECT_LT(probe.bf16_recall, 0.9) << "bf16 should lose the rows' angles";
+  EXPECT_GE(probe.int8_recall, 0.98);
+  EXPECT_TRUE(probe.int8);
+  EXPECT_EQ(probe.dots, cpu::FloatDots::AmxBf16);
+  // A larger common part still: int8's step (the rows' largest value) leaves the others ~1 level.
+  for (int64_t i = 0; i < rows; ++i) x[i * dim] += 100000.0f;
+  const cpu::Distance far(Metric::Cosine, rogue.view());
+  const cpu::DotsProbe far_probe = cpu::probe_float_dots(far, partition, k);
+  EXPECT_EQ(far_probe.dots, cpu::FloatDots::Exact) << "int8 " << far_probe.int8_recall << ", bf16 " << far_probe.bf16_recall;
 }
 
 }  // namespace

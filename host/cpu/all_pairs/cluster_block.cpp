@@ -79,7 +79,7 @@ FloatDots default_float_dots() {
   return chosen;
 }
 
-ClusterBlock::ClusterBlock(FloatDots float_dots)
+ClusterBlock::ClusterBlock(FloatDots float_dots, bool int8_dots)
     : tiles_(avx512_tile_kernels()), dot_kernel_(dot_block_kernel()), pair_filter_(pair_filter_kernel()) {
   // 8-bit rows on AMX-INT8 where the CPU has it (ANNFORGE_CPU_BYTE_TILES=vnni keeps them on
   // VNNI, for measurement): exact sums either way, the same distances.
@@ -92,10 +92,7 @@ ClusterBlock::ClusterBlock(FloatDots float_dots)
   if (float_dots == FloatDots::AmxBf16) {
     bf16_kernel_ = amx_bf16_distances_kernel();
     amx_dots_ = amx_bf16_dots_kernel();
-    // int8 is opt-in (measured: 1M wordtext all pairs 20% faster, the same search recall; but
-    // kNN lists lose ~1% on data of near ties, and one step per block would suit embeddings
-    // with a few outlying dimensions badly).
-    if (detail::env_knob("ANNFORGE_CPU_DOT_BITS", 16) == 8) int8_dots_ = amx_int8_dots_kernel();
+    if (int8_dots) int8_dots_ = amx_int8_dots_kernel();
     bf16_rows_per_call_ = kAmxTileRows;
   }
 }

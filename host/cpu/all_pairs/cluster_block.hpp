@@ -19,7 +19,9 @@ namespace annforge::cpu {
 
 class ClusterBlock {
  public:
-  explicit ClusterBlock(FloatDots float_dots = default_float_dots());
+  // `int8_dots`: inner product and cosine in dot form at int8 precision where the CPU has
+  // AMX-INT8 (chosen per data set by probe_float_dots, dots_probe.hpp).
+  explicit ClusterBlock(FloatDots float_dots = default_float_dots(), bool int8_dots = false);
 
   // Loads `count` rows of `type` and writes their squared norms (exact for 8-bit data up to
   // 258 dimensions). `translation_invariant` (L2): the approximate paths may centre the rows.
@@ -29,8 +31,8 @@ class ClusterBlock {
   // Where float rows go through AMX: each row's distance to every column as one dot product
   // stored as the tiles leave it, with no epilogue (which took as long as the tiles). Inner
   // product: -dot(a, b). Cosine, rows times `scales` (the inverse norms): -dot, the distance
-  // less 1. These two at int8 precision with ANNFORGE_CPU_DOT_BITS=8 where the CPU has AMX-INT8
-  // (twice bf16's multiply-adds per tile; opt-in, NOTES.md), the columns centred on the block's mean m
+  // less 1. These two at int8 precision where the block was made with int8_dots and the CPU has
+  // AMX-INT8 (twice bf16's multiply-adds per tile), the columns centred on the block's mean m
   // (-<a, b> = -<a, b - m> - <a, m>: the rounding then follows the block's spread, not its
   // distance from the origin): the stored value times value_scale() is -<a, b - m>, and the
   // row's offset carries -<a, m>. L2, rows centred on their mean and rounded, with two more dimensions that carry

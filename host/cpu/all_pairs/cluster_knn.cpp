@@ -12,6 +12,7 @@
 
 #include "host/cpu/all_pairs/candidate_buffers.hpp"
 #include "host/cpu/all_pairs/cluster_block.hpp"
+#include "host/cpu/all_pairs/dots_probe.hpp"
 #include "host/cpu/all_pairs/list_merge.hpp"
 #include "host/cpu/distance/distance_keys.hpp"
 #include "host/cpu/knn_graph.hpp"
@@ -167,6 +168,22 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
       }
     }
   }
+  // Float inner product and cosine on AMX: int8 tiles, bf16 tiles or exact fp32, by a probe.
+  DotsProbe probe;
+  probe.dots = first_pass.float_dots;
+  if (row_path && first_pass.float_dots == FloatDots::AmxBf16 && first_pass.int8 != FirstPass::Int8::Never) {
+    if (first_pass.int8 == FirstPass::Int8::Always) {
+      probe.int8 = data.type == ElementType::Float32 && metric != Metric::L2 && amx_int8_dots_kernel() != nullptr;
+    } else {
+      probe = probe_float_dots(distance, partition, k);
+    }
+  }
+  const FloatDots float_dots = probe.dots;
+  if (probe.rows > 0) {
+    timer.lap("clusters: in-cluster 10-NN of %d rows in the %d nearest by int8 tiles %.4f, by bf16 %.4f: %s",
+              probe.rows, k, probe.int8_recall, probe.bf16_recall,
+              probe.int8 ? "int8" : float_dots == FloatDots::Exact ? "fp32" : "bf16");
+  }
   // Largest clusters first, so no thread is left with a big one at the end.
   std::vector<int> order(clusters);
   std::iota(order.begin(), order.end(), 0);
@@ -185,15 +202,14 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     std::vector<const void*> row_pointers, projected_pointers, candidate_pointers;
     SmallestK best(k);
     ListIds list_ids(k);
-    ClusterBlock block_dots(first_pass.float_dots);
+    ClusterBlock block_dots(float_dots, probe.int8);
     // Lists merge by equal distances unless one pair can arrive with two: the bf16 paths centre
     // L2 rows on each cluster's mean and the int8 dot form scales inner product and cosine rows
     // by each cluster's step (so a pair's approximate distance differs from cluster to cluster),
     // and the projected first pass stores exact distances beside the bf16 ones of small
     // clusters. There repeats are found by id.
     const bool approximate_floats = data.type == ElementType::Float32 && row_path &&
-                                    first_pass.float_dots != FloatDots::Exact &&
-                                    float_dots_available(first_pass.float_dots);
+                                    float_dots != FloatDots::Exact && float_dots_available(float_dots);
     const bool repeats_by_id = approximate_floats && (metric == Metric::L2 || first_pass.projected != nullptr ||
                                                       block_dots.int8_dot_form());
     SmallestK shortlist(std::max(first_pass.exact_candidates, 1));
@@ -419,7 +435,8 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
   reporter.finish();
   timer.lap("clusters: all pairs inside %d clusters (%s dots)", clusters,
             data.type != ElementType::Float32                 ? "exact 8-bit"
-            : float_dots_available(first_pass.float_dots) ? float_dots_name(first_pass.float_dots)
+            : probe.int8                                      ? "amx int8"
+            : float_dots_available(float_dots)                 ? float_dots_name(float_dots)
                                                           : "fp32");
   // A vector whose clusters were all tiny (outliers, heavy duplication) can end up with fewer
   // than k neighbours: top its list up with random vectors, which the next stages improve on.

@@ -78,8 +78,11 @@ SampleNeighbours sample_neighbours(const DatasetView& data, Metric metric, int s
   std::vector<float> centre;
   Bf16Pack sample_pack;
   if (tiles != nullptr) {
-    if (metric == Metric::L2) mean_of_rows(sampled.data(), samples, static_cast<int>(dim), centre);
-    pack_bf16(sampled.data(), samples, samples, static_cast<int>(dim), centre.empty() ? nullptr : centre.data(),
+    // Cosine and inner product centre the rows only (<x, s> = <x - m, s> + <m, s>, the last
+    // the same for all of a sample's candidates): rows near one common direction keep their
+    // angles in bf16 (without it, rows with a common part 30x their spread lost them).
+    mean_of_rows(sampled.data(), samples, static_cast<int>(dim), centre);
+    pack_bf16(sampled.data(), samples, samples, static_cast<int>(dim), metric == Metric::L2 ? centre.data() : nullptr,
               sample_pack);
   }
 
@@ -118,7 +121,7 @@ SampleNeighbours sample_neighbours(const DatasetView& data, Metric metric, int s
         for (int i = 0; i < count; ++i) {
           float* x = &rows[static_cast<size_t>(i) * dim];
           row_as_float(data, first + i, normalise, x);
-          const float norm = tiles->round_row_bf16(x, centre.empty() ? nullptr : centre.data(), 1.0f, static_cast<int>(dim),
+          const float norm = tiles->round_row_bf16(x, centre.data(), 1.0f, static_cast<int>(dim),
                                                    &rounded[static_cast<size_t>(i) * sample_pack.dim32]);
           norms[i] = metric == Metric::L2 ? norm : 0.0f;
         }

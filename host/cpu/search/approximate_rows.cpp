@@ -51,12 +51,17 @@ ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, in
   const int dim = out.dim;
   const int workers = resolve_threads(threads);
   const float* x = static_cast<const float*>(data.data);
-  if (metric == Metric::L2) {
-    // The mean in double, summed per thread then combined.
+  auto row_scale = [&](const float* row) {
+    return metric == Metric::Cosine ? inverse_norm(row, dim, ElementType::Float32) : 1.0f;
+  };
+  {
+    // The mean of the rows as walked (normalised for cosine), in double, summed per thread
+    // then combined.
     std::vector<std::vector<double>> partial(workers, std::vector<double>(dim, 0.0));
     parallel_for(data.rows, threads, 4096, [&](int64_t begin, int64_t end, int t) {
       for (int64_t i = begin; i < end; ++i) {
-        for (int d = 0; d < dim; ++d) partial[t][d] += x[i * dim + d];
+        const float scale = row_scale(x + i * dim);
+        for (int d = 0; d < dim; ++d) partial[t][d] += x[i * dim + d] * scale;
       }
     });
     out.centre.assign(dim, 0.0f);
@@ -66,13 +71,8 @@ ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, in
       out.centre[d] = static_cast<float>(sum / static_cast<double>(std::max<int64_t>(data.rows, 1)));
     }
   }
-  // Row i's value in dimension d as the walk sees it: centred (L2) or normalised (cosine).
-  auto value_of = [&](const float* row, float scale, int d) {
-    return metric == Metric::L2 ? row[d] - out.centre[d] : row[d] * scale;
-  };
-  auto row_scale = [&](const float* row) {
-    return metric == Metric::Cosine ? inverse_norm(row, dim, ElementType::Float32) : 1.0f;
-  };
+  // Row i's value in dimension d as the walk sees it: normalised (cosine), then centred.
+  auto value_of = [&](const float* row, float scale, int d) { return row[d] * scale - out.centre[d]; };
   if (kind == ApproximateKind::Int8) {
     // Scales: each dimension's largest magnitude maps to 127.
     std::vector<std::vector<float>> largest(workers, std::vector<float>(dim, 0.0f));
@@ -129,6 +129,12 @@ void prepare_query(const ApproximateRows& rows, const float* query, float invers
       case Metric::Cosine: prepared[d] = query[d] * inverse_norm; break;
       case Metric::InnerProduct: prepared[d] = query[d]; break;
     }
+  }
+  if (rows.metric != Metric::L2) {
+    // <q, x> = <q, x - m> + <q, m>: the rows hold x - m, the last entry carries <q, m>.
+    double dot = 0.0;
+    for (int d = 0; d < dim; ++d) dot += static_cast<double>(prepared[d]) * rows.centre[d];
+    prepared[dim] = static_cast<float>(dot);
   }
   if (rows.kind != ApproximateKind::Int8) return;
   // Int8 rows hold value / scale: a dot takes the query times the scale; L2 takes

@@ -5,8 +5,13 @@
 // distances; the beam's nearest are re-ranked by exact fp32 distances before they are returned.
 //   L2: rows centred on the data's mean (the rounding then scales with the spread of the data,
 //       not its distance from the origin), queries centred alike: |q - x|^2 unchanged.
-//   Cosine: rows normalised before rounding; distance 1 - <q/|q|, x/|x|>.
-//   Inner product: rows as they are; distance -<q, x>.
+//   Cosine: rows normalised, then centred on the mean of the normalised rows; distance
+//       1 - <q/|q|, x/|x| - m> - <q/|q|, m>, the last term once per query.
+//   Inner product: rows centred on their mean; distance -<q, x - m> - <q, m>.
+// Centring keeps the rounding to the rows' spread: rows that share a large common component
+// (embeddings with a "rogue dimension", or all near one direction) lost their angles in the
+// rounding without it (200K x 96 cosine rows with a common part 30x their spread: recall@10
+// 0.076 at beam 64, 1.000 walking exact rows or centred codes).
 // Used where the CPU has AVX-512 (the kernels widen bf16 to fp32 on 16 lanes) and the data is
 // float32; 8-bit data is already smaller than bf16.
 #pragma once
@@ -31,14 +36,16 @@ struct ApproximateRows {
   std::vector<uint16_t> values;  // Bf16: rows x dim bf16
   std::vector<int8_t> codes;     // Int8: rows x dim codes; value = code * scales[d]
   std::vector<float> scales;     // Int8: dim floats
-  std::vector<float> centre;     // L2 only: dim floats
+  std::vector<float> centre;     // dim floats: the mean of the rows as walked
   size_t row_bytes() const { return kind == ApproximateKind::Bf16 ? static_cast<size_t>(dim) * 2 : static_cast<size_t>(dim); }
   const char* bytes() const {
     return kind == ApproximateKind::Bf16 ? reinterpret_cast<const char*>(values.data())
                                          : reinterpret_cast<const char*>(codes.data());
   }
   // A query prepared for these rows takes prepared_size() floats.
-  int prepared_size() const { return kind == ApproximateKind::Int8 && metric == Metric::L2 ? 2 * dim : dim; }
+  int prepared_size() const {
+    return metric != Metric::L2 ? dim + 1 : kind == ApproximateKind::Int8 ? 2 * dim : dim;
+  }
 };
 
 // Whether approximate rows can serve `data` here (float32, AVX-512, not switched off by
@@ -50,8 +57,9 @@ ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, in
                                       ApproximateKind kind = ApproximateKind::Bf16);
 
 // A query in the rows' terms: centred (L2), normalised by its `inverse_norm` (cosine; as
-// Distance::query_inverse_norm gives it) or as it is (inner product); for int8 rows scaled per
-// dimension (L2: the query in code units, then the squared scales as weights).
+// Distance::query_inverse_norm gives it) or as it is (inner product), then <q, m> at [dim]
+// (cosine, inner product); for int8 rows scaled per dimension (L2: the query in code units,
+// then the squared scales as weights).
 void prepare_query(const ApproximateRows& rows, const float* query, float inverse_norm, float* prepared);
 // out[i] = the metric between a prepared query and rows[i] (rows of `rows`' kind; the
 // pointers as the distance kernels take theirs).

@@ -59,7 +59,8 @@ ANNFORGE_AVX512 void all_sums(const float* q, const void* const* rows, int count
   for (; i < count; ++i) sums<Values, kL2, kWeighted, 1>(q, rows + i, dim, out + i);
 }
 
-// The metric from the sums: L2 as it is, inner product -dot, cosine 1 - dot.
+// The metric from the sums: L2 as it is, inner product -dot, cosine 1 - dot (the rows centred:
+// the dot with the centre at prepared[dim] added back).
 template <class Values, bool kWeightedL2>
 ANNFORGE_AVX512_INLINE void distances(Metric metric, const float* prepared, const void* const* rows, int count,
                                       int dim, float* out) {
@@ -67,11 +68,11 @@ ANNFORGE_AVX512_INLINE void distances(Metric metric, const float* prepared, cons
     case Metric::L2: all_sums<Values, true, kWeightedL2>(prepared, rows, count, dim, out); return;
     case Metric::InnerProduct:
       all_sums<Values, false, false>(prepared, rows, count, dim, out);
-      for (int i = 0; i < count; ++i) out[i] = -out[i];
+      for (int i = 0; i < count; ++i) out[i] = -(out[i] + prepared[dim]);
       return;
     case Metric::Cosine:
       all_sums<Values, false, false>(prepared, rows, count, dim, out);
-      for (int i = 0; i < count; ++i) out[i] = 1.0f - out[i];
+      for (int i = 0; i < count; ++i) out[i] = 1.0f - (out[i] + prepared[dim]);
       return;
   }
 }
