@@ -9,6 +9,7 @@
 #include "host/env_knob.hpp"
 #include "host/index_key.hpp"
 #include "host/cpu/search/beam_search.hpp"
+#include "host/cpu/search/rerank_depth.hpp"
 #include "host/cpu/graph/diverse_knn.hpp"
 #include "host/cpu/graph/connectivity.hpp"
 #include "host/cpu/graph/entry_point.hpp"
@@ -301,9 +302,21 @@ class CpuBackend final : public detail::Backend {
     const bool owned = index.vectors.owns_storage();
     const bool rows_pay = approximate_rows_usable(view) && (owned || queries * 256 >= index.rows());
     const ApproximateKind kind = rows_pay ? approximate_kind() : ApproximateKind::Bf16;
+    // The compact rows with the exact re-ranking's depth measured on this index.
+    auto make_rows = [&](const std::vector<float>* norms) {
+      StageTimer timer;
+      ApproximateRows rows = make_approximate_rows(view, index.metric, threads, kind);
+      const Distance distance(index.metric, view, norms);
+      // ANNFORGE_CPU_RERANK=N fixes the depth (measurement).
+      const int fixed = detail::env_knob("ANNFORGE_CPU_RERANK", 0);
+      rows.rerank_at_10 = fixed > 0 ? fixed : measure_rerank_depth(graph_of(index), distance, rows, threads);
+      timer.lap("search rows (%s), exact re-ranking of the walk's nearest %d for k = 10",
+                kind == ApproximateKind::Int8 ? "int8" : "bf16", rows.rerank_at_10);
+      return std::make_shared<const ApproximateRows>(std::move(rows));
+    };
     if (!owned) {
       SearchCache once;
-      if (rows_pay) once.rows = std::make_shared<const ApproximateRows>(make_approximate_rows(view, index.metric, threads, kind));
+      if (rows_pay) once.rows = make_rows(nullptr);
       return once;
     }
     const detail::IndexKey key = detail::key_of(index);
@@ -312,12 +325,10 @@ class CpuBackend final : public detail::Backend {
       cache_ = SearchCache{};  // free the old index's copies before making new ones
       cache_.key = key;
     }
-    if (rows_pay && (!cache_.rows || cache_.rows->kind != kind)) {
-      cache_.rows = std::make_shared<const ApproximateRows>(make_approximate_rows(view, index.metric, threads, kind));
-    }
     if (index.metric == Metric::Cosine && !cache_.inverse_norms) {
       cache_.inverse_norms = std::make_shared<const std::vector<float>>(inverse_norms(view, threads));
     }
+    if (rows_pay && (!cache_.rows || cache_.rows->kind != kind)) cache_.rows = make_rows(cache_.inverse_norms.get());
     SearchCache reused = cache_;
     if (!rows_pay) reused.rows.reset();  // ANNFORGE_CPU_SEARCH_BF16=0 since the copy was made
     return reused;

@@ -37,6 +37,9 @@ struct ApproximateRows {
   std::vector<int8_t> codes;     // Int8: rows x dim codes; value = code * scales[d]
   std::vector<float> scales;     // Int8: dim floats
   std::vector<float> centre;     // dim floats: the mean of the rows as walked
+  // How deep a search re-ranks the walk's nearest for 10 neighbours (rerank_depth.hpp; 26 until
+  // measured on an index's graph).
+  int rerank_at_10 = 26;
   size_t row_bytes() const { return kind == ApproximateKind::Bf16 ? static_cast<size_t>(dim) * 2 : static_cast<size_t>(dim); }
   const char* bytes() const {
     return kind == ApproximateKind::Bf16 ? reinterpret_cast<const char*>(values.data())

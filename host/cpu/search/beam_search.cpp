@@ -2,6 +2,7 @@
 // beam holds the `beam_width` nearest vectors seen so far; the nearest one not yet expanded is
 // expanded next; the walk ends when every vector in the beam has been expanded.
 #include "host/cpu/search/beam_search.hpp"
+#include "host/cpu/search/rerank_depth.hpp"
 
 #include <algorithm>
 #include <limits>
@@ -94,7 +95,7 @@ void beam_search(const GraphView& graph_in, const Distance& distance, const Data
   // The rows the walk reads: the base's, or their bf16 copy.
   const char* base_bytes = approximate ? approximate->bytes() : static_cast<const char*>(base.data);
   const size_t row_bytes = approximate ? approximate->row_bytes() : base.row_bytes();
-  const int rerank = std::max(2 * k, k + 16);
+  const int rerank = rerank_depth(k, approximate);
   const size_t prefetched_bytes = std::min<size_t>(row_bytes, 4096);
   const int batch_capacity = std::max({degree, graph.entry_count, upper_degree});
   // The entry points' rows and norms, gathered once for every query.
