@@ -38,7 +38,7 @@ class Bf16Search {
 };
 
 TEST(ApproximateSearch, KeepsTheFp32WalksRecallAndReturnsExactDistances) {
-  Dataset probe = annforge_test::clustered(10, 8, ElementType::Float32, 1);
+  Dataset probe = annforge_test::clustered(10, 32, ElementType::Float32, 1);
   if (!cpu::approximate_rows_usable(probe.view())) {
     GTEST_SKIP() << "no AVX-512 here (or ANNFORGE_CPU_SEARCH_BF16=0): searches walk the fp32 rows";
   }
@@ -90,7 +90,7 @@ TEST(ApproximateSearch, KeepsTheFp32WalksRecallAndReturnsExactDistances) {
 // its value, so a dot moves by at most sum |q_d| scale_d / 2 and an L2 distance by at most
 // sum (|q_d - x_d| + scale_d / 4) scale_d (the walk only ranks by them).
 TEST(ApproximateSearch, Int8DistancesAreWithinHalfAStep) {
-  Dataset probe = annforge_test::clustered(10, 8, ElementType::Float32, 1);
+  Dataset probe = annforge_test::clustered(10, 32, ElementType::Float32, 1);
   if (!cpu::approximate_rows_usable(probe.view())) GTEST_SKIP() << "no AVX-512 here: no approximate rows";
   for (Metric metric : {Metric::L2, Metric::Cosine, Metric::InnerProduct}) {
     for (int dim : {5, 16, 50}) {
@@ -140,7 +140,7 @@ TEST(ApproximateSearch, Int8DistancesAreWithinHalfAStep) {
 // and a search over them still returns exact distances (the fuzzer found NaN codes once: a
 // subnormal dimension's scale rounded to 0).
 TEST(ApproximateSearch, Int8CodesOfExtremeValuesAreFinite) {
-  Dataset probe = annforge_test::clustered(10, 8, ElementType::Float32, 1);
+  Dataset probe = annforge_test::clustered(10, 32, ElementType::Float32, 1);
   if (!cpu::approximate_rows_usable(probe.view())) GTEST_SKIP() << "no AVX-512 here: no approximate rows";
   for (Metric metric : {Metric::L2, Metric::Cosine, Metric::InnerProduct}) {
     Dataset data = annforge_test::clustered(200, 4, ElementType::Float32, 5);
@@ -158,7 +158,8 @@ TEST(ApproximateSearch, Int8CodesOfExtremeValuesAreFinite) {
 
 // A value of the switch other than 0 or 1 is refused with its name, not read as "on".
 TEST(ApproximateSearch, BadSwitchValueIsRefused) {
-  const Dataset data = annforge_test::clustered(500, 16, ElementType::Float32, 3);
+  // 32 dimensions: rows of up to 16 are walked as they are, and the switches are not read.
+  const Dataset data = annforge_test::clustered(500, 32, ElementType::Float32, 3);
   const Index index = build(data, params_for(Metric::L2, BuildAlgorithm::Auto, 16, Device::Cpu));
   auto expect_refused = [&](const char* name, const char* value) {
     ::setenv(name, value, 1);

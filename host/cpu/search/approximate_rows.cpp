@@ -39,7 +39,10 @@ bool approximate_rows_usable(const DatasetView& data) {
   if (off && std::strcmp(knob, "0") != 0) {
     throw Error(ErrorCode::InvalidArgument, std::string("ANNFORGE_CPU_SEARCH_BF16=") + knob + ": expected 0 or 1");
   }
-  return !off && data.type == ElementType::Float32 && cpu_has_avx512();
+  // Up to 16 dimensions a fp32 row is one cache line already: a compact copy saves no memory
+  // traffic and its rounding only blurs the walk (200K x 2 uniform rows: recall@10 0.9239 /
+  // 0.9978 at beam 16 / 64 walking int8 codes, 1.0000 / 1.0000 and faster walking fp32).
+  return !off && data.type == ElementType::Float32 && data.dim > 16 && cpu_has_avx512();
 }
 
 ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, int threads, ApproximateKind kind) {

@@ -51,8 +51,8 @@ struct ApproximateRows {
   }
 };
 
-// Whether approximate rows can serve `data` here (float32, AVX-512, not switched off by
-// ANNFORGE_CPU_SEARCH_BF16=0).
+// Whether approximate rows can serve `data` here (float32 rows of more than 16 dimensions,
+// AVX-512, not switched off by ANNFORGE_CPU_SEARCH_BF16=0).
 bool approximate_rows_usable(const DatasetView& data);
 // The kind asked for by ANNFORGE_CPU_SEARCH_ROWS (int8 or bf16; default int8).
 ApproximateKind approximate_kind();
