@@ -116,6 +116,25 @@ TEST_P(DataKinds, ManyMoreClustersThanEntryPoints) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, DataKinds, backends(), ParamName());
 
+// Float rows of `clustered` (64 components; base stream 1, queries 2) plus `shift` in every row:
+// a part that all rows share.
+Dataset clustered_and_shifted(int64_t count, uint64_t seed, uint64_t stream, const std::vector<float>& shift) {
+  const int64_t dim = static_cast<int64_t>(shift.size());
+  Dataset out = clustered(count, dim, ElementType::Float32, seed, stream, 64);
+  float* x = static_cast<float*>(out.mutable_data());
+  for (int64_t i = 0; i < count * dim; ++i) x[i] += shift[i % dim];
+  return out;
+}
+
+// A CPU index of `data` (degree 32), its graph's invariants checked: recall@10 of `queries` at
+// `beam` against exact neighbours.
+double cpu_build_recall(const Dataset& data, const Dataset& queries, Metric metric, int beam) {
+  const Index index = build(data, params_for(metric, BuildAlgorithm::Auto, 32, Device::Cpu));
+  EXPECT_TRUE(graph_invariants(index, 32));
+  const Neighbors truth = exact_knn(data.view(), queries.view(), 10, metric);
+  return recall(search(index, queries.view(), 10, search_params(beam, Device::Cpu)), truth, 10);
+}
+
 // 30,000 rows in 60 well separated clusters (24-d, centres ~N(0, 4^2), spread 1) and queries
 // drawn around 60 other centres: a query's true 10-NN sit in 2-6 clusters. The base beam
 // cannot cross between them; level 1's beam (a quarter of the width, up to 64) must bring
@@ -136,11 +155,7 @@ TEST(QueriesUnlikeTheData, ReachTheClustersTheirNeighboursAreIn) {
     }
     return out;
   };
-  const Dataset data = draw(rows, 1), queries = draw(300, 2);
-  const Index index = build(data, params_for(Metric::L2, BuildAlgorithm::Auto, 32, Device::Cpu));
-  ASSERT_TRUE(graph_invariants(index, 32));
-  const Neighbors truth = exact_knn(data.view(), queries.view(), 10, Metric::L2);
-  EXPECT_GE(recall(search(index, queries.view(), 10, search_params(256, Device::Cpu)), truth, 10), 0.93);
+  EXPECT_GE(cpu_build_recall(draw(rows, 1), draw(300, 2), Metric::L2, 256), 0.93);
 }
 
 // Embeddings with a "rogue dimension" (a few dimensions far larger than the rest in every row,
@@ -151,18 +166,10 @@ TEST(QueriesUnlikeTheData, ReachTheClustersTheirNeighboursAreIn) {
 // tiles (dots_probe.hpp: fp32 here), 1.000 after (2026-12-05). The GPU backend (fp16 rows) is
 // not checked here yet.
 TEST(RogueDimension, CosineRowsNearOneDirectionKeepTheirAngles) {
-  const int64_t rows = 20000, dim = 64;
-  auto draw = [&](int64_t count, uint64_t stream) {
-    Dataset out = clustered(count, dim, ElementType::Float32, 29, stream, 64);
-    float* x = static_cast<float*>(out.mutable_data());
-    for (int64_t i = 0; i < count; ++i) x[i * dim] += 300.0f;
-    return out;
-  };
-  const Dataset data = draw(rows, 1), queries = draw(500, 2);
-  const Index index = build(data, params_for(Metric::Cosine, BuildAlgorithm::Auto, 32, Device::Cpu));
-  ASSERT_TRUE(graph_invariants(index, 32));
-  const Neighbors truth = exact_knn(data.view(), queries.view(), 10, Metric::Cosine);
-  EXPECT_GE(recall(search(index, queries.view(), 10, search_params(64, Device::Cpu)), truth, 10), 0.95);
+  std::vector<float> shift(64, 0.0f);
+  shift[0] = 300.0f;
+  const Dataset data = clustered_and_shifted(20000, 29, 1, shift), queries = clustered_and_shifted(500, 29, 2, shift);
+  EXPECT_GE(cpu_build_recall(data, queries, Metric::Cosine, 64), 0.95);
 }
 
 // Rows all near one direction, the common part spread over every dimension (here 80 against a
@@ -172,14 +179,8 @@ TEST(RogueDimension, CosineRowsNearOneDirectionKeepTheirAngles) {
 // (rerank_depth.hpp): 50 here, recall@10 at beam 64 0.9832 with 26 and 0.9994 with it
 // (2026-12-05; 200K rows with a common part 3x their norm: 0.9867 -> 0.9989, depth 46).
 TEST(RowsNearOneDirection, TheExactReRankingReachesDeepEnough) {
-  const int64_t rows = 20000, dim = 64;
-  auto draw = [&](int64_t count, uint64_t stream) {
-    Dataset out = clustered(count, dim, ElementType::Float32, 31, stream, 64);
-    float* x = static_cast<float*>(out.mutable_data());
-    for (int64_t i = 0; i < count * dim; ++i) x[i] += static_cast<float>(80.0 / std::sqrt(double{dim}));
-    return out;
-  };
-  const Dataset data = draw(rows, 1), queries = draw(500, 2);
+  const std::vector<float> shift(64, static_cast<float>(80.0 / 8.0));  // 80 / sqrt(64) per dimension
+  const Dataset data = clustered_and_shifted(20000, 31, 1, shift), queries = clustered_and_shifted(500, 31, 2, shift);
   const Index index = build(data, params_for(Metric::Cosine, BuildAlgorithm::Auto, 32, Device::Cpu));
   ASSERT_TRUE(graph_invariants(index, 32));
   const Neighbors truth = exact_knn(data.view(), queries.view(), 10, Metric::Cosine);

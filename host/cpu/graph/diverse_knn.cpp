@@ -7,31 +7,14 @@
 #include <limits>
 #include <utility>
 
+#include "host/cpu/graph/link_sets.hpp"
 #include "host/cpu/parallel.hpp"
 
 namespace annforge::cpu {
 
 namespace {
 
-using Candidate = std::pair<float, uint32_t>;  // (distance to the row, id): nearest first, ties by id
-
-// The rows already in one row's pool: a bit per row (128 KiB at 1M rows), cleared after each
-// row by the ids that were set.
-class RowBits {
- public:
-  explicit RowBits(int64_t rows) : words_(static_cast<size_t>(rows / 64 + 1), 0) {}
-  bool insert(uint32_t id) {
-    uint64_t& word = words_[id >> 6];
-    const uint64_t bit = uint64_t{1} << (id & 63);
-    if (word & bit) return false;
-    word |= bit;
-    return true;
-  }
-  void erase(uint32_t id) { words_[id >> 6] &= ~(uint64_t{1} << (id & 63)); }
-
- private:
-  std::vector<uint64_t> words_;
-};
+using Candidate = LinkCandidate;
 
 // (distance, id) as one integer in the same order (distances of either sign), for sorting.
 inline uint64_t key_of(float distance, uint32_t id) {
@@ -225,37 +208,14 @@ std::vector<uint32_t> diverse_knn_graph(const Distance& distance, const KnnGraph
       kept_count[r] = keep_diverse_batched(distance, s.candidates.data(), nearest, degree, s, &kept[r * degree]);
     }
   });
-  // Reverse links: r kept by v gives v the link r (same distance), collected in row order.
-  std::vector<int64_t> offsets(rows + 1, 0);
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int j = 0; j < kept_count[r]; ++j) ++offsets[kept[r * degree + j].second + 1];
-  }
-  for (int64_t r = 0; r < rows; ++r) offsets[r + 1] += offsets[r];
-  std::vector<Candidate> reverse(offsets[rows]);
-  {
-    std::vector<int64_t> cursor(offsets.begin(), offsets.end() - 1);
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int j = 0; j < kept_count[r]; ++j) {
-        const Candidate& link = kept[r * degree + j];
-        reverse[cursor[link.second]++] = {link.first, static_cast<uint32_t>(r)};
-      }
-    }
-  }
+  const ReverseLinks reverse(kept, kept_count, rows, degree);
   std::vector<uint32_t> graph(static_cast<size_t>(rows) * degree, kInvalidId);
   parallel_for(rows, threads, 512, [&](int64_t begin, int64_t end, int thread) {
     Scratch& s = scratch[thread];
     std::vector<Candidate> chosen(degree);
     std::vector<Candidate> both;
     for (int64_t r = begin; r < end; ++r) {
-      both.assign(kept.begin() + r * degree, kept.begin() + r * degree + kept_count[r]);
-      both.insert(both.end(), reverse.begin() + offsets[r], reverse.begin() + offsets[r + 1]);
-      std::sort(both.begin(), both.end());
-      // A link kept both ways appears twice (its two distances can differ in the last bit for
-      // cosine), so repeats go by id.
-      const auto repeats =
-          std::remove_if(both.begin(), both.end(), [&](const Candidate& c) { return !s.seen.insert(c.second); });
-      for (auto c = both.begin(); c != repeats; ++c) s.seen.erase(c->second);
-      both.erase(repeats, both.end());
+      reverse.both_ways(r, &kept[r * degree], kept_count[r], s.seen, both);
       const int count = static_cast<int>(both.size());
       const int links =
           count <= degree ? count : keep_diverse_batched(distance, both.data(), count, degree, s, chosen.data());

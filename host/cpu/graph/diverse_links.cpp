@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "host/cpu/graph/link_sets.hpp"
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/search/approximate_rows.hpp"
 #include "host/env_knob.hpp"
@@ -14,30 +15,10 @@ namespace annforge::cpu {
 
 namespace {
 
-using Candidate = std::pair<float, uint32_t>;  // (distance to the row, id): nearest first, ties by id
+using Candidate = LinkCandidate;
 
 // ANNFORGE_EXPORT_CODES=2 compares float rows exactly instead of by int8 codes (measurement).
 bool codes_env() { return detail::env_knob("ANNFORGE_EXPORT_CODES", 1) == 1; }
-
-// The rows already in one row's pool: a bit per row of the data (128 KiB at 1M rows, so the
-// tests hit L2; an open-addressing table of the pool's ids measured slower), cleared after each
-// row by the ids that were set.
-class RowBits {
- public:
-  explicit RowBits(int64_t rows) : words_(static_cast<size_t>(rows / 64 + 1), 0) {}
-  // True the first time `id` is offered since it was last cleared.
-  bool insert(uint32_t id) {
-    uint64_t& word = words_[id >> 6];
-    const uint64_t bit = uint64_t{1} << (id & 63);
-    if (word & bit) return false;
-    word |= bit;
-    return true;
-  }
-  void erase(uint32_t id) { words_[id >> 6] &= ~(uint64_t{1} << (id & 63)); }
-
- private:
-  std::vector<uint64_t> words_;
-};
 
 // One thread's buffers, kept from row to row.
 struct Scratch {
@@ -211,35 +192,12 @@ void select_diverse_links(const Distance& distance, const uint32_t* graph, int64
       kept_count[r] = heuristic(links, s.candidates.data(), nearest, degree, s, &kept[r * degree]);
     }
   });
-  // Reverse links: r kept by v gives v the link r (the same distance), collected in row order.
-  std::vector<int64_t> offsets(rows + 1, 0);
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int j = 0; j < kept_count[r]; ++j) ++offsets[kept[r * degree + j].second + 1];
-  }
-  for (int64_t r = 0; r < rows; ++r) offsets[r + 1] += offsets[r];
-  std::vector<Candidate> reverse(offsets[rows]);
-  {
-    std::vector<int64_t> cursor(offsets.begin(), offsets.end() - 1);
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int j = 0; j < kept_count[r]; ++j) {
-        const Candidate& link = kept[r * degree + j];
-        reverse[cursor[link.second]++] = {link.first, static_cast<uint32_t>(r)};
-      }
-    }
-  }
+  const ReverseLinks reverse(kept, kept_count, rows, degree);
   parallel_for(rows, threads, 512, [&](int64_t begin, int64_t end, int thread) {
     Scratch& s = scratch[thread];
     std::vector<Candidate> chosen(degree);
     for (int64_t r = begin; r < end; ++r) {
-      s.candidates.assign(kept.begin() + r * degree, kept.begin() + r * degree + kept_count[r]);
-      s.candidates.insert(s.candidates.end(), reverse.begin() + offsets[r], reverse.begin() + offsets[r + 1]);
-      std::sort(s.candidates.begin(), s.candidates.end());
-      // A link kept both ways appears twice; its two distances can differ in the last bit
-      // (cosine scales by the two norms in either order), so repeats go by id.
-      const auto repeats = std::remove_if(s.candidates.begin(), s.candidates.end(),
-                                          [&](const Candidate& c) { return !s.seen.insert(c.second); });
-      for (auto c = s.candidates.begin(); c != repeats; ++c) s.seen.erase(c->second);
-      s.candidates.erase(repeats, s.candidates.end());
+      reverse.both_ways(r, &kept[r * degree], kept_count[r], s.seen, s.candidates);
       const int count = static_cast<int>(s.candidates.size());
       // Over `degree` (a row many others kept): HNSW's answer to a full list, the heuristic again.
       const int kept_links =
