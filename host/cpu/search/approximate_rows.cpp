@@ -31,6 +31,11 @@ ApproximateKind approximate_kind() {
   throw Error(ErrorCode::InvalidArgument, std::string("ANNFORGE_CPU_SEARCH_ROWS=") + knob + ": expected bf16 or int8");
 }
 
+bool approximate_kind_asked() {
+  const char* knob = std::getenv("ANNFORGE_CPU_SEARCH_ROWS");
+  return knob != nullptr && *knob != '\0';
+}
+
 bool approximate_rows_usable(const DatasetView& data) {
   // Read on every call (tests switch it between searches); a typo is refused rather than read
   // as "on".

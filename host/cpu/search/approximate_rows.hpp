@@ -54,8 +54,10 @@ struct ApproximateRows {
 // Whether approximate rows can serve `data` here (float32 rows of more than 16 dimensions,
 // AVX-512, not switched off by ANNFORGE_CPU_SEARCH_BF16=0).
 bool approximate_rows_usable(const DatasetView& data);
-// The kind asked for by ANNFORGE_CPU_SEARCH_ROWS (int8 or bf16; default int8).
+// The kind asked for by ANNFORGE_CPU_SEARCH_ROWS (int8 or bf16; default int8), and whether it
+// was asked for at all (unset: the search chooses, see rerank_depth.hpp).
 ApproximateKind approximate_kind();
+bool approximate_kind_asked();
 ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, int threads,
                                       ApproximateKind kind = ApproximateKind::Bf16);
 
