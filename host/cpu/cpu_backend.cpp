@@ -307,25 +307,28 @@ class CpuBackend final : public detail::Backend {
                             : approximate_kind() == ApproximateKind::Int8 ? RowsAsked::Int8
                                                                           : RowsAsked::Bf16;
     // The compact rows with the exact re-ranking's depth measured on this index. Unless asked
-    // for one kind: int8 codes, or bf16 rows where the codes' rounding needs a re-ranking over
-    // 1.5x the usual depth and bf16's needs less (rows near one direction, mean cosine 0.98:
-    // int8 depth 46 and recall@10 0.9240 at beam 16, bf16 0.9938).
+    // for one kind: int8 codes, or bf16 rows where the codes rank a row's exact 10 nearest
+    // deeper than 1.5x the ideal (by their 90th or 99th percentile: rerank_depth.hpp) and bf16
+    // ranks them better (rows near one direction, mean cosine 0.98: int8 depths 28 / 46,
+    // recall@10 at beam 16 0.9240; bf16 15 / 26 and 0.9938).
     auto make_rows = [&](const std::vector<float>* norms) {
       const Distance distance(index.metric, view, norms);
-      auto made = [&](ApproximateKind kind) {
+      auto made = [&](ApproximateKind kind, RerankDepth& depth) {
         StageTimer timer;
         ApproximateRows rows = make_approximate_rows(view, index.metric, threads, kind);
+        depth = measure_rerank_depth(graph_of(index), distance, rows, threads);
         // ANNFORGE_CPU_RERANK=N fixes the depth (measurement).
         const int fixed = detail::env_knob("ANNFORGE_CPU_RERANK", 0);
-        rows.rerank_at_10 = fixed > 0 ? fixed : measure_rerank_depth(graph_of(index), distance, rows, threads);
-        timer.lap("search rows (%s), exact re-ranking of the walk's nearest %d for k = 10",
-                  kind == ApproximateKind::Int8 ? "int8" : "bf16", rows.rerank_at_10);
+        rows.rerank_at_10 = fixed > 0 ? fixed : depth.at_10;
+        timer.lap("search rows (%s): a row's exact 10 nearest within the walk's %d for 90%% of rows, %d for 99%%",
+                  kind == ApproximateKind::Int8 ? "int8" : "bf16", depth.typical, depth.at_10);
         return rows;
       };
-      ApproximateRows rows = made(asked == RowsAsked::Bf16 ? ApproximateKind::Bf16 : ApproximateKind::Int8);
-      if (asked == RowsAsked::Choose && rows.rerank_at_10 > kInt8DepthLimit) {
-        ApproximateRows finer = made(ApproximateKind::Bf16);
-        if (finer.rerank_at_10 < rows.rerank_at_10) rows = std::move(finer);
+      RerankDepth depth, finer_depth;
+      ApproximateRows rows = made(asked == RowsAsked::Bf16 ? ApproximateKind::Bf16 : ApproximateKind::Int8, depth);
+      if (asked == RowsAsked::Choose && (depth.typical > 15 || depth.at_10 > 39)) {
+        ApproximateRows finer = made(ApproximateKind::Bf16, finer_depth);
+        if (finer_depth.typical < depth.typical || finer_depth.at_10 < depth.at_10) rows = std::move(finer);
       }
       return std::make_shared<const ApproximateRows>(std::move(rows));
     };
@@ -352,8 +355,6 @@ class CpuBackend final : public detail::Backend {
     return reused;
   }
 
-  // The int8 codes' re-ranking depth (for k = 10) above which bf16 rows are tried.
-  static constexpr int kInt8DepthLimit = 39;
   std::mutex cache_mutex_;
   SearchCache cache_;
 };

@@ -14,10 +14,11 @@ constexpr int kNearest = 10;
 
 }  // namespace
 
-int measure_rerank_depth(const GraphView& graph, const Distance& distance, const ApproximateRows& rows, int threads) {
+RerankDepth measure_rerank_depth(const GraphView& graph, const Distance& distance, const ApproximateRows& rows,
+                                 int threads) {
   const DatasetView& base = distance.base();
   const int64_t count = base.rows;
-  if (graph.ids == nullptr || graph.degree == 0 || count <= 2 * kNearest) return 26;
+  if (graph.ids == nullptr || graph.degree == 0 || count <= 2 * kNearest) return RerankDepth{};
   const int samples = static_cast<int>(std::min<int64_t>(kSamples, count));
   std::vector<int> depths(samples, 0);
   parallel_for(samples, threads, 16, [&](int64_t begin, int64_t end, int) {
@@ -71,8 +72,10 @@ int measure_rerank_depth(const GraphView& graph, const Distance& distance, const
     }
   });
   std::sort(depths.begin(), depths.end());
-  const int at_99 = depths[std::min(samples - 1, samples * 99 / 100)];
-  return std::max(26, at_99);
+  RerankDepth depth;
+  depth.typical = depths[samples * 9 / 10];
+  depth.at_10 = std::max(26, depths[std::min(samples - 1, samples * 99 / 100)]);
+  return depth;
 }
 
 }  // namespace annforge::cpu
