@@ -33,7 +33,7 @@ using annforge_test::kSentinelBits;
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-// The int8 layout and AMX-INT8 (opt-in for the dot form, ANNFORGE_CPU_DOT_BITS=8): codes within
+// The int8 layout and AMX-INT8 (the dot form where probe_float_dots takes it): codes within
 // half a step of the scaled, centred values, the largest at 127; the kernel's sums exactly the
 // integer dots of the row codes and the negated panel codes; and a block loaded that way
 // within the rounding of -<a, b> (+1 for cosine) once scaled and offset.

@@ -290,7 +290,7 @@ class CpuBackend final : public detail::Backend {
   // only where the index owns its vectors (allocated or memory-mapped by annforge). Borrowed
   // caller memory may change between calls: its rows are made for one call, and only for a
   // batch that pays for them (a query computes ~1,000 distances, the copy about one per row);
-  // its norms are computed by Distance per call, as before.
+  // its norms are computed per call (once, for the rows and the search, where rows are made).
   enum class RowsAsked { Choose, Int8, Bf16 };  // ANNFORGE_CPU_SEARCH_ROWS unset, int8, bf16
   struct SearchCache {
     detail::IndexKey key;
@@ -315,7 +315,7 @@ class CpuBackend final : public detail::Backend {
       const Distance distance(index.metric, view, norms);
       auto made = [&](ApproximateKind kind, RerankDepth& depth) {
         StageTimer timer;
-        ApproximateRows rows = make_approximate_rows(view, index.metric, threads, kind);
+        ApproximateRows rows = make_approximate_rows(view, index.metric, threads, kind, norms);
         depth = measure_rerank_depth(graph_of(index), distance, rows, threads);
         // ANNFORGE_CPU_RERANK=N fixes the depth (measurement).
         const int fixed = detail::env_knob("ANNFORGE_CPU_RERANK", 0);
@@ -334,7 +334,13 @@ class CpuBackend final : public detail::Backend {
     };
     if (!owned) {
       SearchCache once;
-      if (rows_pay) once.rows = make_rows(nullptr);
+      if (rows_pay) {
+        // Cosine's inverse norms once for this call: the rows, their measurement and the search.
+        if (index.metric == Metric::Cosine) {
+          once.inverse_norms = std::make_shared<const std::vector<float>>(inverse_norms(view, threads));
+        }
+        once.rows = make_rows(once.inverse_norms.get());
+      }
       return once;
     }
     const detail::IndexKey key = detail::key_of(index);

@@ -7,6 +7,7 @@
 #include <limits>
 #include <utility>
 
+#include "host/cpu/distance/distance_keys.hpp"
 #include "host/cpu/graph/link_sets.hpp"
 #include "host/cpu/parallel.hpp"
 
@@ -16,25 +17,9 @@ namespace {
 
 using Candidate = LinkCandidate;
 
-// (distance, id) as one integer in the same order (distances of either sign), for sorting.
-inline uint64_t key_of(float distance, uint32_t id) {
-  uint32_t bits;
-  std::memcpy(&bits, &distance, 4);
-  bits ^= (bits >> 31) ? 0xFFFFFFFFu : 0x80000000u;
-  return (uint64_t{bits} << 32) | id;
-}
-inline Candidate candidate_of(uint64_t key) {
-  uint32_t bits = static_cast<uint32_t>(key >> 32);
-  bits ^= (bits >> 31) ? 0x80000000u : 0xFFFFFFFFu;
-  float distance;
-  std::memcpy(&distance, &bits, 4);
-  return {distance, static_cast<uint32_t>(key)};
-}
-
 struct Scratch {
   explicit Scratch(int64_t rows) : seen(rows) {}
   RowBits seen;
-  std::vector<uint32_t> ids;
   std::vector<const void*> pointers;
   std::vector<float> norms, distances, nearest_kept;
   std::vector<int> open;  // positions of the candidates not yet blocked, after the one kept last
@@ -55,18 +40,10 @@ void measure(const Distance& distance, uint32_t from, const uint32_t* ids, int c
     s.pointers[i] = base.row(ids[i]);
     s.norms[i] = distance.inverse_norm_of(ids[i]);
   }
-  const size_t row_bytes = base.row_bytes();
-  auto request = [&](int i) {
-    for (size_t line = 0; line < row_bytes; line += 64) __builtin_prefetch(static_cast<const char*>(s.pointers[i]) + line);
-  };
-  constexpr int kBlock = 16;
-  for (int i = 0; i < std::min(count, kBlock); ++i) request(i);
-  for (int first = 0; first < count; first += kBlock) {
-    const int n = std::min(kBlock, count - first);
-    for (int i = first + kBlock; i < std::min(count, first + 2 * kBlock); ++i) request(i);
+  in_prefetched_blocks(s.pointers.data(), count, base.row_bytes(), [&](int first, int n) {
     distance.raw_many(base.row(from), distance.inverse_norm_of(from), s.pointers.data() + first,
                       s.norms.data() + first, n, out + first);
-  }
+  });
 }
 
 // HNSW's heuristic over `candidates` (nearest first): a candidate is kept unless a kept one is
@@ -179,7 +156,7 @@ std::vector<uint32_t> diverse_knn_graph(const Distance& distance, const KnnGraph
       const int nearest = std::min(count, pool);
       const int hopped = count - own;
       s.keys.resize(hopped);
-      for (int i = 0; i < hopped; ++i) s.keys[i] = key_of(pool_distances[own + i], pool_ids[own + i]);
+      for (int i = 0; i < hopped; ++i) s.keys[i] = distance_key(pool_distances[own + i], pool_ids[own + i]);
       const int take = std::min(hopped, nearest);
       if (take < hopped) std::nth_element(s.keys.begin(), s.keys.begin() + take, s.keys.end());
       std::sort(s.keys.begin(), s.keys.begin() + take);
@@ -195,11 +172,12 @@ std::vector<uint32_t> diverse_knn_graph(const Distance& distance, const KnnGraph
         while (at < nearest) {
           const bool have_own = from_list < own && next_own() < k;
           const bool have_hop = from_hops < take;
-          if (have_own && (!have_hop || key_of(list_distances[j], list[j]) < s.keys[from_hops])) {
+          if (have_own && (!have_hop || distance_key(list_distances[j], list[j]) < s.keys[from_hops])) {
             s.candidates[at++] = {list_distances[j], list[j]};
             ++from_list, ++j;
           } else if (have_hop) {
-            s.candidates[at++] = candidate_of(s.keys[from_hops++]);
+            const uint64_t key = s.keys[from_hops++];
+            s.candidates[at++] = {key_distance(key), key_id(key)};
           } else {
             break;
           }

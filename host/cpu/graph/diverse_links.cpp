@@ -60,23 +60,14 @@ class LinkDistances {
         s.norms[i] = exact_.inverse_norm_of(ids[i]);
       }
     }
-    auto prefetch = [&](int i) {
-      for (size_t line = 0; line < row_bytes; line += 64) {
-        __builtin_prefetch(static_cast<const char*>(s.pointers[i]) + line);
-      }
-    };
-    constexpr int kBlock = 16;
-    for (int i = 0; i < std::min(count, kBlock); ++i) prefetch(i);
-    for (int first = 0; first < count; first += kBlock) {
-      const int n = std::min(kBlock, count - first);
-      for (int i = first + kBlock; i < std::min(count, first + 2 * kBlock); ++i) prefetch(i);
+    in_prefetched_blocks(s.pointers.data(), count, row_bytes, [&](int first, int n) {
       if (codes_ != nullptr) {
         approximate_distances(*codes_, s.prepared.data(), s.pointers.data() + first, n, out + first);
       } else {
         exact_.raw_many(base.row(from), exact_.inverse_norm_of(from), s.pointers.data() + first,
                         s.norms.data() + first, n, out + first);
       }
-    }
+    });
   }
 
   // The heuristic's kept rows, one distance at a time: kept row `slot` is `id` (rows are in

@@ -64,7 +64,7 @@ std::vector<uint32_t> graph_in_old_ids(const std::vector<uint32_t>& graph, int d
     for (int64_t v = begin; v < end; ++v) {
       const uint32_t* from = &graph[v * degree];
       uint32_t* to = &out[static_cast<int64_t>(order.old_of_new[v]) * degree];
-      for (int e = 0; e < degree; ++e) to[e] = from[e] < rows ? order.old_of_new[from[e]] : kInvalidId;
+      for (int e = 0; e < degree; ++e) to[e] = order.old_of_new[from[e]];
     }
   });
   return out;

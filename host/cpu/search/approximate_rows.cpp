@@ -50,7 +50,8 @@ bool approximate_rows_usable(const DatasetView& data) {
   return !off && data.type == ElementType::Float32 && data.dim > 16 && cpu_has_avx512();
 }
 
-ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, int threads, ApproximateKind kind) {
+ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, int threads, ApproximateKind kind,
+                                      const std::vector<float>* inverse_norms_of_rows) {
   ApproximateRows out;
   out.metric = metric;
   out.kind = kind;
@@ -59,16 +60,24 @@ ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, in
   const int dim = out.dim;
   const int workers = resolve_threads(threads);
   const float* x = static_cast<const float*>(data.data);
-  auto row_scale = [&](const float* row) {
-    return metric == Metric::Cosine ? inverse_norm(row, dim, ElementType::Float32) : 1.0f;
-  };
+  // Cosine normalises each row: its inverse norm, computed once for the three passes below.
+  std::vector<float> own_norms;
+  const std::vector<float>* norms = nullptr;
+  if (metric == Metric::Cosine) {
+    if (inverse_norms_of_rows == nullptr || static_cast<int64_t>(inverse_norms_of_rows->size()) != data.rows) {
+      own_norms = inverse_norms(data, threads);
+      inverse_norms_of_rows = &own_norms;
+    }
+    norms = inverse_norms_of_rows;
+  }
+  auto row_scale = [&](int64_t i) { return norms != nullptr ? (*norms)[i] : 1.0f; };
   {
     // The mean of the rows as walked (normalised for cosine), in double, summed per thread
     // then combined.
     std::vector<std::vector<double>> partial(workers, std::vector<double>(dim, 0.0));
     parallel_for(data.rows, threads, 4096, [&](int64_t begin, int64_t end, int t) {
       for (int64_t i = begin; i < end; ++i) {
-        const float scale = row_scale(x + i * dim);
+        const float scale = row_scale(i);
         for (int d = 0; d < dim; ++d) partial[t][d] += x[i * dim + d] * scale;
       }
     });
@@ -87,7 +96,7 @@ ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, in
     parallel_for(data.rows, threads, 4096, [&](int64_t begin, int64_t end, int t) {
       for (int64_t i = begin; i < end; ++i) {
         const float* row = x + i * dim;
-        const float scale = row_scale(row);
+        const float scale = row_scale(i);
         for (int d = 0; d < dim; ++d) largest[t][d] = std::max(largest[t][d], std::fabs(value_of(row, scale, d)));
       }
     });
@@ -105,7 +114,7 @@ ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, in
     parallel_for(data.rows, threads, 4096, [&](int64_t begin, int64_t end, int) {
       for (int64_t i = begin; i < end; ++i) {
         const float* row = x + i * dim;
-        const float scale = row_scale(row);
+        const float scale = row_scale(i);
         int8_t* to = out.codes.data() + i * dim;
         for (int d = 0; d < dim; ++d) {
           const float code = std::nearbyint(value_of(row, scale, d) / out.scales[d]);
@@ -122,7 +131,7 @@ ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, in
     for (int64_t i = begin; i < end; ++i) {
       const float* row = x + i * dim;
       uint16_t* to = out.values.data() + i * dim;
-      const float scale = row_scale(row);
+      const float scale = row_scale(i);
       for (int d = 0; d < dim; ++d) to[d] = to_bf16(value_of(row, scale, d));
     }
   });

@@ -58,8 +58,11 @@ bool approximate_rows_usable(const DatasetView& data);
 // was asked for at all (unset: the search chooses, see rerank_depth.hpp).
 ApproximateKind approximate_kind();
 bool approximate_kind_asked();
+// `inverse_norms_of_rows` (cosine, optional): the rows' inverse norms as inverse_norms() gives
+// them, where the caller has them already.
 ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, int threads,
-                                      ApproximateKind kind = ApproximateKind::Bf16);
+                                      ApproximateKind kind = ApproximateKind::Bf16,
+                                      const std::vector<float>* inverse_norms_of_rows = nullptr);
 
 // A query in the rows' terms: centred (L2), normalised by its `inverse_norm` (cosine; as
 // Distance::query_inverse_norm gives it) or as it is (inner product), then <q, m> at [dim]
