@@ -226,4 +226,22 @@ TEST(Int8, ProbeChoosesTheTilesThatKeepTheNearestRows) {
   EXPECT_EQ(far_probe.dots, cpu::FloatDots::Exact) << "int8 " << far_probe.int8_recall << ", bf16 " << far_probe.bf16_recall;
 }
 
+// ANNFORGE_CPU_DOT_BITS is refused by name where it is not 8, 16 or 32, on every CPU (it takes
+// effect only where the probe runs: float inner product and cosine on AMX-INT8).
+TEST(Int8, BadDotBitsAreRefused) {
+  const Dataset data = annforge_test::clustered(4000, 32, ElementType::Float32, 5);
+  for (const char* value : {"12", "64", "bf16"}) {
+    ::setenv("ANNFORGE_CPU_DOT_BITS", value, 1);
+    const std::string setting = std::string("ANNFORGE_CPU_DOT_BITS=") + value;
+    try {
+      (void)build(data, annforge_test::params_for(Metric::Cosine, BuildAlgorithm::Auto, 16, Device::Cpu));
+      ADD_FAILURE() << setting << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+      EXPECT_NE(std::string(e.what()).find(setting), std::string::npos) << e.what();
+    }
+    ::unsetenv("ANNFORGE_CPU_DOT_BITS");
+  }
+}
+
 }  // namespace

@@ -169,6 +169,7 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     }
   }
   // Float inner product and cosine on AMX: int8 tiles, bf16 tiles or exact fp32, by a probe.
+  (void)forced_dot_bits();
   DotsProbe probe;
   probe.dots = first_pass.float_dots;
   if (row_path && first_pass.float_dots == FloatDots::AmxBf16 && first_pass.int8 != FirstPass::Int8::Never) {

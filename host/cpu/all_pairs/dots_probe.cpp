@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -50,16 +51,25 @@ int shared(const std::vector<int>& a, const std::vector<int>& b) {
 
 }  // namespace
 
+int forced_dot_bits() {
+  const int forced = detail::env_knob("ANNFORGE_CPU_DOT_BITS", 0);
+  if (forced != 0 && forced != 8 && forced != 16 && forced != 32) {
+    throw Error(ErrorCode::InvalidArgument,
+                "ANNFORGE_CPU_DOT_BITS=" + std::to_string(forced) + ": expected 8, 16 or 32");
+  }
+  return forced;
+}
+
 DotsProbe probe_float_dots(const Distance& distance, const Partition& partition, int k) {
   DotsProbe probe;
   const DatasetView& data = distance.base();
   const Metric metric = distance.metric();
+  const int forced = forced_dot_bits();
   if (data.type != ElementType::Float32 || metric == Metric::L2 || default_float_dots() != FloatDots::AmxBf16 ||
       amx_int8_dots_kernel() == nullptr) {
     return probe;
   }
-  const int forced = detail::env_knob("ANNFORGE_CPU_DOT_BITS", 0);
-  if (forced == 8 || forced == 16 || forced == 32) {
+  if (forced != 0) {
     probe.int8 = forced == 8;
     if (forced == 32) probe.dots = FloatDots::Exact;
     return probe;

@@ -32,4 +32,9 @@ struct DotsProbe {
 // int8 / bf16 / fp32 (measurement). Deterministic, one thread.
 DotsProbe probe_float_dots(const Distance& distance, const Partition& partition, int k);
 
+// ANNFORGE_CPU_DOT_BITS as set (0 where unset); any value but 8, 16 or 32 is refused with an
+// InvalidArgument error naming it. The all-pairs stage reads it on every machine, so a mistyped
+// value is never silently ignored where the probe does not run.
+int forced_dot_bits();
+
 }  // namespace annforge::cpu
