@@ -54,9 +54,18 @@ void Centroids::refresh_norms(const KernelTable& f32) {
     panels.clear();
     return;
   }
+  // The fp32 path centres too: ||c||^2 - 2 <x, c> of rows far from the origin cancels in fp32
+  // (at 1,000 from the origin in 96 dimensions the terms are ~10^8 and their ulp ~8, the
+  // distances between neighbouring centroids ~100).
+  if (count == 0) return;
+  mean_of_rows(values.data(), count, static_cast<int>(dim), centre);
+  std::vector<float> centred(values.size());
+  for (int c = 0; c < count; ++c) {
+    for (int64_t d = 0; d < dim; ++d) centred[c * dim + d] = values[c * dim + d] - centre[d];
+  }
   squared_norms.resize(count);
-  for (int c = 0; c < count; ++c) squared_norms[c] = f32.dot(&values[c * dim], &values[c * dim], dim);
-  pack_panels(values.data(), count, static_cast<int>(dim), panels);
+  for (int c = 0; c < count; ++c) squared_norms[c] = f32.dot(&centred[c * dim], &centred[c * dim], dim);
+  pack_panels(centred.data(), count, static_cast<int>(dim), panels);
 }
 
 namespace {
@@ -74,23 +83,39 @@ inline void keep_nearest(float score, int id, int want, float* best, int* out) {
 
 void Centroids::nearest_block(const float* rows, int count, int want, int* out, float* scores,
                               std::vector<float>& dots) const {
+  thread_local std::vector<const float*> pointers;
+  pointers.resize(count);
+  for (int i = 0; i < count; ++i) pointers[i] = rows + static_cast<size_t>(i) * dim;
+  nearest_rows(pointers.data(), count, want, out, scores, dots);
+}
+
+void Centroids::nearest_rows(const float* const* rows, int count, int want, int* out, float* scores,
+                             std::vector<float>& dots) const {
   const int panel_total = panel_count(this->count);
   const int ldc = panel_total * 16;
-  // On the bf16 path: rows centred and rounded as the centroids were, so that
+  // Rows centred (and on the bf16 path rounded) as the centroids were, so that
   // ||c~||^2 - 2 <x~, c~> ranks the centroids as ||x - c||^2 does (to the rounding), plus
-  // ||x~||^2 - ||x||^2 per row to give the fp32 path's scores.
+  // ||x~||^2 - ||x||^2 per row to give the scores ||c||^2 - 2 <x, c>.
   // Per-thread scratch: one Centroids serves every thread of nearest_of_all().
   thread_local std::vector<uint16_t> bf16_rows;
   thread_local std::vector<float> row_shift;
   if (!bf16.panels.empty()) {
     const int padded = (count + kAmxTileRows - 1) / kAmxTileRows * kAmxTileRows;
     const int dim32 = bf16.dim32;
-    bf16_rows.assign(static_cast<size_t>(padded) * dim32, 0);
+    // Only what round_row_bf16 leaves unwritten is zeroed: the padding rows, and the padding
+    // dimensions where dim is not a multiple of 32 (a fill of the whole block per call was ~3%
+    // of a 1M-row partition).
+    bf16_rows.resize(static_cast<size_t>(padded) * dim32);
+    if (dim32 != dim) {
+      std::fill(bf16_rows.begin(), bf16_rows.end(), uint16_t{0});
+    } else {
+      std::fill(bf16_rows.begin() + static_cast<size_t>(count) * dim32, bf16_rows.end(), uint16_t{0});
+    }
     row_shift.resize(count);
     const TileKernels* tiles = avx512_tile_kernels();
     const KernelTable& f32 = kernels_for(ElementType::Float32);
     for (int i = 0; i < count; ++i) {
-      const float* x = rows + static_cast<size_t>(i) * dim;
+      const float* x = rows[i];
       const float rounded_norm = tiles->round_row_bf16(x, centre.data(), 1.0f, static_cast<int>(dim), &bf16_rows[static_cast<size_t>(i) * dim32]);
       row_shift[i] = rounded_norm - f32.dot(x, x, dim);
     }
@@ -98,11 +123,21 @@ void Centroids::nearest_block(const float* rows, int count, int want, int* out, 
     bf16_dots()(bf16_rows.data(), padded, dim32, bf16.panels.data(), panel_total, dots.data(), ldc);
   } else {
     const int padded = (count + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
+    thread_local std::vector<float> gathered;
+    gathered.resize(static_cast<size_t>(padded) * dim);
+    row_shift.resize(count);
+    const KernelTable& f32 = kernels_for(ElementType::Float32);
+    for (int i = 0; i < count; ++i) {
+      float* y = &gathered[static_cast<size_t>(i) * dim];
+      for (int64_t d = 0; d < dim; ++d) y[d] = rows[i][d] - centre[d];
+      row_shift[i] = f32.dot(y, y, dim) - f32.dot(rows[i], rows[i], dim);
+    }
+    std::fill(gathered.begin() + static_cast<size_t>(count) * dim, gathered.end(), 0.0f);
     dots.resize(static_cast<size_t>(padded) * ldc);
-    dot_block_kernel()(rows, padded, static_cast<int>(dim), panels.data(), panel_total, dots.data(), ldc);
+    dot_block_kernel()(gathered.data(), padded, static_cast<int>(dim), panels.data(), panel_total, dots.data(), ldc);
   }
-  const bool shifted = !bf16.panels.empty();
-  const float* norms = shifted ? bf16.squared_norms.data() : squared_norms.data();
+  // Both paths rank by centred values; the row's shift gives ||c||^2 - 2 <x, c>.
+  const float* norms = !bf16.panels.empty() ? bf16.squared_norms.data() : squared_norms.data();
   // Where the CPU has AVX-512 the wanted few are found by vector minima (the same result as
   // the insertion scan, whose unpredictable branches were its cost).
   static const FewSmallestKernel few_smallest = few_smallest_kernel();
@@ -118,9 +153,7 @@ void Centroids::nearest_block(const float* rows, int count, int want, int* out, 
       for (int c = 0; c < this->count; ++c) row[c] = norms[c] - 2.0f * row[c];
       few_smallest(row, this->count, want, ids, best);
     }
-    if (shifted) {
-      for (int w = 0; w < want; ++w) best[w] += row_shift[i];
-    }
+    for (int w = 0; w < want; ++w) best[w] += row_shift[i];
   }
 }
 
@@ -259,31 +292,33 @@ CentroidTree::CentroidTree(const DatasetView& data, bool normalise, int clusters
 
 void CentroidTree::nearest_batch(const float* rows, int64_t count, int want, int* out) const {
   const int64_t dim = coarse_.dim > 0 ? coarse_.dim : fine_[0].dim;
-  // Rows are taken in blocks; every kernel call reads whole kDotBlockRows-row blocks, so the
-  // last block is copied into a padded buffer.
+  // Rows are taken in blocks of pointers (Centroids::nearest_rows): each cell's rows are met
+  // where they are, not copied (the copies and their fills were ~10% of a 1M-row partition).
   constexpr int kBlock = 1024;
-  std::vector<float> padded_rows, dots, gathered, gathered_scores, best(static_cast<size_t>(kBlock) * want);
-  std::vector<int> cells, local, order;
+  std::vector<float> dots, gathered_scores, best(static_cast<size_t>(kBlock) * want);
+  std::vector<const float*> block_rows, cell_rows;
+  std::vector<int> cells, local, order, cell_starts;
   std::vector<float> cell_scores;
   for (int64_t first = 0; first < count; first += kBlock) {
     const int block = static_cast<int>(std::min<int64_t>(kBlock, count - first));
-    const int padded = (block + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
-    padded_rows.assign(static_cast<size_t>(padded) * dim, 0.0f);
-    std::memcpy(padded_rows.data(), rows + first * dim, static_cast<size_t>(block) * dim * sizeof(float));
+    block_rows.resize(block);
+    for (int i = 0; i < block; ++i) block_rows[i] = rows + (first + i) * dim;
     int* block_out = out + first * want;
     if (fine_.size() == 1) {
-      fine_[0].nearest_block(padded_rows.data(), block, want, block_out, best.data(), dots);
+      fine_[0].nearest_rows(block_rows.data(), block, want, block_out, best.data(), dots);
       continue;
     }
     const int probes = std::min(probes_, coarse_.count);
     cells.resize(static_cast<size_t>(block) * probes);
     cell_scores.resize(static_cast<size_t>(block) * probes);
-    coarse_.nearest_block(padded_rows.data(), block, probes, cells.data(), cell_scores.data(), dots);
+    coarse_.nearest_rows(block_rows.data(), block, probes, cells.data(), cell_scores.data(), dots);
     for (int i = 0; i < block * want; ++i) best[i] = std::numeric_limits<float>::infinity(), block_out[i] = -1;
-    // (cell, row) pairs grouped by cell: each cell's rows are gathered into one block.
+    // (cell, row) pairs grouped by cell, in row order within a cell (a counting sort).
     order.resize(static_cast<size_t>(block) * probes);
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return cells[a] < cells[b]; });
+    cell_starts.assign(static_cast<size_t>(coarse_.count) + 1, 0);
+    for (int pair = 0; pair < block * probes; ++pair) ++cell_starts[cells[pair] + 1];
+    for (int cell = 0; cell < coarse_.count; ++cell) cell_starts[cell + 1] += cell_starts[cell];
+    for (int pair = 0; pair < block * probes; ++pair) order[cell_starts[cells[pair]]++] = pair;
     for (size_t start = 0; start < order.size();) {
       const int cell = cells[order[start]];
       size_t stop = start;
@@ -291,17 +326,12 @@ void CentroidTree::nearest_batch(const float* rows, int64_t count, int want, int
       const Centroids& fine = fine_[cell];
       const int members = static_cast<int>(stop - start);
       if (fine.count > 0) {
-        const int gathered_padded = (members + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
-        gathered.assign(static_cast<size_t>(gathered_padded) * dim, 0.0f);
-        for (int m = 0; m < members; ++m) {
-          const int row = order[start + m] / probes;
-          std::memcpy(&gathered[static_cast<size_t>(m) * dim], &padded_rows[static_cast<size_t>(row) * dim],
-                      dim * sizeof(float));
-        }
+        cell_rows.resize(members);
+        for (int m = 0; m < members; ++m) cell_rows[m] = block_rows[order[start + m] / probes];
         const int fine_want = std::min(want, fine.count);
         local.resize(static_cast<size_t>(members) * fine_want);
         gathered_scores.resize(static_cast<size_t>(members) * fine_want);
-        fine.nearest_block(gathered.data(), members, fine_want, local.data(), gathered_scores.data(), dots);
+        fine.nearest_rows(cell_rows.data(), members, fine_want, local.data(), gathered_scores.data(), dots);
         for (int m = 0; m < members; ++m) {
           const int row = order[start + m] / probes;
           for (int w = 0; w < fine_want && local[m * fine_want + w] >= 0; ++w) {

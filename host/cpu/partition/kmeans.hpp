@@ -21,11 +21,12 @@ struct Centroids {
   int count = 0;
   int64_t dim = 0;
   std::vector<float> values;
-  std::vector<float> squared_norms;  // fp32 path only (the bf16 path keeps its own in bf16)
-  std::vector<float> panels;  // values packed for the blocked dot kernel (dot_block.hpp)
-  // Where the CPU has AMX (and ANNFORGE_CPU_DOTS leaves it on): the values minus their mean,
-  // in bfloat16 panels, for dots on the tile unit (pair_tiles.hpp). Centred so that rounding
-  // follows the centroids' spread, not the data's distance from the origin.
+  std::vector<float> squared_norms;  // fp32 path only, of the centred values (the bf16 path keeps its own)
+  std::vector<float> panels;  // the centred values packed for the blocked dot kernel (dot_block.hpp)
+  // The mean of the values: both paths rank by values minus it (refresh_norms), so that neither
+  // the fp32 sums nor bf16's rounding follow the data's distance from the origin. Where the CPU
+  // has AMX (and ANNFORGE_CPU_DOTS leaves it on) the centred values are bfloat16 panels for the
+  // tile unit (pair_tiles.hpp).
   std::vector<float> centre;
   Bf16Pack bf16;
 
@@ -36,6 +37,10 @@ struct Centroids {
   // one blocked matrix product: out[i * want + w]. The scores are ||c||^2 - 2 <x, c> on every
   // path (on the bf16 path within its rounding, ranked by the centred values).
   void nearest_block(const float* rows, int count, int want, int* out, float* scores, std::vector<float>& dots) const;
+  // The same for rows given by pointers (no padding needed): the bf16 path rounds each row
+  // straight from where it is; the fp32 path gathers them into a padded block first.
+  void nearest_rows(const float* const* rows, int count, int want, int* out, float* scores,
+                    std::vector<float>& dots) const;
 };
 
 // The nearest centroid of each of `count` row-major float points (and its score, ||c||^2 -
