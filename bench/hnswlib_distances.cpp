@@ -10,6 +10,7 @@
 // writes them); the queries are normalised here.
 #include <hnswlib/hnswlib.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>

@@ -48,11 +48,9 @@ Pieces split_into_pieces(const DatasetView& data, Metric metric, int count, int 
     const Centroids& centroids = sampled.centroids;
     constexpr int64_t kBlock = 64 * kDotBlockRows;
     parallel_for(rows, threads, kBlock, [&](int64_t begin, int64_t end, int) {
-      std::vector<float> block(static_cast<size_t>(kBlock + kDotBlockRows) * dim), scores(static_cast<size_t>(kBlock) * want), dots;
+      std::vector<float> block(static_cast<size_t>(kBlock) * dim), scores(static_cast<size_t>(kBlock) * want), dots;
       for (int64_t first = begin; first < end; first += kBlock) {
         const int n = static_cast<int>(std::min<int64_t>(kBlock, end - first));
-        const int padded = (n + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
-        std::fill(block.begin() + static_cast<size_t>(n) * dim, block.begin() + static_cast<size_t>(padded) * dim, 0.0f);
         for (int i = 0; i < n; ++i) row_as_float(data, first + i, normalise, &block[static_cast<size_t>(i) * dim]);
         centroids.nearest_block(block.data(), n, want, &choices[static_cast<size_t>(first) * want], scores.data(), dots);
         for (int i = 0; i < n; ++i) {

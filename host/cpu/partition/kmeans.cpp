@@ -159,18 +159,12 @@ void Centroids::nearest_rows(const float* const* rows, int count, int want, int*
 
 void nearest_of_all(const Centroids& centroids, const float* points, int64_t count, int* out, float* scores,
                     int threads) {
-  // Blocks of whole kernel row blocks; the last, partial one goes through a padded copy.
   constexpr int64_t kBlock = 170 * kDotBlockRows;
   const int64_t dim = centroids.dim;
   parallel_for(count, threads, kBlock, [&](int64_t begin, int64_t end, int) {
-    std::vector<float> dots, padded, block_scores(end - begin);
-    const float* rows = points + begin * dim;
-    if ((end - begin) % kDotBlockRows != 0) {
-      padded.assign(static_cast<size_t>(end - begin + kDotBlockRows) * dim, 0.0f);
-      std::memcpy(padded.data(), rows, static_cast<size_t>(end - begin) * dim * sizeof(float));
-      rows = padded.data();
-    }
-    centroids.nearest_block(rows, static_cast<int>(end - begin), 1, out + begin, block_scores.data(), dots);
+    std::vector<float> dots, block_scores(end - begin);
+    centroids.nearest_block(points + begin * dim, static_cast<int>(end - begin), 1, out + begin, block_scores.data(),
+                            dots);
     if (scores) std::copy(block_scores.begin(), block_scores.end(), scores + begin);
   });
 }

@@ -32,13 +32,13 @@ struct Centroids {
 
   // Norms and panels, after the values change.
   void refresh_norms(const KernelTable& f32);
-  // The `want` nearest centroids of each of `count` rows (row-major, with rows readable up to
-  // `count` rounded up to a multiple of kDotBlockRows), nearest first, with their scores, from
-  // one blocked matrix product: out[i * want + w]. The scores are ||c||^2 - 2 <x, c> on every
+  // The `want` nearest centroids of each of `count` row-major rows (no padding needed: both
+  // paths copy the rows, centred, into their own padded block), nearest first, with their
+  // scores, from one blocked matrix product: out[i * want + w]. The scores are ||c||^2 - 2 <x, c> on every
   // path (on the bf16 path within its rounding, ranked by the centred values).
   void nearest_block(const float* rows, int count, int want, int* out, float* scores, std::vector<float>& dots) const;
-  // The same for rows given by pointers (no padding needed): the bf16 path rounds each row
-  // straight from where it is; the fp32 path gathers them into a padded block first.
+  // The same for rows given by pointers: the bf16 path rounds each row straight from where it
+  // is; the fp32 path gathers them, centred, into a padded block.
   void nearest_rows(const float* const* rows, int count, int want, int* out, float* scores,
                     std::vector<float>& dots) const;
 };
