@@ -87,7 +87,7 @@ MemoryUse MemoryProbe::finish() const {
 // any measurement: otherwise the first system to read the data is charged for its file pages.
 void make_resident(const annforge::DatasetView& view) {
   const volatile uint8_t* bytes = static_cast<const uint8_t*>(view.data);
-  const size_t total = static_cast<size_t>(view.rows) * view.row_bytes();
+  const size_t total = view.rows > 0 ? static_cast<size_t>(view.rows - 1) * view.row_stride() + view.row_bytes() : 0;
   volatile uint8_t sink = 0;
   for (size_t offset = 0; offset < total; offset += 4096) sink = sink ^ bytes[offset];
   if (total > 0) sink = sink ^ bytes[total - 1];
@@ -202,6 +202,14 @@ SearchPoint scored_point(int width, const std::vector<uint32_t>& found, const Gr
   point.queries_per_second = queries_per_second;
   if (!truth.kth_distance.empty()) point.recall_by_ids = recall_at_k_by_ids(found, truth, queries, k);
   return point;
+}
+
+annforge::Dataset read_packed_vectors(const std::string& path, int64_t max_rows) {
+  annforge::Dataset read = annforge::read_vectors(path, max_rows);
+  if (read.view().packed()) return read;
+  annforge::Dataset packed = annforge::Dataset::copy_of(read.view());
+  packed.set_source(read.source());
+  return packed;
 }
 
 FloatRows as_float32(const annforge::DatasetView& view) {

@@ -133,6 +133,9 @@ class MemoryProbe {
 // Reads one byte of every page of `view`, so that memory-mapped input files are resident before
 // any measurement: otherwise the first system to read the data is charged for its file pages.
 void make_resident(const annforge::DatasetView& view);
+// read_vectors with the rows packed: texmex files are read in place (a header between rows),
+// and the peers' adapters and the ground truth's helpers index rows as one packed block.
+annforge::Dataset read_packed_vectors(const std::string& path, int64_t max_rows);
 
 // ---- search helpers --------------------------------------------------------------------------
 

@@ -44,7 +44,7 @@ int run_compare(const Options& options) {
   // Read one row more than asked: if it is there, the base file is larger than the slice and its
   // shipped ground truth (computed over the whole file) does not apply.
   const int64_t rows_to_read = options.rows < 0 ? -1 : options.rows + 1;
-  annforge::Dataset base_file = annforge::read_vectors(options.base_path, rows_to_read);
+  annforge::Dataset base_file = read_packed_vectors(options.base_path, rows_to_read);
   const bool base_is_slice = options.rows >= 0 && base_file.rows() > options.rows;
   annforge::DatasetView base_view = base_file.view();
   if (base_is_slice) base_view.rows = options.rows;
@@ -56,7 +56,7 @@ int run_compare(const Options& options) {
           ? annforge::Dataset::wrap(base_view, std::static_pointer_cast<const void>(std::make_shared<annforge::Dataset>(base_file)))
           : base_file;
 
-  annforge::Dataset query_file = annforge::read_vectors(options.queries_path, options.queries_limit);
+  annforge::Dataset query_file = read_packed_vectors(options.queries_path, options.queries_limit);
   const annforge::DatasetView& queries = query_file.view();
   if (queries.dim != base_view.dim || queries.type != base_view.type) {
     throw annforge::Error(annforge::ErrorCode::InvalidArgument,
@@ -267,7 +267,7 @@ int run_compare(const Options& options) {
 // Builds annforge alone on each prefix of the base and shows how the build time grows.
 int run_slices(const Options& options) {
   const int64_t largest = options.slices.back();
-  annforge::Dataset base_file = annforge::read_vectors(options.base_path, largest);
+  annforge::Dataset base_file = read_packed_vectors(options.base_path, largest);
   if (base_file.rows() < largest) {
     throw UsageError("--slices: " + options.base_path + " holds " + std::to_string(base_file.rows()) +
                      " rows, fewer than the slice of " + std::to_string(largest));

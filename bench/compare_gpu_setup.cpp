@@ -206,12 +206,12 @@ Data load_data(const Options& options) {
   }
   // One row more than asked: if it is there, the file is larger than the slice and a ground-truth
   // file for the whole file does not apply.
-  data.base_file = annforge::read_vectors(options.base_path, options.rows < 0 ? -1 : options.rows + 1);
+  data.base_file = annforge_bench::read_packed_vectors(options.base_path, options.rows < 0 ? -1 : options.rows + 1);
   data.is_slice = options.rows >= 0 && data.base_file.rows() > options.rows;
   DatasetView view = data.base_file.view();
   if (data.is_slice) view.rows = options.rows;
   data.base = data.is_slice ? Dataset::borrow(view) : data.base_file;
-  data.queries = annforge::read_vectors(options.queries_path, options.queries_limit);
+  data.queries = annforge_bench::read_packed_vectors(options.queries_path, options.queries_limit);
   const DatasetView& q = data.queries.view();
   if (q.dim != view.dim || q.type != view.type) {
     throw annforge::Error(annforge::ErrorCode::InvalidArgument,

@@ -37,14 +37,21 @@ Metric parse_metric(const std::string& name);  // throws InvalidArgument naming 
 Device parse_device(const std::string& name);  // "auto", "cpu", "gpu"
 
 // A borrowed, row-major matrix of vectors: the caller owns the memory and keeps it alive.
+// Rows may lie apart (`stride`): a texmex file (.fvecs, .bvecs) is read in place, its rows
+// with the 4-byte header between them, and not copied into a packed block.
 struct DatasetView {
   const void* data = nullptr;
   int64_t rows = 0;
   int64_t dim = 0;
   ElementType type = ElementType::Float32;
+  size_t stride = 0;  // bytes from one row's start to the next; 0: packed (row_bytes())
 
   size_t row_bytes() const { return static_cast<size_t>(dim) * element_size(type); }
-  const uint8_t* row(int64_t i) const { return static_cast<const uint8_t*>(data) + i * row_bytes(); }
+  size_t row_stride() const { return stride != 0 ? stride : row_bytes(); }
+  bool packed() const { return row_stride() == row_bytes(); }
+  const uint8_t* row(int64_t i) const { return static_cast<const uint8_t*>(data) + i * row_stride(); }
+  // Rows [first, first + count), with this view's stride.
+  DatasetView slice(int64_t first, int64_t count) const { return DatasetView{row(first), count, dim, type, stride}; }
 };
 
 // A matrix of vectors that keeps its storage alive: heap memory, a memory-mapped file, or

@@ -5,6 +5,7 @@
 
 #include "annforge.hpp"
 #include "host/backend.hpp"
+#include "row_runs.hpp"
 
 namespace annforge {
 namespace {
@@ -34,15 +35,19 @@ void check_vectors(const DatasetView& data, const std::string& what, int64_t fir
   ANNFORGE_EXPECTS(reinterpret_cast<uintptr_t>(data.data) % element_size(data.type) == 0,
                    std::string(what) + ": data is not aligned to its " + std::to_string(element_size(data.type)) +
                        "-byte elements");
+  ANNFORGE_EXPECTS(data.row_stride() >= data.row_bytes() && data.row_stride() % element_size(data.type) == 0,
+                   std::string(what) + ": rows " + std::to_string(data.row_stride()) + " bytes apart cannot hold " +
+                       std::to_string(data.row_bytes()) + "-byte rows of aligned elements");
   if (data.type == ElementType::Float32) {
     // NaN or infinity would silently poison every distance it touches: refuse it up front.
-    const float* values = static_cast<const float*>(data.data);
-    const int64_t count = data.rows * data.dim;
-    for (int64_t i = 0; i < count; ++i) {
-      if (!std::isfinite(values[i])) {
-        throw Error(ErrorCode::InvalidArgument, std::string(what) + ": row " + std::to_string(first_row + i / data.dim) +
-                                                    ", column " + std::to_string(i % data.dim) + " is " +
-                                                    (std::isnan(values[i]) ? "NaN" : "infinite"));
+    for (int64_t r = 0; r < data.rows; ++r) {
+      const float* values = reinterpret_cast<const float*>(data.row(r));
+      for (int64_t i = 0; i < data.dim; ++i) {
+        if (!std::isfinite(values[i])) {
+          throw Error(ErrorCode::InvalidArgument, std::string(what) + ": row " + std::to_string(first_row + r) +
+                                                      ", column " + std::to_string(i) + " is " +
+                                                      (std::isnan(values[i]) ? "NaN" : "infinite"));
+        }
       }
     }
   }
@@ -227,8 +232,12 @@ void extend(Index& index, const DatasetView& more, const BuildParams& params) {
   const int64_t old_rows = index.rows();
   Dataset grown = Dataset::allocate(old_rows + more.rows, index.dim(), index.vectors.type());
   auto* bytes = static_cast<uint8_t*>(grown.mutable_data());
-  std::memcpy(bytes, index.vectors.view().data, old_rows * more.row_bytes());
-  std::memcpy(bytes + old_rows * more.row_bytes(), more.data, more.rows * more.row_bytes());
+  for (const DatasetView& part : {index.vectors.view(), more}) {
+    detail::for_each_row_run(part, [&](const void* from, size_t size) {
+      std::memcpy(bytes, from, size);
+      bytes += size;
+    });
+  }
   Index updated = index;
   updated.vectors = grown;
   updated.levels.clear();  // they describe the old rows; the backend builds them anew (the CPU does)

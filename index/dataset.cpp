@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "checked_size.hpp"
+#include "row_runs.hpp"
 #include "host/huge_pages.hpp"
 
 namespace annforge {
@@ -100,7 +101,11 @@ Dataset Dataset::allocate(int64_t rows, int64_t dim, ElementType type) {
 
 Dataset Dataset::copy_of(const DatasetView& view) {
   Dataset d = allocate(view.rows, view.dim, view.type);
-  if (view.rows > 0) std::memcpy(d.mutable_data(), view.data, view.rows * view.row_bytes());
+  auto* to = static_cast<uint8_t*>(d.mutable_data());
+  detail::for_each_row_run(view, [&](const void* bytes, size_t size) {
+    std::memcpy(to, bytes, size);
+    to += size;
+  });
   return d;
 }
 

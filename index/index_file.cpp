@@ -26,6 +26,7 @@
 #include "checksum.hpp"
 #include "host/huge_pages.hpp"
 #include "mapped_file.hpp"
+#include "row_runs.hpp"
 
 namespace annforge {
 namespace {
@@ -108,7 +109,7 @@ void save(const Index& index, const std::string& path) {
   write(&header, sizeof(header));
   write(index.graph.data(), index.graph.size() * sizeof(uint32_t));
   write(index.entry_points.data(), index.entry_points.size() * sizeof(uint32_t));
-  write(index.vectors.view().data, index.rows() * index.vectors.view().row_bytes());
+  detail::for_each_row_run(index.vectors.view(), write);
   for (const UpperLevel& level : index.levels) {
     const uint32_t shape[2] = {static_cast<uint32_t>(level.members.size()), static_cast<uint32_t>(level.degree)};
     write(shape, sizeof(shape));

@@ -15,6 +15,7 @@
 #include "half_float.hpp"
 #include "hdf5_file.hpp"
 #include "mapped_file.hpp"
+#include "row_runs.hpp"
 
 namespace annforge {
 namespace {
@@ -325,18 +326,20 @@ Dataset read_vectors(const std::string& path, int64_t max_rows, const std::strin
   }
   int64_t rows = clamp_rows(m.rows, max_rows);
   if (rows == 0) format_error(path, "holds no vectors");
-  // Rows with headers between them, rows that start misaligned for their element type (a
-  // .npy header whose length is not a multiple of 4; reading floats there is undefined
-  // behaviour), and float16 / float64 rows are copied into aligned float32 storage.
-  const bool aligned = reinterpret_cast<uintptr_t>(m.first_row) % m.elem_bytes == 0;
+  // Rows that start misaligned for their element type (a .npy header whose length is not a
+  // multiple of 4; reading floats there is undefined behaviour) and float16 / float64 rows are
+  // copied into aligned float32 storage.
+  const bool aligned = reinterpret_cast<uintptr_t>(m.first_row) % m.elem_bytes == 0 && m.stride % m.elem_bytes == 0;
   const bool converted = stored == Stored::F16 || stored == Stored::F64;
   Dataset read;
-  if (m.stride != m.dim * m.elem_bytes || !aligned || converted) {
+  if (!aligned || converted) {
     read = copy_rows(path, m, rows, stored);
     if (converted) read.set_converted_from(stored_name(stored));
   } else {
-    // Contiguous: share the mapping. The file's page cache is the storage; nothing is copied.
-    DatasetView view{m.first_row, rows, m.dim, loaded_type(stored)};
+    // Share the mapping, rows where they lie (a texmex file's with its header between them):
+    // the file's page cache is the storage; nothing is copied, nothing anonymous allocated.
+    const size_t packed = static_cast<size_t>(m.dim) * m.elem_bytes;
+    DatasetView view{m.first_row, rows, m.dim, loaded_type(stored), m.stride == packed ? 0 : m.stride};
     read = Dataset::wrap(view, std::static_pointer_cast<const void>(file));
   }
   read.set_source(path);
@@ -373,7 +376,7 @@ void write_vectors(const std::string& path, const DatasetView& data) {
           out.write(row.data(), 2 * row.size());
         }
       } else {
-        out.write(data.data, data.rows * data.row_bytes());
+        detail::for_each_row_run(data, [&](const void* bytes, size_t size) { out.write(bytes, size); });
       }
       break;
     }
@@ -390,7 +393,7 @@ void write_vectors(const std::string& path, const DatasetView& data) {
                               static_cast<uint8_t>(dict.size() & 0xFF), static_cast<uint8_t>(dict.size() >> 8)};
       out.write(preamble, 10);
       out.write(dict.data(), dict.size());
-      out.write(data.data, data.rows * data.row_bytes());
+      detail::for_each_row_run(data, [&](const void* bytes, size_t size) { out.write(bytes, size); });
       break;
     }
   }

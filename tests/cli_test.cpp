@@ -521,9 +521,11 @@ TEST_F(Cli, Convert) {
   ASSERT_EQ(converted.type(), ElementType::UInt8);
   ASSERT_EQ(converted.rows(), 500);
   ASSERT_EQ(first.rows(), 300);
-  const auto* a = static_cast<const uint8_t*>(original.view().data);
-  EXPECT_TRUE(std::equal(a, a + 500 * 12, static_cast<const uint8_t*>(converted.view().data)));
-  EXPECT_TRUE(std::equal(a, a + 300 * 12, static_cast<const uint8_t*>(first.view().data)));
+  for (int64_t r = 0; r < 500; ++r) {
+    const uint8_t* a = original.view().row(r);
+    ASSERT_TRUE(std::equal(a, a + 12, converted.view().row(r))) << "row " << r;
+    if (r < 300) ASSERT_TRUE(std::equal(a, a + 12, first.view().row(r))) << "row " << r;
+  }
   const Result json = ok("convert --data base.bvecs --out f.u8bin --json");
   EXPECT_NE(json.out.find("\"rows\": 500"), std::string::npos) << json.out;
   fails("convert --data missing.bvecs --out x.u8bin", {"missing.bvecs"});

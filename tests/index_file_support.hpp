@@ -67,7 +67,9 @@ inline void expect_same_index(const annforge::Index& a, const annforge::Index& b
   ASSERT_EQ(a.rows(), b.rows());
   ASSERT_EQ(a.dim(), b.dim());
   ASSERT_EQ(a.vectors.type(), b.vectors.type());
-  EXPECT_EQ(std::memcmp(a.vectors.view().data, b.vectors.view().data, a.rows() * a.vectors.view().row_bytes()), 0);
+  for (int64_t r = 0; r < a.rows(); ++r) {
+    ASSERT_EQ(std::memcmp(a.vectors.view().row(r), b.vectors.view().row(r), a.vectors.view().row_bytes()), 0) << "row " << r;
+  }
 }
 
 }  // namespace annforge_test

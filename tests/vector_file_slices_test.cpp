@@ -42,9 +42,11 @@ TEST(VectorFileSlices, FirstRowsAreReadAndCheckedOnlySoFar) {
   const Dataset first = read_vectors(path, 5);
   ASSERT_EQ(first.rows(), 5);
   ASSERT_EQ(first.dim(), 3);
-  const float* x = static_cast<const float*>(first.view().data);
+  // In place: the rows where the file holds them, its 4-byte header between them.
+  EXPECT_EQ(first.view().row_stride(), 4u + 3 * sizeof(float));
   for (int r = 0; r < 5; ++r) {
-    for (int d = 0; d < 3; ++d) EXPECT_EQ(x[r * 3 + d], static_cast<float>(r * 10 + d)) << r << ", " << d;
+    const float* x = reinterpret_cast<const float*>(first.view().row(r));
+    for (int d = 0; d < 3; ++d) EXPECT_EQ(x[d], static_cast<float>(r * 10 + d)) << r << ", " << d;
   }
   // Six rows reach the bad header; the whole file too.
   for (int64_t rows : {int64_t{6}, int64_t{-1}}) {

@@ -71,8 +71,8 @@ int run_build(const Args& args) {
   auto start = std::chrono::steady_clock::now();
   params.metric = metric_for(args, data_path);
   Dataset data = read_data(data_path, args.has("rows") ? args.integer("rows", 1, INT64_MAX) : -1);
-  // Mapped files are read as the build touches them; converted ones (float16, float64, texmex)
-  // are read here, in full.
+  // Mapped files (texmex ones too, rows in place) are read as the build touches them; converted
+  // ones (float16, float64) are read here, in full.
   const double read_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // The plan before any work: a build that cannot fit is refused with it, nothing written.
   const BuildPlan plan = plan_build(data.rows(), data.dim(), data.type(), params, memory_limit);

@@ -54,7 +54,7 @@ struct DeviceIndex {
 
 void upload_rows(GpuContext& gpu, const DatasetView& view, DeviceBuffer<uint8_t>& out) {
   out.resize(view.rows * view.row_bytes());
-  upload(gpu, view.data, out.data(), out.size());
+  cuda::upload_rows(gpu, view, out.data());
 }
 
 class CudaBackend final : public detail::Backend {
@@ -180,7 +180,7 @@ class CudaBackend final : public detail::Backend {
     SearchBuffers buffers;
     for (int64_t q0 = 0; q0 < queries.rows; q0 += batch) {
       const int64_t qn = std::min(batch, queries.rows - q0);
-      const DatasetView part{queries.row(q0), qn, queries.dim, queries.type};
+      const DatasetView part = queries.slice(q0, qn);
       upload_rows(gpu_, part, buffers.query_rows);
       search_batch(index, device, part, search, device.descend, buffers);
       download(gpu_, buffers.found_ids.data(), ids + q0 * k, qn * k * sizeof(uint32_t));

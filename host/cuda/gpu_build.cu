@@ -246,7 +246,7 @@ DeviceLists device_lists(GpuContext& gpu, const DatasetView& view, Metric metric
   const raft::resources& res = gpu.res;
   DeviceLists lists;
   lists.vectors.resize(n * view.row_bytes());
-  upload(gpu, view.data, lists.vectors.data(), lists.vectors.size());
+  upload_rows(gpu, view, lists.vectors.data());
   const DeviceMatrix data{lists.vectors.data(), n, view.dim, view.type};
   lists.norms.resize(n);
   row_norms(res, data, metric, lists.norms.data());

@@ -133,6 +133,32 @@ void upload(GpuContext& gpu, const void* host, void* device, size_t bytes) {
   for (int b = 0; b < 2; ++b) ANNFORGE_CUDA_CHECK(cudaStreamWaitEvent(gpu.compute.get(), gpu.staged[b].get(), 0));
 }
 
+void upload_rows(GpuContext& gpu, const DatasetView& rows, void* device) {
+  const size_t row_bytes = rows.row_bytes();
+  if (rows.packed() || row_bytes == 0) {
+    upload(gpu, rows.data, device, static_cast<size_t>(rows.rows) * row_bytes);
+    return;
+  }
+  auto* target = static_cast<uint8_t*>(device);
+  const int64_t per_chunk = std::max<int64_t>(1, static_cast<int64_t>(kStagingBytes / row_bytes));
+  int chunk = 0;
+  for (int64_t first = 0; first < rows.rows; first += per_chunk, ++chunk) {
+    const int b = chunk & 1;
+    const int64_t count = std::min<int64_t>(per_chunk, rows.rows - first);
+    if (static_cast<size_t>(count) * row_bytes > kStagingBytes) {  // one row larger than a staging buffer
+      upload(gpu, rows.row(first), target + first * row_bytes, row_bytes);
+      continue;
+    }
+    ANNFORGE_CUDA_CHECK(cudaEventSynchronize(gpu.staged[b].get()));
+    uint8_t* staged = static_cast<uint8_t*>(gpu.staging[b].data());
+    for (int64_t i = 0; i < count; ++i) std::memcpy(staged + i * row_bytes, rows.row(first + i), row_bytes);
+    ANNFORGE_CUDA_CHECK(cudaMemcpyAsync(target + first * row_bytes, staged, count * row_bytes, cudaMemcpyHostToDevice,
+                                        gpu.copy[b].get()));
+    ANNFORGE_CUDA_CHECK(cudaEventRecord(gpu.staged[b].get(), gpu.copy[b].get()));
+  }
+  for (int b = 0; b < 2; ++b) ANNFORGE_CUDA_CHECK(cudaStreamWaitEvent(gpu.compute.get(), gpu.staged[b].get(), 0));
+}
+
 void download(GpuContext& gpu, const void* device, void* host, size_t bytes) {
   const auto* source = static_cast<const uint8_t*>(device);
   auto* target = static_cast<uint8_t*>(host);

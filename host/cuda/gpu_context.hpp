@@ -11,6 +11,7 @@
 
 #include <raft/core/resources.hpp>
 
+#include "annforge.hpp"
 #include "kernels/device_buffer.hpp"
 
 namespace annforge::cuda {
@@ -43,6 +44,9 @@ std::string gpu_description();
 // streams: the CPU fills one staging buffer while the other is in flight. upload returns once
 // the compute stream is ordered after the copies; download returns when the host has the bytes.
 void upload(GpuContext& gpu, const void* host, void* device, size_t bytes);
+// A view's rows, packed on the device (rows.rows x rows.row_bytes()), also where they lie apart
+// on the host (a texmex file read in place): whole rows per staging buffer.
+void upload_rows(GpuContext& gpu, const DatasetView& rows, void* device);
 void download(GpuContext& gpu, const void* device, void* host, size_t bytes);
 
 }  // namespace annforge::cuda

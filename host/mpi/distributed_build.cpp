@@ -189,9 +189,7 @@ Index build_distributed(MPI_Comm comm, const Dataset& data, const BuildParams& p
   agree_on_failure(comm, "checking the input", [&] {
     // Each rank checks its own range of rows (NaN, infinity) and the parameters.
     const int64_t lo = mpi::first_row(rows, ranks, rank), hi = mpi::first_row(rows, ranks, rank + 1);
-    DatasetView range = data.view();
-    range.data = static_cast<const uint8_t*>(range.data) + lo * range.row_bytes();
-    range.rows = std::max<int64_t>(1, hi - lo);
+    const DatasetView range = data.view().slice(lo, std::max<int64_t>(1, hi - lo));
     if (hi > lo) check_vectors(range, data.source().empty() ? "build data" : data.source(), lo);
     const BuildPlan plan = plan_build(rows, data.dim(), data.type(), params, params.memory_limit);
     if (!plan.fits) throw Error(ErrorCode::Unsupported, "not built: " + plan.refusal);

@@ -13,7 +13,7 @@ Metric = Literal["l2", "ip", "cosine"]
 DeviceName = Literal["auto", "cpu", "gpu"]
 ProgressArg = Union[None, bool, Callable[[str, int, int], Any]]
 ArrayLike2D = Any
-"""A 2-D C-contiguous host array: NumPy, a CPU torch.Tensor, anything with the buffer protocol
+"""A 2-D row-major host array (each row contiguous, rows packed or apart): NumPy, a CPU torch.Tensor, anything with the buffer protocol
 or DLPack. float32 / uint8 / int8 are used in place; float16 / float64 converted to float32."""
 
 class Error(Exception):

@@ -39,12 +39,15 @@ Dataset matrix_from(const AnyArray& array, const char* what) {
   if (rows == 0 || dim == 0) {
     throw nb::value_error((name + " is empty (" + std::to_string(rows) + " x " + std::to_string(dim) + ")").c_str());
   }
-  // Strides are in elements. A single row's leading stride does not matter.
-  const bool contiguous = array.stride(1) == 1 && (rows == 1 || array.stride(0) == dim);
-  if (!contiguous) {
-    throw nb::value_error((name + " must be C-contiguous (row-major, rows packed); pass np.ascontiguousarray(" + name +
-                           ") (annforge does not copy behind your back)").c_str());
+  // Strides are in elements. Rows must be contiguous; they may lie apart (a slice of wider
+  // rows, a texmex file read in place), and are then read where they are. A single row's
+  // leading stride does not matter.
+  const bool row_major = array.stride(1) == 1 && (rows == 1 || array.stride(0) >= dim);
+  if (!row_major) {
+    throw nb::value_error((name + " must be row-major with contiguous rows (strides (>= dim, 1) in elements); pass "
+                           "np.ascontiguousarray(" + name + ") (annforge does not copy behind your back)").c_str());
   }
+  const int64_t row_step = rows == 1 ? dim : static_cast<int64_t>(array.stride(0));  // elements
   const nb::dlpack::dtype t = array.dtype();
   using Code = nb::dlpack::dtype_code;
   ElementType type;
@@ -58,19 +61,19 @@ Dataset matrix_from(const AnyArray& array, const char* what) {
     // The documented conversion: one float32 copy, owned by the index.
     Dataset converted = Dataset::allocate(rows, dim, ElementType::Float32);
     auto* out = static_cast<float*>(converted.mutable_data());
-    const size_t n = static_cast<size_t>(rows) * static_cast<size_t>(dim);
-    if (t.bits == 16) {
-      detail::half_to_float(static_cast<const uint16_t*>(array.data()), out, n);
-      converted.set_converted_from("float16");
-    } else {
-      const size_t bad = detail::double_to_float(static_cast<const double*>(array.data()), out, n);
-      if (bad < n) {
-        throw nb::value_error((name + "[" + std::to_string(bad / dim) + ", " + std::to_string(bad % dim) +
-                               "] is outside float32's range")
-                                  .c_str());
+    for (int64_t r = 0; r < rows; ++r) {
+      if (t.bits == 16) {
+        detail::half_to_float(static_cast<const uint16_t*>(array.data()) + r * row_step, out + r * dim, dim);
+      } else {
+        const size_t bad = detail::double_to_float(static_cast<const double*>(array.data()) + r * row_step, out + r * dim,
+                                                   dim);
+        if (bad < static_cast<size_t>(dim)) {
+          throw nb::value_error(
+              (name + "[" + std::to_string(r) + ", " + std::to_string(bad) + "] is outside float32's range").c_str());
+        }
       }
-      converted.set_converted_from("float64");
     }
+    converted.set_converted_from(t.bits == 16 ? "float16" : "float64");
     return converted;
   } else {
     throw nb::type_error((name + " has dtype " + dtype_name(t) +
@@ -85,7 +88,8 @@ Dataset matrix_from(const AnyArray& array, const char* what) {
     nb::gil_scoped_acquire gil;
     delete held;
   });
-  return Dataset::wrap(DatasetView{array.data(), rows, dim, type}, std::move(keep_alive));
+  const size_t stride = row_step == dim ? 0 : static_cast<size_t>(row_step) * element_size(type);
+  return Dataset::wrap(DatasetView{array.data(), rows, dim, type, stride}, std::move(keep_alive));
 }
 
 }  // namespace annforge::python

@@ -1,5 +1,5 @@
-// Python arrays in and out of annforge without copies: a C-contiguous 2-D float32 / uint8 /
-// int8 array on the host is used in place (the Dataset keeps the array alive); float16 and
+// Python arrays in and out of annforge without copies: a row-major 2-D float32 / uint8 / int8
+// array on the host (rows contiguous, packed or apart) is used in place (the Dataset keeps the array alive); float16 and
 // float64 are converted once to float32 (the documented rule); anything else is refused with a
 // TypeError or ValueError that says what to pass instead.
 #pragma once

@@ -334,13 +334,15 @@ NB_MODULE(_annforge, m) {
         nb::capsule owner(keep, [](void* p) noexcept { delete static_cast<Dataset*>(p); });
         const size_t shape[2] = {static_cast<size_t>(read.rows()), static_cast<size_t>(read.dim())};
         const void* data = read.view().data;
+        // In elements; rows of a texmex file lie apart (its header before each row).
+        const int64_t strides[2] = {static_cast<int64_t>(read.view().row_stride() / element_size(read.type())), 1};
         switch (read.type()) {
           case ElementType::Float32:
-            return nb::cast(nb::ndarray<nb::numpy, const float, nb::ndim<2>>(data, 2, shape, owner));
+            return nb::cast(nb::ndarray<nb::numpy, const float, nb::ndim<2>>(data, 2, shape, owner, strides));
           case ElementType::UInt8:
-            return nb::cast(nb::ndarray<nb::numpy, const uint8_t, nb::ndim<2>>(data, 2, shape, owner));
+            return nb::cast(nb::ndarray<nb::numpy, const uint8_t, nb::ndim<2>>(data, 2, shape, owner, strides));
           case ElementType::Int8:
-            return nb::cast(nb::ndarray<nb::numpy, const int8_t, nb::ndim<2>>(data, 2, shape, owner));
+            return nb::cast(nb::ndarray<nb::numpy, const int8_t, nb::ndim<2>>(data, 2, shape, owner, strides));
         }
         throw Error(ErrorCode::Internal, path + ": unknown element type");
       },

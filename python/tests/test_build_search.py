@@ -142,6 +142,30 @@ def test_read_vectors_zero_copy(tmp_path):
     assert np.array_equal(half, base.astype(np.float16).astype(np.float32))
 
 
+def test_rows_apart_are_used_in_place(tmp_path):
+    # Every second row of a wider block, and a .fvecs file (a 4-byte header before each row)
+    # read in place: the same index as from a packed copy, the array not copied.
+    wide = clustered(4000, 12, seed=8)
+    apart = wide[::2]
+    assert not apart.flags.c_contiguous
+    packed = np.ascontiguousarray(apart)
+    a = annforge.build(apart, graph_degree=16, threads=1, progress=False)
+    b = annforge.build(packed, graph_degree=16, threads=1, progress=False)
+    assert np.array_equal(a.graph, b.graph)
+    ids_a, d_a = a.search(packed[:20], k=5)
+    ids_b, d_b = b.search(apart[:20], k=5)
+    assert np.array_equal(ids_a, ids_b) and np.array_equal(d_a, d_b)
+    path = tmp_path / "base.fvecs"
+    with open(path, "wb") as f:
+        for row in packed:
+            f.write(np.int32(12).tobytes() + row.tobytes())
+    read = annforge.read_vectors(str(path))
+    assert read.strides == (4 * 13, 4), "rows read where they lie in the file"
+    assert np.array_equal(read, packed)
+    c = annforge.build(read, graph_degree=16, threads=1, progress=False)
+    assert np.array_equal(c.graph, b.graph)
+
+
 def test_system_info():
     info = annforge.system_info()
     assert info["version"] == annforge.__version__

@@ -29,8 +29,8 @@ bool contains(const uint32_t* list, int length, uint32_t id) {
 // among the chunk itself. Returns (end-begin) x k lists, nearest first.
 KnnGraph chunk_candidates(const Index& index, int64_t begin, int64_t end, int k, int threads) {
   const DatasetView& vectors = index.vectors.view();
-  DatasetView existing{vectors.data, begin, vectors.dim, vectors.type};
-  DatasetView chunk{vectors.row(begin), end - begin, vectors.dim, vectors.type};
+  const DatasetView existing = vectors.slice(0, begin);
+  const DatasetView chunk = vectors.slice(begin, end - begin);
   const int64_t rows = end - begin;
   KnnGraph out;
   out.rows = rows;

@@ -59,7 +59,7 @@ ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, in
   out.dim = static_cast<int>(data.dim);
   const int dim = out.dim;
   const int workers = resolve_threads(threads);
-  const float* x = static_cast<const float*>(data.data);
+  auto x_row = [&](int64_t i) { return reinterpret_cast<const float*>(data.row(i)); };
   // Cosine normalises each row: its inverse norm, computed once for the three passes below.
   std::vector<float> own_norms;
   const std::vector<float>* norms = nullptr;
@@ -78,7 +78,8 @@ ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, in
     parallel_for(data.rows, threads, 4096, [&](int64_t begin, int64_t end, int t) {
       for (int64_t i = begin; i < end; ++i) {
         const float scale = row_scale(i);
-        for (int d = 0; d < dim; ++d) partial[t][d] += x[i * dim + d] * scale;
+        const float* row = x_row(i);
+        for (int d = 0; d < dim; ++d) partial[t][d] += row[d] * scale;
       }
     });
     out.centre.assign(dim, 0.0f);
@@ -95,7 +96,7 @@ ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, in
     std::vector<std::vector<float>> largest(workers, std::vector<float>(dim, 0.0f));
     parallel_for(data.rows, threads, 4096, [&](int64_t begin, int64_t end, int t) {
       for (int64_t i = begin; i < end; ++i) {
-        const float* row = x + i * dim;
+        const float* row = x_row(i);
         const float scale = row_scale(i);
         for (int d = 0; d < dim; ++d) largest[t][d] = std::max(largest[t][d], std::fabs(value_of(row, scale, d)));
       }
@@ -113,7 +114,7 @@ ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, in
     out.codes.resize(static_cast<size_t>(data.rows) * dim);
     parallel_for(data.rows, threads, 4096, [&](int64_t begin, int64_t end, int) {
       for (int64_t i = begin; i < end; ++i) {
-        const float* row = x + i * dim;
+        const float* row = x_row(i);
         const float scale = row_scale(i);
         int8_t* to = out.codes.data() + i * dim;
         for (int d = 0; d < dim; ++d) {
@@ -129,7 +130,7 @@ ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, in
   out.values.resize(static_cast<size_t>(data.rows) * dim);
   parallel_for(data.rows, threads, 4096, [&](int64_t begin, int64_t end, int) {
     for (int64_t i = begin; i < end; ++i) {
-      const float* row = x + i * dim;
+      const float* row = x_row(i);
       uint16_t* to = out.values.data() + i * dim;
       const float scale = row_scale(i);
       for (int d = 0; d < dim; ++d) to[d] = to_bf16(value_of(row, scale, d));

@@ -95,6 +95,7 @@ void beam_search(const GraphView& graph_in, const Distance& distance, const Data
   // The rows the walk reads: the base's, or their bf16 copy.
   const char* base_bytes = approximate ? approximate->bytes() : static_cast<const char*>(base.data);
   const size_t row_bytes = approximate ? approximate->row_bytes() : base.row_bytes();
+  const size_t row_stride = approximate ? approximate->row_bytes() : base.row_stride();
   const int rerank = rerank_depth(k, approximate);
   const size_t prefetched_bytes = std::min<size_t>(row_bytes, 4096);
   const int batch_capacity = std::max({degree, graph.entry_count, upper_degree});
@@ -102,7 +103,7 @@ void beam_search(const GraphView& graph_in, const Distance& distance, const Data
   std::vector<const void*> entry_rows(graph.entry_count);
   std::vector<float> entry_norms(graph.entry_count, 1.0f);
   for (int e = 0; e < graph.entry_count; ++e) {
-    entry_rows[e] = base_bytes + graph.entry_points[e] * row_bytes;
+    entry_rows[e] = base_bytes + graph.entry_points[e] * row_stride;
     if (cosine) entry_norms[e] = distance.inverse_norm_of(graph.entry_points[e]);
   }
   // The upper levels are searched with a beam of their own (a greedy descent ends in the wrong
@@ -205,13 +206,13 @@ void beam_search(const GraphView& graph_in, const Distance& distance, const Data
           // once it is known unvisited (a float row of 256 dimensions is 16 lines).
           for (int e = 0; e < walk_degree; ++e) {
             walk_visited.prefetch(next[e]);
-            __builtin_prefetch(base_bytes + row_of(next[e]) * row_bytes);
+            __builtin_prefetch(base_bytes + row_of(next[e]) * row_stride);
           }
           int fresh = 0;
           for (int e = 0; e < walk_degree; ++e) {
             if (!walk_visited.insert(next[e])) continue;
             const uint32_t row = row_of(next[e]);
-            const char* bytes = base_bytes + row * row_bytes;
+            const char* bytes = base_bytes + row * row_stride;
             for (size_t line = 64; line < prefetched_bytes; line += 64) __builtin_prefetch(bytes + line);
             batch[fresh] = next[e];
             batch_rows[fresh] = bytes;
