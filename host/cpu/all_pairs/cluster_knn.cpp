@@ -178,9 +178,14 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     } else {
       probe = probe_float_dots(distance, partition, k);
     }
+  } else if (row_path && first_pass.float_dots == FloatDots::Bf16 && default_float_dots() == FloatDots::Bf16) {
+    probe = probe_float_dots(distance, partition, k);
   }
   const FloatDots float_dots = probe.dots;
-  if (probe.rows > 0) {
+  if (probe.rows > 0 && first_pass.float_dots == FloatDots::Bf16) {
+    timer.lap("clusters: in-cluster 10-NN of %d rows in the %d nearest by vdpbf16ps %.4f: %s", probe.rows, k,
+              probe.bf16_recall, float_dots == FloatDots::Exact ? "fp32" : "bf16");
+  } else if (probe.rows > 0) {
     timer.lap("clusters: in-cluster 10-NN of %d rows in the %d nearest by int8 tiles %.4f, by bf16 %.4f: %s",
               probe.rows, k, probe.int8_recall, probe.bf16_recall,
               probe.int8 ? "int8" : float_dots == FloatDots::Exact ? "fp32" : "bf16");

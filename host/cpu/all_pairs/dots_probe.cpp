@@ -49,6 +49,73 @@ int shared(const std::vector<int>& a, const std::vector<int>& b) {
   return found;
 }
 
+// The vdpbf16ps path (no AMX): the first rows of each probed cluster against the whole cluster
+// through the blocks the all-pairs stage uses (ClusterBlock::load and row_distances with its
+// terms), bf16 against fp32 FMA; bf16 where it keeps kTilesFloor of the rows' exact in-cluster
+// nearest, else fp32. There is no int8 path without AMX.
+DotsProbe probe_vector_bf16(const Distance& distance, const Partition& partition, int k) {
+  DotsProbe probe;
+  probe.dots = FloatDots::Bf16;
+  const DatasetView& data = distance.base();
+  const Metric metric = distance.metric();
+  const int forced = forced_dot_bits();
+  if (forced != 0) {
+    if (forced == 32) probe.dots = FloatDots::Exact;
+    return probe;
+  }
+  constexpr int kProbedRows = 32;
+  ClusterBlock bf16(FloatDots::Bf16, false);
+  const int dim = static_cast<int>(data.dim);
+  std::vector<const void*> rows;
+  std::vector<float> add, mul, by_bf16, exact;
+  std::vector<std::pair<float, int>> scratch;
+  std::vector<int> truth, found;
+  int64_t kept = 0, total = 0;
+  for (int probe_index = 0; probe_index < kProbeClusters; ++probe_index) {
+    const int cluster = static_cast<int>(static_cast<int64_t>(probe_index) * partition.clusters / kProbeClusters);
+    const int64_t first = partition.offsets[cluster];
+    const int size = static_cast<int>(partition.offsets[cluster + 1] - first);
+    if (size < 4 * k) continue;  // the k nearest of a small cluster are most of it
+    const uint32_t* ids = &partition.members[first];
+    rows.resize(size);
+    for (int i = 0; i < size; ++i) rows[i] = data.row(ids[i]);
+    // The terms of cluster_knn's blocked pass: inner product -dot, cosine 1 - dot x norms.
+    add.assign(size + kAmxTileRows + 16, 0.0f);
+    mul.assign(add.size(), 1.0f);
+    bf16.load(rows, size, ElementType::Float32, dim, add.data(), false);
+    for (int i = 0; i < size; ++i) {
+      add[i] = metric == Metric::Cosine ? 0.5f : 0.0f;
+      if (metric == Metric::Cosine) mul[i] = distance.inverse_norm_of(ids[i]);
+    }
+    PairTerms terms;
+    terms.add = add.data();
+    terms.mul = mul.data();
+    terms.scale = 1.0f;
+    terms.floor = -std::numeric_limits<float>::infinity();
+    const int ldo = panel_count(size) * 16;
+    const int height = bf16.rows_per_call();
+    by_bf16.resize(static_cast<size_t>(height) * ldo);
+    exact.resize(size);
+    for (int r0 = 0; r0 < kProbedRows && r0 < size; r0 += height) {
+      bf16.row_distances(r0, terms, by_bf16.data(), ldo);
+      for (int r = r0; r < r0 + height && r < size; ++r) {
+        for (int c = 0; c < size; ++c) {
+          exact[c] = c == r ? std::numeric_limits<float>::infinity() : distance.between(ids[r], ids[c]);
+        }
+        smallest_positions(exact.data(), size, kNearest, scratch, truth);
+        smallest_positions(&by_bf16[static_cast<size_t>(r - r0) * ldo], size, k, scratch, found);
+        kept += shared(truth, found);
+        total += kNearest;
+        ++probe.rows;
+      }
+    }
+  }
+  if (total == 0) return probe;  // clusters too small to tell: bf16
+  probe.bf16_recall = static_cast<double>(kept) / total;
+  if (probe.bf16_recall < kTilesFloor) probe.dots = FloatDots::Exact;
+  return probe;
+}
+
 }  // namespace
 
 int forced_dot_bits() {
@@ -64,6 +131,10 @@ DotsProbe probe_float_dots(const Distance& distance, const Partition& partition,
   DotsProbe probe;
   const DatasetView& data = distance.base();
   const Metric metric = distance.metric();
+  if (data.type == ElementType::Float32 && metric != Metric::L2 && default_float_dots() == FloatDots::Bf16 &&
+      float_dots_available(FloatDots::Bf16)) {
+    return probe_vector_bf16(distance, partition, k);
+  }
   const int forced = forced_dot_bits();
   if (data.type != ElementType::Float32 || metric == Metric::L2 || default_float_dots() != FloatDots::AmxBf16 ||
       amx_int8_dots_kernel() == nullptr) {

@@ -21,15 +21,16 @@ struct DotsProbe {
   int rows = 0;              // rows probed (0: the probe did not run)
   double int8_recall = 0.0;  // of their exact in-cluster 10 nearest, the share int8 tiles' k nearest hold
   double bf16_recall = 0.0;  // the same for bf16 tiles
-  FloatDots dots = FloatDots::AmxBf16;  // the choice: AmxBf16, or Exact where neither tile path keeps enough
+  FloatDots dots = FloatDots::AmxBf16;  // the choice: AmxBf16 (or Bf16 without AMX), or Exact where no tile path keeps enough
   bool int8 = false;                    // with AmxBf16: int8 tiles
 };
 
 // The choice for the clustered kNN stage over `partition` of `distance.base()`, for float rows,
 // inner product or cosine, on a CPU with AMX-BF16 and AMX-INT8 (elsewhere AmxBf16 without int8,
 // unprobed). bf16 where it keeps at least kTilesFloor (0.98) of the rows' nearest, else int8
-// where that does, else exact fp32. ANNFORGE_CPU_DOT_BITS=8 / 16 / 32 forces
-// int8 / bf16 / fp32 (measurement). Deterministic, one thread.
+// where that does, else exact fp32. Where the default is vdpbf16ps (AVX512_BF16 without AMX):
+// Bf16 where it keeps them, else Exact (no int8 path there). ANNFORGE_CPU_DOT_BITS=8 / 16 / 32
+// forces int8 / bf16 / fp32 (measurement; 8 only with AMX-INT8). Deterministic, one thread.
 DotsProbe probe_float_dots(const Distance& distance, const Partition& partition, int k);
 
 // ANNFORGE_CPU_DOT_BITS as set (0 where unset); any value but 8, 16 or 32 is refused with an

@@ -4,8 +4,10 @@
 // a third of the all-pairs stage at 1M wordtext for no change in search recall).
 // On the Intel Xeon (AVX-512 BF16 + AMX) of 2026-12-03, 200K x 256 wordtext: AMX cut the
 // all-pairs stage from 2.38 s to 1.77 s with the same graph (1,505 of 231 MB of the index file
-// differ); vdpbf16ps was slower than fp32 FMA there (3.5 s: one port against FMA's two), so it
-// is never chosen by default, only asked for.
+// differ); vdpbf16ps was slower than fp32 FMA there (3.5 s: one port against FMA's two), but
+// AMX comes first where it exists. On a Zen 4 EPYC (AVX512_BF16, no AMX; 2026-12-06) vdpbf16ps
+// took the 1M wordtext all-pairs stage from 18.7-19.0 s (fp32 FMA) to 11.6 s, the same kNN
+// lists' coverage and search recall: it is the default where AMX is not.
 #pragma once
 
 namespace annforge::cpu {
@@ -16,8 +18,10 @@ enum class FloatDots {
   AmxBf16,  // bfloat16 on AMX tiles
 };
 bool float_dots_available(FloatDots dots);
-// AMX where the CPU has it, else Exact. ANNFORGE_CPU_DOTS=fp32|bf16|amx asks for one (for
-// measurement); a path the CPU lacks falls back to the next slower one.
+// AMX where the CPU has it, else vdpbf16ps (AVX512_BF16), else Exact. ANNFORGE_CPU_DOTS=
+// fp32|bf16|amx asks for one (for measurement); a path the CPU lacks falls back to the next one.
+// Inner product and cosine take bf16 only where a probe finds it keeps the rows' nearest
+// (dots_probe.hpp).
 FloatDots default_float_dots();
 const char* float_dots_name(FloatDots dots);
 
