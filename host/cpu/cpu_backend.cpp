@@ -50,9 +50,9 @@ ClusteredKnn clustered_knn(const DatasetView& data, Metric metric, int k, int th
   PartitionParams partitioning;
   partitioning.threads = threads;
   partitioning.seed = params.seed;
-  const bool amx_dots = data.type == ElementType::Float32 && default_float_dots() == FloatDots::AmxBf16;
+  const int dot_cost_divisor = data.type == ElementType::Float32 ? float_dots_cost_divisor() : 1;
   partitioning.cluster_size =
-      detail::env_knob("ANNFORGE_CPU_CLUSTER_SIZE", default_cluster_size(data.dim, amx_dots ? 4 : 1));
+      detail::env_knob("ANNFORGE_CPU_CLUSTER_SIZE", default_cluster_size(data.dim, dot_cost_divisor));
   // ANNFORGE_CPU_OVERLAP fixes the overlap (for measurement); by default it follows coverage.
   if (const int overlap = detail::env_knob("ANNFORGE_CPU_OVERLAP", 0); overlap > 0) {
     partitioning.overlap = partitioning.max_overlap = overlap;

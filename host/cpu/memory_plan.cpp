@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "host/cpu/all_pairs/float_dots.hpp"
 #include "host/cpu/graph/entry_point.hpp"
 #include "host/cpu/graph/upper_levels.hpp"
 #include "host/cpu/knn_graph.hpp"
@@ -94,7 +95,9 @@ Flat flat_build(int64_t n, int64_t dim, ElementType type, Metric metric, int deg
     add("knn graph (brute force)", base + knn + threads * 64.0 * 1024 * 16);
   } else {
     const double o = kOverlap;
-    const double partition_sample = sample_bytes(N, dim, N * o / default_cluster_size(dim));
+    // The partition's mean cluster size, as clustered_knn (cpu_backend.cpp) chooses it.
+    const int cluster_size = default_cluster_size(dim, type == ElementType::Float32 ? float_dots_cost_divisor() : 1);
+    const double partition_sample = sample_bytes(N, dim, N * o / cluster_size);
     // partition.cpp: nearest (overlap + 3 choices), membership, placement order, members, primary.
     add("partition", base + N * 4 * ((o + 3) + o + 1 + o + 1) + partition_sample);
     // Kept: members, primary; the renumbering (two id maps) and the renumbered copy of the rows.
@@ -102,7 +105,7 @@ Flat flat_build(int64_t n, int64_t dim, ElementType type, Metric metric, int deg
     add("renumbering by cluster", base + N * 4);
     // Per thread, one cluster's block: its rows (float rows also as bf16 tiles), its distance
     // tiles and candidate lists (clusters are capped at 1.5x the mean size).
-    const double cluster = 1.5 * default_cluster_size(dim);
+    const double cluster = 1.5 * cluster_size;
     const double per_thread = cluster * (row_bytes + 2.0 * dim + 1024 + k * 8.0);
     // cluster_knn.cpp: each row's clusters (overlap ints) and a filled flag.
     add("all pairs in clusters", base + knn + N * (4 * o + 1) + threads * per_thread);

@@ -79,6 +79,15 @@ FloatDots default_float_dots() {
   return chosen;
 }
 
+int float_dots_cost_divisor() {
+  switch (default_float_dots()) {
+    case FloatDots::AmxBf16: return 4;
+    case FloatDots::Bf16: return 2;
+    case FloatDots::Exact: return 1;
+  }
+  return 1;
+}
+
 ClusterBlock::ClusterBlock(FloatDots float_dots, bool int8_dots)
     : tiles_(avx512_tile_kernels()), dot_kernel_(dot_block_kernel()), pair_filter_(pair_filter_kernel()) {
   // 8-bit rows on AMX-INT8 where the CPU has it (ANNFORGE_CPU_BYTE_TILES=vnni keeps them on

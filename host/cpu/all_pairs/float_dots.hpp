@@ -24,5 +24,11 @@ bool float_dots_available(FloatDots dots);
 // (dots_probe.hpp).
 FloatDots default_float_dots();
 const char* float_dots_name(FloatDots dots);
+// How many times cheaper a pair of float rows is on the default path than on fp32 FMA tiles:
+// the cluster-size rule's divisor (default_cluster_size, partition.hpp). AMX 4; vdpbf16ps 2
+// (1.65x measured on a Zen 4 EPYC, 2026-12-06: with it clusters of 1,500 instead of 1,061 on
+// 1M wordtext, recall@10 at beam 64 0.9112 -> 0.9192 for a build of 25.7 s instead of 22.6 s,
+// the AMX path's trade); fp32 1.
+int float_dots_cost_divisor();
 
 }  // namespace annforge::cpu

@@ -47,7 +47,8 @@ struct Partition {
 // the rule sees dim / divisor dimensions. AMX's bf16 tiles (float_dots.hpp): 4 (the tile
 // kernel took 11% of a 1M x 256 wordtext build's CPU time where the FMA tile took 40%);
 // clusters of 1,500 instead of 1,061 there: recall@10 0.876 -> 0.887 at beam 64 for a build
-// of 20.4 s instead of 19.9 s (Intel Xeon, 2 threads, 2026-12-03).
+// of 20.4 s instead of 19.9 s (Intel Xeon, 2 threads, 2026-12-03); vdpbf16ps 2
+// (float_dots_cost_divisor).
 int default_cluster_size(int64_t dim, int dot_cost_divisor = 1);
 
 Partition partition_into_clusters(const DatasetView& data, Metric metric, const PartitionParams& params);
