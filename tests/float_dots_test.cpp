@@ -173,43 +173,61 @@ TEST(Bf16, KernelsMatchTheFormulaOnTheRoundedRows) {
   }
 }
 
-// AMX's plain dots (the partition's nearest centroids): two different sets, rows padded to
-// the tile's 32, columns in panels; every dot as the double sum over the rounded rows, and
-// nothing written past the panels' columns.
-TEST(Bf16, AmxDotsMatchTheRoundedRows) {
-  const cpu::Bf16DotsKernel kernel = cpu::amx_bf16_dots_kernel();
-  if (kernel == nullptr) GTEST_SKIP() << "this CPU has no AMX-BF16 (or Linux refused the tile state, or ANNFORGE_SIMD)";
+// The plain bf16 dots (the partition's nearest centroids and coverage sample): AMX's and
+// vdpbf16ps's, two different sets, rows padded to the kernel's multiple, columns in panels;
+// every dot as the double sum over the rounded rows, and nothing written past the panels'
+// columns.
+TEST(Bf16, PlainDotsMatchTheRoundedRows) {
+  struct Dots {
+    const char* name;
+    cpu::Bf16DotsKernel kernel;
+    int rows_multiple;
+  };
+  std::vector<Dots> kernels;
+  if (cpu::amx_bf16_dots_kernel() != nullptr) kernels.push_back({"amx", cpu::amx_bf16_dots_kernel(), cpu::kAmxTileRows});
+  const cpu::TileKernels* tiles = cpu::avx512_tile_kernels();
+  if (tiles != nullptr && tiles->dots_bf16 != nullptr) kernels.push_back({"vdpbf16ps", tiles->dots_bf16, cpu::kDotBlockRows});
+  if (kernels.empty()) GTEST_SKIP() << kNoBf16;
+  const cpu::DefaultBf16Dots chosen = cpu::default_bf16_dots();
+  if (chosen.kernel != nullptr) {
+    bool listed = false;
+    for (const Dots& k : kernels) listed = listed || (k.kernel == chosen.kernel && k.rows_multiple == chosen.rows_multiple);
+    EXPECT_TRUE(listed) << "the default path's dots are one of these, with their row multiple";
+  }
   Rng rng(31);
-  for (int dim : {5, 32, 100, 256}) {
-    for (int row_count : {1, 32, 45}) {
-      for (int column_count : {1, 16, 17, 50}) {
-        std::vector<float> a(static_cast<size_t>(row_count) * dim), b(static_cast<size_t>(column_count) * dim);
-        for (float& x : a) x = static_cast<float>(rng.normal());
-        for (float& x : b) x = static_cast<float>(rng.normal() + 3.0);
-        const int padded = (row_count + cpu::kAmxTileRows - 1) / cpu::kAmxTileRows * cpu::kAmxTileRows;
-        cpu::Bf16Pack rows, columns;
-        cpu::pack_bf16(a.data(), row_count, padded, dim, nullptr, rows);
-        cpu::pack_bf16(b.data(), column_count, column_count, dim, nullptr, columns);
-        const int panels = cpu::panel_count(column_count), width = 16 * panels, ldo = width + 3;
-        std::vector<float> out(static_cast<size_t>(padded) * ldo, from_bits(kSentinelBits));
-        kernel(rows.rows.data(), padded, rows.dim32, columns.panels.data(), panels, out.data(), ldo);
-        for (int r = 0; r < padded; ++r) {
-          for (int c = 0; c < ldo; ++c) {
-            const float got = out[static_cast<size_t>(r) * ldo + c];
-            if (c >= width) {
-              ASSERT_EQ(bits_of(got), kSentinelBits) << "wrote past the panels' columns";
-              continue;
+  for (const Dots& k : kernels) {
+    for (int dim : {5, 32, 100, 256}) {
+      for (int row_count : {1, 6, 32, 45}) {
+        for (int column_count : {1, 16, 17, 50}) {
+          std::vector<float> a(static_cast<size_t>(row_count) * dim), b(static_cast<size_t>(column_count) * dim);
+          for (float& x : a) x = static_cast<float>(rng.normal());
+          for (float& x : b) x = static_cast<float>(rng.normal() + 3.0);
+          const int padded = (row_count + k.rows_multiple - 1) / k.rows_multiple * k.rows_multiple;
+          cpu::Bf16Pack rows, columns;
+          cpu::pack_bf16(a.data(), row_count, padded, dim, nullptr, rows);
+          cpu::pack_bf16(b.data(), column_count, column_count, dim, nullptr, columns);
+          const int panels = cpu::panel_count(column_count), width = 16 * panels, ldo = width + 3;
+          std::vector<float> out(static_cast<size_t>(padded) * ldo, from_bits(kSentinelBits));
+          k.kernel(rows.rows.data(), padded, rows.dim32, columns.panels.data(), panels, out.data(), ldo);
+          for (int r = 0; r < padded; ++r) {
+            for (int c = 0; c < ldo; ++c) {
+              const float got = out[static_cast<size_t>(r) * ldo + c];
+              if (c >= width) {
+                ASSERT_EQ(bits_of(got), kSentinelBits) << k.name << ": wrote past the panels' columns";
+                continue;
+              }
+              if (r >= row_count || c >= column_count) continue;
+              double want = 0.0, scale = 0.0;
+              for (int d = 0; d < dim; ++d) {
+                const double x = cpu::from_bf16(rows.rows[static_cast<size_t>(r) * rows.dim32 + d]);
+                const double y = cpu::from_bf16(columns.rows[static_cast<size_t>(c) * columns.dim32 + d]);
+                want += x * y;
+                scale += std::fabs(x * y);
+              }
+              ASSERT_NEAR(got, want, 1e-5 * scale + 1e-6) << k.name << " dim " << dim << " rows " << row_count
+                                                           << " columns " << column_count << ": dot(" << r << ", " << c
+                                                           << ")";
             }
-            if (r >= row_count || c >= column_count) continue;
-            double want = 0.0, scale = 0.0;
-            for (int d = 0; d < dim; ++d) {
-              const double x = cpu::from_bf16(rows.rows[static_cast<size_t>(r) * rows.dim32 + d]);
-              const double y = cpu::from_bf16(columns.rows[static_cast<size_t>(c) * columns.dim32 + d]);
-              want += x * y;
-              scale += std::fabs(x * y);
-            }
-            ASSERT_NEAR(got, want, 1e-5 * scale + 1e-6) << "dim " << dim << " rows " << row_count << " columns "
-                                                         << column_count << ": dot(" << r << ", " << c << ")";
           }
         }
       }

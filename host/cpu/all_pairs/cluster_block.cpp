@@ -88,6 +88,22 @@ int float_dots_cost_divisor() {
   return 1;
 }
 
+DefaultBf16Dots default_bf16_dots() {
+  DefaultBf16Dots dots;
+  switch (default_float_dots()) {
+    case FloatDots::AmxBf16:
+      dots.kernel = amx_bf16_dots_kernel();
+      dots.rows_multiple = kAmxTileRows;
+      break;
+    case FloatDots::Bf16:
+      dots.kernel = avx512_tile_kernels()->dots_bf16;
+      dots.rows_multiple = kDotBlockRows;
+      break;
+    case FloatDots::Exact: break;
+  }
+  return dots;
+}
+
 ClusterBlock::ClusterBlock(FloatDots float_dots, bool int8_dots)
     : tiles_(avx512_tile_kernels()), dot_kernel_(dot_block_kernel()), pair_filter_(pair_filter_kernel()) {
   // 8-bit rows on AMX-INT8 where the CPU has it (ANNFORGE_CPU_BYTE_TILES=vnni keeps them on

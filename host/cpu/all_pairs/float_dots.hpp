@@ -10,6 +10,8 @@
 // lists' coverage and search recall: it is the default where AMX is not.
 #pragma once
 
+#include <cstdint>
+
 namespace annforge::cpu {
 
 enum class FloatDots {
@@ -30,5 +32,16 @@ const char* float_dots_name(FloatDots dots);
 // 1M wordtext, recall@10 at beam 64 0.9112 -> 0.9192 for a build of 25.7 s instead of 22.6 s,
 // the AMX path's trade); fp32 1.
 int float_dots_cost_divisor();
+
+// The plain bf16 dots kernel of the default path (pair_tiles.hpp's Bf16DotsKernel: AMX's, or
+// vdpbf16ps's) and the multiple its row count must be; null on fp32. The partition's centroid
+// steps and coverage sample rank by it.
+using Bf16DotsFunction = void (*)(const uint16_t* rows, int row_count, int dim32, const uint16_t* panels,
+                                  int panels_count, float* out, int ldo);
+struct DefaultBf16Dots {
+  Bf16DotsFunction kernel = nullptr;
+  int rows_multiple = 1;
+};
+DefaultBf16Dots default_bf16_dots();
 
 }  // namespace annforge::cpu

@@ -57,7 +57,7 @@ bool cpu_has_avx512_vnni() {
 const TileKernels* avx512_tile_kernels() {
   static const TileKernels kernels = [] {
     TileKernels chosen = *avx512_kernels();
-    if (!cpu_has_avx512_bf16()) chosen.distances_bf16 = nullptr;
+    if (!cpu_has_avx512_bf16()) chosen.distances_bf16 = nullptr, chosen.dots_bf16 = nullptr;
     return chosen;
   }();
   return cpu_has_avx512_vnni() ? &kernels : nullptr;

@@ -13,6 +13,7 @@
 #include "annforge.hpp"
 #include "host/cpu/distance/bf16.hpp"
 #include "host/cpu/distance/dot_block.hpp"
+#include "host/cpu/all_pairs/float_dots.hpp"
 #include "host/cpu/all_pairs/pair_filter.hpp"
 
 namespace annforge::cpu {
@@ -51,10 +52,17 @@ using QuantizeRowKernel = void (*)(const float* x, const float* centre, float sc
 using SumRowsKernel = void (*)(const float* const* rows, const float* scales, int count, int dim, double* sum);
 using ScaledDotKernel = double (*)(const float* x, float scale, const float* y, int dim);
 
+// Plain dots of two different sets in the Bf16 layout (pack_bf16): out[r * ldo + c] = dot(row r,
+// column c) in fp32 sums of bf16 products, for r < row_count (a multiple of the kernel's row
+// tile: kAmxTileRows on AMX, kDotBlockRows by vdpbf16ps) and c < 16 * panels_count; ldo at least
+// 16 * panels_count.
+using Bf16DotsKernel = Bf16DotsFunction;  // float_dots.hpp
+
 struct TileKernels {
   TileDistancesKernel distances_float = nullptr;
   TileDistancesKernel distances_bytes = nullptr;
   TileDistancesKernel distances_bf16 = nullptr;  // Bf16 layout, vdpbf16ps; null without AVX512_BF16
+  Bf16DotsKernel dots_bf16 = nullptr;            // the same, plain dots; rows a multiple of kDotBlockRows
   DotBlockKernel dots_float = nullptr;           // dot_block.hpp's kernel, 16 lanes
   RoundRowKernel round_row_bf16 = nullptr;
   LargestScaledKernel largest_scaled = nullptr;
@@ -121,8 +129,6 @@ TileDistancesKernel amx_bf16_distances_kernel();
 // in fp32 sums of bf16 products, for r < row_count (a multiple of kAmxTileRows; rows of the
 // Bf16 layout, dim32 each) and c < 16 * panels_count (panels of the Bf16 layout); ldo at least
 // 16 * panels_count. Null where amx_bf16_distances_kernel() is.
-using Bf16DotsKernel = void (*)(const uint16_t* rows, int row_count, int dim32, const uint16_t* panels,
-                                int panels_count, float* out, int ldo);
 Bf16DotsKernel amx_bf16_dots_kernel();
 
 // The Bytes layout on AMX-INT8 (tdpbsud): TileDistancesKernel's distances for row0 a multiple of

@@ -299,6 +299,16 @@ ANNFORGE_AVX512 void sum_rows(const float* const* rows, const float* scales, int
   }
 }
 
+ANNFORGE_AVX512 void bf16_dots(const uint16_t* rows, int row_count, int dim32, const uint16_t* panels,
+                               int panels_count, float* c, int ldc) {
+  TileBlock a, b;
+  a.rows = rows;
+  a.dim = dim32;
+  b.panels = panels;
+  b.dim = dim32;
+  store_dots<Bf16Tiles>(a, row_count, b, panels_count, c, ldc);
+}
+
 ANNFORGE_AVX512 double scaled_dot(const float* x, float scale, const float* y, int dim) {
   const __m512 by = _mm512_set1_ps(scale);
   __m512d sum0 = _mm512_setzero_pd(), sum1 = _mm512_setzero_pd();
@@ -319,6 +329,7 @@ const TileKernels kAvx512Kernels = [] {
   kernels.distances_float = tile_distances<FloatTiles>;
   kernels.distances_bytes = tile_distances<ByteTiles>;
   kernels.distances_bf16 = tile_distances<Bf16Tiles>;
+  kernels.dots_bf16 = bf16_dots;
   kernels.round_row_bf16 = round_row_bf16;
   kernels.largest_scaled = largest_scaled;
   kernels.quantize_row_int8 = quantize_row_int8;

@@ -58,12 +58,13 @@ SampleNeighbours sample_neighbours(const DatasetView& data, Metric metric, int s
   const int panel_total = panel_count(samples);
   const int ldc = panel_total * 16;
   const DotBlockKernel kernel = dot_block_kernel();
-  // Float rows on AMX where the CPU has it (about five times the fp32 tiles; the neighbours
-  // only rank what the partition tries): bf16 rows against bf16 samples, L2 rows centred on the
-  // samples' mean first (|x - m|^2 - 2 <x - m, s - m> ranks as |x|^2 - 2 <x, s> does, and keeps
-  // the rounding to the data's spread, not its distance from the origin).
-  const Bf16DotsKernel amx = data.type == ElementType::Float32 ? amx_bf16_dots_kernel() : nullptr;
-  const TileKernels* tiles = amx != nullptr ? avx512_tile_kernels() : nullptr;
+  // Float rows in bf16 where the default float path is (AMX: about five times the fp32 tiles;
+  // vdpbf16ps; the neighbours only rank what the partition tries): bf16 rows against bf16
+  // samples, L2 rows centred on the samples' mean first (|x - m|^2 - 2 <x - m, s - m> ranks as
+  // |x|^2 - 2 <x, s> does, and keeps the rounding to the data's spread, not its distance from
+  // the origin).
+  const DefaultBf16Dots bf16 = data.type == ElementType::Float32 ? default_bf16_dots() : DefaultBf16Dots{};
+  const TileKernels* tiles = bf16.kernel != nullptr ? avx512_tile_kernels() : nullptr;
   // 8-bit rows compared as they are (L2, inner product) on AMX-INT8 where the CPU has it: exact
   // integer dots, as the fp32 tiles give them on 8-bit values, at several times the speed.
   const ByteDotsKernel byte_dots =
@@ -116,7 +117,7 @@ SampleNeighbours sample_neighbours(const DatasetView& data, Metric metric, int s
         pack_bytes(pointers.data(), count, padded, static_cast<int>(dim), data.type, block_bytes, 64);
         byte_dots(tile_block(block_bytes), padded, tile_block(sample_bytes), panel_total, dots.data(), ldc);
       } else if (tiles != nullptr) {
-        const int padded = (count + kAmxTileRows - 1) / kAmxTileRows * kAmxTileRows;
+        const int padded = (count + bf16.rows_multiple - 1) / bf16.rows_multiple * bf16.rows_multiple;
         std::fill(rounded.begin() + static_cast<size_t>(count) * sample_pack.dim32, rounded.end(), uint16_t{0});
         for (int i = 0; i < count; ++i) {
           float* x = &rows[static_cast<size_t>(i) * dim];
@@ -125,7 +126,7 @@ SampleNeighbours sample_neighbours(const DatasetView& data, Metric metric, int s
                                                    &rounded[static_cast<size_t>(i) * sample_pack.dim32]);
           norms[i] = metric == Metric::L2 ? norm : 0.0f;
         }
-        amx(rounded.data(), padded, sample_pack.dim32, sample_pack.panels.data(), panel_total, dots.data(), ldc);
+        bf16.kernel(rounded.data(), padded, sample_pack.dim32, sample_pack.panels.data(), panel_total, dots.data(), ldc);
       } else {
         const int padded = (count + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
         std::fill(rows.begin() + static_cast<size_t>(count) * dim, rows.begin() + static_cast<size_t>(padded) * dim, 0.0f);

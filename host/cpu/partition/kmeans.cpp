@@ -37,16 +37,16 @@ void row_as_float(const DatasetView& data, int64_t i, bool normalise, float* out
 
 namespace {
 
-// The bf16 dots of the AMX unit where the CPU has it and the float path is not forced to fp32.
-Bf16DotsKernel bf16_dots() {
-  static const Bf16DotsKernel kernel = default_float_dots() == FloatDots::AmxBf16 ? amx_bf16_dots_kernel() : nullptr;
-  return kernel;
+// The default float path's bf16 dots (AMX, or vdpbf16ps without it); null on fp32.
+const DefaultBf16Dots& bf16_dots() {
+  static const DefaultBf16Dots dots = default_bf16_dots();
+  return dots;
 }
 
 }  // namespace
 
 void Centroids::refresh_norms(const KernelTable& f32) {
-  if (bf16_dots() != nullptr && count > 0) {
+  if (bf16_dots().kernel != nullptr && count > 0) {
     // The bf16 path ranks by the norms of the centred, rounded values (bf16.squared_norms).
     mean_of_rows(values.data(), count, static_cast<int>(dim), centre);
     pack_bf16(values.data(), count, count, static_cast<int>(dim), centre.data(), bf16);
@@ -100,7 +100,8 @@ void Centroids::nearest_rows(const float* const* rows, int count, int want, int*
   thread_local std::vector<uint16_t> bf16_rows;
   thread_local std::vector<float> row_shift;
   if (!bf16.panels.empty()) {
-    const int padded = (count + kAmxTileRows - 1) / kAmxTileRows * kAmxTileRows;
+    const int multiple = bf16_dots().rows_multiple;
+    const int padded = (count + multiple - 1) / multiple * multiple;
     const int dim32 = bf16.dim32;
     // Only what round_row_bf16 leaves unwritten is zeroed: the padding rows, and the padding
     // dimensions where dim is not a multiple of 32 (a fill of the whole block per call was ~3%
@@ -120,7 +121,7 @@ void Centroids::nearest_rows(const float* const* rows, int count, int want, int*
       row_shift[i] = rounded_norm - f32.dot(x, x, dim);
     }
     dots.resize(static_cast<size_t>(padded) * ldc);
-    bf16_dots()(bf16_rows.data(), padded, dim32, bf16.panels.data(), panel_total, dots.data(), ldc);
+    bf16_dots().kernel(bf16_rows.data(), padded, dim32, bf16.panels.data(), panel_total, dots.data(), ldc);
   } else {
     const int padded = (count + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
     thread_local std::vector<float> gathered;

@@ -24,9 +24,9 @@ struct Centroids {
   std::vector<float> squared_norms;  // fp32 path only, of the centred values (the bf16 path keeps its own)
   std::vector<float> panels;  // the centred values packed for the blocked dot kernel (dot_block.hpp)
   // The mean of the values: both paths rank by values minus it (refresh_norms), so that neither
-  // the fp32 sums nor bf16's rounding follow the data's distance from the origin. Where the CPU
-  // has AMX (and ANNFORGE_CPU_DOTS leaves it on) the centred values are bfloat16 panels for the
-  // tile unit (pair_tiles.hpp).
+  // the fp32 sums nor bf16's rounding follow the data's distance from the origin. Where the
+  // default float path is bf16 (AMX, or vdpbf16ps; ANNFORGE_CPU_DOTS=fp32 turns it off) the
+  // centred values are bfloat16 panels for its dots (default_bf16_dots, float_dots.hpp).
   std::vector<float> centre;
   Bf16Pack bf16;
 
