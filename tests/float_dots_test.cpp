@@ -24,7 +24,6 @@
 
 #include "annforge.hpp"
 #include "host/cpu/all_pairs/cluster_block.hpp"
-#include "host/cpu/all_pairs/dots_probe.hpp"
 #include "host/cpu/all_pairs/float_dots.hpp"
 #include "host/cpu/all_pairs/pair_tiles.hpp"
 #include "host/cpu/distance/distance.hpp"
@@ -500,37 +499,6 @@ TEST(ClusterKnn, EveryFloatDotsPathKeepsTheExactPathsRecall) {
       EXPECT_GE(recall_of(graph, exact), exact_path_recall - 0.02) << to_string(metric) << ", int8";
     }
   }
-}
-
-// Where vdpbf16ps is the default (AVX512_BF16 without AMX), inner product and cosine keep it
-// only where a probe finds it keeps the rows' nearest: on clustered rows bf16, on cosine rows
-// that share one large dimension (bf16 keeps 8 bits of dots near 1 and loses the angles) fp32.
-TEST(Bf16, ProbeWithoutAmxFallsBackToFp32WhereBf16LosesTheAngles) {
-  if (cpu::default_float_dots() != cpu::FloatDots::Bf16) {
-    GTEST_SKIP() << "vdpbf16ps is not this CPU's default (it has AMX, or no AVX512_BF16, or ANNFORGE_CPU_DOTS)";
-  }
-  const int64_t rows = 4000, dim = 96;
-  const int k = 24;
-  cpu::PartitionParams partitioning;
-  partitioning.cluster_size = 500;
-  for (Metric metric : {Metric::InnerProduct, Metric::Cosine}) {
-    const Dataset data = annforge_test::clustered(rows, dim, ElementType::Float32, 17, 1, 40);
-    const cpu::Distance distance(metric, data.view());
-    const cpu::Partition partition = cpu::partition_into_clusters(data.view(), metric, partitioning);
-    const cpu::DotsProbe probe = cpu::probe_float_dots(distance, partition, k);
-    EXPECT_GE(probe.rows, 128) << to_string(metric);
-    EXPECT_EQ(probe.dots, cpu::FloatDots::Bf16) << to_string(metric) << ": bf16 " << probe.bf16_recall;
-    EXPECT_GE(probe.bf16_recall, 0.98) << to_string(metric);
-  }
-  Dataset rogue = annforge_test::clustered(rows, dim, ElementType::Float32, 17, 1, 40);
-  float* x = static_cast<float*>(rogue.mutable_data());
-  for (int64_t i = 0; i < rows; ++i) x[i * dim] += 100.0f;
-  const cpu::Distance distance(Metric::Cosine, rogue.view());
-  const cpu::Partition partition = cpu::partition_into_clusters(rogue.view(), Metric::Cosine, partitioning);
-  const cpu::DotsProbe probe = cpu::probe_float_dots(distance, partition, k);
-  EXPECT_GE(probe.rows, 128);
-  EXPECT_LT(probe.bf16_recall, 0.9) << "bf16 should lose the rows' angles";
-  EXPECT_EQ(probe.dots, cpu::FloatDots::Exact);
 }
 
 }  // namespace

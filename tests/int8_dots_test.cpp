@@ -184,46 +184,76 @@ TEST(Int8, DotFormIsWithinTheRounding) {
   }
 }
 
-// The probe that chooses the tiles of a float data set (dots_probe.hpp): bf16 on clustered data,
-// both metrics (each row's nearest stay in its list, int8's too); on cosine data whose rows share
-// one large dimension (the "rogue dimensions" of some transformer embeddings) int8, where bf16
-// loses the angles (the dot is ~1 and bf16 keeps 8 bits of it) and int8 does not (its columns
-// are centred on the block's mean); fp32 where neither keeps the nearest.
+// The probes that choose the tiles of a float data set (dots_probe.hpp) run on 4,000 x 96
+// clustered rows, with `shift` added to every row's first dimension (the "rogue dimensions" of
+// some transformer embeddings), partitioned into clusters of 500.
+Dataset probe_rows(float shift) {
+  const int64_t rows = 4000, dim = 96;
+  Dataset data = annforge_test::clustered(rows, dim, ElementType::Float32, 17, 1, 40);
+  float* x = static_cast<float*>(data.mutable_data());
+  for (int64_t i = 0; i < rows; ++i) x[i * dim] += shift;
+  return data;
+}
+cpu::Partition probe_partition(const Dataset& data, Metric metric) {
+  cpu::PartitionParams partitioning;
+  partitioning.cluster_size = 500;
+  return cpu::partition_into_clusters(data.view(), metric, partitioning);
+}
+constexpr int kProbeK = 24;
+cpu::DotsProbe probe_of_clustered(Metric metric, float shift) {
+  const Dataset data = probe_rows(shift);
+  return cpu::probe_float_dots(cpu::Distance(metric, data.view()), probe_partition(data, metric), kProbeK);
+}
+
+// On AMX: bf16 on clustered data, both metrics (each row's nearest stay in its list, int8's
+// too); on cosine data whose rows share one large dimension int8, where bf16 loses the angles
+// (the dot is ~1 and bf16 keeps 8 bits of it) and int8 does not (its columns are centred on the
+// block's mean); fp32 where neither keeps the nearest.
 TEST(Int8, ProbeChoosesTheTilesThatKeepTheNearestRows) {
   if (cpu::amx_int8_dots_kernel() == nullptr || cpu::default_float_dots() != cpu::FloatDots::AmxBf16) {
     GTEST_SKIP() << "this CPU has no AMX-INT8 (or Linux refused the tile state, or ANNFORGE_SIMD)";
   }
-  const int64_t rows = 4000, dim = 96;
-  const int k = 24;
-  cpu::PartitionParams partitioning;
-  partitioning.cluster_size = 500;
   for (Metric metric : {Metric::InnerProduct, Metric::Cosine}) {
-    const Dataset data = annforge_test::clustered(rows, dim, ElementType::Float32, 17, 1, 40);
-    const cpu::Distance distance(metric, data.view());
-    const cpu::Partition partition = cpu::partition_into_clusters(data.view(), metric, partitioning);
-    const cpu::DotsProbe probe = cpu::probe_float_dots(distance, partition, k);
+    const cpu::DotsProbe probe = probe_of_clustered(metric, 0.0f);
     EXPECT_GE(probe.rows, 128) << to_string(metric);
     EXPECT_FALSE(probe.int8) << to_string(metric) << ": int8 " << probe.int8_recall << ", bf16 " << probe.bf16_recall;
     EXPECT_EQ(probe.dots, cpu::FloatDots::AmxBf16) << to_string(metric);
     EXPECT_GE(probe.bf16_recall, 0.98) << to_string(metric);
     EXPECT_GE(probe.int8_recall, 0.98) << to_string(metric);
   }
-  Dataset rogue = annforge_test::clustered(rows, dim, ElementType::Float32, 17, 1, 40);
-  float* x = static_cast<float*>(rogue.mutable_data());
-  for (int64_t i = 0; i < rows; ++i) x[i * dim] += 100.0f;
-  const cpu::Distance distance(Metric::Cosine, rogue.view());
-  const cpu::Partition partition = cpu::partition_into_clusters(rogue.view(), Metric::Cosine, partitioning);
-  const cpu::DotsProbe probe = cpu::probe_float_dots(distance, partition, k);
+  const cpu::DotsProbe probe = probe_of_clustered(Metric::Cosine, 100.0f);
   EXPECT_GE(probe.rows, 128);
   EXPECT_LT(probe.bf16_recall, 0.9) << "bf16 should lose the rows' angles";
   EXPECT_GE(probe.int8_recall, 0.98);
   EXPECT_TRUE(probe.int8);
   EXPECT_EQ(probe.dots, cpu::FloatDots::AmxBf16);
   // A larger common part still: int8's step (the rows' largest value) leaves the others ~1 level.
-  for (int64_t i = 0; i < rows; ++i) x[i * dim] += 100000.0f;
-  const cpu::Distance far(Metric::Cosine, rogue.view());
-  const cpu::DotsProbe far_probe = cpu::probe_float_dots(far, partition, k);
+  // (The clusters are those of the rows above: these differ in direction by ~1e-5 only.)
+  Dataset far = probe_rows(100.0f);
+  const cpu::Partition partition = probe_partition(far, Metric::Cosine);
+  float* x = static_cast<float*>(far.mutable_data());
+  for (int64_t i = 0; i < far.rows(); ++i) x[i * far.dim()] += 100000.0f;
+  const cpu::DotsProbe far_probe = cpu::probe_float_dots(cpu::Distance(Metric::Cosine, far.view()), partition, kProbeK);
   EXPECT_EQ(far_probe.dots, cpu::FloatDots::Exact) << "int8 " << far_probe.int8_recall << ", bf16 " << far_probe.bf16_recall;
+}
+
+// Where vdpbf16ps is the default (AVX512_BF16 without AMX), inner product and cosine keep it
+// only where the probe finds it keeps the rows' nearest: bf16 on clustered rows, fp32 on cosine
+// rows that share one large dimension (there is no int8 path without AMX).
+TEST(Bf16, ProbeWithoutAmxFallsBackToFp32WhereBf16LosesTheAngles) {
+  if (cpu::default_float_dots() != cpu::FloatDots::Bf16) {
+    GTEST_SKIP() << "vdpbf16ps is not this CPU's default (it has AMX, or no AVX512_BF16, or ANNFORGE_CPU_DOTS)";
+  }
+  for (Metric metric : {Metric::InnerProduct, Metric::Cosine}) {
+    const cpu::DotsProbe probe = probe_of_clustered(metric, 0.0f);
+    EXPECT_GE(probe.rows, 128) << to_string(metric);
+    EXPECT_EQ(probe.dots, cpu::FloatDots::Bf16) << to_string(metric) << ": bf16 " << probe.bf16_recall;
+    EXPECT_GE(probe.bf16_recall, 0.98) << to_string(metric);
+  }
+  const cpu::DotsProbe probe = probe_of_clustered(Metric::Cosine, 100.0f);
+  EXPECT_GE(probe.rows, 128);
+  EXPECT_LT(probe.bf16_recall, 0.9) << "bf16 should lose the rows' angles";
+  EXPECT_EQ(probe.dots, cpu::FloatDots::Exact);
 }
 
 // ANNFORGE_CPU_DOT_BITS is refused by name where it is not 8, 16 or 32, on every CPU (it takes

@@ -35,6 +35,27 @@ void smallest_positions(const float* values, int count, int k, std::vector<std::
   std::sort(out.begin(), out.end());
 }
 
+// The probe's cluster `probe_index` (of kProbeClusters, evenly over the partition's ids): its
+// members, or false where it is too small to tell (the k nearest of a small cluster are most
+// of it).
+bool probed_cluster(const Partition& partition, int probe_index, int k, const uint32_t*& ids, int& size) {
+  const int cluster = static_cast<int>(static_cast<int64_t>(probe_index) * partition.clusters / kProbeClusters);
+  const int64_t first = partition.offsets[cluster];
+  size = static_cast<int>(partition.offsets[cluster + 1] - first);
+  ids = &partition.members[first];
+  return size >= 4 * k;
+}
+
+// Positions (in the cluster `ids`) of member r's exact kNearest nearest members.
+void exact_nearest(const Distance& distance, const uint32_t* ids, int size, int r, std::vector<float>& exact,
+                   std::vector<std::pair<float, int>>& scratch, std::vector<int>& out) {
+  exact.resize(size);
+  for (int c = 0; c < size; ++c) {
+    exact[c] = c == r ? std::numeric_limits<float>::infinity() : distance.between(ids[r], ids[c]);
+  }
+  smallest_positions(exact.data(), size, kNearest, scratch, out);
+}
+
 int shared(const std::vector<int>& a, const std::vector<int>& b) {
   int found = 0;
   for (size_t i = 0, j = 0; i < a.size() && j < b.size();) {
@@ -72,11 +93,9 @@ DotsProbe probe_vector_bf16(const Distance& distance, const Partition& partition
   std::vector<int> truth, found;
   int64_t kept = 0, total = 0;
   for (int probe_index = 0; probe_index < kProbeClusters; ++probe_index) {
-    const int cluster = static_cast<int>(static_cast<int64_t>(probe_index) * partition.clusters / kProbeClusters);
-    const int64_t first = partition.offsets[cluster];
-    const int size = static_cast<int>(partition.offsets[cluster + 1] - first);
-    if (size < 4 * k) continue;  // the k nearest of a small cluster are most of it
-    const uint32_t* ids = &partition.members[first];
+    const uint32_t* ids = nullptr;
+    int size = 0;
+    if (!probed_cluster(partition, probe_index, k, ids, size)) continue;
     rows.resize(size);
     for (int i = 0; i < size; ++i) rows[i] = data.row(ids[i]);
     // The terms of cluster_knn's blocked pass: inner product -dot, cosine 1 - dot x norms.
@@ -95,14 +114,10 @@ DotsProbe probe_vector_bf16(const Distance& distance, const Partition& partition
     const int ldo = panel_count(size) * 16;
     const int height = bf16.rows_per_call();
     by_bf16.resize(static_cast<size_t>(height) * ldo);
-    exact.resize(size);
     for (int r0 = 0; r0 < kProbedRows && r0 < size; r0 += height) {
       bf16.row_distances(r0, terms, by_bf16.data(), ldo);
       for (int r = r0; r < r0 + height && r < size; ++r) {
-        for (int c = 0; c < size; ++c) {
-          exact[c] = c == r ? std::numeric_limits<float>::infinity() : distance.between(ids[r], ids[c]);
-        }
-        smallest_positions(exact.data(), size, kNearest, scratch, truth);
+        exact_nearest(distance, ids, size, r, exact, scratch, truth);
         smallest_positions(&by_bf16[static_cast<size_t>(r - r0) * ldo], size, k, scratch, found);
         kept += shared(truth, found);
         total += kNearest;
@@ -153,11 +168,9 @@ DotsProbe probe_float_dots(const Distance& distance, const Partition& partition,
   std::vector<int> truth, found;
   int64_t kept_bf16 = 0, kept_int8 = 0, total = 0;
   for (int probe_index = 0; probe_index < kProbeClusters; ++probe_index) {
-    const int cluster = static_cast<int>(static_cast<int64_t>(probe_index) * partition.clusters / kProbeClusters);
-    const int64_t first = partition.offsets[cluster];
-    const int size = static_cast<int>(partition.offsets[cluster + 1] - first);
-    if (size < 4 * k) continue;  // the k nearest of a small cluster are most of it
-    const uint32_t* ids = &partition.members[first];
+    const uint32_t* ids = nullptr;
+    int size = 0;
+    if (!probed_cluster(partition, probe_index, k, ids, size)) continue;
     rows.resize(size);
     scales.resize(size);
     for (int i = 0; i < size; ++i) {
@@ -174,12 +187,8 @@ DotsProbe probe_float_dots(const Distance& distance, const Partition& partition,
     by_int8.resize(by_bf16.size());
     bf16.row_distances(0, PairTerms{}, by_bf16.data(), ldo);
     int8.row_distances(0, PairTerms{}, by_int8.data(), ldo);
-    exact.resize(size);
     for (int r = 0; r < kAmxTileRows && r < size; ++r) {
-      for (int c = 0; c < size; ++c) {
-        exact[c] = c == r ? std::numeric_limits<float>::infinity() : distance.between(ids[r], ids[c]);
-      }
-      smallest_positions(exact.data(), size, kNearest, scratch, truth);
+      exact_nearest(distance, ids, size, r, exact, scratch, truth);
       smallest_positions(&by_bf16[static_cast<size_t>(r) * ldo], size, k, scratch, found);
       kept_bf16 += shared(truth, found);
       smallest_positions(&by_int8[static_cast<size_t>(r) * ldo], size, k, scratch, found);
