@@ -259,9 +259,9 @@ void over_rows(int64_t rows, size_t bytes, Body body) {
   for (std::thread& w : workers) w.join();
 }
 
-// Copies (a prefix of) a strided matrix into one contiguous, owned Dataset: rows with headers
-// between them (.fvecs/.bvecs) packed into one block, misaligned rows aligned, and float16 /
-// float64 rows converted to float32.
+// Copies (a prefix of) a strided matrix into one contiguous, owned Dataset: misaligned rows
+// aligned, and float16 / float64 rows converted to float32 (aligned rows of the loaded types,
+// texmex ones too, are read in place instead).
 Dataset copy_rows(const std::string& path, const RawMatrix& m, int64_t rows, Stored stored) {
   Dataset out = Dataset::allocate(rows, m.dim, loaded_type(stored));
   auto* dst = static_cast<uint8_t*>(out.mutable_data());

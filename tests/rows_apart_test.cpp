@@ -29,15 +29,22 @@ void write_texmex(const std::string& path, const DatasetView& data) {
   write_bytes(path, bytes);
 }
 
+// `data` written to DIR/STEM.fvecs (float32) or .bvecs (uint8) and read back: rows in place.
+Dataset through_texmex(const TempDir& dir, const std::string& stem, const Dataset& data, std::string* path_out = nullptr) {
+  const std::string path = dir.file(stem + (data.type() == ElementType::Float32 ? ".fvecs" : ".bvecs"));
+  write_texmex(path, data.view());
+  if (path_out != nullptr) *path_out = path;
+  return read_vectors(path);
+}
+
 class RowsApart : public DeviceTest<std::tuple<ElementType, Device>> {};
 
 TEST_P(RowsApart, TexmexReadInPlaceBuildsTheSameIndexAsPackedRows) {
   const auto [type, device] = GetParam();
   TempDir dir;
   const Dataset packed = clustered(3000, 24, type, 7);
-  const std::string path = dir.file(type == ElementType::Float32 ? "base.fvecs" : "base.bvecs");
-  write_texmex(path, packed.view());
-  const Dataset read = read_vectors(path);
+  std::string path;
+  const Dataset read = through_texmex(dir, "base", packed, &path);
   const DatasetView& apart = read.view();
   ASSERT_EQ(apart.rows, 3000);
   EXPECT_FALSE(apart.packed());
@@ -92,9 +99,7 @@ TEST_P(RowsApart, ExtendAppendsRowsApart) {
   const auto [type, device] = GetParam();
   TempDir dir;
   const Dataset all = clustered(2500, 16, type, 9);
-  const std::string path = dir.file(type == ElementType::Float32 ? "all.fvecs" : "all.bvecs");
-  write_texmex(path, all.view());
-  const Dataset read = read_vectors(path);
+  const Dataset read = through_texmex(dir, "all", all);
   BuildParams params = params_for(Metric::L2, BuildAlgorithm::Auto, 16, device);
   Index index = build(Dataset::borrow(read.view().slice(0, 2000)), params);
   extend(index, read.view().slice(2000, 500), params);

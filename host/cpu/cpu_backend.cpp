@@ -50,9 +50,7 @@ ClusteredKnn clustered_knn(const DatasetView& data, Metric metric, int k, int th
   PartitionParams partitioning;
   partitioning.threads = threads;
   partitioning.seed = params.seed;
-  const int dot_cost_divisor = data.type == ElementType::Float32 ? float_dots_cost_divisor() : 1;
-  partitioning.cluster_size =
-      detail::env_knob("ANNFORGE_CPU_CLUSTER_SIZE", default_cluster_size(data.dim, dot_cost_divisor));
+  partitioning.cluster_size = detail::env_knob("ANNFORGE_CPU_CLUSTER_SIZE", cpu_cluster_size(data.dim, data.type));
   // ANNFORGE_CPU_OVERLAP fixes the overlap (for measurement); by default it follows coverage.
   if (const int overlap = detail::env_knob("ANNFORGE_CPU_OVERLAP", 0); overlap > 0) {
     partitioning.overlap = partitioning.max_overlap = overlap;

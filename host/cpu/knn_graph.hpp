@@ -19,6 +19,13 @@ inline int cpu_intermediate_degree(const BuildParams& params, int degree) {
                                          : std::max(degree + 1, degree * 3 / 2);
 }
 
+// The partition's mean cluster size for rows of `dim` elements of `type`: float rows see their
+// dots' cost on the default path (float_dots_cost_divisor). clustered_knn and the memory plan
+// both take it.
+inline int cpu_cluster_size(int64_t dim, ElementType type) {
+  return default_cluster_size(dim, type == ElementType::Float32 ? float_dots_cost_divisor() : 1);
+}
+
 struct KnnGraph {
   int64_t rows = 0;
   int k = 0;

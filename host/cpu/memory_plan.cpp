@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "host/cpu/all_pairs/float_dots.hpp"
 #include "host/cpu/graph/entry_point.hpp"
 #include "host/cpu/graph/upper_levels.hpp"
 #include "host/cpu/knn_graph.hpp"
@@ -95,8 +94,7 @@ Flat flat_build(int64_t n, int64_t dim, ElementType type, Metric metric, int deg
     add("knn graph (brute force)", base + knn + threads * 64.0 * 1024 * 16);
   } else {
     const double o = kOverlap;
-    // The partition's mean cluster size, as clustered_knn (cpu_backend.cpp) chooses it.
-    const int cluster_size = default_cluster_size(dim, type == ElementType::Float32 ? float_dots_cost_divisor() : 1);
+    const int cluster_size = cpu_cluster_size(dim, type);
     const double partition_sample = sample_bytes(N, dim, N * o / cluster_size);
     // partition.cpp: nearest (overlap + 3 choices), membership, placement order, members, primary.
     add("partition", base + N * 4 * ((o + 3) + o + 1 + o + 1) + partition_sample);

@@ -305,19 +305,7 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
                                                                          metric == Metric::Cosine ? block_norms.data()
                                                                                                   : nullptr);
       if (!dot_form) block_dots.load(row_pointers, size, data.type, dim, add_terms.data(), metric == Metric::L2);
-      for (int i = 0; i < size; ++i) {
-        if (metric == Metric::InnerProduct) {
-          add_terms[i] = 0.0f;
-        } else if (metric == Metric::Cosine) {
-          add_terms[i] = 0.5f;
-          mul_terms[i] = block_norms[i];
-        }
-      }
-      PairTerms terms;
-      terms.add = add_terms.data();
-      terms.mul = mul_terms.data();
-      terms.scale = metric == Metric::L2 ? 2.0f : 1.0f;
-      terms.floor = metric == Metric::L2 ? 0.0f : -std::numeric_limits<float>::infinity();
+      const PairTerms terms = metric_terms(metric, size, block_norms.data(), add_terms.data(), mul_terms.data());
       if (block_dots.has_row_distances()) {
         // Row by row: a tile of rows' distances to the whole cluster, then each row's best k
         // below its k-th so far (the cut estimated from the row itself), merged at once.

@@ -88,7 +88,7 @@ DotsProbe probe_vector_bf16(const Distance& distance, const Partition& partition
   ClusterBlock bf16(FloatDots::Bf16, false);
   const int dim = static_cast<int>(data.dim);
   std::vector<const void*> rows;
-  std::vector<float> add, mul, by_bf16, exact;
+  std::vector<float> add, mul, norms, by_bf16, exact;
   std::vector<std::pair<float, int>> scratch;
   std::vector<int> truth, found;
   int64_t kept = 0, total = 0;
@@ -97,20 +97,16 @@ DotsProbe probe_vector_bf16(const Distance& distance, const Partition& partition
     int size = 0;
     if (!probed_cluster(partition, probe_index, k, ids, size)) continue;
     rows.resize(size);
-    for (int i = 0; i < size; ++i) rows[i] = data.row(ids[i]);
+    norms.resize(size);
+    for (int i = 0; i < size; ++i) {
+      rows[i] = data.row(ids[i]);
+      norms[i] = distance.inverse_norm_of(ids[i]);
+    }
     // The terms of cluster_knn's blocked pass: inner product -dot, cosine 1 - dot x norms.
     add.assign(size + kAmxTileRows + 16, 0.0f);
     mul.assign(add.size(), 1.0f);
     bf16.load(rows, size, ElementType::Float32, dim, add.data(), false);
-    for (int i = 0; i < size; ++i) {
-      add[i] = metric == Metric::Cosine ? 0.5f : 0.0f;
-      if (metric == Metric::Cosine) mul[i] = distance.inverse_norm_of(ids[i]);
-    }
-    PairTerms terms;
-    terms.add = add.data();
-    terms.mul = mul.data();
-    terms.scale = 1.0f;
-    terms.floor = -std::numeric_limits<float>::infinity();
+    const PairTerms terms = metric_terms(metric, size, norms.data(), add.data(), mul.data());
     const int ldo = panel_count(size) * 16;
     const int height = bf16.rows_per_call();
     by_bf16.resize(static_cast<size_t>(height) * ldo);

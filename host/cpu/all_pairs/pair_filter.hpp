@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 
+#include "annforge.hpp"
 #include "host/cpu/all_pairs/candidate_buffers.hpp"
 
 namespace annforge::cpu {
@@ -21,6 +23,27 @@ struct PairTerms {
   float scale = 2.0f;
   float floor = 0.0f;
 };
+
+// The terms of `metric` over `size` cluster positions, in the caller's add and mul (sized for
+// the kernels' reads past the last column; mul filled with 1): add holds each row's squared norm
+// where ClusterBlock::load wrote it, which L2 keeps; inner product sets 0, cosine 1/2 and mul
+// the rows' inverse norms.
+inline PairTerms metric_terms(Metric metric, int size, const float* inverse_norms, float* add, float* mul) {
+  for (int i = 0; i < size; ++i) {
+    if (metric == Metric::InnerProduct) {
+      add[i] = 0.0f;
+    } else if (metric == Metric::Cosine) {
+      add[i] = 0.5f;
+      mul[i] = inverse_norms[i];
+    }
+  }
+  PairTerms terms;
+  terms.add = add;
+  terms.mul = mul;
+  terms.scale = metric == Metric::L2 ? 2.0f : 1.0f;
+  terms.floor = metric == Metric::L2 ? 0.0f : -std::numeric_limits<float>::infinity();
+  return terms;
+}
 
 // dots[r * ld + c] = dot(row0 + r, col0 + c) for r < rows, c < cols; only pairs with
 // col0 + c > row0 + r are offered (each unordered pair once, no self pairs). `ids` maps cluster

@@ -182,14 +182,16 @@ ANNFORGE_AVX512 void store_dots(const TileBlock& a, int a_rows, const TileBlock&
   }
 }
 
-ANNFORGE_AVX512 void float_dots(const float* a, int a_rows, int dim, const float* panels, int panels_count, float* c,
-                                int ldc) {
+// Plain dots of rows against panels of another set in layout L (dot_block.hpp's kernel for
+// fp32, pair_tiles.hpp's Bf16DotsKernel for bf16); `dim` in L's elements per row.
+template <class L, class T>
+ANNFORGE_AVX512 void plain_dots(const T* a, int a_rows, int dim, const T* panels, int panels_count, float* c, int ldc) {
   TileBlock rows, columns;
   rows.rows = a;
   rows.dim = dim;
   columns.panels = panels;
   columns.dim = dim;
-  store_dots<FloatTiles>(rows, a_rows, columns, panels_count, c, ldc);
+  store_dots<L>(rows, a_rows, columns, panels_count, c, ldc);
 }
 
 // --- distances stored -------------------------------------------------------------------------
@@ -299,16 +301,6 @@ ANNFORGE_AVX512 void sum_rows(const float* const* rows, const float* scales, int
   }
 }
 
-ANNFORGE_AVX512 void bf16_dots(const uint16_t* rows, int row_count, int dim32, const uint16_t* panels,
-                               int panels_count, float* c, int ldc) {
-  TileBlock a, b;
-  a.rows = rows;
-  a.dim = dim32;
-  b.panels = panels;
-  b.dim = dim32;
-  store_dots<Bf16Tiles>(a, row_count, b, panels_count, c, ldc);
-}
-
 ANNFORGE_AVX512 double scaled_dot(const float* x, float scale, const float* y, int dim) {
   const __m512 by = _mm512_set1_ps(scale);
   __m512d sum0 = _mm512_setzero_pd(), sum1 = _mm512_setzero_pd();
@@ -325,11 +317,11 @@ ANNFORGE_AVX512 double scaled_dot(const float* x, float scale, const float* y, i
 
 const TileKernels kAvx512Kernels = [] {
   TileKernels kernels;
-  kernels.dots_float = float_dots;
+  kernels.dots_float = plain_dots<FloatTiles, float>;
   kernels.distances_float = tile_distances<FloatTiles>;
   kernels.distances_bytes = tile_distances<ByteTiles>;
   kernels.distances_bf16 = tile_distances<Bf16Tiles>;
-  kernels.dots_bf16 = bf16_dots;
+  kernels.dots_bf16 = plain_dots<Bf16Tiles, uint16_t>;
   kernels.round_row_bf16 = round_row_bf16;
   kernels.largest_scaled = largest_scaled;
   kernels.quantize_row_int8 = quantize_row_int8;
