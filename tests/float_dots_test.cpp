@@ -469,11 +469,16 @@ TEST(ClusterKnn, EveryFloatDotsPathKeepsTheExactPathsRecall) {
       EXPECT_GE(recall, exact_path_recall - 0.01) << what << " (fp32 path: " << exact_path_recall << ")";
       EXPECT_GT(recall, 0.8) << what;
     }
-    // Inner product and cosine on AMX-INT8 tiles (where the probe takes them): one step per
-    // block moves the order near the k-th place (recall of the whole lists ~1 point below
-    // fp32's here), but each row's 10 nearest stay in its list as on the fp32 path.
-    if (metric != Metric::L2 && cpu::float_dots_available(cpu::FloatDots::AmxBf16) &&
-        cpu::amx_int8_dots_kernel() != nullptr) {
+    // Inner product and cosine on int8 tiles (AMX-INT8, or vpdpbusd without AMX; where the
+    // probe takes them): one step per block moves the order near the k-th place (recall of the
+    // whole lists ~1 point below fp32's here), but each row's 10 nearest stay in its list as on
+    // the fp32 path.
+    const bool amx_int8 =
+        cpu::float_dots_available(cpu::FloatDots::AmxBf16) && cpu::amx_int8_dots_kernel() != nullptr;
+    const bool vnni_int8 = !cpu::float_dots_available(cpu::FloatDots::AmxBf16) &&
+                           cpu::float_dots_available(cpu::FloatDots::Bf16) &&
+                           cpu::default_float_dots() == cpu::FloatDots::Bf16;
+    if (metric != Metric::L2 && (amx_int8 || vnni_int8)) {
       auto nearest_kept = [&](const cpu::KnnGraph& graph) {
         int64_t kept = 0;
         for (int64_t v = 0; v < rows; ++v) {
@@ -485,7 +490,7 @@ TEST(ClusterKnn, EveryFloatDotsPathKeepsTheExactPathsRecall) {
       cpu::FirstPass fp32;
       fp32.float_dots = cpu::FloatDots::Exact;
       cpu::FirstPass int8;
-      int8.float_dots = cpu::FloatDots::AmxBf16;
+      int8.float_dots = amx_int8 ? cpu::FloatDots::AmxBf16 : cpu::FloatDots::Bf16;
       int8.int8 = cpu::FirstPass::Int8::Always;
       const double fp32_nearest = nearest_kept(cpu::cluster_knn_graph(distance, partition, k, 2, 5, fp32, {}));
       const cpu::KnnGraph graph = cpu::cluster_knn_graph(distance, partition, k, 2, 5, int8, {});

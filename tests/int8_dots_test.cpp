@@ -1,5 +1,5 @@
-// The int8 path of the clustered kNN stage (host/cpu/all_pairs/float_dots.hpp, opt-in for the
-// dot form with ANNFORGE_CPU_DOT_BITS=8): the codes' layout, the AMX-INT8 kernel's sums, the
+// The int8 path of the clustered kNN stage (host/cpu/all_pairs/float_dots.hpp; the dot form where
+// the probe takes it): the codes' layout, the AMX-INT8 and VNNI kernels' sums, the
 // mean used for centring, and a block loaded in the dot form within the codes' rounding. Split
 // from float_dots_test.cpp (the bf16 paths). Kernel tests skip, saying why, where this CPU lacks
 // the instructions.
@@ -53,11 +53,11 @@ TEST(Int8, AmxDotsAreTheIntegerDotsOfTheCodes) {
       cpu::Int8Pack a, b;
       cpu::pack_int8(rows.data(), count, padded, dim, scales.data(), nullptr, cpu::Int8Layout::Rows, a);
       cpu::pack_int8(rows.data(), count, padded, dim, scales.data(), centre.data(), cpu::Int8Layout::NegatedPanels, b);
-      ASSERT_EQ(a.dim64 % 64, 0);
+      ASSERT_EQ(a.padded_dim % 64, 0);
       int largest = 0;
       for (int r = 0; r < count; ++r) {
-        for (int d = 0; d < a.dim64; ++d) {
-          const int q = a.values[static_cast<size_t>(r) * a.dim64 + d];
+        for (int d = 0; d < a.padded_dim; ++d) {
+          const int q = a.values[static_cast<size_t>(r) * a.padded_dim + d];
           largest = std::max(largest, std::abs(q));
           if (d >= dim) {
             ASSERT_EQ(q, 0);
@@ -69,7 +69,7 @@ TEST(Int8, AmxDotsAreTheIntegerDotsOfTheCodes) {
       ASSERT_EQ(largest, 127);
       // The panel code of row r, dimension d.
       auto panel_code = [&](int r, int d) {
-        return int{b.values[static_cast<size_t>(r / 16) * b.dim64 * 16 + (d / 4) * 64 + (r % 16) * 4 + d % 4]};
+        return int{b.values[static_cast<size_t>(r / 16) * b.padded_dim * 16 + (d / 4) * 64 + (r % 16) * 4 + d % 4]};
       };
       for (int r = 0; r < count; ++r) {
         for (int d = 0; d < dim; ++d) {
@@ -79,7 +79,7 @@ TEST(Int8, AmxDotsAreTheIntegerDotsOfTheCodes) {
       }
       const int panels = cpu::panel_count(count), ldo = 16 * panels + 5;
       std::vector<float> out(static_cast<size_t>(padded) * ldo, from_bits(kSentinelBits));
-      kernel(a.values.data(), padded, a.dim64, b.values.data(), panels, out.data(), ldo);
+      kernel(a.values.data(), padded, a.padded_dim, b.values.data(), panels, out.data(), ldo);
       for (int r = 0; r < padded; ++r) {
         for (int c = 0; c < ldo; ++c) {
           const float got = out[static_cast<size_t>(r) * ldo + c];
@@ -89,7 +89,71 @@ TEST(Int8, AmxDotsAreTheIntegerDotsOfTheCodes) {
           }
           if (r >= count || c >= count) continue;
           int64_t want = 0;
-          for (int d = 0; d < dim; ++d) want += int64_t{a.values[static_cast<size_t>(r) * a.dim64 + d]} * panel_code(c, d);
+          for (int d = 0; d < dim; ++d) want += int64_t{a.values[static_cast<size_t>(r) * a.padded_dim + d]} * panel_code(c, d);
+          ASSERT_EQ(got, static_cast<float>(want)) << "dim " << dim << " count " << count << ": " << r << ", " << c;
+        }
+      }
+    }
+  }
+}
+
+// The same codes for vpdpbusd (the int8 dot form without AMX): the unsigned panels are the
+// negated panels with the top bit flipped (-q + 128), padded to 4 dimensions, and the Bytes
+// kernel over them, with each row's correction -128 * sum(q), gives exactly the integer dots.
+TEST(Int8, VnniDotsOfUnsignedPanelsAreTheIntegerDotsOfTheCodes) {
+  const cpu::TileKernels* tiles = cpu::avx512_tile_kernels();
+  if (tiles == nullptr) GTEST_SKIP() << "this CPU has no AVX-512 VNNI (or ANNFORGE_SIMD)";
+  Rng rng(47);
+  for (int dim : {3, 64, 100, 256}) {
+    for (int count : {1, 6, 47}) {
+      std::vector<float> x(static_cast<size_t>(count) * dim), scales(count), centre(dim);
+      for (float& v : x) v = static_cast<float>(rng.normal() + 5.0);
+      for (float& v : scales) v = static_cast<float>(rng.uniform(0.5, 2.0));
+      for (float& v : centre) v = static_cast<float>(rng.normal() * 3.0);
+      std::vector<const float*> rows(count);
+      for (int i = 0; i < count; ++i) rows[i] = &x[static_cast<size_t>(i) * dim];
+      const int padded = (count + cpu::kDotBlockRows - 1) / cpu::kDotBlockRows * cpu::kDotBlockRows;
+      cpu::Int8Pack a, b, negated;
+      cpu::pack_int8(rows.data(), count, padded, dim, scales.data(), nullptr, cpu::Int8Layout::Rows, a, 4);
+      cpu::pack_int8(rows.data(), count, padded, dim, scales.data(), centre.data(),
+                     cpu::Int8Layout::UnsignedNegatedPanels, b, 4);
+      cpu::pack_int8(rows.data(), count, padded, dim, scales.data(), centre.data(), cpu::Int8Layout::NegatedPanels,
+                     negated, 4);
+      ASSERT_EQ(a.padded_dim, (dim + 3) / 4 * 4);
+      ASSERT_EQ(b.values.size(), negated.values.size());
+      for (size_t i = 0; i < b.values.size(); ++i) {
+        ASSERT_EQ(static_cast<uint8_t>(b.values[i]), static_cast<uint8_t>(negated.values[i]) ^ 0x80u) << i;
+      }
+      std::vector<int32_t> row_corrections(padded), column_corrections(16 * cpu::panel_count(count), 0);
+      for (int r = 0; r < padded; ++r) {
+        int32_t sum = 0;
+        for (int d = 0; d < a.padded_dim; ++d) sum += a.values[static_cast<size_t>(r) * a.padded_dim + d];
+        row_corrections[r] = -128 * sum;
+      }
+      cpu::TileBlock row_block, column_block;
+      row_block.rows = a.values.data();
+      row_block.dim = a.padded_dim;
+      row_block.row_corrections = row_corrections.data();
+      column_block.panels = b.values.data();
+      column_block.dim = b.padded_dim;
+      column_block.column_corrections = column_corrections.data();
+      const int panels = cpu::panel_count(count), ldo = 16 * panels + 5;
+      std::vector<float> out(static_cast<size_t>(padded) * ldo, from_bits(kSentinelBits));
+      tiles->dots_bytes(row_block, padded, column_block, panels, out.data(), ldo);
+      auto panel_code = [&](int r, int d) {
+        return int{negated.values[static_cast<size_t>(r / 16) * negated.padded_dim * 16 + (d / 4) * 64 +
+                                  (r % 16) * 4 + d % 4]};
+      };
+      for (int r = 0; r < padded; ++r) {
+        for (int c = 0; c < ldo; ++c) {
+          const float got = out[static_cast<size_t>(r) * ldo + c];
+          if (c >= 16 * panels) {
+            ASSERT_EQ(bits_of(got), kSentinelBits) << "wrote past the panels' columns";
+            continue;
+          }
+          if (r >= count || c >= count) continue;
+          int64_t want = 0;
+          for (int d = 0; d < dim; ++d) want += int64_t{a.values[static_cast<size_t>(r) * a.padded_dim + d]} * panel_code(c, d);
           ASSERT_EQ(got, static_cast<float>(want)) << "dim " << dim << " count " << count << ": " << r << ", " << c;
         }
       }
@@ -121,11 +185,14 @@ TEST(Int8, MeanOfRowsIsTheDoubleSumOfTheScaledRows) {
   }
 }
 
+// The int8 dot form on the CPU's tiles: AMX-INT8 where it has them, else vpdpbusd (the Bytes
+// layout's kernel over unsigned panels) where vdpbf16ps is the default.
 TEST(Int8, DotFormIsWithinTheRounding) {
-  if (cpu::amx_int8_dots_kernel() == nullptr) {
-    GTEST_SKIP() << "this CPU has no AMX-INT8 (or Linux refused the tile state, or ANNFORGE_SIMD)";
+  const bool amx = cpu::amx_int8_dots_kernel() != nullptr;
+  if (!amx && cpu::default_float_dots() != cpu::FloatDots::Bf16) {
+    GTEST_SKIP() << "this CPU has neither AMX-INT8 nor the vdpbf16ps default (or ANNFORGE_SIMD / ANNFORGE_CPU_DOTS)";
   }
-  cpu::ClusterBlock block(cpu::FloatDots::AmxBf16, true);
+  cpu::ClusterBlock block(amx ? cpu::FloatDots::AmxBf16 : cpu::FloatDots::Bf16, true);
   ASSERT_TRUE(block.int8_dot_form());
   Rng rng(43);
   const int count = 70, dim = 100;
@@ -237,10 +304,11 @@ TEST(Int8, ProbeChoosesTheTilesThatKeepTheNearestRows) {
   EXPECT_EQ(far_probe.dots, cpu::FloatDots::Exact) << "int8 " << far_probe.int8_recall << ", bf16 " << far_probe.bf16_recall;
 }
 
-// Where vdpbf16ps is the default (AVX512_BF16 without AMX), inner product and cosine keep it
-// only where the probe finds it keeps the rows' nearest: bf16 on clustered rows, fp32 on cosine
-// rows that share one large dimension (there is no int8 path without AMX).
-TEST(Bf16, ProbeWithoutAmxFallsBackToFp32WhereBf16LosesTheAngles) {
+// Where vdpbf16ps is the default (AVX512_BF16 without AMX), inner product and cosine take
+// int8 tiles by vpdpbusd (twice vdpbf16ps's multiply-adds) where the probe finds they keep the
+// rows' nearest, as on clustered rows and on cosine rows that share one large dimension (where
+// bf16 loses the angles and int8, its columns centred, does not); fp32 where neither keeps them.
+TEST(Bf16, ProbeWithoutAmxTakesInt8WhereItKeepsTheNearestElseFp32) {
   if (cpu::default_float_dots() != cpu::FloatDots::Bf16) {
     GTEST_SKIP() << "vdpbf16ps is not this CPU's default (it has AMX, or no AVX512_BF16, or ANNFORGE_CPU_DOTS)";
   }
@@ -248,16 +316,28 @@ TEST(Bf16, ProbeWithoutAmxFallsBackToFp32WhereBf16LosesTheAngles) {
     const cpu::DotsProbe probe = probe_of_clustered(metric, 0.0f);
     EXPECT_GE(probe.rows, 128) << to_string(metric);
     EXPECT_EQ(probe.dots, cpu::FloatDots::Bf16) << to_string(metric) << ": bf16 " << probe.bf16_recall;
+    EXPECT_TRUE(probe.int8) << to_string(metric) << ": int8 " << probe.int8_recall;
     EXPECT_GE(probe.bf16_recall, 0.98) << to_string(metric);
+    EXPECT_GE(probe.int8_recall, 0.98) << to_string(metric);
   }
   const cpu::DotsProbe probe = probe_of_clustered(Metric::Cosine, 100.0f);
   EXPECT_GE(probe.rows, 128);
   EXPECT_LT(probe.bf16_recall, 0.9) << "bf16 should lose the rows' angles";
-  EXPECT_EQ(probe.dots, cpu::FloatDots::Exact);
+  EXPECT_GE(probe.int8_recall, 0.98);
+  EXPECT_TRUE(probe.int8);
+  EXPECT_EQ(probe.dots, cpu::FloatDots::Bf16);
+  // Far enough from the origin that int8's one step per block loses them too: fp32.
+  Dataset far = probe_rows(100.0f);
+  const cpu::Partition partition = probe_partition(far, Metric::Cosine);
+  float* x = static_cast<float*>(far.mutable_data());
+  for (int64_t i = 0; i < far.rows(); ++i) x[i * far.dim()] += 100000.0f;
+  const cpu::DotsProbe far_probe = cpu::probe_float_dots(cpu::Distance(Metric::Cosine, far.view()), partition, kProbeK);
+  EXPECT_EQ(far_probe.dots, cpu::FloatDots::Exact) << "int8 " << far_probe.int8_recall << ", bf16 " << far_probe.bf16_recall;
+  EXPECT_FALSE(far_probe.int8);
 }
 
 // ANNFORGE_CPU_DOT_BITS is refused by name where it is not 8, 16 or 32, on every CPU (it takes
-// effect only where the probe runs: float inner product and cosine on AMX-INT8).
+// effect only where the probe runs: float inner product and cosine on the bf16 paths).
 TEST(Int8, BadDotBitsAreRefused) {
   const Dataset data = annforge_test::clustered(4000, 32, ElementType::Float32, 5);
   for (const char* value : {"12", "64", "bf16"}) {

@@ -59,8 +59,9 @@ struct FirstPass {
   int dim = 0;
   int exact_candidates = 0;
   FloatDots float_dots = default_float_dots();
-  // Inner product and cosine on AMX: int8 tiles, bf16 tiles or fp32 as probe_float_dots
-  // (dots_probe.hpp) finds them to keep the rows' nearest neighbours; or int8 always / never.
+  // Inner product and cosine on the bf16 paths (AMX, vdpbf16ps): int8 tiles, bf16 tiles or
+  // fp32 as probe_float_dots (dots_probe.hpp) finds them to keep the rows' nearest neighbours;
+  // or int8 always / never.
   enum class Int8 { Probe, Always, Never };
   Int8 int8 = Int8::Probe;
 };

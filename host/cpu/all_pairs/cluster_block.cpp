@@ -113,7 +113,11 @@ ClusterBlock::ClusterBlock(FloatDots float_dots, bool int8_dots)
     amx_bytes_ = amx_byte_distances_kernel();
   }
   if (!float_dots_available(float_dots)) return;  // fp32
-  if (float_dots == FloatDots::Bf16) bf16_kernel_ = tiles_->distances_bf16;
+  if (float_dots == FloatDots::Bf16) {
+    bf16_kernel_ = tiles_->distances_bf16;
+    // Without AMX, int8 dots by vpdpbusd: 64 multiply-adds per instruction, twice vdpbf16ps's.
+    if (int8_dots) vnni_int8_dots_ = tiles_->dots_bytes;
+  }
   if (float_dots == FloatDots::AmxBf16) {
     bf16_kernel_ = amx_bf16_distances_kernel();
     amx_dots_ = amx_bf16_dots_kernel();
@@ -124,10 +128,12 @@ ClusterBlock::ClusterBlock(FloatDots float_dots, bool int8_dots)
 
 bool ClusterBlock::load_dot_form(const std::vector<const void*>& rows, int count, int dim, Metric metric,
                                  const float* scales) {
-  if (amx_dots_ == nullptr) return false;
+  if (amx_dots_ == nullptr && vnni_int8_dots_ == nullptr) return false;
   // L2's two extra dimensions cost a whole step of 32 where the rows fill theirs: there the
   // epilogue is cheaper (1M x 64 in 5,000 clusters: all pairs the same time at 96 dimensions).
   if (metric == Metric::L2 && (dim + 2 + 31) / 32 != (dim + 31) / 32) return false;
+  // The VNNI int8 form has no L2 (no room for the columns' norms in 8 bits).
+  if (metric == Metric::L2 && amx_dots_ == nullptr) return false;
   count_ = count;
   dim_ = dim;
   bytes_ = false;
@@ -136,13 +142,13 @@ bool ClusterBlock::load_dot_form(const std::vector<const void*>& rows, int count
   dot_form_ = true;
   int8_ = false;
   metric_ = metric;
-  rows_per_call_ = kAmxTileRows;
+  rows_per_call_ = amx_dots_ != nullptr ? kAmxTileRows : kDotBlockRows;
   padded_rows_ = (count + rows_per_call_ - 1) / rows_per_call_ * rows_per_call_;
   float_rows_.resize(count);
   for (int i = 0; i < count; ++i) float_rows_[i] = static_cast<const float*>(rows[i]);
   if (metric != Metric::L2) {
     // Straight from the data, scaled as they are rounded.
-    if (int8_dots_ != nullptr) {
+    if (int8_dots_ != nullptr || vnni_int8_dots_ != nullptr) {
       int8_ = true;
       mean_of_rows(float_rows_.data(), count, dim, scales, centre_);
       offsets_.resize(count);
@@ -152,9 +158,26 @@ bool ClusterBlock::load_dot_form(const std::vector<const void*>& rows, int count
         const double dot = tiles_->scaled_dot(float_rows_[i], scale, centre_.data(), dim);
         offsets_[i] = static_cast<float>((metric == Metric::Cosine ? 1.0 : 0.0) - dot);
       }
-      pack_int8(float_rows_.data(), count, padded_rows_, dim, scales, nullptr, Int8Layout::Rows, int8_rows_);
-      pack_int8(float_rows_.data(), count, padded_rows_, dim, scales, centre_.data(), Int8Layout::NegatedPanels,
-                int8_panels_);
+      if (int8_dots_ != nullptr) {
+        pack_int8(float_rows_.data(), count, padded_rows_, dim, scales, nullptr, Int8Layout::Rows, int8_rows_);
+        pack_int8(float_rows_.data(), count, padded_rows_, dim, scales, centre_.data(), Int8Layout::NegatedPanels,
+                  int8_panels_);
+        return true;
+      }
+      // VNNI: the Bytes layout's rows and unsigned panels (-q + 128), each row's sum taking
+      // back the 128 * sum(q) that the shift adds (pair_tiles.hpp).
+      pack_int8(float_rows_.data(), count, padded_rows_, dim, scales, nullptr, Int8Layout::Rows, int8_rows_, 4);
+      pack_int8(float_rows_.data(), count, padded_rows_, dim, scales, centre_.data(),
+                Int8Layout::UnsignedNegatedPanels, int8_panels_, 4);
+      row_corrections_.resize(padded_rows_);
+      const int padded_dim = int8_rows_.padded_dim;
+      for (int r = 0; r < padded_rows_; ++r) {
+        const int8_t* q = &int8_rows_.values[static_cast<size_t>(r) * padded_dim];
+        int32_t sum = 0;
+        for (int d = 0; d < padded_dim; ++d) sum += q[d];
+        row_corrections_[r] = -128 * sum;
+      }
+      column_corrections_.assign(static_cast<size_t>(panel_count(count)) * 16, 0);
       return true;
     }
     pack_bf16_rows(float_rows_.data(), count, padded_rows_, dim, nullptr, scales, bf16_pack_);
@@ -257,15 +280,24 @@ void ClusterBlock::filter_pairs(const PairTerms& terms, const uint32_t* ids, Can
 
 void ClusterBlock::row_distances(int row0, const PairTerms& terms, float* out, int ldo) const {
   if (dot_form_) {
-    if (int8_) {
-      int8_dots_(&int8_rows_.values[static_cast<size_t>(row0) * int8_rows_.dim64], kAmxTileRows, int8_rows_.dim64,
-                 int8_panels_.values.data(), panel_count(count_), out, ldo);
+    if (int8_ && vnni_int8_dots_ != nullptr) {
+      TileBlock rows, columns;
+      rows.rows = &int8_rows_.values[static_cast<size_t>(row0) * int8_rows_.padded_dim];
+      rows.dim = int8_rows_.padded_dim;
+      rows.row_corrections = &row_corrections_[row0];
+      columns.panels = int8_panels_.values.data();
+      columns.dim = int8_panels_.padded_dim;
+      columns.column_corrections = column_corrections_.data();
+      vnni_int8_dots_(rows, rows_per_call_, columns, panel_count(count_), out, ldo);
+    } else if (int8_) {
+      int8_dots_(&int8_rows_.values[static_cast<size_t>(row0) * int8_rows_.padded_dim], kAmxTileRows,
+                 int8_rows_.padded_dim, int8_panels_.values.data(), panel_count(count_), out, ldo);
     } else {
       const Bf16Pack& columns = metric_ == Metric::L2 ? column_pack_ : bf16_pack_;
       amx_dots_(&bf16_pack_.rows[static_cast<size_t>(row0) * bf16_pack_.dim32], kAmxTileRows, bf16_pack_.dim32,
                 columns.panels.data(), panel_count(count_), out, ldo);
     }
-    for (int r = 0; r < kAmxTileRows && row0 + r < count_; ++r) {
+    for (int r = 0; r < rows_per_call_ && row0 + r < count_; ++r) {
       out[static_cast<size_t>(r) * ldo + row0 + r] = std::numeric_limits<float>::infinity();
     }
     return;

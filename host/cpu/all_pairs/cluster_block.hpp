@@ -20,7 +20,8 @@ namespace annforge::cpu {
 class ClusterBlock {
  public:
   // `int8_dots`: inner product and cosine in dot form at int8 precision where the CPU has
-  // AMX-INT8 (chosen per data set by probe_float_dots, dots_probe.hpp).
+  // AMX-INT8, or with `float_dots` Bf16 (no AMX) by VNNI (chosen per data set by
+  // probe_float_dots, dots_probe.hpp).
   explicit ClusterBlock(FloatDots float_dots = default_float_dots(), bool int8_dots = false);
 
   // Loads `count` rows of `type` and writes their squared norms (exact for 8-bit data up to
@@ -28,7 +29,7 @@ class ClusterBlock {
   void load(const std::vector<const void*>& rows, int count, ElementType type, int dim, float* squared_norms,
             bool translation_invariant = false);
 
-  // Where float rows go through AMX: each row's distance to every column as one dot product
+  // Where float rows go through AMX (or int8 by VNNI): each row's distance to every column as one dot product
   // stored as the tiles leave it, with no epilogue (which took as long as the tiles). Inner
   // product: -dot(a, b). Cosine, rows times `scales` (the inverse norms): -dot, the distance
   // less 1. These two at int8 precision where the block was made with int8_dots and the CPU has
@@ -38,8 +39,10 @@ class ClusterBlock {
   // row's offset carries -<a, m>. L2, rows centred on their mean and rounded, with two more dimensions that carry
   // each column's squared norm (rows [a, 1, 1] against columns [-2b, |b|^2 as two bf16 parts]):
   // |b|^2 - 2 dot(a, b), the distance less |a|^2. row_distances() writes these, the distance
-  // less row_offset(row), +infinity at a row's own column. False (nothing loaded) where the block
-  // has no AMX kernel, and for L2 where the two dimensions would add a step of 32.
+  // less row_offset(row), +infinity at a row's own column. Without AMX, only inner product and
+  // cosine at int8 precision, by vpdpbusd (the same values). False (nothing loaded) where the
+  // block has neither kernel, for L2 where the two dimensions would add a step of 32, and for
+  // L2 without AMX.
   bool load_dot_form(const std::vector<const void*>& rows, int count, int dim, Metric metric, const float* scales);
   // What row_distances() wrote for `row`, times value_scale(), is its distance less this (0
   // unless load_dot_form).
@@ -52,7 +55,7 @@ class ClusterBlock {
   }
 
   // Whether load_dot_form takes int8 for inner product and cosine.
-  bool int8_dot_form() const { return int8_dots_ != nullptr; }
+  bool int8_dot_form() const { return int8_dots_ != nullptr || vnni_int8_dots_ != nullptr; }
   float value_scale() const { return int8_ ? int8_rows_.step * int8_panels_.step : 1.0f; }
 
   // Without row distances: every pair (a, b) of the loaded rows with a < b, through the pair
@@ -97,6 +100,8 @@ class ClusterBlock {
   Metric metric_ = Metric::L2;
   Bf16DotsKernel amx_dots_ = nullptr;  // load_dot_form's kernel (AMX only)
   Int8DotsKernel int8_dots_ = nullptr;  // ... at int8 precision (AMX-INT8, inner product and cosine)
+  ByteDotsKernel vnni_int8_dots_ = nullptr;  // the same without AMX, by vpdpbusd (load_dot_form's only kernel there)
+  std::vector<int32_t> row_corrections_, column_corrections_;  // the VNNI int8 form's (Bytes layout)
   bool int8_ = false;
   Int8Pack int8_rows_, int8_panels_;
   std::vector<float> offsets_;  // int8: per row, -<a, m> (+1 for cosine)

@@ -168,7 +168,7 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
       }
     }
   }
-  // Float inner product and cosine on AMX: int8 tiles, bf16 tiles or exact fp32, by a probe.
+  // Float inner product and cosine: int8 tiles, bf16 tiles or exact fp32, by a probe.
   (void)forced_dot_bits();
   DotsProbe probe;
   probe.dots = first_pass.float_dots;
@@ -179,12 +179,18 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
       probe = probe_float_dots(distance, partition, k);
     }
   } else if (row_path && first_pass.float_dots == FloatDots::Bf16 && default_float_dots() == FloatDots::Bf16) {
-    probe = probe_float_dots(distance, partition, k);
+    if (first_pass.int8 == FirstPass::Int8::Always) {
+      probe.int8 = data.type == ElementType::Float32 && metric != Metric::L2;
+    } else {
+      probe = probe_float_dots(distance, partition, k);
+      if (first_pass.int8 == FirstPass::Int8::Never) probe.int8 = false;
+    }
   }
   const FloatDots float_dots = probe.dots;
   if (probe.rows > 0 && first_pass.float_dots == FloatDots::Bf16) {
-    timer.lap("clusters: in-cluster 10-NN of %d rows in the %d nearest by vdpbf16ps %.4f: %s", probe.rows, k,
-              probe.bf16_recall, float_dots == FloatDots::Exact ? "fp32" : "bf16");
+    timer.lap("clusters: in-cluster 10-NN of %d rows in the %d nearest by vpdpbusd int8 %.4f, by vdpbf16ps %.4f: %s",
+              probe.rows, k, probe.int8_recall, probe.bf16_recall,
+              probe.int8 ? "int8" : float_dots == FloatDots::Exact ? "fp32" : "bf16");
   } else if (probe.rows > 0) {
     timer.lap("clusters: in-cluster 10-NN of %d rows in the %d nearest by int8 tiles %.4f, by bf16 %.4f: %s",
               probe.rows, k, probe.int8_recall, probe.bf16_recall,
@@ -429,7 +435,8 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
   reporter.finish();
   timer.lap("clusters: all pairs inside %d clusters (%s dots)", clusters,
             data.type != ElementType::Float32                 ? "exact 8-bit"
-            : probe.int8                                      ? "amx int8"
+            : probe.int8 && float_dots == FloatDots::AmxBf16  ? "amx int8"
+            : probe.int8                                      ? "vnni int8"
             : float_dots_available(float_dots)                 ? float_dots_name(float_dots)
                                                           : "fp32");
   // A vector whose clusters were all tiny (outliers, heavy duplication) can end up with fewer

@@ -70,11 +70,12 @@ int shared(const std::vector<int>& a, const std::vector<int>& b) {
   return found;
 }
 
-// The vdpbf16ps path (no AMX): the first rows of each probed cluster against the whole cluster
-// through the blocks the all-pairs stage uses (ClusterBlock::load and row_distances with its
-// terms), bf16 against fp32 FMA; bf16 where it keeps kTilesFloor of the rows' exact in-cluster
-// nearest, else fp32. There is no int8 path without AMX.
-DotsProbe probe_vector_bf16(const Distance& distance, const Partition& partition, int k) {
+// Without AMX (vdpbf16ps and VNNI): the first rows of each probed cluster against the whole
+// cluster through the blocks the all-pairs stage uses, bf16 (ClusterBlock::load and
+// row_distances with its terms) and int8 (load_dot_form, vpdpbusd) against exact fp32. int8
+// where it keeps kTilesFloor of the rows' exact in-cluster nearest (twice vdpbf16ps's
+// multiply-adds per instruction), else bf16 where that does, else fp32.
+DotsProbe probe_vector_tiles(const Distance& distance, const Partition& partition, int k) {
   DotsProbe probe;
   probe.dots = FloatDots::Bf16;
   const DatasetView& data = distance.base();
@@ -82,16 +83,18 @@ DotsProbe probe_vector_bf16(const Distance& distance, const Partition& partition
   const int forced = forced_dot_bits();
   if (forced != 0) {
     if (forced == 32) probe.dots = FloatDots::Exact;
+    probe.int8 = forced == 8;
     return probe;
   }
   constexpr int kProbedRows = 32;
-  ClusterBlock bf16(FloatDots::Bf16, false);
+  ClusterBlock bf16(FloatDots::Bf16, false), int8(FloatDots::Bf16, true);
   const int dim = static_cast<int>(data.dim);
   std::vector<const void*> rows;
-  std::vector<float> add, mul, norms, by_bf16, exact;
+  std::vector<float> add, mul, norms, by_bf16, by_int8, exact;
   std::vector<std::pair<float, int>> scratch;
   std::vector<int> truth, found;
-  int64_t kept = 0, total = 0;
+  int64_t kept_bf16 = 0, kept_int8 = 0, total = 0;
+  bool int8_probed = true;
   for (int probe_index = 0; probe_index < kProbeClusters; ++probe_index) {
     const uint32_t* ids = nullptr;
     int size = 0;
@@ -107,23 +110,35 @@ DotsProbe probe_vector_bf16(const Distance& distance, const Partition& partition
     mul.assign(add.size(), 1.0f);
     bf16.load(rows, size, ElementType::Float32, dim, add.data(), false);
     const PairTerms terms = metric_terms(metric, size, norms.data(), add.data(), mul.data());
+    const bool with_int8 =
+        int8.load_dot_form(rows, size, dim, metric, metric == Metric::Cosine ? norms.data() : nullptr);
     const int ldo = panel_count(size) * 16;
     const int height = bf16.rows_per_call();
     by_bf16.resize(static_cast<size_t>(height) * ldo);
+    by_int8.resize(by_bf16.size());
     for (int r0 = 0; r0 < kProbedRows && r0 < size; r0 += height) {
       bf16.row_distances(r0, terms, by_bf16.data(), ldo);
+      if (with_int8) int8.row_distances(r0, PairTerms{}, by_int8.data(), ldo);
       for (int r = r0; r < r0 + height && r < size; ++r) {
         exact_nearest(distance, ids, size, r, exact, scratch, truth);
         smallest_positions(&by_bf16[static_cast<size_t>(r - r0) * ldo], size, k, scratch, found);
-        kept += shared(truth, found);
+        kept_bf16 += shared(truth, found);
+        if (with_int8) {
+          // The stored values differ from the distances by a per-row offset only: the same order.
+          smallest_positions(&by_int8[static_cast<size_t>(r - r0) * ldo], size, k, scratch, found);
+          kept_int8 += shared(truth, found);
+        }
         total += kNearest;
         ++probe.rows;
       }
     }
+    int8_probed = int8_probed && with_int8;
   }
   if (total == 0) return probe;  // clusters too small to tell: bf16
-  probe.bf16_recall = static_cast<double>(kept) / total;
-  if (probe.bf16_recall < kTilesFloor) probe.dots = FloatDots::Exact;
+  probe.bf16_recall = static_cast<double>(kept_bf16) / total;
+  probe.int8_recall = int8_probed ? static_cast<double>(kept_int8) / total : 0.0;
+  probe.int8 = probe.int8_recall >= kTilesFloor;
+  if (!probe.int8 && probe.bf16_recall < kTilesFloor) probe.dots = FloatDots::Exact;
   return probe;
 }
 
@@ -144,7 +159,7 @@ DotsProbe probe_float_dots(const Distance& distance, const Partition& partition,
   const Metric metric = distance.metric();
   if (data.type == ElementType::Float32 && metric != Metric::L2 && default_float_dots() == FloatDots::Bf16 &&
       float_dots_available(FloatDots::Bf16)) {
-    return probe_vector_bf16(distance, partition, k);
+    return probe_vector_tiles(distance, partition, k);
   }
   const int forced = forced_dot_bits();
   if (data.type != ElementType::Float32 || metric == Metric::L2 || default_float_dots() != FloatDots::AmxBf16 ||

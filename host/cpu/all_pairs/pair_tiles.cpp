@@ -125,9 +125,9 @@ void pack_bf16_rows(const float* const* rows, int count, int padded_rows, int di
 }
 
 void pack_int8(const float* const* rows, int count, int padded_rows, int dim, const float* scales, const float* centre,
-               Int8Layout layout, Int8Pack& out) {
-  const int dim64 = (dim + 63) / 64 * 64;
-  out.dim64 = dim64;
+               Int8Layout layout, Int8Pack& out, int dim_multiple) {
+  const int padded_dim = (dim + dim_multiple - 1) / dim_multiple * dim_multiple;
+  out.padded_dim = padded_dim;
   const TileKernels* tiles = avx512_tile_kernels();
   auto scale_of = [&](int r) { return scales != nullptr ? scales[r] : 1.0f; };
   auto value = [&](int r, int d) {
@@ -156,25 +156,33 @@ void pack_int8(const float* const* rows, int count, int padded_rows, int dim, co
     }
   };
   if (layout == Int8Layout::Rows) {
-    out.values.resize(static_cast<size_t>(padded_rows) * dim64);
-    std::fill(out.values.begin() + static_cast<size_t>(count) * dim64, out.values.end(), int8_t{0});
+    out.values.resize(static_cast<size_t>(padded_rows) * padded_dim);
+    std::fill(out.values.begin() + static_cast<size_t>(count) * padded_dim, out.values.end(), int8_t{0});
     for (int r = 0; r < count; ++r) {
-      int8_t* row = &out.values[static_cast<size_t>(r) * dim64];
+      int8_t* row = &out.values[static_cast<size_t>(r) * padded_dim];
       quantize(r, 1.0f, row);
-      std::fill(row + dim, row + dim64, int8_t{0});
+      std::fill(row + dim, row + padded_dim, int8_t{0});
     }
     return;
   }
   const int panels = panel_count(count);
-  out.values.resize(static_cast<size_t>(panels) * dim64 * 16);
+  // The unsigned panels hold code + 128: the top bit flipped (a zero code is 0x80).
+  const uint8_t flip = layout == Int8Layout::UnsignedNegatedPanels ? 0x80 : 0x00;
+  out.values.resize(static_cast<size_t>(panels) * padded_dim * 16);
   // Only the last panel has slots no row fills (its padding rows).
-  if (panels > 0) std::fill(out.values.end() - static_cast<size_t>(dim64) * 16, out.values.end(), int8_t{0});
-  std::vector<int8_t> codes(dim64, 0);
+  if (panels > 0) {
+    std::fill(out.values.end() - static_cast<size_t>(padded_dim) * 16, out.values.end(), static_cast<int8_t>(flip));
+  }
+  std::vector<int8_t> codes(padded_dim, 0);
   for (int r = 0; r < count; ++r) {
-    quantize(r, -1.0f, codes.data());
+    quantize(r, -1.0f, codes.data());  // writes the first dim codes
+    if (flip != 0) {
+      for (int d = 0; d < dim; ++d) codes[d] = static_cast<int8_t>(static_cast<uint8_t>(codes[d]) ^ flip);
+      std::fill(codes.begin() + dim, codes.end(), static_cast<int8_t>(flip));
+    }
     // Four dimensions per lane: the row's slot in each step.
-    int8_t* panel = &out.values[static_cast<size_t>(r / 16) * dim64 * 16 + (r % 16) * 4];
-    for (int step = 0; step < dim64 / 4; ++step) std::memcpy(panel + step * 64, &codes[step * 4], 4);
+    int8_t* panel = &out.values[static_cast<size_t>(r / 16) * padded_dim * 16 + (r % 16) * 4];
+    for (int step = 0; step < padded_dim / 4; ++step) std::memcpy(panel + step * 64, &codes[step * 4], 4);
   }
 }
 

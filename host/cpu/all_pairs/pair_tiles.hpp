@@ -58,11 +58,17 @@ using ScaledDotKernel = double (*)(const float* x, float scale, const float* y, 
 // 16 * panels_count.
 using Bf16DotsKernel = Bf16DotsFunction;  // float_dots.hpp
 
+// The exact dots of one Bytes-layout block's rows against another's panels, corrections added,
+// as floats: out[r * ldo + c] for r < row_count and c < 16 * panels_count (exact below 2^24).
+using ByteDotsKernel = void (*)(const TileBlock& rows, int row_count, const TileBlock& columns, int panels_count,
+                                float* out, int ldo);
+
 struct TileKernels {
   TileDistancesKernel distances_float = nullptr;
   TileDistancesKernel distances_bytes = nullptr;
   TileDistancesKernel distances_bf16 = nullptr;  // Bf16 layout, vdpbf16ps; null without AVX512_BF16
   Bf16DotsKernel dots_bf16 = nullptr;            // the same, plain dots; rows a multiple of kDotBlockRows
+  ByteDotsKernel dots_bytes = nullptr;           // Bytes layout by vpdpbusd, plain dots; rows a multiple of kDotBlockRows
   DotBlockKernel dots_float = nullptr;           // dot_block.hpp's kernel, 16 lanes
   RoundRowKernel round_row_bf16 = nullptr;
   LargestScaledKernel largest_scaled = nullptr;
@@ -140,25 +146,25 @@ TileDistancesKernel amx_byte_distances_kernel();
 // another's panels (both packed with dim_multiple 64, the same dimension), corrections added,
 // as floats: out[r * ldo + c] for c < 16 * panels_count (exact below 2^24). Null where
 // amx_byte_distances_kernel() is.
-using ByteDotsKernel = void (*)(const TileBlock& rows, int row_count, const TileBlock& columns, int panels_count,
-                                float* out, int ldo);
 ByteDotsKernel amx_byte_dots_kernel();
 
 // Int8 layout (float rows at int8 precision, one step for all of them): each row r as
 // q = round((x * scales[r] - centre) / step), |q| <= 127, the largest magnitude at 127; either
-// as rows (row-major, dim rounded up to 64 with zeros: dim64) or as negated panels (-q, 16
-// rows per panel, four dimensions per 32-bit lane: step s of panel p, dimensions 4s .. 4s + 3
-// of rows 16p .. 16p + 15, is 64 bytes, and 16 steps of it are one AMX B tile for tdpbssd).
-// step_rows * step_panels * (the int32 dot) is then -dot of the two sides within the rounding.
+// as rows (row-major, dim rounded up to `dim_multiple` with zeros: padded_dim) or as negated
+// panels (-q, 16 rows per panel, four dimensions per 32-bit lane: step s of panel p, dimensions
+// 4s .. 4s + 3 of rows 16p .. 16p + 15, is 64 bytes, and 16 steps of it are one AMX B tile for
+// tdpbssd). step_rows * step_panels * (the int32 dot) is then -dot of the two sides within the
+// rounding. UnsignedNegatedPanels stores -q + 128 as uint8 (the top bit flipped): vpdpbusd's
+// unsigned operand, the Bytes layout's panels, whose sums then exceed the dot by 128 * sum(row).
 struct Int8Pack {
   std::vector<int8_t> values;  // rows or panels
-  int dim64 = 0;
+  int padded_dim = 0;
   float step = 1.0f;
 };
-enum class Int8Layout { Rows, NegatedPanels };
-// scales and centre may be null (1 and 0).
+enum class Int8Layout { Rows, NegatedPanels, UnsignedNegatedPanels };
+// scales and centre may be null (1 and 0). dim_multiple: 64 for AMX (a tile step), 4 for VNNI.
 void pack_int8(const float* const* rows, int count, int padded_rows, int dim, const float* scales, const float* centre,
-               Int8Layout layout, Int8Pack& out);
+               Int8Layout layout, Int8Pack& out, int dim_multiple = 64);
 // AMX-INT8 (tdpbssd: 16 x 16 x 64 multiply-adds per instruction, twice bf16's per tile load):
 // out[r * ldo + c] = the int32 dot of int8 row r and column c as a float (exact: |dot| < 2^24
 // up to 1,040 dimensions), for r < row_count (a multiple of kAmxTileRows) and c < 16 *

@@ -322,6 +322,7 @@ const TileKernels kAvx512Kernels = [] {
   kernels.distances_bytes = tile_distances<ByteTiles>;
   kernels.distances_bf16 = tile_distances<Bf16Tiles>;
   kernels.dots_bf16 = plain_dots<Bf16Tiles, uint16_t>;
+  kernels.dots_bytes = store_dots<ByteTiles>;
   kernels.round_row_bf16 = round_row_bf16;
   kernels.largest_scaled = largest_scaled;
   kernels.quantize_row_int8 = quantize_row_int8;
