@@ -109,6 +109,15 @@ void annforge_search_params_default(annforge_search_params* params);
 annforge_status annforge_build(const void* data, int64_t rows, int64_t dim, annforge_dtype dtype,
                                const annforge_build_params* params, annforge_index** out);
 
+/* The same over rows `row_stride` bytes apart (0: packed, dim x the element's size): rows of a
+ * larger record, every other row of an array, a texmex file's rows past their 4-byte headers;
+ * used in place and borrowed as annforge_build borrows. The stride must hold a row and keep
+ * every element at its type's alignment, else INVALID_ARGUMENT naming it. The _strided forms
+ * of annforge_search and annforge_extend take queries and added rows the same way. */
+annforge_status annforge_build_strided(const void* data, int64_t rows, int64_t dim, int64_t row_stride,
+                                       annforge_dtype dtype, const annforge_build_params* params,
+                                       annforge_index** out);
+
 /* What a build will take, planned before any work (annforge_plan; the CLI's `annforge plan`). */
 typedef struct annforge_plan_info {
   char backend[8];              /* "cpu" or "cuda": where the build would run */
@@ -140,6 +149,10 @@ annforge_status annforge_plan(int64_t rows, int64_t dim, annforge_dtype dtype, c
 annforge_status annforge_search(const annforge_index* index, const void* queries, int64_t n_queries, int64_t dim,
                                 annforge_dtype dtype, int k, const annforge_search_params* params, uint32_t* ids_out,
                                 float* distances_out);
+annforge_status annforge_search_strided(const annforge_index* index, const void* queries, int64_t n_queries,
+                                        int64_t dim, int64_t row_stride, annforge_dtype dtype, int k,
+                                        const annforge_search_params* params, uint32_t* ids_out,
+                                        float* distances_out);
 
 /* Adds `rows` x `dim` vectors to the index and links them into the graph, keeping its degree.
  * The index then owns copies of all its vectors: neither `data` nor the memory the index was
@@ -147,6 +160,9 @@ annforge_status annforge_search(const annforge_index* index, const void* queries
  * the call are invalid after it. */
 annforge_status annforge_extend(annforge_index* index, const void* data, int64_t rows, int64_t dim,
                                 annforge_dtype dtype, const annforge_build_params* params);
+annforge_status annforge_extend_strided(annforge_index* index, const void* data, int64_t rows, int64_t dim,
+                                        int64_t row_stride, annforge_dtype dtype,
+                                        const annforge_build_params* params);
 
 /* Writes the index file atomically (a temporary file beside `path`, then a rename). */
 annforge_status annforge_save(const annforge_index* index, const char* path);

@@ -36,7 +36,7 @@ void check_vectors(const DatasetView& data, const std::string& what, int64_t fir
                    std::string(what) + ": data is not aligned to its " + std::to_string(element_size(data.type)) +
                        "-byte elements");
   ANNFORGE_EXPECTS(data.row_stride() >= data.row_bytes() && data.row_stride() % element_size(data.type) == 0,
-                   std::string(what) + ": rows " + std::to_string(data.row_stride()) + " bytes apart cannot hold " +
+                   std::string(what) + ": a row stride of " + std::to_string(data.row_stride()) + " bytes cannot hold " +
                        std::to_string(data.row_bytes()) + "-byte rows of aligned elements");
   if (data.type == ElementType::Float32) {
     // NaN or infinity would silently poison every distance it touches: refuse it up front.

@@ -124,19 +124,28 @@ annforge::SearchParams to_search_params(const annforge_search_params* params) {
   return converted;
 }
 
-// A view of caller memory. The library checks shapes against the index; these checks come
-// first because the overflow test below needs sizes of the right sign.
-annforge::DatasetView to_view(const char* name, const void* data, int64_t rows, int64_t dim, annforge_dtype dtype) {
+// A view of caller memory, rows `row_stride` bytes apart (0: packed). The library checks shapes
+// against the index and the stride against the row (check_vectors); these checks come first
+// because the overflow tests below need sizes of the right sign.
+annforge::DatasetView to_view(const char* name, const void* data, int64_t rows, int64_t dim, annforge_dtype dtype,
+                              int64_t row_stride) {
   const annforge::ElementType type = to_element_type(dtype);
   if (rows < 0) invalid(std::string(name) + ": rows is negative (" + std::to_string(rows) + ")");
   if (dim <= 0) invalid(std::string(name) + ": dim must be positive, got " + std::to_string(dim));
+  if (row_stride < 0) invalid(std::string(name) + ": row_stride is negative (" + std::to_string(row_stride) + ")");
   if (rows > 0 && data == nullptr) invalid(std::string(name) + " is NULL");
   const auto max_elements = static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / annforge::element_size(type);
   if (rows > 0 && static_cast<uint64_t>(dim) > max_elements / static_cast<uint64_t>(rows)) {
     invalid(std::string(name) + ": " + std::to_string(rows) + " x " + std::to_string(dim) +
             " overflows the address space");
   }
-  return annforge::DatasetView{data, rows, dim, type};
+  if (rows > 0 && row_stride > 0 &&
+      static_cast<uint64_t>(row_stride) > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) /
+                                              static_cast<uint64_t>(rows)) {
+    invalid(std::string(name) + ": " + std::to_string(rows) + " rows " + std::to_string(row_stride) +
+            " bytes apart overflow the address space");
+  }
+  return annforge::DatasetView{data, rows, dim, type, static_cast<size_t>(row_stride)};
 }
 
 const annforge::Index* checked(const annforge_index* handle, const char* function) {
@@ -180,10 +189,16 @@ void annforge_search_params_default(annforge_search_params* params) {
 
 annforge_status annforge_build(const void* data, int64_t rows, int64_t dim, annforge_dtype dtype,
                                const annforge_build_params* params, annforge_index** out) {
+  return annforge_build_strided(data, rows, dim, 0, dtype, params, out);
+}
+
+annforge_status annforge_build_strided(const void* data, int64_t rows, int64_t dim, int64_t row_stride,
+                                       annforge_dtype dtype, const annforge_build_params* params,
+                                       annforge_index** out) {
   if (out != nullptr) *out = nullptr;
   return guarded("annforge_build", [&] {
     require(out != nullptr, "out is NULL");
-    const annforge::DatasetView view = to_view("data", data, rows, dim, dtype);
+    const annforge::DatasetView view = to_view("data", data, rows, dim, dtype, row_stride);
     const annforge::BuildParams build_params = to_build_params(params);
     auto handle = std::make_unique<annforge_index>();
     // Borrowed, not copied: the header makes keeping `data` alive the caller's duty.
@@ -224,9 +239,16 @@ annforge_status annforge_plan(int64_t rows, int64_t dim, annforge_dtype dtype, c
 annforge_status annforge_search(const annforge_index* index, const void* queries, int64_t n_queries, int64_t dim,
                                 annforge_dtype dtype, int k, const annforge_search_params* params, uint32_t* ids_out,
                                 float* distances_out) {
+  return annforge_search_strided(index, queries, n_queries, dim, 0, dtype, k, params, ids_out, distances_out);
+}
+
+annforge_status annforge_search_strided(const annforge_index* index, const void* queries, int64_t n_queries,
+                                        int64_t dim, int64_t row_stride, annforge_dtype dtype, int k,
+                                        const annforge_search_params* params, uint32_t* ids_out,
+                                        float* distances_out) {
   return guarded("annforge_search", [&] {
     require(index != nullptr, "index is NULL");
-    const annforge::DatasetView view = to_view("queries", queries, n_queries, dim, dtype);
+    const annforge::DatasetView view = to_view("queries", queries, n_queries, dim, dtype, row_stride);
     const annforge::SearchParams search_params = to_search_params(params);
     require(ids_out != nullptr, "ids_out is NULL");
     require(distances_out != nullptr, "distances_out is NULL");
@@ -236,9 +258,15 @@ annforge_status annforge_search(const annforge_index* index, const void* queries
 
 annforge_status annforge_extend(annforge_index* index, const void* data, int64_t rows, int64_t dim,
                                 annforge_dtype dtype, const annforge_build_params* params) {
+  return annforge_extend_strided(index, data, rows, dim, 0, dtype, params);
+}
+
+annforge_status annforge_extend_strided(annforge_index* index, const void* data, int64_t rows, int64_t dim,
+                                        int64_t row_stride, annforge_dtype dtype,
+                                        const annforge_build_params* params) {
   return guarded("annforge_extend", [&] {
     require(index != nullptr, "index is NULL");
-    const annforge::DatasetView view = to_view("data", data, rows, dim, dtype);
+    const annforge::DatasetView view = to_view("data", data, rows, dim, dtype, row_stride);
     const annforge::BuildParams build_params = to_build_params(params);
     annforge::extend(index->index, view, build_params);
   });

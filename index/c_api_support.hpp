@@ -25,7 +25,8 @@ void require(bool condition, const char* message);
 annforge_status status_of(annforge::ErrorCode code);
 annforge::BuildParams to_build_params(const annforge_build_params* params);
 annforge::SearchParams to_search_params(const annforge_search_params* params);
-annforge::DatasetView to_view(const char* name, const void* data, int64_t rows, int64_t dim, annforge_dtype dtype);
+annforge::DatasetView to_view(const char* name, const void* data, int64_t rows, int64_t dim, annforge_dtype dtype,
+                              int64_t row_stride = 0);
 
 // Runs `body`, mapping whatever it throws to a status and a message prefixed by `function`.
 template <typename Body>

@@ -1,5 +1,6 @@
 /* The C API end to end, from C: build over random vectors, check the graph and the search
- * results against a brute force computed here, extend, save and load, and the error paths.
+ * results against a brute force computed here, extend, save and load, rows apart (the
+ * _strided calls), and the error paths.
  * A plain C11 program (no test framework) so it proves the header is usable from C.
  * Prints one line and exits 1 at the first failure; exits 0 when everything holds. */
 #define _POSIX_C_SOURCE 200809L /* mkstemp */
@@ -133,6 +134,87 @@ static void check_search(const annforge_index* index, const float* base, int64_t
   double recall = (double)found / (double)(kQueries * kNeighbors);
   if (recall < kMinRecall) fail("%s: recall@%d is %.3f, below %.2f", label, kNeighbors, recall, kMinRecall);
   printf("c_api_test: %s: recall@%d = %.3f\n", label, kNeighbors, recall);
+}
+
+/* Rows apart (the _strided calls): the same rows as `base`, each in a record of kDim + 3 floats,
+ * built, searched and extended in place, give on one thread the same graph and answers as the
+ * packed rows; strides that cannot hold a row, that misalign a float, or are negative are
+ * refused naming row_stride or the stride. */
+static void check_strided(const float* base) {
+  enum { kRecord = kDim + 3, kBuilt = 600, kAdded = 50 };
+  const int64_t stride = (int64_t)(sizeof(float) * kRecord);
+  float* records = malloc(sizeof(float) * (size_t)(kBuilt + kAdded) * kRecord);
+  uint32_t* packed_ids = malloc(sizeof(uint32_t) * (size_t)kQueries * kNeighbors);
+  uint32_t* strided_ids = malloc(sizeof(uint32_t) * (size_t)kQueries * kNeighbors);
+  float* packed_distances = malloc(sizeof(float) * (size_t)kQueries * kNeighbors);
+  float* strided_distances = malloc(sizeof(float) * (size_t)kQueries * kNeighbors);
+  if (!records || !packed_ids || !strided_ids || !packed_distances || !strided_distances) fail("out of memory");
+  for (int64_t r = 0; r < kBuilt + kAdded; ++r) {
+    for (int d = 0; d < kRecord; ++d) records[r * kRecord + d] = d < kDim ? base[r * kDim + d] : -1e30f;
+  }
+  annforge_build_params build_params;
+  annforge_build_params_default(&build_params);
+  build_params.device = ANNFORGE_DEVICE_CPU;
+  build_params.threads = 1; /* one thread: the same graph, bit for bit */
+  annforge_search_params search_params;
+  annforge_search_params_default(&search_params);
+  search_params.device = ANNFORGE_DEVICE_CPU;
+  search_params.threads = 1;
+  annforge_index* packed = NULL;
+  annforge_index* strided = NULL;
+  check_ok(annforge_build(base, kBuilt, kDim, ANNFORGE_DTYPE_FLOAT32, &build_params, &packed), "annforge_build");
+  check_ok(annforge_build_strided(records, kBuilt, kDim, stride, ANNFORGE_DTYPE_FLOAT32, &build_params, &strided),
+           "annforge_build_strided");
+  check_graph(strided, kBuilt, "strided");
+  const size_t graph_bytes = sizeof(uint32_t) * (size_t)kBuilt * (size_t)annforge_index_graph_degree(packed);
+  if (annforge_index_graph_degree(strided) != annforge_index_graph_degree(packed) ||
+      memcmp(annforge_index_graph(packed), annforge_index_graph(strided), graph_bytes) != 0) {
+    fail("the graph built from rows %lld bytes apart differs from the packed rows' graph", (long long)stride);
+  }
+  /* Queries rows apart too: rows 100.. of the records. */
+  check_ok(annforge_search(packed, base + 100 * kDim, kQueries, kDim, ANNFORGE_DTYPE_FLOAT32, kNeighbors,
+                           &search_params, packed_ids, packed_distances),
+           "annforge_search");
+  check_ok(annforge_search_strided(strided, records + 100 * kRecord, kQueries, kDim, stride, ANNFORGE_DTYPE_FLOAT32,
+                                   kNeighbors, &search_params, strided_ids, strided_distances),
+           "annforge_search_strided");
+  if (memcmp(packed_ids, strided_ids, sizeof(uint32_t) * (size_t)kQueries * kNeighbors) != 0 ||
+      memcmp(packed_distances, strided_distances, sizeof(float) * (size_t)kQueries * kNeighbors) != 0) {
+    fail("queries rows apart are answered differently from packed queries");
+  }
+  for (int q = 0; q < kQueries; ++q) {
+    if (strided_ids[(size_t)q * kNeighbors] != (uint32_t)(100 + q)) fail("strided query %d does not find itself", q);
+  }
+  check_ok(annforge_extend(packed, base + kBuilt * kDim, kAdded, kDim, ANNFORGE_DTYPE_FLOAT32, &build_params),
+           "annforge_extend");
+  check_ok(annforge_extend_strided(strided, records + kBuilt * kRecord, kAdded, kDim, stride, ANNFORGE_DTYPE_FLOAT32,
+                                   &build_params),
+           "annforge_extend_strided");
+  check_graph(strided, kBuilt + kAdded, "strided, extended");
+  if (memcmp(annforge_index_graph(packed), annforge_index_graph(strided),
+             sizeof(uint32_t) * (size_t)(kBuilt + kAdded) * (size_t)annforge_index_graph_degree(packed)) != 0) {
+    fail("extending with rows apart gives a different graph from extending with packed rows");
+  }
+  annforge_free(packed);
+  annforge_free(strided);
+
+  /* Strides refused: too short for a row, a float at an odd byte, negative. */
+  const int64_t refused[] = {(int64_t)(sizeof(float) * kDim) - 4, stride + 2, -stride};
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; ++i) {
+    annforge_index* index = (annforge_index*)1;
+    check_status(annforge_build_strided(records, kBuilt, kDim, refused[i], ANNFORGE_DTYPE_FLOAT32, &build_params, &index),
+                 ANNFORGE_STATUS_INVALID_ARGUMENT, "annforge_build_strided with a bad stride");
+    if (index != NULL) fail("annforge_build_strided left *out set after a refused stride");
+    if (strstr(annforge_last_error(), "stride") == NULL) {
+      fail("the error for row_stride %lld does not say 'stride': %s", (long long)refused[i], annforge_last_error());
+    }
+  }
+  free(records);
+  free(packed_ids);
+  free(strided_ids);
+  free(packed_distances);
+  free(strided_distances);
+  printf("c_api_test: rows %lld bytes apart: the same graph, answers and extension as packed rows\n", (long long)stride);
 }
 
 static void check_error_paths(const annforge_index* index, const float* base) {
@@ -329,6 +411,7 @@ int main(void) {
 
   check_error_paths(index, base);
   check_plan();
+  check_strided(base);
 
   /* Extend with the held-back rows: the new rows are linked in and findable. */
   check_ok(annforge_extend(index, base + (size_t)kRows * kDim, kExtraRows, kDim, ANNFORGE_DTYPE_FLOAT32, &build_params),

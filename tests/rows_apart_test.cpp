@@ -120,12 +120,12 @@ TEST(RowsApart, StrideThatCannotHoldARowIsRefused) {
   overlapping.rows = 50;
   overlapping.stride = 4 * sizeof(float);  // rows of 8 floats, 4 floats apart
   EXPECT_TRUE(throws_error([&] { (void)build(Dataset::borrow(overlapping), BuildParams{}); }, ErrorCode::InvalidArgument,
-                           {"apart"}));
+                           {"row stride"}));
   DatasetView odd = packed.view();
   odd.rows = 50;
   odd.stride = 8 * sizeof(float) + 2;  // floats at odd offsets
   EXPECT_TRUE(throws_error([&] { (void)build(Dataset::borrow(odd), BuildParams{}); }, ErrorCode::InvalidArgument,
-                           {"apart"}));
+                           {"row stride"}));
 }
 
 }  // namespace
