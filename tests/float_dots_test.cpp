@@ -478,7 +478,7 @@ TEST(ClusterKnn, EveryFloatDotsPathKeepsTheExactPathsRecall) {
     const bool vnni_int8 = !cpu::float_dots_available(cpu::FloatDots::AmxBf16) &&
                            cpu::float_dots_available(cpu::FloatDots::Bf16) &&
                            cpu::default_float_dots() == cpu::FloatDots::Bf16;
-    if (metric != Metric::L2 && (amx_int8 || vnni_int8)) {
+    if ((metric != Metric::L2 && amx_int8) || vnni_int8) {
       auto nearest_kept = [&](const cpu::KnnGraph& graph) {
         int64_t kept = 0;
         for (int64_t v = 0; v < rows; ++v) {

@@ -251,6 +251,63 @@ TEST(Int8, DotFormIsWithinTheRounding) {
   }
 }
 
+// L2 at int8 precision without AMX (ClusterBlock::load of float rows on a block made with
+// int8_dots): the rows centred on their mean and rounded to one step, their distances exact
+// between the codes; once scaled, within the rounding of the true squared distance (off the
+// origin, where the centring matters).
+TEST(Int8, VnniL2IsWithinTheRounding) {
+  if (cpu::amx_int8_dots_kernel() != nullptr || cpu::default_float_dots() != cpu::FloatDots::Bf16) {
+    GTEST_SKIP() << "the VNNI int8 L2 path runs where vdpbf16ps is the default (AVX512_BF16 without AMX)";
+  }
+  cpu::ClusterBlock block(cpu::FloatDots::Bf16, true);
+  Rng rng(53);
+  for (int dim : {5, 64, 100}) {
+    const int count = 70;
+    std::vector<float> x(static_cast<size_t>(count) * dim);
+    for (float& v : x) v = static_cast<float>(rng.normal() + 50.0);
+    std::vector<const void*> rows(count);
+    for (int i = 0; i < count; ++i) rows[i] = &x[static_cast<size_t>(i) * dim];
+    std::vector<float> add(count + cpu::kAmxTileRows + 16, 0.0f), mul(add.size(), 1.0f);
+    block.load(rows, count, ElementType::Float32, dim, add.data(), true);
+    ASSERT_TRUE(block.approximate());
+    const cpu::PairTerms terms = cpu::metric_terms(Metric::L2, count, nullptr, add.data(), mul.data());
+    // One step for the block: the centred rows' largest magnitude over 127.
+    std::vector<double> mean(dim, 0.0);
+    for (int i = 0; i < count; ++i) {
+      for (int d = 0; d < dim; ++d) mean[d] += double{x[static_cast<size_t>(i) * dim + d]} / count;
+    }
+    double largest = 0.0;
+    for (int i = 0; i < count; ++i) {
+      for (int d = 0; d < dim; ++d) largest = std::max(largest, std::fabs(x[static_cast<size_t>(i) * dim + d] - mean[d]));
+    }
+    const double step = largest / 127;
+    const int ldo = cpu::panel_count(count) * 16;
+    std::vector<float> out(static_cast<size_t>(block.padded_rows()) * ldo);
+    for (int r0 = 0; r0 < count; r0 += block.rows_per_call()) {
+      block.row_distances(r0, terms, &out[static_cast<size_t>(r0) * ldo], ldo);
+    }
+    EXPECT_NEAR(block.value_scale(), step * step, 1e-3 * step * step) << "dim " << dim;
+    for (int a = 0; a < count; ++a) {
+      for (int b = 0; b < count; ++b) {
+        const float got = out[static_cast<size_t>(a) * ldo + b];
+        if (a == b) {
+          ASSERT_EQ(got, kInf);
+          continue;
+        }
+        double want = 0.0;
+        for (int d = 0; d < dim; ++d) {
+          const double diff = double{x[static_cast<size_t>(a) * dim + d]} - x[static_cast<size_t>(b) * dim + d];
+          want += diff * diff;
+        }
+        // Each code is within half a step: |a - b| moves by at most sqrt(dim) * step.
+        const double e = std::sqrt(double{dim}) * step;
+        ASSERT_NEAR(got * block.value_scale(), want, 2 * std::sqrt(want) * e + e * e + 1e-4 * want)
+            << "dim " << dim << ": " << a << ", " << b;
+      }
+    }
+  }
+}
+
 // The probes that choose the tiles of a float data set (dots_probe.hpp) run on 4,000 x 96
 // clustered rows, with `shift` added to every row's first dimension (the "rogue dimensions" of
 // some transformer embeddings), partitioned into clusters of 500.

@@ -141,6 +141,7 @@ bool ClusterBlock::load_dot_form(const std::vector<const void*>& rows, int count
   centred_ = metric == Metric::L2;
   dot_form_ = true;
   int8_ = false;
+  value_scale_ = 1.0f;
   metric_ = metric;
   rows_per_call_ = amx_dots_ != nullptr ? kAmxTileRows : kDotBlockRows;
   padded_rows_ = (count + rows_per_call_ - 1) / rows_per_call_ * rows_per_call_;
@@ -162,6 +163,7 @@ bool ClusterBlock::load_dot_form(const std::vector<const void*>& rows, int count
         pack_int8(float_rows_.data(), count, padded_rows_, dim, scales, nullptr, Int8Layout::Rows, int8_rows_);
         pack_int8(float_rows_.data(), count, padded_rows_, dim, scales, centre_.data(), Int8Layout::NegatedPanels,
                   int8_panels_);
+        value_scale_ = int8_rows_.step * int8_panels_.step;
         return true;
       }
       // VNNI: the Bytes layout's rows and unsigned panels (-q + 128), each row's sum taking
@@ -178,6 +180,7 @@ bool ClusterBlock::load_dot_form(const std::vector<const void*>& rows, int count
         row_corrections_[r] = -128 * sum;
       }
       column_corrections_.assign(static_cast<size_t>(panel_count(count)) * 16, 0);
+      value_scale_ = int8_rows_.step * int8_panels_.step;
       return true;
     }
     pack_bf16_rows(float_rows_.data(), count, padded_rows_, dim, nullptr, scales, bf16_pack_);
@@ -222,6 +225,7 @@ void ClusterBlock::load(const std::vector<const void*>& rows, int count, Element
   dim_ = dim;
   dot_form_ = false;
   int8_ = false;
+  value_scale_ = 1.0f;
   bytes_ = tiles_ != nullptr && type != ElementType::Float32;
   approximate_ = type == ElementType::Float32 && bf16_kernel_ != nullptr;
   rows_per_call_ = approximate_ ? bf16_rows_per_call_ : bytes_ && amx_bytes_ ? kAmxTileRows : kDotBlockRows;
@@ -235,6 +239,31 @@ void ClusterBlock::load(const std::vector<const void*>& rows, int count, Element
   }
   if (bytes_) {
     pack_bytes(rows.data(), count, padded_rows_, dim, type, bytes_pack_, amx_bytes_ ? 64 : 4);
+    return;
+  }
+  if (type == ElementType::Float32 && translation_invariant && vnni_int8_dots_ != nullptr) {
+    // L2 at int8 precision by VNNI: the rows centred on their mean and rounded to one step
+    // (pack_int8), then the 8-bit path as for int8 data: exact L2 between the codes, in code
+    // units (value_scale: step^2).
+    rows_per_call_ = kDotBlockRows;
+    padded_rows_ = (count + rows_per_call_ - 1) / rows_per_call_ * rows_per_call_;
+    float_rows_.resize(count);
+    for (int i = 0; i < count; ++i) float_rows_[i] = static_cast<const float*>(rows[i]);
+    mean_of_rows(float_rows_.data(), count, dim, nullptr, centre_);
+    pack_int8(float_rows_.data(), count, padded_rows_, dim, nullptr, centre_.data(), Int8Layout::Rows, int8_rows_, 4);
+    code_rows_.resize(count);
+    code_norms_.assign(static_cast<size_t>(padded_rows_) + 16, 0.0f);
+    for (int i = 0; i < count; ++i) {
+      const int8_t* q = &int8_rows_.values[static_cast<size_t>(i) * int8_rows_.padded_dim];
+      code_rows_[i] = q;
+      int32_t norm = 0;
+      for (int d = 0; d < dim; ++d) norm += int32_t{q[d]} * q[d];
+      code_norms_[i] = static_cast<float>(norm);  // exact: < 2^24 up to 1,040 dimensions
+    }
+    pack_bytes(code_rows_.data(), count, padded_rows_, dim, ElementType::Int8, bytes_pack_, 4);
+    bytes_ = true;
+    int8_ = true;
+    value_scale_ = int8_rows_.step * int8_rows_.step;
     return;
   }
   rows_.assign(static_cast<size_t>(padded_rows_) * dim, 0.0f);
@@ -300,6 +329,12 @@ void ClusterBlock::row_distances(int row0, const PairTerms& terms, float* out, i
     for (int r = 0; r < rows_per_call_ && row0 + r < count_; ++r) {
       out[static_cast<size_t>(r) * ldo + row0 + r] = std::numeric_limits<float>::infinity();
     }
+    return;
+  }
+  if (bytes_ && int8_) {  // float L2 as int8 codes (before the bf16 branch: approximate too)
+    PairTerms codes = terms;
+    codes.add = code_norms_.data();  // |q|^2 of the codes, for L2 between them
+    tiles_->distances_bytes(tile_block(bytes_pack_), row0, count_, codes, out, ldo);
     return;
   }
   if (approximate_) {

@@ -26,6 +26,9 @@ class ClusterBlock {
 
   // Loads `count` rows of `type` and writes their squared norms (exact for 8-bit data up to
   // 258 dimensions). `translation_invariant` (L2): the approximate paths may centre the rows.
+  // Float L2 on a block made with int8_dots and no AMX: the rows centred and rounded to int8
+  // codes of one step, their L2 by the 8-bit path (exact between the codes), approximate() and
+  // in code units (value_scale()).
   void load(const std::vector<const void*>& rows, int count, ElementType type, int dim, float* squared_norms,
             bool translation_invariant = false);
 
@@ -56,7 +59,9 @@ class ClusterBlock {
 
   // Whether load_dot_form takes int8 for inner product and cosine.
   bool int8_dot_form() const { return int8_dots_ != nullptr || vnni_int8_dots_ != nullptr; }
-  float value_scale() const { return int8_ ? int8_rows_.step * int8_panels_.step : 1.0f; }
+  // What row_distances() wrote times this is the distance (less row_offset): the int8 forms'
+  // steps; 1 elsewhere.
+  float value_scale() const { return value_scale_; }
 
   // Without row distances: every pair (a, b) of the loaded rows with a < b, through the pair
   // filter: distances by `terms`, offered to `buffers` when they beat a member's threshold.
@@ -102,6 +107,9 @@ class ClusterBlock {
   Int8DotsKernel int8_dots_ = nullptr;  // ... at int8 precision (AMX-INT8, inner product and cosine)
   ByteDotsKernel vnni_int8_dots_ = nullptr;  // the same without AMX, by vpdpbusd (load_dot_form's only kernel there)
   std::vector<int32_t> row_corrections_, column_corrections_;  // the VNNI int8 form's (Bytes layout)
+  std::vector<const void*> code_rows_;  // VNNI int8 L2: the codes' rows, for pack_bytes
+  std::vector<float> code_norms_;       // ... and their squared norms (the terms' add)
+  float value_scale_ = 1.0f;
   bool int8_ = false;
   Int8Pack int8_rows_, int8_panels_;
   std::vector<float> offsets_;  // int8: per row, -<a, m> (+1 for cosine)

@@ -180,7 +180,7 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     }
   } else if (row_path && first_pass.float_dots == FloatDots::Bf16 && default_float_dots() == FloatDots::Bf16) {
     if (first_pass.int8 == FirstPass::Int8::Always) {
-      probe.int8 = data.type == ElementType::Float32 && metric != Metric::L2;
+      probe.int8 = data.type == ElementType::Float32;  // every metric: L2 through the 8-bit path
     } else {
       probe = probe_float_dots(distance, partition, k);
       if (first_pass.int8 == FirstPass::Int8::Never) probe.int8 = false;

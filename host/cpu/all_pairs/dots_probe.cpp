@@ -72,7 +72,8 @@ int shared(const std::vector<int>& a, const std::vector<int>& b) {
 
 // Without AMX (vdpbf16ps and VNNI): the first rows of each probed cluster against the whole
 // cluster through the blocks the all-pairs stage uses, bf16 (ClusterBlock::load and
-// row_distances with its terms) and int8 (load_dot_form, vpdpbusd) against exact fp32. int8
+// row_distances with its terms) and int8 (load_dot_form, or load for L2; vpdpbusd) against
+// exact fp32. int8
 // where it keeps kTilesFloor of the rows' exact in-cluster nearest (twice vdpbf16ps's
 // multiply-adds per instruction), else bf16 where that does, else fp32.
 DotsProbe probe_vector_tiles(const Distance& distance, const Partition& partition, int k) {
@@ -90,7 +91,7 @@ DotsProbe probe_vector_tiles(const Distance& distance, const Partition& partitio
   ClusterBlock bf16(FloatDots::Bf16, false), int8(FloatDots::Bf16, true);
   const int dim = static_cast<int>(data.dim);
   std::vector<const void*> rows;
-  std::vector<float> add, mul, norms, by_bf16, by_int8, exact;
+  std::vector<float> add, int8_add, mul, norms, by_bf16, by_int8, exact;
   std::vector<std::pair<float, int>> scratch;
   std::vector<int> truth, found;
   int64_t kept_bf16 = 0, kept_int8 = 0, total = 0;
@@ -105,20 +106,28 @@ DotsProbe probe_vector_tiles(const Distance& distance, const Partition& partitio
       rows[i] = data.row(ids[i]);
       norms[i] = distance.inverse_norm_of(ids[i]);
     }
-    // The terms of cluster_knn's blocked pass: inner product -dot, cosine 1 - dot x norms.
+    // The terms of cluster_knn's blocked pass: L2 the norms, inner product -dot, cosine
+    // 1 - dot x norms.
+    const bool l2 = metric == Metric::L2;
     add.assign(size + kAmxTileRows + 16, 0.0f);
     mul.assign(add.size(), 1.0f);
-    bf16.load(rows, size, ElementType::Float32, dim, add.data(), false);
+    bf16.load(rows, size, ElementType::Float32, dim, add.data(), l2);
     const PairTerms terms = metric_terms(metric, size, norms.data(), add.data(), mul.data());
-    const bool with_int8 =
-        int8.load_dot_form(rows, size, dim, metric, metric == Metric::Cosine ? norms.data() : nullptr);
+    bool with_int8 = true;
+    if (l2) {
+      int8_add.assign(add.size(), 0.0f);
+      int8.load(rows, size, ElementType::Float32, dim, int8_add.data(), true);
+    } else {
+      with_int8 = int8.load_dot_form(rows, size, dim, metric, metric == Metric::Cosine ? norms.data() : nullptr);
+    }
+    const PairTerms int8_terms = l2 ? metric_terms(metric, size, norms.data(), int8_add.data(), mul.data()) : PairTerms{};
     const int ldo = panel_count(size) * 16;
     const int height = bf16.rows_per_call();
     by_bf16.resize(static_cast<size_t>(height) * ldo);
     by_int8.resize(by_bf16.size());
     for (int r0 = 0; r0 < kProbedRows && r0 < size; r0 += height) {
       bf16.row_distances(r0, terms, by_bf16.data(), ldo);
-      if (with_int8) int8.row_distances(r0, PairTerms{}, by_int8.data(), ldo);
+      if (with_int8) int8.row_distances(r0, int8_terms, by_int8.data(), ldo);
       for (int r = r0; r < r0 + height && r < size; ++r) {
         exact_nearest(distance, ids, size, r, exact, scratch, truth);
         smallest_positions(&by_bf16[static_cast<size_t>(r - r0) * ldo], size, k, scratch, found);
@@ -157,7 +166,7 @@ DotsProbe probe_float_dots(const Distance& distance, const Partition& partition,
   DotsProbe probe;
   const DatasetView& data = distance.base();
   const Metric metric = distance.metric();
-  if (data.type == ElementType::Float32 && metric != Metric::L2 && default_float_dots() == FloatDots::Bf16 &&
+  if (data.type == ElementType::Float32 && default_float_dots() == FloatDots::Bf16 &&
       float_dots_available(FloatDots::Bf16)) {
     return probe_vector_tiles(distance, partition, k);
   }
