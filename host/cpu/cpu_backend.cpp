@@ -57,11 +57,13 @@ ClusteredKnn clustered_knn(const DatasetView& data, Metric metric, int k, int th
   }
   Partition partition = partition_into_clusters(data, metric, partitioning);
   release_free_heap();  // its k-means samples and assignment arrays
+  timer.lap("partition");
   const Renumbering order = renumber_by_cluster(partition);
   Dataset local = reorder_rows(data, order, threads);
+  timer.lap("rows copied in cluster order");
   renumber_partition(partition, order, threads);
   const Distance distance(metric, local.view());
-  timer.lap("partition and renumbering by cluster");
+  timer.lap("partition renumbered, distances set up");
   // Opt-in (ANNFORGE_CPU_PROJECTION=1): a cheap first pass for wide vectors, ranking cluster
   // mates by distance between projections onto the top principal directions and computing exact
   // distances for a shortlist of 2k only. Off by default since the all-pairs pass became blocked
