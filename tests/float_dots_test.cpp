@@ -469,39 +469,46 @@ TEST(ClusterKnn, EveryFloatDotsPathKeepsTheExactPathsRecall) {
       EXPECT_GE(recall, exact_path_recall - 0.01) << what << " (fp32 path: " << exact_path_recall << ")";
       EXPECT_GT(recall, 0.8) << what;
     }
-    // Inner product and cosine on int8 tiles (AMX-INT8, or vpdpbusd without AMX; where the
-    // probe takes them): one step per block moves the order near the k-th place (recall of the
-    // whole lists ~1 point below fp32's here), but each row's 10 nearest stay in its list as on
-    // the fp32 path.
-    const bool amx_int8 =
-        cpu::float_dots_available(cpu::FloatDots::AmxBf16) && cpu::amx_int8_dots_kernel() != nullptr;
-    const bool vnni_int8 = !cpu::float_dots_available(cpu::FloatDots::AmxBf16) &&
-                           cpu::float_dots_available(cpu::FloatDots::Bf16) &&
-                           cpu::default_float_dots() == cpu::FloatDots::Bf16;
-    if ((metric != Metric::L2 && amx_int8) || vnni_int8) {
-      auto nearest_kept = [&](const cpu::KnnGraph& graph) {
-        int64_t kept = 0;
-        for (int64_t v = 0; v < rows; ++v) {
-          const uint32_t* list = &graph.ids[v * k];
-          for (int j = 0; j < 10; ++j) kept += std::find(list, list + k, exact.ids[v * k + j]) != list + k;
-        }
-        return static_cast<double>(kept) / (rows * 10);
-      };
-      cpu::FirstPass fp32;
-      fp32.float_dots = cpu::FloatDots::Exact;
+    // int8 tiles (where the probe takes them): AMX-INT8 for inner product and cosine, and
+    // vpdpbusd without AMX for every metric, from the fp32 and the vdpbf16ps blocks. One step
+    // per block moves the order near the k-th place (recall of the whole lists ~1 point below
+    // fp32's here), but each row's 10 nearest stay in its list as on the fp32 path.
+    std::vector<cpu::FloatDots> int8_paths;
+    if (metric != Metric::L2 && cpu::float_dots_available(cpu::FloatDots::AmxBf16) &&
+        cpu::amx_int8_dots_kernel() != nullptr) {
+      int8_paths.push_back(cpu::FloatDots::AmxBf16);
+    }
+    if (cpu::avx512_tile_kernels() != nullptr) {
+      int8_paths.push_back(cpu::FloatDots::Exact);
+      if (cpu::float_dots_available(cpu::FloatDots::Bf16)) int8_paths.push_back(cpu::FloatDots::Bf16);
+    }
+    auto nearest_kept = [&](const cpu::KnnGraph& graph) {
+      int64_t kept = 0;
+      for (int64_t v = 0; v < rows; ++v) {
+        const uint32_t* list = &graph.ids[v * k];
+        for (int j = 0; j < 10; ++j) kept += std::find(list, list + k, exact.ids[v * k + j]) != list + k;
+      }
+      return static_cast<double>(kept) / (rows * 10);
+    };
+    cpu::FirstPass fp32;
+    fp32.float_dots = cpu::FloatDots::Exact;
+    fp32.int8 = cpu::FirstPass::Int8::Never;
+    const double fp32_nearest =
+        int8_paths.empty() ? 0.0 : nearest_kept(cpu::cluster_knn_graph(distance, partition, k, 2, 5, fp32, {}));
+    for (cpu::FloatDots path : int8_paths) {
       cpu::FirstPass int8;
-      int8.float_dots = amx_int8 ? cpu::FloatDots::AmxBf16 : cpu::FloatDots::Bf16;
+      int8.float_dots = path;
       int8.int8 = cpu::FirstPass::Int8::Always;
-      const double fp32_nearest = nearest_kept(cpu::cluster_knn_graph(distance, partition, k, 2, 5, fp32, {}));
+      const std::string what = std::string(to_string(metric)) + ", int8 from " + cpu::float_dots_name(path);
       const cpu::KnnGraph graph = cpu::cluster_knn_graph(distance, partition, k, 2, 5, int8, {});
       for (int64_t v = 0; v < rows; ++v) {
         std::vector<uint32_t> list(graph.ids.begin() + v * k, graph.ids.begin() + (v + 1) * k);
         std::sort(list.begin(), list.end());
-        ASSERT_LT(list.back(), rows) << to_string(metric) << ", int8, row " << v;
-        ASSERT_EQ(std::adjacent_find(list.begin(), list.end()), list.end()) << "int8, row " << v << " repeats an id";
+        ASSERT_LT(list.back(), rows) << what << ", row " << v;
+        ASSERT_EQ(std::adjacent_find(list.begin(), list.end()), list.end()) << what << ", row " << v << " repeats an id";
       }
-      EXPECT_GE(nearest_kept(graph), fp32_nearest - 0.003) << to_string(metric) << ", int8 (fp32: " << fp32_nearest << ")";
-      EXPECT_GE(recall_of(graph, exact), exact_path_recall - 0.02) << to_string(metric) << ", int8";
+      EXPECT_GE(nearest_kept(graph), fp32_nearest - 0.003) << what << " (fp32: " << fp32_nearest << ")";
+      EXPECT_GE(recall_of(graph, exact), exact_path_recall - 0.02) << what;
     }
   }
 }

@@ -185,15 +185,23 @@ TEST(Int8, MeanOfRowsIsTheDoubleSumOfTheScaledRows) {
   }
 }
 
-// The int8 dot form on the CPU's tiles: AMX-INT8 where it has them, else vpdpbusd (the Bytes
-// layout's kernel over unsigned panels) where vdpbf16ps is the default.
-TEST(Int8, DotFormIsWithinTheRounding) {
-  const bool amx = cpu::amx_int8_dots_kernel() != nullptr;
-  if (!amx && cpu::default_float_dots() != cpu::FloatDots::Bf16) {
-    GTEST_SKIP() << "this CPU has neither AMX-INT8 nor the vdpbf16ps default (or ANNFORGE_SIMD / ANNFORGE_CPU_DOTS)";
+// The blocks whose int8 form this CPU can run: AMX-INT8 (the AmxBf16 block), and vpdpbusd (the
+// Bytes layout's kernel over unsigned panels) on the blocks of the paths without AMX: fp32 FMA
+// tiles and, where the CPU has AVX512_BF16, vdpbf16ps.
+std::vector<cpu::FloatDots> int8_block_kinds() {
+  std::vector<cpu::FloatDots> kinds;
+  if (cpu::amx_int8_dots_kernel() != nullptr) kinds.push_back(cpu::FloatDots::AmxBf16);
+  if (cpu::avx512_tile_kernels() != nullptr) {
+    kinds.push_back(cpu::FloatDots::Exact);
+    if (cpu::float_dots_available(cpu::FloatDots::Bf16)) kinds.push_back(cpu::FloatDots::Bf16);
   }
-  cpu::ClusterBlock block(amx ? cpu::FloatDots::AmxBf16 : cpu::FloatDots::Bf16, true);
-  ASSERT_TRUE(block.int8_dot_form());
+  return kinds;
+}
+
+// The int8 dot form (inner product and cosine) on each of them.
+TEST(Int8, DotFormIsWithinTheRounding) {
+  const std::vector<cpu::FloatDots> kinds = int8_block_kinds();
+  if (kinds.empty()) GTEST_SKIP() << "this CPU has neither AMX-INT8 nor AVX-512 VNNI (or ANNFORGE_SIMD)";
   Rng rng(43);
   const int count = 70, dim = 100;
   std::vector<float> x(static_cast<size_t>(count) * dim), inverse_norms(count);
@@ -205,7 +213,12 @@ TEST(Int8, DotFormIsWithinTheRounding) {
     for (int d = 0; d < dim; ++d) sum += double{x[static_cast<size_t>(i) * dim + d]} * x[static_cast<size_t>(i) * dim + d];
     inverse_norms[i] = static_cast<float>(1.0 / std::sqrt(sum));
   }
-  for (Metric metric : {Metric::InnerProduct, Metric::Cosine}) {
+  for (int run = 0; run < 2 * static_cast<int>(kinds.size()); ++run) {
+    const cpu::FloatDots kind = kinds[run / 2];
+    const Metric metric = run % 2 == 0 ? Metric::InnerProduct : Metric::Cosine;
+    SCOPED_TRACE(cpu::float_dots_name(kind));
+    cpu::ClusterBlock block(kind, true);
+    ASSERT_TRUE(block.int8_dot_form());
     const float* scales = metric == Metric::Cosine ? inverse_norms.data() : nullptr;
     ASSERT_TRUE(block.load_dot_form(rows, count, dim, metric, scales));
     auto scaled = [&](int i, int d) { return double{x[static_cast<size_t>(i) * dim + d]} * (scales ? scales[i] : 1.0f); };
@@ -256,53 +269,55 @@ TEST(Int8, DotFormIsWithinTheRounding) {
 // between the codes; once scaled, within the rounding of the true squared distance (off the
 // origin, where the centring matters).
 TEST(Int8, VnniL2IsWithinTheRounding) {
-  if (cpu::amx_int8_dots_kernel() != nullptr || cpu::default_float_dots() != cpu::FloatDots::Bf16) {
-    GTEST_SKIP() << "the VNNI int8 L2 path runs where vdpbf16ps is the default (AVX512_BF16 without AMX)";
-  }
-  cpu::ClusterBlock block(cpu::FloatDots::Bf16, true);
+  if (cpu::avx512_tile_kernels() == nullptr) GTEST_SKIP() << "this CPU has no AVX-512 VNNI (or ANNFORGE_SIMD)";
   Rng rng(53);
-  for (int dim : {5, 64, 100}) {
-    const int count = 70;
-    std::vector<float> x(static_cast<size_t>(count) * dim);
-    for (float& v : x) v = static_cast<float>(rng.normal() + 50.0);
-    std::vector<const void*> rows(count);
-    for (int i = 0; i < count; ++i) rows[i] = &x[static_cast<size_t>(i) * dim];
-    std::vector<float> add(count + cpu::kAmxTileRows + 16, 0.0f), mul(add.size(), 1.0f);
-    block.load(rows, count, ElementType::Float32, dim, add.data(), true);
-    ASSERT_TRUE(block.approximate());
-    const cpu::PairTerms terms = cpu::metric_terms(Metric::L2, count, nullptr, add.data(), mul.data());
-    // One step for the block: the centred rows' largest magnitude over 127.
-    std::vector<double> mean(dim, 0.0);
-    for (int i = 0; i < count; ++i) {
-      for (int d = 0; d < dim; ++d) mean[d] += double{x[static_cast<size_t>(i) * dim + d]} / count;
-    }
-    double largest = 0.0;
-    for (int i = 0; i < count; ++i) {
-      for (int d = 0; d < dim; ++d) largest = std::max(largest, std::fabs(x[static_cast<size_t>(i) * dim + d] - mean[d]));
-    }
-    const double step = largest / 127;
-    const int ldo = cpu::panel_count(count) * 16;
-    std::vector<float> out(static_cast<size_t>(block.padded_rows()) * ldo);
-    for (int r0 = 0; r0 < count; r0 += block.rows_per_call()) {
-      block.row_distances(r0, terms, &out[static_cast<size_t>(r0) * ldo], ldo);
-    }
-    EXPECT_NEAR(block.value_scale(), step * step, 1e-3 * step * step) << "dim " << dim;
-    for (int a = 0; a < count; ++a) {
-      for (int b = 0; b < count; ++b) {
-        const float got = out[static_cast<size_t>(a) * ldo + b];
-        if (a == b) {
-          ASSERT_EQ(got, kInf);
-          continue;
+  for (cpu::FloatDots kind : int8_block_kinds()) {
+    if (kind == cpu::FloatDots::AmxBf16) continue;  // AMX's L2 is the bf16 dot form
+    SCOPED_TRACE(cpu::float_dots_name(kind));
+    cpu::ClusterBlock block(kind, true);
+    for (int dim : {5, 64, 100}) {
+      const int count = 70;
+      std::vector<float> x(static_cast<size_t>(count) * dim);
+      for (float& v : x) v = static_cast<float>(rng.normal() + 50.0);
+      std::vector<const void*> rows(count);
+      for (int i = 0; i < count; ++i) rows[i] = &x[static_cast<size_t>(i) * dim];
+      std::vector<float> add(count + cpu::kAmxTileRows + 16, 0.0f), mul(add.size(), 1.0f);
+      block.load(rows, count, ElementType::Float32, dim, add.data(), true);
+      ASSERT_TRUE(block.approximate());
+      const cpu::PairTerms terms = cpu::metric_terms(Metric::L2, count, nullptr, add.data(), mul.data());
+      // One step for the block: the centred rows' largest magnitude over 127.
+      std::vector<double> mean(dim, 0.0);
+      for (int i = 0; i < count; ++i) {
+        for (int d = 0; d < dim; ++d) mean[d] += double{x[static_cast<size_t>(i) * dim + d]} / count;
+      }
+      double largest = 0.0;
+      for (int i = 0; i < count; ++i) {
+        for (int d = 0; d < dim; ++d) largest = std::max(largest, std::fabs(x[static_cast<size_t>(i) * dim + d] - mean[d]));
+      }
+      const double step = largest / 127;
+      const int ldo = cpu::panel_count(count) * 16;
+      std::vector<float> out(static_cast<size_t>(block.padded_rows()) * ldo);
+      for (int r0 = 0; r0 < count; r0 += block.rows_per_call()) {
+        block.row_distances(r0, terms, &out[static_cast<size_t>(r0) * ldo], ldo);
+      }
+      EXPECT_NEAR(block.value_scale(), step * step, 1e-3 * step * step) << "dim " << dim;
+      for (int a = 0; a < count; ++a) {
+        for (int b = 0; b < count; ++b) {
+          const float got = out[static_cast<size_t>(a) * ldo + b];
+          if (a == b) {
+            ASSERT_EQ(got, kInf);
+            continue;
+          }
+          double want = 0.0;
+          for (int d = 0; d < dim; ++d) {
+            const double diff = double{x[static_cast<size_t>(a) * dim + d]} - x[static_cast<size_t>(b) * dim + d];
+            want += diff * diff;
+          }
+          // Each code is within half a step: |a - b| moves by at most sqrt(dim) * step.
+          const double e = std::sqrt(double{dim}) * step;
+          ASSERT_NEAR(got * block.value_scale(), want, 2 * std::sqrt(want) * e + e * e + 1e-4 * want)
+              << "dim " << dim << ": " << a << ", " << b;
         }
-        double want = 0.0;
-        for (int d = 0; d < dim; ++d) {
-          const double diff = double{x[static_cast<size_t>(a) * dim + d]} - x[static_cast<size_t>(b) * dim + d];
-          want += diff * diff;
-        }
-        // Each code is within half a step: |a - b| moves by at most sqrt(dim) * step.
-        const double e = std::sqrt(double{dim}) * step;
-        ASSERT_NEAR(got * block.value_scale(), want, 2 * std::sqrt(want) * e + e * e + 1e-4 * want)
-            << "dim " << dim << ": " << a << ", " << b;
       }
     }
   }

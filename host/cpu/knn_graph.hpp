@@ -59,9 +59,9 @@ struct FirstPass {
   int dim = 0;
   int exact_candidates = 0;
   FloatDots float_dots = default_float_dots();
-  // Inner product and cosine on the bf16 paths (AMX, vdpbf16ps): int8 tiles, bf16 tiles or
-  // fp32 as probe_float_dots (dots_probe.hpp) finds them to keep the rows' nearest neighbours;
-  // or int8 always / never.
+  // Float rows on the AVX-512 tiles: int8 tiles, bf16 tiles or fp32 as probe_float_dots
+  // (dots_probe.hpp) finds them to keep the rows' nearest neighbours (where float_dots is the
+  // default path); or int8 always / never.
   enum class Int8 { Probe, Always, Never };
   Int8 int8 = Int8::Probe;
 };

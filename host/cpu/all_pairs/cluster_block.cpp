@@ -112,12 +112,11 @@ ClusterBlock::ClusterBlock(FloatDots float_dots, bool int8_dots)
   if (tiles_ != nullptr && !(byte_tiles != nullptr && std::strcmp(byte_tiles, "vnni") == 0)) {
     amx_bytes_ = amx_byte_distances_kernel();
   }
-  if (!float_dots_available(float_dots)) return;  // fp32
-  if (float_dots == FloatDots::Bf16) {
-    bf16_kernel_ = tiles_->distances_bf16;
-    // Without AMX, int8 dots by vpdpbusd: 64 multiply-adds per instruction, twice vdpbf16ps's.
-    if (int8_dots) vnni_int8_dots_ = tiles_->dots_bytes;
-  }
+  if (!float_dots_available(float_dots)) return;  // fp32 (the AVX2 / portable path)
+  // Without AMX, int8 dots by vpdpbusd (every CPU with the AVX-512 tiles has VNNI): 64
+  // multiply-adds per instruction, twice vdpbf16ps's and four times fp32 FMA's.
+  if (int8_dots && tiles_ != nullptr && float_dots != FloatDots::AmxBf16) vnni_int8_dots_ = tiles_->dots_bytes;
+  if (float_dots == FloatDots::Bf16) bf16_kernel_ = tiles_->distances_bf16;
   if (float_dots == FloatDots::AmxBf16) {
     bf16_kernel_ = amx_bf16_distances_kernel();
     amx_dots_ = amx_bf16_dots_kernel();
@@ -263,6 +262,7 @@ void ClusterBlock::load(const std::vector<const void*>& rows, int count, Element
     pack_bytes(code_rows_.data(), count, padded_rows_, dim, ElementType::Int8, bytes_pack_, 4);
     bytes_ = true;
     int8_ = true;
+    approximate_ = true;
     value_scale_ = int8_rows_.step * int8_rows_.step;
     return;
   }

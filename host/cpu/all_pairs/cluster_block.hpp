@@ -19,9 +19,9 @@ namespace annforge::cpu {
 
 class ClusterBlock {
  public:
-  // `int8_dots`: inner product and cosine in dot form at int8 precision where the CPU has
-  // AMX-INT8, or with `float_dots` Bf16 (no AMX) by VNNI (chosen per data set by
-  // probe_float_dots, dots_probe.hpp).
+  // `int8_dots`: float rows at int8 precision (chosen per data set by probe_float_dots,
+  // dots_probe.hpp): inner product and cosine in dot form on AMX-INT8 where `float_dots` is
+  // AmxBf16; otherwise every metric by VNNI (vpdpbusd) where the CPU has the AVX-512 tiles.
   explicit ClusterBlock(FloatDots float_dots = default_float_dots(), bool int8_dots = false);
 
   // Loads `count` rows of `type` and writes their squared norms (exact for 8-bit data up to

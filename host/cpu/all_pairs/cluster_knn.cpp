@@ -178,16 +178,21 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     } else {
       probe = probe_float_dots(distance, partition, k);
     }
-  } else if (row_path && first_pass.float_dots == FloatDots::Bf16 && default_float_dots() == FloatDots::Bf16) {
+  } else if (row_path && first_pass.float_dots != FloatDots::AmxBf16) {
+    // vdpbf16ps, or fp32 FMA tiles (AVX-512 without BF16): int8 by VNNI where it keeps the
+    // rows' nearest (the probe runs for the default path, not for one a caller asked for).
     if (first_pass.int8 == FirstPass::Int8::Always) {
       probe.int8 = data.type == ElementType::Float32;  // every metric: L2 through the 8-bit path
-    } else {
+    } else if (first_pass.float_dots == default_float_dots()) {
       probe = probe_float_dots(distance, partition, k);
       if (first_pass.int8 == FirstPass::Int8::Never) probe.int8 = false;
     }
   }
   const FloatDots float_dots = probe.dots;
-  if (probe.rows > 0 && first_pass.float_dots == FloatDots::Bf16) {
+  if (probe.rows > 0 && first_pass.float_dots == FloatDots::Exact) {
+    timer.lap("clusters: in-cluster 10-NN of %d rows in the %d nearest by vpdpbusd int8 %.4f: %s", probe.rows, k,
+              probe.int8_recall, probe.int8 ? "int8" : "fp32");
+  } else if (probe.rows > 0 && first_pass.float_dots == FloatDots::Bf16) {
     timer.lap("clusters: in-cluster 10-NN of %d rows in the %d nearest by vpdpbusd int8 %.4f, by vdpbf16ps %.4f: %s",
               probe.rows, k, probe.int8_recall, probe.bf16_recall,
               probe.int8 ? "int8" : float_dots == FloatDots::Exact ? "fp32" : "bf16");
@@ -220,8 +225,9 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     // by each cluster's step (so a pair's approximate distance differs from cluster to cluster),
     // and the projected first pass stores exact distances beside the bf16 ones of small
     // clusters. There repeats are found by id.
-    const bool approximate_floats = data.type == ElementType::Float32 && row_path &&
-                                    float_dots != FloatDots::Exact && float_dots_available(float_dots);
+    const bool approximate_floats =
+        data.type == ElementType::Float32 && row_path &&
+        ((float_dots != FloatDots::Exact && float_dots_available(float_dots)) || probe.int8);
     const bool repeats_by_id = approximate_floats && (metric == Metric::L2 || first_pass.projected != nullptr ||
                                                       block_dots.int8_dot_form());
     SmallestK shortlist(std::max(first_pass.exact_candidates, 1));

@@ -70,7 +70,7 @@ int shared(const std::vector<int>& a, const std::vector<int>& b) {
   return found;
 }
 
-// Without AMX (vdpbf16ps and VNNI): the first rows of each probed cluster against the whole
+// Without AMX (VNNI, and vdpbf16ps where the CPU has it): the first rows of each probed cluster against the whole
 // cluster through the blocks the all-pairs stage uses, bf16 (ClusterBlock::load and
 // row_distances with its terms) and int8 (load_dot_form, or load for L2; vpdpbusd) against
 // exact fp32. int8
@@ -78,7 +78,9 @@ int shared(const std::vector<int>& a, const std::vector<int>& b) {
 // multiply-adds per instruction), else bf16 where that does, else fp32.
 DotsProbe probe_vector_tiles(const Distance& distance, const Partition& partition, int k) {
   DotsProbe probe;
-  probe.dots = FloatDots::Bf16;
+  // Where the default is fp32 (AVX-512 without BF16) only int8 is probed.
+  const bool with_bf16 = default_float_dots() == FloatDots::Bf16;
+  probe.dots = with_bf16 ? FloatDots::Bf16 : FloatDots::Exact;
   const DatasetView& data = distance.base();
   const Metric metric = distance.metric();
   const int forced = forced_dot_bits();
@@ -88,7 +90,7 @@ DotsProbe probe_vector_tiles(const Distance& distance, const Partition& partitio
     return probe;
   }
   constexpr int kProbedRows = 32;
-  ClusterBlock bf16(FloatDots::Bf16, false), int8(FloatDots::Bf16, true);
+  ClusterBlock bf16(probe.dots, false), int8(probe.dots, true);
   const int dim = static_cast<int>(data.dim);
   std::vector<const void*> rows;
   std::vector<float> add, int8_add, mul, norms, by_bf16, by_int8, exact;
@@ -111,7 +113,7 @@ DotsProbe probe_vector_tiles(const Distance& distance, const Partition& partitio
     const bool l2 = metric == Metric::L2;
     add.assign(size + kAmxTileRows + 16, 0.0f);
     mul.assign(add.size(), 1.0f);
-    bf16.load(rows, size, ElementType::Float32, dim, add.data(), l2);
+    if (with_bf16) bf16.load(rows, size, ElementType::Float32, dim, add.data(), l2);
     const PairTerms terms = metric_terms(metric, size, norms.data(), add.data(), mul.data());
     bool with_int8 = true;
     if (l2) {
@@ -126,12 +128,14 @@ DotsProbe probe_vector_tiles(const Distance& distance, const Partition& partitio
     by_bf16.resize(static_cast<size_t>(height) * ldo);
     by_int8.resize(by_bf16.size());
     for (int r0 = 0; r0 < kProbedRows && r0 < size; r0 += height) {
-      bf16.row_distances(r0, terms, by_bf16.data(), ldo);
+      if (with_bf16) bf16.row_distances(r0, terms, by_bf16.data(), ldo);
       if (with_int8) int8.row_distances(r0, int8_terms, by_int8.data(), ldo);
       for (int r = r0; r < r0 + height && r < size; ++r) {
         exact_nearest(distance, ids, size, r, exact, scratch, truth);
-        smallest_positions(&by_bf16[static_cast<size_t>(r - r0) * ldo], size, k, scratch, found);
-        kept_bf16 += shared(truth, found);
+        if (with_bf16) {
+          smallest_positions(&by_bf16[static_cast<size_t>(r - r0) * ldo], size, k, scratch, found);
+          kept_bf16 += shared(truth, found);
+        }
         if (with_int8) {
           // The stored values differ from the distances by a per-row offset only: the same order.
           smallest_positions(&by_int8[static_cast<size_t>(r - r0) * ldo], size, k, scratch, found);
@@ -143,8 +147,8 @@ DotsProbe probe_vector_tiles(const Distance& distance, const Partition& partitio
     }
     int8_probed = int8_probed && with_int8;
   }
-  if (total == 0) return probe;  // clusters too small to tell: bf16
-  probe.bf16_recall = static_cast<double>(kept_bf16) / total;
+  if (total == 0) return probe;  // clusters too small to tell: the default
+  probe.bf16_recall = with_bf16 ? static_cast<double>(kept_bf16) / total : 0.0;
   probe.int8_recall = int8_probed ? static_cast<double>(kept_int8) / total : 0.0;
   probe.int8 = probe.int8_recall >= kTilesFloor;
   if (!probe.int8 && probe.bf16_recall < kTilesFloor) probe.dots = FloatDots::Exact;
@@ -166,8 +170,8 @@ DotsProbe probe_float_dots(const Distance& distance, const Partition& partition,
   DotsProbe probe;
   const DatasetView& data = distance.base();
   const Metric metric = distance.metric();
-  if (data.type == ElementType::Float32 && default_float_dots() == FloatDots::Bf16 &&
-      float_dots_available(FloatDots::Bf16)) {
+  if (data.type == ElementType::Float32 && default_float_dots() != FloatDots::AmxBf16 &&
+      avx512_tile_kernels() != nullptr) {
     return probe_vector_tiles(distance, partition, k);
   }
   const int forced = forced_dot_bits();

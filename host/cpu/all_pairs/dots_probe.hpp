@@ -26,14 +26,14 @@ struct DotsProbe {
   bool int8 = false;                    // with AmxBf16: int8 tiles
 };
 
-// The choice for the clustered kNN stage over `partition` of `distance.base()`, for float rows,
-// inner product or cosine. With AMX-BF16 and AMX-INT8: bf16 where it keeps at least kTilesFloor
-// (0.98) of the rows' nearest, else int8 where that does, else exact fp32 (on AMX int8 measured
-// no faster once its packing was counted). Where the default is vdpbf16ps (AVX512_BF16 without
-// AMX): int8 by vpdpbusd where it keeps them (1M wordtext on a Zen 4: all pairs 15.8 -> 9.5 s),
-// else Bf16 where that does, else Exact. Elsewhere AmxBf16 without int8, unprobed.
-// ANNFORGE_CPU_DOT_BITS=8 / 16 / 32 forces int8 / bf16 / fp32 (measurement; 8 only with
-// AMX-INT8 or vdpbf16ps). Deterministic, one thread.
+// The choice for the clustered kNN stage over `partition` of `distance.base()`, for float rows.
+// With AMX-BF16 and AMX-INT8 (inner product and cosine only): bf16 where it keeps at least
+// kTilesFloor (0.98) of the rows' nearest, else int8 where that does, else exact fp32 (on AMX
+// int8 measured no faster once its packing was counted). Without AMX, on CPUs with the AVX-512
+// tiles, every metric: int8 by vpdpbusd where it keeps them (1M wordtext on a Zen 4: all pairs
+// 15.8 -> 9.5 s), else bf16 where the default is vdpbf16ps and that does, else Exact.
+// Elsewhere the default, unprobed. ANNFORGE_CPU_DOT_BITS=8 / 16 / 32 forces int8 / bf16 / fp32
+// (measurement; 16 only where the CPU has a bf16 path). Deterministic, one thread.
 DotsProbe probe_float_dots(const Distance& distance, const Partition& partition, int k);
 
 // ANNFORGE_CPU_DOT_BITS as set (0 where unset); any value but 8, 16 or 32 is refused with an

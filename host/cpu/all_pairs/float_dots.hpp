@@ -22,8 +22,8 @@ enum class FloatDots {
 bool float_dots_available(FloatDots dots);
 // AMX where the CPU has it, else vdpbf16ps (AVX512_BF16), else Exact. ANNFORGE_CPU_DOTS=
 // fp32|bf16|amx asks for one (for measurement); a path the CPU lacks falls back to the next one.
-// Inner product and cosine take bf16 only where a probe finds it keeps the rows' nearest
-// (dots_probe.hpp).
+// A probe (dots_probe.hpp) then chooses per data set: int8 codes by VNNI where the path is not
+// AMX and they keep the rows' nearest, bf16 where it does, else fp32.
 FloatDots default_float_dots();
 const char* float_dots_name(FloatDots dots);
 // How many times cheaper a pair of float rows is on the default path than on fp32 FMA tiles:
