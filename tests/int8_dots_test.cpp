@@ -33,6 +33,25 @@ using annforge_test::kSentinelBits;
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
+// `count` rows of `dim` floats off the origin, a scale per row and a centre, as pack_int8 takes
+// them.
+struct ScaledRows {
+  std::vector<float> x, scales, centre;
+  std::vector<const float*> rows;
+};
+ScaledRows scaled_rows(Rng& rng, int count, int dim) {
+  ScaledRows out;
+  out.x.resize(static_cast<size_t>(count) * dim);
+  out.scales.resize(count);
+  out.centre.resize(dim);
+  for (float& v : out.x) v = static_cast<float>(rng.normal() + 5.0);
+  for (float& v : out.scales) v = static_cast<float>(rng.uniform(0.5, 2.0));
+  for (float& v : out.centre) v = static_cast<float>(rng.normal() * 3.0);
+  out.rows.resize(count);
+  for (int i = 0; i < count; ++i) out.rows[i] = &out.x[static_cast<size_t>(i) * dim];
+  return out;
+}
+
 // The int8 layout and AMX-INT8 (the dot form where probe_float_dots takes it): codes within
 // half a step of the scaled, centred values, the largest at 127; the kernel's sums exactly the
 // integer dots of the row codes and the negated panel codes; and a block loaded that way
@@ -43,12 +62,11 @@ TEST(Int8, AmxDotsAreTheIntegerDotsOfTheCodes) {
   Rng rng(41);
   for (int dim : {3, 64, 100, 256}) {
     for (int count : {1, 32, 47}) {
-      std::vector<float> x(static_cast<size_t>(count) * dim), scales(count), centre(dim);
-      for (float& v : x) v = static_cast<float>(rng.normal() + 5.0);
-      for (float& v : scales) v = static_cast<float>(rng.uniform(0.5, 2.0));
-      for (float& v : centre) v = static_cast<float>(rng.normal() * 3.0);
-      std::vector<const float*> rows(count);
-      for (int i = 0; i < count; ++i) rows[i] = &x[static_cast<size_t>(i) * dim];
+      const ScaledRows in = scaled_rows(rng, count, dim);
+      const std::vector<float>& x = in.x;
+      const std::vector<float>& scales = in.scales;
+      const std::vector<float>& centre = in.centre;
+      const std::vector<const float*>& rows = in.rows;
       const int padded = (count + cpu::kAmxTileRows - 1) / cpu::kAmxTileRows * cpu::kAmxTileRows;
       cpu::Int8Pack a, b;
       cpu::pack_int8(rows.data(), count, padded, dim, scales.data(), nullptr, cpu::Int8Layout::Rows, a);
@@ -106,12 +124,10 @@ TEST(Int8, VnniDotsOfUnsignedPanelsAreTheIntegerDotsOfTheCodes) {
   Rng rng(47);
   for (int dim : {3, 64, 100, 256}) {
     for (int count : {1, 6, 47}) {
-      std::vector<float> x(static_cast<size_t>(count) * dim), scales(count), centre(dim);
-      for (float& v : x) v = static_cast<float>(rng.normal() + 5.0);
-      for (float& v : scales) v = static_cast<float>(rng.uniform(0.5, 2.0));
-      for (float& v : centre) v = static_cast<float>(rng.normal() * 3.0);
-      std::vector<const float*> rows(count);
-      for (int i = 0; i < count; ++i) rows[i] = &x[static_cast<size_t>(i) * dim];
+      const ScaledRows in = scaled_rows(rng, count, dim);
+      const std::vector<float>& scales = in.scales;
+      const std::vector<float>& centre = in.centre;
+      const std::vector<const float*>& rows = in.rows;
       const int padded = (count + cpu::kDotBlockRows - 1) / cpu::kDotBlockRows * cpu::kDotBlockRows;
       cpu::Int8Pack a, b, negated;
       cpu::pack_int8(rows.data(), count, padded, dim, scales.data(), nullptr, cpu::Int8Layout::Rows, a, 4);
@@ -314,7 +330,7 @@ TEST(Int8, VnniL2IsWithinTheRounding) {
             want += diff * diff;
           }
           // Each code is within half a step: |a - b| moves by at most sqrt(dim) * step.
-          const double e = std::sqrt(double{dim}) * step;
+          const double e = std::sqrt(static_cast<double>(dim)) * step;
           ASSERT_NEAR(got * block.value_scale(), want, 2 * std::sqrt(want) * e + e * e + 1e-4 * want)
               << "dim " << dim << ": " << a << ", " << b;
         }
