@@ -168,7 +168,8 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
       }
     }
   }
-  // Float inner product and cosine: int8 tiles, bf16 tiles or exact fp32, by a probe.
+  // Float rows: int8 tiles, bf16 tiles or exact fp32, by a probe (AMX: inner product and
+  // cosine only).
   (void)forced_dot_bits();
   DotsProbe probe;
   probe.dots = first_pass.float_dots;

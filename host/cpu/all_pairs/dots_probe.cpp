@@ -70,12 +70,12 @@ int shared(const std::vector<int>& a, const std::vector<int>& b) {
   return found;
 }
 
-// Without AMX (VNNI, and vdpbf16ps where the CPU has it): the first rows of each probed cluster against the whole
-// cluster through the blocks the all-pairs stage uses, bf16 (ClusterBlock::load and
-// row_distances with its terms) and int8 (load_dot_form, or load for L2; vpdpbusd) against
-// exact fp32. int8
-// where it keeps kTilesFloor of the rows' exact in-cluster nearest (twice vdpbf16ps's
-// multiply-adds per instruction), else bf16 where that does, else fp32.
+// Without AMX (VNNI, and vdpbf16ps where the CPU has it), every metric: the first rows of each
+// probed cluster against the whole cluster through the blocks the all-pairs stage uses, bf16
+// (ClusterBlock::load and row_distances with its terms) and int8 (load_dot_form, or load for
+// L2; vpdpbusd) against exact fp32. int8 where it keeps kTilesFloor of the rows' exact
+// in-cluster nearest (twice vdpbf16ps's multiply-adds per instruction), else bf16 where that
+// does, else fp32.
 DotsProbe probe_vector_tiles(const Distance& distance, const Partition& partition, int k) {
   DotsProbe probe;
   // Where the default is fp32 (AVX-512 without BF16) only int8 is probed.
