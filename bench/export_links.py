@@ -7,6 +7,8 @@ same queries: recall@10 and queries/s per ef, and queries/s at recall 0.90 / 0.9
   bench/export_links.py --annforge build-cpu/annforge --data data/sift-vl-1m --work /tmp/links
   bench/export_links.py --annforge build-cpu/annforge --data data/wordtext-1m --metric cosine \
       --work /tmp/links-wordtext
+  bench/export_links.py --annforge build-cpu/annforge --data data/wordtext-ip --metric ip \
+      --rows 200000 --work /tmp/links-wordtext-ip
 
 hnswlib's own index (M 16, efConstruction 200) is built once and kept in --work (about 5
 minutes for 1M rows on 2 cores). With --library faiss the exports are written for FAISS and set
@@ -83,7 +85,7 @@ def main():
     parser.add_argument("--annforge", required=True)
     parser.add_argument("--data", required=True,
                         help="a folder with base and query .bvecs or .fvecs, and groundtruth.ivecs")
-    parser.add_argument("--metric", choices=["l2", "cosine"], default="l2")
+    parser.add_argument("--metric", choices=["l2", "cosine", "ip"], default="l2")
     parser.add_argument("--library", choices=["hnswlib", "faiss"], default="hnswlib")
     parser.add_argument("--rows", type=int, default=0, help="the first N rows only (0: all)")
     parser.add_argument("--work", required=True)
@@ -118,7 +120,7 @@ def main():
                 faiss.normalize_L2(base)
             faiss.omp_set_num_threads(args.threads)
             own = faiss.IndexHNSWFlat(base.shape[1], 32,
-                                      faiss.METRIC_INNER_PRODUCT if args.metric == "cosine" else faiss.METRIC_L2)
+                                      faiss.METRIC_L2 if args.metric == "l2" else faiss.METRIC_INNER_PRODUCT)
             own.add(base)
             result["native_build_s"] = time.time() - start
             faiss.write_index(own, native)

@@ -264,9 +264,9 @@ ExportFormat parse_export_format(const std::string& name);  // throws InvalidArg
 // read, so shorter, diverse lists serve more queries per second at equal recall (in hnswlib
 // at recall@10 0.95, against its own M16 index: 1M SIFT 0.84x with Index, 0.97-1.02x with
 // Diverse; 1M wordtext 0.73x and 0.83-0.91x), for an export ~10-20x longer (25 s instead of
-// 2 s on 2 cores at 1M SIFT: ~900 scattered rows read per row). By inner product Diverse keeps
-// the index's links (the heuristic over -<x, y> leaves a row almost no links: long rows win
-// every comparison).
+// 2 s on 2 cores at 1M SIFT: ~900 scattered rows read per row). By inner product the pool is
+// ranked by -<x, y> and the heuristic compares by angle (over -<x, y> itself it leaves a row
+// almost no links: long rows win every comparison).
 enum class ExportLinks { Index, Diverse };
 const char* to_string(ExportLinks links);                 // "index", "diverse"
 ExportLinks parse_export_links(const std::string& name);  // throws InvalidArgument naming the value

@@ -30,6 +30,8 @@ struct Scratch {
   std::vector<float> prepared;  // a row as a query of the int8 codes
   std::vector<float> kept_prepared;  // the heuristic's kept rows as queries of the codes
   std::vector<uint32_t> kept_ids;
+  std::vector<uint32_t> candidate_ids;  // the blocking distances' rows (angles)
+  std::vector<float> to_row;            // ... and their blocking distances to the row
 };
 
 // The distances the links are chosen by: exact, or for float rows those of int8 codes with a
@@ -97,12 +99,24 @@ class LinkDistances {
 // keep_diverse (diverse_links.hpp) by `distance`: a kept row blocks a candidate nearer to it
 // than the row is. Each candidate is compared with the kept ones lazily, as hnswlib does: most
 // are dropped by the first few (half the distances of computing every kept row's distances to
-// every later candidate).
+// every later candidate). With `to_row` (the candidates' distances to row `r` by `distance`,
+// where the candidates are ranked by another one) the comparison takes those.
 int heuristic(const LinkDistances& distance, const Candidate* candidates, int count, int most, Scratch& s,
-              Candidate* kept) {
+              Candidate* kept, uint32_t r, bool by_other_distance) {
+  const float* to_row = nullptr;
+  if (by_other_distance) {
+    s.candidate_ids.resize(count);
+    for (int i = 0; i < count; ++i) s.candidate_ids[i] = candidates[i].second;
+    s.to_row.resize(count);
+    distance.measure(r, s.candidate_ids.data(), count, s, s.to_row.data());
+    to_row = s.to_row.data();
+  }
   return keep_diverse(
       candidates, count, most,
-      [&](int i, const Candidate& candidate) { return distance.to_kept(i, candidate.second, s) < candidate.first; },
+      [&](int i, const Candidate& candidate) {
+        const float row_distance = to_row != nullptr ? to_row[&candidate - candidates] : candidate.first;
+        return distance.to_kept(i, candidate.second, s) < row_distance;
+      },
       [&](int i, uint32_t id) { distance.keep(i, id, s); }, kept);
 }
 
@@ -129,7 +143,7 @@ std::vector<uint32_t> breadth_first_order(const uint32_t* graph, int64_t rows, i
 }  // namespace
 
 void select_diverse_links(const Distance& distance, const uint32_t* graph, int64_t rows, int degree, int pool,
-                          int threads, uint32_t* out, int out_width) {
+                          int threads, uint32_t* out, int out_width, const Distance* blocking) {
   threads = resolve_threads(threads);
   pool = std::max(pool, degree);
   // Per row, the links the heuristic keeps from its pool (nearest first) with their distances.
@@ -148,6 +162,16 @@ void select_diverse_links(const Distance& distance, const uint32_t* graph, int64
     codes = make_approximate_rows(distance.base(), distance.metric(), threads, ApproximateKind::Int8);
   }
   const LinkDistances links(distance, codes.rows > 0 ? &codes : nullptr);
+  // The heuristic's comparisons by another distance where one is given (inner product: by angle).
+  ApproximateRows blocking_codes;
+  if (blocking != nullptr && blocking->base().type == ElementType::Float32 &&
+      approximate_rows_usable(blocking->base()) && codes_env()) {
+    blocking_codes = make_approximate_rows(blocking->base(), blocking->metric(), threads, ApproximateKind::Int8);
+  }
+  const ApproximateRows* own_codes = codes.rows > 0 ? &codes : nullptr;
+  const LinkDistances blocks(blocking != nullptr ? *blocking : distance,
+                             blocking == nullptr ? own_codes : blocking_codes.rows > 0 ? &blocking_codes : nullptr);
+  const bool by_other = blocking != nullptr;
   parallel_for(rows, threads, 512, [&](int64_t begin, int64_t end, int thread) {
     Scratch& s = scratch[thread];
     std::vector<uint32_t> pool_ids;
@@ -180,7 +204,8 @@ void select_diverse_links(const Distance& distance, const uint32_t* graph, int64
       const int nearest = std::min(count, pool);
       if (nearest < count) std::nth_element(s.candidates.begin(), s.candidates.begin() + nearest, s.candidates.end());
       std::sort(s.candidates.begin(), s.candidates.begin() + nearest);
-      kept_count[r] = heuristic(links, s.candidates.data(), nearest, degree, s, &kept[r * degree]);
+      kept_count[r] = heuristic(blocks, s.candidates.data(), nearest, degree, s, &kept[r * degree],
+                                static_cast<uint32_t>(r), by_other);
     }
   });
   const ReverseLinks reverse(kept, kept_count, rows, degree);
@@ -192,7 +217,9 @@ void select_diverse_links(const Distance& distance, const uint32_t* graph, int64
       const int count = static_cast<int>(s.candidates.size());
       // Over `degree` (a row many others kept): HNSW's answer to a full list, the heuristic again.
       const int kept_links =
-          count <= degree ? count : heuristic(links, s.candidates.data(), count, degree, s, chosen.data());
+          count <= degree ? count
+                          : heuristic(blocks, s.candidates.data(), count, degree, s, chosen.data(),
+                                      static_cast<uint32_t>(r), by_other);
       const Candidate* from = count <= degree ? s.candidates.data() : chosen.data();
       uint32_t* row = out + r * out_width;
       std::fill(row, row + out_width, kInvalidId);

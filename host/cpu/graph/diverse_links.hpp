@@ -48,7 +48,9 @@ int keep_diverse(const std::pair<float, uint32_t>* candidates, int count, int mo
 // int8 codes with a scale per dimension where the CPU has AVX-512 (search/approximate_rows.hpp;
 // the same recall in hnswlib as exact distances on 1M wordtext, a quarter of the bytes read),
 // others exactly. Deterministic for any `threads`.
+// `blocking` (or null): the distance the heuristic compares by, where it is not `distance` (which
+// then only ranks the pool): inner product ranks by -<x, y> and blocks by angle.
 void select_diverse_links(const Distance& distance, const uint32_t* graph, int64_t rows, int degree, int pool,
-                          int threads, uint32_t* out, int out_width);
+                          int threads, uint32_t* out, int out_width, const Distance* blocking = nullptr);
 
 }  // namespace annforge::cpu
