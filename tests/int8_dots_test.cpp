@@ -52,6 +52,27 @@ ScaledRows scaled_rows(Rng& rng, int count, int dim) {
   return out;
 }
 
+// out (padded rows x ldo, sentinels past the panels' 16 * panel_count(count) columns) holds
+// exactly the integer dots of the row codes `a` and the columns' codes (panel_code(c, d)).
+template <class PanelCode>
+void expect_integer_dots(const std::vector<float>& out, int padded, int ldo, int count, int dim, const cpu::Int8Pack& a,
+                         PanelCode panel_code) {
+  const int columns = 16 * cpu::panel_count(count);
+  for (int r = 0; r < padded; ++r) {
+    for (int c = 0; c < ldo; ++c) {
+      const float got = out[static_cast<size_t>(r) * ldo + c];
+      if (c >= columns) {
+        ASSERT_EQ(bits_of(got), kSentinelBits) << "wrote past the panels' columns";
+        continue;
+      }
+      if (r >= count || c >= count) continue;
+      int64_t want = 0;
+      for (int d = 0; d < dim; ++d) want += int64_t{a.values[static_cast<size_t>(r) * a.padded_dim + d]} * panel_code(c, d);
+      ASSERT_EQ(got, static_cast<float>(want)) << "dim " << dim << " count " << count << ": " << r << ", " << c;
+    }
+  }
+}
+
 // The int8 layout and AMX-INT8 (the dot form where probe_float_dots takes it): codes within
 // half a step of the scaled, centred values, the largest at 127; the kernel's sums exactly the
 // integer dots of the row codes and the negated panel codes; and a block loaded that way
@@ -98,19 +119,7 @@ TEST(Int8, AmxDotsAreTheIntegerDotsOfTheCodes) {
       const int panels = cpu::panel_count(count), ldo = 16 * panels + 5;
       std::vector<float> out(static_cast<size_t>(padded) * ldo, from_bits(kSentinelBits));
       kernel(a.values.data(), padded, a.padded_dim, b.values.data(), panels, out.data(), ldo);
-      for (int r = 0; r < padded; ++r) {
-        for (int c = 0; c < ldo; ++c) {
-          const float got = out[static_cast<size_t>(r) * ldo + c];
-          if (c >= 16 * panels) {
-            ASSERT_EQ(bits_of(got), kSentinelBits) << "wrote past the panels' columns";
-            continue;
-          }
-          if (r >= count || c >= count) continue;
-          int64_t want = 0;
-          for (int d = 0; d < dim; ++d) want += int64_t{a.values[static_cast<size_t>(r) * a.padded_dim + d]} * panel_code(c, d);
-          ASSERT_EQ(got, static_cast<float>(want)) << "dim " << dim << " count " << count << ": " << r << ", " << c;
-        }
-      }
+      expect_integer_dots(out, padded, ldo, count, dim, a, panel_code);
     }
   }
 }
@@ -160,19 +169,7 @@ TEST(Int8, VnniDotsOfUnsignedPanelsAreTheIntegerDotsOfTheCodes) {
         return int{negated.values[static_cast<size_t>(r / 16) * negated.padded_dim * 16 + (d / 4) * 64 +
                                   (r % 16) * 4 + d % 4]};
       };
-      for (int r = 0; r < padded; ++r) {
-        for (int c = 0; c < ldo; ++c) {
-          const float got = out[static_cast<size_t>(r) * ldo + c];
-          if (c >= 16 * panels) {
-            ASSERT_EQ(bits_of(got), kSentinelBits) << "wrote past the panels' columns";
-            continue;
-          }
-          if (r >= count || c >= count) continue;
-          int64_t want = 0;
-          for (int d = 0; d < dim; ++d) want += int64_t{a.values[static_cast<size_t>(r) * a.padded_dim + d]} * panel_code(c, d);
-          ASSERT_EQ(got, static_cast<float>(want)) << "dim " << dim << " count " << count << ": " << r << ", " << c;
-        }
-      }
+      expect_integer_dots(out, padded, ldo, count, dim, a, panel_code);
     }
   }
 }
@@ -359,6 +356,16 @@ cpu::DotsProbe probe_of_clustered(Metric metric, float shift) {
   const Dataset data = probe_rows(shift);
   return cpu::probe_float_dots(cpu::Distance(metric, data.view()), probe_partition(data, metric), kProbeK);
 }
+// Cosine rows whose first dimension is 100,100 larger, probed over the clusters of the rows
+// shifted by 100 (these differ in direction by ~1e-5 only): a common part so large that int8's
+// one step (the rows' largest value) leaves the other dimensions ~1 level.
+cpu::DotsProbe probe_of_far_rows() {
+  Dataset far = probe_rows(100.0f);
+  const cpu::Partition partition = probe_partition(far, Metric::Cosine);
+  float* x = static_cast<float*>(far.mutable_data());
+  for (int64_t i = 0; i < far.rows(); ++i) x[i * far.dim()] += 100000.0f;
+  return cpu::probe_float_dots(cpu::Distance(Metric::Cosine, far.view()), partition, kProbeK);
+}
 
 // On AMX: bf16 on clustered data, both metrics (each row's nearest stay in its list, int8's
 // too); on cosine data whose rows share one large dimension int8, where bf16 loses the angles
@@ -383,12 +390,7 @@ TEST(Int8, ProbeChoosesTheTilesThatKeepTheNearestRows) {
   EXPECT_TRUE(probe.int8);
   EXPECT_EQ(probe.dots, cpu::FloatDots::AmxBf16);
   // A larger common part still: int8's step (the rows' largest value) leaves the others ~1 level.
-  // (The clusters are those of the rows above: these differ in direction by ~1e-5 only.)
-  Dataset far = probe_rows(100.0f);
-  const cpu::Partition partition = probe_partition(far, Metric::Cosine);
-  float* x = static_cast<float*>(far.mutable_data());
-  for (int64_t i = 0; i < far.rows(); ++i) x[i * far.dim()] += 100000.0f;
-  const cpu::DotsProbe far_probe = cpu::probe_float_dots(cpu::Distance(Metric::Cosine, far.view()), partition, kProbeK);
+  const cpu::DotsProbe far_probe = probe_of_far_rows();
   EXPECT_EQ(far_probe.dots, cpu::FloatDots::Exact) << "int8 " << far_probe.int8_recall << ", bf16 " << far_probe.bf16_recall;
 }
 
@@ -415,11 +417,7 @@ TEST(Bf16, ProbeWithoutAmxTakesInt8WhereItKeepsTheNearestElseFp32) {
   EXPECT_TRUE(probe.int8);
   EXPECT_EQ(probe.dots, cpu::FloatDots::Bf16);
   // Far enough from the origin that int8's one step per block loses them too: fp32.
-  Dataset far = probe_rows(100.0f);
-  const cpu::Partition partition = probe_partition(far, Metric::Cosine);
-  float* x = static_cast<float*>(far.mutable_data());
-  for (int64_t i = 0; i < far.rows(); ++i) x[i * far.dim()] += 100000.0f;
-  const cpu::DotsProbe far_probe = cpu::probe_float_dots(cpu::Distance(Metric::Cosine, far.view()), partition, kProbeK);
+  const cpu::DotsProbe far_probe = probe_of_far_rows();
   EXPECT_EQ(far_probe.dots, cpu::FloatDots::Exact) << "int8 " << far_probe.int8_recall << ", bf16 " << far_probe.bf16_recall;
   EXPECT_FALSE(far_probe.int8);
 }
