@@ -134,16 +134,13 @@ TEST(Int8, VnniDotsOfUnsignedPanelsAreTheIntegerDotsOfTheCodes) {
   for (int dim : {3, 64, 100, 256}) {
     for (int count : {1, 6, 47}) {
       const ScaledRows in = scaled_rows(rng, count, dim);
-      const std::vector<float>& scales = in.scales;
-      const std::vector<float>& centre = in.centre;
-      const std::vector<const float*>& rows = in.rows;
       const int padded = (count + cpu::kDotBlockRows - 1) / cpu::kDotBlockRows * cpu::kDotBlockRows;
       cpu::Int8Pack a, b, negated;
-      cpu::pack_int8(rows.data(), count, padded, dim, scales.data(), nullptr, cpu::Int8Layout::Rows, a, 4);
-      cpu::pack_int8(rows.data(), count, padded, dim, scales.data(), centre.data(),
+      cpu::pack_int8(in.rows.data(), count, padded, dim, in.scales.data(), nullptr, cpu::Int8Layout::Rows, a, 4);
+      cpu::pack_int8(in.rows.data(), count, padded, dim, in.scales.data(), in.centre.data(),
                      cpu::Int8Layout::UnsignedNegatedPanels, b, 4);
-      cpu::pack_int8(rows.data(), count, padded, dim, scales.data(), centre.data(), cpu::Int8Layout::NegatedPanels,
-                     negated, 4);
+      cpu::pack_int8(in.rows.data(), count, padded, dim, in.scales.data(), in.centre.data(),
+                     cpu::Int8Layout::NegatedPanels, negated, 4);
       ASSERT_EQ(a.padded_dim, (dim + 3) / 4 * 4);
       ASSERT_EQ(b.values.size(), negated.values.size());
       for (size_t i = 0; i < b.values.size(); ++i) {

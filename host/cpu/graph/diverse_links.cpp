@@ -168,10 +168,9 @@ void select_diverse_links(const Distance& distance, const uint32_t* graph, int64
       approximate_rows_usable(blocking->base()) && codes_env()) {
     blocking_codes = make_approximate_rows(blocking->base(), blocking->metric(), threads, ApproximateKind::Int8);
   }
-  const ApproximateRows* own_codes = codes.rows > 0 ? &codes : nullptr;
-  const LinkDistances blocks(blocking != nullptr ? *blocking : distance,
-                             blocking == nullptr ? own_codes : blocking_codes.rows > 0 ? &blocking_codes : nullptr);
   const bool by_other = blocking != nullptr;
+  const LinkDistances blocks =
+      by_other ? LinkDistances(*blocking, blocking_codes.rows > 0 ? &blocking_codes : nullptr) : links;
   parallel_for(rows, threads, 512, [&](int64_t begin, int64_t end, int thread) {
     Scratch& s = scratch[thread];
     std::vector<uint32_t> pool_ids;
