@@ -21,6 +21,7 @@
 #include "host/cpu/partition/projection.hpp"
 #include "host/cpu/partition/reorder.hpp"
 #include "host/cpu/partitioned_build.hpp"
+#include "host/cpu/repair/second_partition.hpp"
 #include "host/cpu/cpu_pieces.hpp"
 #include "host/cpu/trace.hpp"
 #include "host/cpu/graph/landing_links.hpp"
@@ -156,20 +157,39 @@ class CpuBackend final : public detail::Backend {
  public:
   const char* name() const override { return "cpu"; }
 
-  // The graph, its entry points and the hierarchy above it.
+  // The graph, its entry points and the hierarchy above it; where the levels' measurement finds
+  // that the base graph strands walks, the graph again with a second partition's all pairs
+  // (repair/second_partition.hpp; one-piece clustered builds: pieces bring their own second
+  // cut, brute force is exact). ANNFORGE_CPU_SECOND_PARTITION=1 forces it, 2 leaves it out.
   void build(Index& index, const BuildParams& params) override {
-    build_flat(index, params);
-    build_levels(index, params);
+    const bool clustered = build_flat(index, params) == FlatPath::Clustered;
+    const UpperWidthMeasurement width = build_levels(index, params);
+    const int asked = detail::env_knob("ANNFORGE_CPU_SECOND_PARTITION", 0);
+    if (!clustered || index.levels.empty() || asked == 2 || (asked != 1 && !strands_walks(width, index.metric))) {
+      return;
+    }
+    const DatasetView& data = index.vectors.view();
+    const int threads = resolve_threads(params.threads);
+    const auto [degree, k] = degrees(data.rows, params);
+    index.graph = repartitioned_graph(data, index.metric, std::move(index.graph), degree, k,
+                                      detail::env_knob("ANNFORGE_CPU_CLUSTER_SIZE", cpu_cluster_size(data.dim, data.type)),
+                                      threads, params.seed, params.progress);
+    StageTimer timer;
+    const Distance distance(index.metric, data);
+    const int64_t rewired = connect_islands(index.graph, graph_of(index), distance, threads);
+    timer.lap("connectivity: %lld islands joined", static_cast<long long>(rewired));
+    settle_upper_levels(index, params.threads, params.seed);
   }
 
-  // The upper levels over the index's graph and entry points (host/cpu/graph/upper_levels.hpp).
-  void build_levels(Index& index, const BuildParams& params) {
+  // The upper levels over the index's graph and entry points (host/cpu/graph/upper_levels.hpp),
+  // and what the measurement of their beam found (samples 0 where there are none).
+  UpperWidthMeasurement build_levels(Index& index, const BuildParams& params) {
     StageTimer timer;
-    if (detail::env_knob("ANNFORGE_CPU_FLAT", 0) == 1) return;  // measurements: flat entry points only
+    if (detail::env_knob("ANNFORGE_CPU_FLAT", 0) == 1) return {};  // measurements: flat entry points only
     index.levels = build_upper_levels(index, params, [this](Index& sub, const BuildParams& p) { build_flat(sub, p); });
     timer.lap("%d upper levels (level 1: %lld rows)", static_cast<int>(index.levels.size()),
               static_cast<long long>(index.levels.empty() ? 0 : index.levels[0].members.size()));
-    settle_upper_levels(index, params.threads, params.seed);
+    return settle_upper_levels(index, params.threads, params.seed);
   }
 
   // A piece's kNN lists as the one-piece pipeline builds them (exact below kBruteForceMaxRows
@@ -214,9 +234,12 @@ class CpuBackend final : public detail::Backend {
     build_levels(index, params);
   }
 
+  // How build_flat made the graph.
+  enum class FlatPath { Empty, BruteForce, Pieces, Clustered };
+
   // The graph and its entry points, no levels: the base of an index, and each upper level.
   // `build_piece`: where a partitioned build's pieces get their kNN lists (default: this CPU).
-  void build_flat(Index& index, const BuildParams& params, const PieceKnnBuild& build_piece = {}) {
+  FlatPath build_flat(Index& index, const BuildParams& params, const PieceKnnBuild& build_piece = {}) {
     const DatasetView& data = index.vectors.view();
     const int threads = resolve_threads(params.threads);
     const int64_t rows = data.rows;
@@ -228,7 +251,7 @@ class CpuBackend final : public detail::Backend {
     timer.lap("%d entry points", static_cast<int>(index.entry_points.size()));
     if (degree == 0) {
       index.graph.clear();
-      return;
+      return FlatPath::Empty;
     }
     Distance distance(index.metric, data);
     bool brute = params.algorithm == BuildAlgorithm::BruteForce ||
@@ -252,6 +275,7 @@ class CpuBackend final : public detail::Backend {
     timer.lap("graph (degree %d)", degree);
     int64_t rewired = connect_islands(index.graph, graph_of(index), distance, threads);
     timer.lap("connectivity: %lld islands joined", static_cast<long long>(rewired));
+    return brute ? FlatPath::BruteForce : pieces > 1 ? FlatPath::Pieces : FlatPath::Clustered;
   }
 
   void search(const Index& index, const DatasetView& queries, int k, const SearchParams& params, uint32_t* ids,

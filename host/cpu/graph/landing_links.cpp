@@ -159,8 +159,8 @@ LandingLinkStats add_landing_links(Index& index, int upper_beam, int threads) {
   return stats;
 }
 
-void settle_upper_levels(Index& index, int threads, uint64_t seed) {
-  if (index.levels.empty()) return;
+UpperWidthMeasurement settle_upper_levels(Index& index, int threads, uint64_t seed) {
+  if (index.levels.empty()) return {};
   StageTimer timer;
   UpperWidthMeasurement width = measure_upper_width(index, threads, seed);
   if (width.divisor < 4 && detail::env_knob("ANNFORGE_CPU_LANDING", 1) == 1) {
@@ -189,6 +189,7 @@ void settle_upper_levels(Index& index, int threads, uint64_t seed) {
   timer.lap("upper levels' beam: base beam / %d (of %d rows searched at base beam 16, missed with upper beams 4, "
             "8, 16: %.3f, %.3f, %.3f; at base beam 32, upper 8: %.3f)",
             width.divisor, width.samples, width.missed[0], width.missed[1], width.missed[2], width.missed_wider_base);
+  return width;
 }
 
 }  // namespace annforge::cpu

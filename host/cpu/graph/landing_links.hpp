@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "annforge.hpp"
+#include "host/cpu/search/upper_width.hpp"
 
 namespace annforge::cpu {
 
@@ -59,7 +60,8 @@ constexpr int kBaseLandingStride = 4;
 // beam misses), landing links first (upper beam 4), on the levels and then for every
 // kBaseLandingStride-th row on the base graph (islands joined again after), and the
 // measurement again. ANNFORGE_CPU_LANDING=2 leaves all of them out, ANNFORGE_CPU_BASE_LANDING=2
-// the base graph's, for measurement. Traced with ANNFORGE_TRACE.
-void settle_upper_levels(Index& index, int threads, uint64_t seed);
+// the base graph's, for measurement. Traced with ANNFORGE_TRACE. Returns the last measurement
+// (none, samples 0, without levels).
+UpperWidthMeasurement settle_upper_levels(Index& index, int threads, uint64_t seed);
 
 }  // namespace annforge::cpu

@@ -1,0 +1,78 @@
+// The second partition of second_partition.hpp.
+#include "host/cpu/repair/second_partition.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "host/cpu/all_pairs/list_merge.hpp"
+#include "host/cpu/graph/graph_optimize.hpp"
+#include "host/cpu/knn_graph.hpp"
+#include "host/cpu/parallel.hpp"
+#include "host/cpu/partition/partition.hpp"
+#include "host/cpu/random.hpp"
+#include "host/cpu/trace.hpp"
+#include "host/huge_pages.hpp"
+
+namespace annforge::cpu {
+
+bool strands_walks(const UpperWidthMeasurement& width, Metric metric) {
+  return metric != Metric::InnerProduct && width.samples > 0 && width.missed[2] >= kStrandedShare;
+}
+
+std::vector<uint32_t> repartitioned_graph(const DatasetView& data, Metric metric, std::vector<uint32_t> graph,
+                                          int degree, int k, int cluster_size, int threads, uint64_t seed,
+                                          const ProgressCallback& progress) {
+  StageTimer timer;
+  const int64_t rows = data.rows;
+  PartitionParams partitioning;
+  partitioning.threads = threads;
+  partitioning.seed = mix64(seed ^ 0x5EC0D9A7717104ull);
+  partitioning.cluster_size = cluster_size;
+  partitioning.overlap = partitioning.max_overlap = kSecondPartitionOverlap;
+  Partition partition = partition_into_clusters(data, metric, partitioning);
+  release_free_heap();
+  timer.lap("second partition (overlap %d)", kSecondPartitionOverlap);
+  const Distance distance(metric, data);
+  KnnGraph knn = cluster_knn_graph(distance, partition, k, threads, partitioning.seed, FirstPass{}, progress);
+  partition = Partition{};
+  timer.lap("all pairs inside the second partition's clusters (k=%d)", k);
+  // Each row's links, measured and sorted, merged into its list from the second partition. The
+  // links' rows lie anywhere: requested a block ahead (distance.hpp's in_prefetched_blocks).
+  const DatasetView& base = distance.base();
+  parallel_for(rows, threads, 1024, [&](int64_t begin, int64_t end, int) {
+    std::vector<std::pair<float, uint32_t>> links(degree);
+    std::vector<const void*> pointers(degree);
+    std::vector<float> norms(degree), measured(degree);
+    std::vector<uint32_t> ids(degree), scratch_ids(k);
+    std::vector<float> distances(degree), scratch_distances(k);
+    ListIds listed(k);
+    for (int64_t r = begin; r < end; ++r) {
+      const uint32_t* row = &graph[static_cast<size_t>(r) * degree];
+      int count = 0;
+      for (int j = 0; j < degree; ++j) {
+        if (row[j] >= rows || row[j] == r) continue;
+        ids[count] = row[j];
+        pointers[count] = base.row(row[j]);
+        norms[count] = distance.inverse_norm_of(row[j]);
+        ++count;
+      }
+      in_prefetched_blocks(pointers.data(), count, base.row_bytes(), [&](int first, int n) {
+        distance.raw_many(base.row(r), distance.inverse_norm_of(r), pointers.data() + first, norms.data() + first, n,
+                          measured.data() + first);
+      });
+      for (int j = 0; j < count; ++j) links[j] = {measured[j], ids[j]};
+      std::sort(links.begin(), links.begin() + count);
+      for (int j = 0; j < count; ++j) distances[j] = links[j].first, ids[j] = links[j].second;
+      const size_t at = static_cast<size_t>(r) * k;
+      merge_unlisted(listed, &knn.ids[at], &knn.distances[at], k, ids.data(), distances.data(), count,
+                     scratch_ids.data(), scratch_distances.data());
+    }
+  });
+  graph = std::vector<uint32_t>();
+  timer.lap("the graph's links merged into the second partition's lists");
+  std::vector<uint32_t> optimised = optimize_graph(std::move(knn), degree, threads, progress);
+  timer.lap("graph optimisation");
+  return optimised;
+}
+
+}  // namespace annforge::cpu

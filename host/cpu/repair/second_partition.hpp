@@ -1,0 +1,49 @@
+// A second, independent partition for graphs that strand walks: its clusters' all pairs merged
+// into a finished graph's lists, and the graph optimised again.
+//
+// Why: a row's kNN list comes from the clusters of one partition, and where a row's neighbours
+// fall on many sides of that partition's borders the list keeps the nearest rows of the clusters
+// it shares and misses nearer ones beyond (NN-Descent's neighbours-of-neighbours rarely reach
+// them: they sit in the same few clusters). On data of many small separate groups that is the
+// links between groups: 1M x 64 in 50,000 clusters of 20 at overlap 4 holds 0.74 of a sample's
+// true 10-NN after all pairs, and its rows' links to other groups lie farther than the true
+// 48-NN's (squared distance 6-8 where the true ones are 5-6), so a narrow walk that leaves the
+// upper levels in a neighbouring group cannot find its way (recall@10 0.857 at beam 16, where
+// hnswlib's level 0, searched by the same code, gave 0.944). A second partition cuts elsewhere:
+// the same set's lists then hold 0.92 (0.97 after NN-Descent), and recall@10 at beam 16 / 32 /
+// 48 went 0.8575 / 0.9672 / 0.9853 -> 0.9140 / 0.9863 / 0.9970 with the second partition at
+// overlap 2 (AMD EPYC Zen 4, 2 threads, 2026-12-06; NOTES.md "Issue 12, a second partition").
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "annforge.hpp"
+#include "host/cpu/search/upper_width.hpp"
+
+namespace annforge::cpu {
+
+// Each row joins its kSecondPartitionOverlap nearest clusters of the second partition: half the
+// first partition's usual work. On the set above overlap 2 kept most of overlap 4's gain (recall@10
+// at beam 32 0.9863 against 0.9893) for +2.9 s of all pairs instead of +5.0 s.
+constexpr int kSecondPartitionOverlap = 2;
+
+// A base graph strands walks when searches for its own rows at base beam 16, with the widest
+// upper beam, miss this share or more (upper_width.hpp's measurement, `missed[2]`). Measured
+// shares at 1M (2026-12-06): sift 0.005, mnist 0.000, duplicates 0.000, 5,000 clusters 0.015,
+// wordtext (cosine) 0.030, 50,000 clusters 0.061. Inner product is left out: its misses count
+// rows that are not their own nearest (wordtext-ip 0.090), and a second partition bought it
+// +0.008-0.01 recall@10 for +10 s of a 24 s build.
+constexpr double kStrandedShare = 0.04;
+
+bool strands_walks(const UpperWidthMeasurement& width, Metric metric);
+
+// `graph` (rows x degree ids over `data`, the caller's order) rebuilt from its own links and the
+// k nearest of each row's clusters in a second partition (drawn with `seed`, another than the
+// first's), pruned to `degree` by graph_optimize.hpp. `cluster_size`: the partition's mean
+// cluster size (cpu_cluster_size). Traced with ANNFORGE_TRACE.
+std::vector<uint32_t> repartitioned_graph(const DatasetView& data, Metric metric, std::vector<uint32_t> graph,
+                                          int degree, int k, int cluster_size, int threads, uint64_t seed,
+                                          const ProgressCallback& progress);
+
+}  // namespace annforge::cpu
