@@ -36,8 +36,9 @@ std::vector<uint32_t> repartitioned_graph(const DatasetView& data, Metric metric
   KnnGraph knn = cluster_knn_graph(distance, partition, k, threads, partitioning.seed, FirstPass{}, progress);
   partition = Partition{};
   timer.lap("all pairs inside the second partition's clusters (k=%d)", k);
-  // Each row's links, measured and sorted, merged into its list from the second partition. The
-  // links' rows lie anywhere: requested a block ahead (distance.hpp's in_prefetched_blocks).
+  // Each row's links that its list from the second partition lacks, measured, sorted and merged
+  // in. The links' rows lie anywhere: requested a block ahead (distance.hpp's
+  // in_prefetched_blocks).
   const DatasetView& base = distance.base();
   parallel_for(rows, threads, 1024, [&](int64_t begin, int64_t end, int) {
     std::vector<std::pair<float, uint32_t>> links(degree);
@@ -47,10 +48,12 @@ std::vector<uint32_t> repartitioned_graph(const DatasetView& data, Metric metric
     std::vector<float> distances(degree), scratch_distances(k);
     ListIds listed(k);
     for (int64_t r = begin; r < end; ++r) {
+      const size_t at = static_cast<size_t>(r) * k;
+      listed.fill(&knn.ids[at], k);
       const uint32_t* row = &graph[static_cast<size_t>(r) * degree];
       int count = 0;
       for (int j = 0; j < degree; ++j) {
-        if (row[j] >= rows || row[j] == r) continue;
+        if (row[j] >= rows || row[j] == r || listed.contains(row[j])) continue;
         ids[count] = row[j];
         pointers[count] = base.row(row[j]);
         norms[count] = distance.inverse_norm_of(row[j]);
@@ -63,9 +66,8 @@ std::vector<uint32_t> repartitioned_graph(const DatasetView& data, Metric metric
       for (int j = 0; j < count; ++j) links[j] = {measured[j], ids[j]};
       std::sort(links.begin(), links.begin() + count);
       for (int j = 0; j < count; ++j) distances[j] = links[j].first, ids[j] = links[j].second;
-      const size_t at = static_cast<size_t>(r) * k;
-      merge_unlisted(listed, &knn.ids[at], &knn.distances[at], k, ids.data(), distances.data(), count,
-                     scratch_ids.data(), scratch_distances.data());
+      merge_sorted(&knn.ids[at], &knn.distances[at], ids.data(), distances.data(), count, k, scratch_ids.data(),
+                   scratch_distances.data());
     }
   });
   graph = std::vector<uint32_t>();
