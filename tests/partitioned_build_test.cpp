@@ -98,22 +98,29 @@ TEST(PartitionedBuild, SiftSliceInFourEightAndSixteenPieces) {
 
 // The plan takes the fewest pieces whose peak fits a limit below the one-piece peak; with one
 // piece forced, or a limit no number of pieces meets, the build is refused before any work.
+// 1M x 192 float rows: the one-piece build copies them in cluster order (768-byte rows), which
+// pieces spare; rows of 1 KiB or more are read in place (knn_graph.hpp), and there the one-piece
+// build is the leaner (the pieces' merged lists of all rows are held whole).
 TEST(PartitionedBuild, PlanChoosesPiecesUnderAMemoryLimit) {
   BuildParams params = cpu_build(Metric::Cosine, 0);
-  const BuildPlan whole = plan_build(1000000, 256, ElementType::Float32, params);
+  const BuildPlan whole = plan_build(1000000, 192, ElementType::Float32, params);
   EXPECT_EQ(whole.partitions, 1);
   const uint64_t limit = whole.peak_host_bytes * 3 / 4;
-  const BuildPlan split = plan_build(1000000, 256, ElementType::Float32, params, limit);
+  const BuildPlan split = plan_build(1000000, 192, ElementType::Float32, params, limit);
   EXPECT_TRUE(split.fits) << split.refusal;
   EXPECT_GT(split.partitions, 1);
   EXPECT_LE(split.peak_host_bytes, limit);
   EXPECT_NE(split.partitions_why.find("pieces"), std::string::npos) << split.partitions_why;
   params.partitions = 1;
-  const BuildPlan forced = plan_build(1000000, 256, ElementType::Float32, params, limit);
+  const BuildPlan forced = plan_build(1000000, 192, ElementType::Float32, params, limit);
   EXPECT_FALSE(forced.fits);
   EXPECT_NE(forced.refusal.find("host memory"), std::string::npos) << forced.refusal;
+  // Wide rows: no copy to spare, so no number of pieces goes under the one-piece peak.
   params.partitions = 0;
-  const BuildPlan hopeless = plan_build(1000000, 256, ElementType::Float32, params, 64u << 20);
+  const BuildPlan wide = plan_build(1000000, 256, ElementType::Float32, params);
+  EXPECT_EQ(wide.partitions, 1);
+  EXPECT_FALSE(plan_build(1000000, 256, ElementType::Float32, params, wide.peak_host_bytes * 3 / 4).fits);
+  const BuildPlan hopeless = plan_build(1000000, 192, ElementType::Float32, params, 64u << 20);
   EXPECT_FALSE(hopeless.fits);
   EXPECT_NE(hopeless.refusal.find("no number of pieces"), std::string::npos) << hopeless.refusal;
   // build() refuses the same way, before any work.

@@ -4,6 +4,7 @@
 // a stride that cannot hold a row is refused. Both backends (the GPU cases skip without one).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <tuple>
@@ -113,6 +114,48 @@ TEST_P(RowsApart, ExtendAppendsRowsApart) {
 INSTANTIATE_TEST_SUITE_P(Types, RowsApart,
                          ::testing::Combine(::testing::Values(ElementType::Float32, ElementType::UInt8), backends()),
                          ParamName());
+
+// Rows of 1 KiB or more are read where they are by the CPU's kNN stage instead of copied in
+// cluster order (knn_graph.hpp: cpu_rows_in_place): the rows apart in a texmex file give the same
+// graph as packed ones, and the graph is as good as the copy's.
+TEST(RowsApart, WideRowsAreReadInPlaceByTheKnnStage) {
+  TempDir dir;
+  // Rows spread over 48 latent directions: hard enough that the graph's recall can tell.
+  Dataset packed = Dataset::allocate(8000, 256, ElementType::Float32);
+  {
+    Rng rng(9);
+    std::vector<double> basis(48 * 256), latent(48);
+    for (double& b : basis) b = rng.normal();
+    float* values = static_cast<float*>(packed.mutable_data());
+    for (int64_t r = 0; r < 8000; ++r) {
+      for (double& z : latent) z = rng.normal();
+      for (int64_t c = 0; c < 256; ++c) {
+        double v = 0.05 * rng.normal();
+        for (int j = 0; j < 48; ++j) v += latent[j] * basis[j * 256 + c];
+        values[r * 256 + c] = static_cast<float>(v);
+      }
+    }
+  }
+  ASSERT_GE(packed.view().row_bytes(), 1024u);
+  const Dataset read = through_texmex(dir, "wide", packed);
+  ASSERT_FALSE(read.view().packed());
+  BuildParams params = params_for(Metric::L2, BuildAlgorithm::Auto, 16, Device::Cpu);
+  params.threads = 1;  // the same graph from the same values, run to run
+  const Index from_file = build(read, params);
+  const Index from_packed = build(packed, params);
+  ASSERT_TRUE(graph_invariants(from_file, 16));
+  EXPECT_EQ(from_file.graph, from_packed.graph);
+  ::setenv("ANNFORGE_CPU_ROWS_IN_PLACE", "2", 1);
+  const Index copied = build(read, params);
+  ::unsetenv("ANNFORGE_CPU_ROWS_IN_PLACE");
+  ASSERT_TRUE(graph_invariants(copied, 16));
+  const DatasetView queries = packed.view().slice(0, 400);
+  const Neighbors exact = exact_knn(packed.view(), queries, 10, Metric::L2);
+  const double in_place = recall(search(from_file, queries, 10, search_params(32, Device::Cpu)), exact, 10);
+  const double copy = recall(search(copied, queries, 10, search_params(32, Device::Cpu)), exact, 10);
+  EXPECT_GE(in_place, 0.93);  // 0.964 (2026-12-06)
+  EXPECT_GE(in_place, copy - 0.01) << "rows in place " << in_place << ", copied in cluster order " << copy;
+}
 
 TEST(RowsApart, StrideThatCannotHoldARowIsRefused) {
   const Dataset packed = clustered(100, 8, ElementType::Float32, 3);

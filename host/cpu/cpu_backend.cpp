@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <memory>
 #include <mutex>
+#include <numeric>
 
 #include "host/backend.hpp"
 #include "host/cpu/all_pairs/float_dots.hpp"
@@ -37,12 +38,13 @@ namespace {
 constexpr int64_t kBruteForceMaxRows = 3000;
 // The kNN lists of the large-data path, in the renumbered order beside the renumbering:
 // partition into overlapping clusters, rows renumbered by cluster so that every later stage
-// reads nearby memory, exact neighbours within clusters, NN-Descent rounds to repair cluster
-// borders.
+// reads nearby memory (rows of 1 KiB or more are read where they are: cpu_rows_in_place), exact
+// neighbours within clusters, NN-Descent rounds to repair cluster borders.
 struct ClusteredKnn {
   KnnGraph knn;
   Renumbering order;
   Dataset local;  // the renumbered copy of the rows, where the caller keeps it
+  bool rows_in_place = false;  // the renumbering is the identity (cpu_rows_in_place)
 };
 
 ClusteredKnn clustered_knn(const DatasetView& data, Metric metric, int k, int threads, const BuildParams& params,
@@ -59,10 +61,23 @@ ClusteredKnn clustered_knn(const DatasetView& data, Metric metric, int k, int th
   Partition partition = partition_into_clusters(data, metric, partitioning);
   release_free_heap();  // its k-means samples and assignment arrays
   timer.lap("partition");
-  const Renumbering order = renumber_by_cluster(partition);
-  Dataset local = reorder_rows(data, order, threads);
-  timer.lap("rows copied in cluster order");
-  renumber_partition(partition, order, threads);
+  // Wide rows are read where they are (cpu_rows_in_place): the renumbering is then the identity.
+  const bool in_place =
+      detail::env_knob("ANNFORGE_CPU_ROWS_IN_PLACE", cpu_rows_in_place(data.row_bytes()) ? 1 : 2) == 1;
+  Renumbering order;
+  Dataset local;
+  if (in_place) {
+    order.new_of_old.resize(data.rows);
+    std::iota(order.new_of_old.begin(), order.new_of_old.end(), 0u);
+    order.old_of_new = order.new_of_old;
+    local = Dataset::borrow(data);
+    timer.lap("rows read in place");
+  } else {
+    order = renumber_by_cluster(partition);
+    local = reorder_rows(data, order, threads);
+    timer.lap("rows copied in cluster order");
+    renumber_partition(partition, order, threads);
+  }
   const Distance distance(metric, local.view());
   timer.lap("partition renumbered, distances set up");
   // Opt-in (ANNFORGE_CPU_PROJECTION=1): a cheap first pass for wide vectors, ranking cluster
@@ -112,7 +127,7 @@ ClusteredKnn clustered_knn(const DatasetView& data, Metric metric, int k, int th
   }
   timer.lap("knn graph (clusters + %d nn-descent rounds, k=%d)", params.nn_descent_iterations, k);
   trace_knn_recall(knn, "nn-descent");
-  ClusteredKnn out{std::move(knn), order, {}};
+  ClusteredKnn out{std::move(knn), order, {}, in_place};
   if (keep_rows) out.local = std::move(local);
   return out;
 }
@@ -150,7 +165,7 @@ std::vector<uint32_t> build_clustered(const DatasetView& data, Metric metric, in
     fill_empty_slots(chosen, graph, static_cast<int64_t>(order.old_of_new.size()), degree, threads);
     graph = std::move(chosen);
   }
-  return graph_in_old_ids(graph, degree, order, threads);
+  return clustered.rows_in_place ? graph : graph_in_old_ids(graph, degree, order, threads);
 }
 
 class CpuBackend final : public detail::Backend {

@@ -98,8 +98,10 @@ Flat flat_build(int64_t n, int64_t dim, ElementType type, Metric metric, int deg
     const double partition_sample = sample_bytes(N, dim, N * o / cluster_size);
     // partition.cpp: nearest (overlap + 3 choices), membership, placement order, members, primary.
     add("partition", base + N * 4 * ((o + 3) + o + 1 + o + 1) + partition_sample);
-    // Kept: members, primary; the renumbering (two id maps) and the renumbered copy of the rows.
-    base += N * 4 * (o + 1) + N * 8 + N * row_bytes;
+    // Kept: members, primary; the renumbering (two id maps) and the renumbered copy of the rows
+    // (none for wide rows, read in place: cpu_rows_in_place).
+    const double copy = cpu_rows_in_place(static_cast<size_t>(row_bytes)) ? 0.0 : N * row_bytes;
+    base += N * 4 * (o + 1) + N * 8 + copy;
     add("renumbering by cluster", base + N * 4);
     // Per thread, one cluster's block: its rows (float rows also as bf16 tiles), its distance
     // tiles and candidate lists (clusters are capped at 1.5x the mean size).
@@ -109,12 +111,12 @@ Flat flat_build(int64_t n, int64_t dim, ElementType type, Metric metric, int deg
     add("all pairs in clusters", base + knn + N * (4 * o + 1) + threads * per_thread);
     base -= N * 4 * (o + 1);  // the partition is dropped after the all-pairs stage
     if (params.nn_descent_iterations > 0) add("nn-descent", base + knn + nn_descent_bytes(N, k, params));
-    base -= N * row_bytes;  // the renumbered copy of the rows goes with the kNN stage (cpu_backend.cpp)
+    base -= copy;  // the renumbered copy of the rows goes with the kNN stage (cpu_backend.cpp)
     base += kFreedSlack * threads;
     kept += kFreedSlack * threads;
     add_optimisation(out, base, N, knn, graph, degree);
     // reorder.cpp: the graph in the caller's row ids beside the renumbered one.
-    add("graph in caller's ids", base + 2 * graph);
+    if (copy > 0) add("graph in caller's ids", base + 2 * graph);
   }
   add("connectivity", kept + connectivity_bytes(N, graph, degree, threads));
   return out;

@@ -194,12 +194,13 @@ def test_progress_bar_on_stderr(data, capsys, monkeypatch):
 
 
 def test_plan_and_partitioned_build():
-    # The plan before any work: stages, a peak, one piece without a limit.
-    plan = annforge.plan(1_000_000, 256, dtype="float32", metric="cosine", device="cpu", threads=2)
+    # The plan before any work: stages, a peak, one piece without a limit (768-byte rows: the
+    # one-piece build copies them in cluster order, which pieces spare; see the C++ plan test).
+    plan = annforge.plan(1_000_000, 192, dtype="float32", metric="cosine", device="cpu", threads=2)
     assert plan["backend"] == "cpu" and plan["partitions"] == 1 and plan["fits"]
     assert plan["peak_host_bytes"] == max(s["host_bytes"] for s in plan["stages"])
     # Under a limit below that peak: the fewest pieces that fit, saying why.
-    limited = annforge.plan(1_000_000, 256, dtype="float32", metric="cosine", device="cpu", threads=2,
+    limited = annforge.plan(1_000_000, 192, dtype="float32", metric="cosine", device="cpu", threads=2,
                             memory_limit=plan["peak_host_bytes"] * 3 // 4)
     assert limited["fits"] and limited["partitions"] > 1 and "pieces" in limited["partitions_why"]
     with pytest.raises(annforge.InvalidArgumentError, match="dtype"):
