@@ -47,13 +47,19 @@ struct ClusteredKnn {
   bool rows_in_place = false;  // the renumbering is the identity (cpu_rows_in_place)
 };
 
+// The partitions' mean cluster size for `data` (cpu_cluster_size; ANNFORGE_CPU_CLUSTER_SIZE fixes
+// it, for measurement): the first partition's and the second's (repair/second_partition.hpp).
+int partition_cluster_size(const DatasetView& data) {
+  return detail::env_knob("ANNFORGE_CPU_CLUSTER_SIZE", cpu_cluster_size(data.dim, data.type));
+}
+
 ClusteredKnn clustered_knn(const DatasetView& data, Metric metric, int k, int threads, const BuildParams& params,
                            bool keep_rows = false) {
   StageTimer timer;
   PartitionParams partitioning;
   partitioning.threads = threads;
   partitioning.seed = params.seed;
-  partitioning.cluster_size = detail::env_knob("ANNFORGE_CPU_CLUSTER_SIZE", cpu_cluster_size(data.dim, data.type));
+  partitioning.cluster_size = partition_cluster_size(data);
   // ANNFORGE_CPU_OVERLAP fixes the overlap (for measurement); by default it follows coverage.
   if (const int overlap = detail::env_knob("ANNFORGE_CPU_OVERLAP", 0); overlap > 0) {
     partitioning.overlap = partitioning.max_overlap = overlap;
@@ -187,7 +193,7 @@ class CpuBackend final : public detail::Backend {
     const int threads = resolve_threads(params.threads);
     const auto [degree, k] = degrees(data.rows, params);
     index.graph = repartitioned_graph(data, index.metric, std::move(index.graph), degree, k,
-                                      detail::env_knob("ANNFORGE_CPU_CLUSTER_SIZE", cpu_cluster_size(data.dim, data.type)),
+                                      partition_cluster_size(data),
                                       threads, params.seed, params.progress);
     StageTimer timer;
     const Distance distance(index.metric, data);

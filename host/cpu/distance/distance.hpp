@@ -104,6 +104,19 @@ class Distance {
         return;
     }
   }
+  // Distances from base row `from` to base rows ids[0..count) into `out`, the rows requested a
+  // block ahead (in_prefetched_blocks): for rows scattered over memory, on which the kernel alone
+  // would wait row by row. `pointers` and `norms` are scratch of `count` entries.
+  void row_to_rows(int64_t from, const uint32_t* ids, int count, const void** pointers, float* norms,
+                   float* out) const {
+    for (int i = 0; i < count; ++i) {
+      pointers[i] = base_.row(ids[i]);
+      norms[i] = inverse_norm_of(ids[i]);
+    }
+    in_prefetched_blocks(pointers, count, base_.row_bytes(), [&](int first, int n) {
+      raw_many(base_.row(from), inverse_norm_of(from), pointers + first, norms + first, n, out + first);
+    });
+  }
   float query_inverse_norm(const void* query) const {
     return metric_ == Metric::Cosine ? inverse_norm(query, dim_, base_.type) : 1.0f;
   }

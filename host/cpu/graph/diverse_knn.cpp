@@ -33,17 +33,9 @@ struct Scratch {
 // Distances from row `from` to rows ids[0..count) (the renumbered copy: the pool's rows lie in
 // the row's and neighbouring clusters, mostly in cache), the rows requested a block ahead.
 void measure(const Distance& distance, uint32_t from, const uint32_t* ids, int count, Scratch& s, float* out) {
-  const DatasetView& base = distance.base();
   s.pointers.resize(count);
   s.norms.resize(count);
-  for (int i = 0; i < count; ++i) {
-    s.pointers[i] = base.row(ids[i]);
-    s.norms[i] = distance.inverse_norm_of(ids[i]);
-  }
-  in_prefetched_blocks(s.pointers.data(), count, base.row_bytes(), [&](int first, int n) {
-    distance.raw_many(base.row(from), distance.inverse_norm_of(from), s.pointers.data() + first,
-                      s.norms.data() + first, n, out + first);
-  });
+  distance.row_to_rows(from, ids, count, s.pointers.data(), s.norms.data(), out);
 }
 
 // HNSW's heuristic over `candidates` (nearest first): a candidate is kept unless a kept one is

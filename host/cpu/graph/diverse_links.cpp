@@ -46,29 +46,19 @@ class LinkDistances {
   // block's rows prefetched while this one's are computed: the rows are scattered over the
   // data, and the kernel alone waits on each.
   void measure(uint32_t from, const uint32_t* ids, int count, Scratch& s, float* out) const {
-    const DatasetView& base = exact_.base();
     s.pointers.resize(count);
     s.norms.resize(count);
-    size_t row_bytes = base.row_bytes();
-    if (codes_ != nullptr) {
-      row_bytes = codes_->row_bytes();
-      for (int i = 0; i < count; ++i) s.pointers[i] = codes_->bytes() + ids[i] * row_bytes;
-      s.prepared.resize(codes_->prepared_size());
-      prepare_query(*codes_, reinterpret_cast<const float*>(base.row(from)), exact_.inverse_norm_of(from),
-                    s.prepared.data());
-    } else {
-      for (int i = 0; i < count; ++i) {
-        s.pointers[i] = base.row(ids[i]);
-        s.norms[i] = exact_.inverse_norm_of(ids[i]);
-      }
+    if (codes_ == nullptr) {
+      exact_.row_to_rows(from, ids, count, s.pointers.data(), s.norms.data(), out);
+      return;
     }
+    const size_t row_bytes = codes_->row_bytes();
+    for (int i = 0; i < count; ++i) s.pointers[i] = codes_->bytes() + ids[i] * row_bytes;
+    s.prepared.resize(codes_->prepared_size());
+    prepare_query(*codes_, reinterpret_cast<const float*>(exact_.base().row(from)), exact_.inverse_norm_of(from),
+                  s.prepared.data());
     in_prefetched_blocks(s.pointers.data(), count, row_bytes, [&](int first, int n) {
-      if (codes_ != nullptr) {
-        approximate_distances(*codes_, s.prepared.data(), s.pointers.data() + first, n, out + first);
-      } else {
-        exact_.raw_many(base.row(from), exact_.inverse_norm_of(from), s.pointers.data() + first,
-                        s.norms.data() + first, n, out + first);
-      }
+      approximate_distances(*codes_, s.prepared.data(), s.pointers.data() + first, n, out + first);
     });
   }
 

@@ -36,10 +36,8 @@ std::vector<uint32_t> repartitioned_graph(const DatasetView& data, Metric metric
   KnnGraph knn = cluster_knn_graph(distance, partition, k, threads, partitioning.seed, FirstPass{}, progress);
   partition = Partition{};
   timer.lap("all pairs inside the second partition's clusters (k=%d)", k);
-  // Each row's links that its list from the second partition lacks, measured, sorted and merged
-  // in. The links' rows lie anywhere: requested a block ahead (distance.hpp's
-  // in_prefetched_blocks).
-  const DatasetView& base = distance.base();
+  // Each row's links that its list from the second partition lacks, measured (their rows lie
+  // anywhere: Distance::row_to_rows requests them a block ahead), sorted and merged in.
   parallel_for(rows, threads, 1024, [&](int64_t begin, int64_t end, int) {
     std::vector<std::pair<float, uint32_t>> links(degree);
     std::vector<const void*> pointers(degree);
@@ -54,15 +52,9 @@ std::vector<uint32_t> repartitioned_graph(const DatasetView& data, Metric metric
       int count = 0;
       for (int j = 0; j < degree; ++j) {
         if (row[j] >= rows || row[j] == r || listed.contains(row[j])) continue;
-        ids[count] = row[j];
-        pointers[count] = base.row(row[j]);
-        norms[count] = distance.inverse_norm_of(row[j]);
-        ++count;
+        ids[count++] = row[j];
       }
-      in_prefetched_blocks(pointers.data(), count, base.row_bytes(), [&](int first, int n) {
-        distance.raw_many(base.row(r), distance.inverse_norm_of(r), pointers.data() + first, norms.data() + first, n,
-                          measured.data() + first);
-      });
+      distance.row_to_rows(r, ids.data(), count, pointers.data(), norms.data(), measured.data());
       for (int j = 0; j < count; ++j) links[j] = {measured[j], ids[j]};
       std::sort(links.begin(), links.begin() + count);
       for (int j = 0; j < count; ++j) distances[j] = links[j].first, ids[j] = links[j].second;
