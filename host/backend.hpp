@@ -19,7 +19,8 @@ class Backend {
                       uint32_t* ids, float* distances) = 0;
 
   // index.vectors already holds the old rows followed by the new ones from `first_new_row` on;
-  // grows index.graph to cover them.
+  // grows index.graph to cover them. When it throws, index.graph's first `first_new_row` rows and
+  // index.levels must be as they were (the caller drops the rest).
   virtual void extend(Index& index, int64_t first_new_row, const BuildParams& params) = 0;
 
   // The memory and time of build() for this shape, stage by stage (BuildPlan's stages, peaks,

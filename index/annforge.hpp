@@ -63,6 +63,13 @@ class Dataset {
   static Dataset copy_of(const DatasetView& view);
   static Dataset borrow(const DatasetView& view);
   static Dataset wrap(const DatasetView& view, std::shared_ptr<const void> keep_alive);
+  // These rows followed by `more` (the same dim and type), in storage allocated by annforge with
+  // room to grow. Where this dataset came from appended() and the room right after its rows is
+  // still free, `more` is written there and the storage shared: rows are then copied a few times
+  // each on average over many appends, not once per append. Otherwise all rows are copied into
+  // new storage with room for half as many again (address space only until rows are written).
+  // This dataset's own rows and view are untouched either way.
+  Dataset appended(const DatasetView& more) const;
 
   const DatasetView& view() const { return view_; }
   int64_t rows() const { return view_.rows; }
@@ -80,7 +87,9 @@ class Dataset {
   void set_converted_from(const std::string& type) { converted_from_ = type; }
 
  private:
+  struct Room;  // appended()'s capacity and how much of it is taken
   std::shared_ptr<const void> storage_;
+  std::shared_ptr<Room> room_;
   DatasetView view_;
   bool writable_ = false;
   std::string source_;

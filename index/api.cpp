@@ -230,20 +230,28 @@ void extend(Index& index, const DatasetView& more, const BuildParams& params) {
   ANNFORGE_EXPECTS(index.rows() + more.rows < int64_t{kInvalidId}, "extend: more rows than 32-bit ids can address");
   detail::Backend& backend = detail::backend_for(params.device);
   const int64_t old_rows = index.rows();
-  Dataset grown = Dataset::allocate(old_rows + more.rows, index.dim(), index.vectors.type());
-  auto* bytes = static_cast<uint8_t*>(grown.mutable_data());
-  for (const DatasetView& part : {index.vectors.view(), more}) {
-    detail::for_each_row_run(part, [&](const void* from, size_t size) {
-      std::memcpy(bytes, from, size);
-      bytes += size;
-    });
+  // The rows in storage with room to grow (Dataset::appended: a run of extends copies each row a
+  // few times, not once per call). The graph and levels move into the work and back: a backend
+  // that fails leaves the old rows' links and the levels as they were, so a failure here leaves
+  // the caller's index as it was, and a success costs what the new rows cost, not a copy of it.
+  Index updated;
+  updated.metric = index.metric;
+  updated.vectors = index.vectors.appended(more);
+  updated.graph_degree = index.graph_degree;
+  updated.entry_points = index.entry_points;
+  updated.upper_width_divisor = index.upper_width_divisor;
+  updated.graph = std::move(index.graph);
+  updated.levels = std::move(index.levels);
+  try {
+    backend.extend(updated, old_rows, params);
+  } catch (...) {
+    index.graph = std::move(updated.graph);
+    index.graph.resize(old_rows * index.graph_degree);
+    index.levels = std::move(updated.levels);
+    throw;
   }
-  Index updated = index;
-  updated.vectors = grown;
-  updated.levels.clear();  // they describe the old rows; the backend builds them anew (the CPU does)
-  backend.extend(updated, old_rows, params);
   updated.backend = backend.name();
-  index = std::move(updated);  // only now: a failure above leaves the caller's index as it was
+  index = std::move(updated);
 }
 
 Neighbors exact_knn(const DatasetView& base, const DatasetView& queries, int k, Metric metric, int threads,

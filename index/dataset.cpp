@@ -1,6 +1,8 @@
 // Dataset storage (heap, mapped or borrowed) and the small enum helpers of the public API.
 #include "annforge.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -106,6 +108,49 @@ Dataset Dataset::copy_of(const DatasetView& view) {
     std::memcpy(to, bytes, size);
     to += size;
   });
+  return d;
+}
+
+struct Dataset::Room {
+  int64_t capacity_rows = 0;
+  std::atomic<int64_t> taken_rows{0};  // rows written; the next append goes right after them
+};
+
+Dataset Dataset::appended(const DatasetView& more) const {
+  if (more.dim != view_.dim || more.type != view_.type) {
+    throw Error(ErrorCode::InvalidArgument, "cannot append " + std::to_string(more.rows) + " x " +
+                                                std::to_string(more.dim) + " rows to a dataset of dimension " +
+                                                std::to_string(view_.dim));
+  }
+  const int64_t total = view_.rows + more.rows;
+  auto write_rows = [&](uint8_t* to, const DatasetView& from) {
+    detail::for_each_row_run(from, [&](const void* bytes, size_t size) {
+      std::memcpy(to, bytes, size);
+      to += size;
+    });
+  };
+  // Only the dataset whose rows end where the room's taken part ends may write after them: two
+  // datasets sharing the storage (an index and its copy, each extended) must not both write there.
+  if (room_ != nullptr && total <= room_->capacity_rows) {
+    int64_t expected = view_.rows;
+    if (room_->taken_rows.compare_exchange_strong(expected, total)) {
+      write_rows(static_cast<uint8_t*>(const_cast<void*>(view_.data)) + view_.rows * view_.row_bytes(), more);
+      Dataset d = *this;
+      d.view_.rows = total;
+      d.source_.clear();
+      d.converted_from_.clear();
+      return d;
+    }
+  }
+  const int64_t capacity = std::max<int64_t>(total + total / 2, 16);
+  Dataset d = allocate(capacity, view_.dim, view_.type);
+  auto* to = static_cast<uint8_t*>(d.mutable_data());
+  write_rows(to, view_);
+  write_rows(to + view_.rows * view_.row_bytes(), more);
+  d.view_.rows = total;
+  d.room_ = std::make_shared<Room>();
+  d.room_->capacity_rows = capacity;
+  d.room_->taken_rows = total;
   return d;
 }
 

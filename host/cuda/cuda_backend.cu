@@ -204,7 +204,12 @@ class CudaBackend final : public detail::Backend {
         rebuild.intermediate_degree = std::max(params.intermediate_degree, index.graph_degree);
       }
     }
-    build(index, rebuild);
+    // Built apart and moved in, so that a failure leaves the index as it was.
+    Index rebuilt;
+    rebuilt.metric = index.metric;
+    rebuilt.vectors = index.vectors;
+    build(rebuilt, rebuild);
+    index = std::move(rebuilt);
   }
 
   void exact_knn(const DatasetView& base, const DatasetView& queries, int k, Metric metric, int threads,

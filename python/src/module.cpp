@@ -22,14 +22,23 @@ using namespace nb::literals;
 namespace annforge::python {
 namespace {
 
-// An index shared with the NumPy views of its graph: extend() builds a new Index and swaps it
-// in, so a view taken before stays valid (it holds the old one). Searches share the lock;
-// extend takes it alone, so concurrent searches on one index are safe.
+// An index shared with the NumPy views of its graph. Searches and the properties share the
+// lock; extend takes it alone, so concurrent searches on one index are safe. extend() works in
+// place where nothing else holds the index (its cost is then the new rows'); where a graph view
+// holds it, it extends a copy and swaps it in, so the view stays valid (it keeps the old one).
 struct PyIndex {
-  std::shared_ptr<const Index> index;
+  std::shared_ptr<Index> index;
   std::shared_ptr<std::shared_mutex> lock = std::make_shared<std::shared_mutex>();
 
+  // For callers holding the lock.
   const Index& get() const { return *index; }
+  // The current index, held (for callers holding the GIL and not the lock: it is released while
+  // the lock is awaited, since an extend holding the lock may report progress through Python).
+  std::shared_ptr<const Index> pinned() const {
+    nb::gil_scoped_release release;
+    std::shared_lock<std::shared_mutex> shared(*lock);
+    return index;
+  }
 };
 
 // Called from the calling thread (with the GIL released around the library call): takes the
@@ -135,29 +144,30 @@ NB_MODULE(_annforge, m) {
   add_error_types(m);
 
   nb::class_<PyIndex>(m, "Index", "A built index: the vectors, the fixed-degree graph and its search levels.")
-      .def("__len__", [](const PyIndex& s) { return s.get().rows(); }, "Number of vectors.")
+      .def("__len__", [](const PyIndex& s) { return s.pinned()->rows(); }, "Number of vectors.")
       .def("__repr__",
            [](const PyIndex& s) {
-             const Index& i = s.get();
+             const std::shared_ptr<const Index> held = s.pinned();
+             const Index& i = *held;
              return "<annforge.Index " + std::to_string(i.rows()) + " x " + std::to_string(i.dim()) + " " +
                     to_string(i.vectors.type()) + ", " + to_string(i.metric) + ", degree " +
                     std::to_string(i.graph_degree) + ", built on " + i.backend + ">";
            })
-      .def_prop_ro("rows", [](const PyIndex& s) { return s.get().rows(); }, "Number of vectors.")
-      .def_prop_ro("dim", [](const PyIndex& s) { return s.get().dim(); }, "Dimension of the vectors.")
-      .def_prop_ro("graph_degree", [](const PyIndex& s) { return s.get().graph_degree; }, "Out-degree of the graph.")
-      .def_prop_ro("metric", [](const PyIndex& s) { return std::string(to_string(s.get().metric)); },
+      .def_prop_ro("rows", [](const PyIndex& s) { return s.pinned()->rows(); }, "Number of vectors.")
+      .def_prop_ro("dim", [](const PyIndex& s) { return s.pinned()->dim(); }, "Dimension of the vectors.")
+      .def_prop_ro("graph_degree", [](const PyIndex& s) { return s.pinned()->graph_degree; }, "Out-degree of the graph.")
+      .def_prop_ro("metric", [](const PyIndex& s) { return std::string(to_string(s.pinned()->metric)); },
                    "'l2', 'ip' or 'cosine'.")
-      .def_prop_ro("dtype", [](const PyIndex& s) { return std::string(to_string(s.get().vectors.type())); },
+      .def_prop_ro("dtype", [](const PyIndex& s) { return std::string(to_string(s.pinned()->vectors.type())); },
                    "Element type of the stored vectors: 'float32', 'uint8' or 'int8'.")
-      .def_prop_ro("backend", [](const PyIndex& s) { return s.get().backend; }, "'cpu' or 'cuda': which backend built it.")
+      .def_prop_ro("backend", [](const PyIndex& s) { return s.pinned()->backend; }, "'cpu' or 'cuda': which backend built it.")
       .def_prop_ro(
           "graph",
           [](const PyIndex& s) {
             // A read-only view of the graph; it keeps this version of the index alive.
-            auto* keep = new std::shared_ptr<const Index>(s.index);
+            auto* keep = new std::shared_ptr<const Index>(s.pinned());
             nb::capsule owner(keep, [](void* p) noexcept { delete static_cast<std::shared_ptr<const Index>*>(p); });
-            const Index& index = s.get();
+            const Index& index = **keep;
             const size_t shape[2] = {static_cast<size_t>(index.rows()), static_cast<size_t>(index.graph_degree)};
             return nb::cast(nb::ndarray<nb::numpy, const uint32_t, nb::ndim<2>>(index.graph.data(), 2, shape, owner));
           },
@@ -171,16 +181,24 @@ NB_MODULE(_annforge, m) {
           [](PyIndex& self, const AnyArray& more, int threads, uint64_t seed, nb::handle progress) {
             const Dataset rows = matrix_from(more, "vectors");
             BuildParams params;
-            params.metric = self.get().metric;
-            params.graph_degree = self.get().graph_degree;
+            {
+              const std::shared_ptr<const Index> held = self.pinned();
+              params.metric = held->metric;
+              params.graph_degree = held->graph_degree;
+            }
             params.threads = threads;
             params.seed = seed;
             params.progress = progress_hook(progress.ptr());
             nb::gil_scoped_release release;
             std::unique_lock<std::shared_mutex> alone(*self.lock);
-            auto next = std::make_shared<Index>(self.get());
-            extend(*next, rows.view(), params);
-            self.index = std::move(next);
+            // Held elsewhere (a graph view, or a property being read): extend a copy.
+            if (self.index.use_count() == 1) {
+              extend(*self.index, rows.view(), params);
+            } else {
+              auto next = std::make_shared<Index>(*self.index);
+              extend(*next, rows.view(), params);
+              self.index = std::move(next);
+            }
           },
           "vectors"_a, "threads"_a = 0, "seed"_a = 42, "progress"_a = nb::none(),
           "Adds a batch of vectors (copied into the index) and links them into the graph.")
@@ -230,7 +248,7 @@ NB_MODULE(_annforge, m) {
         {
           nb::gil_scoped_release release;
           LibraryTimer timer;
-          out.index = std::make_shared<const Index>(build(data, params));
+          out.index = std::make_shared<Index>(build(data, params));
         }
         return out;
       },
@@ -293,7 +311,7 @@ NB_MODULE(_annforge, m) {
       [](const std::string& path) {
         PyIndex out;
         nb::gil_scoped_release release;
-        out.index = std::make_shared<const Index>(load(path));
+        out.index = std::make_shared<Index>(load(path));
         return out;
       },
       "path"_a);

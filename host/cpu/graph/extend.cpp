@@ -18,6 +18,9 @@
 namespace annforge::cpu {
 namespace {
 
+// New rows linked per chunk (see link_new_rows).
+constexpr int64_t kMaxChunkRows = 2048;
+
 bool contains(const uint32_t* list, int length, uint32_t id) {
   for (int i = 0; i < length; ++i) {
     if (list[i] == id) return true;
@@ -27,9 +30,9 @@ bool contains(const uint32_t* list, int length, uint32_t id) {
 
 // Candidates for rows [begin, end): graph search over rows < begin, merged with exact search
 // among the chunk itself. Returns (end-begin) x k lists, nearest first.
-KnnGraph chunk_candidates(const Index& index, int64_t begin, int64_t end, int k, int threads) {
+KnnGraph chunk_candidates(const Index& index, const Distance& distance, int64_t begin, int64_t end, int k,
+                          int threads) {
   const DatasetView& vectors = index.vectors.view();
-  const DatasetView existing = vectors.slice(0, begin);
   const DatasetView chunk = vectors.slice(begin, end - begin);
   const int64_t rows = end - begin;
   KnnGraph out;
@@ -38,14 +41,18 @@ KnnGraph chunk_candidates(const Index& index, int64_t begin, int64_t end, int k,
   out.ids.assign(rows * k, kInvalidId);
   out.distances.assign(rows * k, std::numeric_limits<float>::infinity());
 
-  Distance over_existing(index.metric, existing);
   BeamSearchParams beam;
   beam.k = static_cast<int>(std::min<int64_t>(k, begin));
   beam.beam_width = std::max(2 * k, 64);
   beam.threads = threads;
   std::vector<uint32_t> found_ids(rows * beam.k);
   std::vector<float> found_distances(rows * beam.k);
-  beam_search(graph_of(index), over_existing, chunk, beam, {}, found_ids.data(), found_distances.data());
+  // Through the upper levels where the index has them (built over old rows only: their members
+  // lie below `begin`), else from every entry point.
+  beam.upper_width_divisor = index.upper_width_divisor;
+  // `distance` covers every row; the walk meets only rows below `begin`, the rows linked so far.
+  beam_search(graph_of(index), distance, chunk, beam, {}, found_ids.data(), found_distances.data(),
+              index.levels.empty() ? nullptr : &index.levels);
 
   const int inner_k = static_cast<int>(std::min<int64_t>(k, rows - 1));
   std::vector<uint32_t> inner_ids(rows * std::max(inner_k, 1));
@@ -75,9 +82,16 @@ KnnGraph chunk_candidates(const Index& index, int64_t begin, int64_t end, int k,
   return out;
 }
 
+void link_new_rows(Index& index, const Distance& distance, int64_t first_new_row, int k, int protected_edges,
+                   int threads, const ProgressCallback& progress, ReplacedSlots& replaced);
+
 }  // namespace
 
-void extend_graph(Index& index, int64_t first_new_row, const BuildParams& params) {
+void undo_reverse_edges(std::vector<uint32_t>& graph, const ReplacedSlots& replaced) {
+  for (auto it = replaced.rbegin(); it != replaced.rend(); ++it) graph[it->first] = it->second;
+}
+
+bool extend_graph(Index& index, int64_t first_new_row, const BuildParams& params, ReplacedSlots& replaced) {
   const int64_t total = index.rows();
   const int degree = index.graph_degree;
   const int threads = resolve_threads(params.threads);
@@ -93,18 +107,44 @@ void extend_graph(Index& index, int64_t first_new_row, const BuildParams& params
       rebuild.graph_degree = degree;
       if (rebuild.intermediate_degree != 0) rebuild.intermediate_degree = std::max(rebuild.intermediate_degree, degree);
     }
-    detail::cpu_backend().build(index, rebuild);
-    return;
+    // Built apart and moved in, so that a failure leaves the index as it was.
+    Index rebuilt;
+    rebuilt.metric = index.metric;
+    rebuilt.vectors = index.vectors;
+    detail::cpu_backend().build(rebuilt, rebuild);
+    index = std::move(rebuilt);
+    return true;
   }
   const int k =
       std::max(degree, static_cast<int>(std::min<int64_t>(cpu_intermediate_degree(params, degree), first_new_row - 1)));
   const int protected_edges = (degree + 1) / 2;
   Distance distance(index.metric, index.vectors.view());
-  index.graph.resize(total * degree);
+  replaced.clear();
+  try {
+    index.graph.resize(total * degree);
+    link_new_rows(index, distance, first_new_row, k, protected_edges, threads, params.progress, replaced);
+  } catch (...) {
+    undo_reverse_edges(index.graph, replaced);
+    index.graph.resize(first_new_row * degree);
+    throw;
+  }
+  return false;
+}
 
+namespace {
+
+void link_new_rows(Index& index, const Distance& distance, int64_t first_new_row, int k, int protected_edges,
+                   int threads, const ProgressCallback& progress, ReplacedSlots& replaced) {
+  const int64_t total = index.rows();
+  const int degree = index.graph_degree;
+  std::vector<std::pair<uint32_t, uint32_t>> offers;  // (target, new row)
+  std::vector<size_t> group_starts;
+  std::vector<ReplacedSlots> replaced_by_thread(threads);
   for (int64_t begin = first_new_row; begin < total;) {
-    int64_t end = std::min(total, begin + std::max<int64_t>(1, begin / 8));
-    KnnGraph candidates = chunk_candidates(index, begin, end, k, threads);
+    // Chunks of at most kMaxChunkRows: each chunk's rows are compared with each other (the
+    // chunk's square), and later chunks find them through the graph.
+    const int64_t end = std::min(total, begin + std::clamp<int64_t>(begin / 8, 1, kMaxChunkRows));
+    KnnGraph candidates = chunk_candidates(index, distance, begin, end, k, threads);
     // Forward edges: detour pruning of the candidates against the existing graph.
     parallel_for(end - begin, threads, 256, [&](int64_t lo, int64_t hi, int) {
       std::vector<uint16_t> detours(k), kept(degree);
@@ -135,24 +175,58 @@ void extend_graph(Index& index, int64_t first_new_row, const BuildParams& params
         }
       }
     });
-    // Reverse edges, one row at a time (each may touch any existing row's list).
+    // Reverse edges: each new row offers itself to the rows its protected edges point at, and
+    // replaces such a row's farthest unprotected edge where it is nearer. A row's offers are
+    // taken in the order of the new rows (the forward lists' protected part never changes), so
+    // grouping them by target gives the serial loop's result with each target on one thread
+    // and its unprotected edges' distances computed once.
+    offers.clear();
     for (int64_t v = begin; v < end; ++v) {
-      for (int e = 0; e < protected_edges; ++e) {
-        uint32_t u = index.graph[v * degree + e];
-        uint32_t* list = &index.graph[static_cast<int64_t>(u) * degree];
-        if (contains(list, degree, static_cast<uint32_t>(v))) continue;
-        float to_new = distance.between(u, v);
-        int farthest = -1;
-        float farthest_distance = to_new;
-        for (int slot = protected_edges; slot < degree; ++slot) {
-          float d = distance.between(u, list[slot]);
-          if (d > farthest_distance) farthest_distance = d, farthest = slot;
-        }
-        if (farthest >= 0) list[farthest] = static_cast<uint32_t>(v);
-      }
+      for (int e = 0; e < protected_edges; ++e) offers.emplace_back(index.graph[v * degree + e], static_cast<uint32_t>(v));
     }
+    std::sort(offers.begin(), offers.end());
+    group_starts.clear();
+    for (size_t i = 0; i < offers.size(); ++i) {
+      if (i == 0 || offers[i].first != offers[i - 1].first) group_starts.push_back(i);
+    }
+    group_starts.push_back(offers.size());
+    for (ReplacedSlots& mine : replaced_by_thread) mine.clear();
+    parallel_for(static_cast<int64_t>(group_starts.size()) - 1, threads, 64, [&](int64_t lo, int64_t hi, int thread) {
+      std::vector<float> slot_distances(degree);
+      ReplacedSlots& mine = replaced_by_thread[thread];
+      for (int64_t g = lo; g < hi; ++g) {
+        const uint32_t u = offers[group_starts[g]].first;
+        uint32_t* list = &index.graph[static_cast<int64_t>(u) * degree];
+        bool measured = false;
+        for (size_t i = group_starts[g]; i < group_starts[g + 1]; ++i) {
+          const uint32_t v = offers[i].second;
+          if (contains(list, degree, v)) continue;
+          if (!measured) {
+            for (int slot = protected_edges; slot < degree; ++slot) slot_distances[slot] = distance.between(u, list[slot]);
+            measured = true;
+          }
+          const float to_new = distance.between(u, v);
+          int farthest = -1;
+          float farthest_distance = to_new;
+          for (int slot = protected_edges; slot < degree; ++slot) {
+            if (slot_distances[slot] > farthest_distance) farthest_distance = slot_distances[slot], farthest = slot;
+          }
+          if (farthest >= 0) {
+            if (u < first_new_row) mine.emplace_back(static_cast<int64_t>(u) * degree + farthest, list[farthest]);
+            list[farthest] = v;
+            slot_distances[farthest] = to_new;
+          }
+        }
+      }
+    });
+    // Each slot's replacements sit in one thread's list, in order: undoing the concatenation
+    // backwards restores every slot's first value.
+    for (const ReplacedSlots& mine : replaced_by_thread) replaced.insert(replaced.end(), mine.begin(), mine.end());
     begin = end;
+    if (progress) progress(Progress{"extend", begin - first_new_row, total - first_new_row});
   }
 }
+
+}  // namespace
 
 }  // namespace annforge::cpu

@@ -1,12 +1,24 @@
 // Links new rows into an existing graph without rebuilding it.
 #pragma once
 
+#include <cstdint>
+#include <utility>
+#include <vector>
+
 #include "annforge.hpp"
 
 namespace annforge::cpu {
 
 // index.vectors holds old rows [0, first_new_row) and new rows after them; index.graph covers
-// the old rows. On return the graph covers every row, with the same fixed degree.
-void extend_graph(Index& index, int64_t first_new_row, const BuildParams& params);
+// the old rows. On return the graph covers every row, with the same fixed degree. Returns true
+// where it rebuilt the index instead (a batch that outweighs the graph, or a degree that grows:
+// graph, entry points and levels all new). Work grows with the new rows, not with the index
+// (but cosine's norms of every row, once per call). `replaced` receives the old rows' slots that
+// reverse edges took and what they held (undo_reverse_edges puts them back). On failure (an
+// exception: out of memory, a progress callback's) index.graph's old rows are as they were and
+// a rebuild leaves the index untouched.
+using ReplacedSlots = std::vector<std::pair<int64_t, uint32_t>>;
+bool extend_graph(Index& index, int64_t first_new_row, const BuildParams& params, ReplacedSlots& replaced);
+void undo_reverse_edges(std::vector<uint32_t>& graph, const ReplacedSlots& replaced);
 
 }  // namespace annforge::cpu

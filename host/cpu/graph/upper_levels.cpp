@@ -35,6 +35,13 @@ UpperLevel build_level(const Index& index, std::vector<uint32_t> members, const 
   return level;
 }
 
+int64_t levels_cover(const Index& index) {
+  if (index.levels.empty()) return 0;
+  const int64_t members = static_cast<int64_t>(index.levels[0].members.size());
+  const int64_t entries = static_cast<int64_t>(index.entry_points.size());
+  return std::max<int64_t>(members - entries, 0) * std::max(2, index.graph_degree / 2);
+}
+
 std::vector<UpperLevel> build_upper_levels(const Index& index, const BuildParams& params, const FlatBuild& build_flat) {
   std::vector<UpperLevel> levels;
   const int64_t rows = index.rows();

@@ -20,6 +20,10 @@ using FlatBuild = std::function<void(Index&, const BuildParams&)>;
 // row reaches level l with probability m^-l (HNSW's rule with mL = 1 / ln m).
 int level_of_row(uint32_t row, uint64_t seed, int m);
 
+// About how many rows the index's levels were built over (0 where it has none): level 1 holds
+// the entry points and 1 in m of those rows. extend() keeps the levels while they cover most rows.
+int64_t levels_cover(const Index& index);
+
 // Levels above level 2 while the top one holds more rows than this. A level whose rows outnumber
 // its degree in every cluster of the data falls apart into per-cluster islands (see below), and
 // only a level sparse enough links neighbouring clusters: 10M x 96 in 1,000 clusters (level 2:
