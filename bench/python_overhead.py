@@ -112,14 +112,20 @@ def one_at_a_time(base, threads, count):
                     "vectors_per_s": count / seconds})
     except ImportError:
         pass
-    # annforge: a small start, then extend by one vector per call (each call copies the index's
-    # vectors into owned storage and links one row), against one build of all of them.
-    few = min(count, 2000)
-    start_rows = max(1000, few // 2)
-    index = annforge.build(base[:start_rows], threads=threads, progress=False)
-    extra = base[start_rows:start_rows + 200]
-    _, seconds = timed(lambda: [index.extend(extra[i:i + 1], threads=threads) for i in range(len(extra))])
-    out.append({"system": "annforge extend, one vector per call", "vectors": len(extra), "vectors_per_s": len(extra) / seconds})
+    # annforge: an index of the same rows, then extend by one vector per call and by 100 per
+    # call (each call links its rows into the graph; its cost follows the rows it adds), against
+    # one build of all of them.
+    index = annforge.build(part, threads=threads, progress=False)
+    extra = base[count:count + 1000]
+    if len(extra) > 0:
+        _, seconds = timed(lambda: [index.extend(extra[i:i + 1], threads=threads) for i in range(len(extra))])
+        out.append({"system": f"annforge extend of a {count}-row index, one vector per call", "vectors": len(extra),
+                    "vectors_per_s": len(extra) / seconds})
+    extra = base[count + 1000:count + 11000]
+    if len(extra) > 0:
+        _, seconds = timed(lambda: [index.extend(extra[i:i + 100], threads=threads) for i in range(0, len(extra), 100)])
+        out.append({"system": f"annforge extend of a {count + 1000}-row index, 100 vectors per call",
+                    "vectors": len(extra), "vectors_per_s": len(extra) / seconds})
     _, seconds = timed(lambda: annforge.build(part, threads=threads, progress=False))
     out.append({"system": f"annforge build, one batch ({threads} threads)", "vectors": count, "vectors_per_s": count / seconds})
     return out

@@ -52,8 +52,9 @@ class Index:
         squared L2, -inner product, or 1 - cosine. Safe to call from several threads at once."""
     def extend(self, vectors: ArrayLike2D, threads: int = 0, seed: int = 42,
                progress: Optional[Callable[[str, int, int], Any]] = None) -> None:
-        """Adds a batch of vectors (copied into the index) and links them into the graph. Views
-        of the graph taken before stay valid (they show the graph as it was)."""
+        """Adds a batch of vectors (copied into the index) and links them into the graph, at a
+        cost that follows the batch, not the index. Views of the graph taken before stay valid
+        (they show the graph as it was; while one is held, extend works on a copy)."""
     def save(self, path: str) -> None:
         """Saves the index atomically (a temporary name, then a rename)."""
     def export(self, path: str, format: Literal["hnswlib", "faiss"] = "hnswlib", threads: int = 0,

@@ -201,7 +201,8 @@ NB_MODULE(_annforge, m) {
             }
           },
           "vectors"_a, "threads"_a = 0, "seed"_a = 42, "progress"_a = nb::none(),
-          "Adds a batch of vectors (copied into the index) and links them into the graph.")
+          "Adds a batch of vectors (copied into the index) and links them into the graph, at a cost that follows\n"
+          "the batch (in place; on a copy while a graph view holds the index).")
       .def(
           "save",
           [](const PyIndex& self, const std::string& path) {
