@@ -23,6 +23,20 @@ struct IndexKey {
   }
 };
 
+// Sampled bytes of the first `rows` rows of `v` (64 of them, evenly spread), mixed: whether a
+// grown index's first rows are still the ones an earlier copy was made from.
+inline uint64_t rows_fingerprint(const DatasetView& v, int64_t rows) {
+  uint64_t h = core::mix_bits(static_cast<uint64_t>(rows));
+  const size_t row_bytes = v.row_bytes();
+  if (rows <= 0 || row_bytes == 0) return h;
+  for (int i = 0; i < 64; ++i) {
+    const int64_t row = (rows - 1) * i / 63;
+    const size_t at = (row_bytes - 1) * static_cast<size_t>(i) / 63;
+    h = core::mix_bits(h ^ static_cast<const uint8_t*>(v.row(row))[at]);
+  }
+  return h;
+}
+
 inline IndexKey key_of(const Index& index) {
   IndexKey key;
   const DatasetView& v = index.vectors.view();

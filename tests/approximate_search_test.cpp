@@ -7,12 +7,14 @@
 // ANNFORGE_CPU_SEARCH_ROWS chooses their kind.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "annforge.hpp"
+#include "host/cpu/distance/bf16.hpp"
 #include "host/cpu/distance/distance.hpp"
 #include "host/cpu/search/approximate_rows.hpp"
 #include "tests/test_support.hpp"
@@ -197,6 +199,65 @@ TEST(ApproximateSearch, ReusedCopiesBelongToTheIndexSearched) {
     EXPECT_NE(a1.ids, b1.ids) << to_string(metric) << ": different data gave the same answer";
     EXPECT_GE(recall(a2, exact_knn(a.view(), queries.view(), 10, metric), 10), 0.9) << to_string(metric);
     EXPECT_GE(recall(b2, exact_knn(b.view(), queries.view(), 10, metric), 10), 0.9) << to_string(metric);
+  }
+}
+
+// Rows appended to approximate rows (an index extended in place) take the rows' own centre and
+// scales: the codes of the formula, clamped.
+TEST(ApproximateSearch, AppendedRowsAreCodedWithTheRowsOwnScales) {
+  Dataset data = annforge_test::clustered(500, 40, ElementType::Float32, 11, 1, 4);
+  if (!cpu::approximate_rows_usable(data.view())) GTEST_SKIP() << "no AVX-512 here: no approximate rows";
+  for (Metric metric : {Metric::L2, Metric::Cosine, Metric::InnerProduct}) {
+    for (cpu::ApproximateKind kind : {cpu::ApproximateKind::Int8, cpu::ApproximateKind::Bf16}) {
+      cpu::ApproximateRows rows = cpu::make_approximate_rows(data.view().slice(0, 300), metric, 2, kind);
+      const cpu::ApproximateRows first = rows;
+      cpu::append_approximate_rows(rows, data.view(), 2);
+      ASSERT_EQ(rows.rows, 500);
+      EXPECT_EQ(rows.centre, first.centre);
+      EXPECT_EQ(rows.scales, first.scales);
+      const cpu::Distance distance(metric, data.view());
+      const float* x = static_cast<const float*>(data.view().data);
+      int64_t clamped = 0;
+      for (int64_t i = 0; i < 500; ++i) {
+        const float scale = metric == Metric::Cosine ? distance.query_inverse_norm(x + i * 40) : 1.0f;
+        for (int d = 0; d < 40; ++d) {
+          const size_t at = static_cast<size_t>(i) * 40 + d;
+          const float value = x[at] * scale - rows.centre[d];
+          if (kind == cpu::ApproximateKind::Bf16) {
+            ASSERT_EQ(rows.values[at], cpu::to_bf16(value)) << "row " << i;
+            continue;
+          }
+          const float code = std::nearbyint(value / rows.scales[d]);
+          clamped += std::fabs(code) > 127.0f;
+          ASSERT_EQ(rows.codes[at], static_cast<int8_t>(std::clamp(code, -127.0f, 127.0f))) << "row " << i;
+          if (i < 300) ASSERT_EQ(rows.codes[at], first.codes[at]);
+        }
+      }
+      EXPECT_LT(clamped, 500 * 40 / 100) << "rows of the same kind mostly fit the first rows' scales";
+    }
+  }
+}
+
+// A search after an extend in place reuses the search's copies with the new rows appended: the
+// new rows are found by their own vectors and the recall holds.
+TEST(ApproximateSearch, AnIndexExtendedInPlaceFindsItsNewRows) {
+  for (Metric metric : {Metric::Cosine, Metric::L2}) {
+    const Dataset all = annforge_test::clustered(4000, 32, ElementType::Float32, 47, 1, 8);
+    if (!cpu::approximate_rows_usable(all.view())) GTEST_SKIP() << "no AVX-512 here: no approximate rows";
+    const Dataset queries = annforge_test::clustered(100, 32, ElementType::Float32, 47, 2, 8);
+    const BuildParams params = params_for(metric, BuildAlgorithm::Auto, 16, Device::Cpu);
+    Index index = build(Dataset::copy_of(all.view().slice(0, 3000)), params);
+    extend(index, all.view().slice(3000, 10), params);  // into storage with room
+    const void* storage = index.vectors.view().data;
+    (void)search(index, queries.view(), 10, search_params(32, Device::Cpu));  // the copies made
+    extend(index, all.view().slice(3010, 990), params);
+    ASSERT_EQ(index.vectors.view().data, storage) << "extended in place";
+    const Neighbors self = search(index, all.view().slice(3010, 990), 1, search_params(32, Device::Cpu));
+    int64_t found = 0;
+    for (int64_t i = 0; i < 990; ++i) found += self.ids[i] == static_cast<uint32_t>(3010 + i);
+    EXPECT_GE(found, 990 * 98 / 100) << to_string(metric) << ": new rows found by their own vector";
+    const Neighbors got = search(index, queries.view(), 10, search_params(32, Device::Cpu));
+    EXPECT_GE(recall(got, exact_knn(all.view(), queries.view(), 10, metric), 10), 0.9) << to_string(metric);
   }
 }
 

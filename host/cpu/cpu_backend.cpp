@@ -360,6 +360,11 @@ class CpuBackend final : public detail::Backend {
     std::shared_ptr<const ApproximateRows> rows;             // null: the walk reads the fp32 rows
     RowsAsked asked = RowsAsked::Choose;                     // what `rows` were made for
     std::shared_ptr<const std::vector<float>> inverse_norms;  // null: Distance computes them
+    // The vectors the copies cover: an index extended in place (the same storage, its first
+    // rows unchanged) has the new rows' copies appended instead of all made again.
+    const void* vectors = nullptr;
+    int64_t covered_rows = 0;
+    uint64_t covered_print = 0;  // detail::rows_fingerprint of those rows
   };
 
   SearchCache search_cache(const Index& index, int64_t queries, int threads) {
@@ -393,7 +398,7 @@ class CpuBackend final : public detail::Backend {
         ApproximateRows finer = made(ApproximateKind::Bf16, finer_depth);
         if (finer_depth.typical < depth.typical || finer_depth.at_10 < depth.at_10) rows = std::move(finer);
       }
-      return std::make_shared<const ApproximateRows>(std::move(rows));
+      return std::make_shared<ApproximateRows>(std::move(rows));  // not const: extend_search_cache appends
     };
     if (!owned) {
       SearchCache once;
@@ -409,11 +414,22 @@ class CpuBackend final : public detail::Backend {
     const detail::IndexKey key = detail::key_of(index);
     std::lock_guard<std::mutex> lock(cache_mutex_);
     if (!(cache_.key == key)) {
-      cache_ = SearchCache{};  // free the old index's copies before making new ones
+      const bool grown = cache_.vectors == view.data && cache_.covered_rows > 0 && view.rows > cache_.covered_rows &&
+                         cache_.key.dim == key.dim && cache_.key.type == key.type &&
+                         cache_.key.metric == key.metric &&
+                         detail::rows_fingerprint(view, cache_.covered_rows) == cache_.covered_print;
+      if (grown) {
+        extend_search_cache(view, threads);
+      } else {
+        cache_ = SearchCache{};  // free the old index's copies before making new ones
+      }
       cache_.key = key;
+      cache_.vectors = view.data;
+      cache_.covered_rows = view.rows;
+      cache_.covered_print = detail::rows_fingerprint(view, view.rows);
     }
     if (index.metric == Metric::Cosine && !cache_.inverse_norms) {
-      cache_.inverse_norms = std::make_shared<const std::vector<float>>(inverse_norms(view, threads));
+      cache_.inverse_norms = std::make_shared<std::vector<float>>(inverse_norms(view, threads));
     }
     if (rows_pay && (!cache_.rows || cache_.asked != asked)) {
       cache_.rows = make_rows(cache_.inverse_norms.get());
@@ -422,6 +438,31 @@ class CpuBackend final : public detail::Backend {
     SearchCache reused = cache_;
     if (!rows_pay) reused.rows.reset();  // ANNFORGE_CPU_SEARCH_BF16=0 since the copy was made
     return reused;
+  }
+
+  // The cache's copies grown to `view`'s rows (the rows it covered, then new ones): appended in
+  // place where no search holds them (std::vector's growth), else on copies. The exact
+  // re-ranking's depth stays as measured.
+  void extend_search_cache(const DatasetView& view, int threads) {
+    StageTimer timer;
+    const DatasetView added = view.slice(cache_.covered_rows, view.rows - cache_.covered_rows);
+    std::shared_ptr<const std::vector<float>> added_norms;
+    if (cache_.inverse_norms) {
+      added_norms = std::make_shared<std::vector<float>>(inverse_norms(added, threads));
+      std::shared_ptr<std::vector<float>> norms = cache_.inverse_norms.use_count() == 1
+                                                      ? std::const_pointer_cast<std::vector<float>>(cache_.inverse_norms)
+                                                      : std::make_shared<std::vector<float>>(*cache_.inverse_norms);
+      norms->insert(norms->end(), added_norms->begin(), added_norms->end());
+      cache_.inverse_norms = std::move(norms);
+    }
+    if (cache_.rows) {
+      std::shared_ptr<ApproximateRows> rows = cache_.rows.use_count() == 1
+                                                  ? std::const_pointer_cast<ApproximateRows>(cache_.rows)
+                                                  : std::make_shared<ApproximateRows>(*cache_.rows);
+      append_approximate_rows(*rows, view, threads, added_norms.get());
+      cache_.rows = std::move(rows);
+    }
+    timer.lap("search rows: %lld new rows appended", static_cast<long long>(added.rows));
   }
 
   std::mutex cache_mutex_;

@@ -50,6 +50,35 @@ bool approximate_rows_usable(const DatasetView& data) {
   return !off && data.type == ElementType::Float32 && data.dim > 16 && cpu_has_avx512();
 }
 
+namespace {
+
+// Rows [first, first + count) of `data` written into `rows`' codes or values (sized for them
+// already) with its centre and scales: normalised (cosine, by `norms`, indexed from 0 at
+// `first`), centred, then bf16, or int8 codes of each dimension's scale (clamped to +-127).
+void encode_rows(ApproximateRows& rows, const DatasetView& data, int64_t first, int64_t count, const float* norms,
+                 int threads) {
+  const int dim = rows.dim;
+  parallel_for(count, threads, 4096, [&](int64_t begin, int64_t end, int) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float* row = reinterpret_cast<const float*>(data.row(first + i));
+      const float scale = norms != nullptr ? norms[i] : 1.0f;
+      if (rows.kind == ApproximateKind::Int8) {
+        int8_t* to = rows.codes.data() + (first + i) * dim;
+        for (int d = 0; d < dim; ++d) {
+          const float code = std::nearbyint((row[d] * scale - rows.centre[d]) / rows.scales[d]);
+          // NaN (an infinite value minus an infinite centre) as 0; infinities clamp.
+          to[d] = std::isnan(code) ? int8_t{0} : static_cast<int8_t>(std::clamp(code, -127.0f, 127.0f));
+        }
+      } else {
+        uint16_t* to = rows.values.data() + (first + i) * dim;
+        for (int d = 0; d < dim; ++d) to[d] = to_bf16(row[d] * scale - rows.centre[d]);
+      }
+    }
+  });
+}
+
+}  // namespace
+
 ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, int threads, ApproximateKind kind,
                                       const std::vector<float>* inverse_norms_of_rows) {
   ApproximateRows out;
@@ -89,16 +118,16 @@ ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, in
       out.centre[d] = static_cast<float>(sum / static_cast<double>(std::max<int64_t>(data.rows, 1)));
     }
   }
-  // Row i's value in dimension d as the walk sees it: normalised (cosine), then centred.
-  auto value_of = [&](const float* row, float scale, int d) { return row[d] * scale - out.centre[d]; };
   if (kind == ApproximateKind::Int8) {
-    // Scales: each dimension's largest magnitude maps to 127.
+    // Scales: each dimension's largest magnitude (normalised for cosine, centred) maps to 127.
     std::vector<std::vector<float>> largest(workers, std::vector<float>(dim, 0.0f));
     parallel_for(data.rows, threads, 4096, [&](int64_t begin, int64_t end, int t) {
       for (int64_t i = begin; i < end; ++i) {
         const float* row = x_row(i);
         const float scale = row_scale(i);
-        for (int d = 0; d < dim; ++d) largest[t][d] = std::max(largest[t][d], std::fabs(value_of(row, scale, d)));
+        for (int d = 0; d < dim; ++d) {
+          largest[t][d] = std::max(largest[t][d], std::fabs(row[d] * scale - out.centre[d]));
+        }
       }
     });
     out.scales.assign(dim, 1.0f);
@@ -112,31 +141,36 @@ ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, in
     }
     reserve_huge(out.codes, static_cast<size_t>(data.rows) * dim, workers);
     out.codes.resize(static_cast<size_t>(data.rows) * dim);
-    parallel_for(data.rows, threads, 4096, [&](int64_t begin, int64_t end, int) {
-      for (int64_t i = begin; i < end; ++i) {
-        const float* row = x_row(i);
-        const float scale = row_scale(i);
-        int8_t* to = out.codes.data() + i * dim;
-        for (int d = 0; d < dim; ++d) {
-          const float code = std::nearbyint(value_of(row, scale, d) / out.scales[d]);
-          // NaN (an infinite value minus an infinite centre) as 0; infinities clamp.
-          to[d] = std::isnan(code) ? int8_t{0} : static_cast<int8_t>(std::clamp(code, -127.0f, 127.0f));
-        }
-      }
-    });
-    return out;
+  } else {
+    reserve_huge(out.values, static_cast<size_t>(data.rows) * dim, workers);
+    out.values.resize(static_cast<size_t>(data.rows) * dim);
   }
-  reserve_huge(out.values, static_cast<size_t>(data.rows) * dim, workers);
-  out.values.resize(static_cast<size_t>(data.rows) * dim);
-  parallel_for(data.rows, threads, 4096, [&](int64_t begin, int64_t end, int) {
-    for (int64_t i = begin; i < end; ++i) {
-      const float* row = x_row(i);
-      uint16_t* to = out.values.data() + i * dim;
-      const float scale = row_scale(i);
-      for (int d = 0; d < dim; ++d) to[d] = to_bf16(value_of(row, scale, d));
-    }
-  });
+  encode_rows(out, data, 0, data.rows, norms != nullptr ? norms->data() : nullptr, threads);
   return out;
+}
+
+void append_approximate_rows(ApproximateRows& rows, const DatasetView& data, int threads,
+                             const std::vector<float>* inverse_norms_of_new_rows) {
+  const int64_t first = rows.rows;
+  const int64_t count = data.rows - first;
+  if (count <= 0) return;
+  std::vector<float> own_norms;
+  const float* norms = nullptr;
+  if (rows.metric == Metric::Cosine) {
+    if (inverse_norms_of_new_rows == nullptr || static_cast<int64_t>(inverse_norms_of_new_rows->size()) != count) {
+      own_norms = inverse_norms(data.slice(first, count), threads);
+      inverse_norms_of_new_rows = &own_norms;
+    }
+    norms = inverse_norms_of_new_rows->data();
+  }
+  // Amortised growth: std::vector doubles its capacity.
+  if (rows.kind == ApproximateKind::Int8) {
+    rows.codes.resize(static_cast<size_t>(data.rows) * rows.dim);
+  } else {
+    rows.values.resize(static_cast<size_t>(data.rows) * rows.dim);
+  }
+  encode_rows(rows, data, first, count, norms, threads);
+  rows.rows = data.rows;
 }
 
 void prepare_query(const ApproximateRows& rows, const float* query, float inverse_norm, float* prepared) {

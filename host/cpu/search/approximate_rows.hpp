@@ -64,6 +64,12 @@ ApproximateRows make_approximate_rows(const DatasetView& data, Metric metric, in
                                       ApproximateKind kind = ApproximateKind::Bf16,
                                       const std::vector<float>* inverse_norms_of_rows = nullptr);
 
+// The rows of `data` past rows.rows (the rows it was made from, followed by new ones) appended
+// with the rows' own centre and scales (codes clamped to +-127), so that an index extended by a
+// few rows does not make all of them again. `inverse_norms_of_new_rows`: cosine, optional.
+void append_approximate_rows(ApproximateRows& rows, const DatasetView& data, int threads,
+                             const std::vector<float>* inverse_norms_of_new_rows = nullptr);
+
 // A query in the rows' terms: centred (L2), normalised by its `inverse_norm` (cosine; as
 // Distance::query_inverse_norm gives it) or as it is (inner product), then <q, m> at [dim]
 // (cosine, inner product); for int8 rows scaled per dimension (L2: the query in code units,
