@@ -90,6 +90,8 @@ def main():
     parser.add_argument("--rows", type=int, default=0, help="the first N rows only (0: all)")
     parser.add_argument("--work", required=True)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--degree", type=int, default=0,
+                        help="annforge's graph degree (0: its default, 32); FAISS's HNSW32 holds 64 links on level 0")
     parser.add_argument("--out", help="write the results as JSON here")
     args = parser.parse_args()
     os.makedirs(args.work, exist_ok=True)
@@ -134,14 +136,16 @@ def main():
         del own, base
     if args.library == "faiss" and args.metric == "cosine":
         queries = queries / np.linalg.norm(queries, axis=1, keepdims=True)
-    index_path = os.path.join(args.work, f"annforge-{args.rows or 'all'}.idx")
+    degree = ["--degree", str(args.degree)] if args.degree > 0 else []
+    index_path = os.path.join(args.work, f"annforge-{args.rows or 'all'}{'-d' + str(args.degree) if degree else ''}.idx")
     start = time.time()
     subprocess.run([args.annforge, "build", "--data", base_path, "--metric", args.metric, "--out", index_path,
-                    "--threads", str(args.threads)] + rows, check=True, stdout=subprocess.DEVNULL)
+                    "--threads", str(args.threads)] + rows + degree, check=True, stdout=subprocess.DEVNULL)
+    result["degree"] = args.degree or 32
     result["annforge_build_s"] = time.time() - start
     files = {own_name: native}
     for links in ("index", "diverse"):
-        path = os.path.join(args.work, f"export-{links}.{args.library}")
+        path = os.path.join(args.work, f"export-{links}{'-d' + str(args.degree) if degree else ''}.{args.library}")
         done = subprocess.run([args.annforge, "export", "--index", index_path, "--out", path, "--links", links,
                                "--format", args.library, "--threads", str(args.threads), "--json"],
                               check=True, capture_output=True, text=True)

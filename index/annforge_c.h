@@ -157,7 +157,8 @@ annforge_status annforge_search_strided(const annforge_index* index, const void*
 /* Adds `rows` x `dim` vectors to the index and links them into the graph, keeping its degree.
  * The index then owns copies of all its vectors: neither `data` nor the memory the index was
  * built from needs to stay alive afterwards. Pointers returned by annforge_index_graph before
- * the call are invalid after it. */
+ * the call are invalid after it. The cost follows `rows`, not the index (its vectors grow in
+ * storage with room, its graph in place); a failed call leaves the index as it was. */
 annforge_status annforge_extend(annforge_index* index, const void* data, int64_t rows, int64_t dim,
                                 annforge_dtype dtype, const annforge_build_params* params);
 annforge_status annforge_extend_strided(annforge_index* index, const void* data, int64_t rows, int64_t dim,
