@@ -153,6 +153,39 @@ TEST_F(Cli, GenGroundTruthBuildSearchInfo) {
       << "no temporary files are left behind";
 }
 
+// extend: an index grown by a second file's rows, saved to a new file or over itself; the old
+// file untouched by the first; a file of another dimension refused naming both files, nothing
+// written.
+TEST_F(Cli, ExtendAddsAFilesRows) {
+  ok("gen --n 4000 --dim 16 --out all.fbin --queries 200 --queries-out queries.fbin --seed 9");
+  const Dataset all = read_vectors(path("all.fbin"));
+  write_vectors(path("first.fbin"), all.view().slice(0, 3000));
+  write_vectors(path("more.fbin"), all.view().slice(3000, 1000));
+  ok("gt --data all.fbin --queries queries.fbin --k 10 --out gt.ivecs");
+  ok("build --data first.fbin --out index.afi --degree 16");
+  const std::vector<uint8_t> before = read_bytes(path("index.afi"));
+  const Result r = ok("extend --index index.afi --data more.fbin --out grown.afi --rows 600 --json");
+  EXPECT_NE(r.out.find("\"added_rows\": 600"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"rows\": 3600"), std::string::npos) << r.out;
+  EXPECT_EQ(read_bytes(path("index.afi")), before) << "--index is left as it was";
+  const Index grown = load(path("grown.afi"));
+  ASSERT_EQ(grown.rows(), 3600);
+  EXPECT_TRUE(graph_invariants(grown, 16));
+  // The rest over the grown index itself, then searched against the truth over all rows.
+  ok("extend --index grown.afi --data more.fbin --out grown.afi");
+  const Index whole = load(path("grown.afi"));
+  ASSERT_EQ(whole.rows(), 4600) << "all 1,000 rows of more.fbin again (600 of them twice)";
+  EXPECT_EQ(std::memcmp(whole.vectors.view().row(3600), all.view().row(3000), 1000 * all.view().row_bytes()), 0);
+  ok("extend --index index.afi --data more.fbin --out whole.afi");
+  const Result s = ok("search --index whole.afi --queries queries.fbin --k 10 --gt gt.ivecs --beam 64 --json");
+  const std::vector<double> found = recalls_in(s.out);
+  ASSERT_EQ(found.size(), 1u) << s.out;
+  EXPECT_GE(found[0], 0.9) << s.out;
+  ok("gen --n 100 --dim 8 --out narrow.fbin");
+  fails("extend --index index.afi --data narrow.fbin --out other.afi", {"narrow.fbin", "index.afi", "8", "16"});
+  fails("extend --index missing.afi --data more.fbin --out other.afi", {"missing.afi"});
+}
+
 TEST_F(Cli, Uint8CosineThroughNpy) {
   ok("gen --n 2500 --dim 24 --type uint8 --out base.npy --queries 100 --queries-out queries.u8bin --seed 3");
   ok("gt --data base.npy --queries queries.u8bin --k 10 --metric cosine --out gt.ibin");
@@ -395,6 +428,7 @@ TEST_F(Cli, HelpForEveryCommand) {
       {"gt", {"data", "queries", "out", "k", "metric", "rows", "device", "threads", "json"}},
       {"info", {"index", "json"}},
       {"export", {"index", "out", "format", "links", "threads", "seed", "json"}},
+      {"extend", {"index", "data", "out", "rows", "device", "threads", "seed", "json"}},
       {"gen", {"n", "dim", "out", "queries", "queries-out", "clusters", "type", "duplicates", "seed", "json"}},
       {"convert", {"data", "out", "rows", "json"}},
   };

@@ -36,6 +36,8 @@ const CommandSpec& info_spec();
 int run_info(const Args& args);
 const CommandSpec& export_spec();
 int run_export(const Args& args);
+const CommandSpec& extend_spec();
+int run_extend(const Args& args);
 const CommandSpec& generate_spec();
 int run_generate(const Args& args);
 const CommandSpec& plan_spec();
