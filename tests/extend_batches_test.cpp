@@ -121,17 +121,21 @@ TEST(ExtendBatches, AFailedExtendLeavesTheIndexAsItWas) {
   const std::vector<uint32_t> graph = index.graph;
   const std::vector<uint32_t> level_one = index.levels.at(0).graph;
   const void* storage = index.vectors.view().data;
-  // Chunks of 2,048 rows: the callback fails after the second has given its reverse edges.
-  int reports = 0;
-  params.progress = [&](const Progress& p) {
-    if (std::string(p.stage) == "extend" && ++reports == 2) throw std::runtime_error("stopped by the caller");
-  };
-  EXPECT_THROW(extend(index, all.view().slice(20100, 5000), params), std::runtime_error);
-  EXPECT_EQ(reports, 2);
-  EXPECT_EQ(index.rows(), 20100);
-  EXPECT_EQ(index.vectors.view().data, storage);
-  EXPECT_TRUE(index.graph == graph) << "the old rows' links as they were";
-  EXPECT_TRUE(index.levels.at(0).graph == level_one);
+  // Chunks of 2,048 rows (three for 5,000): the callback fails after the first, the second or
+  // the last has given its reverse edges to old rows.
+  for (int failing : {1, 2, 3}) {
+    SCOPED_TRACE("failing at report " + std::to_string(failing));
+    int reports = 0;
+    params.progress = [&](const Progress& p) {
+      if (std::string(p.stage) == "extend" && ++reports == failing) throw std::runtime_error("stopped by the caller");
+    };
+    EXPECT_THROW(extend(index, all.view().slice(20100, 5000), params), std::runtime_error);
+    EXPECT_EQ(reports, failing);
+    EXPECT_EQ(index.rows(), 20100);
+    EXPECT_EQ(index.vectors.view().data, storage);
+    EXPECT_TRUE(index.graph == graph) << "the old rows' links as they were";
+    EXPECT_TRUE(index.levels.at(0).graph == level_one);
+  }
   // The failed call took the room after row 20,100: the next extend copies the rows into new
   // storage, and succeeds.
   params.progress = nullptr;
