@@ -119,8 +119,9 @@ struct Dataset::Room {
 Dataset Dataset::appended(const DatasetView& more) const {
   if (more.dim != view_.dim || more.type != view_.type) {
     throw Error(ErrorCode::InvalidArgument, "cannot append " + std::to_string(more.rows) + " x " +
-                                                std::to_string(more.dim) + " rows to a dataset of dimension " +
-                                                std::to_string(view_.dim));
+                                                std::to_string(more.dim) + " " + to_string(more.type) +
+                                                " rows to a dataset of " + std::to_string(view_.dim) + "-dimensional " +
+                                                to_string(view_.type) + " rows");
   }
   const int64_t total = view_.rows + more.rows;
   auto write_rows = [&](uint8_t* to, const DatasetView& from) {
