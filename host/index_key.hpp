@@ -49,12 +49,9 @@ inline IndexKey key_of(const Index& index) {
   key.type = static_cast<int>(v.type);
   key.metric = static_cast<int>(index.metric);
   key.degree = index.graph_degree;
-  uint64_t h = 0;
-  const auto* bytes = static_cast<const uint8_t*>(v.data);
-  const size_t total = v.rows * v.row_bytes();
-  for (int i = 0; i < 64; ++i) {
-    if (!index.graph.empty()) h = core::mix_bits(h ^ index.graph[(index.graph.size() - 1) * i / 63]);
-    if (total > 0) h = core::mix_bits(h ^ bytes[(total - 1) * i / 63]);
+  uint64_t h = rows_fingerprint(v, v.rows);
+  for (int i = 0; i < 64 && !index.graph.empty(); ++i) {
+    h = core::mix_bits(h ^ index.graph[(index.graph.size() - 1) * i / 63]);
   }
   for (uint32_t e : index.entry_points) h = core::mix_bits(h ^ e);
   h = core::mix_bits(h ^ static_cast<uint64_t>(index.upper_width_divisor));

@@ -101,13 +101,21 @@ Dataset Dataset::allocate(int64_t rows, int64_t dim, ElementType type) {
   return d;
 }
 
-Dataset Dataset::copy_of(const DatasetView& view) {
-  Dataset d = allocate(view.rows, view.dim, view.type);
-  auto* to = static_cast<uint8_t*>(d.mutable_data());
-  detail::for_each_row_run(view, [&](const void* bytes, size_t size) {
+namespace {
+
+// `from`'s rows packed from `to` on (rows apart copied a run at a time).
+void write_rows(uint8_t* to, const DatasetView& from) {
+  detail::for_each_row_run(from, [&](const void* bytes, size_t size) {
     std::memcpy(to, bytes, size);
     to += size;
   });
+}
+
+}  // namespace
+
+Dataset Dataset::copy_of(const DatasetView& view) {
+  Dataset d = allocate(view.rows, view.dim, view.type);
+  write_rows(static_cast<uint8_t*>(d.mutable_data()), view);
   return d;
 }
 
@@ -124,12 +132,6 @@ Dataset Dataset::appended(const DatasetView& more) const {
                                                 to_string(view_.type) + " rows");
   }
   const int64_t total = view_.rows + more.rows;
-  auto write_rows = [&](uint8_t* to, const DatasetView& from) {
-    detail::for_each_row_run(from, [&](const void* bytes, size_t size) {
-      std::memcpy(to, bytes, size);
-      to += size;
-    });
-  };
   // Only the dataset whose rows end where the room's taken part ends may write after them: two
   // datasets sharing the storage (an index and its copy, each extended) must not both write there.
   if (room_ != nullptr && total <= room_->capacity_rows) {

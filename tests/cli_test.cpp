@@ -243,6 +243,7 @@ TEST_F(Cli, NonFiniteValuesAreReportedWithTheirFile) {
   write_bytes(path("nan.fbin"), bytes);
   fails("build --data nan.fbin --out other.afi", {"nan.fbin", "row 7, column 3", "NaN"});
   fails("search --index index.afi --queries nan.fbin --k 10", {"nan.fbin", "row 7", "NaN"});
+  fails("extend --index index.afi --data nan.fbin --out other.afi", {"nan.fbin", "row 7", "NaN"});
   fails("gt --data base.fbin --queries nan.fbin --k 10 --out other.ivecs", {"nan.fbin", "NaN"});
   fails("gt --data nan.fbin --queries queries.fbin --k 10 --out other.ivecs", {"nan.fbin", "NaN"});
 }

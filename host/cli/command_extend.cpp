@@ -46,12 +46,7 @@ int run_extend(const Args& args) {
   const auto start = std::chrono::steady_clock::now();
   Index index = load(index_path);
   const Dataset more = read_data(data_path, args.has("rows") ? args.integer("rows", 1, INT64_MAX) : -1);
-  if (more.dim() != index.dim() || more.type() != index.vectors.type()) {
-    throw Error(ErrorCode::InvalidArgument, data_path + ": " + std::to_string(more.dim()) + "-dimensional " +
-                                                to_string(more.type()) + " vectors, but " + index_path + " holds " +
-                                                std::to_string(index.dim()) + "-dimensional " +
-                                                to_string(index.vectors.type()) + " ones");
-  }
+  check_rows_for_index(more, data_path, "new vectors", index, index_path);
   const double read_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   params.metric = index.metric;
   params.graph_degree = index.graph_degree;

@@ -48,13 +48,7 @@ int run_search(const Args& args) {
 
   Index index = load(index_path);
   Dataset queries = read_queries(queries_path);
-  check_vectors(queries.view(), queries_path);  // a NaN is reported with the file it is in
-  if (queries.dim() != index.dim() || queries.type() != index.vectors.type()) {
-    throw Error(ErrorCode::InvalidArgument, queries_path + ": queries are " + std::to_string(queries.dim()) + "-dimensional " +
-                                                to_string(queries.type()) + ", the index " + index_path + " holds " +
-                                                std::to_string(index.dim()) + "-dimensional " +
-                                                to_string(index.vectors.type()));
-  }
+  check_rows_for_index(queries, queries_path, "queries", index, index_path);
   Neighbors truth;
   if (!gt_path.empty()) {
     truth = read_neighbors(gt_path);

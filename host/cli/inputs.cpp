@@ -25,6 +25,17 @@ Dataset read_data(const std::string& path, int64_t max_rows) { return noted(read
 
 Dataset read_queries(const std::string& path) { return noted(read_vectors(path, -1, is_hdf5(path) ? "test" : "")); }
 
+void check_rows_for_index(const Dataset& rows, const std::string& path, const char* what, const Index& index,
+                          const std::string& index_path) {
+  check_vectors(rows.view(), path);
+  if (rows.dim() != index.dim() || rows.type() != index.vectors.type()) {
+    throw Error(ErrorCode::InvalidArgument, path + ": " + what + " are " + std::to_string(rows.dim()) + "-dimensional " +
+                                                to_string(rows.type()) + ", the index " + index_path + " holds " +
+                                                std::to_string(index.dim()) + "-dimensional " +
+                                                to_string(index.vectors.type()));
+  }
+}
+
 Metric metric_for(const Args& args, const std::string& data_path) {
   if (args.has("metric")) {
     try {

@@ -14,6 +14,12 @@ Dataset read_data(const std::string& path, int64_t max_rows = -1);
 Dataset read_queries(const std::string& path);
 Metric metric_for(const Args& args, const std::string& data_path);
 
+// `rows` (read from `path`: `what`, e.g. "queries") checked for a search of, or an extend of, the
+// index read from `index_path`: no NaN or infinity (reported with the file), the index's dimension
+// and element type (an error naming both files).
+void check_rows_for_index(const Dataset& rows, const std::string& path, const char* what, const Index& index,
+                          const std::string& index_path);
+
 // The --metric flag's declaration, shared by build and gt.
 Flag metric_flag();
 

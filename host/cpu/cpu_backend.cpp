@@ -446,20 +446,20 @@ class CpuBackend final : public detail::Backend {
   void extend_search_cache(const DatasetView& view, int threads) {
     StageTimer timer;
     const DatasetView added = view.slice(cache_.covered_rows, view.rows - cache_.covered_rows);
-    std::shared_ptr<const std::vector<float>> added_norms;
+    std::vector<float> added_norms;
     if (cache_.inverse_norms) {
-      added_norms = std::make_shared<std::vector<float>>(inverse_norms(added, threads));
+      added_norms = inverse_norms(added, threads);
       std::shared_ptr<std::vector<float>> norms = cache_.inverse_norms.use_count() == 1
                                                       ? std::const_pointer_cast<std::vector<float>>(cache_.inverse_norms)
                                                       : std::make_shared<std::vector<float>>(*cache_.inverse_norms);
-      norms->insert(norms->end(), added_norms->begin(), added_norms->end());
+      norms->insert(norms->end(), added_norms.begin(), added_norms.end());
       cache_.inverse_norms = std::move(norms);
     }
     if (cache_.rows) {
       std::shared_ptr<ApproximateRows> rows = cache_.rows.use_count() == 1
                                                   ? std::const_pointer_cast<ApproximateRows>(cache_.rows)
                                                   : std::make_shared<ApproximateRows>(*cache_.rows);
-      append_approximate_rows(*rows, view, threads, added_norms.get());
+      append_approximate_rows(*rows, view, threads, cache_.inverse_norms ? &added_norms : nullptr);
       cache_.rows = std::move(rows);
     }
     timer.lap("search rows: %lld new rows appended", static_cast<long long>(added.rows));
