@@ -20,7 +20,7 @@ def recall(found, truth, k=10):
     return hits / (len(found) * k)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def data():
     base = clustered(6000, 24, seed=1)
     queries = clustered(200, 24, seed=2)
