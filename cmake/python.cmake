@@ -15,4 +15,13 @@ if(ANNFORGE_PYTHON)
   target_include_directories(_annforge PRIVATE ${PROJECT_SOURCE_DIR})
   target_link_libraries(_annforge PRIVATE annforge)
   install(TARGETS _annforge LIBRARY DESTINATION annforge COMPONENT python)
+  if(ANNFORGE_WITH_CUDA)
+    # The CUDA backend's shared libraries from the RAFT wheels (RMM and its logger) go into the
+    # package beside the extension, found there through $ORIGIN (librmm finds its logger the
+    # same way); cuBLAS and the driver come from the machine's CUDA installation (the toolkit's
+    # library folder is on the extension's run path). The CUDA runtime is linked statically.
+    install(IMPORTED_RUNTIME_ARTIFACTS rmm::rmm rapids_logger::rapids_logger
+            LIBRARY DESTINATION annforge COMPONENT python)
+    set_target_properties(_annforge PROPERTIES INSTALL_RPATH "$ORIGIN;${CUDAToolkit_LIBRARY_DIR}")
+  endif()
 endif()

@@ -16,24 +16,11 @@ cuda_mode=${ANNFORGE_CUDA:-AUTO}
 cmake_bin=cmake
 args=("-DANNFORGE_CUDA=${cuda_mode}")
 
-nvcc=""
-if [ "$cuda_mode" != "OFF" ]; then
-  cuda_home=${CUDA_HOME:-/usr/local/cuda}
-  if [ -x "$cuda_home/bin/nvcc" ]; then
-    nvcc="$cuda_home/bin/nvcc"
-  elif command -v nvcc >/dev/null 2>&1; then
-    nvcc=$(command -v nvcc)
-  fi
-  if [ -n "$nvcc" ]; then
-    bash scripts/cuda-deps.sh
-    root=$(pwd)
-    cmake_bin="$root/.deps/cmake4/cmake/data/bin/cmake"
-    prefix="$root/.deps/rapids/libraft/lib64/cmake;$root/.deps/rapids/librmm/lib64/cmake;$root/.deps/rapids/rapids_logger/lib64/cmake"
-    args+=("-DCMAKE_CUDA_COMPILER=$nvcc" "-DCMAKE_PREFIX_PATH=$prefix")
-  elif [ "$cuda_mode" = "ON" ]; then
-    echo "build.sh: error: ANNFORGE_CUDA=ON but no nvcc was found (set CUDA_HOME or put nvcc on PATH)" >&2
-    exit 1
-  fi
+source scripts/cuda-env.sh
+annforge_cuda_setup "$cuda_mode" || { echo "build.sh: the CUDA backend cannot be built" >&2; exit 1; }
+if [ -n "$ANNFORGE_NVCC" ]; then
+  cmake_bin=$ANNFORGE_CUDA_CMAKE
+  args+=("-DCMAKE_CUDA_COMPILER=$ANNFORGE_NVCC" "-DCMAKE_PREFIX_PATH=$ANNFORGE_CUDA_PREFIX")
 fi
 args+=("$@")
 

@@ -2,7 +2,8 @@
 # Builds and installs the Python package into .venv (Debian's /usr/bin/python3, a virtual
 # environment with the system's site-packages for Debian's NumPy; nanobind, scikit-build-core and
 # pytest from PyPI, once), checks annforge's exports in PyPI's hnswlib 0.8.0 and faiss-cpu
-# (.venv-pypi-peers; needs the CLI in $BUILD_DIR, default build/), then runs its pytest suite. Idempotent and quiet when all is there;
+# (.venv-pypi-peers; needs the CLI in $BUILD_DIR, default build/), then runs its pytest suite.
+# With the CUDA backend where scripts/build.sh builds it (ANNFORGE_CUDA, as there). Idempotent and quiet when all is there;
 # the build folder build-python/ makes a second run rebuild only what changed.
 #   scripts/python.sh            build, install, test
 #   scripts/python.sh --no-test  build and install only
@@ -25,8 +26,26 @@ if ! "$venv/bin/python" -c 'import nanobind, scikit_build_core, pytest, numpy' >
   "${pip[@]}" install "nanobind>=2.0" "scikit-build-core>=0.10" pytest
 fi
 
+# The CUDA backend where scripts/build.sh would build it (ANNFORGE_CUDA=AUTO|ON|OFF, default
+# AUTO; scripts/cuda-env.sh): scikit-build-core then runs CMake 4 (CMAKE_EXECUTABLE) with RAFT's
+# folders, in a build folder of its own (a CMake 3 folder cannot be reused by CMake 4).
+cuda_mode=${ANNFORGE_CUDA:-AUTO}
+source scripts/cuda-env.sh
+annforge_cuda_setup "$cuda_mode" || { echo "python.sh: the CUDA backend cannot be built" >&2; exit 1; }
+config=(--config-settings="cmake.define.ANNFORGE_CUDA=$cuda_mode")
+if [ -n "$ANNFORGE_NVCC" ]; then
+  export CMAKE_EXECUTABLE=$ANNFORGE_CUDA_CMAKE
+  config+=(--config-settings="cmake.define.CMAKE_CUDA_COMPILER=$ANNFORGE_NVCC"
+           --config-settings="cmake.define.CMAKE_PREFIX_PATH=$ANNFORGE_CUDA_PREFIX"
+           --config-settings="build-dir=build-python/cuda-{wheel_tag}")
+  # The tests check that the package holds the CUDA backend it was built with.
+  export ANNFORGE_EXPECT_CUDA=1
+else
+  export ANNFORGE_EXPECT_CUDA=0
+fi
+
 # No build isolation: the build uses the venv's nanobind and scikit-build-core, offline.
-"${pip[@]}" install --no-build-isolation --no-deps .
+"${pip[@]}" install --no-build-isolation --no-deps "${config[@]}" .
 
 if [ "${1:-}" != "--no-test" ]; then
   # The exports in the PyPI releases of the serving libraries too (Debian's 0.6.2 / 1.7.3 are
