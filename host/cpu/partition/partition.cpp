@@ -123,6 +123,7 @@ Partition partition_into_clusters(const DatasetView& data, Metric metric, const 
   const int64_t capacity = std::max<int64_t>(2, rows * used_overlap * 3 / (2 * clusters));
   std::vector<int64_t> filled(clusters, 0);
   std::vector<int> membership(rows * used_overlap, -1);  // -1: fewer clusters than the overlap
+  int64_t memberships = 0;
   {
     std::vector<uint32_t> order(rows);
     std::iota(order.begin(), order.end(), 0);
@@ -141,6 +142,7 @@ Partition partition_into_clusters(const DatasetView& data, Metric metric, const 
       // partition on data with well separated clusters).
       if (placed == 0 && options[0] >= 0) joined[placed++] = options[0];
       for (int p = 0; p < placed; ++p) ++filled[joined[p]];
+      memberships += placed;
     }
   }
   // A cluster still above twice the cap (vectors that all have the same nearest options:
@@ -197,9 +199,10 @@ Partition partition_into_clusters(const DatasetView& data, Metric metric, const 
     pairs += static_cast<double>(size) * size;
   }
   const double balanced = static_cast<double>(offsets.back()) * offsets.back() / clusters;
-  timer.lap("clusters: assignment, overlap %d, mean size %lld, largest %lld, work %.2fx balanced, %d pieces split off",
-            used_overlap, static_cast<long long>(offsets.back() / clusters), static_cast<long long>(largest),
-            pairs / balanced, split_pieces);
+  timer.lap("clusters: assignment, overlap %d (%.2f per row), mean size %lld, largest %lld, work %.2fx balanced "
+            "(%.3g pairs), %d pieces split off",
+            used_overlap, static_cast<double>(memberships) / rows, static_cast<long long>(offsets.back() / clusters),
+            static_cast<long long>(largest), pairs / balanced, pairs, split_pieces);
   // A vector's primary cluster is its first (nearest available) one.
   partition.primary.resize(rows);
   for (int64_t i = 0; i < rows; ++i) partition.primary[i] = membership[i * used_overlap];
