@@ -261,4 +261,28 @@ TEST(ApproximateSearch, AnIndexExtendedInPlaceFindsItsNewRows) {
   }
 }
 
+// extend() after a search walks the search's compact rows to find the new rows' candidates
+// (the exact walk where no search made them): the graph it links is as good either way.
+TEST(ApproximateSearch, AnExtendAfterASearchLinksAsWellAsOneWithout) {
+  const Dataset all = annforge_test::clustered(6000, 48, ElementType::Float32, 53, 1, 10);
+  if (!cpu::approximate_rows_usable(all.view())) GTEST_SKIP() << "no AVX-512 here: no approximate rows";
+  const Dataset queries = annforge_test::clustered(200, 48, ElementType::Float32, 53, 2, 10);
+  const Neighbors truth = exact_knn(all.view(), queries.view(), 10, Metric::Cosine);
+  const BuildParams params = params_for(Metric::Cosine, BuildAlgorithm::Auto, 16, Device::Cpu);
+  double recalls[2] = {0, 0};
+  for (int searched = 0; searched < 2; ++searched) {
+    Index index = build(Dataset::copy_of(all.view().slice(0, 4000)), params);
+    extend(index, all.view().slice(4000, 10), params);  // into storage with room
+    if (searched == 1) (void)search(index, queries.view(), 10, search_params(32, Device::Cpu));
+    for (int64_t first = 4010; first < 6000; first += 500) {
+      extend(index, all.view().slice(first, std::min<int64_t>(500, 6000 - first)), params);
+    }
+    const Neighbors got = search(index, queries.view(), 10, search_params(32, Device::Cpu));
+    recalls[searched] = recall(got, truth, 10);
+  }
+  EXPECT_GE(recalls[0], 0.9) << "exact walk";
+  EXPECT_GE(recalls[1], 0.9) << "compact rows' walk";
+  EXPECT_NEAR(recalls[1], recalls[0], 0.02);
+}
+
 }  // namespace

@@ -31,7 +31,7 @@ bool contains(const uint32_t* list, int length, uint32_t id) {
 // Candidates for rows [begin, end): graph search over rows < begin, merged with exact search
 // among the chunk itself. Returns (end-begin) x k lists, nearest first.
 KnnGraph chunk_candidates(const Index& index, const Distance& distance, int64_t begin, int64_t end, int k,
-                          int threads) {
+                          int threads, const ApproximateRows* compact) {
   const DatasetView& vectors = index.vectors.view();
   const DatasetView chunk = vectors.slice(begin, end - begin);
   const int64_t rows = end - begin;
@@ -52,7 +52,7 @@ KnnGraph chunk_candidates(const Index& index, const Distance& distance, int64_t 
   beam.upper_width_divisor = index.upper_width_divisor;
   // `distance` covers every row; the walk meets only rows below `begin`, the rows linked so far.
   beam_search(graph_of(index), distance, chunk, beam, {}, found_ids.data(), found_distances.data(),
-              index.levels.empty() ? nullptr : &index.levels);
+              index.levels.empty() ? nullptr : &index.levels, compact);
 
   const int inner_k = static_cast<int>(std::min<int64_t>(k, rows - 1));
   std::vector<uint32_t> inner_ids(rows * std::max(inner_k, 1));
@@ -82,8 +82,8 @@ KnnGraph chunk_candidates(const Index& index, const Distance& distance, int64_t 
   return out;
 }
 
-void link_new_rows(Index& index, const Distance& distance, int64_t first_new_row, int k, int protected_edges,
-                   int threads, const ProgressCallback& progress, ReplacedSlots& replaced);
+void link_new_rows(Index& index, const Distance& distance, const ApproximateRows* compact, int64_t first_new_row,
+                   int k, int protected_edges, int threads, const ProgressCallback& progress, ReplacedSlots& replaced);
 
 }  // namespace
 
@@ -91,7 +91,8 @@ void undo_reverse_edges(std::vector<uint32_t>& graph, const ReplacedSlots& repla
   for (auto it = replaced.rbegin(); it != replaced.rend(); ++it) graph[it->first] = it->second;
 }
 
-bool extend_graph(Index& index, int64_t first_new_row, const BuildParams& params, ReplacedSlots& replaced) {
+bool extend_graph(Index& index, int64_t first_new_row, const BuildParams& params, ReplacedSlots& replaced,
+                  const ExtendAids& aids) {
   const int64_t total = index.rows();
   const int degree = index.graph_degree;
   const int threads = resolve_threads(params.threads);
@@ -118,11 +119,14 @@ bool extend_graph(Index& index, int64_t first_new_row, const BuildParams& params
   const int k =
       std::max(degree, static_cast<int>(std::min<int64_t>(cpu_intermediate_degree(params, degree), first_new_row - 1)));
   const int protected_edges = (degree + 1) / 2;
-  Distance distance(index.metric, index.vectors.view());
+  const bool aids_cover = aids.rows == nullptr || aids.rows->rows == total;
+  const bool norms_cover = aids.inverse_norms != nullptr && static_cast<int64_t>(aids.inverse_norms->size()) == total;
+  Distance distance(index.metric, index.vectors.view(), norms_cover ? aids.inverse_norms : nullptr);
   replaced.clear();
   try {
     index.graph.resize(total * degree);
-    link_new_rows(index, distance, first_new_row, k, protected_edges, threads, params.progress, replaced);
+    link_new_rows(index, distance, aids_cover ? aids.rows : nullptr, first_new_row, k, protected_edges, threads,
+                  params.progress, replaced);
   } catch (...) {
     undo_reverse_edges(index.graph, replaced);
     index.graph.resize(first_new_row * degree);
@@ -133,8 +137,8 @@ bool extend_graph(Index& index, int64_t first_new_row, const BuildParams& params
 
 namespace {
 
-void link_new_rows(Index& index, const Distance& distance, int64_t first_new_row, int k, int protected_edges,
-                   int threads, const ProgressCallback& progress, ReplacedSlots& replaced) {
+void link_new_rows(Index& index, const Distance& distance, const ApproximateRows* compact, int64_t first_new_row,
+                   int k, int protected_edges, int threads, const ProgressCallback& progress, ReplacedSlots& replaced) {
   const int64_t total = index.rows();
   const int degree = index.graph_degree;
   std::vector<std::pair<uint32_t, uint32_t>> offers;  // (target, new row)
@@ -144,7 +148,7 @@ void link_new_rows(Index& index, const Distance& distance, int64_t first_new_row
     // Chunks of at most kMaxChunkRows: each chunk's rows are compared with each other (the
     // chunk's square), and later chunks find them through the graph.
     const int64_t end = std::min(total, begin + std::clamp<int64_t>(begin / 8, 1, kMaxChunkRows));
-    KnnGraph candidates = chunk_candidates(index, distance, begin, end, k, threads);
+    KnnGraph candidates = chunk_candidates(index, distance, begin, end, k, threads, compact);
     // Forward edges: detour pruning of the candidates against the existing graph.
     parallel_for(end - begin, threads, 256, [&](int64_t lo, int64_t hi, int) {
       std::vector<uint16_t> detours(k), kept(degree);

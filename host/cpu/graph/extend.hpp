@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "annforge.hpp"
+#include "host/cpu/search/approximate_rows.hpp"
 
 namespace annforge::cpu {
 
@@ -17,8 +18,16 @@ namespace annforge::cpu {
 // reverse edges took and what they held (undo_reverse_edges puts them back). On failure (an
 // exception: out of memory, a progress callback's) index.graph's old rows are as they were and
 // a rebuild leaves the index untouched.
+// `aids`: the search's copies of every row, old and new, where the caller has them: the
+// candidates' walk ranks by the compact rows (re-ranking its beam exactly), and cosine's
+// inverse norms are not computed again.
 using ReplacedSlots = std::vector<std::pair<int64_t, uint32_t>>;
-bool extend_graph(Index& index, int64_t first_new_row, const BuildParams& params, ReplacedSlots& replaced);
+struct ExtendAids {
+  const ApproximateRows* rows = nullptr;
+  const std::vector<float>* inverse_norms = nullptr;
+};
+bool extend_graph(Index& index, int64_t first_new_row, const BuildParams& params, ReplacedSlots& replaced,
+                  const ExtendAids& aids = {});
 void undo_reverse_edges(std::vector<uint32_t>& graph, const ReplacedSlots& replaced);
 
 }  // namespace annforge::cpu
