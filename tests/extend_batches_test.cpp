@@ -1,7 +1,8 @@
 // extend() called many times with small batches (the way a service adds rows): its cost follows
 // the batch, not the index. The rows grow in storage with room (Dataset::appended), the upper
 // levels stay until the index outgrows them, a failed call leaves the index as it was, and the
-// recall stays near a fresh build's. CPU backend (the GPU's extend rebuilds).
+// recall stays near a fresh build's. CPU backend (the GPU's extend links small batches on the host
+// the same way and rebuilds larger ones).
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include <string>
 
 #include "annforge.hpp"
+#include "host/cpu/graph/extend.hpp"
 #include "tests/test_support.hpp"
 
 namespace {
@@ -144,6 +146,20 @@ TEST(ExtendBatches, AFailedExtendLeavesTheIndexAsItWas) {
   EXPECT_NE(index.vectors.view().data, storage);
   ASSERT_TRUE(graph_invariants(index, 16));
   EXPECT_EQ(std::memcmp(index.vectors.view().data, all.view().data, 25100 * all.view().row_bytes()), 0);
+}
+
+// The CUDA backend's choice between linking a batch on the host and rebuilding on the GPU: by
+// the two measured rates, small batches are linked and large ones rebuilt, more threads link more.
+TEST(ExtendBatches, TheGpuLinksSmallBatchesAndRebuildsLargeOnes) {
+  using cpu::link_on_host_rather_than_rebuild;
+  EXPECT_TRUE(link_on_host_rather_than_rebuild(1000000, 1, 2));
+  EXPECT_TRUE(link_on_host_rather_than_rebuild(1000000, 1000, 2));
+  EXPECT_FALSE(link_on_host_rather_than_rebuild(1000000, 100000, 2));
+  EXPECT_FALSE(link_on_host_rather_than_rebuild(1000, 1000, 16));
+  // The crossover moves with the host's threads: a batch the 2-thread host would rebuild for, a
+  // 32-thread host links.
+  EXPECT_FALSE(link_on_host_rather_than_rebuild(1000000, 5000, 2));
+  EXPECT_TRUE(link_on_host_rather_than_rebuild(1000000, 5000, 32));
 }
 
 }  // namespace

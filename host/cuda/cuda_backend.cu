@@ -13,6 +13,8 @@
 #include "host/cpu/partitioned_build.hpp"
 #include "host/cpu/search/beam_search.hpp"
 #include "host/cpu/search/upper_width.hpp"
+#include "host/cpu/graph/extend.hpp"
+#include "host/cpu/parallel.hpp"
 #include "host/cpu/graph/landing_links.hpp"
 #include "host/cpu/graph/upper_levels.hpp"
 #include "host/env_knob.hpp"
@@ -197,6 +199,14 @@ class CudaBackend final : public detail::Backend {
     // rows has at most r - 1 edges per row): the CPU engine's rule (host/cpu/graph/extend.cpp).
     const int degree = index.graph_degree;
     const bool degree_was_capped = degree == first_new_row - 1 && degree < params.graph_degree;
+    // A batch small against the index: linked in on the host by the CPU engine (its cost
+    // follows the batch; the device copy of the index is made again at the next search).
+    if (!degree_was_capped && !index.graph.empty() &&
+        cpu::link_on_host_rather_than_rebuild(first_new_row, index.rows() - first_new_row,
+                                              cpu::resolve_threads(params.threads))) {
+      detail::cpu_backend().extend(index, first_new_row, params);
+      return;
+    }
     BuildParams rebuild = params;
     if (!degree_was_capped) {
       rebuild.graph_degree = index.graph_degree;
