@@ -37,6 +37,10 @@ Backend& cpu_backend();
 void cpu_build_flat(Index& index, const BuildParams& params);
 // The CUDA backend, or nullptr when this build has none or no GPU is present.
 Backend* cuda_backend();
+// `rows` rows of `row_bytes` bytes, `stride` bytes apart in GPU memory, copied packed into
+// `host` (a CUDA array handed to the Python binding). Throws Error: NoDevice where no GPU is
+// usable, Unsupported in a build without the CUDA backend, Internal when the copy fails.
+void copy_device_rows_to_host(void* host, const void* device, size_t row_bytes, size_t stride, int64_t rows);
 
 // Device::Auto picks CUDA where present, else CPU; Device::Gpu without one throws NoDevice.
 Backend& backend_for(Device device);

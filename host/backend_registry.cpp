@@ -9,11 +9,22 @@
 namespace annforge::cuda {
 const std::string& gpu_unavailable_reason();  // host/cuda/gpu_context.cu
 std::string gpu_description();
+void copy_device_rows_to_host(void* host, const void* device, size_t row_bytes, size_t stride, int64_t rows);
 }
 #endif
 
 namespace annforge {
 namespace detail {
+
+#if defined(ANNFORGE_HAVE_CUDA)
+void copy_device_rows_to_host(void* host, const void* device, size_t row_bytes, size_t stride, int64_t rows) {
+  cuda::copy_device_rows_to_host(host, device, row_bytes, stride, rows);
+}
+#else
+void copy_device_rows_to_host(void*, const void*, size_t, size_t, int64_t) {
+  throw Error(ErrorCode::Unsupported, "an array in GPU memory: this build has no CUDA backend");
+}
+#endif
 
 #if !defined(ANNFORGE_HAVE_CUDA)
 Backend* cuda_backend() { return nullptr; }

@@ -41,7 +41,7 @@
 #                        warp-synchronous select_k floods the log with potential-hazard warnings
 #                        and took the whole step's time, 2026-12-04)
 #   GPU_CHECK_MEMCHECK_CAP, GPU_CHECK_RACECHECK_CAP  seconds at most for memcheck (180) and racecheck (240)
-#   GPU_CHECK_SKIP       step names to leave out, e.g. "tests sanitizer racecheck bench-mnist"
+#   GPU_CHECK_SKIP       step names to leave out, e.g. "tests python sanitizer racecheck bench-mnist"
 #   GPU_CHECK_BENCH_ARGS more compare_gpu arguments for every benchmark (e.g. "--repeat 3")
 #   CUDA_HOME            the CUDA toolkit (default /usr/local/cuda), for nvcc, its lib64 and
 #                        compute-sanitizer
@@ -279,6 +279,25 @@ fi
 if [ -x "$bin/c_api_test" ] && ! skipped tests; then
   run_step c_api_test 60 "$tests_log" "$bin/c_api_test"
   if [ "$step_rc" = 0 ]; then record c_api_test ok "passed"; else record c_api_test failed "$(rc_text "$step_rc") (tests.log)"; fi
+fi
+
+# The Python package's tests (python/tests, test_gpu.py's GPU cases among them) with the wheel
+# gpu-pack.sh built, where the carry has one and python3 is 3.12 or later; into tests.log.
+wheel=""
+[ -n "$prebuilt" ] && wheel=$(ls "$prebuilt"/wheel/*.whl 2>/dev/null | head -1)
+if skipped python; then
+  record python skipped "GPU_CHECK_SKIP"
+elif [ -z "$wheel" ]; then
+  record python skipped "no wheel in the carry (gpu-pack.sh builds one where a Python >= 3.12 is)"
+elif ! python3 -c 'import sys, numpy, pytest; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then
+  record python skipped "python3 here is older than 3.12 or lacks NumPy / pytest"
+else
+  site="$work/site"
+  python3 -m pip install -q --no-index --no-deps --no-compile --target "$site" "$wheel" >> "$tests_log" 2>&1
+  run_step python 240 "$tests_log" env PYTHONPATH="$site" ANNFORGE_EXPECT_CUDA=1 \
+    sh -c 'cd "$0/python/tests" && python3 -m pytest -q -p no:cacheprovider -rs .' "$root"
+  py_line=$(grep -E '[0-9]+ (passed|failed)' "$tests_log" | tail -1)
+  if [ "$step_rc" = 0 ]; then record python ok "${py_line:-passed}"; else record python failed "${py_line:-} $(rc_text "$step_rc") (tests.log)"; fi
 fi
 
 # ---- 4. compute-sanitizer on the GPU tests -----------------------------------------------------

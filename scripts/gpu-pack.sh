@@ -8,6 +8,7 @@
 #   data/  xz -6: the first N rows of data/sift-vl-1m/base.bvecs (N as large as the budget
 #          allows), its query.bvecs and an exact ground truth for those N rows; all of
 #          data/mnist; SHA256SUMS of the uncompressed files
+#   wheel/ the Python package with the CUDA backend (cp312 abi3), where a Python >= 3.12 is here
 #   MANIFEST.txt   what is there: rows, sources, sizes, git commit, build settings
 # scripts/gpu-check.sh --prebuilt .gpu-carry runs it there.
 #
@@ -114,6 +115,35 @@ fi
 system_libs=$(tr ' ' '\n' <<<"$system_libs" | sed '/^$/d' | sort -u)
 if [ -n "$missing_libs" ]; then
   echo "gpu-pack.sh: warning: libraries not found here:$missing_libs" >&2
+fi
+
+# ---- 2b. the Python package, as a wheel for the machine's Python -------------------------------
+# The lent machine's python3 is 3.12 with NumPy and pytest (device KINDS.md): a cp312 abi3 wheel
+# with the CUDA backend, built here by a Python >= 3.12 (GPU_PACK_PYTHON, default python3.12 on
+# PATH or pyenv's 3.12.1) in a venv of its own (nanobind and scikit-build-core from PyPI, once);
+# without HDF5 input (the machine has no Debian libhdf5), so that it loads only libstdc++, libc
+# and the CUDA toolkit's cuBLAS beside the RMM libraries it carries.
+# Left out, with a line saying so, where no such Python is here or the build has no CUDA.
+wheel_python=${GPU_PACK_PYTHON:-$(command -v python3.12 || echo /root/.pyenv/versions/3.12.1/bin/python)}
+if [ "$with_cuda" = yes ] && [ -x "$wheel_python" ]; then
+  say "the Python package (wheel, CUDA architectures $archs)"
+  wheel_venv=.venv-gpu-wheel
+  [ -x "$wheel_venv/bin/python" ] || "$wheel_python" -m venv "$wheel_venv"
+  wheel_pip=("$wheel_venv/bin/python" -m pip --disable-pip-version-check -q)
+  "$wheel_venv/bin/python" -c 'import nanobind, scikit_build_core' 2>/dev/null ||
+    "${wheel_pip[@]}" install "nanobind>=2.0" "scikit-build-core>=0.10"
+  source scripts/cuda-env.sh
+  annforge_cuda_setup ON
+  mkdir -p "$new/wheel"
+  CMAKE_EXECUTABLE=$ANNFORGE_CUDA_CMAKE "${wheel_pip[@]}" wheel --no-deps --no-build-isolation -w "$new/wheel" \
+    --config-settings=cmake.define.ANNFORGE_CUDA=ON \
+    --config-settings="cmake.define.CMAKE_CUDA_COMPILER=$ANNFORGE_NVCC" \
+    --config-settings="cmake.define.CMAKE_PREFIX_PATH=$ANNFORGE_CUDA_PREFIX" \
+    --config-settings="cmake.define.CMAKE_CUDA_ARCHITECTURES=$archs" \
+    --config-settings=cmake.define.ANNFORGE_HDF5=OFF \
+    --config-settings="build-dir=build-python/gpu-{wheel_tag}" .
+else
+  echo "gpu-pack.sh: no Python wheel (needs a CUDA build and a Python >= 3.12: GPU_PACK_PYTHON)" >&2
 fi
 
 # ---- 3. data -----------------------------------------------------------------------------------

@@ -108,6 +108,20 @@ const std::string& gpu_unavailable_reason() {
   return unavailable_reason();
 }
 
+void copy_device_rows_to_host(void* host, const void* device, size_t row_bytes, size_t stride, int64_t rows) {
+  if (gpu_context() == nullptr) {
+    throw Error(ErrorCode::NoDevice, "an array in GPU memory, but " + gpu_unavailable_reason());
+  }
+  // The array's producer may still be writing it on its own stream: wait for the device first.
+  cudaError_t status = cudaDeviceSynchronize();
+  if (status == cudaSuccess) {
+    status = cudaMemcpy2D(host, row_bytes, device, stride, row_bytes, static_cast<size_t>(rows), cudaMemcpyDeviceToHost);
+  }
+  if (status != cudaSuccess) {
+    throw Error(ErrorCode::Internal, std::string("copying an array from GPU memory failed: ") + cudaGetErrorString(status));
+  }
+}
+
 std::string gpu_description() {
   const GpuContext* gpu = gpu_context();
   if (!gpu) return unavailable_reason();

@@ -9,7 +9,8 @@ Arrays are used in place: a row-major 2-D float32, uint8 or int8 NumPy array (or
 exporting the buffer protocol / DLPack from host memory, such as a CPU PyTorch tensor) is never
 copied; the index keeps it alive. Its rows may lie apart (x[::2], a texmex file from
 read_vectors) but each row must be contiguous. float16 and float64 are converted to float32 once
-(one copy the index owns). Other layouts are refused with ValueError (pass np.ascontiguousarray),
+(one copy the index owns). Arrays in GPU memory (CuPy, CUDA tensors; where this annforge has the
+CUDA backend) are copied once into host memory that the index owns. Other layouts are refused with ValueError (pass np.ascontiguousarray),
 other dtypes with TypeError. The GIL is released during build, search, extend, save, load and
 export, so other Python threads run meanwhile and several threads may search one index at
 once. Ctrl-C stops a long call at its next progress report (every 1/200 of a stage) with

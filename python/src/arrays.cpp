@@ -1,7 +1,10 @@
 #include "arrays.hpp"
 
+#include <algorithm>
+#include <memory>
 #include <string>
 
+#include "host/backend.hpp"
 #include "index/half_float.hpp"
 
 namespace annforge::python {
@@ -25,10 +28,15 @@ std::string dtype_name(const nb::dlpack::dtype& t) {
 
 Dataset matrix_from(const AnyArray& array, const char* what) {
   const std::string name = what;
-  if (array.device_type() != nb::device::cpu::value) {
-    throw nb::type_error((name + " is not in host memory (DLPack device " + std::to_string(array.device_type()) +
-                          "): this annforge reads arrays from host memory; pass a NumPy array or a CPU tensor "
-                          "(for example tensor.cpu())").c_str());
+  const bool on_gpu = array.device_type() == nb::device::cuda::value;
+  if (array.device_type() != nb::device::cpu::value && !on_gpu) {
+    throw nb::type_error((name + " is not in host or CUDA memory (DLPack device " + std::to_string(array.device_type()) +
+                          "): pass a NumPy array, a CPU tensor or a CUDA array").c_str());
+  }
+  if (on_gpu && std::find(system_info().backends.begin(), system_info().backends.end(), "cuda") ==
+                    system_info().backends.end()) {
+    throw nb::type_error((name + " is in GPU memory, and this annforge has no CUDA backend (built without nvcc): pass "
+                          "a host array (for example tensor.cpu() or cupy.asnumpy(x))").c_str());
   }
   if (array.ndim() != 2) {
     throw nb::value_error((name + " must be a 2-D (rows, dim) array; got " + std::to_string(array.ndim()) +
@@ -47,8 +55,29 @@ Dataset matrix_from(const AnyArray& array, const char* what) {
     throw nb::value_error((name + " must be row-major with contiguous rows (strides (>= dim, 1) in elements); pass "
                            "np.ascontiguousarray(" + name + ") (annforge does not copy behind your back)").c_str());
   }
-  const int64_t row_step = rows == 1 ? dim : static_cast<int64_t>(array.stride(0));  // elements
+  int64_t row_step = rows == 1 ? dim : static_cast<int64_t>(array.stride(0));  // elements
   const nb::dlpack::dtype t = array.dtype();
+  // A CUDA array (CuPy, a CUDA tensor): its rows copied once into host memory, packed, which the
+  // index then owns (the documented copy; the build and search read host rows, and the GPU
+  // backend uploads them again).
+  const void* data = array.data();
+  std::shared_ptr<const void> host_copy;
+  if (on_gpu) {
+    const size_t element_bytes = t.bits / 8;
+    if (t.lanes != 1 || element_bytes == 0 || t.bits % 8 != 0) {
+      throw nb::type_error((name + " has dtype " + dtype_name(t) + ", which annforge does not take").c_str());
+    }
+    const size_t row_bytes = static_cast<size_t>(dim) * element_bytes;
+    std::shared_ptr<uint8_t[]> rows_here(new uint8_t[row_bytes * static_cast<size_t>(rows)]);
+    {
+      nb::gil_scoped_release released;
+      detail::copy_device_rows_to_host(rows_here.get(), data, row_bytes, static_cast<size_t>(row_step) * element_bytes,
+                                       rows);
+    }
+    data = rows_here.get();
+    host_copy = std::shared_ptr<const void>(rows_here, rows_here.get());
+    row_step = dim;
+  }
   using Code = nb::dlpack::dtype_code;
   ElementType type;
   if (is(t, Code::Float, 32)) {
@@ -63,9 +92,9 @@ Dataset matrix_from(const AnyArray& array, const char* what) {
     auto* out = static_cast<float*>(converted.mutable_data());
     for (int64_t r = 0; r < rows; ++r) {
       if (t.bits == 16) {
-        detail::half_to_float(static_cast<const uint16_t*>(array.data()) + r * row_step, out + r * dim, dim);
+        detail::half_to_float(static_cast<const uint16_t*>(data) + r * row_step, out + r * dim, dim);
       } else {
-        const size_t bad = detail::double_to_float(static_cast<const double*>(array.data()) + r * row_step, out + r * dim,
+        const size_t bad = detail::double_to_float(static_cast<const double*>(data) + r * row_step, out + r * dim,
                                                    dim);
         if (bad < static_cast<size_t>(dim)) {
           throw nb::value_error(
@@ -80,6 +109,7 @@ Dataset matrix_from(const AnyArray& array, const char* what) {
                           "; annforge takes float32, uint8 or int8 in place, and float16 / float64 converted to float32")
                              .c_str());
   }
+  if (host_copy) return Dataset::wrap(DatasetView{data, rows, dim, type, 0}, std::move(host_copy));
   // In place: the Dataset holds a reference to the array, released under the GIL when the last
   // Dataset sharing it goes (the index may outlive the caller's variable).
   auto* held = new AnyArray(array);

@@ -62,3 +62,21 @@ def test_gpu_exact_knn_matches_the_cpu(data):
     gpu_ids, gpu_distances = annforge.exact_knn(base, queries, k=10, device="gpu")
     np.testing.assert_allclose(gpu_distances, cpu_distances, rtol=1e-3, atol=1e-3)
     assert recall(gpu_ids, cpu_ids) >= 0.99
+
+
+@needs_gpu
+def test_cuda_arrays_are_copied_once_to_the_host(data):
+    cupy = pytest.importorskip("cupy")
+    base, queries = data
+    reference = annforge.build(base, graph_degree=16, device="cpu", threads=1, progress=False)
+    from_gpu = annforge.build(cupy.asarray(base), graph_degree=16, device="cpu", threads=1, progress=False)
+    assert np.array_equal(from_gpu.graph, reference.graph), "the same rows, the same graph"
+    ids, _ = from_gpu.search(cupy.asarray(queries), k=10, device="cpu")
+    reference_ids, _ = reference.search(queries, k=10, device="cpu")
+    assert np.array_equal(ids, reference_ids)
+    # Rows apart in GPU memory, and float16 (converted once, as on the host).
+    apart = cupy.asarray(np.ascontiguousarray(np.hstack([base, base])))[:, :24]
+    assert np.array_equal(annforge.build(apart, graph_degree=16, device="cpu", threads=1, progress=False).graph,
+                          reference.graph)
+    half = annforge.build(cupy.asarray(base.astype(np.float16)), graph_degree=16, device="gpu", progress=False)
+    assert half.rows == len(base)
