@@ -366,6 +366,41 @@ TEST_P(NNDescent, SearchRecallMatchesBruteForceBuild) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, NNDescent, backends(), ParamName());
 
+// One query per call keeps its visited marks between calls on the calling thread: calls that
+// alternate between two indexes of different sizes (with upper levels), and a search started
+// from inside another's progress report, give what one batched call gives.
+TEST(SearchCalls, OneQueryPerCallAnswersAsTheBatchDoes) {
+  const Dataset small = annforge_test::clustered(5000, 16, ElementType::Float32, 61, 1, 8);
+  const Dataset large = annforge_test::clustered(12000, 16, ElementType::Float32, 61, 2, 8);
+  const Dataset queries = annforge_test::clustered(60, 16, ElementType::Float32, 61, 3, 8);
+  const BuildParams params = params_for(Metric::L2, BuildAlgorithm::Auto, 16, Device::Cpu);
+  const Index a = build(small, params), b = build(large, params);
+  ASSERT_FALSE(b.levels.empty()) << "the larger index has upper levels";
+  SearchParams one_thread = search_params(32, Device::Cpu);
+  one_thread.threads = 1;
+  const Neighbors batch_a = search(a, queries.view(), 10, one_thread), batch_b = search(b, queries.view(), 10, one_thread);
+  for (int64_t q = 0; q < queries.rows(); ++q) {
+    const Neighbors got_a = search(a, queries.view().slice(q, 1), 10, one_thread);
+    const Neighbors got_b = search(b, queries.view().slice(q, 1), 10, one_thread);
+    for (int j = 0; j < 10; ++j) {
+      ASSERT_EQ(got_a.ids[j], batch_a.ids[q * 10 + j]) << "query " << q;
+      ASSERT_EQ(got_b.ids[j], batch_b.ids[q * 10 + j]) << "query " << q;
+    }
+  }
+  // A search inside another search's progress report: the inner one cannot share the outer's
+  // marks while the outer still walks.
+  SearchParams reporting = one_thread;
+  int inner_calls = 0;
+  reporting.progress = [&](const Progress&) {
+    const Neighbors inner = search(a, queries.view().slice(0, 1), 10, one_thread);
+    EXPECT_EQ(inner.ids[0], batch_a.ids[0]);
+    ++inner_calls;
+  };
+  const Neighbors outer = search(b, queries.view(), 10, reporting);
+  EXPECT_GT(inner_calls, 0);
+  for (int64_t i = 0; i < queries.rows() * 10; ++i) ASSERT_EQ(outer.ids[i], batch_b.ids[i]);
+}
+
 }  // namespace
 
 // A data set larger than the GPU's memory is refused before any work, with a clear error (not a
