@@ -3,6 +3,7 @@
 #include "host/cpu/graph/diverse_links.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "host/cpu/graph/link_sets.hpp"
@@ -20,6 +21,20 @@ using Candidate = LinkCandidate;
 // ANNFORGE_EXPORT_CODES=2 compares float rows exactly instead of by int8 codes (measurement).
 bool codes_env() { return detail::env_knob("ANNFORGE_EXPORT_CODES", 1) == 1; }
 
+// A float's bits as an unsigned number in the float's order (negative floats reversed below
+// the positive ones), and back.
+inline uint32_t ordered_bits(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  return (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
+}
+inline float float_of_ordered_bits(uint32_t ordered) {
+  const uint32_t bits = (ordered & 0x80000000u) ? ordered & 0x7FFFFFFFu : ~ordered;
+  float value;
+  std::memcpy(&value, &bits, sizeof value);
+  return value;
+}
+
 // One thread's buffers, kept from row to row.
 struct Scratch {
   explicit Scratch(int64_t rows) : seen(rows) {}
@@ -27,6 +42,7 @@ struct Scratch {
   std::vector<float> distances, norms;
   std::vector<const void*> pointers;
   std::vector<Candidate> candidates;
+  std::vector<uint64_t> keys;  // the pool as (ordered distance bits, id)
   std::vector<float> prepared;  // a row as a query of the int8 codes
   std::vector<float> kept_prepared;  // the heuristic's kept rows as queries of the codes
   std::vector<uint32_t> kept_ids;
@@ -188,11 +204,18 @@ void select_diverse_links(const Distance& distance, const uint32_t* graph, int64
       const int count = static_cast<int>(pool_ids.size());
       s.distances.resize(count);
       links.measure(static_cast<uint32_t>(r), pool_ids.data(), count, s, s.distances.data());
-      s.candidates.resize(count);
-      for (int i = 0; i < count; ++i) s.candidates[i] = {s.distances[i], pool_ids[i]};
+      // The pool's nearest `pool`, nearest first (ties by id): selected and sorted as 64-bit keys
+      // (the distance's bits made to order as unsigned, then the id), one compare per step
+      // where (distance, id) pairs took two (the selection and sort were ~25% of this pass).
+      s.keys.resize(count);
+      for (int i = 0; i < count; ++i) s.keys[i] = (uint64_t{ordered_bits(s.distances[i])} << 32) | pool_ids[i];
       const int nearest = std::min(count, pool);
-      if (nearest < count) std::nth_element(s.candidates.begin(), s.candidates.begin() + nearest, s.candidates.end());
-      std::sort(s.candidates.begin(), s.candidates.begin() + nearest);
+      if (nearest < count) std::nth_element(s.keys.begin(), s.keys.begin() + nearest, s.keys.end());
+      std::sort(s.keys.begin(), s.keys.begin() + nearest);
+      s.candidates.resize(nearest);
+      for (int i = 0; i < nearest; ++i) {
+        s.candidates[i] = {float_of_ordered_bits(static_cast<uint32_t>(s.keys[i] >> 32)), static_cast<uint32_t>(s.keys[i])};
+      }
       kept_count[r] = heuristic(blocks, s.candidates.data(), nearest, degree, s, &kept[r * degree],
                                 static_cast<uint32_t>(r), by_other);
     }
