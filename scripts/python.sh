@@ -3,8 +3,9 @@
 # environment with the system's site-packages for Debian's NumPy; nanobind, scikit-build-core and
 # pytest from PyPI, once), checks annforge's exports in PyPI's hnswlib 0.8.0 and faiss-cpu
 # (.venv-pypi-peers; needs the CLI in $BUILD_DIR, default build/), then runs its pytest suite.
-# With the CUDA backend where scripts/build.sh builds it (ANNFORGE_CUDA, as there). Idempotent and quiet when all is there;
-# the build folder build-python/ makes a second run rebuild only what changed.
+# With the CUDA backend where scripts/build.sh builds it (ANNFORGE_CUDA, as there). Idempotent
+# and quiet when all is there; the build folders under build-python/ make a second run rebuild
+# only what changed.
 #   scripts/python.sh            build, install, test
 #   scripts/python.sh --no-test  build and install only
 set -euo pipefail

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "host/backend.hpp"
 #include "index/half_float.hpp"
@@ -33,10 +34,12 @@ Dataset matrix_from(const AnyArray& array, const char* what) {
     throw nb::type_error((name + " is not in host or CUDA memory (DLPack device " + std::to_string(array.device_type()) +
                           "): pass a NumPy array, a CPU tensor or a CUDA array").c_str());
   }
-  if (on_gpu && std::find(system_info().backends.begin(), system_info().backends.end(), "cuda") ==
-                    system_info().backends.end()) {
-    throw nb::type_error((name + " is in GPU memory, and this annforge has no CUDA backend (built without nvcc): pass "
-                          "a host array (for example tensor.cpu() or cupy.asnumpy(x))").c_str());
+  if (on_gpu) {
+    const std::vector<std::string> backends = system_info().backends;
+    if (std::find(backends.begin(), backends.end(), "cuda") == backends.end()) {
+      throw nb::type_error((name + " is in GPU memory, and this annforge has no CUDA backend (built without nvcc): "
+                            "pass a host array (for example tensor.cpu() or cupy.asnumpy(x))").c_str());
+    }
   }
   if (array.ndim() != 2) {
     throw nb::value_error((name + " must be a 2-D (rows, dim) array; got " + std::to_string(array.ndim()) +
