@@ -328,19 +328,19 @@ class CpuBackend final : public detail::Backend {
     const SearchCache aids = search_aids_for_extend(index, params.threads);
     ReplacedSlots replaced;
     if (extend_graph(index, first_new_row, params, replaced, {aids.rows.get(), aids.inverse_norms.get()})) return;
-    if (aids.rows || aids.inverse_norms) adopt_extended(index);
-    if (!index.levels.empty() && levels_cover(index) * 5 >= index.rows() * 4) return;
-    // A failure below leaves the old levels and the old rows' links in place (the new levels
-    // may add landing links to the base graph).
-    std::vector<UpperLevel> kept_levels = index.levels;
-    std::vector<uint32_t> kept_graph = index.graph;
-    try {
-      build_levels(index, params);
-    } catch (...) {
-      index.levels = std::move(kept_levels);
-      index.graph = std::move(kept_graph);
-      undo_reverse_edges(index.graph, replaced);
-      throw;
+    if (index.levels.empty() || levels_cover(index) * 5 < index.rows() * 4) {
+      // A failure below leaves the old levels and the old rows' links in place (the new levels
+      // may add landing links to the base graph).
+      std::vector<UpperLevel> kept_levels = index.levels;
+      std::vector<uint32_t> kept_graph = index.graph;
+      try {
+        build_levels(index, params);
+      } catch (...) {
+        index.levels = std::move(kept_levels);
+        index.graph = std::move(kept_graph);
+        undo_reverse_edges(index.graph, replaced);
+        throw;
+      }
     }
     if (aids.rows || aids.inverse_norms) adopt_extended(index);
   }
@@ -416,14 +416,15 @@ class CpuBackend final : public detail::Backend {
       }
       return once;
     }
+    const detail::IndexKey key = detail::key_of(index);
     std::lock_guard<std::mutex> lock(cache_mutex_);
-    if (!follow_rows(index, threads)) {
+    if (!follow_rows(index, key, threads)) {
       cache_ = SearchCache{};  // free the old index's copies before making new ones
       cache_.vectors = view.data;
       cache_.covered_rows = view.rows;
       cache_.covered_print = detail::rows_fingerprint(view, view.rows);
     }
-    cache_.key = detail::key_of(index);
+    cache_.key = key;
     if (index.metric == Metric::Cosine && !cache_.inverse_norms) {
       cache_.inverse_norms = std::make_shared<std::vector<float>>(inverse_norms(view, threads));
     }
@@ -440,10 +441,9 @@ class CpuBackend final : public detail::Backend {
   // were appended (an index extended in place: the same kind of rows, the first ones unchanged,
   // sampled), the new rows' copies then appended. An index with other links over the same rows
   // (a copy, a rebuild) gets its own (the re-ranking depth is measured on a graph). Under
-  // cache_mutex_.
-  bool follow_rows(const Index& index, int threads) {
+  // cache_mutex_; `key` is key_of(index).
+  bool follow_rows(const Index& index, const detail::IndexKey& key, int threads) {
     const DatasetView& view = index.vectors.view();
-    const detail::IndexKey key = detail::key_of(index);
     if (cache_.key == key) return true;
     const bool grown = cache_.vectors == view.data && cache_.covered_rows > 0 && view.rows > cache_.covered_rows &&
                        cache_.key.dim == key.dim && cache_.key.type == key.type && cache_.key.metric == key.metric &&
@@ -460,9 +460,10 @@ class CpuBackend final : public detail::Backend {
   // batch's linking, and the depth measurement needs the graph the new rows are not in yet).
   SearchCache search_aids_for_extend(const Index& index, int threads) {
     if (!index.vectors.owns_storage()) return {};
+    const detail::IndexKey key = detail::key_of(index);
     std::lock_guard<std::mutex> lock(cache_mutex_);
-    if (cache_.covered_rows == 0 || !follow_rows(index, threads)) return {};
-    cache_.key = detail::key_of(index);
+    if (cache_.covered_rows == 0 || !follow_rows(index, key, threads)) return {};
+    cache_.key = key;
     return cache_;
   }
 

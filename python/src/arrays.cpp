@@ -1,9 +1,7 @@
 #include "arrays.hpp"
 
-#include <algorithm>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "host/backend.hpp"
 #include "index/half_float.hpp"
@@ -34,13 +32,12 @@ Dataset matrix_from(const AnyArray& array, const char* what) {
     throw nb::type_error((name + " is not in host or CUDA memory (DLPack device " + std::to_string(array.device_type()) +
                           "): pass a NumPy array, a CPU tensor or a CUDA array").c_str());
   }
+#if !defined(ANNFORGE_HAVE_CUDA)
   if (on_gpu) {
-    const std::vector<std::string> backends = system_info().backends;
-    if (std::find(backends.begin(), backends.end(), "cuda") == backends.end()) {
-      throw nb::type_error((name + " is in GPU memory, and this annforge has no CUDA backend (built without nvcc): "
-                            "pass a host array (for example tensor.cpu() or cupy.asnumpy(x))").c_str());
-    }
+    throw nb::type_error((name + " is in GPU memory, and this annforge has no CUDA backend (built without nvcc): "
+                          "pass a host array (for example tensor.cpu() or cupy.asnumpy(x))").c_str());
   }
+#endif
   if (array.ndim() != 2) {
     throw nb::value_error((name + " must be a 2-D (rows, dim) array; got " + std::to_string(array.ndim()) +
                            " dimensions (one vector: x.reshape(1, -1))").c_str());
@@ -60,6 +57,14 @@ Dataset matrix_from(const AnyArray& array, const char* what) {
   }
   int64_t row_step = rows == 1 ? dim : static_cast<int64_t>(array.stride(0));  // elements
   const nb::dlpack::dtype t = array.dtype();
+  using Code = nb::dlpack::dtype_code;
+  const bool taken_as_is = is(t, Code::Float, 32) || is(t, Code::UInt, 8) || is(t, Code::Int, 8);
+  const bool to_float32 = is(t, Code::Float, 16) || is(t, Code::Float, 64);
+  if (!taken_as_is && !to_float32) {
+    throw nb::type_error((name + " has dtype " + dtype_name(t) +
+                          "; annforge takes float32, uint8 or int8 in place, and float16 / float64 converted to float32")
+                             .c_str());
+  }
   // A CUDA array (CuPy, a CUDA tensor): its rows copied once into host memory, packed, which the
   // index then owns (the documented copy; the build and search read host rows, and the GPU
   // backend uploads them again).
@@ -67,9 +72,6 @@ Dataset matrix_from(const AnyArray& array, const char* what) {
   std::shared_ptr<const void> host_copy;
   if (on_gpu) {
     const size_t element_bytes = t.bits / 8;
-    if (t.lanes != 1 || element_bytes == 0 || t.bits % 8 != 0) {
-      throw nb::type_error((name + " has dtype " + dtype_name(t) + ", which annforge does not take").c_str());
-    }
     const size_t row_bytes = static_cast<size_t>(dim) * element_bytes;
     std::shared_ptr<uint8_t[]> rows_here(new uint8_t[row_bytes * static_cast<size_t>(rows)]);
     {
@@ -81,7 +83,6 @@ Dataset matrix_from(const AnyArray& array, const char* what) {
     host_copy = std::shared_ptr<const void>(rows_here, rows_here.get());
     row_step = dim;
   }
-  using Code = nb::dlpack::dtype_code;
   ElementType type;
   if (is(t, Code::Float, 32)) {
     type = ElementType::Float32;
@@ -89,7 +90,7 @@ Dataset matrix_from(const AnyArray& array, const char* what) {
     type = ElementType::UInt8;
   } else if (is(t, Code::Int, 8)) {
     type = ElementType::Int8;
-  } else if (is(t, Code::Float, 16) || is(t, Code::Float, 64)) {
+  } else {
     // The documented conversion: one float32 copy, owned by the index.
     Dataset converted = Dataset::allocate(rows, dim, ElementType::Float32);
     auto* out = static_cast<float*>(converted.mutable_data());
@@ -107,10 +108,6 @@ Dataset matrix_from(const AnyArray& array, const char* what) {
     }
     converted.set_converted_from(t.bits == 16 ? "float16" : "float64");
     return converted;
-  } else {
-    throw nb::type_error((name + " has dtype " + dtype_name(t) +
-                          "; annforge takes float32, uint8 or int8 in place, and float16 / float64 converted to float32")
-                             .c_str());
   }
   if (host_copy) return Dataset::wrap(DatasetView{data, rows, dim, type, 0}, std::move(host_copy));
   // In place: the Dataset holds a reference to the array, released under the GIL when the last
