@@ -110,6 +110,37 @@ struct Beam {
 
 }  // namespace
 
+std::vector<uint32_t> region_order(const GraphView& graph, const Distance& distance, const DatasetView& queries,
+                                   int threads) {
+  const int entries = std::min(graph.entry_count - 1, kOrderKeyEntries);
+  if (queries.rows < kOrderedBatch || entries < 2 || queries.rows > int64_t{UINT32_MAX} ||
+      detail::env_knob("ANNFORGE_CPU_QUERY_ORDER", 1) == 2) {
+    return {};
+  }
+  const DatasetView& base = distance.base();
+  std::vector<const void*> rows(entries);
+  std::vector<float> norms(entries);
+  for (int e = 0; e < entries; ++e) {
+    rows[e] = base.row(graph.entry_points[1 + e]);
+    norms[e] = distance.inverse_norm_of(graph.entry_points[1 + e]);
+  }
+  std::vector<uint8_t> region(queries.rows);
+  parallel_for(queries.rows, threads, 256, [&](int64_t begin, int64_t end, int) {
+    float scores[kOrderKeyEntries];
+    for (int64_t q = begin; q < end; ++q) {
+      const void* query = queries.row(q);
+      distance.raw_many(query, distance.query_inverse_norm(query), rows.data(), norms.data(), entries, scores);
+      region[q] = static_cast<uint8_t>(std::min_element(scores, scores + entries) - scores);
+    }
+  });
+  std::vector<int64_t> starts(entries + 1, 0);
+  for (uint8_t r : region) ++starts[r + 1];
+  for (int e = 0; e < entries; ++e) starts[e + 1] += starts[e];
+  std::vector<uint32_t> order(queries.rows);
+  for (int64_t q = 0; q < queries.rows; ++q) order[starts[region[q]]++] = static_cast<uint32_t>(q);
+  return order;
+}
+
 void beam_search(const GraphView& graph_in, const Distance& distance, const DatasetView& queries,
                  const BeamSearchParams& params, const ProgressCallback& progress, uint32_t* ids, float* distances,
                  const std::vector<UpperLevel>* levels, const ApproximateRows* approximate) {
@@ -197,6 +228,7 @@ void beam_search(const GraphView& graph_in, const Distance& distance, const Data
     int64_t upper_distances = 0, base_distances = 0;  // computed, for the trace
   };
   std::vector<std::unique_ptr<Scratch>> scratches(resolve_threads(params.threads));
+  const std::vector<uint32_t> order = region_order(graph, distance, queries, params.threads);
   parallel_for(queries.rows, params.threads, per_worker, [&](int64_t begin, int64_t end, int thread) {
     std::unique_ptr<Scratch>& mine = scratches[thread];
     if (!mine) {
@@ -234,7 +266,8 @@ void beam_search(const GraphView& graph_in, const Distance& distance, const Data
         distance.raw_many(query, query_norm, rows, norms, count, out);
       }
     };
-    for (int64_t q = begin; q < end; ++q) {
+    for (int64_t position = begin; position < end; ++position) {
+      const int64_t q = order.empty() ? position : order[position];
       const void* query = queries.row(q);
       const float query_norm = distance.query_inverse_norm(query);
       if (approximate) prepare_query(*approximate, static_cast<const float*>(query), query_norm, prepared.data());
