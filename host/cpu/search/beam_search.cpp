@@ -112,7 +112,10 @@ struct Beam {
 
 std::vector<uint32_t> region_order(const GraphView& graph, const Distance& distance, const DatasetView& queries,
                                    int threads) {
-  const int entries = std::min(graph.entry_count - 1, kOrderKeyEntries);
+  const int64_t regions = std::clamp<int64_t>(std::min(distance.base().rows / kRowsPerOrderRegion,
+                                                       queries.rows / kQueriesPerOrderRegion),
+                                              kOrderKeyEntries, kMaxOrderKeyEntries);
+  const int entries = std::min<int>(graph.entry_count - 1, detail::env_knob("ANNFORGE_CPU_ORDER_ENTRIES", static_cast<int>(regions)));
   if (queries.rows < kOrderedBatch || entries < 2 || queries.rows > int64_t{UINT32_MAX} ||
       detail::env_knob("ANNFORGE_CPU_QUERY_ORDER", 1) == 2) {
     return {};
@@ -124,17 +127,17 @@ std::vector<uint32_t> region_order(const GraphView& graph, const Distance& dista
     rows[e] = base.row(graph.entry_points[1 + e]);
     norms[e] = distance.inverse_norm_of(graph.entry_points[1 + e]);
   }
-  std::vector<uint8_t> region(queries.rows);
+  std::vector<uint16_t> region(queries.rows);
   parallel_for(queries.rows, threads, 256, [&](int64_t begin, int64_t end, int) {
-    float scores[kOrderKeyEntries];
+    std::vector<float> scores(entries);
     for (int64_t q = begin; q < end; ++q) {
       const void* query = queries.row(q);
-      distance.raw_many(query, distance.query_inverse_norm(query), rows.data(), norms.data(), entries, scores);
-      region[q] = static_cast<uint8_t>(std::min_element(scores, scores + entries) - scores);
+      distance.raw_many(query, distance.query_inverse_norm(query), rows.data(), norms.data(), entries, scores.data());
+      region[q] = static_cast<uint16_t>(std::min_element(scores.begin(), scores.end()) - scores.begin());
     }
   });
   std::vector<int64_t> starts(entries + 1, 0);
-  for (uint8_t r : region) ++starts[r + 1];
+  for (uint16_t r : region) ++starts[r + 1];
   for (int e = 0; e < entries; ++e) starts[e + 1] += starts[e];
   std::vector<uint32_t> order(queries.rows);
   for (int64_t q = 0; q < queries.rows; ++q) order[starts[region[q]]++] = static_cast<uint32_t>(q);
@@ -228,7 +231,7 @@ void beam_search(const GraphView& graph_in, const Distance& distance, const Data
     int64_t upper_distances = 0, base_distances = 0;  // computed, for the trace
   };
   std::vector<std::unique_ptr<Scratch>> scratches(resolve_threads(params.threads));
-  const std::vector<uint32_t> order = region_order(graph, distance, queries, params.threads);
+  const std::vector<uint32_t> order = region_order(graph_in, distance, queries, params.threads);
   parallel_for(queries.rows, params.threads, per_worker, [&](int64_t begin, int64_t end, int thread) {
     std::unique_ptr<Scratch>& mine = scratches[thread];
     if (!mine) {

@@ -48,16 +48,24 @@ inline GraphView graph_of(const Index& index) {
 constexpr int kEntryScanWithLevels = 32;
 
 // The order a batch's queries are searched in: by region, each query's nearest of the entry
-// points 1..kOrderKeyEntries (k-means regions' representatives; entry point 0, the row nearest
-// the centroid, is the nearest of them for a fifth of 1M SIFT's queries and is left out), ties
-// in the caller's order. Consecutive queries then walk the same part of the graph, whose rows
-// and lists stay in cache from one query to the next where the caller's order fetches them from
-// memory again. 10,000 queries at beam 32 / 64 / 128, against the caller's order (AMD EPYC Zen
-// 4, 2 threads, alternated runs, the same answers): 1M SIFT +15-35%, MNIST +40-80%, 1M x 64 in
+// points 1..R (k-means regions' representatives; entry point 0, the row nearest the centroid, is
+// the nearest of them for a fifth of 1M SIFT's queries and is left out), ties in the caller's
+// order. Consecutive queries then walk the same part of the graph, whose rows and lists stay in
+// cache from one query to the next where the caller's order fetches them from memory again.
+// 10,000 queries at beam 32 / 64 / 128 against the caller's order (AMD EPYC Zen 4, 2 threads,
+// alternated runs, the same answers): 1M SIFT +13-35% queries/s, MNIST +40-80%, 1M x 64 in
 // 5,000 clusters +7-18%, 1M wordtext (int8 walk rows, queries spread over topics) +-3%
-// (2026-12-06). Empty (the caller's order) under kOrderedBatch queries, where few queries share
-// a region, without enough entry points, and with ANNFORGE_CPU_QUERY_ORDER=2 (for measurement).
+// (2026-12-06). R is kOrderKeyEntries, more where both the index and the batch are large (about
+// kRowsPerOrderRegion rows per region, kQueriesPerOrderRegion queries or more in each, up to
+// kMaxOrderKeyEntries): the build's 2.5M landing searches on 10M x 96 rows took 44 s in the
+// caller's order and in 32 regions, 33 s in 512; on 1M rows more than 32 gained nothing. Empty
+// (the caller's order) under kOrderedBatch queries, where few share a region, without enough
+// entry points, and with ANNFORGE_CPU_QUERY_ORDER=2 (ANNFORGE_CPU_ORDER_ENTRIES=R fixes R; both
+// for measurement).
 constexpr int kOrderKeyEntries = 32;
+constexpr int kMaxOrderKeyEntries = 512;
+constexpr int64_t kRowsPerOrderRegion = 20000;
+constexpr int64_t kQueriesPerOrderRegion = 64;
 constexpr int64_t kOrderedBatch = 256;
 std::vector<uint32_t> region_order(const GraphView& graph, const Distance& distance, const DatasetView& queries,
                                    int threads);
