@@ -45,6 +45,7 @@ struct ClusteredKnn {
   Renumbering order;
   Dataset local;  // the renumbered copy of the rows, where the caller keeps it
   bool rows_in_place = false;  // the renumbering is the identity (cpu_rows_in_place)
+  bool second_partition = false;  // a second partition's all pairs are in the lists
 };
 
 // The partitions' mean cluster size for `data` (cpu_cluster_size; ANNFORGE_CPU_CLUSTER_SIZE fixes
@@ -53,8 +54,10 @@ int partition_cluster_size(const DatasetView& data) {
   return detail::env_knob("ANNFORGE_CPU_CLUSTER_SIZE", cpu_cluster_size(data.dim, data.type));
 }
 
+// `second_allowed`: whether a second partition may be added (repair/second_partition.hpp); a
+// partitioned build's pieces already give each row two cuts.
 ClusteredKnn clustered_knn(const DatasetView& data, Metric metric, int k, int threads, const BuildParams& params,
-                           bool keep_rows = false) {
+                           bool keep_rows = false, bool second_allowed = true) {
   StageTimer timer;
   PartitionParams partitioning;
   partitioning.threads = threads;
@@ -117,10 +120,23 @@ ClusteredKnn clustered_knn(const DatasetView& data, Metric metric, int k, int th
     }
     timer.lap("knn lists hold %.3f of a sample's true 10-NN after %s", total ? double(found) / total : 1.0, stage);
   };
-  KnnGraph knn = cluster_knn_graph(distance, partition, k, threads, params.seed, first_pass, params.progress);
+  FirstPass decided;
+  KnnGraph knn = cluster_knn_graph(distance, partition, k, threads, params.seed, first_pass, params.progress, {},
+                                   &decided);
   trace_knn_recall(knn, "all pairs");
   projected = std::vector<float>();
+  // Where one partition cannot bring the rows' neighbours together, a second one's all pairs
+  // (repair/second_partition.hpp), before NN-Descent. ANNFORGE_CPU_SECOND_PARTITION=3 forces it
+  // (every flat build, the levels' too), 2 leaves it out.
+  const int asked = detail::env_knob("ANNFORGE_CPU_SECOND_PARTITION", 0);
+  const bool second = first_pass.projected == nullptr && second_allowed && asked != 2 &&
+                      (asked == 3 || second_partition_up_front(partition));
   partition = Partition{};
+  if (second) {
+    knn = add_second_partition(distance, std::move(knn), partition_cluster_size(data), threads, params.seed, decided,
+                               params.progress);
+    trace_knn_recall(knn, "a second partition's all pairs");
+  }
   if (params.nn_descent_iterations > 0) {
     NNDescentParams nn;
     nn.k = k;
@@ -133,7 +149,7 @@ ClusteredKnn clustered_knn(const DatasetView& data, Metric metric, int k, int th
   }
   timer.lap("knn graph (clusters + %d nn-descent rounds, k=%d)", params.nn_descent_iterations, k);
   trace_knn_recall(knn, "nn-descent");
-  ClusteredKnn out{std::move(knn), order, {}, in_place};
+  ClusteredKnn out{std::move(knn), order, {}, in_place, second};
   if (keep_rows) out.local = std::move(local);
   return out;
 }
@@ -141,7 +157,7 @@ ClusteredKnn clustered_knn(const DatasetView& data, Metric metric, int k, int th
 // The large-data path: the kNN lists above, graph optimisation in the renumbered order, then the
 // graph back in the caller's ids.
 std::vector<uint32_t> build_clustered(const DatasetView& data, Metric metric, int k, int degree, int threads,
-                                      const BuildParams& params) {
+                                      const BuildParams& params, bool* second_partition) {
   // Opt-in (ANNFORGE_CPU_DIVERSE=1, measurement): each row's first links chosen by HNSW's
   // heuristic from a two-hop pool of the kNN lists (graph/diverse_knn.hpp), the rest of its list
   // from the detour pruning. Better graphs at equal distances per query (1M SIFT recall@10 at beam
@@ -150,6 +166,7 @@ std::vector<uint32_t> build_clustered(const DatasetView& data, Metric metric, in
   // -<x, y> keeps almost nothing (long rows block every other).
   const bool diverse = metric != Metric::InnerProduct && detail::env_knob("ANNFORGE_CPU_DIVERSE", 2) == 1;
   ClusteredKnn clustered = clustered_knn(data, metric, k, threads, params, diverse);
+  *second_partition = clustered.second_partition;
   const Renumbering order = std::move(clustered.order);
   StageTimer timer;
   std::vector<uint32_t> chosen;
@@ -180,10 +197,11 @@ class CpuBackend final : public detail::Backend {
 
   // The graph, its entry points and the hierarchy above it; where the levels' measurement finds
   // that the base graph strands walks, the graph again with a second partition's all pairs
-  // (repair/second_partition.hpp; one-piece clustered builds: pieces bring their own second
-  // cut, brute force is exact). ANNFORGE_CPU_SECOND_PARTITION=1 forces it, 2 leaves it out.
+  // (repair/second_partition.hpp; one-piece clustered builds that had only one: pieces bring
+  // their own second cut, brute force is exact). ANNFORGE_CPU_SECOND_PARTITION=1 forces it, 2
+  // leaves it out.
   void build(Index& index, const BuildParams& params) override {
-    const bool clustered = build_flat(index, params) == FlatPath::Clustered;
+    const bool clustered = build_flat(index, params) == FlatPath::Clustered;  // once, not twice
     const UpperWidthMeasurement width = build_levels(index, params);
     const int asked = detail::env_knob("ANNFORGE_CPU_SECOND_PARTITION", 0);
     if (!clustered || index.levels.empty() || asked == 2 || (asked != 1 && !strands_walks(width, index.metric))) {
@@ -226,7 +244,7 @@ class CpuBackend final : public detail::Backend {
       if (piece.rows <= kBruteForceMaxRows) {
         return PieceKnn{brute_force_knn_graph(Distance(metric, piece), piece_k, threads, nullptr), {}};
       }
-      ClusteredKnn clustered = clustered_knn(piece, metric, piece_k, threads, piece_params);
+      ClusteredKnn clustered = clustered_knn(piece, metric, piece_k, threads, piece_params, false, false);
       return PieceKnn{std::move(clustered.knn), std::move(clustered.order.old_of_new)};
     };
   }
@@ -256,7 +274,7 @@ class CpuBackend final : public detail::Backend {
   }
 
   // How build_flat made the graph.
-  enum class FlatPath { Empty, BruteForce, Pieces, Clustered };
+  enum class FlatPath { Empty, BruteForce, Pieces, Clustered, ClusteredTwice };
 
   // The graph and its entry points, no levels: the base of an index, and each upper level.
   // `build_piece`: where a partitioned build's pieces get their kNN lists (default: this CPU).
@@ -278,6 +296,7 @@ class CpuBackend final : public detail::Backend {
     bool brute = params.algorithm == BuildAlgorithm::BruteForce ||
                  (params.algorithm == BuildAlgorithm::Auto && rows <= kBruteForceMaxRows);
     const int pieces = brute ? 1 : effective_pieces(rows, params.partitions);
+    bool twice = false;  // a second partition's all pairs are in the kNN lists
     if (brute) {
       KnnGraph knn = brute_force_knn_graph(distance, k, threads, params.progress);
       timer.lap("knn graph (brute force, k=%d)", k);
@@ -291,12 +310,12 @@ class CpuBackend final : public detail::Backend {
       index.graph = optimize_graph(std::move(knn), degree, threads, params.progress);
       timer.lap("graph optimisation");
     } else {
-      index.graph = build_clustered(data, index.metric, k, degree, threads, params);
+      index.graph = build_clustered(data, index.metric, k, degree, threads, params, &twice);
     }
     timer.lap("graph (degree %d)", degree);
     int64_t rewired = connect_islands(index.graph, graph_of(index), distance, threads);
     timer.lap("connectivity: %lld islands joined", static_cast<long long>(rewired));
-    return brute ? FlatPath::BruteForce : pieces > 1 ? FlatPath::Pieces : FlatPath::Clustered;
+    return brute ? FlatPath::BruteForce : pieces > 1 ? FlatPath::Pieces : twice ? FlatPath::ClusteredTwice : FlatPath::Clustered;
   }
 
   void search(const Index& index, const DatasetView& queries, int k, const SearchParams& params, uint32_t* ids,

@@ -75,8 +75,13 @@ struct FirstPass {
   enum class Int8 { Probe, Always, Never };
   Int8 int8 = Int8::Probe;
 };
+// `start`, where it holds rows x k lists (a first partition's), is what the pairs are merged
+// into (its k-th distances are the members' first thresholds); `decided`, where given, receives
+// `first_pass` with the tiles the probe chose, so that a second partition over the same rows
+// takes them without probing again.
 KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition, int k, int threads, uint64_t seed,
-                           const FirstPass& first_pass, const ProgressCallback& progress);
+                           const FirstPass& first_pass, const ProgressCallback& progress, KnnGraph start = {},
+                           FirstPass* decided = nullptr);
 
 // NN-Descent rounds that improve `initial` (rows x k, every list full), which they take over.
 KnnGraph nn_descent_knn_graph(const Distance& distance, KnnGraph initial, const NNDescentParams& params,

@@ -136,7 +136,8 @@ constexpr int kBufferCapacityPerK = 2;
 }  // namespace
 
 KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition, int k, int threads, uint64_t seed,
-                           const FirstPass& first_pass, const ProgressCallback& progress) {
+                           const FirstPass& first_pass, const ProgressCallback& progress, KnnGraph start,
+                           FirstPass* decided) {
   const DatasetView& data = distance.base();
   const int64_t rows = data.rows;
   const int clusters = partition.clusters;
@@ -144,10 +145,14 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
   const std::vector<uint32_t>& members = partition.members;
   StageTimer timer;
   KnnGraph graph;
-  graph.rows = rows;
-  graph.k = k;
-  assign_huge(graph.ids, rows * k, kInvalidId, resolve_threads(threads));
-  assign_huge(graph.distances, rows * k, std::numeric_limits<float>::infinity(), resolve_threads(threads));
+  if (start.rows == rows && start.k == k) {
+    graph = std::move(start);  // lists to add this partition's pairs to
+  } else {
+    graph.rows = rows;
+    graph.k = k;
+    assign_huge(graph.ids, rows * k, kInvalidId, resolve_threads(threads));
+    assign_huge(graph.distances, rows * k, std::numeric_limits<float>::infinity(), resolve_threads(threads));
+  }
   std::vector<SpinLock> locks(rows);
   const KernelTable& f32 = kernels_for(ElementType::Float32);
   const int dim = static_cast<int>(data.dim);
@@ -190,6 +195,11 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     }
   }
   const FloatDots float_dots = probe.dots;
+  if (decided != nullptr) {
+    *decided = first_pass;
+    decided->float_dots = probe.dots;
+    decided->int8 = probe.int8 ? FirstPass::Int8::Always : FirstPass::Int8::Never;
+  }
   if (probe.rows > 0 && first_pass.float_dots == FloatDots::Exact) {
     timer.lap("clusters: in-cluster 10-NN of %d rows in the %d nearest by vpdpbusd int8 %.4f: %s", probe.rows, k,
               probe.int8_recall, probe.int8 ? "int8" : "fp32");

@@ -19,16 +19,44 @@ bool strands_walks(const UpperWidthMeasurement& width, Metric metric) {
   return metric != Metric::InnerProduct && width.samples > 0 && width.missed[2] >= kStrandedShare;
 }
 
-std::vector<uint32_t> repartitioned_graph(const DatasetView& data, Metric metric, std::vector<uint32_t> graph,
-                                          int degree, int k, int cluster_size, int threads, uint64_t seed,
-                                          const ProgressCallback& progress) {
-  StageTimer timer;
-  const int64_t rows = data.rows;
+bool second_partition_up_front(const Partition& first) {
+  constexpr int kOverlap = 5;
+  return static_cast<int>(first.coverage.size()) >= kOverlap && first.coverage[kOverlap - 1] < kOnePartitionCoverage;
+}
+
+namespace {
+
+// The second partition's parameters: another seed than the first's, overlap kSecondPartitionOverlap.
+PartitionParams second_partitioning(int cluster_size, int threads, uint64_t seed) {
   PartitionParams partitioning;
   partitioning.threads = threads;
   partitioning.seed = mix64(seed ^ 0x5EC0D9A7717104ull);
   partitioning.cluster_size = cluster_size;
   partitioning.overlap = partitioning.max_overlap = kSecondPartitionOverlap;
+  return partitioning;
+}
+
+}  // namespace
+
+KnnGraph add_second_partition(const Distance& distance, KnnGraph knn, int cluster_size, int threads, uint64_t seed,
+                              const FirstPass& decided, const ProgressCallback& progress) {
+  StageTimer timer;
+  const PartitionParams partitioning = second_partitioning(cluster_size, threads, seed);
+  Partition partition = partition_into_clusters(distance.base(), distance.metric(), partitioning);
+  release_free_heap();
+  timer.lap("second partition (overlap %d)", kSecondPartitionOverlap);
+  const int k = knn.k;
+  knn = cluster_knn_graph(distance, partition, k, threads, partitioning.seed, decided, progress, std::move(knn));
+  timer.lap("all pairs inside the second partition's clusters, merged into the lists (k=%d)", k);
+  return knn;
+}
+
+std::vector<uint32_t> repartitioned_graph(const DatasetView& data, Metric metric, std::vector<uint32_t> graph,
+                                          int degree, int k, int cluster_size, int threads, uint64_t seed,
+                                          const ProgressCallback& progress) {
+  StageTimer timer;
+  const int64_t rows = data.rows;
+  const PartitionParams partitioning = second_partitioning(cluster_size, threads, seed);
   Partition partition = partition_into_clusters(data, metric, partitioning);
   release_free_heap();
   timer.lap("second partition (overlap %d)", kSecondPartitionOverlap);
