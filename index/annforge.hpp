@@ -126,8 +126,7 @@ struct BuildParams {
   // NN-Descent starts from exact neighbours within overlapping k-means clusters, then runs
   // local-join rounds to repair neighbours cut off at cluster borders.
   BuildAlgorithm algorithm = BuildAlgorithm::Auto;
-  int nn_descent_iterations = 1;  // local-join rounds after the clustered start (0: none; a second
-                                  // partition, where the CPU build takes one, stands for the first)
+  int nn_descent_iterations = 1;  // local-join rounds after the clustered start (0: none)
   float nn_descent_termination = 0.001f;  // stop early when a round updates fewer than this share of edges
   int threads = 0;                // 0: all hardware threads
   uint64_t seed = 42;

@@ -100,11 +100,7 @@ Flag degree_flag() { return {"degree", "N", "32", "out-degree of the graph (1..1
 Flag intermediate_degree_flag() {
   return {"intermediate-degree", "N", "0", "degree of the kNN graph before pruning; 0: the backend's choice"};
 }
-Flag iterations_flag() {
-  return {"iterations", "N", "1",
-          "NN-Descent local-join rounds after the clustered start (a second partition, where the CPU build takes "
-          "one, stands for the first)"};
-}
+Flag iterations_flag() { return {"iterations", "N", "1", "NN-Descent local-join rounds after the clustered start"}; }
 Flag partitions_flag() {
   return {"partitions", "N", "0", "pieces the kNN stage is built in, one after another (CPU backend); 0: one, "
                                   "or the fewest that fit --memory-limit"};

@@ -137,22 +137,17 @@ ClusteredKnn clustered_knn(const DatasetView& data, Metric metric, int k, int th
                                params.progress);
     trace_knn_recall(knn, "a second partition's all pairs");
   }
-  // A second partition stands for the first NN-Descent round: both bring neighbours from across
-  // the first partition's borders, and after the second the round added little for its time
-  // (1M wordtext, recall@10 at beam 64 / 256 / 512 0.9321 / 0.9814 / 0.9902 with it, 0.9298 /
-  // 0.9806 / 0.9898 without, for 2.5 s of a 30 s build; 2026-12-06).
-  const int rounds = params.nn_descent_iterations - (second ? 1 : 0);
-  if (rounds > 0) {
+  if (params.nn_descent_iterations > 0) {
     NNDescentParams nn;
     nn.k = k;
-    nn.max_iterations = rounds;
+    nn.max_iterations = params.nn_descent_iterations;
     nn.termination = params.nn_descent_termination;
     nn.threads = threads;
     nn.seed = params.seed;
     nn.sample = detail::env_knob("ANNFORGE_CPU_NN_SAMPLE", nn.sample);
     knn = nn_descent_knn_graph(distance, std::move(knn), nn, params.progress);
   }
-  timer.lap("knn graph (clusters + %d nn-descent rounds, k=%d)", std::max(rounds, 0), k);
+  timer.lap("knn graph (clusters + %d nn-descent rounds, k=%d)", params.nn_descent_iterations, k);
   trace_knn_recall(knn, "nn-descent");
   ClusteredKnn out{std::move(knn), order, {}, in_place, second};
   if (keep_rows) out.local = std::move(local);
