@@ -3,6 +3,7 @@
 // depend on it.
 #include <gtest/gtest.h>
 
+#include <utility>
 #include <vector>
 
 #include "annforge.hpp"
@@ -64,7 +65,9 @@ TEST(QueryOrder, IsAPermutationGroupedByRegionInTheCallersOrderWithin) {
 // A batch searched in region order answers each query as batches too small to be reordered do,
 // on the fp32 walk (L2 over uint8 rows) and on the compact rows' walk (float cosine).
 TEST(QueryOrder, ABatchAnswersAsItsQueriesInSmallBatches) {
-  for (const auto& [metric, type] : {std::pair{Metric::L2, ElementType::UInt8}, std::pair{Metric::Cosine, ElementType::Float32}}) {
+  const std::pair<Metric, ElementType> cases[] = {{Metric::L2, ElementType::UInt8},
+                                                   {Metric::Cosine, ElementType::Float32}};
+  for (const auto& [metric, type] : cases) {
     const Dataset data = clustered(20000, 24, type, 89, 1, 24);
     const Dataset queries = clustered(600, 24, type, 89, 2, 24);
     const Index index = build(data, params_for(metric, BuildAlgorithm::Auto, 16, Device::Cpu));

@@ -104,7 +104,9 @@ Dataset broad_topics(int64_t rows, int64_t topics, int64_t dim, uint64_t seed, u
   float* values = static_cast<float*>(out.mutable_data());
   for (int64_t i = 0; i < rows; ++i) {
     const int64_t t = static_cast<int64_t>(rng.below(topics));
-    for (int64_t c = 0; c < dim; ++c) values[i * dim + c] = static_cast<float>(centres[t * dim + c] + 2.4 * rng.normal());
+    for (int64_t c = 0; c < dim; ++c) {
+      values[i * dim + c] = static_cast<float>(centres[t * dim + c] + 2.4 * rng.normal());
+    }
   }
   return out;
 }

@@ -315,7 +315,9 @@ class CpuBackend final : public detail::Backend {
     timer.lap("graph (degree %d)", degree);
     int64_t rewired = connect_islands(index.graph, graph_of(index), distance, threads);
     timer.lap("connectivity: %lld islands joined", static_cast<long long>(rewired));
-    return brute ? FlatPath::BruteForce : pieces > 1 ? FlatPath::Pieces : twice ? FlatPath::ClusteredTwice : FlatPath::Clustered;
+    if (brute) return FlatPath::BruteForce;
+    if (pieces > 1) return FlatPath::Pieces;
+    return twice ? FlatPath::ClusteredTwice : FlatPath::Clustered;
   }
 
   void search(const Index& index, const DatasetView& queries, int k, const SearchParams& params, uint32_t* ids,

@@ -115,7 +115,8 @@ std::vector<uint32_t> region_order(const GraphView& graph, const Distance& dista
   const int64_t regions = std::clamp<int64_t>(std::min(distance.base().rows / kRowsPerOrderRegion,
                                                        queries.rows / kQueriesPerOrderRegion),
                                               kOrderKeyEntries, kMaxOrderKeyEntries);
-  const int entries = std::min<int>(graph.entry_count - 1, detail::env_knob("ANNFORGE_CPU_ORDER_ENTRIES", static_cast<int>(regions)));
+  const int entries =
+      std::min<int>(graph.entry_count - 1, detail::env_knob("ANNFORGE_CPU_ORDER_ENTRIES", static_cast<int>(regions)));
   if (queries.rows < kOrderedBatch || entries < 2 || queries.rows > int64_t{UINT32_MAX} ||
       detail::env_knob("ANNFORGE_CPU_QUERY_ORDER", 1) == 2) {
     return {};
