@@ -201,7 +201,9 @@ class CpuBackend final : public detail::Backend {
   // their own second cut, brute force is exact). ANNFORGE_CPU_SECOND_PARTITION=1 forces it, 2
   // leaves it out.
   void build(Index& index, const BuildParams& params) override {
-    const bool clustered = build_flat(index, params) == FlatPath::Clustered;  // once, not twice
+    // Only a build whose kNN lists came from one partition: where clustered_knn added a second
+    // up front (FlatPath::ClusteredTwice), this repair has nothing left to add.
+    const bool clustered = build_flat(index, params) == FlatPath::Clustered;
     const UpperWidthMeasurement width = build_levels(index, params);
     const int asked = detail::env_knob("ANNFORGE_CPU_SECOND_PARTITION", 0);
     if (!clustered || index.levels.empty() || asked == 2 || (asked != 1 && !strands_walks(width, index.metric))) {
