@@ -126,7 +126,12 @@ struct BuildParams {
   // NN-Descent starts from exact neighbours within overlapping k-means clusters, then runs
   // local-join rounds to repair neighbours cut off at cluster borders.
   BuildAlgorithm algorithm = BuildAlgorithm::Auto;
-  int nn_descent_iterations = 1;  // local-join rounds after the clustered start (0: none)
+  // Local-join rounds after the clustered start (0: none). -1: the backend's choice: on the CPU
+  // one round where its partition measures that one cut leaves many neighbours apart (the data
+  // that takes a second partition: text embeddings), none elsewhere (a round bought recall@10
+  // +0.0005 to +0.003 on SIFT, MNIST and generated clusters for 12-20% of the build); one round on
+  // the GPU.
+  int nn_descent_iterations = -1;
   float nn_descent_termination = 0.001f;  // stop early when a round updates fewer than this share of edges
   int threads = 0;                // 0: all hardware threads
   uint64_t seed = 42;

@@ -79,7 +79,7 @@ typedef struct annforge_build_params {
   int intermediate_degree;      /* degree of the kNN graph that pruning starts from; default 0:
                                    the backend's choice (CPU 3/2, GPU 2 x graph_degree) */
   int algorithm;                /* an ANNFORGE_ALGORITHM_* value; default AUTO */
-  int nn_descent_iterations;    /* local-join rounds after the clustered start; default 1 */
+  int nn_descent_iterations;    /* local-join rounds after the clustered start; default -1: the backend's choice */
   float nn_descent_termination; /* stop when a round updates fewer than this share of edges */
   int threads;                  /* 0: all hardware threads */
   uint64_t seed;                /* default 42 */

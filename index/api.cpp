@@ -62,7 +62,7 @@ void check_build_params(const BuildParams& p) {
                    "intermediate_degree (" + std::to_string(p.intermediate_degree) +
                        ") must be at least graph_degree (" + std::to_string(p.graph_degree) + "), or 0 for the backend's choice");
   ANNFORGE_EXPECTS(p.intermediate_degree <= 4096, "intermediate_degree must be at most 4096");
-  ANNFORGE_EXPECTS(p.nn_descent_iterations >= 0, "nn_descent_iterations must not be negative");
+  ANNFORGE_EXPECTS(p.nn_descent_iterations >= -1, "nn_descent_iterations must be at least -1 (the backend's choice)");
   ANNFORGE_EXPECTS(p.nn_descent_termination >= 0.0f, "nn_descent_termination must not be negative");
   ANNFORGE_EXPECTS(p.threads >= 0, "threads must not be negative (0 means all)");
   ANNFORGE_EXPECTS(p.partitions >= 0 && p.partitions <= kMaxPartitions,

@@ -122,7 +122,7 @@ TEST_F(Errors, BadCountsAndParameters) {
   EXPECT_TRUE(throws_error([&] { search(index_, misaligned, 5, SearchParams{}); }, ErrorCode::InvalidArgument,
                            {"aligned"}));
   p = params_for(Metric::L2, BuildAlgorithm::Auto);
-  p.nn_descent_iterations = -1;
+  p.nn_descent_iterations = -2;
   EXPECT_TRUE(throws_error([&] { build(base_, p); }, ErrorCode::InvalidArgument, {"nn_descent_iterations"}));
 
   EXPECT_TRUE(throws_error([&] { build(Dataset{}); }, ErrorCode::InvalidArgument, {"empty"}));

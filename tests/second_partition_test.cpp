@@ -151,6 +151,30 @@ TEST(SecondPartition, UpFrontRaisesRecallOnRowsOfHighIntrinsicDimension) {
   }
 }
 
+// The backend's choice of NN-Descent rounds (BuildParams::nn_descent_iterations = -1): one
+// round where the second partition is taken up front (UpFrontWhereOnePartitionCannot... above
+// decides that on the data), none elsewhere; an explicit count is taken as it is.
+TEST(SecondPartition, TheDefaultNnDescentRoundGoesWithTheSecondPartition) {
+  EXPECT_EQ(cpu::nn_descent_rounds(-1, true), 1);
+  EXPECT_EQ(cpu::nn_descent_rounds(-1, false), 0);
+  for (int asked : {0, 1, 3}) {
+    EXPECT_EQ(cpu::nn_descent_rounds(asked, true), asked);
+    EXPECT_EQ(cpu::nn_descent_rounds(asked, false), asked);
+  }
+  EXPECT_EQ(BuildParams{}.nn_descent_iterations, -1) << "the default is the backend's choice";
+  // Through a build: 8-bit rows (exact distances, so the same graph from run to run) that one
+  // partition serves take no round by default.
+  const Dataset data = clustered(20000, 32, ElementType::UInt8, 29);
+  auto graph_of_build = [&](int rounds) {
+    BuildParams params = params_for(Metric::L2, BuildAlgorithm::Auto, 32, Device::Cpu);
+    params.nn_descent_iterations = rounds;
+    return build(data, params).graph;
+  };
+  const std::vector<uint32_t> by_default = graph_of_build(-1);
+  EXPECT_EQ(by_default, graph_of_build(0));
+  EXPECT_NE(by_default, graph_of_build(1)) << "an explicit round is taken";
+}
+
 TEST(SecondPartition, OnlyWhereWalksStrand) {
   cpu::UpperWidthMeasurement width;
   width.samples = 1000;

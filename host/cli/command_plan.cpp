@@ -100,7 +100,9 @@ Flag degree_flag() { return {"degree", "N", "32", "out-degree of the graph (1..1
 Flag intermediate_degree_flag() {
   return {"intermediate-degree", "N", "0", "degree of the kNN graph before pruning; 0: the backend's choice"};
 }
-Flag iterations_flag() { return {"iterations", "N", "1", "NN-Descent local-join rounds after the clustered start"}; }
+Flag iterations_flag() {
+  return {"iterations", "N", "auto", "NN-Descent local-join rounds after the clustered start; auto: the backend's choice"};
+}
 Flag partitions_flag() {
   return {"partitions", "N", "0", "pieces the kNN stage is built in, one after another (CPU backend); 0: one, "
                                   "or the fewest that fit --memory-limit"};
@@ -131,7 +133,8 @@ BuildParams build_params_of(const Args& args) {
   params.intermediate_degree = static_cast<int>(args.integer("intermediate-degree", 0, 4096));
   params.device = args.device();
   params.threads = static_cast<int>(args.integer("threads", 0, 4096));
-  params.nn_descent_iterations = static_cast<int>(args.integer("iterations", 0, 1000));
+  params.nn_descent_iterations =
+      args.text("iterations") == "auto" ? -1 : static_cast<int>(args.integer("iterations", 0, 1000));
   params.partitions = static_cast<int>(args.integer("partitions", 0, 256));
   return params;
 }

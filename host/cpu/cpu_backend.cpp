@@ -137,17 +137,19 @@ ClusteredKnn clustered_knn(const DatasetView& data, Metric metric, int k, int th
                                params.progress);
     trace_knn_recall(knn, "a second partition's all pairs");
   }
-  if (params.nn_descent_iterations > 0) {
+  // The backend's choice (-1): a round only where the second partition was taken.
+  const int rounds = nn_descent_rounds(params.nn_descent_iterations, second);
+  if (rounds > 0) {
     NNDescentParams nn;
     nn.k = k;
-    nn.max_iterations = params.nn_descent_iterations;
+    nn.max_iterations = rounds;
     nn.termination = params.nn_descent_termination;
     nn.threads = threads;
     nn.seed = params.seed;
     nn.sample = detail::env_knob("ANNFORGE_CPU_NN_SAMPLE", nn.sample);
     knn = nn_descent_knn_graph(distance, std::move(knn), nn, params.progress);
   }
-  timer.lap("knn graph (clusters + %d nn-descent rounds, k=%d)", params.nn_descent_iterations, k);
+  timer.lap("knn graph (clusters + %d nn-descent rounds, k=%d)", rounds, k);
   trace_knn_recall(knn, "nn-descent");
   ClusteredKnn out{std::move(knn), order, {}, in_place, second};
   if (keep_rows) out.local = std::move(local);
@@ -239,9 +241,10 @@ class CpuBackend final : public detail::Backend {
     BuildParams piece_params = params;
     piece_params.progress = nullptr;
     // Measurement knob: ANNFORGE_CPU_PIECE_ROUNDS=N runs N - 1 NN-Descent rounds inside each
-    // piece (the rounds over all rows follow either way).
-    piece_params.nn_descent_iterations =
-        detail::env_knob("ANNFORGE_CPU_PIECE_ROUNDS", params.nn_descent_iterations + 1) - 1;
+    // piece (the rounds over all rows follow either way). The backend's choice is one round
+    // there (the pieces measured at the one-piece build's recall that way).
+    const int rounds = params.nn_descent_iterations < 0 ? 1 : params.nn_descent_iterations;
+    piece_params.nn_descent_iterations = detail::env_knob("ANNFORGE_CPU_PIECE_ROUNDS", rounds + 1) - 1;
     return [metric, threads, piece_params](const DatasetView& piece, int piece_k) {
       if (piece.rows <= kBruteForceMaxRows) {
         return PieceKnn{brute_force_knn_graph(Distance(metric, piece), piece_k, threads, nullptr), {}};

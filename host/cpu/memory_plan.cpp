@@ -110,7 +110,8 @@ Flat flat_build(int64_t n, int64_t dim, ElementType type, Metric metric, int deg
     // cluster_knn.cpp: each row's clusters (overlap ints) and a filled flag.
     add("all pairs in clusters", base + knn + N * (4 * o + 1) + threads * per_thread);
     base -= N * 4 * (o + 1);  // the partition is dropped after the all-pairs stage
-    if (params.nn_descent_iterations > 0) add("nn-descent", base + knn + nn_descent_bytes(N, k, params));
+    // -1 (the backend's choice) may take a round: planned as one.
+    if (params.nn_descent_iterations != 0) add("nn-descent", base + knn + nn_descent_bytes(N, k, params));
     base -= copy;  // the renumbered copy of the rows goes with the kNN stage (cpu_backend.cpp)
     base += kFreedSlack * threads;
     kept += kFreedSlack * threads;

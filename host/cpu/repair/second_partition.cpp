@@ -24,6 +24,10 @@ bool second_partition_up_front(const Partition& first) {
   return static_cast<int>(first.coverage.size()) >= kOverlap && first.coverage[kOverlap - 1] < kOnePartitionCoverage;
 }
 
+int nn_descent_rounds(int asked, bool second_partition) {
+  return asked >= 0 ? asked : second_partition ? 1 : 0;
+}
+
 namespace {
 
 // The second partition's parameters: another seed than the first's, overlap kSecondPartitionOverlap.

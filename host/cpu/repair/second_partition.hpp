@@ -54,6 +54,19 @@ bool strands_walks(const UpperWidthMeasurement& width, Metric metric);
 constexpr double kOnePartitionCoverage = 0.82;
 bool second_partition_up_front(const Partition& first);
 
+// The NN-Descent rounds after the clustered kNN stage: `asked` (BuildParams::
+// nn_descent_iterations) where it is 0 or more; for -1 (the backend's choice) one round where the
+// second partition up front was taken, none elsewhere. A round repairs what the partitions'
+// borders cut; where one partition brings most neighbours together it buys little: 1M, 2 threads,
+// AMD EPYC Zen 4, 2026-12-06, build seconds and recall@10 with the round and without: SIFT 10.44
+// -> 8.35 s, 0.8921 / 0.9523 / 0.9843 -> 0.8901 / 0.9507 / 0.9833 at beam 32 / 64 / 128 (the same
+// queries/s per beam); 1M x 64 in 5,000 clusters 11.40 -> 9.42 s, 0.9875 / 0.9981 -> 0.9848 /
+// 0.9976 at beam 16 / 32; in 50,000 clusters 17.83 -> 16.54 s, 0.9879 / 0.9977 -> 0.9896 / 0.9971
+// at beam 32 / 48; MNIST 1.41 -> 1.22 s, 0.9876 / 0.9961 -> 0.9870 / 0.9957 at beam 16 / 32.
+// Where the second partition is taken the round stays: 1M wordtext-ip without it 0.9045 ->
+// 0.8900 at beam 64.
+int nn_descent_rounds(int asked, bool second_partition);
+
 // `knn` (rows x k lists over `distance.base()`, from a first partition) with the pairs of a
 // second partition (overlap kSecondPartitionOverlap, drawn with another seed than the first's)
 // merged in, on the tiles `decided` (the first partition's probe). Traced with ANNFORGE_TRACE.
