@@ -162,8 +162,10 @@ TEST(SecondPartition, TheDefaultNnDescentRoundGoesWithTheSecondPartition) {
     EXPECT_EQ(cpu::nn_descent_rounds(asked, false), asked);
   }
   EXPECT_EQ(BuildParams{}.nn_descent_iterations, -1) << "the default is the backend's choice";
-  // Through a build: 8-bit rows (exact distances, so the same graph from run to run) that one
-  // partition serves take no round by default.
+  // Through a build: 8-bit rows that one partition serves take no round by default. (8-bit rows
+  // have exact distances, so a build gives the same graph every time; float rows on the int8 /
+  // bf16 tiles do not: a pair's distance differs from cluster to cluster, and the first
+  // cluster's stays.)
   const Dataset data = clustered(20000, 32, ElementType::UInt8, 29);
   auto graph_of_build = [&](int rounds) {
     BuildParams params = params_for(Metric::L2, BuildAlgorithm::Auto, 32, Device::Cpu);
