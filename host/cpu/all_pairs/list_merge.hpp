@@ -74,6 +74,7 @@ class ListIds {
     size_t slots = 64;
     while (slots < 4 * static_cast<size_t>(k)) slots *= 2;
     slots_.assign(slots, 0);
+    positions_.assign(slots, 0);
     mask_ = slots - 1;
   }
   void fill(const uint32_t* ids, int count) {
@@ -85,12 +86,15 @@ class ListIds {
       size_t at = hash(ids[i]);
       while (stamp(slots_[at]) == generation_) at = (at + 1) & mask_;
       slots_[at] = (uint64_t{generation_} << 32) | ids[i];
+      positions_[at] = i;
     }
   }
-  bool contains(uint32_t id) const {
+  bool contains(uint32_t id) const { return position_of(id) >= 0; }
+  // The id's position in the filled list, -1 where it is not there.
+  int position_of(uint32_t id) const {
     for (size_t at = hash(id);; at = (at + 1) & mask_) {
-      if (stamp(slots_[at]) != generation_) return false;
-      if (static_cast<uint32_t>(slots_[at]) == id) return true;
+      if (stamp(slots_[at]) != generation_) return -1;
+      if (static_cast<uint32_t>(slots_[at]) == id) return positions_[at];
     }
   }
 
@@ -98,6 +102,7 @@ class ListIds {
   size_t hash(uint32_t id) const { return (uint64_t{id} * 0x9E3779B97F4A7C15ull >> 40) & mask_; }
   static uint32_t stamp(uint64_t slot) { return static_cast<uint32_t>(slot >> 32); }
   std::vector<uint64_t> slots_;
+  std::vector<int> positions_;  // beside each filled slot, its id's position in the list
   size_t mask_ = 0;
   uint32_t generation_ = 0;
 };
@@ -111,6 +116,42 @@ inline int drop_listed(ListIds& listed, const uint32_t* list, int k, uint32_t* i
     ids[kept] = ids[c];
     distances[kept] = distances[c];
     kept += !listed.contains(ids[c]);
+  }
+  return kept;
+}
+
+// drop_listed where a listed id's new distance is smaller: the list keeps the smaller (and stays
+// sorted by (distance, id)). With approximate distances a pair met in two clusters has two; the
+// smaller one kept, the lists do not depend on the order the clusters are taken in (a row's
+// threshold only falls), so a build is the same from run to run whatever the threads do.
+inline int drop_listed_keeping_nearer(ListIds& listed, uint32_t* list_ids, float* list_distances, int k,
+                                      uint32_t* ids, float* distances, int count) {
+  listed.fill(list_ids, k);
+  int kept = 0;
+  bool lowered = false;
+  for (int c = 0; c < count; ++c) {
+    const int at = listed.position_of(ids[c]);
+    if (at < 0) {
+      ids[kept] = ids[c];
+      distances[kept++] = distances[c];
+    } else if (distances[c] < list_distances[at]) {
+      list_distances[at] = distances[c];
+      lowered = true;
+    }
+  }
+  if (lowered) {  // lowered entries move up: an insertion sort of a nearly sorted list
+    for (int i = 1; i < k && list_ids[i] != kInvalidId; ++i) {
+      const uint32_t id = list_ids[i];
+      const float distance = list_distances[i];
+      const uint64_t key = distance_key(distance + 0.0f, id);
+      int j = i;
+      for (; j > 0 && distance_key(list_distances[j - 1] + 0.0f, list_ids[j - 1]) > key; --j) {
+        list_ids[j] = list_ids[j - 1];
+        list_distances[j] = list_distances[j - 1];
+      }
+      list_ids[j] = id;
+      list_distances[j] = distance;
+    }
   }
   return kept;
 }
