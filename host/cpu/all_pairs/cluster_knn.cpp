@@ -266,7 +266,7 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
         // Drop the candidates v's list already holds, the smaller of a pair's two distances kept
         // (so that the lists do not depend on which cluster came first).
         count = drop_listed_keeping_nearer(list_ids, &graph.ids[v * k], &graph.distances[v * k], k, best_ids.data(),
-                                           best_distances.data(), count);
+                                           best_distances.data(), count, merged_ids.data(), merged_distances.data());
       }
       if (ties_by_id) {
         merge_sorted_by_key(&graph.ids[v * k], &graph.distances[v * k], best_ids.data(), best_distances.data(), count,

@@ -123,9 +123,13 @@ inline int drop_listed(ListIds& listed, const uint32_t* list, int k, uint32_t* i
 // drop_listed where a listed id's new distance is smaller: the list keeps the smaller (and stays
 // sorted by (distance, id)). With approximate distances a pair met in two clusters has two; the
 // smaller one kept, the lists do not depend on the order the clusters are taken in (a row's
-// threshold only falls), so a build is the same from run to run whatever the threads do.
+// threshold only falls), so a build is the same from run to run whatever the threads do. The
+// lowered list is sorted in the scratch (k entries each) and written back from the front: other
+// threads read the list's last distance as a threshold without the lock, and must never see one
+// below its final value.
 inline int drop_listed_keeping_nearer(ListIds& listed, uint32_t* list_ids, float* list_distances, int k,
-                                      uint32_t* ids, float* distances, int count) {
+                                      uint32_t* ids, float* distances, int count, uint32_t* scratch_ids,
+                                      float* scratch_distances) {
   listed.fill(list_ids, k);
   int kept = 0;
   bool lowered = false;
@@ -134,24 +138,34 @@ inline int drop_listed_keeping_nearer(ListIds& listed, uint32_t* list_ids, float
     if (at < 0) {
       ids[kept] = ids[c];
       distances[kept++] = distances[c];
-    } else if (distances[c] < list_distances[at]) {
-      list_distances[at] = distances[c];
+      continue;
+    }
+    const float listed_distance = lowered ? scratch_distances[at] : list_distances[at];
+    if (distances[c] >= listed_distance) continue;
+    if (!lowered) {
+      std::copy(list_ids, list_ids + k, scratch_ids);
+      std::copy(list_distances, list_distances + k, scratch_distances);
       lowered = true;
     }
+    scratch_distances[at] = distances[c];
   }
-  if (lowered) {  // lowered entries move up: an insertion sort of a nearly sorted list
-    for (int i = 1; i < k && list_ids[i] != kInvalidId; ++i) {
-      const uint32_t id = list_ids[i];
-      const float distance = list_distances[i];
-      const uint64_t key = distance_key(distance + 0.0f, id);
-      int j = i;
-      for (; j > 0 && distance_key(list_distances[j - 1] + 0.0f, list_ids[j - 1]) > key; --j) {
-        list_ids[j] = list_ids[j - 1];
-        list_distances[j] = list_distances[j - 1];
-      }
-      list_ids[j] = id;
-      list_distances[j] = distance;
+  if (!lowered) return kept;
+  // Lowered entries move up: an insertion sort of a nearly sorted list.
+  for (int i = 1; i < k && scratch_ids[i] != kInvalidId; ++i) {
+    const uint32_t id = scratch_ids[i];
+    const float distance = scratch_distances[i];
+    const uint64_t key = distance_key(distance + 0.0f, id);
+    int j = i;
+    for (; j > 0 && distance_key(scratch_distances[j - 1] + 0.0f, scratch_ids[j - 1]) > key; --j) {
+      scratch_ids[j] = scratch_ids[j - 1];
+      scratch_distances[j] = scratch_distances[j - 1];
     }
+    scratch_ids[j] = id;
+    scratch_distances[j] = distance;
+  }
+  for (int i = 0; i < k; ++i) {
+    list_ids[i] = scratch_ids[i];
+    list_distances[i] = scratch_distances[i];
   }
   return kept;
 }
