@@ -225,7 +225,9 @@ ForestSettings forest_settings(const BuildParams& params) {
   s.trees = detail::env_knob("ANNFORGE_GPU_TREES", s.trees);
   s.leaf_size = detail::env_knob("ANNFORGE_GPU_LEAF", s.leaf_size);
   s.fanout = detail::env_knob("ANNFORGE_GPU_FANOUT", s.fanout);
-  s.rounds = detail::env_knob("ANNFORGE_GPU_ROUNDS", params.nn_descent_iterations < 0 ? 1 : params.nn_descent_iterations);
+  // -1, the backend's choice: one round.
+  const int rounds = params.nn_descent_iterations < 0 ? 1 : params.nn_descent_iterations;
+  s.rounds = detail::env_knob("ANNFORGE_GPU_ROUNDS", rounds);
   return s;
 }
 
