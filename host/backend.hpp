@@ -7,6 +7,11 @@
 
 namespace annforge::detail {
 
+// BuildParams::nn_descent_iterations as a count where a builder has no rule of its own for -1
+// (the backend's choice): one round. The GPU build and a partitioned build's pieces take this;
+// the CPU's one-piece build decides by its data (cpu::nn_descent_rounds).
+inline int nn_descent_rounds_or_one(int asked) { return asked < 0 ? 1 : asked; }
+
 class Backend {
  public:
   virtual ~Backend() = default;

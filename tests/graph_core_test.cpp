@@ -73,11 +73,11 @@ TEST(InsertSorted, InsertsInOrderAndPushesOutTheFarthest) {
   EXPECT_EQ(l.flags, (std::vector<uint8_t>{7, 1, 1, 0, 3}));
 }
 
-TEST(InsertSorted, RejectsDuplicatesAndWorseThanLast) {
+TEST(InsertSorted, RejectsRepeatsNoNearerAndWorseThanLast) {
   List l = five();
   const List before = l;
-  EXPECT_FALSE(l.insert(12, 0.1f, 0)) << "already present, even at a better distance";
-  EXPECT_FALSE(l.insert(14, 4.5f, 0)) << "already present as the last entry";
+  EXPECT_FALSE(l.insert(12, 3.0f, 0)) << "already present at the same distance";
+  EXPECT_FALSE(l.insert(12, 3.5f, 0)) << "already present, nearer";
   EXPECT_FALSE(l.insert(30, 6.0f, 0)) << "farther than the last entry";
   EXPECT_FALSE(l.insert(30, 5.0f, 0)) << "a tie with the last entry and a larger id";
   EXPECT_EQ(l.ids, before.ids);
@@ -89,19 +89,42 @@ TEST(InsertSorted, RejectsDuplicatesAndWorseThanLast) {
   EXPECT_EQ(l.ids, (std::vector<uint32_t>{10, 5, 11, 12, 13}));
 }
 
+// A pair met twice may come with distances that differ in the last bits: the list keeps the
+// smaller, so its content does not depend on which came first.
+TEST(InsertSorted, ARepeatNearerMovesUpInsteadOfTwice) {
+  List l = five();
+  EXPECT_TRUE(l.insert(13, 1.5f, 9)) << "13 was at 4";
+  EXPECT_EQ(l.ids, (std::vector<uint32_t>{10, 13, 11, 12, 14}));
+  EXPECT_EQ(l.distances, (std::vector<float>{1, 1.5f, 2, 3, 5})) << "nothing pushed out";
+  EXPECT_EQ(l.flags, (std::vector<uint8_t>{1, 9, 1, 1, 1})) << "the moved entry takes the new flag";
+  EXPECT_TRUE(l.insert(14, 4.5f, 2)) << "the last entry, nearer, stays last";
+  EXPECT_EQ(l.ids, (std::vector<uint32_t>{10, 13, 11, 12, 14}));
+  EXPECT_EQ(l.distances, (std::vector<float>{1, 1.5f, 2, 3, 4.5f}));
+  EXPECT_FALSE(l.insert(13, 1.5f, 0)) << "the same distance again";
+  // Both orders of arrival give the same list.
+  List a = five(), b = five();
+  a.insert(20, 2.5f, 1), a.insert(20, 2.25f, 1);
+  b.insert(20, 2.25f, 1), b.insert(20, 2.5f, 1);
+  EXPECT_EQ(a.ids, b.ids);
+  EXPECT_EQ(a.distances, b.distances);
+}
+
 TEST(InsertSorted, EmptySlotsAndNoFlags) {
   const float inf = std::numeric_limits<float>::infinity();
   List l{{kInvalidId, kInvalidId, kInvalidId}, {inf, inf, inf}, {0, 0, 0}};
   EXPECT_TRUE(l.insert(4, 3.0f, 1, false));
   EXPECT_TRUE(l.insert(2, 1.0f, 1, false));
-  EXPECT_FALSE(l.insert(4, 2.0f, 1, false));
+  EXPECT_FALSE(l.insert(4, 3.5f, 1, false));
+  EXPECT_TRUE(l.insert(4, 2.0f, 1, false)) << "a repeat, nearer";
   EXPECT_EQ(l.ids, (std::vector<uint32_t>{2, 4, kInvalidId}));
+  EXPECT_EQ(l.distances[1], 2.0f);
   EXPECT_EQ(l.flags, (std::vector<uint8_t>{0, 0, 0})) << "a null flags pointer touches no flags";
   EXPECT_FALSE(core::insert_sorted(l.ids.data(), l.distances.data(), nullptr, 0, 1, 0.0f, 0)) << "length 0";
 }
 
-// Random insertions against a reference list: always sorted by (distance, id), no id twice,
-// flags still attached to the ids they were inserted with, and the same accept/reject answer.
+// Random insertions against a reference list: always sorted by (distance, id), no id twice (a
+// repeat keeps its smaller distance), flags still attached to the ids they were inserted with,
+// and the same accept/reject answer.
 TEST(InsertSorted, RandomInsertionsMatchAReference) {
   Rng rng(77);
   for (int trial = 0; trial < 200; ++trial) {
@@ -113,12 +136,13 @@ TEST(InsertSorted, RandomInsertionsMatchAReference) {
       const uint32_t id = static_cast<uint32_t>(rng.below(30));
       const float d = static_cast<float>(rng.below(20));  // small integers: many exact ties
       const uint8_t flag = static_cast<uint8_t>(id * 7 + 1);
-      bool present = false;
-      for (const auto& e : reference) present = present || e.second == id;
+      // The reference: an id present keeps the smaller of its distances.
+      auto present = std::find_if(reference.begin(), reference.end(), [&](const auto& e) { return e.second == id; });
       const bool fits = static_cast<int>(reference.size()) < length || std::make_pair(d, id) < reference.back();
-      const bool expected = !present && fits;
+      const bool expected = present == reference.end() ? fits : d < present->first;
       ASSERT_EQ(l.insert(id, d, flag), expected) << "trial " << trial << " step " << step;
       if (expected) {
+        if (present != reference.end()) reference.erase(present);
         reference.emplace_back(d, id);
         std::sort(reference.begin(), reference.end());
         if (static_cast<int>(reference.size()) > length) reference.pop_back();

@@ -162,9 +162,7 @@ TEST(SecondPartition, TheDefaultNnDescentRoundGoesWithTheSecondPartition) {
     EXPECT_EQ(cpu::nn_descent_rounds(asked, false), asked);
   }
   EXPECT_EQ(BuildParams{}.nn_descent_iterations, -1) << "the default is the backend's choice";
-  // Through a build: 8-bit rows that one partition serves take no round by default. (8-bit rows
-  // have exact distances, so their builds give the same graph every time, a round or not; on
-  // float rows NN-Descent's round is not reproducible yet: FloatBuildsAreTheSameFromRunToRun.)
+  // Through a build: 8-bit rows that one partition serves take no round by default.
   const Dataset data = clustered(20000, 32, ElementType::UInt8, 29);
   auto graph_of_build = [&](int rounds) {
     BuildParams params = params_for(Metric::L2, BuildAlgorithm::Auto, 32, Device::Cpu);
@@ -176,21 +174,26 @@ TEST(SecondPartition, TheDefaultNnDescentRoundGoesWithTheSecondPartition) {
   EXPECT_NE(by_default, graph_of_build(1)) << "an explicit round is taken";
 }
 
-// Float rows on the approximate tiles meet a pair in several clusters with a distance each; the
-// lists keep the smaller, so two builds give the same kNN stage whatever order the threads take
-// the clusters in (with the first cluster's distance kept they did not: 2026-12-06). The cosine
-// case leaves NN-Descent's round out: the round is not reproducible yet (a pair met from both
-// ends gets two float distances, (dot * |a|^-1) * |b|^-1 and (dot * |b|^-1) * |a|^-1, and the
-// list keeps the first to arrive; NOTES.md).
+// Float rows on the approximate tiles meet a pair in several clusters with a distance each, and
+// NN-Descent's round meets a pair from both ends and through several common neighbours: the lists
+// keep each pair's smaller distance and order ties by id, so two builds give the same graph
+// whatever order the threads take the work in (with the first distance kept they did not:
+// 2026-12-06). Each case takes the round: cosine by default (its data takes the second partition),
+// L2 and inner product asked for it.
 TEST(SecondPartition, FloatBuildsAreTheSameFromRunToRun) {
   const Dataset groups = small_groups(30000, 1500, 64, 31, 1);
   const Dataset broad = broad_topics(60000, 200, 48, 31, 1);  // takes the second partition
-  const std::pair<const Dataset*, Metric> cases[] = {{&groups, Metric::L2}, {&broad, Metric::Cosine}};
-  for (const auto& [data, metric] : cases) {
-    BuildParams params = params_for(metric, BuildAlgorithm::Auto, 32, Device::Cpu);
-    params.nn_descent_iterations = 0;
-    const Index first = build(*data, params), second = build(*data, params);
-    EXPECT_EQ(first.graph, second.graph) << to_string(metric);
+  struct Case {
+    const Dataset* data;
+    Metric metric;
+    int rounds;
+  };
+  const Case cases[] = {{&groups, Metric::L2, 1}, {&broad, Metric::Cosine, -1}, {&groups, Metric::InnerProduct, 1}};
+  for (const Case& c : cases) {
+    BuildParams params = params_for(c.metric, BuildAlgorithm::Auto, 32, Device::Cpu);
+    params.nn_descent_iterations = c.rounds;
+    const Index first = build(*c.data, params), second = build(*c.data, params);
+    EXPECT_EQ(first.graph, second.graph) << to_string(c.metric);
   }
 }
 

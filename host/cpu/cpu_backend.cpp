@@ -243,7 +243,7 @@ class CpuBackend final : public detail::Backend {
     // Measurement knob: ANNFORGE_CPU_PIECE_ROUNDS=N runs N - 1 NN-Descent rounds inside each
     // piece (the rounds over all rows follow either way). The backend's choice is one round
     // there (the pieces measured at the one-piece build's recall that way).
-    const int rounds = params.nn_descent_iterations < 0 ? 1 : params.nn_descent_iterations;
+    const int rounds = detail::nn_descent_rounds_or_one(params.nn_descent_iterations);
     piece_params.nn_descent_iterations = detail::env_knob("ANNFORGE_CPU_PIECE_ROUNDS", rounds + 1) - 1;
     return [metric, threads, piece_params](const DatasetView& piece, int piece_k) {
       if (piece.rows <= kBruteForceMaxRows) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "host/backend.hpp"
 #include "host/cpu/graph/entry_point.hpp"
 #include "host/cpu/trace.hpp"
 #include "host/huge_pages.hpp"
@@ -225,8 +226,7 @@ ForestSettings forest_settings(const BuildParams& params) {
   s.trees = detail::env_knob("ANNFORGE_GPU_TREES", s.trees);
   s.leaf_size = detail::env_knob("ANNFORGE_GPU_LEAF", s.leaf_size);
   s.fanout = detail::env_knob("ANNFORGE_GPU_FANOUT", s.fanout);
-  // -1, the backend's choice: one round.
-  const int rounds = params.nn_descent_iterations < 0 ? 1 : params.nn_descent_iterations;
+  const int rounds = detail::nn_descent_rounds_or_one(params.nn_descent_iterations);
   s.rounds = detail::env_knob("ANNFORGE_GPU_ROUNDS", rounds);
   return s;
 }

@@ -127,10 +127,11 @@ void repair_borders(MPI_Comm comm, const cpu::Distance& distance, cpu::KnnGraph&
           for (int b = 0; b < partners; ++b) {
             const uint32_t q = fresh[a + 1 + b];
             const float d = partner_distances[b];
-            // A row's k-th distance only falls: what misses the start's misses for good.
-            if (d < all_worst[p]) found_by.add(thread, owner_of(rows, ranks, p), {p, q, bits_of(d), pivot, sequence});
+            // A row's k-th distance only falls: what misses the start's misses for good. A tie
+            // with it may still enter (ties order by id), as in the one-process round.
+            if (d <= all_worst[p]) found_by.add(thread, owner_of(rows, ranks, p), {p, q, bits_of(d), pivot, sequence});
             ++sequence;
-            if (d < all_worst[q]) found_by.add(thread, owner_of(rows, ranks, q), {q, p, bits_of(d), pivot, sequence});
+            if (d <= all_worst[q]) found_by.add(thread, owner_of(rows, ranks, q), {q, p, bits_of(d), pivot, sequence});
             ++sequence;
           }
         }
@@ -149,7 +150,7 @@ void repair_borders(MPI_Comm comm, const cpu::Distance& distance, cpu::KnnGraph&
         for (int64_t o = found.start[i]; o < found.start[i + 1]; ++o) {
           const uint32_t* f = found.record(o);
           const float d = float_of(f[2]);
-          if (d >= distances[k - 1]) continue;
+          if (d > distances[k - 1]) continue;
           local += core::insert_sorted(ids, distances, nullptr, k, f[1], d, 1);
         }
       }

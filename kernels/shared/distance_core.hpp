@@ -51,7 +51,7 @@ ANNFORGE_HD float dot(const T* a, const T* b, size_t dim) {
 // Metric distances from a dot product; smaller is nearer in every metric.
 ANNFORGE_HD float inner_product_distance(float dot_value) { return -dot_value; }
 ANNFORGE_HD float cosine_distance(float dot_value, float inverse_norm_a, float inverse_norm_b) {
-  return 1.0f - dot_value * inverse_norm_a * inverse_norm_b;
+  return 1.0f - dot_value * (inverse_norm_a * inverse_norm_b);  // the same bits from either end
 }
 
 }  // namespace annforge::core

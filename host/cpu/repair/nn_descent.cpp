@@ -120,11 +120,12 @@ class NNDescent {
   // The threshold test reads `worst_`, a compact copy of each list's last distance, so most
   // rejected candidates cost one cached load instead of a miss on the list itself. The read is
   // racy by design (relaxed atomic): a stale threshold only lets a candidate through to the
-  // locked, exact check.
+  // locked, exact check. A tie with the last distance goes through too: the lock's check orders
+  // ties by id, so which of them stays does not depend on the order of arrival.
   bool try_insert(uint32_t target, uint32_t id, float d) {
     float worst;
     __atomic_load(&worst_[target], &worst, __ATOMIC_RELAXED);
-    if (d >= worst) return false;
+    if (d > worst) return false;
     locks_[target].lock();
     int64_t base = static_cast<int64_t>(target) * k_;
     bool inserted = core::insert_sorted(ids(target), dists(target), is_new_.empty() ? nullptr : &is_new_[base], k_,
