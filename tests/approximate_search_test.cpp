@@ -1,5 +1,5 @@
 // The search's approximate walks (host/cpu/search/approximate_rows.hpp: int8 codes and bf16),
-// where the CPU has AVX-512: on float data of each metric (L2 far from the origin, which only
+// where the CPU has AVX-512 or AVX2 + FMA: on float data of each metric (L2 far from the origin, which only
 // the centring keeps accurate; cosine; inner product) their recall against exact neighbours is
 // the fp32 walk's within 0.01, and what they return are exact distances, sorted, for the ids
 // they return; their distances are within each kind's rounding of the exact ones. All walks run
@@ -42,7 +42,7 @@ class Bf16Search {
 TEST(ApproximateSearch, KeepsTheFp32WalksRecallAndReturnsExactDistances) {
   Dataset probe = annforge_test::clustered(10, 32, ElementType::Float32, 1);
   if (!cpu::approximate_rows_usable(probe.view())) {
-    GTEST_SKIP() << "no AVX-512 here (or ANNFORGE_CPU_SEARCH_BF16=0): searches walk the fp32 rows";
+    GTEST_SKIP() << "neither AVX-512 nor AVX2 + FMA here (or ANNFORGE_CPU_SEARCH_BF16=0): searches walk the fp32 rows";
   }
   for (Metric metric : {Metric::L2, Metric::Cosine, Metric::InnerProduct}) {
     Dataset data = annforge_test::clustered(8000, 96, ElementType::Float32, 31, 1, 24);
@@ -93,7 +93,7 @@ TEST(ApproximateSearch, KeepsTheFp32WalksRecallAndReturnsExactDistances) {
 // sum (|q_d - x_d| + scale_d / 4) scale_d (the walk only ranks by them).
 TEST(ApproximateSearch, Int8DistancesAreWithinHalfAStep) {
   Dataset probe = annforge_test::clustered(10, 32, ElementType::Float32, 1);
-  if (!cpu::approximate_rows_usable(probe.view())) GTEST_SKIP() << "no AVX-512 here: no approximate rows";
+  if (!cpu::approximate_rows_usable(probe.view())) GTEST_SKIP() << "neither AVX-512 nor AVX2 + FMA here: no approximate rows";
   for (Metric metric : {Metric::L2, Metric::Cosine, Metric::InnerProduct}) {
     for (int dim : {5, 16, 50}) {
       Dataset data = annforge_test::clustered(300, dim, ElementType::Float32, 7, 1, 4);
@@ -138,12 +138,44 @@ TEST(ApproximateSearch, Int8DistancesAreWithinHalfAStep) {
   }
 }
 
+// The AVX2 kernels (CPUs without AVX-512) against the dispatched ones, every kind, metric and a
+// dimension count with and without a tail of dim % 8 and dim % 16: the same distances up to the
+// order of the sums (so a CPU with AVX-512 checks the kernels that a Zen 3 would run).
+TEST(ApproximateSearch, Avx2KernelsGiveTheDispatchedDistances) {
+  if (!cpu::cpu_has_avx2_fma()) GTEST_SKIP() << "no AVX2 + FMA here (or ANNFORGE_SIMD=scalar): no AVX2 kernels";
+  for (cpu::ApproximateKind kind : {cpu::ApproximateKind::Int8, cpu::ApproximateKind::Bf16}) {
+    for (Metric metric : {Metric::L2, Metric::Cosine, Metric::InnerProduct}) {
+      for (int dim : {17, 24, 50, 96}) {
+        const Dataset data = annforge_test::clustered(203, dim, ElementType::Float32, 11, 1, 4);
+        const cpu::ApproximateRows rows = cpu::make_approximate_rows(data.view(), metric, 2, kind);
+        const cpu::Distance distance(metric, data.view());
+        std::vector<float> prepared(rows.prepared_size());
+        std::vector<const void*> pointers;
+        for (int64_t i = 0; i < data.rows(); ++i) pointers.push_back(rows.bytes() + i * rows.row_bytes());
+        std::vector<float> dispatched(data.rows()), avx2(data.rows());
+        for (int64_t q = 0; q < 5; ++q) {
+          const void* query = data.view().row(q * 31);
+          cpu::prepare_query(rows, static_cast<const float*>(query), distance.query_inverse_norm(query), prepared.data());
+          // 203 rows: fifty blocks of four and three single rows.
+          cpu::approximate_distances(rows, prepared.data(), pointers.data(), 203, dispatched.data());
+          cpu::approximate_distances_avx2(rows, prepared.data(), pointers.data(), 203, avx2.data());
+          for (int64_t i = 0; i < data.rows(); ++i) {
+            ASSERT_NEAR(avx2[i], dispatched[i], 1e-5 * (std::fabs(dispatched[i]) + 1))
+                << (kind == cpu::ApproximateKind::Int8 ? "int8 " : "bf16 ") << to_string(metric) << " dim " << dim
+                << " query " << q << " row " << i;
+          }
+        }
+      }
+    }
+  }
+}
+
 // Rows of extreme values (subnormal, near float's largest) give finite int8 codes and scales,
 // and a search over them still returns exact distances (the fuzzer found NaN codes once: a
 // subnormal dimension's scale rounded to 0).
 TEST(ApproximateSearch, Int8CodesOfExtremeValuesAreFinite) {
   Dataset probe = annforge_test::clustered(10, 32, ElementType::Float32, 1);
-  if (!cpu::approximate_rows_usable(probe.view())) GTEST_SKIP() << "no AVX-512 here: no approximate rows";
+  if (!cpu::approximate_rows_usable(probe.view())) GTEST_SKIP() << "neither AVX-512 nor AVX2 + FMA here: no approximate rows";
   for (Metric metric : {Metric::L2, Metric::Cosine, Metric::InnerProduct}) {
     Dataset data = annforge_test::clustered(200, 4, ElementType::Float32, 5);
     float* x = static_cast<float*>(data.mutable_data());
@@ -162,6 +194,9 @@ TEST(ApproximateSearch, Int8CodesOfExtremeValuesAreFinite) {
 TEST(ApproximateSearch, BadSwitchValueIsRefused) {
   // 32 dimensions: rows of up to 16 are walked as they are, and the switches are not read.
   const Dataset data = annforge_test::clustered(500, 32, ElementType::Float32, 3);
+  if (!cpu::approximate_rows_usable(data.view())) {
+    GTEST_SKIP() << "neither AVX-512 nor AVX2 + FMA here: the search reads no switch of approximate rows";
+  }
   const Index index = build(data, params_for(Metric::L2, BuildAlgorithm::Auto, 16, Device::Cpu));
   auto expect_refused = [&](const char* name, const char* value) {
     ::setenv(name, value, 1);
@@ -206,7 +241,7 @@ TEST(ApproximateSearch, ReusedCopiesBelongToTheIndexSearched) {
 // scales: the codes of the formula, clamped.
 TEST(ApproximateSearch, AppendedRowsAreCodedWithTheRowsOwnScales) {
   Dataset data = annforge_test::clustered(500, 40, ElementType::Float32, 11, 1, 4);
-  if (!cpu::approximate_rows_usable(data.view())) GTEST_SKIP() << "no AVX-512 here: no approximate rows";
+  if (!cpu::approximate_rows_usable(data.view())) GTEST_SKIP() << "neither AVX-512 nor AVX2 + FMA here: no approximate rows";
   for (Metric metric : {Metric::L2, Metric::Cosine, Metric::InnerProduct}) {
     for (cpu::ApproximateKind kind : {cpu::ApproximateKind::Int8, cpu::ApproximateKind::Bf16}) {
       cpu::ApproximateRows rows = cpu::make_approximate_rows(data.view().slice(0, 300), metric, 2, kind);
@@ -243,7 +278,7 @@ TEST(ApproximateSearch, AppendedRowsAreCodedWithTheRowsOwnScales) {
 TEST(ApproximateSearch, AnIndexExtendedInPlaceFindsItsNewRows) {
   for (Metric metric : {Metric::Cosine, Metric::L2}) {
     const Dataset all = annforge_test::clustered(4000, 32, ElementType::Float32, 47, 1, 8);
-    if (!cpu::approximate_rows_usable(all.view())) GTEST_SKIP() << "no AVX-512 here: no approximate rows";
+    if (!cpu::approximate_rows_usable(all.view())) GTEST_SKIP() << "neither AVX-512 nor AVX2 + FMA here: no approximate rows";
     const Dataset queries = annforge_test::clustered(100, 32, ElementType::Float32, 47, 2, 8);
     const BuildParams params = params_for(metric, BuildAlgorithm::Auto, 16, Device::Cpu);
     Index index = build(Dataset::copy_of(all.view().slice(0, 3000)), params);
@@ -265,7 +300,7 @@ TEST(ApproximateSearch, AnIndexExtendedInPlaceFindsItsNewRows) {
 // (the exact walk where no search made them): the graph it links is as good either way.
 TEST(ApproximateSearch, AnExtendAfterASearchLinksAsWellAsOneWithout) {
   const Dataset all = annforge_test::clustered(6000, 48, ElementType::Float32, 53, 1, 10);
-  if (!cpu::approximate_rows_usable(all.view())) GTEST_SKIP() << "no AVX-512 here: no approximate rows";
+  if (!cpu::approximate_rows_usable(all.view())) GTEST_SKIP() << "neither AVX-512 nor AVX2 + FMA here: no approximate rows";
   const Dataset queries = annforge_test::clustered(200, 48, ElementType::Float32, 53, 2, 10);
   const Neighbors truth = exact_knn(all.view(), queries.view(), 10, Metric::Cosine);
   const BuildParams params = params_for(Metric::Cosine, BuildAlgorithm::Auto, 16, Device::Cpu);

@@ -1,5 +1,5 @@
 // The bf16 copy of approximate_rows.hpp: built in parallel, prepared queries, and the kernels'
-// dispatch (AVX-512 in approximate_rows_avx512.cpp).
+// dispatch (AVX-512 in approximate_rows_avx512.cpp, AVX2 in approximate_rows_avx2.cpp).
 #include "host/cpu/search/approximate_rows.hpp"
 
 #include <algorithm>
@@ -20,6 +20,11 @@ void avx512_approximate_distances(Metric metric, const float* prepared, const vo
                                   float* out);
 void avx512_int8_distances(Metric metric, const float* prepared, const void* const* rows, int count, int dim,
                            float* out);
+// approximate_rows_avx2.cpp; only called where the CPU has AVX2 + FMA.
+void avx2_approximate_distances(Metric metric, const float* prepared, const void* const* rows, int count, int dim,
+                                float* out);
+void avx2_int8_distances(Metric metric, const float* prepared, const void* const* rows, int count, int dim,
+                         float* out);
 
 ApproximateKind approximate_kind() {
   // Int8 by default: on 1M x 256 text embeddings (cosine, inner product) and 1M x 64 clustered
@@ -47,7 +52,7 @@ bool approximate_rows_usable(const DatasetView& data) {
   // Up to 16 dimensions a fp32 row is one cache line already: a compact copy saves no memory
   // traffic and its rounding only blurs the walk (200K x 2 uniform rows: recall@10 0.9239 /
   // 0.9978 at beam 16 / 64 walking int8 codes, 1.0000 / 1.0000 and faster walking fp32).
-  return !off && data.type == ElementType::Float32 && data.dim > 16 && cpu_has_avx512();
+  return !off && data.type == ElementType::Float32 && data.dim > 16 && (cpu_has_avx512() || cpu_has_avx2_fma());
 }
 
 namespace {
@@ -204,11 +209,20 @@ void prepare_query(const ApproximateRows& rows, const float* query, float invers
 
 void approximate_distances(const ApproximateRows& rows, const float* prepared, const void* const* row_pointers,
                            int count, float* out) {
+  static const bool avx512 = cpu_has_avx512();  // else AVX2 (approximate_rows_usable)
   if (rows.kind == ApproximateKind::Int8) {
-    avx512_int8_distances(rows.metric, prepared, row_pointers, count, rows.dim, out);
+    (avx512 ? avx512_int8_distances : avx2_int8_distances)(rows.metric, prepared, row_pointers, count, rows.dim, out);
     return;
   }
-  avx512_approximate_distances(rows.metric, prepared, row_pointers, count, rows.dim, out);
+  (avx512 ? avx512_approximate_distances : avx2_approximate_distances)(rows.metric, prepared, row_pointers, count,
+                                                                        rows.dim, out);
+}
+
+void approximate_distances_avx2(const ApproximateRows& rows, const float* prepared, const void* const* row_pointers,
+                                int count, float* out) {
+  (rows.kind == ApproximateKind::Int8 ? avx2_int8_distances : avx2_approximate_distances)(rows.metric, prepared,
+                                                                                          row_pointers, count,
+                                                                                          rows.dim, out);
 }
 
 }  // namespace annforge::cpu

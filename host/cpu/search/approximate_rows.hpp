@@ -12,8 +12,8 @@
 // (embeddings with a "rogue dimension", or all near one direction) lost their angles in the
 // rounding without it (200K x 96 cosine rows with a common part 30x their spread: recall@10
 // 0.076 at beam 64, 1.000 walking exact rows or centred codes).
-// Used where the CPU has AVX-512 (the kernels widen bf16 to fp32 on 16 lanes) and the data is
-// float32; 8-bit data is already smaller than bf16.
+// Used where the CPU has AVX-512 or AVX2 + FMA (the kernels widen bf16 or int8 to fp32 on 16 or
+// 8 lanes) and the data is float32; 8-bit data is already smaller than bf16.
 #pragma once
 
 #include <cstdint>
@@ -52,7 +52,7 @@ struct ApproximateRows {
 };
 
 // Whether approximate rows can serve `data` here (float32 rows of more than 16 dimensions,
-// AVX-512, not switched off by ANNFORGE_CPU_SEARCH_BF16=0).
+// AVX-512 or AVX2 + FMA, not switched off by ANNFORGE_CPU_SEARCH_BF16=0).
 bool approximate_rows_usable(const DatasetView& data);
 // The kind asked for by ANNFORGE_CPU_SEARCH_ROWS (int8 or bf16; default int8), and whether it
 // was asked for at all (unset: the search chooses, see rerank_depth.hpp).
@@ -79,5 +79,9 @@ void prepare_query(const ApproximateRows& rows, const float* query, float invers
 // pointers as the distance kernels take theirs).
 void approximate_distances(const ApproximateRows& rows, const float* prepared, const void* const* row_pointers,
                            int count, float* out);
+// The AVX2 kernels on their own, whatever this CPU dispatches to (it must have AVX2 + FMA): for
+// the tests, which hold them to the dispatched ones on CPUs with AVX-512.
+void approximate_distances_avx2(const ApproximateRows& rows, const float* prepared, const void* const* row_pointers,
+                                int count, float* out);
 
 }  // namespace annforge::cpu
