@@ -8,12 +8,14 @@
 #include <cstdio>
 #include <limits>
 #include <random>
+#include <set>
 #include <type_traits>
 #include <vector>
 
 #include "annforge.hpp"
 #include "host/cpu/distance/distance.hpp"
 #include "host/cpu/distance/dot_block.hpp"
+#include "host/cpu/graph/graph_optimize_kernels.hpp"
 #include "host/cpu/all_pairs/threshold_collect.hpp"
 #include "tests/test_support.hpp"
 
@@ -186,6 +188,91 @@ TEST(DotBlock, MatchesPlainDotsForEveryShapeAndKernel) {
           }
         }
       }
+    }
+  }
+}
+
+// The int16 kernel (AVX2's 8-bit path): exact integer dots of uint8 and int8 rows, odd
+// dimensions padded, and past 2^24 (784 dimensions of 255s), where fp32 sums would round.
+TEST(DotBlock, Int16KernelGivesExactDotsOf8BitRows) {
+  const annforge::cpu::Int16DotBlockKernel kernel = annforge::cpu::int16_dot_block_kernel();
+  if (kernel == nullptr) GTEST_SKIP() << "no AVX2 here (or ANNFORGE_SIMD=scalar): no int16 kernel";
+  std::mt19937 rng(6);
+  for (bool is_signed : {false, true}) {
+    std::uniform_int_distribution<int> value(is_signed ? -128 : 0, is_signed ? 127 : 255);
+    for (int dim : {1, 3, 16, 131, 784}) {
+      for (int rows : {1, 6, 7, 17, 48}) {
+        const int pairs = (dim + 1) / 2;
+        const int a_rows = (rows + annforge::cpu::kDotBlockRows - 1) / annforge::cpu::kDotBlockRows *
+                           annforge::cpu::kDotBlockRows;
+        std::vector<int16_t> a(static_cast<size_t>(a_rows) * pairs * 2, 0);
+        for (int i = 0; i < rows; ++i) {
+          for (int d = 0; d < dim; ++d) a[static_cast<size_t>(i) * pairs * 2 + d] = static_cast<int16_t>(value(rng));
+        }
+        if (dim == 784 && rows > 1) {  // a row of extremes: its dots pass 2^24
+          for (int d = 0; d < dim; ++d) a[d] = a[pairs * 2 + d] = is_signed ? -128 : 255;
+        }
+        std::vector<int16_t> panels;
+        annforge::cpu::pack_int16_panels(a.data(), rows, pairs, panels);
+        const int count = annforge::cpu::panel_count(rows);
+        std::vector<float> c(static_cast<size_t>(a_rows) * count * 16, -1.0f);
+        kernel(a.data(), a_rows, pairs, panels.data(), count, c.data(), count * 16);
+        for (int i = 0; i < rows; ++i) {
+          for (int j = 0; j < count * 16; ++j) {
+            int64_t expected = 0;
+            if (j < rows) {
+              for (int d = 0; d < dim; ++d) {
+                expected += int64_t{a[static_cast<size_t>(i) * pairs * 2 + d]} * a[static_cast<size_t>(j) * pairs * 2 + d];
+              }
+            }
+            ASSERT_EQ(c[static_cast<size_t>(i) * count * 16 + j], static_cast<float>(expected))
+                << (is_signed ? "int8" : "uint8") << " dim " << dim << " rows " << rows << " i " << i << " j " << j;
+          }
+        }
+      }
+    }
+  }
+}
+
+// --- detour words (host/cpu/graph/graph_optimize_kernels.hpp) ---------------------------------------
+
+// Each kernel this CPU has (AVX-512, AVX2) against the definition: bit r set where the list's
+// rank-r id sits at a position p < r of w's list (its first k - 1 entries) and j < r. Lists of
+// random ids, half of w's entries drawn from the vector's own list.
+TEST(DetourWords, EveryKernelMatchesTheDefinition) {
+  using annforge::cpu::DetourWordsKernel;
+  std::vector<std::pair<const char*, DetourWordsKernel>> kernels;
+  if (DetourWordsKernel k = annforge::cpu::avx512_detour_words_kernel()) kernels.emplace_back("avx512", k);
+  if (DetourWordsKernel k = annforge::cpu::avx2_detour_words_kernel()) kernels.emplace_back("avx2", k);
+  if (kernels.empty()) GTEST_SKIP() << "neither AVX-512 nor AVX2 here (or ANNFORGE_SIMD=scalar): no detour-words kernel";
+  std::mt19937 rng(12);
+  std::vector<uint32_t> slots(size_t{1} << annforge::cpu::kDetourSlotBits, annforge::cpu::kEmptyDetourSlot);
+  for (int k : {2, 9, 17, 32, 48, 64}) {
+    for (int trial = 0; trial < 40; ++trial) {
+      std::uniform_int_distribution<uint32_t> any_id(0, annforge::cpu::kDetourSlotIdLimit - 1);
+      std::vector<uint32_t> list(k), via(k);
+      for (uint32_t& id : list) id = any_id(rng);
+      for (uint32_t& id : via) id = rng() % 2 ? list[rng() % k] : any_id(rng);
+      const uint32_t multiplier = 0x9E3779B1u + 0x7F4A7C16u * static_cast<uint32_t>(trial % 3);
+      bool separated = true;
+      for (int r = 0; r < k; ++r) {
+        uint32_t& slot = slots[annforge::cpu::detour_slot_of(list[r], multiplier)];
+        separated = separated && slot == annforge::cpu::kEmptyDetourSlot;
+        slot = list[r] << 6 | static_cast<uint32_t>(r);
+      }
+      if (separated && std::set<uint32_t>(list.begin(), list.end()).size() == list.size()) {
+        const int j = static_cast<int>(rng() % k);
+        uint64_t expected = 0;
+        for (int p = 0; p + 1 < k; ++p) {
+          for (int r = 0; r < k; ++r) {
+            if (list[r] == via[p] && r > p && r > j) expected |= uint64_t{1} << r;
+          }
+        }
+        for (const auto& [name, kernel] : kernels) {
+          EXPECT_EQ(kernel(via.data(), k, j, slots.data(), multiplier), expected) << name << " k " << k << " trial " << trial;
+        }
+      }
+      for (int r = 0; r < k; ++r) slots[annforge::cpu::detour_slot_of(list[r], multiplier)] = annforge::cpu::kEmptyDetourSlot;
     }
   }
 }

@@ -112,6 +112,8 @@ ClusterBlock::ClusterBlock(FloatDots float_dots, bool int8_dots)
   if (tiles_ != nullptr && !(byte_tiles != nullptr && std::strcmp(byte_tiles, "vnni") == 0)) {
     amx_bytes_ = amx_byte_distances_kernel();
   }
+  // Without the AVX-512 tiles, 8-bit rows take vpmaddwd where the CPU has AVX2.
+  if (tiles_ == nullptr) int16_kernel_ = int16_dot_block_kernel();
   if (!float_dots_available(float_dots)) return;  // fp32 (the AVX2 / portable path)
   // Without AMX, int8 dots by vpdpbusd (every CPU with the AVX-512 tiles has VNNI): 64
   // multiply-adds per instruction, twice vdpbf16ps's and four times fp32 FMA's.
@@ -224,6 +226,7 @@ void ClusterBlock::load(const std::vector<const void*>& rows, int count, Element
   dim_ = dim;
   dot_form_ = false;
   int8_ = false;
+  int16_ = false;
   value_scale_ = 1.0f;
   bytes_ = tiles_ != nullptr && type != ElementType::Float32;
   approximate_ = type == ElementType::Float32 && bf16_kernel_ != nullptr;
@@ -285,6 +288,20 @@ void ClusterBlock::load(const std::vector<const void*>& rows, int count, Element
     pack_bf16(rows_.data(), count, padded_rows_, dim, centred_ ? centre_.data() : nullptr, bf16_pack_);
     return;
   }
+  if (type != ElementType::Float32 && int16_kernel_ != nullptr) {
+    // 8-bit rows without the AVX-512 tiles: int16 pairs for vpmaddwd (dot_block.hpp). rows_
+    // stays for sample_dots.
+    int16_ = true;
+    pairs_ = (dim + 1) / 2;
+    rows16_.assign(static_cast<size_t>(padded_rows_) * pairs_ * 2, 0);
+    for (int i = 0; i < count; ++i) {
+      int16_t* row = &rows16_[static_cast<size_t>(i) * pairs_ * 2];
+      const float* values = &rows_[static_cast<size_t>(i) * dim];
+      for (int d = 0; d < dim; ++d) row[d] = static_cast<int16_t>(values[d]);
+    }
+    pack_int16_panels(rows16_.data(), count, pairs_, panels16_);
+    return;
+  }
   pack_panels(rows_.data(), count, dim, panels_);
 }
 
@@ -298,8 +315,13 @@ void ClusterBlock::filter_pairs(const PairTerms& terms, const uint32_t* ids, Can
     const int a_rows = (chunk + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows;
     for (int first_panel = i / 16; first_panel < panels_count; first_panel += kWindowPanels) {
       const int window = std::min(kWindowPanels, panels_count - first_panel);
-      dot_kernel_(&rows_[static_cast<size_t>(i) * dim_], a_rows, dim_,
-                  &panels_[static_cast<size_t>(first_panel) * dim_ * 16], window, dots_.data(), window * 16);
+      if (int16_) {
+        int16_kernel_(&rows16_[static_cast<size_t>(i) * pairs_ * 2], a_rows, pairs_,
+                      &panels16_[static_cast<size_t>(first_panel) * pairs_ * 32], window, dots_.data(), window * 16);
+      } else {
+        dot_kernel_(&rows_[static_cast<size_t>(i) * dim_], a_rows, dim_,
+                    &panels_[static_cast<size_t>(first_panel) * dim_ * 16], window, dots_.data(), window * 16);
+      }
       const int first_column = first_panel * 16;
       pair_filter_(dots_.data(), window * 16, i, chunk, first_column, std::min(window * 16, count_ - first_column),
                    terms, ids, buffers);

@@ -94,6 +94,7 @@ class ClusterBlock {
  private:
   const TileKernels* tiles_;  // null: the portable / AVX2 path
   DotBlockKernel dot_kernel_;
+  Int16DotBlockKernel int16_kernel_ = nullptr;  // 8-bit rows where tiles_ is null (AVX2)
   PairFilterKernel pair_filter_;
   TileDistancesKernel bf16_kernel_ = nullptr;  // the FloatDots path's kernel where it is not Exact
   TileDistancesKernel amx_bytes_ = nullptr;    // 8-bit rows on AMX-INT8 (else VNNI)
@@ -119,6 +120,9 @@ class ClusterBlock {
   int rows_per_call_ = kDotBlockRows;
   int count_ = 0, dim_ = 0, padded_rows_ = 0;
   std::vector<float> rows_, panels_, sample_rows_, sample_panels_, dots_, centre_;
+  bool int16_ = false;  // 8-bit rows as int16 pairs (rows16_, panels16_: dot_block.hpp)
+  int pairs_ = 0;
+  std::vector<int16_t> rows16_, panels16_;
   BytePack bytes_pack_;
   Bf16Pack bf16_pack_;
 };

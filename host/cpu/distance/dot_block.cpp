@@ -9,6 +9,7 @@
 namespace annforge::cpu {
 
 DotBlockKernel avx2_dot_block_kernel();  // dot_block_avx2.cpp
+Int16DotBlockKernel avx2_int16_dot_block_kernel();  // dot_block_avx2.cpp
 
 namespace {
 
@@ -40,6 +41,22 @@ void pack_panels(const float* rows, int count, int dim, std::vector<float>& pane
     for (int d = 0; d < dim; ++d) panel[d * 16 + col] = rows[static_cast<size_t>(r) * dim + d];
   }
 }
+
+void pack_int16_panels(const int16_t* rows, int count, int pairs, std::vector<int16_t>& panels) {
+  const int panels_count = panel_count(count);
+  panels.assign(static_cast<size_t>(panels_count) * pairs * 32, 0);
+  for (int r = 0; r < count; ++r) {
+    int16_t* panel = &panels[static_cast<size_t>(r / 16) * pairs * 32];
+    const int col = r % 16;
+    const int16_t* row = rows + static_cast<size_t>(r) * pairs * 2;
+    for (int t = 0; t < pairs; ++t) {
+      panel[(t * 16 + col) * 2] = row[2 * t];
+      panel[(t * 16 + col) * 2 + 1] = row[2 * t + 1];
+    }
+  }
+}
+
+Int16DotBlockKernel int16_dot_block_kernel() { return cpu_has_avx2_fma() ? avx2_int16_dot_block_kernel() : nullptr; }
 
 DotBlockKernel scalar_dot_block_kernel() { return scalar_dot_block; }
 

@@ -5,6 +5,7 @@
 // for L2 sums); beyond that the rounding is a few units in 10^7, enough to rank neighbours.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 namespace annforge::cpu {
@@ -24,5 +25,18 @@ using DotBlockKernel = void (*)(const float* a, int a_rows, int dim, const float
 // in dimension order); the portable one agrees with them exactly on integer data.
 DotBlockKernel dot_block_kernel();
 DotBlockKernel scalar_dot_block_kernel();
+
+// 8-bit rows on AVX2 (CPUs without the AVX-512 tiles): the rows as int16 and dots by vpmaddwd,
+// 16 multiply-adds per instruction (two dimensions of 8 columns) where fp32 FMA does 8, and
+// exact integer sums at any dimension (fp32 sums are exact only below 2^24). `pairs` pairs of
+// dimensions per row (an odd dimension padded with 0); a is row-major (a_rows x 2 pairs int16,
+// a_rows a multiple of kDotBlockRows); panels of 16 rows hold, per pair t, 16 x 2 int16
+// (panels[((p * pairs + t) * 16 + c) * 2 + e] = row p * 16 + c, element 2t + e), zero rows
+// past the end. c as DotBlockKernel's, the dots as float.
+void pack_int16_panels(const int16_t* rows, int count, int pairs, std::vector<int16_t>& panels);
+using Int16DotBlockKernel = void (*)(const int16_t* a, int a_rows, int pairs, const int16_t* panels, int panels_count,
+                                     float* c, int ldc);
+// The AVX2 kernel where the CPU has AVX2 (null under ANNFORGE_SIMD=scalar), whatever else it has.
+Int16DotBlockKernel int16_dot_block_kernel();
 
 }  // namespace annforge::cpu

@@ -30,7 +30,7 @@ class DetourCounter {
  public:
   explicit DetourCounter(int k, int64_t rows)
       : k_(k), slots_(size_t{1} << kSlotBits, 0), list_(k + 1), counts_(k + 9),
-        words_kernel_(rows <= kDetourSlotIdLimit ? avx512_detour_words_kernel() : nullptr) {
+        words_kernel_(rows <= kDetourSlotIdLimit ? detour_words_kernel() : nullptr) {
     if (words_kernel_) wide_slots_.assign(size_t{1} << kDetourSlotBits, kEmptyDetourSlot);
   }
 
@@ -43,11 +43,11 @@ class DetourCounter {
 
  private:
   // detours[r] for every rank r of v's list; true instead when the kept ranks were chosen on the
-  // way (the AVX-512 path selects from its bit planes).
+  // way (the detour-words path, AVX-512 or AVX2, selects from its bit planes).
   bool count(const KnnGraph& knn, int64_t v, uint16_t* detours, int degree, uint16_t* kept) {
     const uint32_t* list = &knn.ids[v * k_];
     // The neighbours' lists are random reads: start those of the next vector now, so that they
-    // arrive while this one is counted (the AVX-512 path spreads them over its steps).
+    // arrive while this one is counted (the detour-words path spreads them over its steps).
     const uint32_t* next = v + 1 < knn.rows ? &knn.ids[(v + 1) * k_] : nullptr;
     if (k_ <= 64 && words_kernel_) {
       for (int attempt = 0; attempt < kMultiplierTries; ++attempt) {
@@ -89,7 +89,7 @@ class DetourCounter {
     for (int r = 0; r < k_; ++r) slots_[slot_of(list[r], multiplier)] = 0;
   }
 
-  // The wide table of graph_optimize_kernels.hpp for the AVX-512 kernel; false on a slot collision.
+  // The wide table of graph_optimize_kernels.hpp for the detour-words kernel; false on a slot collision.
   bool fill_wide_slots(const uint32_t* list, uint32_t multiplier) {
     for (int r = 0; r < k_; ++r) {
       uint32_t& slot = wide_slots_[detour_slot_of(list[r], multiplier)];

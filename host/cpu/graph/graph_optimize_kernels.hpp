@@ -22,6 +22,13 @@ inline uint32_t detour_slot_of(uint32_t id, uint32_t multiplier) { return (id * 
 using DetourWordsKernel = uint64_t (*)(const uint32_t* via, int k, int j, const uint32_t* slots, uint32_t multiplier);
 // AVX-512 (16 lookups per gather) where the CPU has it, else null.
 DetourWordsKernel avx512_detour_words_kernel();
+// AVX2 (8 lookups per gather) where the CPU has AVX2 + FMA, else null (graph_optimize_avx2.cpp).
+DetourWordsKernel avx2_detour_words_kernel();
+// The AVX-512 kernel, else the AVX2 one, else null (the portable counting).
+inline DetourWordsKernel detour_words_kernel() {
+  const DetourWordsKernel wide = avx512_detour_words_kernel();
+  return wide != nullptr ? wide : avx2_detour_words_kernel();
+}
 
 // core::merge_forward_and_reverse (kernels/shared/prune_core.hpp), the same output, with each
 // repeat check one compare of the id against 16 written ids at a time. degree <= 64.
