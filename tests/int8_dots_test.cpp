@@ -419,6 +419,141 @@ TEST(Bf16, ProbeWithoutAmxTakesInt8WhereItKeepsTheNearestElseFp32) {
   EXPECT_FALSE(far_probe.int8);
 }
 
+// Without the AVX-512 tiles (AVX2; ANNFORGE_SIMD=avx2 on a CPU with them, as scripts/test.sh
+// runs the suite a second time) every metric takes int8 codes by vpmaddwd where the probe finds
+// they keep the rows' nearest: clustered rows, and cosine rows that share one large dimension
+// (the codes are centred on the block's mean); fp32 where the common part is so large that one
+// step per block leaves the other dimensions ~1 level.
+TEST(Int8, ProbeOnAvx2TakesCodesWhereTheyKeepTheNearestElseFp32) {
+  if (cpu::avx512_tile_kernels() != nullptr || cpu::int16_dot_block_kernel() == nullptr) {
+    GTEST_SKIP() << "not the AVX2 path (this CPU has the AVX-512 tiles: ANNFORGE_SIMD=avx2 runs it; or no AVX2)";
+  }
+  for (Metric metric : {Metric::L2, Metric::InnerProduct, Metric::Cosine}) {
+    const cpu::DotsProbe probe = probe_of_clustered(metric, 0.0f);
+    EXPECT_GE(probe.rows, 128) << to_string(metric);
+    EXPECT_TRUE(probe.int8) << to_string(metric) << ": int8 " << probe.int8_recall;
+    EXPECT_GE(probe.int8_recall, 0.98) << to_string(metric);
+  }
+  const cpu::DotsProbe shifted = probe_of_clustered(Metric::Cosine, 100.0f);
+  EXPECT_TRUE(shifted.int8) << "int8 " << shifted.int8_recall;
+  const cpu::DotsProbe far_probe = probe_of_far_rows();
+  EXPECT_FALSE(far_probe.int8) << "int8 " << far_probe.int8_recall;
+  EXPECT_EQ(far_probe.dots, cpu::FloatDots::Exact);
+}
+
+// The codes' distances on the AVX2 path (ClusterBlock::load_codes, then code_distances and the
+// int16 kernel's dots through sample_dots), every metric, rows off the origin: within the
+// rounding of the exact ones. Each value of a code is within half a step s of its centred row's,
+// so a dot of centred rows moves by at most |e_a| |b - m| + |a - m| |e_b| + |e_a| |e_b| with
+// |e| <= s sqrt(dim) / 2 (twice that for L2's cross term, plus the squared norms' own).
+TEST(Int8, Avx2CodesAreWithinTheRounding) {
+  cpu::ClusterBlock block(cpu::FloatDots::Exact, true);
+  if (!block.float_codes()) {
+    GTEST_SKIP() << "not the AVX2 path (this CPU has the AVX-512 tiles: ANNFORGE_SIMD=avx2 runs it; or no AVX2)";
+  }
+  Rng rng(53);
+  const int count = 70, dim = 101;  // odd: the last pair padded
+  std::vector<float> x(static_cast<size_t>(count) * dim), inverse_norms(count);
+  for (float& v : x) v = static_cast<float>(rng.normal() + 20.0);
+  std::vector<const void*> rows(count);
+  for (int i = 0; i < count; ++i) {
+    rows[i] = &x[static_cast<size_t>(i) * dim];
+    double sum = 0.0;
+    for (int d = 0; d < dim; ++d) sum += double{x[static_cast<size_t>(i) * dim + d]} * x[static_cast<size_t>(i) * dim + d];
+    inverse_norms[i] = static_cast<float>(1.0 / std::sqrt(sum));
+  }
+  for (Metric metric : {Metric::L2, Metric::InnerProduct, Metric::Cosine}) {
+    ASSERT_TRUE(block.load_codes(rows, count, dim, metric, inverse_norms.data()));
+    const bool cosine = metric == Metric::Cosine;
+    auto scaled = [&](int i, int d) { return double{x[static_cast<size_t>(i) * dim + d]} * (cosine ? inverse_norms[i] : 1.0f); };
+    std::vector<double> mean(dim, 0.0);
+    double largest = 0.0;
+    for (int i = 0; i < count; ++i) {
+      for (int d = 0; d < dim; ++d) mean[d] += scaled(i, d) / count;
+    }
+    for (int i = 0; i < count; ++i) {
+      for (int d = 0; d < dim; ++d) largest = std::max(largest, std::fabs(scaled(i, d) - mean[d]));
+    }
+    const double error = std::sqrt(double{dim}) * largest / 127 / 2;  // |e| of a row
+    // The int16 kernel's dots (sample_dots over 16 rows) against the one-by-one distances.
+    std::vector<int> positions(16);
+    for (int s = 0; s < 16; ++s) positions[s] = s * 4;
+    std::vector<float> sampled(static_cast<size_t>(block.padded_rows()) * 16);
+    block.sample_dots(positions.data(), 16, sampled.data());
+    const cpu::PairTerms& terms = block.code_terms();
+    const int ldo = cpu::panel_count(count) * 16;
+    std::vector<float> distances(static_cast<size_t>(block.padded_rows()) * ldo);
+    block.code_distances(count, distances.data(), ldo);
+    for (int a = 0; a < count; ++a) {
+      const float* by_row = &distances[static_cast<size_t>(a) * ldo];
+      for (int b = 0; b < count; ++b) {
+        if (a == b) {
+          ASSERT_EQ(by_row[b], kInf);
+          continue;
+        }
+        double want = cosine ? 1.0 : 0.0, centred_a = 0.0, centred_b = 0.0;
+        for (int d = 0; d < dim; ++d) {
+          const double da = scaled(a, d), db = scaled(b, d);
+          want += metric == Metric::L2 ? (da - db) * (da - db) : -da * db;
+          centred_a += (da - mean[d]) * (da - mean[d]);
+          centred_b += (db - mean[d]) * (db - mean[d]);
+        }
+        double tolerance = error * std::sqrt(centred_b) + std::sqrt(centred_a) * error + error * error;
+        if (metric == Metric::L2) tolerance = 2 * tolerance + error * (2 * std::sqrt(centred_a) + error) +
+                                             error * (2 * std::sqrt(centred_b) + error);
+        ASSERT_NEAR(by_row[b], want, tolerance + 1e-5 * std::fabs(want)) << to_string(metric) << ": " << a << ", " << b;
+      }
+      for (int s = 0; s < 16; ++s) {
+        const int b = positions[s];
+        if (b == a) continue;
+        const float dot = sampled[static_cast<size_t>(a) * 16 + s];
+        const float from_kernel = std::max(terms.add[a] + terms.add[b] - terms.scale * dot, terms.floor);
+        ASSERT_NEAR(from_kernel, by_row[b], 1e-5 * (std::fabs(by_row[b]) + 1)) << to_string(metric) << ": " << a << ", " << b;
+      }
+    }
+  }
+}
+
+// The AVX2 row work of the int8 layout against the portable definitions: the same values.
+TEST(Int8, Avx2RowWorkIsThePortableLoops) {
+  const cpu::Int8RowKernels* kernels = cpu::avx2_int8_row_kernels();
+  if (kernels == nullptr) GTEST_SKIP() << "no AVX2 + FMA here (or ANNFORGE_SIMD=scalar)";
+  Rng rng(59);
+  for (int dim : {1, 7, 8, 9, 16, 17, 33, 100}) {
+    const int count = 9;
+    std::vector<float> x(static_cast<size_t>(count) * dim), centre(dim), scales(count);
+    for (float& v : x) v = static_cast<float>(rng.normal() * 40.0);
+    for (float& v : centre) v = static_cast<float>(rng.normal());
+    for (float& v : scales) v = static_cast<float>(rng.uniform(0.5, 2.0));
+    std::vector<const float*> rows(count);
+    for (int i = 0; i < count; ++i) rows[i] = &x[static_cast<size_t>(i) * dim];
+    for (int i = 0; i < count; ++i) {
+      for (const float* c : {static_cast<const float*>(nullptr), static_cast<const float*>(centre.data())}) {
+        float largest = 0.0f;
+        std::vector<int8_t> want(dim), got(dim);
+        for (int d = 0; d < dim; ++d) {
+          const float v = rows[i][d] * scales[i] - (c != nullptr ? c[d] : 0.0f);
+          largest = std::max(largest, std::fabs(v));
+          want[d] = static_cast<int8_t>(std::min(127.0f, std::max(-127.0f, std::nearbyint(v * 0.37f))));
+        }
+        ASSERT_EQ(kernels->largest_scaled(rows[i], c, scales[i], dim), largest) << "dim " << dim;
+        kernels->quantize_row_int8(rows[i], c, scales[i], 0.37f, dim, got.data());
+        ASSERT_EQ(got, want) << "dim " << dim << " row " << i;
+      }
+      double dot = 0.0;
+      for (int d = 0; d < dim; ++d) dot += double{rows[i][d] * scales[i]} * centre[d];
+      ASSERT_NEAR(kernels->scaled_dot(rows[i], scales[i], centre.data(), dim), dot, 1e-9 * (std::fabs(dot) + 1));
+    }
+    std::vector<double> sums(dim);
+    kernels->sum_rows(rows.data(), scales.data(), count, dim, sums.data());
+    for (int d = 0; d < dim; ++d) {
+      double want = 0.0;
+      for (int r = 0; r < count; ++r) want += rows[r][d] * scales[r];
+      ASSERT_EQ(sums[d], want) << "dim " << dim << ", dimension " << d;
+    }
+  }
+}
+
 // ANNFORGE_CPU_DOT_BITS is refused by name where it is not 8, 16 or 32, on every CPU (it takes
 // effect only where the probe runs: float inner product and cosine on the bf16 paths).
 TEST(Int8, BadDotBitsAreRefused) {

@@ -216,7 +216,7 @@ TEST(DotBlock, Int16KernelGivesExactDotsOf8BitRows) {
         annforge::cpu::pack_int16_panels(a.data(), rows, pairs, panels);
         const int count = annforge::cpu::panel_count(rows);
         std::vector<float> c(static_cast<size_t>(a_rows) * count * 16, -1.0f);
-        kernel(a.data(), a_rows, pairs, panels.data(), count, c.data(), count * 16);
+        kernel(a.data(), a_rows, pairs, panels.data(), count, c.data(), count * 16, 1.0f);
         for (int i = 0; i < rows; ++i) {
           for (int j = 0; j < count * 16; ++j) {
             int64_t expected = 0;

@@ -1,6 +1,7 @@
 // The plan of memory_plan.hpp. Each stage's bytes are the structures alive while it runs, named
 // after the code that allocates them; the figures are checked against the resident peak of real
 // builds (ANNFORGE_TRACE prints rss and peak per stage; tests/memory_plan_test.cpp).
+#include "host/cpu/all_pairs/pair_tiles.hpp"
 #include "host/cpu/memory_plan.hpp"
 
 #include <algorithm>
@@ -107,8 +108,10 @@ Flat flat_build(int64_t n, int64_t dim, ElementType type, Metric metric, int deg
     // tiles and candidate lists (clusters are capped at 1.5x the mean size).
     const double cluster = 1.5 * cluster_size;
     const double per_thread = cluster * (row_bytes + 2.0 * dim + 1024 + k * 8.0);
-    // cluster_knn.cpp: each row's clusters (overlap ints) and a filled flag.
-    add("all pairs in clusters", base + knn + N * (4 * o + 1) + threads * per_thread);
+    // cluster_knn.cpp: on the symmetric pass (no AVX-512 tiles) each row's clusters (overlap
+    // ints) and a filled flag; the row path has neither.
+    const double clusters_of_rows = avx512_tile_kernels() != nullptr ? 0.0 : N * (4 * o + 1);
+    add("all pairs in clusters", base + knn + clusters_of_rows + threads * per_thread);
     base -= N * 4 * (o + 1);  // the partition is dropped after the all-pairs stage
     // -1 (the backend's choice) may take a round: planned as one.
     if (params.nn_descent_iterations != 0) add("nn-descent", base + knn + nn_descent_bytes(N, k, params));

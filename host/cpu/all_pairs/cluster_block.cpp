@@ -114,6 +114,8 @@ ClusterBlock::ClusterBlock(FloatDots float_dots, bool int8_dots)
   }
   // Without the AVX-512 tiles, 8-bit rows take vpmaddwd where the CPU has AVX2.
   if (tiles_ == nullptr) int16_kernel_ = int16_dot_block_kernel();
+  // Float rows as int8 codes on the same kernel where the probe took int8 (load_codes).
+  float_codes_ = tiles_ == nullptr && int8_dots && int16_kernel_ != nullptr;
   if (!float_dots_available(float_dots)) return;  // fp32 (the AVX2 / portable path)
   // Without AMX, int8 dots by vpdpbusd (every CPU with the AVX-512 tiles has VNNI): 64
   // multiply-adds per instruction, twice vdpbf16ps's and four times fp32 FMA's.
@@ -292,6 +294,7 @@ void ClusterBlock::load(const std::vector<const void*>& rows, int count, Element
     // 8-bit rows without the AVX-512 tiles: int16 pairs for vpmaddwd (dot_block.hpp). rows_
     // stays for sample_dots.
     int16_ = true;
+    int16_scale_ = 1.0f;
     pairs_ = (dim + 1) / 2;
     rows16_.assign(static_cast<size_t>(padded_rows_) * pairs_ * 2, 0);
     for (int i = 0; i < count; ++i) {
@@ -317,7 +320,8 @@ void ClusterBlock::filter_pairs(const PairTerms& terms, const uint32_t* ids, Can
       const int window = std::min(kWindowPanels, panels_count - first_panel);
       if (int16_) {
         int16_kernel_(&rows16_[static_cast<size_t>(i) * pairs_ * 2], a_rows, pairs_,
-                      &panels16_[static_cast<size_t>(first_panel) * pairs_ * 32], window, dots_.data(), window * 16);
+                      &panels16_[static_cast<size_t>(first_panel) * pairs_ * 32], window, dots_.data(), window * 16,
+                      int16_scale_);
       } else {
         dot_kernel_(&rows_[static_cast<size_t>(i) * dim_], a_rows, dim_,
                     &panels_[static_cast<size_t>(first_panel) * dim_ * 16], window, dots_.data(), window * 16);
@@ -377,6 +381,18 @@ void ClusterBlock::row_distances(int row0, const PairTerms& terms, float* out, i
 }
 
 void ClusterBlock::sample_dots(const int* positions, int samples, float* out) {
+  if (int16_) {
+    std::vector<int16_t>& sample_rows = rows16_scratch_;
+    const size_t width = static_cast<size_t>(pairs_) * 2;
+    sample_rows.assign(static_cast<size_t>(samples) * width, 0);
+    for (int s = 0; s < samples; ++s) {
+      std::memcpy(&sample_rows[s * width], &rows16_[static_cast<size_t>(positions[s]) * width], width * sizeof(int16_t));
+    }
+    pack_int16_panels(sample_rows.data(), samples, pairs_, sample_panels16_);
+    int16_kernel_(rows16_.data(), padded_rows_, pairs_, sample_panels16_.data(), samples / 16, out, samples,
+                  int16_scale_);
+    return;
+  }
   sample_rows_.assign(static_cast<size_t>(samples) * dim_, 0.0f);
   for (int s = 0; s < samples; ++s) {
     std::memcpy(&sample_rows_[static_cast<size_t>(s) * dim_], &rows_[static_cast<size_t>(positions[s]) * dim_],
@@ -384,6 +400,74 @@ void ClusterBlock::sample_dots(const int* positions, int samples, float* out) {
   }
   pack_panels(sample_rows_.data(), samples, dim_, sample_panels_);
   dot_kernel_(rows_.data(), padded_rows_, dim_, sample_panels_.data(), samples / 16, out, samples);
+}
+
+bool ClusterBlock::load_codes(const std::vector<const void*>& rows, int count, int dim, Metric metric,
+                              const float* inverse_norms) {
+  if (!float_codes_) return false;
+  count_ = count;
+  dim_ = dim;
+  metric_ = metric;
+  dot_form_ = false;
+  int8_ = false;
+  bytes_ = false;
+  approximate_ = false;
+  centred_ = false;
+  value_scale_ = 1.0f;
+  rows_per_call_ = kDotBlockRows;
+  padded_rows_ = (count + rows_per_call_ - 1) / rows_per_call_ * rows_per_call_;
+  float_rows_.resize(count);
+  for (int i = 0; i < count; ++i) float_rows_[i] = static_cast<const float*>(rows[i]);
+  const float* scales = metric == Metric::Cosine ? inverse_norms : nullptr;
+  mean_of_rows(float_rows_.data(), count, dim, scales, centre_);
+  pack_int8(float_rows_.data(), count, padded_rows_, dim, scales, centre_.data(), Int8Layout::Rows, int8_rows_, 2);
+  const float step = int8_rows_.step;
+  pairs_ = int8_rows_.padded_dim / 2;
+  rows16_.assign(int8_rows_.values.begin(), int8_rows_.values.end());  // padding rows are zero codes
+  pack_int16_panels(rows16_.data(), count, pairs_, panels16_);
+  int16_ = true;
+  int16_scale_ = step * step;
+  // Each row's term: L2 its codes' squared norm (in the data's units); inner product and cosine
+  // -<a, m> + |m|^2 / 2 (cosine: + 1/2, over the unit rows).
+  code_add_.assign(static_cast<size_t>(count) + kAmxTileRows + 16, 0.0f);
+  code_mul_.assign(code_add_.size(), 1.0f);
+  double centre_norm = 0.0;
+  for (int d = 0; d < dim; ++d) centre_norm += double{centre_[d]} * centre_[d];
+  static const Int8RowKernels* row_kernels = avx2_int8_row_kernels();
+  for (int i = 0; i < count; ++i) {
+    if (metric == Metric::L2) {
+      const int8_t* codes = &int8_rows_.values[static_cast<size_t>(i) * int8_rows_.padded_dim];
+      int32_t norm = 0;
+      for (int d = 0; d < dim; ++d) norm += int32_t{codes[d]} * codes[d];
+      code_add_[i] = int16_scale_ * static_cast<float>(norm);
+    } else {
+      const float scale = scales != nullptr ? scales[i] : 1.0f;
+      double with_centre = 0.0;
+      if (row_kernels != nullptr) {
+        with_centre = row_kernels->scaled_dot(float_rows_[i], scale, centre_.data(), dim);
+      } else {
+        for (int d = 0; d < dim; ++d) with_centre += double{float_rows_[i][d] * scale} * centre_[d];
+      }
+      code_add_[i] = static_cast<float>((metric == Metric::Cosine ? 0.5 : 0.0) - with_centre + centre_norm / 2);
+    }
+  }
+  code_terms_.add = code_add_.data();
+  code_terms_.mul = code_mul_.data();
+  code_terms_.scale = metric == Metric::L2 ? 2.0f : 1.0f;
+  code_terms_.floor = metric == Metric::L2 ? 0.0f : -std::numeric_limits<float>::infinity();
+  return true;
+}
+
+void ClusterBlock::code_distances(int rows, float* out, int ldo) const {
+  const int a_rows = std::min((rows + kDotBlockRows - 1) / kDotBlockRows * kDotBlockRows, padded_rows_);
+  int16_kernel_(rows16_.data(), a_rows, pairs_, panels16_.data(), panel_count(count_), out, ldo, int16_scale_);
+  for (int r = 0; r < rows && r < count_; ++r) {
+    float* row = out + static_cast<size_t>(r) * ldo;
+    for (int c = 0; c < count_; ++c) {
+      const float distance = code_add_[r] + code_add_[c] - code_terms_.scale * row[c];
+      row[c] = c == r ? std::numeric_limits<float>::infinity() : std::max(distance, code_terms_.floor);
+    }
+  }
 }
 
 }  // namespace annforge::cpu

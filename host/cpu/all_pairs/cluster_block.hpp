@@ -57,6 +57,24 @@ class ClusterBlock {
                                        : 0.0f;
   }
 
+  // Float rows as int8 codes on AVX2, for a block made with int8_dots where the CPU has no
+  // AVX-512 tiles (probe_float_dots chooses, dots_probe.hpp): the rows (cosine: scaled to unit
+  // norm by `inverse_norms`) centred on the block's mean m and rounded to codes of one step s,
+  // their dots by vpmaddwd (dot_block.hpp's int16 kernel; 16 multiply-adds per instruction
+  // where fp32 FMA does 8), each pair's distance by the block's own terms (code_terms()): L2
+  // s^2 (|ca|^2 + |cb|^2 - 2 <ca, cb>), exact between the codes; inner product -(s^2 <ca, cb> +
+  // <a, m> + <b, m> - |m|^2); cosine 1 less the same over unit rows. filter_pairs and
+  // sample_dots then take code_terms(). False (nothing loaded) where the block was not made so.
+  bool load_codes(const std::vector<const void*>& rows, int count, int dim, Metric metric,
+                  const float* inverse_norms);
+  const PairTerms& code_terms() const { return code_terms_; }
+  // out[r * ldo + c] = the distance by code_terms() from loaded row r < `rows` to loaded row c
+  // (+infinity at c == r), by the same kernel and terms as filter_pairs: for the probe. out
+  // holds rows rounded up to kDotBlockRows (at most padded_rows()); ldo at least 16 *
+  // panel_count(count).
+  void code_distances(int rows, float* out, int ldo) const;
+  bool float_codes() const { return float_codes_; }
+
   // Whether load_dot_form takes int8 for inner product and cosine.
   bool int8_dot_form() const { return int8_dots_ != nullptr || vnni_int8_dots_ != nullptr; }
   // What row_distances() wrote times this is the distance (less row_offset): the int8 forms'
@@ -120,9 +138,13 @@ class ClusterBlock {
   int rows_per_call_ = kDotBlockRows;
   int count_ = 0, dim_ = 0, padded_rows_ = 0;
   std::vector<float> rows_, panels_, sample_rows_, sample_panels_, dots_, centre_;
-  bool int16_ = false;  // 8-bit rows as int16 pairs (rows16_, panels16_: dot_block.hpp)
+  bool int16_ = false;  // 8-bit rows or float rows' codes as int16 pairs (rows16_, panels16_: dot_block.hpp)
   int pairs_ = 0;
-  std::vector<int16_t> rows16_, panels16_;
+  float int16_scale_ = 1.0f;  // the kernel's factor: 1, or the codes' step squared
+  std::vector<int16_t> rows16_, panels16_, sample_panels16_, rows16_scratch_;
+  bool float_codes_ = false;  // load_codes is on (AVX2, int8_dots)
+  PairTerms code_terms_;
+  std::vector<float> code_add_, code_mul_;
   BytePack bytes_pack_;
   Bf16Pack bf16_pack_;
 };

@@ -184,6 +184,15 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     } else {
       probe = probe_float_dots(distance, partition, k);
     }
+  } else if (!row_path && data.type == ElementType::Float32 && int16_dot_block_kernel() != nullptr) {
+    // AVX2: int8 codes by vpmaddwd where they keep the rows' nearest, else fp32 FMA (the probe
+    // runs for the default path, not for one a caller asked for).
+    if (first_pass.int8 == FirstPass::Int8::Always) {
+      probe.int8 = true;
+    } else if (first_pass.float_dots == default_float_dots()) {
+      probe = probe_float_dots(distance, partition, k);
+      if (first_pass.int8 == FirstPass::Int8::Never) probe.int8 = false;
+    }
   } else if (row_path && first_pass.float_dots != FloatDots::AmxBf16) {
     // vdpbf16ps, or fp32 FMA tiles (AVX-512 without BF16): int8 by VNNI where it keeps the
     // rows' nearest (the probe runs for the default path, not for one a caller asked for).
@@ -200,7 +209,10 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     decided->float_dots = probe.dots;
     decided->int8 = probe.int8 ? FirstPass::Int8::Always : FirstPass::Int8::Never;
   }
-  if (probe.rows > 0 && first_pass.float_dots == FloatDots::Exact) {
+  if (probe.rows > 0 && !row_path) {
+    timer.lap("clusters: in-cluster 10-NN of %d rows in the %d nearest by vpmaddwd int8 %.4f: %s", probe.rows, k,
+              probe.int8_recall, probe.int8 ? "int8" : "fp32");
+  } else if (probe.rows > 0 && first_pass.float_dots == FloatDots::Exact) {
     timer.lap("clusters: in-cluster 10-NN of %d rows in the %d nearest by vpdpbusd int8 %.4f: %s", probe.rows, k,
               probe.int8_recall, probe.int8 ? "int8" : "fp32");
   } else if (probe.rows > 0 && first_pass.float_dots == FloatDots::Bf16) {
@@ -239,8 +251,11 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     const bool approximate_floats =
         data.type == ElementType::Float32 && row_path &&
         ((float_dots != FloatDots::Exact && float_dots_available(float_dots)) || probe.int8);
-    const bool repeats_by_id = approximate_floats && (metric == Metric::L2 || first_pass.projected != nullptr ||
-                                                      block_dots.int8_dot_form());
+    // Float rows as int8 codes on AVX2 meet a pair once per partition, but a second partition
+    // meets it again with another cluster's codes.
+    const bool repeats_by_id = (approximate_floats && (metric == Metric::L2 || first_pass.projected != nullptr ||
+                                                       block_dots.int8_dot_form())) ||
+                               (data.type == ElementType::Float32 && block_dots.float_codes());
     SmallestK shortlist(std::max(first_pass.exact_candidates, 1));
     std::vector<uint32_t> best_ids(k);
     std::vector<float> best_distances(k);
@@ -329,8 +344,12 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
       const bool dot_form = approximate_floats && block_dots.load_dot_form(row_pointers, size, dim, metric,
                                                                          metric == Metric::Cosine ? block_norms.data()
                                                                                                   : nullptr);
-      if (!dot_form) block_dots.load(row_pointers, size, data.type, dim, add_terms.data(), metric == Metric::L2);
-      const PairTerms terms = metric_terms(metric, size, block_norms.data(), add_terms.data(), mul_terms.data());
+      // Float rows as int8 codes on AVX2 (no tiles), with the block's own terms.
+      const bool coded = !dot_form && data.type == ElementType::Float32 &&
+                         block_dots.load_codes(row_pointers, size, dim, metric, block_norms.data());
+      if (!dot_form && !coded) block_dots.load(row_pointers, size, data.type, dim, add_terms.data(), metric == Metric::L2);
+      const PairTerms terms = coded ? block_dots.code_terms()
+                                    : metric_terms(metric, size, block_norms.data(), add_terms.data(), mul_terms.data());
       if (block_dots.has_row_distances()) {
         // Row by row: a tile of rows' distances to the whole cluster, then each row's best k
         // below its k-th so far (the cut estimated from the row itself), merged at once.
@@ -455,6 +474,7 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
   timer.lap("clusters: all pairs inside %d clusters (%s dots)", clusters,
             data.type != ElementType::Float32                 ? "exact 8-bit"
             : probe.int8 && float_dots == FloatDots::AmxBf16  ? "amx int8"
+            : probe.int8 && !row_path                         ? "vpmaddwd int8"
             : probe.int8                                      ? "vnni int8"
             : float_dots_available(float_dots)                 ? float_dots_name(float_dots)
                                                           : "fp32");

@@ -155,6 +155,55 @@ DotsProbe probe_vector_tiles(const Distance& distance, const Partition& partitio
   return probe;
 }
 
+// On AVX2 (no AVX-512 tiles), every metric: the first rows of each probed cluster against the
+// whole cluster by the int8 codes the all-pairs stage would use (ClusterBlock::load_codes, its
+// distances one by one) against exact fp32. int8 where they keep kTilesFloor of the rows' exact
+// in-cluster nearest, else fp32.
+DotsProbe probe_avx2_codes(const Distance& distance, const Partition& partition, int k) {
+  DotsProbe probe;
+  probe.dots = FloatDots::Exact;
+  const int forced = forced_dot_bits();
+  if (forced != 0) {
+    probe.int8 = forced == 8;
+    return probe;
+  }
+  constexpr int kProbedRows = 32;
+  const DatasetView& data = distance.base();
+  ClusterBlock codes(FloatDots::Exact, true);
+  const int dim = static_cast<int>(data.dim);
+  std::vector<const void*> rows;
+  std::vector<float> norms, by_codes, exact;
+  std::vector<std::pair<float, int>> scratch;
+  std::vector<int> truth, found;
+  int64_t kept = 0, total = 0;
+  for (int probe_index = 0; probe_index < kProbeClusters; ++probe_index) {
+    const uint32_t* ids = nullptr;
+    int size = 0;
+    if (!probed_cluster(partition, probe_index, k, ids, size)) continue;
+    rows.resize(size);
+    norms.resize(size);
+    for (int i = 0; i < size; ++i) {
+      rows[i] = data.row(ids[i]);
+      norms[i] = distance.inverse_norm_of(ids[i]);
+    }
+    if (!codes.load_codes(rows, size, dim, distance.metric(), norms.data())) return probe;
+    const int ldo = panel_count(size) * 16;
+    by_codes.resize(static_cast<size_t>(kProbedRows + kDotBlockRows) * ldo);  // the probed rows only
+    codes.code_distances(kProbedRows, by_codes.data(), ldo);
+    for (int r = 0; r < kProbedRows && r < size; ++r) {
+      exact_nearest(distance, ids, size, r, exact, scratch, truth);
+      smallest_positions(&by_codes[static_cast<size_t>(r) * ldo], size, k, scratch, found);
+      kept += shared(truth, found);
+      total += kNearest;
+      ++probe.rows;
+    }
+  }
+  if (total == 0) return probe;  // clusters too small to tell: fp32
+  probe.int8_recall = static_cast<double>(kept) / total;
+  probe.int8 = probe.int8_recall >= kTilesFloor;
+  return probe;
+}
+
 }  // namespace
 
 int forced_dot_bits() {
@@ -173,6 +222,9 @@ DotsProbe probe_float_dots(const Distance& distance, const Partition& partition,
   if (data.type == ElementType::Float32 && default_float_dots() != FloatDots::AmxBf16 &&
       avx512_tile_kernels() != nullptr) {
     return probe_vector_tiles(distance, partition, k);
+  }
+  if (data.type == ElementType::Float32 && avx512_tile_kernels() == nullptr && int16_dot_block_kernel() != nullptr) {
+    return probe_avx2_codes(distance, partition, k);
   }
   const int forced = forced_dot_bits();
   if (data.type != ElementType::Float32 || metric == Metric::L2 || default_float_dots() != FloatDots::AmxBf16 ||

@@ -31,8 +31,9 @@ struct DotsProbe {
 // kTilesFloor (0.98) of the rows' nearest, else int8 where that does, else exact fp32 (on AMX
 // int8 measured no faster once its packing was counted). Without AMX, on CPUs with the AVX-512
 // tiles, every metric: int8 by vpdpbusd where it keeps them (1M wordtext on a Zen 4: all pairs
-// 15.8 -> 9.5 s), else bf16 where the default is vdpbf16ps and that does, else Exact.
-// Elsewhere the default, unprobed. ANNFORGE_CPU_DOT_BITS=8 / 16 / 32 forces int8 / bf16 / fp32
+// 15.8 -> 9.5 s), else bf16 where the default is vdpbf16ps and that does, else Exact. On AVX2
+// without the AVX-512 tiles, every metric: int8 codes by vpmaddwd (ClusterBlock::load_codes)
+// where they keep them, else Exact. Elsewhere (portable code) the default, unprobed. ANNFORGE_CPU_DOT_BITS=8 / 16 / 32 forces int8 / bf16 / fp32
 // (measurement; 16 only where the CPU has a bf16 path). Deterministic, one thread.
 DotsProbe probe_float_dots(const Distance& distance, const Partition& partition, int k);
 

@@ -129,6 +129,7 @@ void pack_int8(const float* const* rows, int count, int padded_rows, int dim, co
   const int padded_dim = (dim + dim_multiple - 1) / dim_multiple * dim_multiple;
   out.padded_dim = padded_dim;
   const TileKernels* tiles = avx512_tile_kernels();
+  const Int8RowKernels* avx2 = tiles == nullptr ? avx2_int8_row_kernels() : nullptr;
   auto scale_of = [&](int r) { return scales != nullptr ? scales[r] : 1.0f; };
   auto value = [&](int r, int d) {
     const float x = rows[r][d] * scale_of(r);
@@ -138,6 +139,8 @@ void pack_int8(const float* const* rows, int count, int padded_rows, int dim, co
   for (int r = 0; r < count; ++r) {
     if (tiles != nullptr) {
       largest = std::max(largest, tiles->largest_scaled(rows[r], centre, scale_of(r), dim));
+    } else if (avx2 != nullptr) {
+      largest = std::max(largest, avx2->largest_scaled(rows[r], centre, scale_of(r), dim));
     } else {
       for (int d = 0; d < dim; ++d) largest = std::max(largest, std::fabs(value(r, d)));
     }
@@ -149,6 +152,10 @@ void pack_int8(const float* const* rows, int count, int padded_rows, int dim, co
   auto quantize = [&](int r, float sign, int8_t* codes) {
     if (tiles != nullptr) {
       tiles->quantize_row_int8(rows[r], centre, scale_of(r), sign * inverse, dim, codes);
+      return;
+    }
+    if (avx2 != nullptr) {
+      avx2->quantize_row_int8(rows[r], centre, scale_of(r), sign * inverse, dim, codes);
       return;
     }
     for (int d = 0; d < dim; ++d) {
@@ -196,6 +203,8 @@ void mean_of_rows(const float* const* rows, int count, int dim, const float* sca
   std::vector<double> sum(dim, 0.0);
   if (const TileKernels* tiles = avx512_tile_kernels(); tiles != nullptr) {
     tiles->sum_rows(rows, scales, count, dim, sum.data());
+  } else if (const Int8RowKernels* avx2 = avx2_int8_row_kernels(); avx2 != nullptr) {
+    avx2->sum_rows(rows, scales, count, dim, sum.data());
   } else {
     for (int r = 0; r < count; ++r) {
       const float scale = scales != nullptr ? scales[r] : 1.0f;  // x * 1 is x: the same sums

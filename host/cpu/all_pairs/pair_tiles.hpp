@@ -63,6 +63,16 @@ using Bf16DotsKernel = Bf16DotsFunction;  // float_dots.hpp
 using ByteDotsKernel = void (*)(const TileBlock& rows, int row_count, const TileBlock& columns, int panels_count,
                                 float* out, int ldo);
 
+// The int8 layout's row work alone, on AVX2 + FMA for CPUs without the AVX-512 tiles
+// (int8_rows_avx2.cpp): the same values as the portable loops. Null without AVX2 + FMA.
+struct Int8RowKernels {
+  LargestScaledKernel largest_scaled;
+  QuantizeRowKernel quantize_row_int8;
+  SumRowsKernel sum_rows;
+  ScaledDotKernel scaled_dot;
+};
+const Int8RowKernels* avx2_int8_row_kernels();
+
 struct TileKernels {
   TileDistancesKernel distances_float = nullptr;
   TileDistancesKernel distances_bytes = nullptr;

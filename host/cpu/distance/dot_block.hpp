@@ -32,10 +32,11 @@ DotBlockKernel scalar_dot_block_kernel();
 // dimensions per row (an odd dimension padded with 0); a is row-major (a_rows x 2 pairs int16,
 // a_rows a multiple of kDotBlockRows); panels of 16 rows hold, per pair t, 16 x 2 int16
 // (panels[((p * pairs + t) * 16 + c) * 2 + e] = row p * 16 + c, element 2t + e), zero rows
-// past the end. c as DotBlockKernel's, the dots as float.
+// past the end. c as DotBlockKernel's, the dots as float times `scale` (1 for 8-bit rows; a
+// code's step squared for float rows as int8 codes).
 void pack_int16_panels(const int16_t* rows, int count, int pairs, std::vector<int16_t>& panels);
 using Int16DotBlockKernel = void (*)(const int16_t* a, int a_rows, int pairs, const int16_t* panels, int panels_count,
-                                     float* c, int ldc);
+                                     float* c, int ldc, float scale);
 // The AVX2 kernel where the CPU has AVX2 (null under ANNFORGE_SIMD=scalar), whatever else it has.
 Int16DotBlockKernel int16_dot_block_kernel();
 

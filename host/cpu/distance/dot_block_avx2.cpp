@@ -66,7 +66,7 @@ void avx2_dot_block(const float* a, int a_rows, int dim, const float* panels, in
 // each product needs a register of its own before its add (no fused form in AVX2), and six rows'
 // twelve accumulators with them spill out of the 16 registers (1M SIFT: slower than fp32 FMA).
 void avx2_int16_dot_block(const int16_t* a, int a_rows, int pairs, const int16_t* panels, int panels_count, float* c,
-                          int ldc) {
+                          int ldc, float scale) {
   static_assert(kDotBlockRows % 3 == 0, "passes of three rows");
   const size_t stride = static_cast<size_t>(pairs) * 2;
   auto pair_of = [](const int16_t* p) {
@@ -74,7 +74,8 @@ void avx2_int16_dot_block(const int16_t* a, int a_rows, int pairs, const int16_t
     std::memcpy(&v, p, sizeof v);
     return _mm256_set1_epi32(v);
   };
-  auto store = [](float* to, __m256i sums) { _mm256_storeu_ps(to, _mm256_cvtepi32_ps(sums)); };
+  const __m256 factor = _mm256_set1_ps(scale);
+  auto store = [&](float* to, __m256i sums) { _mm256_storeu_ps(to, _mm256_mul_ps(_mm256_cvtepi32_ps(sums), factor)); };
   for (int p = 0; p < panels_count; ++p) {
     const int16_t* panel = panels + static_cast<size_t>(p) * pairs * 32;
     for (int i = 0; i < a_rows; i += 3) {
