@@ -83,7 +83,7 @@ int float_dots_cost_divisor() {
   switch (default_float_dots()) {
     case FloatDots::AmxBf16: return 4;
     case FloatDots::Bf16: return 2;
-    case FloatDots::Exact: return 1;
+    case FloatDots::Exact: return avx512_tile_kernels() == nullptr && int16_dot_block_kernel() != nullptr ? 2 : 1;
   }
   return 1;
 }

@@ -30,7 +30,10 @@ const char* float_dots_name(FloatDots dots);
 // the cluster-size rule's divisor (default_cluster_size, partition.hpp). AMX 4; vdpbf16ps 2
 // (1.65x measured on a Zen 4 EPYC, 2026-12-06: with it clusters of 1,500 instead of 1,061 on
 // 1M wordtext, recall@10 at beam 64 0.9112 -> 0.9192 for a build of 25.7 s instead of 22.6 s,
-// the AMX path's trade); fp32 1.
+// the AMX path's trade); on AVX2 without the AVX-512 tiles, where the probe most often takes
+// int8 codes by vpmaddwd, 2 (the same trade measured there, 2026-12-07: 1M wordtext under
+// ANNFORGE_SIMD=avx2, recall@10 at beam 64 / 128 0.9274 / 0.9598 -> 0.9314 / 0.9644 for a build
+// of 38.4-42.0 s instead of 36.1-37.4 s); fp32 elsewhere 1.
 int float_dots_cost_divisor();
 
 // The plain bf16 dots kernel of the default path (pair_tiles.hpp's Bf16DotsKernel: AMX's, or
