@@ -208,21 +208,34 @@ std::vector<cpu::FloatDots> int8_block_kinds() {
   return kinds;
 }
 
+// `count` rows of `dim` normal values around 20 (off the origin: the centring matters), as
+// pointers, with their inverse norms.
+struct RowsOffTheOrigin {
+  std::vector<float> x, inverse_norms;
+  std::vector<const void*> rows;
+  RowsOffTheOrigin(int count, int dim, uint64_t seed)
+      : x(static_cast<size_t>(count) * dim), inverse_norms(count), rows(count) {
+    Rng rng(seed);
+    for (float& v : x) v = static_cast<float>(rng.normal() + 20.0);
+    for (int i = 0; i < count; ++i) {
+      const float* row = &x[static_cast<size_t>(i) * dim];
+      rows[i] = row;
+      double sum = 0.0;
+      for (int d = 0; d < dim; ++d) sum += double{row[d]} * row[d];
+      inverse_norms[i] = static_cast<float>(1.0 / std::sqrt(sum));
+    }
+  }
+};
+
 // The int8 dot form (inner product and cosine) on each of them.
 TEST(Int8, DotFormIsWithinTheRounding) {
   const std::vector<cpu::FloatDots> kinds = int8_block_kinds();
   if (kinds.empty()) GTEST_SKIP() << "this CPU has neither AMX-INT8 nor AVX-512 VNNI (or ANNFORGE_SIMD)";
-  Rng rng(43);
   const int count = 70, dim = 100;
-  std::vector<float> x(static_cast<size_t>(count) * dim), inverse_norms(count);
-  for (float& v : x) v = static_cast<float>(rng.normal() + 20.0);  // off the origin: the centring matters
-  std::vector<const void*> rows(count);
-  for (int i = 0; i < count; ++i) {
-    rows[i] = &x[static_cast<size_t>(i) * dim];
-    double sum = 0.0;
-    for (int d = 0; d < dim; ++d) sum += double{x[static_cast<size_t>(i) * dim + d]} * x[static_cast<size_t>(i) * dim + d];
-    inverse_norms[i] = static_cast<float>(1.0 / std::sqrt(sum));
-  }
+  const RowsOffTheOrigin block_rows(count, dim, 43);
+  const std::vector<float>& x = block_rows.x;
+  const std::vector<float>& inverse_norms = block_rows.inverse_norms;
+  const std::vector<const void*>& rows = block_rows.rows;
   for (int run = 0; run < 2 * static_cast<int>(kinds.size()); ++run) {
     const cpu::FloatDots kind = kinds[run / 2];
     const Metric metric = run % 2 == 0 ? Metric::InnerProduct : Metric::Cosine;
@@ -451,17 +464,11 @@ TEST(Int8, Avx2CodesAreWithinTheRounding) {
   if (!block.float_codes()) {
     GTEST_SKIP() << "not the AVX2 path (this CPU has the AVX-512 tiles: ANNFORGE_SIMD=avx2 runs it; or no AVX2)";
   }
-  Rng rng(53);
   const int count = 70, dim = 101;  // odd: the last pair padded
-  std::vector<float> x(static_cast<size_t>(count) * dim), inverse_norms(count);
-  for (float& v : x) v = static_cast<float>(rng.normal() + 20.0);
-  std::vector<const void*> rows(count);
-  for (int i = 0; i < count; ++i) {
-    rows[i] = &x[static_cast<size_t>(i) * dim];
-    double sum = 0.0;
-    for (int d = 0; d < dim; ++d) sum += double{x[static_cast<size_t>(i) * dim + d]} * x[static_cast<size_t>(i) * dim + d];
-    inverse_norms[i] = static_cast<float>(1.0 / std::sqrt(sum));
-  }
+  const RowsOffTheOrigin block_rows(count, dim, 53);
+  const std::vector<float>& x = block_rows.x;
+  const std::vector<float>& inverse_norms = block_rows.inverse_norms;
+  const std::vector<const void*>& rows = block_rows.rows;
   for (Metric metric : {Metric::L2, Metric::InnerProduct, Metric::Cosine}) {
     ASSERT_TRUE(block.load_codes(rows, count, dim, metric, inverse_norms.data()));
     const bool cosine = metric == Metric::Cosine;

@@ -433,7 +433,7 @@ bool ClusterBlock::load_codes(const std::vector<const void*>& rows, int count, i
   code_mul_.assign(code_add_.size(), 1.0f);
   double centre_norm = 0.0;
   for (int d = 0; d < dim; ++d) centre_norm += double{centre_[d]} * centre_[d];
-  static const Int8RowKernels* row_kernels = avx2_int8_row_kernels();
+  static const Int8RowKernels* row_kernels = avx2_int8_row_kernels();  // not null: float_codes_ needs AVX2
   for (int i = 0; i < count; ++i) {
     if (metric == Metric::L2) {
       const int8_t* codes = &int8_rows_.values[static_cast<size_t>(i) * int8_rows_.padded_dim];
@@ -442,12 +442,7 @@ bool ClusterBlock::load_codes(const std::vector<const void*>& rows, int count, i
       code_add_[i] = int16_scale_ * static_cast<float>(norm);
     } else {
       const float scale = scales != nullptr ? scales[i] : 1.0f;
-      double with_centre = 0.0;
-      if (row_kernels != nullptr) {
-        with_centre = row_kernels->scaled_dot(float_rows_[i], scale, centre_.data(), dim);
-      } else {
-        for (int d = 0; d < dim; ++d) with_centre += double{float_rows_[i][d] * scale} * centre_[d];
-      }
+      const double with_centre = row_kernels->scaled_dot(float_rows_[i], scale, centre_.data(), dim);
       code_add_[i] = static_cast<float>((metric == Metric::Cosine ? 0.5 : 0.0) - with_centre + centre_norm / 2);
     }
   }

@@ -46,6 +46,17 @@ bool probed_cluster(const Partition& partition, int probe_index, int k, const ui
   return size >= 4 * k;
 }
 
+// The rows of cluster `ids` as pointers, and their inverse norms (1 unless cosine).
+void gather_cluster(const Distance& distance, const uint32_t* ids, int size, std::vector<const void*>& rows,
+                    std::vector<float>& norms) {
+  rows.resize(size);
+  norms.resize(size);
+  for (int i = 0; i < size; ++i) {
+    rows[i] = distance.base().row(ids[i]);
+    norms[i] = distance.inverse_norm_of(ids[i]);
+  }
+}
+
 // Positions (in the cluster `ids`) of member r's exact kNearest nearest members.
 void exact_nearest(const Distance& distance, const uint32_t* ids, int size, int r, std::vector<float>& exact,
                    std::vector<std::pair<float, int>>& scratch, std::vector<int>& out) {
@@ -102,12 +113,7 @@ DotsProbe probe_vector_tiles(const Distance& distance, const Partition& partitio
     const uint32_t* ids = nullptr;
     int size = 0;
     if (!probed_cluster(partition, probe_index, k, ids, size)) continue;
-    rows.resize(size);
-    norms.resize(size);
-    for (int i = 0; i < size; ++i) {
-      rows[i] = data.row(ids[i]);
-      norms[i] = distance.inverse_norm_of(ids[i]);
-    }
+    gather_cluster(distance, ids, size, rows, norms);
     // The terms of cluster_knn's blocked pass: L2 the norms, inner product -dot, cosine
     // 1 - dot x norms.
     const bool l2 = metric == Metric::L2;
@@ -180,12 +186,7 @@ DotsProbe probe_avx2_codes(const Distance& distance, const Partition& partition,
     const uint32_t* ids = nullptr;
     int size = 0;
     if (!probed_cluster(partition, probe_index, k, ids, size)) continue;
-    rows.resize(size);
-    norms.resize(size);
-    for (int i = 0; i < size; ++i) {
-      rows[i] = data.row(ids[i]);
-      norms[i] = distance.inverse_norm_of(ids[i]);
-    }
+    gather_cluster(distance, ids, size, rows, norms);
     if (!codes.load_codes(rows, size, dim, distance.metric(), norms.data())) return probe;
     const int ldo = panel_count(size) * 16;
     by_codes.resize(static_cast<size_t>(kProbedRows + kDotBlockRows) * ldo);  // the probed rows only

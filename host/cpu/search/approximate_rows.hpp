@@ -79,6 +79,14 @@ void prepare_query(const ApproximateRows& rows, const float* query, float invers
 // pointers as the distance kernels take theirs).
 void approximate_distances(const ApproximateRows& rows, const float* prepared, const void* const* row_pointers,
                            int count, float* out);
+// The metric from a walk kernel's sums (approximate_rows_avx512.cpp, approximate_rows_avx2.cpp),
+// in place: L2 as it is; inner product -dot and cosine 1 - dot, the rows being centred: the dot
+// with the centre, at prepared[dim], added back.
+inline void metric_from_sums(Metric metric, const float* prepared, int dim, int count, float* sums) {
+  if (metric == Metric::L2) return;
+  const float one = metric == Metric::Cosine ? 1.0f : 0.0f;
+  for (int i = 0; i < count; ++i) sums[i] = one - (sums[i] + prepared[dim]);
+}
 // The AVX2 kernels on their own, whatever this CPU dispatches to (it must have AVX2 + FMA): for
 // the tests, which hold them to the dispatched ones on CPUs with AVX-512.
 void approximate_distances_avx2(const ApproximateRows& rows, const float* prepared, const void* const* row_pointers,

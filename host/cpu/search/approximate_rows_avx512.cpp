@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "annforge.hpp"
+#include "host/cpu/search/approximate_rows.hpp"
 
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
@@ -59,22 +60,16 @@ ANNFORGE_AVX512 void all_sums(const float* q, const void* const* rows, int count
   for (; i < count; ++i) sums<Values, kL2, kWeighted, 1>(q, rows + i, dim, out + i);
 }
 
-// The metric from the sums: L2 as it is, inner product -dot, cosine 1 - dot (the rows centred:
-// the dot with the centre at prepared[dim] added back).
+// The sums, then the metric from them (metric_from_sums, approximate_rows.hpp).
 template <class Values, bool kWeightedL2>
-ANNFORGE_AVX512_INLINE void distances(Metric metric, const float* prepared, const void* const* rows, int count,
-                                      int dim, float* out) {
-  switch (metric) {
-    case Metric::L2: all_sums<Values, true, kWeightedL2>(prepared, rows, count, dim, out); return;
-    case Metric::InnerProduct:
-      all_sums<Values, false, false>(prepared, rows, count, dim, out);
-      for (int i = 0; i < count; ++i) out[i] = -(out[i] + prepared[dim]);
-      return;
-    case Metric::Cosine:
-      all_sums<Values, false, false>(prepared, rows, count, dim, out);
-      for (int i = 0; i < count; ++i) out[i] = 1.0f - (out[i] + prepared[dim]);
-      return;
+ANNFORGE_AVX512_INLINE void distances(Metric metric, const float* prepared, const void* const* rows, int count, int dim,
+                                    float* out) {
+  if (metric == Metric::L2) {
+    all_sums<Values, true, kWeightedL2>(prepared, rows, count, dim, out);
+  } else {
+    all_sums<Values, false, false>(prepared, rows, count, dim, out);
   }
+  metric_from_sums(metric, prepared, dim, count, out);
 }
 
 }  // namespace
