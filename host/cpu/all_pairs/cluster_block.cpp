@@ -271,6 +271,24 @@ void ClusterBlock::load(const std::vector<const void*>& rows, int count, Element
     value_scale_ = int8_rows_.step * int8_rows_.step;
     return;
   }
+  if (type != ElementType::Float32 && int16_kernel_ != nullptr) {
+    // 8-bit rows without the AVX-512 tiles: int16 pairs for vpmaddwd (dot_block.hpp), straight
+    // from the rows (filter_pairs and sample_dots read only these).
+    int16_ = true;
+    int16_scale_ = 1.0f;
+    pairs_ = (dim + 1) / 2;
+    rows16_.assign(static_cast<size_t>(padded_rows_) * pairs_ * 2, 0);
+    for (int i = 0; i < count; ++i) {
+      int16_t* row = &rows16_[static_cast<size_t>(i) * pairs_ * 2];
+      if (type == ElementType::UInt8) {
+        for (int d = 0; d < dim; ++d) row[d] = static_cast<const uint8_t*>(rows[i])[d];
+      } else {
+        for (int d = 0; d < dim; ++d) row[d] = static_cast<const int8_t*>(rows[i])[d];
+      }
+    }
+    pack_int16_panels(rows16_.data(), count, pairs_, panels16_);
+    return;
+  }
   rows_.assign(static_cast<size_t>(padded_rows_) * dim, 0.0f);
   for (int i = 0; i < count; ++i) {
     float* row = &rows_[static_cast<size_t>(i) * dim];
@@ -288,21 +306,6 @@ void ClusterBlock::load(const std::vector<const void*>& rows, int count, Element
     centred_ = translation_invariant;
     if (centred_) mean_of_rows(rows_.data(), count, dim, centre_);
     pack_bf16(rows_.data(), count, padded_rows_, dim, centred_ ? centre_.data() : nullptr, bf16_pack_);
-    return;
-  }
-  if (type != ElementType::Float32 && int16_kernel_ != nullptr) {
-    // 8-bit rows without the AVX-512 tiles: int16 pairs for vpmaddwd (dot_block.hpp). rows_
-    // stays for sample_dots.
-    int16_ = true;
-    int16_scale_ = 1.0f;
-    pairs_ = (dim + 1) / 2;
-    rows16_.assign(static_cast<size_t>(padded_rows_) * pairs_ * 2, 0);
-    for (int i = 0; i < count; ++i) {
-      int16_t* row = &rows16_[static_cast<size_t>(i) * pairs_ * 2];
-      const float* values = &rows_[static_cast<size_t>(i) * dim];
-      for (int d = 0; d < dim; ++d) row[d] = static_cast<int16_t>(values[d]);
-    }
-    pack_int16_panels(rows16_.data(), count, pairs_, panels16_);
     return;
   }
   pack_panels(rows_.data(), count, dim, panels_);
@@ -433,7 +436,7 @@ bool ClusterBlock::load_codes(const std::vector<const void*>& rows, int count, i
   code_mul_.assign(code_add_.size(), 1.0f);
   double centre_norm = 0.0;
   for (int d = 0; d < dim; ++d) centre_norm += double{centre_[d]} * centre_[d];
-  static const Int8RowKernels* row_kernels = avx2_int8_row_kernels();  // not null: float_codes_ needs AVX2
+  const Int8RowKernels* row_kernels = int8_row_kernels();  // not null: float_codes_ needs AVX2
   for (int i = 0; i < count; ++i) {
     if (metric == Metric::L2) {
       const int8_t* codes = &int8_rows_.values[static_cast<size_t>(i) * int8_rows_.padded_dim];

@@ -184,18 +184,11 @@ KnnGraph cluster_knn_graph(const Distance& distance, const Partition& partition,
     } else {
       probe = probe_float_dots(distance, partition, k);
     }
-  } else if (!row_path && data.type == ElementType::Float32 && int16_dot_block_kernel() != nullptr) {
-    // AVX2: int8 codes by vpmaddwd where they keep the rows' nearest, else fp32 FMA (the probe
-    // runs for the default path, not for one a caller asked for).
-    if (first_pass.int8 == FirstPass::Int8::Always) {
-      probe.int8 = true;
-    } else if (first_pass.float_dots == default_float_dots()) {
-      probe = probe_float_dots(distance, partition, k);
-      if (first_pass.int8 == FirstPass::Int8::Never) probe.int8 = false;
-    }
-  } else if (row_path && first_pass.float_dots != FloatDots::AmxBf16) {
-    // vdpbf16ps, or fp32 FMA tiles (AVX-512 without BF16): int8 by VNNI where it keeps the
-    // rows' nearest (the probe runs for the default path, not for one a caller asked for).
+  } else if (first_pass.float_dots != FloatDots::AmxBf16 &&
+             (row_path || (data.type == ElementType::Float32 && int16_dot_block_kernel() != nullptr))) {
+    // vdpbf16ps, or fp32 FMA tiles (AVX-512 without BF16): int8 by VNNI; on AVX2 (no tiles),
+    // int8 codes by vpmaddwd; each where it keeps the rows' nearest (the probe runs for the
+    // default path, not for one a caller asked for).
     if (first_pass.int8 == FirstPass::Int8::Always) {
       probe.int8 = data.type == ElementType::Float32;  // every metric: L2 through the 8-bit path
     } else if (first_pass.float_dots == default_float_dots()) {

@@ -124,12 +124,20 @@ void pack_bf16_rows(const float* const* rows, int count, int padded_rows, int di
   }
 }
 
+const Int8RowKernels* int8_row_kernels() {
+  if (const TileKernels* tiles = avx512_tile_kernels(); tiles != nullptr) {
+    static const Int8RowKernels wide{tiles->largest_scaled, tiles->quantize_row_int8, tiles->sum_rows,
+                                     tiles->scaled_dot};
+    return &wide;
+  }
+  return avx2_int8_row_kernels();
+}
+
 void pack_int8(const float* const* rows, int count, int padded_rows, int dim, const float* scales, const float* centre,
                Int8Layout layout, Int8Pack& out, int dim_multiple) {
   const int padded_dim = (dim + dim_multiple - 1) / dim_multiple * dim_multiple;
   out.padded_dim = padded_dim;
-  const TileKernels* tiles = avx512_tile_kernels();
-  const Int8RowKernels* avx2 = tiles == nullptr ? avx2_int8_row_kernels() : nullptr;
+  const Int8RowKernels* kernels = int8_row_kernels();
   auto scale_of = [&](int r) { return scales != nullptr ? scales[r] : 1.0f; };
   auto value = [&](int r, int d) {
     const float x = rows[r][d] * scale_of(r);
@@ -137,10 +145,8 @@ void pack_int8(const float* const* rows, int count, int padded_rows, int dim, co
   };
   float largest = 0.0f;
   for (int r = 0; r < count; ++r) {
-    if (tiles != nullptr) {
-      largest = std::max(largest, tiles->largest_scaled(rows[r], centre, scale_of(r), dim));
-    } else if (avx2 != nullptr) {
-      largest = std::max(largest, avx2->largest_scaled(rows[r], centre, scale_of(r), dim));
+    if (kernels != nullptr) {
+      largest = std::max(largest, kernels->largest_scaled(rows[r], centre, scale_of(r), dim));
     } else {
       for (int d = 0; d < dim; ++d) largest = std::max(largest, std::fabs(value(r, d)));
     }
@@ -150,12 +156,8 @@ void pack_int8(const float* const* rows, int count, int padded_rows, int dim, co
   const float inverse = 1.0f / out.step;
   // Row r's codes times `sign` (rounding to nearest even is symmetric, so -1 gives -code).
   auto quantize = [&](int r, float sign, int8_t* codes) {
-    if (tiles != nullptr) {
-      tiles->quantize_row_int8(rows[r], centre, scale_of(r), sign * inverse, dim, codes);
-      return;
-    }
-    if (avx2 != nullptr) {
-      avx2->quantize_row_int8(rows[r], centre, scale_of(r), sign * inverse, dim, codes);
+    if (kernels != nullptr) {
+      kernels->quantize_row_int8(rows[r], centre, scale_of(r), sign * inverse, dim, codes);
       return;
     }
     for (int d = 0; d < dim; ++d) {
@@ -201,10 +203,8 @@ void mean_of_rows(const float* rows, int count, int dim, std::vector<float>& mea
 
 void mean_of_rows(const float* const* rows, int count, int dim, const float* scales, std::vector<float>& mean) {
   std::vector<double> sum(dim, 0.0);
-  if (const TileKernels* tiles = avx512_tile_kernels(); tiles != nullptr) {
-    tiles->sum_rows(rows, scales, count, dim, sum.data());
-  } else if (const Int8RowKernels* avx2 = avx2_int8_row_kernels(); avx2 != nullptr) {
-    avx2->sum_rows(rows, scales, count, dim, sum.data());
+  if (const Int8RowKernels* kernels = int8_row_kernels(); kernels != nullptr) {
+    kernels->sum_rows(rows, scales, count, dim, sum.data());
   } else {
     for (int r = 0; r < count; ++r) {
       const float scale = scales != nullptr ? scales[r] : 1.0f;  // x * 1 is x: the same sums

@@ -72,6 +72,9 @@ struct Int8RowKernels {
   ScaledDotKernel scaled_dot;
 };
 const Int8RowKernels* avx2_int8_row_kernels();
+// The row work on the best this CPU has: the AVX-512 tiles' functions, else AVX2's, else null
+// (pack_int8 and mean_of_rows then loop one value at a time).
+const Int8RowKernels* int8_row_kernels();
 
 struct TileKernels {
   TileDistancesKernel distances_float = nullptr;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "annforge.hpp"
+#include "kernels/shared/distance_core.hpp"
 
 namespace annforge::cpu {
 
@@ -63,9 +64,9 @@ void in_prefetched_blocks(const void* const* rows, int count, size_t row_bytes, 
 }
 
 // A metric bound to a base matrix: distances between base rows, and from a query to a row.
-// Cosine multiplies the two inverse norms first: a pair's distance is then the same bits from
-// either end (between(i, j) == between(j, i)), which the repair's lists rely on to treat a pair
-// met twice as one.
+// Cosine is core::cosine_distance everywhere (the two inverse norms multiplied first): a pair's
+// distance is then the same bits from either end (between(i, j) == between(j, i)), which the
+// repair's lists rely on to treat a pair met twice as one.
 class Distance {
  public:
   Distance(Metric metric, const DatasetView& base, const std::vector<float>* base_inverse_norms = nullptr);
@@ -77,7 +78,7 @@ class Distance {
     switch (metric_) {
       case Metric::L2: return kernels_.squared_l2(query, b, dim_);
       case Metric::InnerProduct: return -kernels_.dot(query, b, dim_);
-      case Metric::Cosine: return 1.0f - kernels_.dot(query, b, dim_) * (query_inverse_norm * (*norms_)[j]);
+      case Metric::Cosine: return core::cosine_distance(kernels_.dot(query, b, dim_), query_inverse_norm, (*norms_)[j]);
     }
     return 0.0f;
   }
@@ -87,7 +88,7 @@ class Distance {
     switch (metric_) {
       case Metric::L2: return kernels_.squared_l2(a, b, dim_);
       case Metric::InnerProduct: return -kernels_.dot(a, b, dim_);
-      case Metric::Cosine: return 1.0f - kernels_.dot(a, b, dim_) * (inverse_norm_a * inverse_norm_b);
+      case Metric::Cosine: return core::cosine_distance(kernels_.dot(a, b, dim_), inverse_norm_a, inverse_norm_b);
     }
     return 0.0f;
   }
@@ -103,7 +104,7 @@ class Distance {
         return;
       case Metric::Cosine:
         kernels_.dot_many(a, rows, count, dim_, out);
-        for (int i = 0; i < count; ++i) out[i] = 1.0f - out[i] * (inverse_norm_a * row_norms[i]);
+        for (int i = 0; i < count; ++i) out[i] = core::cosine_distance(out[i], inverse_norm_a, row_norms[i]);
         return;
     }
   }
