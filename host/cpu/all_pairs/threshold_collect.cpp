@@ -11,6 +11,7 @@ CollectKernel avx2_collect_kernel();       // threshold_collect_avx2.cpp
 CollectKernel avx512_collect_kernel();     // threshold_collect_avx512.cpp
 KthBoundKernel avx512_kth_bound_kernel();  // threshold_collect_avx512.cpp
 FewSmallestKernel avx512_few_smallest_kernel();  // threshold_collect_avx512.cpp
+FewSmallestKernel avx2_few_smallest_kernel();    // threshold_collect_avx2.cpp
 RankSelectKernel avx512_rank_select_kernel();    // threshold_collect_avx512.cpp
 
 namespace {
@@ -36,7 +37,10 @@ CollectKernel collect_kernel() {
 
 KthBoundKernel kth_bound_kernel() { return cpu_has_avx512() ? avx512_kth_bound_kernel() : nullptr; }
 
-FewSmallestKernel few_smallest_kernel() { return cpu_has_avx512() ? avx512_few_smallest_kernel() : nullptr; }
+FewSmallestKernel few_smallest_kernel() {
+  if (cpu_has_avx512()) return avx512_few_smallest_kernel();
+  return cpu_has_avx2_fma() ? avx2_few_smallest_kernel() : nullptr;
+}
 
 RankSelectKernel rank_select_kernel() { return cpu_has_avx512() ? avx512_rank_select_kernel() : nullptr; }
 

@@ -23,7 +23,8 @@ KthBoundKernel kth_bound_kernel();
 
 // The `want` smallest finite values of values[0, count) for count <= 256, ascending, ties by
 // lower position: their positions and values; returns how many (fewer where fewer are finite).
-// For nearest-centroid searches over a few dozen centroids. Null where the CPU has no AVX-512.
+// For nearest-centroid searches over a few dozen centroids. AVX-512, else AVX2 (any count
+// there); null where the CPU has neither.
 using FewSmallestKernel = int (*)(const float* values, int count, int want, int* positions, float* out);
 FewSmallestKernel few_smallest_kernel();
 

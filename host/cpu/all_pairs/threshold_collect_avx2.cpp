@@ -1,8 +1,11 @@
 // The AVX2 kernel of threshold_collect.hpp (compiled with -mavx2).
 #include <immintrin.h>
 
+#include <algorithm>
 #include <array>
+#include <cstring>
 #include <limits>
+#include <vector>
 
 #include "host/cpu/distance/lane_positions.hpp"
 #include "host/cpu/all_pairs/threshold_collect.hpp"
@@ -30,8 +33,125 @@ int avx2_collect(const float* values, int count, float cut, uint32_t* positions)
   return found;
 }
 
+// (value, position) as one integer key that orders as the values do, ties by position: the value's
+// bits with negative values flipped (-0 made +0 first, so that the two tie as comparisons see
+// them), above the position.
+inline uint64_t ordered_key(float value, int position) {
+  value += 0.0f;
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  bits ^= (bits >> 31) != 0 ? 0xFFFFFFFFu : 0x80000000u;
+  return uint64_t{bits} << 32 | static_cast<uint32_t>(position);
+}
+
+// Lanes that keep the minimum at step (K, J) of a bitonic sort of 8 (lane i meets lane i ^ J).
+constexpr int bitonic_min_lanes(int k, int j) {
+  int mask = 0;
+  for (int i = 0; i < 8; ++i) {
+    if (((i & j) == 0) == ((i & k) == 0)) mask |= 1 << i;
+  }
+  return mask;
+}
+
+template <int K, int J>
+inline __m256 bitonic_step(__m256 x) {
+  const __m256i partner_lanes = _mm256_xor_si256(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(J));
+  const __m256 partner = _mm256_permutevar8x32_ps(x, partner_lanes);
+  return _mm256_blend_ps(_mm256_max_ps(x, partner), _mm256_min_ps(x, partner), bitonic_min_lanes(K, J));
+}
+
+// The 8 lanes of x in ascending order (six compare-exchange steps).
+inline __m256 sorted_lanes(__m256 x) {
+  x = bitonic_step<2, 1>(x);
+  x = bitonic_step<4, 2>(x);
+  x = bitonic_step<4, 1>(x);
+  x = bitonic_step<8, 4>(x);
+  x = bitonic_step<8, 2>(x);
+  return bitonic_step<8, 1>(x);
+}
+
+// few_smallest on AVX2 (the nearest-centroid searches' selection, where an insertion scan with
+// unpredictable branches over every centroid was the partition's largest cost on this path):
+// each of 8 lanes keeps its smallest value (want <= 8; its two smallest up to 16) through min /
+// max steps: entries of the array whose want-th smallest is at or above the array's. The values
+// at or under that cut (typically want to 2 * want of them) become keys, sorted; the want
+// smallest are the answer. want > 16: every finite value a key.
+int avx2_few_smallest(const float* values, int count, int want, int* positions, float* out) {
+  constexpr float kInfinity = std::numeric_limits<float>::infinity();
+  thread_local std::vector<uint64_t> key_store;
+  key_store.resize(static_cast<size_t>(count) + 8);
+  uint64_t* keys = key_store.data();
+  int passed = 0;
+  auto offer_all = [&](float cut) {
+    for (int i = 0; i < count; ++i) {
+      if (values[i] <= cut && values[i] < kInfinity) keys[passed++] = ordered_key(values[i], i);
+    }
+  };
+  if (want > 16) {
+    offer_all(kInfinity);
+  } else {
+    const __m256 infinity = _mm256_set1_ps(kInfinity);
+    __m256 first = infinity, second = infinity;
+    alignas(32) float tail[8];
+    const int whole = count / 8 * 8;
+    auto keep = [&](__m256 x) {
+      const __m256 low = _mm256_min_ps(first, x);
+      second = _mm256_min_ps(second, _mm256_max_ps(first, x));
+      first = low;
+    };
+    for (int i = 0; i < whole; i += 8) keep(_mm256_loadu_ps(values + i));
+    if (whole < count) {
+      std::fill(tail, tail + 8, kInfinity);
+      std::copy(values + whole, values + count, tail);
+      keep(_mm256_load_ps(tail));
+    }
+    // Up to 8: the want-th of the lanes' minima, sorted in registers; 9 to 16: the want-th of
+    // both kept values of every lane.
+    alignas(32) float kept[16];
+    float cut_value;
+    if (want <= 8) {
+      _mm256_store_ps(kept, sorted_lanes(first));
+      cut_value = kept[want - 1];
+    } else {
+      _mm256_store_ps(kept, first);
+      _mm256_store_ps(kept + 8, second);
+      std::nth_element(kept, kept + (want - 1), kept + 16);
+      cut_value = kept[want - 1];
+    }
+    const __m256 cut = _mm256_set1_ps(cut_value);
+    for (int i = 0; i < count; i += 8) {
+      const __m256 x = i < whole ? _mm256_loadu_ps(values + i) : _mm256_load_ps(tail);
+      unsigned mask = static_cast<unsigned>(_mm256_movemask_ps(
+          _mm256_and_ps(_mm256_cmp_ps(x, cut, _CMP_LE_OQ), _mm256_cmp_ps(x, infinity, _CMP_LT_OQ))));
+      while (mask != 0) {
+        const int position = i + __builtin_ctz(mask);
+        keys[passed++] = ordered_key(values[position], position);
+        mask &= mask - 1;
+      }
+    }
+  }
+  // The want smallest keys, ascending.
+  const int found = std::min(want, passed);
+  if (passed <= 32) {
+    for (int i = 1; i < passed; ++i) {  // a short list: insertion sort
+      const uint64_t key = keys[i];
+      int at = i;
+      for (; at > 0 && keys[at - 1] > key; --at) keys[at] = keys[at - 1];
+      keys[at] = key;
+    }
+  } else {
+    std::partial_sort(keys, keys + found, keys + passed);
+  }
+  for (int i = 0; i < found; ++i) {
+    positions[i] = static_cast<int>(keys[i] & 0xFFFFFFFFu);
+    out[i] = values[positions[i]];
+  }
+  return found;
+}
+
 }  // namespace
 
 CollectKernel avx2_collect_kernel() { return avx2_collect; }
+FewSmallestKernel avx2_few_smallest_kernel() { return avx2_few_smallest; }
 
 }  // namespace annforge::cpu
