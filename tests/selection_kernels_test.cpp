@@ -190,18 +190,18 @@ TEST(FewSmallest, MatchesAStableSortOfTheValues) {
 // --- rank select (threshold_collect.hpp) --------------------------------------------------------
 
 // Distinct 64-bit keys (the clustered stage's (distance bits, position) keys, here random with
-// many equal high halves): the kernel's output is the sorted prefix of a plain sort, for counts
-// below, at and above k, including keys at the top of the range.
-TEST(RankSelect, EqualsTheSortedPrefix) {
-  const cpu::RankSelectKernel kernel = cpu::rank_select_kernel();
-  if (!kernel) GTEST_SKIP() << "this CPU has no AVX-512 (or ANNFORGE_SIMD is avx2/scalar): no kernel";
+// many equal high halves, some with the top bit set as the keys of positive distances have): the
+// kernel's output is the sorted prefix of a plain sort, for counts below, at and above k,
+// including keys at the top of the range.
+void expect_sorted_prefixes(cpu::RankSelectKernel kernel) {
   Rng rng(4711);
   for (int trial = 0; trial < 300; ++trial) {
     const int count = static_cast<int>(rng.below(257));
     const int k = 1 + static_cast<int>(rng.below(128));
     std::vector<uint64_t> keys;
     while (static_cast<int>(keys.size()) < count) {
-      const uint64_t high = trial % 3 == 0 ? rng.below(4) : rng.below(1u << 30);
+      uint64_t high = trial % 3 == 0 ? rng.below(4) : rng.below(1u << 30);
+      if (trial % 5 == 1 && rng.below(2) == 0) high |= 0x80000000u;
       const uint64_t key = trial % 7 == 0 && keys.empty() ? ~uint64_t{0} : (high << 32 | rng.below(1u << 30));
       if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
     }
@@ -212,6 +212,36 @@ TEST(RankSelect, EqualsTheSortedPrefix) {
     const int n = kernel(keys.data(), count, k, out.data());
     ASSERT_EQ(n, std::min(count, k)) << "trial " << trial;
     out.resize(n + 1);
+    EXPECT_EQ(out[n], 0x5A5A5A5Au) << "wrote past the result, trial " << trial;
+    out.resize(n);
+    ASSERT_EQ(out, expected) << "trial " << trial << " count " << count << " k " << k;
+  }
+}
+
+TEST(RankSelect, EqualsTheSortedPrefix) {
+  const cpu::RankSelectKernel kernel = cpu::rank_select_kernel();
+  if (!kernel) GTEST_SKIP() << "this CPU has no AVX-512 (or ANNFORGE_SIMD is avx2/scalar): no kernel";
+  expect_sorted_prefixes(kernel);
+}
+
+// The candidate buffers' kernel (AVX2): distinct keys as above, then lists with many equal keys,
+// whose copies must each take a slot (ties by position).
+TEST(RankSelect, StableKernelEqualsTheSortedPrefixWithRepeats) {
+  const cpu::RankSelectKernel kernel = cpu::stable_rank_select_kernel();
+  if (!kernel) GTEST_SKIP() << "this CPU has no AVX2 (or ANNFORGE_SIMD is scalar): no kernel";
+  expect_sorted_prefixes(kernel);
+  Rng rng(4713);
+  for (int trial = 0; trial < 300; ++trial) {
+    const int count = static_cast<int>(rng.below(130));
+    const int k = 1 + static_cast<int>(rng.below(64));
+    std::vector<uint64_t> keys(count);
+    for (uint64_t& key : keys) key = (rng.below(2) ? 0x80000000ull << 32 : 0) | rng.below(1 + trial % 9);
+    std::vector<uint64_t> expected = keys;
+    std::sort(expected.begin(), expected.end());
+    expected.resize(std::min(count, k));
+    std::vector<uint64_t> out(k + 1, 0x5A5A5A5Au);
+    const int n = kernel(keys.data(), count, k, out.data());
+    ASSERT_EQ(n, std::min(count, k)) << "trial " << trial;
     EXPECT_EQ(out[n], 0x5A5A5A5Au) << "wrote past the result, trial " << trial;
     out.resize(n);
     ASSERT_EQ(out, expected) << "trial " << trial << " count " << count << " k " << k;

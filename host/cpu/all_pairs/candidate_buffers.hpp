@@ -9,12 +9,14 @@
 #include <cstdint>
 #include <vector>
 
+#include "host/cpu/all_pairs/threshold_collect.hpp"
+
 namespace annforge::cpu {
 
 class CandidateBuffers {
  public:
   // `capacity` must exceed k; a larger one cuts less often and takes more memory.
-  CandidateBuffers(int k, int capacity) : k_(k), capacity_(capacity) {}
+  CandidateBuffers(int k, int capacity);
 
   // Empties `members` buffers; member i starts from thresholds[i] (offers at or above it are
   // refused).
@@ -94,7 +96,8 @@ class CandidateBuffers {
   std::vector<float> distances_;
   std::vector<uint64_t> earlier_masks_;  // per member: bit (c mod 64) of each earlier cluster c
   std::vector<int> earlier_;             // per member: kMaxEarlier cluster numbers, -1 padded
-  std::vector<uint64_t> keys_;
+  std::vector<uint64_t> keys_, sorted_;
+  RankSelectKernel sort_kernel_;  // take_sorted's final order (threshold_collect.hpp); null: std::sort
 };
 
 }  // namespace annforge::cpu

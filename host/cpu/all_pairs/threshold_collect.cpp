@@ -12,6 +12,7 @@ CollectKernel avx512_collect_kernel();     // threshold_collect_avx512.cpp
 KthBoundKernel avx512_kth_bound_kernel();  // threshold_collect_avx512.cpp
 FewSmallestKernel avx512_few_smallest_kernel();  // threshold_collect_avx512.cpp
 FewSmallestKernel avx2_few_smallest_kernel();    // threshold_collect_avx2.cpp
+RankSelectKernel avx2_rank_select_kernel();      // threshold_collect_avx2.cpp
 RankSelectKernel avx512_rank_select_kernel();    // threshold_collect_avx512.cpp
 
 namespace {
@@ -43,5 +44,7 @@ FewSmallestKernel few_smallest_kernel() {
 }
 
 RankSelectKernel rank_select_kernel() { return cpu_has_avx512() ? avx512_rank_select_kernel() : nullptr; }
+
+RankSelectKernel stable_rank_select_kernel() { return cpu_has_avx2_fma() ? avx2_rank_select_kernel() : nullptr; }
 
 }  // namespace annforge::cpu

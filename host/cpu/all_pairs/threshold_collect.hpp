@@ -34,5 +34,9 @@ FewSmallestKernel few_smallest_kernel();
 // has no AVX-512.
 using RankSelectKernel = int (*)(const uint64_t* keys, int count, int k, uint64_t* out);
 RankSelectKernel rank_select_kernel();
+// The same for keys that need not be distinct (equal keys rank by position), on AVX2's four
+// 64-bit lanes (any CPU with AVX2, AVX-512 ones too): for a few dozen keys, where std::sort's
+// unpredictable branches cost more. Null where the CPU has no AVX2.
+RankSelectKernel stable_rank_select_kernel();
 
 }  // namespace annforge::cpu

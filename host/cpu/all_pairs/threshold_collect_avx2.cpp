@@ -149,9 +149,63 @@ int avx2_few_smallest(const float* values, int count, int want, int* positions, 
   return found;
 }
 
+// rank_select on AVX2: each key's rank counted transposed, as the AVX-512 kernel does, 16 keys
+// at a time in four registers of four 64-bit lanes, every key of the list broadcast against them
+// (a signed compare of keys with their top bit flipped is the unsigned order). Equal keys rank by
+// position (a key before this one counts when at or below it, after it only when below), so the
+// ranks are distinct and every slot below min(count, k) is written once. Keys of rank < k go to
+// their rank.
+int avx2_rank_select(const uint64_t* keys, int count, int k, uint64_t* out) {
+  const __m256i flip = _mm256_set1_epi64x(static_cast<long long>(0x8000000000000000ull));
+  const __m256i one = _mm256_set1_epi64x(1);
+  for (int first = 0; first < count; first += 16) {
+    const int here = std::min(16, count - first);
+    alignas(32) uint64_t block[16];
+    for (int i = 0; i < 16; ++i) block[i] = i < here ? keys[first + i] : 0;
+    __m256i key[4], rank[4], lane[4];
+    for (int v = 0; v < 4; ++v) {
+      key[v] = _mm256_xor_si256(_mm256_load_si256(reinterpret_cast<const __m256i*>(block + 4 * v)), flip);
+      rank[v] = _mm256_setzero_si256();
+      lane[v] = _mm256_setr_epi64x(4 * v, 4 * v + 1, 4 * v + 2, 4 * v + 3);
+    }
+    auto broadcast = [&](int j) {
+      return _mm256_xor_si256(_mm256_set1_epi64x(static_cast<long long>(keys[j])), flip);
+    };
+    // Before the block: one where the other key is at or below (1 + (-1 where above)).
+    for (int j = 0; j < first; ++j) {
+      const __m256i other = broadcast(j);
+#pragma GCC unroll 4
+      for (int v = 0; v < 4; ++v) rank[v] = _mm256_add_epi64(rank[v], _mm256_add_epi64(one, _mm256_cmpgt_epi64(other, key[v])));
+    }
+    // Inside it: at or below for the lanes after the other key's position, below for the others.
+    for (int j = first; j < first + here; ++j) {
+      const __m256i other = broadcast(j);
+      const __m256i at = _mm256_set1_epi64x(j - first);
+      for (int v = 0; v < 4; ++v) {
+        const __m256i at_or_below = _mm256_add_epi64(one, _mm256_cmpgt_epi64(other, key[v]));
+        const __m256i below = _mm256_sub_epi64(_mm256_setzero_si256(), _mm256_cmpgt_epi64(key[v], other));
+        rank[v] = _mm256_add_epi64(rank[v], _mm256_blendv_epi8(below, at_or_below, _mm256_cmpgt_epi64(lane[v], at)));
+      }
+    }
+    // After it: one where the other key is below (-(-1)).
+    for (int j = first + here; j < count; ++j) {
+      const __m256i other = broadcast(j);
+#pragma GCC unroll 4
+      for (int v = 0; v < 4; ++v) rank[v] = _mm256_sub_epi64(rank[v], _mm256_cmpgt_epi64(key[v], other));
+    }
+    alignas(32) uint64_t ranks[16];
+    for (int v = 0; v < 4; ++v) _mm256_store_si256(reinterpret_cast<__m256i*>(ranks + 4 * v), rank[v]);
+    for (int i = 0; i < here; ++i) {
+      if (ranks[i] < static_cast<uint64_t>(k)) out[ranks[i]] = keys[first + i];
+    }
+  }
+  return std::min(count, k);
+}
+
 }  // namespace
 
 CollectKernel avx2_collect_kernel() { return avx2_collect; }
+RankSelectKernel avx2_rank_select_kernel() { return avx2_rank_select; }
 FewSmallestKernel avx2_few_smallest_kernel() { return avx2_few_smallest; }
 
 }  // namespace annforge::cpu
