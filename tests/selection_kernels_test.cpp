@@ -18,6 +18,7 @@
 
 #include "annforge.hpp"
 #include "host/cpu/all_pairs/list_merge.hpp"
+#include "host/cpu/all_pairs/list_positions.hpp"
 #include "host/cpu/all_pairs/threshold_collect.hpp"
 #include "host/cpu/distance/distance.hpp"
 #include "tests/test_support.hpp"
@@ -245,6 +246,96 @@ TEST(RankSelect, StableKernelEqualsTheSortedPrefixWithRepeats) {
     EXPECT_EQ(out[n], 0x5A5A5A5Au) << "wrote past the result, trial " << trial;
     out.resize(n);
     ASSERT_EQ(out, expected) << "trial " << trial << " count " << count << " k " << k;
+  }
+}
+
+// --- list positions (list_positions.hpp) -------------------------------------------------------
+
+// The vector kernel (AVX-512, or AVX2 under ANNFORGE_SIMD=avx2) against the scalar loop: lists of
+// every length up to the kernel's 64 with empty (kInvalidId) tails, candidates listed at every
+// position (the first and the last included) or absent, ids at the top of the range.
+TEST(ListPositions, KernelMatchesTheScalarLoop) {
+  const cpu::ListPositionsKernel kernel = cpu::list_positions_kernel();
+  if (!kernel) GTEST_SKIP() << "this CPU has neither AVX-512 nor AVX2 (or ANNFORGE_SIMD is scalar): no kernel";
+  Rng rng(4714);
+  int listed = 0, absent = 0;
+  for (int trial = 0; trial < 500; ++trial) {
+    const int k = 1 + static_cast<int>(rng.below(cpu::kListPositionsMaxK));
+    const int filled = trial % 4 == 0 ? static_cast<int>(rng.below(k + 1)) : k;
+    std::vector<uint32_t> list;
+    while (static_cast<int>(list.size()) < filled) {
+      const uint32_t id = trial % 5 == 0 ? 0xFFFFFF00u + static_cast<uint32_t>(rng.below(255)) : static_cast<uint32_t>(rng.below(300));
+      if (std::find(list.begin(), list.end(), id) == list.end()) list.push_back(id);
+    }
+    list.resize(k, kInvalidId);
+    const int count = static_cast<int>(rng.below(65));
+    std::vector<uint32_t> ids(count);
+    for (uint32_t& id : ids) {
+      id = filled > 0 && rng.below(2) == 0 ? list[rng.below(filled)]
+           : trial % 5 == 0                ? 0xFFFFFF00u + static_cast<uint32_t>(rng.below(255))
+                                           : static_cast<uint32_t>(rng.below(300));
+    }
+    std::vector<int> expected(count + 1, -7), got(count + 1, -7);
+    cpu::scalar_list_positions(list.data(), k, ids.data(), count, expected.data());
+    kernel(list.data(), k, ids.data(), count, got.data());
+    ASSERT_EQ(got, expected) << "trial " << trial << " k " << k << " filled " << filled << " count " << count;
+    for (int c = 0; c < count; ++c) (expected[c] >= 0 ? listed : absent)++;
+  }
+  EXPECT_GT(listed, 1000);
+  EXPECT_GT(absent, 1000);
+}
+
+// drop_listed_keeping_nearer against a plain model, with lists short enough for the vector
+// kernel and longer ones (the hash set): the candidates the list holds are dropped, a smaller
+// distance lowering the listed one (the list re-sorted by (distance, id)), the others kept in order.
+TEST(ListMerge, DropListedKeepingNearerFollowsTheModel) {
+  Rng rng(4715);
+  for (int trial = 0; trial < 400; ++trial) {
+    const int k = 1 + static_cast<int>(rng.below(trial % 2 ? 64 : 128));
+    std::vector<std::pair<float, uint32_t>> entries;
+    while (static_cast<int>(entries.size()) < k) {
+      const uint32_t id = static_cast<uint32_t>(rng.below(400));
+      bool seen = false;
+      for (const auto& e : entries) seen = seen || e.second == id;
+      if (!seen) entries.emplace_back(static_cast<float>(rng.below(50)), id);
+    }
+    std::sort(entries.begin(), entries.end());
+    std::vector<uint32_t> list_ids(k);
+    std::vector<float> list_distances(k);
+    for (int i = 0; i < k; ++i) list_ids[i] = entries[i].second, list_distances[i] = entries[i].first;
+    const int count = static_cast<int>(rng.below(k + 1));
+    std::vector<uint32_t> ids(count);
+    std::vector<float> distances(count);
+    for (int c = 0; c < count; ++c) {
+      ids[c] = rng.below(2) == 0 ? list_ids[rng.below(k)] : static_cast<uint32_t>(400 + rng.below(100) + 100 * c);
+      distances[c] = static_cast<float>(rng.below(50));
+    }
+    // The model.
+    std::vector<std::pair<float, uint32_t>> model_list = entries, model_kept;
+    for (int c = 0; c < count; ++c) {
+      auto at = std::find_if(model_list.begin(), model_list.end(), [&](const auto& e) { return e.second == ids[c]; });
+      if (at == model_list.end()) {
+        model_kept.emplace_back(distances[c], ids[c]);
+      } else if (distances[c] < at->first) {
+        at->first = distances[c];
+      }
+    }
+    std::sort(model_list.begin(), model_list.end());
+    cpu::ListIds listed(k);
+    std::vector<uint32_t> scratch_ids(k);
+    std::vector<float> scratch_distances(k);
+    const int kept = cpu::drop_listed_keeping_nearer(listed, list_ids.data(), list_distances.data(), k, ids.data(),
+                                                     distances.data(), count, scratch_ids.data(),
+                                                     scratch_distances.data());
+    ASSERT_EQ(kept, static_cast<int>(model_kept.size())) << "trial " << trial;
+    for (int c = 0; c < kept; ++c) {
+      ASSERT_EQ(ids[c], model_kept[c].second) << "trial " << trial << " candidate " << c;
+      ASSERT_EQ(distances[c], model_kept[c].first) << "trial " << trial << " candidate " << c;
+    }
+    for (int i = 0; i < k; ++i) {
+      ASSERT_EQ(list_ids[i], model_list[i].second) << "trial " << trial << " entry " << i;
+      ASSERT_EQ(list_distances[i], model_list[i].first) << "trial " << trial << " entry " << i;
+    }
   }
 }
 

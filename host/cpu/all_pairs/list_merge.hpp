@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "annforge.hpp"
+#include "host/cpu/all_pairs/list_positions.hpp"
 #include "host/cpu/distance/distance_keys.hpp"
 #include "kernels/shared/neighbor_list.hpp"
 
@@ -107,15 +108,36 @@ class ListIds {
   uint32_t generation_ = 0;
 };
 
+// The position of each of `count` candidate ids in the list of k at `list` (-1: not there), into
+// `positions`: by the vector kernel (list_positions.hpp) where the CPU has one and the list is
+// short enough, else through `listed`.
+inline void listed_positions(ListIds& listed, const uint32_t* list, int k, const uint32_t* ids, int count,
+                             int* positions) {
+  static const ListPositionsKernel kernel = list_positions_kernel();
+  if (kernel != nullptr && k <= kListPositionsMaxK) {
+    kernel(list, k, ids, count, positions);
+    return;
+  }
+  listed.fill(list, k);
+  for (int c = 0; c < count; ++c) positions[c] = listed.position_of(ids[c]);
+}
+
+// Candidates per call of the drops below, their positions found in one batch.
+constexpr int kListedBatch = 64;
+
 // Drops from `count` candidates (in place, order kept) those whose ids the list of k at `list`
 // holds; returns how many remain.
 inline int drop_listed(ListIds& listed, const uint32_t* list, int k, uint32_t* ids, float* distances, int count) {
-  listed.fill(list, k);
   int kept = 0;
-  for (int c = 0; c < count; ++c) {
-    ids[kept] = ids[c];
-    distances[kept] = distances[c];
-    kept += !listed.contains(ids[c]);
+  int positions[kListedBatch];
+  for (int first = 0; first < count; first += kListedBatch) {
+    const int batch = std::min(kListedBatch, count - first);
+    listed_positions(listed, list, k, ids + first, batch, positions);
+    for (int c = first; c < first + batch; ++c) {
+      ids[kept] = ids[c];
+      distances[kept] = distances[c];
+      kept += positions[c - first] < 0;
+    }
   }
   return kept;
 }
@@ -130,11 +152,15 @@ inline int drop_listed(ListIds& listed, const uint32_t* list, int k, uint32_t* i
 inline int drop_listed_keeping_nearer(ListIds& listed, uint32_t* list_ids, float* list_distances, int k,
                                       uint32_t* ids, float* distances, int count, uint32_t* scratch_ids,
                                       float* scratch_distances) {
-  listed.fill(list_ids, k);
   int kept = 0;
   bool lowered = false;
+  int positions[kListedBatch];
   for (int c = 0; c < count; ++c) {
-    const int at = listed.position_of(ids[c]);
+    // The list's ids do not change below (only distances are lowered, in the scratch).
+    if (c % kListedBatch == 0) {
+      listed_positions(listed, list_ids, k, ids + c, std::min(kListedBatch, count - c), positions);
+    }
+    const int at = positions[c % kListedBatch];
     if (at < 0) {
       ids[kept] = ids[c];
       distances[kept++] = distances[c];
