@@ -156,24 +156,31 @@ bool ClusterBlock::load_dot_form(const std::vector<const void*>& rows, int count
       int8_ = true;
       mean_of_rows(float_rows_.data(), count, dim, scales, centre_);
       offsets_.resize(count);
+      // One pass over the rows for the offsets and both codes' largest values (each its own
+      // pass before, over a cluster that does not fit L2; the same values).
+      float largest_row = 0.0f, largest_column = 0.0f;
       for (int i = 0; i < count; ++i) {
         const float scale = scales != nullptr ? scales[i] : 1.0f;
         // AMX-INT8 implies the AVX-512 kernels.
         const double dot = tiles_->scaled_dot(float_rows_[i], scale, centre_.data(), dim);
         offsets_[i] = static_cast<float>((metric == Metric::Cosine ? 1.0 : 0.0) - dot);
+        largest_row = std::max(largest_row, tiles_->largest_scaled(float_rows_[i], nullptr, scale, dim));
+        largest_column = std::max(largest_column, tiles_->largest_scaled(float_rows_[i], centre_.data(), scale, dim));
       }
       if (int8_dots_ != nullptr) {
-        pack_int8(float_rows_.data(), count, padded_rows_, dim, scales, nullptr, Int8Layout::Rows, int8_rows_);
+        pack_int8(float_rows_.data(), count, padded_rows_, dim, scales, nullptr, Int8Layout::Rows, int8_rows_, 64,
+                  largest_row);
         pack_int8(float_rows_.data(), count, padded_rows_, dim, scales, centre_.data(), Int8Layout::NegatedPanels,
-                  int8_panels_);
+                  int8_panels_, 64, largest_column);
         value_scale_ = int8_rows_.step * int8_panels_.step;
         return true;
       }
       // VNNI: the Bytes layout's rows and unsigned panels (-q + 128), each row's sum taking
       // back the 128 * sum(q) that the shift adds (pair_tiles.hpp).
-      pack_int8(float_rows_.data(), count, padded_rows_, dim, scales, nullptr, Int8Layout::Rows, int8_rows_, 4);
+      pack_int8(float_rows_.data(), count, padded_rows_, dim, scales, nullptr, Int8Layout::Rows, int8_rows_, 4,
+                largest_row);
       pack_int8(float_rows_.data(), count, padded_rows_, dim, scales, centre_.data(),
-                Int8Layout::UnsignedNegatedPanels, int8_panels_, 4);
+                Int8Layout::UnsignedNegatedPanels, int8_panels_, 4, largest_column);
       row_corrections_.resize(padded_rows_);
       const int padded_dim = int8_rows_.padded_dim;
       for (int r = 0; r < padded_rows_; ++r) {

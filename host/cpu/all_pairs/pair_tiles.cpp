@@ -134,7 +134,7 @@ const Int8RowKernels* int8_row_kernels() {
 }
 
 void pack_int8(const float* const* rows, int count, int padded_rows, int dim, const float* scales, const float* centre,
-               Int8Layout layout, Int8Pack& out, int dim_multiple) {
+               Int8Layout layout, Int8Pack& out, int dim_multiple, float largest) {
   const int padded_dim = (dim + dim_multiple - 1) / dim_multiple * dim_multiple;
   out.padded_dim = padded_dim;
   const Int8RowKernels* kernels = int8_row_kernels();
@@ -143,8 +143,9 @@ void pack_int8(const float* const* rows, int count, int padded_rows, int dim, co
     const float x = rows[r][d] * scale_of(r);
     return centre != nullptr ? x - centre[d] : x;
   };
-  float largest = 0.0f;
-  for (int r = 0; r < count; ++r) {
+  const bool largest_unknown = largest < 0.0f;
+  if (largest_unknown) largest = 0.0f;
+  for (int r = 0; r < count && largest_unknown; ++r) {
     if (kernels != nullptr) {
       largest = std::max(largest, kernels->largest_scaled(rows[r], centre, scale_of(r), dim));
     } else {

@@ -176,8 +176,11 @@ struct Int8Pack {
 };
 enum class Int8Layout { Rows, NegatedPanels, UnsignedNegatedPanels };
 // scales and centre may be null (1 and 0). dim_multiple: 64 for AMX (a tile step), 4 for VNNI.
+// largest: the rows' largest |x[d] * scale - centre[d]| where the caller measured it already
+// (in a pass over the rows that did other work: a cluster of wide rows is read from beyond L2 by
+// every pass); negative: measured here.
 void pack_int8(const float* const* rows, int count, int padded_rows, int dim, const float* scales, const float* centre,
-               Int8Layout layout, Int8Pack& out, int dim_multiple = 64);
+               Int8Layout layout, Int8Pack& out, int dim_multiple = 64, float largest = -1.0f);
 // AMX-INT8 (tdpbssd: 16 x 16 x 64 multiply-adds per instruction, twice bf16's per tile load):
 // out[r * ldo + c] = the int32 dot of int8 row r and column c as a float (exact: |dot| < 2^24
 // up to 1,040 dimensions), for r < row_count (a multiple of kAmxTileRows) and c < 16 *
