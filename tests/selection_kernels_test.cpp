@@ -190,10 +190,24 @@ TEST(FewSmallest, MatchesAStableSortOfTheValues) {
 
 // --- rank select (threshold_collect.hpp) --------------------------------------------------------
 
+// The kernel's output for `keys` is the sorted prefix of a plain sort, and nothing is written
+// past it.
+void expect_sorted_prefix(cpu::RankSelectKernel kernel, const std::vector<uint64_t>& keys, int k, int trial) {
+  const int count = static_cast<int>(keys.size());
+  std::vector<uint64_t> expected = keys;
+  std::sort(expected.begin(), expected.end());
+  expected.resize(std::min(count, k));
+  std::vector<uint64_t> out(k + 1, 0x5A5A5A5Au);
+  const int n = kernel(keys.data(), count, k, out.data());
+  ASSERT_EQ(n, std::min(count, k)) << "trial " << trial;
+  EXPECT_EQ(out[n], 0x5A5A5A5Au) << "wrote past the result, trial " << trial;
+  out.resize(n);
+  ASSERT_EQ(out, expected) << "trial " << trial << " count " << count << " k " << k;
+}
+
 // Distinct 64-bit keys (the clustered stage's (distance bits, position) keys, here random with
-// many equal high halves, some with the top bit set as the keys of positive distances have): the
-// kernel's output is the sorted prefix of a plain sort, for counts below, at and above k,
-// including keys at the top of the range.
+// many equal high halves, some with the top bit set as the keys of positive distances have), for
+// counts below, at and above k, including keys at the top of the range.
 void expect_sorted_prefixes(cpu::RankSelectKernel kernel) {
   Rng rng(4711);
   for (int trial = 0; trial < 300; ++trial) {
@@ -206,16 +220,7 @@ void expect_sorted_prefixes(cpu::RankSelectKernel kernel) {
       const uint64_t key = trial % 7 == 0 && keys.empty() ? ~uint64_t{0} : (high << 32 | rng.below(1u << 30));
       if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
     }
-    std::vector<uint64_t> expected = keys;
-    std::sort(expected.begin(), expected.end());
-    expected.resize(std::min(count, k));
-    std::vector<uint64_t> out(k + 1, 0x5A5A5A5Au);
-    const int n = kernel(keys.data(), count, k, out.data());
-    ASSERT_EQ(n, std::min(count, k)) << "trial " << trial;
-    out.resize(n + 1);
-    EXPECT_EQ(out[n], 0x5A5A5A5Au) << "wrote past the result, trial " << trial;
-    out.resize(n);
-    ASSERT_EQ(out, expected) << "trial " << trial << " count " << count << " k " << k;
+    expect_sorted_prefix(kernel, keys, k, trial);
   }
 }
 
@@ -233,19 +238,9 @@ TEST(RankSelect, StableKernelEqualsTheSortedPrefixWithRepeats) {
   expect_sorted_prefixes(kernel);
   Rng rng(4713);
   for (int trial = 0; trial < 300; ++trial) {
-    const int count = static_cast<int>(rng.below(130));
-    const int k = 1 + static_cast<int>(rng.below(64));
-    std::vector<uint64_t> keys(count);
+    std::vector<uint64_t> keys(rng.below(130));
     for (uint64_t& key : keys) key = (rng.below(2) ? 0x80000000ull << 32 : 0) | rng.below(1 + trial % 9);
-    std::vector<uint64_t> expected = keys;
-    std::sort(expected.begin(), expected.end());
-    expected.resize(std::min(count, k));
-    std::vector<uint64_t> out(k + 1, 0x5A5A5A5Au);
-    const int n = kernel(keys.data(), count, k, out.data());
-    ASSERT_EQ(n, std::min(count, k)) << "trial " << trial;
-    EXPECT_EQ(out[n], 0x5A5A5A5Au) << "wrote past the result, trial " << trial;
-    out.resize(n);
-    ASSERT_EQ(out, expected) << "trial " << trial << " count " << count << " k " << k;
+    expect_sorted_prefix(kernel, keys, 1 + static_cast<int>(rng.below(64)), trial);
   }
 }
 
