@@ -82,13 +82,10 @@ int avx2_few_smallest(const float* values, int count, int want, int* positions, 
   key_store.resize(static_cast<size_t>(count) + 8);
   uint64_t* keys = key_store.data();
   int passed = 0;
-  auto offer_all = [&](float cut) {
-    for (int i = 0; i < count; ++i) {
-      if (values[i] <= cut && values[i] < kInfinity) keys[passed++] = ordered_key(values[i], i);
-    }
-  };
   if (want > 16) {
-    offer_all(kInfinity);
+    for (int i = 0; i < count; ++i) {
+      if (values[i] < kInfinity) keys[passed++] = ordered_key(values[i], i);
+    }
   } else {
     const __m256 infinity = _mm256_set1_ps(kInfinity);
     __m256 first = infinity, second = infinity;
