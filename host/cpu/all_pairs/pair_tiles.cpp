@@ -143,13 +143,14 @@ void pack_int8(const float* const* rows, int count, int padded_rows, int dim, co
     const float x = rows[r][d] * scale_of(r);
     return centre != nullptr ? x - centre[d] : x;
   };
-  const bool largest_unknown = largest < 0.0f;
-  if (largest_unknown) largest = 0.0f;
-  for (int r = 0; r < count && largest_unknown; ++r) {
-    if (kernels != nullptr) {
-      largest = std::max(largest, kernels->largest_scaled(rows[r], centre, scale_of(r), dim));
-    } else {
-      for (int d = 0; d < dim; ++d) largest = std::max(largest, std::fabs(value(r, d)));
+  if (largest < 0.0f) {  // not measured by the caller
+    largest = 0.0f;
+    for (int r = 0; r < count; ++r) {
+      if (kernels != nullptr) {
+        largest = std::max(largest, kernels->largest_scaled(rows[r], centre, scale_of(r), dim));
+      } else {
+        for (int d = 0; d < dim; ++d) largest = std::max(largest, std::fabs(value(r, d)));
+      }
     }
   }
   // The largest magnitude maps to 127 (a normal step, so that no code divides by zero).
