@@ -5,6 +5,7 @@
 #include "host/cpu/search/rerank_depth.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <memory>
 
@@ -82,18 +83,38 @@ class BorrowedVisited {
   bool active_ = false;
 };
 
+// Every cache line of a neighbour list (a list of 32 ids is two lines).
+inline void prefetch_list(const uint32_t* list, int degree) {
+  const char* bytes = reinterpret_cast<const char*>(list);
+  const char* last = reinterpret_cast<const char*>(list + degree) - 1;
+  for (const char* line = bytes; line <= last; line += 64) __builtin_prefetch(line);
+  if ((reinterpret_cast<uintptr_t>(bytes) & 63) > (reinterpret_cast<uintptr_t>(last) & 63)) __builtin_prefetch(last);
+}
+
 struct Beam {
   explicit Beam(int width) : width(width), ids(width), distances(width), expanded(width) {}
   void clear() { size = 0; }
   // Inserts keeping the beam sorted; returns the position, or width when it did not fit.
+  // The place by binary search, the entries after it moved by memmove: moved one at a time, a
+  // wide beam's inserts were ~16% of a search at beam 512 (1M wordtext, AMD EPYC Zen 4).
   int insert(uint32_t id, float d) {
     if (size == width && (width == 0 || !core::nearer(d, id, distances[width - 1], ids[width - 1]))) return width;
-    int pos = size < width ? size++ : width - 1;
-    while (pos > 0 && core::nearer(d, id, distances[pos - 1], ids[pos - 1])) {
-      ids[pos] = ids[pos - 1];
-      distances[pos] = distances[pos - 1];
-      expanded[pos] = expanded[pos - 1];
-      --pos;
+    const int end = size < width ? size++ : width - 1;  // a full beam drops its last entry
+    int pos = 0, count = end;                         // the first entry farther than (d, id)
+    while (count > 0) {
+      const int half = count / 2;
+      if (core::nearer(d, id, distances[pos + half], ids[pos + half])) {
+        count = half;
+      } else {
+        pos += half + 1;
+        count -= half + 1;
+      }
+    }
+    const size_t moved = static_cast<size_t>(end - pos);
+    if (moved > 0) {
+      std::memmove(&ids[pos + 1], &ids[pos], moved * sizeof(uint32_t));
+      std::memmove(&distances[pos + 1], &distances[pos], moved * sizeof(float));
+      std::memmove(&expanded[pos + 1], &expanded[pos], moved);
     }
     ids[pos] = id;
     distances[pos] = d;
@@ -291,6 +312,13 @@ void beam_search(const GraphView& graph_in, const Distance& distance, const Data
           }
           walk_beam.expanded[cursor] = 1;
           const uint32_t* next = neighbors_of(walk_beam.ids[cursor]);
+          // The entry likely expanded after this one: start its list now, while this one's
+          // distances are computed.
+          for (int after = cursor + 1; after < walk_beam.size; ++after) {
+            if (walk_beam.expanded[after]) continue;
+            prefetch_list(neighbors_of(walk_beam.ids[after]), walk_degree);
+            break;
+          }
           // Start every neighbour's first line before computing any distance: the loads
           // overlap instead of stalling one after another. The rest of a row is requested only
           // once it is known unvisited (a float row of 256 dimensions is 16 lines).
@@ -315,7 +343,7 @@ void beam_search(const GraphView& graph_in, const Distance& distance, const Data
           for (int e = 0; e < fresh; ++e) {
             const int at = walk_beam.insert(batch[e], batch_distances[e]);
             // A vector that enters the beam is likely expanded soon: start its neighbour list.
-            if (at < walk_beam.width) __builtin_prefetch(neighbors_of(batch[e]));
+            if (at < walk_beam.width) prefetch_list(neighbors_of(batch[e]), walk_degree);
             lowest = std::min(lowest, at);
           }
           if (lowest < cursor) cursor = lowest;
