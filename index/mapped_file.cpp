@@ -144,6 +144,13 @@ AtomicFileWriter::AtomicFileWriter(const std::string& path) : path_(path) {
       ::close(fd);
       throw Error(ErrorCode::Io, path + ": cannot create: " + std::strerror(err));
     }
+    // Writes of whole 4 MiB blocks: with stdio's 4 KiB buffer, an index whose rows lie apart in
+    // a .fvecs file (written a row at a time) went out as 250,000 writes of 4 KiB at offsets off
+    // the page grid, and ext4 zeroed each new page's uncovered part first: 1.7 s of kernel
+    // memset to save 1M x 256 floats (AMD EPYC Zen 4 VM, 2026-12-07). The buffer is freed with
+    // the writer (a failure only keeps stdio's default).
+    buffer_ = std::make_unique<char[]>(kWriteBufferBytes);
+    std::setvbuf(file_, buffer_.get(), _IOFBF, kWriteBufferBytes);
     return;
   }
 }

@@ -51,6 +51,8 @@ class AtomicFileWriter {
  private:
   std::string path_;
   std::string temp_path_;
+  static constexpr size_t kWriteBufferBytes = size_t{4} << 20;
+  std::unique_ptr<char[]> buffer_;  // stdio's buffer for file_ (outlives it: closed first)
   std::FILE* file_ = nullptr;
   uint64_t written_ = 0;  // bytes handed to write()
   uint64_t flushed_ = 0;  // ... of which the kernel was asked to start writing back
