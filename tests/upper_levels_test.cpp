@@ -193,9 +193,14 @@ TEST(UpperLevels, UpperBeamDivisorRule) {
   EXPECT_EQ(cpu::divisor_for({0.0, 0.0, 0.0}, 0.0), 4);
   // Doubling the base beam finds more than the full upper beam: keep the quarter.
   EXPECT_EQ(cpu::divisor_for({0.097, 0.076, 0.057}, 0.03), 4);
+  // An eighth where it lands as well as a quarter at base beam 32 (2026-12-07: 1M SIFT -> 8,
+  // 1M wordtext -> 4); never where a quarter is not enough.
+  EXPECT_EQ(cpu::divisor_for({0.008, 0.005, 0.004}, 0.000, 0.000), 8);
+  EXPECT_EQ(cpu::divisor_for({0.026, 0.019, 0.016}, 0.008, 0.012), 4);
+  EXPECT_EQ(cpu::divisor_for({0.011, 0.003, 0.000}, 0.002, 0.002), 2);
 }
 
-// Measured: 4 on data without many separate clusters. On 300K rows in 1,500 clusters of 200
+// Measured: 4 or 8 on data without many separate clusters. On 300K rows in 1,500 clusters of 200
 // (more clusters than entry points, ~12 members of each on level 1) a beam of 4 on level 1
 // fills with one cluster's members and ends in the wrong cluster for some rows: the build
 // measures a smaller divisor, and its searches find more of the queries' neighbours than with
@@ -204,7 +209,7 @@ TEST(UpperLevels, UpperBeamDivisorRule) {
 TEST(UpperLevels, UpperBeamWidensWhereTheDataNeedsIt) {
   const Dataset spread = clustered(20000, 16, ElementType::Float32, 3);
   const Index plain = build(spread, params_for(Metric::L2, BuildAlgorithm::Auto, 32, Device::Cpu));
-  EXPECT_EQ(plain.upper_width_divisor, 4);
+  EXPECT_GE(plain.upper_width_divisor, 4) << "a quarter of the base beam or narrower";
 
   const Dataset data = mixture(300000, 32, 1500, 1, 1);
   const Dataset queries = mixture(1000, 32, 1500, 1, 2);

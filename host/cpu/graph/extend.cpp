@@ -49,7 +49,9 @@ KnnGraph chunk_candidates(const Index& index, const Distance& distance, int64_t 
   std::vector<float> found_distances(rows * beam.k);
   // Through the upper levels where the index has them (built over old rows only: their members
   // lie below `begin`), else from every entry point.
-  beam.upper_width_divisor = index.upper_width_divisor;
+  // A quarter at most: the eighth that a caller's searches may take (upper_width.hpp) was measured
+  // for answering queries, not for linking rows.
+  beam.upper_width_divisor = std::min(index.upper_width_divisor, 4);
   // `distance` covers every row; the walk meets only rows below `begin`, the rows linked so far.
   beam_search(graph_of(index), distance, chunk, beam, {}, found_ids.data(), found_distances.data(),
               index.levels.empty() ? nullptr : &index.levels, compact);

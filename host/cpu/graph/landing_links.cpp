@@ -187,8 +187,9 @@ UpperWidthMeasurement settle_upper_levels(Index& index, int threads, uint64_t se
   }
   index.upper_width_divisor = width.divisor;
   timer.lap("upper levels' beam: base beam / %d (of %d rows searched at base beam 16, missed with upper beams 4, "
-            "8, 16: %.3f, %.3f, %.3f; at base beam 32, upper 8: %.3f)",
-            width.divisor, width.samples, width.missed[0], width.missed[1], width.missed[2], width.missed_wider_base);
+            "8, 16: %.3f, %.3f, %.3f; at base beam 32, upper 8: %.3f, upper 4: %.3f)",
+            width.divisor, width.samples, width.missed[0], width.missed[1], width.missed[2], width.missed_wider_base,
+            width.missed_narrower);
   return width;
 }
 

@@ -14,9 +14,10 @@ struct BeamSearchParams {
   int beam_width = 64;
   int threads = 0;
   int upper_width_divisor = 4;  // the upper levels' beam: beam_width / this, 4 to 64 (Index::upper_width_divisor)
-  // A caller's search: the upper beam also at most 64 / divisor (upper_beam_width), uncapped for
-  // queries far from the data (not for inner product). The build's own searches (landing links,
-  // the width measurement, extend) choose their upper beam through the divisor alone.
+  // A caller's search: the upper beam also at most 64 / divisor, 16 at least (upper_beam_width),
+  // uncapped for queries far from the data (not for inner product). The build's own searches
+  // (landing links, the width measurement, extend) choose their upper beam through the divisor
+  // alone.
   bool cap_upper_width = false;
   // With ANNFORGE_TRACE, the distances per query on stderr (a caller's search, not the build's
   // own measurements).
@@ -31,7 +32,7 @@ struct BeamSearchParams {
 };
 
 // The upper levels' beam at base beam `width`: width / divisor, 4 to 64, and with `capped` at most
-// 64 / divisor. The divisor is measured at base beam 16 (upper_width.hpp), where an upper beam of
+// 64 / divisor (16 at least). The divisor is measured at base beam 16 (upper_width.hpp), where an upper beam of
 // 16 is the widest compared: where a quarter of it lands as well (divisor 4), a wider one buys
 // little that the base beam does not. 1M SIFT at base beam 256, upper beam 64 -> 16: recall@10
 // 0.9956 -> 0.9955 at 1.2x the queries/s; 1M wordtext at 128 / 256 / 512: -0.0027 / -0.0022 /
@@ -41,7 +42,7 @@ struct BeamSearchParams {
 inline int upper_beam_width(int width, int divisor, bool capped) {
   divisor = divisor < 1 ? 1 : divisor;
   int upper = width / divisor;
-  const int most = capped ? (64 / divisor > 4 ? 64 / divisor : 4) : 64;
+  const int most = capped ? (64 / divisor > 16 ? 64 / divisor : 16) : 64;
   upper = upper < 4 ? 4 : upper > most ? most : upper;
   return upper < width ? upper : width;
 }

@@ -78,17 +78,19 @@ UpperWidthMeasurement measure_upper_width(const Index& index, int threads, uint6
   const int divisors[3] = {4, 2, 1};
   for (int d = 0; d < 3; ++d) result.missed[d] = missed_share(16, divisors[d]);
   result.missed_wider_base = missed_share(32, 4);
+  result.missed_narrower = missed_share(32, 8);
   result.samples = samples;
-  result.divisor = divisor_for(result.missed, result.missed_wider_base);
+  result.divisor = divisor_for(result.missed, result.missed_wider_base, result.missed_narrower);
   return result;
 }
 
-int divisor_for(const std::array<double, 3>& missed, double missed_wider_base) {
+int divisor_for(const std::array<double, 3>& missed, double missed_wider_base, double missed_narrower) {
   // 0.01: a narrower beam that misses one row in a hundred more than the widest is not worth
   // its speed (1M x 64 in 5,000 clusters: 0.177 / 0.079 / 0.020, base beam 32 0.07 -> 1); SIFT's
   // 0.007 / 0.005 / 0.005 is noise at 1,000 rows (-> 4).
-  if (missed[2] >= missed_wider_base) return 4;
-  if (missed[0] <= missed[2] + 0.01) return 4;
+  const int quarter = missed_narrower <= missed_wider_base + 0.002 ? 8 : 4;
+  if (missed[2] >= missed_wider_base) return quarter;
+  if (missed[0] <= missed[2] + 0.01) return quarter;
   if (missed[1] <= missed[2] + 0.01) return 2;
   return 1;
 }
