@@ -61,8 +61,8 @@ class VisitedSet {
 // the next where a call's queries all run on that thread (a few queries, or threads = 1): made
 // fresh, the base graph's set was a zeroed allocation in every call (with 2 bytes per row, 2 MiB
 // at 1M rows: ~22% of a one-query search on 1M SIFT, 0.324 ms per call against 0.254 per query
-// in a batch; a bit per row is a sixteenth of it). Up to kMaxKeptVisitedRows rows; `in_use` keeps a nested call (a progress
-// callback that searches) from sharing them.
+// in a batch; a bit per row is a sixteenth of it). Up to kMaxKeptVisitedRows rows; `in_use`
+// keeps a nested call (a progress callback that searches) from sharing them.
 constexpr int64_t kMaxKeptVisitedRows = int64_t{1} << 25;
 struct KeptVisited {
   std::vector<VisitedSet> sets;
@@ -487,8 +487,11 @@ void beam_search(const GraphView& graph_in, const Distance& distance, const Data
     for (const auto& s : scratches) {
       if (s) upper += s->upper_distances, lower += s->base_distances;
     }
-    std::fprintf(stderr, "[annforge] search at beam %d (upper %d): distances per query %.1f entry points and upper levels, %.1f base graph; %.4f of queries far from the data (upper beam %d)\n",
-                 width, upper_width, static_cast<double>(upper) / queries.rows, static_cast<double>(lower) / queries.rows, static_cast<double>(widened.load()) / queries.rows,
+    std::fprintf(stderr,
+                 "[annforge] search at beam %d (upper %d): distances per query %.1f entry points and upper levels, "
+                 "%.1f base graph; %.4f of queries far from the data (upper beam %d)\n",
+                 width, upper_width, static_cast<double>(upper) / queries.rows,
+                 static_cast<double>(lower) / queries.rows, static_cast<double>(widened.load()) / queries.rows,
                  far_upper_width);
   }
 }

@@ -31,14 +31,15 @@ struct BeamSearchParams {
   uint32_t* landings = nullptr;
 };
 
-// The upper levels' beam at base beam `width`: width / divisor, 4 to 64, and with `capped` at most
-// 64 / divisor (16 at least). The divisor is measured at base beam 16 (upper_width.hpp), where an upper beam of
-// 16 is the widest compared: where a quarter of it lands as well (divisor 4), a wider one buys
-// little that the base beam does not. 1M SIFT at base beam 256, upper beam 64 -> 16: recall@10
-// 0.9956 -> 0.9955 at 1.2x the queries/s; 1M wordtext at 128 / 256 / 512: -0.0027 / -0.0022 /
-// -0.0006 at 1.26x / 1.31x / 1.16x, more than the recall costs at those widths (AMD EPYC Zen 4,
-// 2 threads, 2026-12-07). Queries far from the data still need the wide beam (their neighbours
-// lie in regions the base graph does not join): beam_search descends again uncapped for those.
+// The upper levels' beam at base beam `width`: width / divisor, 4 to 64, and with `capped` at
+// most 64 / divisor (16 at least). The divisor is measured at base beams 16 and 32
+// (upper_width.hpp), where an upper beam of 16 is the widest compared: where a quarter or an
+// eighth lands as well, a wider one buys little that the base beam does not. Best of 4
+// alternated runs (AMD EPYC Zen 4, 2 threads, 2026-12-07), upper beam 64 -> 16 at base beam 256:
+// 1M SIFT at base beam 128 / 256 / 512 1.12x / 1.17x / 1.06x the queries/s, recall@10 -0.0001;
+// 1M wordtext 1.05x / 1.15x / 1.11x at -0.0027 / -0.0022 / -0.0006 (about even at equal recall).
+// Queries far from the data still need the wide beam (their neighbours lie in regions the base
+// graph does not join): beam_search descends again uncapped for those.
 inline int upper_beam_width(int width, int divisor, bool capped) {
   divisor = divisor < 1 ? 1 : divisor;
   int upper = width / divisor;

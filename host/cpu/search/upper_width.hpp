@@ -51,7 +51,7 @@ UpperWidthMeasurement measure_upper_width(const Index& index, int threads, uint6
 // of 4, 2, 1 whose misses are within 0.01 of the full upper beam's; and 8 where 4 is chosen and
 // an eighth of base beam 32 misses at most 2 rows in 1,000 more than a quarter (1M SIFT: 0.000
 // and 0.000, 1M wordtext: 0.012 against 0.008 -> 4; MNIST 0.000 and 0.000). The eighth served
-// 1M SIFT at beam 32 / 64 with 7-11% fewer distances per query, recall@10 -0.0002 / -0.0007,
+// 1M SIFT at beam 32 / 64 with 7-8% fewer distances per query, recall@10 -0.0002 / -0.0007,
 // and MNIST at beam 64 with 7% fewer, -0.0001 (2026-12-07).
 int divisor_for(const std::array<double, 3>& missed, double missed_wider_base, double missed_narrower = 1.0);
 
