@@ -334,8 +334,7 @@ class CpuBackend final : public detail::Backend {
     beam.beam_width = params.beam_width;
     beam.threads = params.threads;
     beam.upper_width_divisor = index.upper_width_divisor;
-    // Inner product has no "far" to widen by (its distances may be negative): its beam stays wide.
-    beam.cap_upper_width = index.metric != Metric::InnerProduct;
+    beam.cap_upper_width = true;
     beam.trace_distances = true;
     beam_search(graph_of(index), distance, queries, beam, params.progress, ids, distances, &index.levels,
                 reused.rows.get());

@@ -306,8 +306,7 @@ class CudaBackend final : public detail::Backend {
     GraphSearchParams upper;
     // A quarter of the base beam at most and no cap: the CPU search's eighth and cap
     // (upper_beam_width) were measured there only.
-    upper.beam_width =
-        std::min(search.beam_width, std::clamp(search.beam_width / std::clamp(index.upper_width_divisor, 1, 4), 4, 64));
+    upper.beam_width = cpu::upper_beam_width(search.beam_width, std::min(index.upper_width_divisor, 4), false);
     upper.k = upper.beam_width;
     buffers.upper_ids[0].resize(qn * upper.k);
     buffers.upper_ids[1].resize(qn * upper.k);

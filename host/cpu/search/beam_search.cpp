@@ -225,15 +225,16 @@ void beam_search(const GraphView& graph_in, const Distance& distance, const Data
   // data (100K x 24 in 200 clusters, queries from other centres, true 10-NN spread over 2-6
   // clusters) saturated at recall 0.84 with at most 16 on level 1 and reach 0.958 at base beam
   // 256 with 64 (hnswlib: 0.952 at ef 256) (2026-12-04).
+  // Inner product has no "far" to widen by (its distances may be negative): its beam is never capped.
+  const bool capped = params.cap_upper_width && distance.metric() != Metric::InnerProduct;
   const int upper_width =
       descend ? std::min(width, detail::env_knob("ANNFORGE_CPU_UPPER_BEAM",
-                                                 upper_beam_width(width, params.upper_width_divisor,
-                                                                  params.cap_upper_width)))
+                                                 upper_beam_width(width, params.upper_width_divisor, capped)))
               : 0;
   // The wider upper beam of the uncapped rule, for queries that land far from the data.
   const int far_upper_width =
-      descend ? std::max(upper_width, std::min(width, upper_beam_width(width, params.upper_width_divisor, false))) : 0;
-  const bool may_widen = far_upper_width > upper_width && distance.metric() != Metric::InnerProduct;
+      descend ? std::max(upper_width, upper_beam_width(width, params.upper_width_divisor, false)) : 0;
+  const bool may_widen = far_upper_width > upper_width;
   std::atomic<int64_t> widened{0};
   // Each entry point seeds the highest upper level that holds it (all of them, in an index built
   // here: level 2 holds every entry point, level 1 every member of level 2).
