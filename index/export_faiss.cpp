@@ -44,9 +44,11 @@ constexpr int32_t kEfConstruction = 40, kEfSearch = 16;
 void write_faiss(const Index& index, const cpu::HnswHierarchy& hierarchy, int threads, AtomicFileWriter& out) {
   const int64_t rows = index.rows();
   const int64_t dim = index.dim();
-  // Slots per level as in the hnswlib export: level 0 graph_degree + long links, upper levels
-  // M + long links; the level probabilities follow M (what the upper levels were built with).
-  const int32_t m0 = std::max(1, hierarchy.base_degree);
+  // Slots per level as in the hnswlib export: level 0 graph_degree (its long links in place of a
+  // full list's last links; the hierarchy's one more slot, always free, is for hnswlib's read
+  // past a list and FAISS does not need it), upper levels M + long links; the level
+  // probabilities follow M (what the upper levels were built with).
+  const int32_t m0 = std::max(1, hierarchy.base_degree - 1);
   const int32_t m_upper = std::max(1, hierarchy.m + hierarchy.level_extra);
   const int32_t m = std::max(1, hierarchy.m);
   const int max_level = hierarchy.max_level();

@@ -29,7 +29,8 @@ void write_hnswlib(const Index& index, const cpu::HnswHierarchy& hierarchy, int 
   const int64_t rows = index.rows();
   const int64_t dim = index.dim();
   // M is what the upper levels were built with (graph_degree / 2, HNSW's rule); the lists hold
-  // up to maxM = M + the long links' slots, and level 0 up to maxM0 = graph_degree + its slots.
+  // up to maxM = M + the long links' slots, and level 0 up to maxM0 = graph_degree + 1 (the
+  // long links in place of a full list's last links; the last slot always free).
   const size_t m = static_cast<size_t>(std::max(1, hierarchy.m));
   const size_t max_m = m + static_cast<size_t>(hierarchy.level_extra);
   const size_t max_m0 = static_cast<size_t>(std::max(1, hierarchy.base_degree));

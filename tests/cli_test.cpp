@@ -383,8 +383,8 @@ TEST_F(Cli, Export) {
   const Result r = ok("export --index index.afi --format hnswlib --out index.hnsw --json");
   EXPECT_NE(r.out.find("\"format\": \"hnswlib\""), std::string::npos) << r.out;
   const Index index = load(path("index.afi"));
-  // Links (degree 16 plus 8 slots for long links), the vector (16 floats), the label.
-  const size_t per_element = 4 + 4 * (16 + 8) + 4 * 16 + 8;
+  // Links (degree 16 and the free slot after them), the vector (16 floats), the label.
+  const size_t per_element = 4 + 4 * (16 + 1) + 4 * 16 + 8;
   const std::vector<uint8_t> bytes = read_bytes(path("index.hnsw"));
   ASSERT_GT(bytes.size(), 100 + 3000 * per_element);
   uint64_t count = 0, element_bytes = 0;

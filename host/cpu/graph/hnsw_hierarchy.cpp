@@ -86,12 +86,17 @@ uint32_t descend(const HnswHierarchy& h, const Distance& distance, int64_t row, 
 // `landed` holds (landing member y, row x) pairs; `list_of(y)` is y's list of `width` ids, of
 // which up to `extra` are free for long links, `id_of(x)` x's id in such lists (ids >=
 // `id_limit` mark free slots).
+// With `built` (per y: how many of its list's first slots hold built links; the long links
+// follow them), a long link that finds the list full takes the place of its last built link
+// while more than `keep_built` remain: the base lists are written with as few slots as the
+// graph's degree (see build_hnsw_hierarchy), so a full list has no free slot.
 // Each y's list is written by y's own group of pairs only, so the groups run on `threads`
 // threads with the same result as one (1M SIFT: the base graph's landings and upper edges took
 // 0.42-0.61 s on one thread, most of an export's own work).
 template <typename ListOf, typename IdOf>
 void link_landings(std::vector<std::pair<uint32_t, uint32_t>>& landed, const Distance& distance, int width,
-                   int extra, uint32_t id_limit, int threads, ListOf list_of, IdOf id_of) {
+                   int extra, uint32_t id_limit, int threads, ListOf list_of, IdOf id_of,
+                   uint16_t* built = nullptr, int keep_built = 0) {
   // Grouped by y with a counting sort (std::sort of the 2M upper-level edges of 1M rows took a
   // tenth of a second on one thread). Within a group the order does not matter: the group's rows
   // are ranked by (distance, id) below.
@@ -138,7 +143,10 @@ void link_landings(std::vector<std::pair<uint32_t, uint32_t>>& landed, const Dis
         // last one it reads, and a full list would have it read past the list (UBSan reports
         // the pointer overflow in hnswalg.h).
         slot = std::find_if(list, list + width - 1, [&](uint32_t v) { return v >= id_limit; });
-        if (slot == list + width - 1) break;  // the extra slots are full
+        if (slot == list + width - 1) {
+          if (built == nullptr || built[y] <= keep_built) break;  // the long links' room is full
+          slot = list + --built[y];  // the weakest built link (the lists are in order of rank) gives way
+        }
         *slot = id;
       }
     }
@@ -164,11 +172,22 @@ void add_level_links(HnswHierarchy& h, const Distance& distance, int level, int 
       [&](uint32_t x) { return position_in(current, x); });
 }
 
+// Long links into the base lists: up to half the degree per row, over free slots first and then
+// over the tail of a full list (at least the other half of its built links stays).
+void link_base_landings(HnswHierarchy& h, std::vector<std::pair<uint32_t, uint32_t>>& landed, const Distance& distance,
+                        int degree, uint16_t* built, int threads) {
+  const int long_links = std::max(1, degree / 2);
+  link_landings(
+      landed, distance, h.base_degree, long_links, static_cast<uint32_t>(h.top_level.size()), threads,
+      [&](uint32_t y) { return h.base_graph.data() + static_cast<size_t>(y) * h.base_degree; },
+      [](uint32_t x) { return x; }, built, std::max(1, h.base_degree - 1 - long_links));
+}
+
 // The base graph's turn: level 1's members (a 1-in-m sample of the rows) descend through level
 // 1 as a query at them would; where one lands elsewhere than on itself gets a link to it. (Every
 // row descending instead measured no better on 50 separated clusters, at 2.1 s instead of 0.13 s
 // for 1M SIFT rows.)
-void add_base_links(HnswHierarchy& h, const Distance& distance, int degree, int threads) {
+void add_base_links(HnswHierarchy& h, const Distance& distance, int degree, uint16_t* built, int threads) {
   if (h.levels.empty() || degree <= 0) return;
   const UpperLevel& first = h.levels[0];
   const int64_t count = static_cast<int64_t>(first.members.size());
@@ -179,10 +198,7 @@ void add_base_links(HnswHierarchy& h, const Distance& distance, int degree, int 
       landed[i] = {descend(h, distance, first.members[i], 1, scratch), first.members[i]};
     }
   });
-  link_landings(
-      landed, distance, h.base_degree, h.base_degree - degree, static_cast<uint32_t>(h.top_level.size()), threads,
-      [&](uint32_t y) { return h.base_graph.data() + static_cast<size_t>(y) * h.base_degree; },
-      [](uint32_t x) { return x; });
+  link_base_landings(h, landed, distance, degree, built, threads);
 }
 
 // Every upper level's edges offered to the base lists of their ends (into the extra slots the
@@ -191,7 +207,7 @@ void add_base_links(HnswHierarchy& h, const Distance& distance, int degree, int 
 // it to the end; the upper levels' graphs, sparser than a cluster, link neighbouring clusters.
 // 20,000 x 48 in 50 clusters: hnswlib's recall@10 at ef 64 / 256 on the export 0.963 / 0.967 ->
 // 0.977 / 0.990, a row searched for itself found 0.970 -> 0.984 (2026-12-04).
-void add_upper_edges_to_base(HnswHierarchy& h, const Distance& distance, int degree, int threads) {
+void add_upper_edges_to_base(HnswHierarchy& h, const Distance& distance, int degree, uint16_t* built, int threads) {
   if (h.levels.empty() || degree <= 0) return;
   std::vector<std::pair<uint32_t, uint32_t>> edges;  // (member, its upper neighbour) as rows
   for (const UpperLevel& level : h.levels) {
@@ -202,10 +218,7 @@ void add_upper_edges_to_base(HnswHierarchy& h, const Distance& distance, int deg
       }
     }
   }
-  link_landings(
-      edges, distance, h.base_degree, h.base_degree - degree, static_cast<uint32_t>(h.top_level.size()), threads,
-      [&](uint32_t y) { return h.base_graph.data() + static_cast<size_t>(y) * h.base_degree; },
-      [](uint32_t x) { return x; });
+  link_base_landings(h, edges, distance, degree, built, threads);
 }
 
 }  // namespace
@@ -281,7 +294,14 @@ HnswHierarchy build_hnsw_hierarchy(const Index& index, uint64_t seed, int thread
     level.graph = std::move(wide);
     level.degree = built + out.level_extra;
   }
-  out.base_degree = index.graph_degree + std::max(1, index.graph_degree / 2);
+  // Level 0 in as many slots as the graph's degree, and one more that stays free (hnswlib reads
+  // the slot after a list's last link). Extra slots for the long links, as the upper levels
+  // have, made level 0 half as large again (48 slots at degree 32: 716-byte elements at 128-d
+  // against native hnswlib's 652), and hnswlib's queries/s followed the bytes: written with 33
+  // slots, 1M SIFT's default export searched 5-19% faster per ef and the diverse one went from
+  // 0.94x to 1.02x native hnswlib's queries/s at recall 0.95 (2026-12-07, Zen 4). So the long
+  // links take the place of a full list's last links (see link_base_landings).
+  out.base_degree = index.graph_degree + 1;
   assign_huge(out.base_graph, static_cast<size_t>(rows) * out.base_degree, kInvalidId, resolve_threads(threads));
   const Distance distance(index.metric, index.vectors.view());
   // Inner product: the pool ranked by -<x, y>, the heuristic comparing by angle. By -<x, y>
@@ -302,12 +322,21 @@ HnswHierarchy build_hnsw_hierarchy(const Index& index, uint64_t seed, int thread
     });
   }
   timer.lap("export: level 0's lists");
+  std::vector<uint16_t> built(rows);  // per row: its built links, at the front of its list
+  parallel_for(rows, threads, 16384, [&](int64_t begin, int64_t end, int) {
+    for (int64_t r = begin; r < end; ++r) {
+      const uint32_t* list = out.base_graph.data() + r * out.base_degree;
+      int count = 0;
+      while (count < out.base_degree - 1 && list[count] < static_cast<uint64_t>(rows)) ++count;
+      built[r] = static_cast<uint16_t>(count);
+    }
+  });
   // Top down, so that each level's descent already runs over the long links of those above.
   for (int level = top - 1; level >= 1; --level) add_level_links(out, distance, level, threads);
   timer.lap("export: descent links on levels 1..%d", top - 1);
-  add_base_links(out, distance, index.graph_degree, threads);
+  add_base_links(out, distance, index.graph_degree, built.data(), threads);
   timer.lap("export: descent links on the base graph");
-  add_upper_edges_to_base(out, distance, index.graph_degree, threads);
+  add_upper_edges_to_base(out, distance, index.graph_degree, built.data(), threads);
   timer.lap("export: upper levels' edges on the base graph");
   return out;
 }

@@ -22,7 +22,8 @@ struct HnswHierarchy {
   uint32_t entry = 0;               // where the descent starts: a member of the highest level
   // Level 0: rows x base_degree, each row's links (the index graph's list in order, or the
   // diverse links, nearest first), then long links, then kInvalidId (base_degree =
-  // graph_degree + graph_degree / 2).
+  // graph_degree + 1, the last slot always free; a long link that finds a list full takes its
+  // last built link's place, and at least graph_degree - graph_degree / 2 built links stay).
   int base_degree = 0;
   std::vector<uint32_t> base_graph;
   int max_level() const { return static_cast<int>(levels.size()); }
