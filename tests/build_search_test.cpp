@@ -401,6 +401,42 @@ TEST(SearchCalls, OneQueryPerCallAnswersAsTheBatchDoes) {
   for (int64_t i = 0; i < queries.rows() * 10; ++i) ASSERT_EQ(outer.ids[i], batch_b.ids[i]);
 }
 
+// Cosine over borrowed rows, a few queries per call: the rows' inverse norms are computed as
+// the walk reads them (Distance::BaseNorms::OnDemand) instead of for every row per call. The
+// same bits as the table of them, the exact cosine distances of the ids found, and the same
+// answers one query per call as in one batch.
+TEST(SearchCalls, CosineOverBorrowedRowsMeasuresWhatItReads) {
+  const Dataset rows = annforge_test::clustered(12000, 24, ElementType::Float32, 67, 1, 8);
+  const Dataset queries = annforge_test::clustered(40, 24, ElementType::Float32, 67, 2, 8);
+  const cpu::Distance table(Metric::Cosine, rows.view());
+  const cpu::Distance on_demand(Metric::Cosine, rows.view(), nullptr, cpu::Distance::BaseNorms::OnDemand);
+  for (int64_t i = 0; i < 2000; ++i) {
+    const int64_t a = (i * 7919) % rows.rows(), b = (i * 104729 + 13) % rows.rows();
+    ASSERT_EQ(bits_of(table.inverse_norm_of(a)), bits_of(on_demand.inverse_norm_of(a))) << "row " << a;
+    ASSERT_EQ(bits_of(table.between(a, b)), bits_of(on_demand.between(a, b))) << a << ", " << b;
+  }
+  // 40 queries over 12,000 borrowed rows: too few to pay for the search's compact copies.
+  const Index index = build(Dataset::borrow(rows.view()), params_for(Metric::Cosine, BuildAlgorithm::Auto, 16, Device::Cpu));
+  ASSERT_FALSE(index.vectors.owns_storage());
+  SearchParams one_thread = search_params(32, Device::Cpu);
+  one_thread.threads = 1;
+  const Neighbors batch = search(index, queries.view(), 10, one_thread);
+  const Neighbors truth = exact_knn(rows.view(), queries.view(), 10, Metric::Cosine);
+  EXPECT_GE(recall(batch, truth, 10), 0.95);
+  for (int64_t q = 0; q < queries.rows(); ++q) {
+    const Neighbors got = search(index, queries.view().slice(q, 1), 10, one_thread);
+    const float* x = reinterpret_cast<const float*>(queries.view().row(q));
+    for (int j = 0; j < 10; ++j) {
+      ASSERT_EQ(got.ids[j], batch.ids[q * 10 + j]) << "query " << q;
+      ASSERT_EQ(bits_of(got.distances[j]), bits_of(batch.distances[q * 10 + j])) << "query " << q;
+      const float* y = reinterpret_cast<const float*>(rows.view().row(got.ids[j]));
+      double dot = 0, xx = 0, yy = 0;
+      for (int c = 0; c < 24; ++c) dot += double{x[c]} * y[c], xx += double{x[c]} * x[c], yy += double{y[c]} * y[c];
+      EXPECT_NEAR(got.distances[j], 1.0 - dot / std::sqrt(xx * yy), 1e-5) << "query " << q << ", id " << got.ids[j];
+    }
+  }
+}
+
 }  // namespace
 
 // A data set larger than the GPU's memory is refused before any work, with a clear error (not a

@@ -328,7 +328,10 @@ class CpuBackend final : public detail::Backend {
   void search(const Index& index, const DatasetView& queries, int k, const SearchParams& params, uint32_t* ids,
               float* distances) override {
     const SearchCache reused = search_cache(index, queries.rows, params.threads);
-    Distance distance(index.metric, index.vectors.view(), reused.inverse_norms.get());
+    // Without the cache's norms (borrowed rows, a batch too small to pay for copies of them),
+    // cosine's are computed for the rows the walk reads, not for every row.
+    Distance distance(index.metric, index.vectors.view(), reused.inverse_norms.get(),
+                      Distance::BaseNorms::OnDemand);
     BeamSearchParams beam;
     beam.k = k;
     beam.beam_width = params.beam_width;
@@ -385,7 +388,8 @@ class CpuBackend final : public detail::Backend {
   // only where the index owns its vectors (allocated or memory-mapped by annforge). Borrowed
   // caller memory may change between calls: its rows are made for one call, and only for a
   // batch that pays for them (a query computes ~1,000 distances, the copy about one per row);
-  // its norms are computed per call (once, for the rows and the search, where rows are made).
+  // its norms are computed per call (once, for the rows and the search, where rows are made;
+  // otherwise for the rows the walk reads, as it reads them: Distance::BaseNorms::OnDemand).
   enum class RowsAsked { Choose, Int8, Bf16 };  // ANNFORGE_CPU_SEARCH_ROWS unset, int8, bf16
   struct SearchCache {
     detail::IndexKey key;

@@ -90,11 +90,14 @@ std::vector<float> inverse_norms(const DatasetView& data, int threads) {
   return norms;
 }
 
-Distance::Distance(Metric metric, const DatasetView& base, const std::vector<float>* base_inverse_norms)
+Distance::Distance(Metric metric, const DatasetView& base, const std::vector<float>* base_inverse_norms,
+                   BaseNorms base_norms)
     : metric_(metric), base_(base), dim_(static_cast<size_t>(base.dim)), kernels_(kernels_for(base.type)) {
   if (metric == Metric::Cosine) {
     if (base_inverse_norms && static_cast<int64_t>(base_inverse_norms->size()) == base.rows) {
       norms_ = base_inverse_norms;
+    } else if (base_norms == BaseNorms::OnDemand) {
+      norms_ = nullptr;  // inverse_norm_of computes each
     } else {
       owned_norms_ = inverse_norms(base, 0);
       norms_ = &owned_norms_;

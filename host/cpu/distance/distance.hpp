@@ -69,7 +69,14 @@ void in_prefetched_blocks(const void* const* rows, int count, size_t row_bytes, 
 // repair's lists rely on to treat a pair met twice as one.
 class Distance {
  public:
-  Distance(Metric metric, const DatasetView& base, const std::vector<float>* base_inverse_norms = nullptr);
+  // How cosine has the base rows' inverse norms where the caller gives none: a table made here
+  // (every row read once), or each computed when asked, from the row being read anyway (the same
+  // bits). A search of a few queries over borrowed rows reads a few thousand rows per query, and
+  // the table would read them all, per call (1M x 256 float rows: ~25 ms, a hundred queries'
+  // walks).
+  enum class BaseNorms { Table, OnDemand };
+  Distance(Metric metric, const DatasetView& base, const std::vector<float>* base_inverse_norms = nullptr,
+           BaseNorms base_norms = BaseNorms::Table);
 
   float between(int64_t i, int64_t j) const { return to_query(base_.row(i), inverse_norm_of(i), j); }
 
@@ -78,7 +85,7 @@ class Distance {
     switch (metric_) {
       case Metric::L2: return kernels_.squared_l2(query, b, dim_);
       case Metric::InnerProduct: return -kernels_.dot(query, b, dim_);
-      case Metric::Cosine: return core::cosine_distance(kernels_.dot(query, b, dim_), query_inverse_norm, (*norms_)[j]);
+      case Metric::Cosine: return core::cosine_distance(kernels_.dot(query, b, dim_), query_inverse_norm, inverse_norm_of(j));
     }
     return 0.0f;
   }
@@ -124,7 +131,10 @@ class Distance {
   float query_inverse_norm(const void* query) const {
     return metric_ == Metric::Cosine ? inverse_norm(query, dim_, base_.type) : 1.0f;
   }
-  float inverse_norm_of(int64_t i) const { return metric_ == Metric::Cosine ? (*norms_)[i] : 1.0f; }
+  float inverse_norm_of(int64_t i) const {
+    if (metric_ != Metric::Cosine) return 1.0f;
+    return norms_ != nullptr ? (*norms_)[i] : inverse_norm(base_.row(i), dim_, base_.type);
+  }
   const DatasetView& base() const { return base_; }
   Metric metric() const { return metric_; }
 
