@@ -67,6 +67,13 @@ ClusteredKnn clustered_knn(const DatasetView& data, Metric metric, int k, int th
   if (const int overlap = detail::env_knob("ANNFORGE_CPU_OVERLAP", 0); overlap > 0) {
     partitioning.overlap = partitioning.max_overlap = overlap;
   }
+  // Where one partition's coverage calls for a second (below), the first takes one overlap less.
+  // ANNFORGE_CPU_SECOND_PARTITION=3 forces the second partition (every flat build, the levels'
+  // too), 2 leaves it out.
+  const int asked = detail::env_knob("ANNFORGE_CPU_SECOND_PARTITION", 0);
+  if (second_allowed && asked != 2 && detail::env_knob("ANNFORGE_CPU_PROJECTION", 0) == 0) {
+    partitioning.second_partition_below = kOnePartitionCoverage;
+  }
   Partition partition = partition_into_clusters(data, metric, partitioning);
   release_free_heap();  // its k-means samples and assignment arrays
   timer.lap("partition");
@@ -126,9 +133,7 @@ ClusteredKnn clustered_knn(const DatasetView& data, Metric metric, int k, int th
   trace_knn_recall(knn, "all pairs");
   projected = std::vector<float>();
   // Where one partition cannot bring the rows' neighbours together, a second one's all pairs
-  // (repair/second_partition.hpp), before NN-Descent. ANNFORGE_CPU_SECOND_PARTITION=3 forces it
-  // (every flat build, the levels' too), 2 leaves it out.
-  const int asked = detail::env_knob("ANNFORGE_CPU_SECOND_PARTITION", 0);
+  // (repair/second_partition.hpp), before NN-Descent.
   const bool second = first_pass.projected == nullptr && second_allowed && asked != 2 &&
                       (asked == 3 || second_partition_up_front(partition));
   partition = Partition{};

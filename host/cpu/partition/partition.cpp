@@ -75,9 +75,12 @@ Partition partition_into_clusters(const DatasetView& data, Metric metric, const 
     // the chosen overlap (the same mean size, so more of them).
     sample = sample_neighbours(data, metric, kCoverageSamples, kCoverageNeighbours, threads, params.seed);
     covered = neighbour_coverage(data, normalise, tree, sample, std::max(max_overlap, overlap + 3));
-    const int chosen = overlap_for_coverage(covered, overlap, max_overlap, params.coverage_target);
-    timer.lap("clusters: true %d-NN of %zu sampled rows sharing a cluster at overlap 1..%zu: %s; overlap %d",
-              sample.k, sample.rows.size(), covered.size(), format_fractions(covered).c_str(), chosen);
+    int chosen = overlap_for_coverage(covered, overlap, max_overlap, params.coverage_target);
+    const bool second_follows = choosing && covered.size() >= 5 && covered[4] < params.second_partition_below;
+    if (second_follows) chosen = std::max(overlap, chosen - 1);
+    timer.lap("clusters: true %d-NN of %zu sampled rows sharing a cluster at overlap 1..%zu: %s; overlap %d%s",
+              sample.k, sample.rows.size(), covered.size(), format_fractions(covered).c_str(), chosen,
+              second_follows ? " (a second partition follows)" : "");
     // Where even the highest overlap leaves the coverage short of the target, larger clusters
     // too: by (target / coverage)^2, at most 1.5x (all-pairs work grows with the size). 1M
     // wordtext-ip (coverage 0.62-0.66 at overlap 5): clusters of 2,250 instead of 1,500 took
@@ -85,7 +88,7 @@ Partition partition_into_clusters(const DatasetView& data, Metric metric, const 
     // 50,000 clusters (0.63): 0.896 -> 0.911 at beam 128 (2026-12-04).
     const double at_highest = chosen - 1 < static_cast<int>(covered.size()) ? covered[chosen - 1] : 1.0;
     const double grow = std::clamp(std::pow(params.coverage_target / std::max(at_highest, 1e-3), 2.0), 1.0, 1.5);
-    const bool grown = choosing && chosen == max_overlap && grow > 1.0;
+    const bool grown = choosing && !second_follows && chosen == max_overlap && grow > 1.0;
     if (grown) {
       cluster_size = static_cast<int>(std::lround(cluster_size * grow));
       timer.lap("clusters: coverage %.3f at overlap %d: mean size %d", at_highest, chosen, cluster_size);

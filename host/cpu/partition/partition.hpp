@@ -21,6 +21,14 @@ struct PartitionParams {
   int overlap = 3;
   int max_overlap = 5;
   double coverage_target = 0.75;
+  // Where the coverage at overlap 5 stays under this, a second partition's all pairs follow
+  // (repair/second_partition.hpp: second_partition_up_front), and the overlap is one less than
+  // the coverage would choose (not under `overlap`): the second, differently cut partition puts
+  // together more of what the first one's last overlap would. 1M wordtext (cosine; AMD EPYC Zen
+  // 4, 2 threads, 2026-12-07, CLI builds alternated): overlap 5 -> 4 with the second partition,
+  // 25.0-25.5 -> 22.7-23.3 s, recall@10 at beam 64 / 128 / 256 / 512 0.9329 / 0.9611 / 0.9791 /
+  // 0.9896 -> 0.9306 / 0.9591 / 0.9790 / 0.9891. 0: no second partition is coming.
+  double second_partition_below = 0.0;
   int cluster_size = 1500;  // mean members per cluster, counting every overlap
   int kmeans_iterations = 4;
   int threads = 0;
