@@ -80,8 +80,9 @@ uint32_t descend(const HnswHierarchy& h, const Distance& distance, int64_t row, 
 // ef 64 in the export where annforge's own search found 0.997 (0.984 with these links: 20,000 x
 // 48, `annforge gen --clusters 50`, 2026-12-03). So each member y that descents end on takes,
 // from the rows that landed on it, a diverse few (HNSW's neighbour heuristic: x is kept unless
-// it is nearer to an x already kept than to y) into its list's extra slots (its built links all
-// stay), so that the search steps from y towards every cluster whose queries arrive there.
+// it is nearer to an x already kept than to y) into its list's free slots (on the upper levels
+// every built link stays; on level 0, see `built` below), so that the search steps from y
+// towards every cluster whose queries arrive there.
 //
 // `landed` holds (landing member y, row x) pairs; `list_of(y)` is y's list of `width` ids, of
 // which up to `extra` are free for long links, `id_of(x)` x's id in such lists (ids >=
@@ -201,8 +202,8 @@ void add_base_links(HnswHierarchy& h, const Distance& distance, int degree, uint
   link_base_landings(h, landed, distance, degree, built, threads);
 }
 
-// Every upper level's edges offered to the base lists of their ends (into the extra slots the
-// landings left, HNSW's diversity rule picking): on data of well separated clusters the base
+// Every upper level's edges offered to the base lists of their ends (as the landings' long
+// links are, HNSW's diversity rule picking): on data of well separated clusters the base
 // graph holds no edge between clusters, and a descent that ends in the wrong cluster searches
 // it to the end; the upper levels' graphs, sparser than a cluster, link neighbouring clusters.
 // 20,000 x 48 in 50 clusters: hnswlib's recall@10 at ef 64 / 256 on the export 0.963 / 0.967 ->
@@ -281,8 +282,8 @@ HnswHierarchy build_hnsw_hierarchy(const Index& index, uint64_t seed, int thread
     out.levels.push_back(build_level(index, std::move(members), params, build_flat));
   }
   timer.lap("export: %d upper levels", top);
-  // Room for the long links: every list gets extra slots, so that no link annforge built is
-  // displaced (level 0 holds the index's graph exactly, in its order, then any long links).
+  // Room for the long links on the upper levels: every list gets extra slots, so that no link
+  // annforge built is displaced (level 0 has none: see base_degree below).
   out.level_extra = out.m;
   for (UpperLevel& level : out.levels) {
     const int built = level.degree;
