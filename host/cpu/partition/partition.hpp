@@ -24,10 +24,11 @@ struct PartitionParams {
   // Where the coverage at overlap 5 stays under this, a second partition's all pairs follow
   // (repair/second_partition.hpp: second_partition_up_front), and the overlap is one less than
   // the coverage would choose (not under `overlap`): the second, differently cut partition puts
-  // together more of what the first one's last overlap would. 1M wordtext (cosine; AMD EPYC Zen
-  // 4, 2 threads, 2026-12-07, CLI builds alternated): overlap 5 -> 4 with the second partition,
-  // 25.0-25.5 -> 22.7-23.3 s, recall@10 at beam 64 / 128 / 256 / 512 0.9329 / 0.9611 / 0.9791 /
-  // 0.9896 -> 0.9306 / 0.9591 / 0.9790 / 0.9891. 0: no second partition is coming.
+  // together more of what the first one's last overlap would. AMD EPYC Zen 4, 2 threads,
+  // 2026-12-07, CLI builds alternated with the code before: 1M wordtext (cosine, overlap 5 -> 4)
+  // 24.2-24.3 -> 22.5-23.1 s, recall@10 at beam 64 / 128 / 256 / 512 0.9329 / 0.9611 / 0.9791 /
+  // 0.9896 -> 0.9274 / 0.9593 / 0.9786 / 0.9890; wordtext-ip 29.8-30.6 -> 25.5-26.1 s, 0.9046 /
+  // 0.9555 / 0.9809 / 0.9910 -> 0.9027 / 0.9528 / 0.9788 / 0.9893. 0: no second partition comes.
   double second_partition_below = 0.0;
   int cluster_size = 1500;  // mean members per cluster, counting every overlap
   int kmeans_iterations = 4;
