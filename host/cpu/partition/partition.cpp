@@ -76,7 +76,7 @@ Partition partition_into_clusters(const DatasetView& data, Metric metric, const 
     sample = sample_neighbours(data, metric, kCoverageSamples, kCoverageNeighbours, threads, params.seed);
     covered = neighbour_coverage(data, normalise, tree, sample, std::max(max_overlap, overlap + 3));
     int chosen = overlap_for_coverage(covered, overlap, max_overlap, params.coverage_target);
-    const bool second_follows = choosing && covered.size() >= 5 && covered[4] < params.second_partition_below;
+    const bool second_follows = choosing && coverage_short_at_overlap_five(covered, params.second_partition_below);
     if (second_follows) chosen = std::max(overlap, chosen - 1);
     timer.lap("clusters: true %d-NN of %zu sampled rows sharing a cluster at overlap 1..%zu: %s; overlap %d%s",
               sample.k, sample.rows.size(), covered.size(), format_fractions(covered).c_str(), chosen,
@@ -88,7 +88,7 @@ Partition partition_into_clusters(const DatasetView& data, Metric metric, const 
     // 50,000 clusters (0.63): 0.896 -> 0.911 at beam 128 (2026-12-04).
     const double at_highest = chosen - 1 < static_cast<int>(covered.size()) ? covered[chosen - 1] : 1.0;
     const double grow = std::clamp(std::pow(params.coverage_target / std::max(at_highest, 1e-3), 2.0), 1.0, 1.5);
-    const bool grown = choosing && !second_follows && chosen == max_overlap && grow > 1.0;
+    const bool grown = choosing && chosen == max_overlap && grow > 1.0;
     if (grown) {
       cluster_size = static_cast<int>(std::lround(cluster_size * grow));
       timer.lap("clusters: coverage %.3f at overlap %d: mean size %d", at_highest, chosen, cluster_size);

@@ -36,6 +36,13 @@ struct PartitionParams {
   uint64_t seed = 42;
 };
 
+// Whether `coverage` (Partition::coverage: overlap 1, 2, ...) at overlap 5 is measured and under
+// `below`: the one rule by which a second partition follows (repair/second_partition.hpp) and
+// the first takes one overlap less (PartitionParams::second_partition_below).
+inline bool coverage_short_at_overlap_five(const std::vector<double>& coverage, double below) {
+  return coverage.size() >= 5 && coverage[4] < below;
+}
+
 struct Partition {
   int clusters = 0;
   int overlap = 0;

@@ -20,8 +20,7 @@ bool strands_walks(const UpperWidthMeasurement& width, Metric metric) {
 }
 
 bool second_partition_up_front(const Partition& first) {
-  constexpr int kOverlap = 5;
-  return static_cast<int>(first.coverage.size()) >= kOverlap && first.coverage[kOverlap - 1] < kOnePartitionCoverage;
+  return coverage_short_at_overlap_five(first.coverage, kOnePartitionCoverage);
 }
 
 int nn_descent_rounds(int asked, bool second_partition) {
