@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "host/cpu/distance/distance.hpp"
+#include "host/cpu/graph/cross_links.hpp"
 #include "host/cpu/graph/diverse_links.hpp"
 #include "host/env_knob.hpp"
 #include "host/cpu/parallel.hpp"
@@ -24,6 +25,9 @@ namespace {
 // q/s at recall 0.95 0.86x hnswlib's own); nearest 160: 0.956, 0.925 (20.6 links, 0.91x), for
 // 10% more time; only the nearest 12 links' neighbours (pool 100): SIFT 0.945; no pool (the
 // row's own list): 0.933 (2026-12-05).
+// Links across clusters a row keeps at most (cross_links.hpp), each written both ways.
+constexpr int kCrossLinksPerRow = 4;
+
 int diverse_pool(int degree) { return detail::env_knob("ANNFORGE_EXPORT_POOL", 5 * degree); }
 
 // Where HNSW's greedy descent (one step at a time to a nearer neighbour, level by level, as
@@ -335,10 +339,26 @@ HnswHierarchy build_hnsw_hierarchy(const Index& index, uint64_t seed, int thread
   // Top down, so that each level's descent already runs over the long links of those above.
   for (int level = top - 1; level >= 1; --level) add_level_links(out, distance, level, threads);
   timer.lap("export: descent links on levels 1..%d", top - 1);
+  // Links between clusters, chosen over the lists as built (cross_links.hpp) and written after
+  // the descent's own long links.
+  std::vector<std::pair<uint32_t, uint32_t>> across;
+  if (detail::env_knob("ANNFORGE_EXPORT_CROSS", 1) == 1) {
+    std::optional<Distance> angles;
+    if (index.metric == Metric::InnerProduct) angles.emplace(Metric::Cosine, index.vectors.view());
+    CrossLinkStats stats;
+    across = cross_cluster_links(out, index, angles ? *angles : distance, kCrossLinksPerRow, threads, seed, &stats);
+    timer.lap("export: links across clusters chosen (%lld members, %lld rows without one, %lld kept)",
+              static_cast<long long>(stats.members), static_cast<long long>(stats.without),
+              static_cast<long long>(stats.kept));
+  }
   add_base_links(out, distance, index.graph_degree, built.data(), threads);
   timer.lap("export: descent links on the base graph");
   add_upper_edges_to_base(out, distance, index.graph_degree, built.data(), threads);
   timer.lap("export: upper levels' edges on the base graph");
+  if (!across.empty()) {
+    link_base_landings(out, across, distance, index.graph_degree, built.data(), threads);
+    timer.lap("export: links across clusters on the base graph");
+  }
   return out;
 }
 

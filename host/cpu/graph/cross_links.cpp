@@ -1,0 +1,268 @@
+// Long links between clusters: cross_links.hpp.
+#include "host/cpu/graph/cross_links.hpp"
+
+#include <algorithm>
+#include <atomic>
+
+#include "host/cpu/distance/distance.hpp"
+#include "host/cpu/knn_graph.hpp"
+#include "host/cpu/partition/partition.hpp"
+#include "host/cpu/partition/reorder.hpp"
+#include "host/cpu/graph/diverse_links.hpp"
+#include "host/cpu/graph/link_sets.hpp"
+#include "host/cpu/parallel.hpp"
+#include "host/env_knob.hpp"
+#include "host/cpu/trace.hpp"
+
+namespace annforge::cpu {
+
+namespace {
+
+// How many of its nearest level-1 members each member offers the rows near it. A cluster whose
+// rows outnumber this many times m (the level's sampling rate) offers only its own members.
+// 60,000 x 24 in 200 clusters (19 level-1 members each), exact offers per row, hnswlib's
+// recall@10 at ef 64: 32 offers 0.736, 50 0.804, 64 0.830, 100 0.865 (2026-12-07).
+int offers_per_member() { return detail::env_knob("ANNFORGE_EXPORT_CROSS_OFFERS", 100); }
+
+// Every member's nearest `offers` members of the level (rows, nearest first; kInvalidId where
+// fewer), found as the build finds kNN lists: exactly below kExactMembers members, else all pairs
+// inside an overlapping partition of the members (overlap 3). Over the level's own graph instead
+// (the nearest of a member's three-hop neighbourhood) hnswlib found 0.658 / 0.851 at ef 64 / 256
+// on the clusters above, where exact lists gave 0.768 / 0.955: a level whose clusters hold more
+// members than its degree is an island per cluster, and its few long links do not reach far.
+constexpr int64_t kExactMembers = 20000;
+
+// An offer lies across a gap from a row when its distance is over kRowGap times the row's
+// farthest link's (distances as the metric gives them: squared for L2, 1 - cos for cosine, so
+// 4 is twice as far); members pass on offers over kMemberGap times theirs (half the rows' gap:
+// a row near the member has about its scale). Inside a cluster, or on data without clusters,
+// a row's list reaches most of the way to the offers (1M SIFT: the nearest 100 of a 1-in-16
+// sample lie within ~1.3x the 32nd neighbour's distance), so nothing is offered and the work
+// ends at the members; between separated clusters the offers lie several times farther.
+constexpr float kRowGap = 4.0f;
+constexpr float kMemberGap = 2.0f;
+
+std::vector<uint32_t> nearest_members(const UpperLevel& level, const Index& index, int offers, int threads,
+                                      uint64_t seed) {
+  const int64_t members = static_cast<int64_t>(level.members.size());
+  Dataset rows = gather_rows(index.vectors.view(), level.members.data(), members, threads);
+  const Distance distance(index.metric, rows.view());
+  KnnGraph knn;
+  if (members <= kExactMembers) {
+    knn = brute_force_knn_graph(distance, offers, threads, nullptr);
+  } else {
+    PartitionParams partitioning;
+    partitioning.overlap = partitioning.max_overlap = 3;
+    partitioning.cluster_size = cpu_cluster_size(rows.view().dim, rows.view().type);
+    partitioning.threads = threads;
+    partitioning.seed = seed;
+    const Partition partition = partition_into_clusters(rows.view(), index.metric, partitioning);
+    knn = cluster_knn_graph(distance, partition, offers, threads, seed, FirstPass{}, nullptr);
+  }
+  std::vector<uint32_t> out(static_cast<size_t>(members) * offers);
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i] = knn.ids[i] < static_cast<uint64_t>(members) ? level.members[knn.ids[i]] : kInvalidId;
+  }
+  return out;
+}
+
+// A row's farthest link's distance.
+float farthest_link(const HnswHierarchy& h, const Distance& distance, uint32_t row, std::vector<const void*>& pointers,
+                    std::vector<float>& norms, std::vector<float>& distances) {
+  const uint32_t* list = h.base_graph.data() + static_cast<size_t>(row) * h.base_degree;
+  int count = 0;
+  while (count < h.base_degree && list[count] < h.top_level.size()) ++count;
+  pointers.resize(std::max<size_t>(pointers.size(), count));
+  norms.resize(std::max<size_t>(norms.size(), count));
+  distances.resize(std::max<size_t>(distances.size(), count));
+  distance.row_to_rows(row, list, count, pointers.data(), norms.data(), distances.data());
+  return count > 0 ? *std::max_element(distances.begin(), distances.begin() + count) : 0.0f;
+}
+
+// Which share of the members would pass on any offer, estimated cheaply before the members' kNN
+// lists are made (0.6 s of 1M SIFT's export, for nothing there): kSampledMembers members spread
+// over the level, each measured against every kSubsample-th member, whose nearest offers /
+// kSubsample stand for the nearest `offers` of all members.
+constexpr int kSampledMembers = 512;
+constexpr int kSubsample = 8;
+// Below this share of members with offers across a gap the data has no separated clusters to
+// link (1M SIFT: 0.010 of the members, its few outliers; 60,000 x 24 in 200 clusters: 0.95).
+constexpr double kLeastShare = 0.05;
+
+double share_across_gaps(const HnswHierarchy& h, const UpperLevel& level, const Distance& distance, int offers) {
+  const int64_t members = static_cast<int64_t>(level.members.size());
+  std::vector<uint32_t> subsample;
+  for (int64_t p = 0; p < members; p += kSubsample) subsample.push_back(level.members[p]);
+  const int nearest = std::max(1, std::min<int>(offers / kSubsample, static_cast<int>(subsample.size()) - 1));
+  const int64_t step = std::max<int64_t>(1, members / kSampledMembers);
+  std::vector<const void*> pointers(subsample.size());
+  std::vector<float> norms(subsample.size()), distances(subsample.size());
+  int64_t sampled = 0, across = 0;
+  for (int64_t p = step / 2; p < members; p += step) {
+    const uint32_t y = level.members[p];
+    const float far = farthest_link(h, distance, y, pointers, norms, distances);
+    distance.row_to_rows(y, subsample.data(), static_cast<int>(subsample.size()), pointers.data(), norms.data(),
+                         distances.data());
+    std::nth_element(distances.begin(), distances.begin() + nearest, distances.begin() + subsample.size());
+    // The nearest `nearest` (one may be y itself, at 0) hold one beyond the gap?
+    ++sampled;
+    across += std::any_of(distances.begin(), distances.begin() + nearest + 1,
+                          [&](float d) { return d > kMemberGap * far; });
+  }
+  return sampled > 0 ? static_cast<double>(across) / static_cast<double>(sampled) : 0.0;
+}
+
+}  // namespace
+
+std::vector<std::pair<uint32_t, uint32_t>> cross_cluster_links(const HnswHierarchy& h, const Index& index,
+                                                               const Distance& distance, int most_per_row, int threads,
+                                                               uint64_t seed, CrossLinkStats* stats) {
+  std::vector<std::pair<uint32_t, uint32_t>> pairs;
+  if (h.levels.empty() || h.levels[0].degree <= 0 || most_per_row <= 0) return pairs;
+  const UpperLevel& level = h.levels[0];
+  const int64_t members = static_cast<int64_t>(level.members.size());
+  const int64_t rows = static_cast<int64_t>(h.top_level.size());
+  int offers = std::max(1, std::min<int>(offers_per_member(), static_cast<int>(members) - 1));
+  StageTimer timer;
+  const double share = share_across_gaps(h, level, distance, offers);
+  timer.lap("export: %.4f of sampled level-1 members have offers across a gap", share);
+  if (stats != nullptr) stats->share_sampled = share;
+  if (share < kLeastShare) return pairs;
+  std::vector<uint32_t> offered = nearest_members(level, index, offers, threads, seed);
+  timer.lap("export: nearest members of %lld level-1 members", static_cast<long long>(members));
+  const int width = h.base_degree;
+  // A row's own links and their distances; `far`: the farthest of them.
+  auto own_links = [&](int64_t r, std::vector<uint32_t>& own, std::vector<const void*>& pointers,
+                       std::vector<float>& norms, std::vector<float>& distances) {
+    const uint32_t* list = h.base_graph.data() + static_cast<size_t>(r) * width;
+    own.clear();
+    for (int j = 0; j < width; ++j) {
+      if (list[j] < static_cast<uint64_t>(rows)) own.push_back(list[j]);
+    }
+    pointers.resize(std::max<size_t>(pointers.size(), own.size()));
+    norms.resize(std::max<size_t>(norms.size(), own.size()));
+    distances.resize(std::max<size_t>(distances.size(), own.size()));
+    distance.row_to_rows(r, own.data(), static_cast<int>(own.size()), pointers.data(), norms.data(),
+                         distances.data());
+    float far = 0.0f;
+    for (size_t i = 0; i < own.size(); ++i) far = std::max(far, distances[i]);
+    return far;
+  };
+  // Each member keeps the offers that lie across a gap from it (kMemberGap times its farthest
+  // link's distance); a member without any ends the work for the rows near it.
+  std::vector<int> far_count(members, 0);
+  parallel_for(members, threads, 256, [&](int64_t begin, int64_t end, int) {
+    std::vector<uint32_t> own;
+    std::vector<const void*> pointers(offers);
+    std::vector<float> norms(offers), distances(offers);
+    for (int64_t p = begin; p < end; ++p) {
+      const uint32_t y = level.members[p];
+      const float far = own_links(y, own, pointers, norms, distances);
+      uint32_t* from = &offered[static_cast<size_t>(p) * offers];
+      int count = 0;
+      while (count < offers && from[count] != kInvalidId) ++count;
+      distance.row_to_rows(y, from, count, pointers.data(), norms.data(), distances.data());
+      int kept_here = 0;
+      for (int i = 0; i < count; ++i) {
+        if (distances[i] > kMemberGap * far) from[kept_here++] = from[i];
+      }
+      std::fill(from + kept_here, from + offers, kInvalidId);
+      far_count[p] = kept_here;
+    }
+  });
+  timer.lap("export: offers across a gap chosen (%lld members with any)",
+            static_cast<long long>(std::count_if(far_count.begin(), far_count.end(), [](int c) { return c > 0; })));
+  // Each row: the offers of its nearest level-1 member (itself, or the first member among its
+  // links, which are in order of rank) that lie across a gap from the row too, kept by HNSW's
+  // rule against its own links.
+  std::vector<uint32_t> kept(static_cast<size_t>(rows) * most_per_row, kInvalidId);
+  std::atomic<int64_t> without{0}, kept_total{0}, sources{0};
+  parallel_for(rows, threads, 1024, [&](int64_t begin, int64_t end, int) {
+    std::vector<uint32_t> own, candidates;
+    std::vector<const void*> pointers;
+    std::vector<float> norms, distances;
+    std::vector<LinkCandidate> own_ranked, offer_ranked, taken;
+    int64_t local_without = 0, local_kept = 0, local_sources = 0;
+    for (int64_t r = begin; r < end; ++r) {
+      uint32_t y = kInvalidId;
+      if (h.top_level[r] >= 1) {
+        y = static_cast<uint32_t>(r);
+      } else {
+        const uint32_t* list = h.base_graph.data() + static_cast<size_t>(r) * width;
+        for (int j = 0; j < width; ++j) {
+          if (list[j] < static_cast<uint64_t>(rows) && h.top_level[list[j]] >= 1) {
+            y = list[j];
+            break;
+          }
+        }
+      }
+      if (y == kInvalidId) {
+        ++local_without;
+        continue;
+      }
+      const uint32_t position = position_in(level, y);
+      if (far_count[position] == 0) continue;
+      ++local_sources;
+      const float far = own_links(r, own, pointers, norms, distances);
+      own_ranked.clear();
+      for (size_t i = 0; i < own.size(); ++i) own_ranked.push_back({distances[i], own[i]});
+      std::sort(own_ranked.begin(), own_ranked.end());
+      const uint32_t* from = &offered[static_cast<size_t>(position) * offers];
+      candidates.clear();
+      for (int i = 0; i < far_count[position]; ++i) {
+        if (from[i] != r && std::find(own.begin(), own.end(), from[i]) == own.end()) candidates.push_back(from[i]);
+      }
+      if (candidates.empty()) continue;
+      pointers.resize(std::max(pointers.size(), candidates.size()));
+      norms.resize(std::max(norms.size(), candidates.size()));
+      distances.resize(std::max(distances.size(), candidates.size()));
+      distance.row_to_rows(r, candidates.data(), static_cast<int>(candidates.size()), pointers.data(), norms.data(),
+                           distances.data());
+      offer_ranked.clear();
+      for (size_t i = 0; i < candidates.size(); ++i) {
+        if (distances[i] > kRowGap * far) offer_ranked.push_back({distances[i], candidates[i]});
+      }
+      std::sort(offer_ranked.begin(), offer_ranked.end());
+      taken.clear();
+      for (const LinkCandidate& c : offer_ranked) {
+        bool blocked = false;
+        for (const LinkCandidate& t : taken) {
+          if (distance.between(t.second, c.second) < c.first) {
+            blocked = true;
+            break;
+          }
+        }
+        // Only links nearer to the row than the offer come before it in HNSW's rule.
+        for (size_t i = 0; i < own_ranked.size() && !blocked && own_ranked[i].first < c.first; ++i) {
+          blocked = distance.between(own_ranked[i].second, c.second) < c.first;
+        }
+        if (blocked) continue;
+        kept[static_cast<size_t>(r) * most_per_row + taken.size()] = c.second;
+        taken.push_back(c);
+        if (static_cast<int>(taken.size()) == most_per_row) break;
+      }
+      local_kept += static_cast<int64_t>(taken.size());
+    }
+    without += local_without;
+    kept_total += local_kept;
+    sources += local_sources;
+  });
+  pairs.reserve(static_cast<size_t>(kept_total.load()) * 2);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int j = 0; j < most_per_row; ++j) {
+      const uint32_t c = kept[static_cast<size_t>(r) * most_per_row + j];
+      if (c == kInvalidId) break;
+      pairs.push_back({static_cast<uint32_t>(r), c});
+      pairs.push_back({c, static_cast<uint32_t>(r)});
+    }
+  }
+  if (stats != nullptr) {
+    stats->members = members;
+    stats->sources = sources.load();
+    stats->without = without.load();
+    stats->kept = kept_total.load();
+  }
+  return pairs;
+}
+
+}  // namespace annforge::cpu
