@@ -30,7 +30,7 @@ int offers_per_member() { return detail::env_knob("ANNFORGE_EXPORT_CROSS_OFFERS"
 // (the nearest of a member's three-hop neighbourhood) hnswlib found 0.658 / 0.851 at ef 64 / 256
 // on the clusters above, where exact lists gave 0.768 / 0.955: a level whose clusters hold more
 // members than its degree is an island per cluster, and its few long links do not reach far.
-constexpr int64_t kExactMembers = 20000;
+constexpr int64_t kExactMembers = 3000;
 
 // An offer lies across a gap from a row when its distance is over kRowGap times the row's
 // farthest link's (distances as the metric gives them: squared for L2, 1 - cos for cosine, so
@@ -89,27 +89,31 @@ constexpr int kSubsample = 8;
 // link (1M SIFT: 0.010 of the members, its few outliers; 60,000 x 24 in 200 clusters: 0.95).
 constexpr double kLeastShare = 0.05;
 
-double share_across_gaps(const HnswHierarchy& h, const UpperLevel& level, const Distance& distance, int offers) {
+double share_across_gaps(const HnswHierarchy& h, const UpperLevel& level, const Distance& distance, int offers,
+                         int threads) {
   const int64_t members = static_cast<int64_t>(level.members.size());
   std::vector<uint32_t> subsample;
   for (int64_t p = 0; p < members; p += kSubsample) subsample.push_back(level.members[p]);
   const int nearest = std::max(1, std::min<int>(offers / kSubsample, static_cast<int>(subsample.size()) - 1));
   const int64_t step = std::max<int64_t>(1, members / kSampledMembers);
-  std::vector<const void*> pointers(subsample.size());
-  std::vector<float> norms(subsample.size()), distances(subsample.size());
-  int64_t sampled = 0, across = 0;
-  for (int64_t p = step / 2; p < members; p += step) {
-    const uint32_t y = level.members[p];
-    const float far = farthest_link(h, distance, y, pointers, norms, distances);
-    distance.row_to_rows(y, subsample.data(), static_cast<int>(subsample.size()), pointers.data(), norms.data(),
-                         distances.data());
-    std::nth_element(distances.begin(), distances.begin() + nearest, distances.begin() + subsample.size());
-    // The nearest `nearest` (one may be y itself, at 0) hold one beyond the gap?
-    ++sampled;
-    across += std::any_of(distances.begin(), distances.begin() + nearest + 1,
-                          [&](float d) { return d > kMemberGap * far; });
-  }
-  return sampled > 0 ? static_cast<double>(across) / static_cast<double>(sampled) : 0.0;
+  const int64_t sampled = (members - step / 2 + step - 1) / step;
+  std::vector<uint8_t> across(std::max<int64_t>(sampled, 0), 0);
+  parallel_for(sampled, threads, 16, [&](int64_t begin, int64_t end, int) {
+    std::vector<const void*> pointers(subsample.size());
+    std::vector<float> norms(subsample.size()), distances(subsample.size());
+    for (int64_t i = begin; i < end; ++i) {
+      const uint32_t y = level.members[step / 2 + i * step];
+      const float far = farthest_link(h, distance, y, pointers, norms, distances);
+      distance.row_to_rows(y, subsample.data(), static_cast<int>(subsample.size()), pointers.data(), norms.data(),
+                           distances.data());
+      // The nearest `nearest` and one more (y itself may be among them, at 0).
+      std::nth_element(distances.begin(), distances.begin() + nearest, distances.begin() + subsample.size());
+      across[i] = std::any_of(distances.begin(), distances.begin() + nearest + 1,
+                              [&](float d) { return d > kMemberGap * far; });
+    }
+  });
+  const int64_t count = std::count(across.begin(), across.end(), uint8_t{1});
+  return sampled > 0 ? static_cast<double>(count) / static_cast<double>(sampled) : 0.0;
 }
 
 }  // namespace
@@ -124,7 +128,7 @@ std::vector<std::pair<uint32_t, uint32_t>> cross_cluster_links(const HnswHierarc
   const int64_t rows = static_cast<int64_t>(h.top_level.size());
   int offers = std::max(1, std::min<int>(offers_per_member(), static_cast<int>(members) - 1));
   StageTimer timer;
-  const double share = share_across_gaps(h, level, distance, offers);
+  const double share = share_across_gaps(h, level, distance, offers, threads);
   timer.lap("export: %.4f of sampled level-1 members have offers across a gap", share);
   if (stats != nullptr) stats->share_sampled = share;
   if (share < kLeastShare) return pairs;
@@ -232,7 +236,8 @@ std::vector<std::pair<uint32_t, uint32_t>> cross_cluster_links(const HnswHierarc
             break;
           }
         }
-        // Only links nearer to the row than the offer come before it in HNSW's rule.
+        // Only links nearer to the row than the offer come before it in HNSW's rule (across
+        // the gap, every own link is).
         for (size_t i = 0; i < own_ranked.size() && !blocked && own_ranked[i].first < c.first; ++i) {
           blocked = distance.between(own_ranked[i].second, c.second) < c.first;
         }
