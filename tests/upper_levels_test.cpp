@@ -14,6 +14,7 @@
 #include "annforge.hpp"
 #include "host/backend.hpp"
 #include "host/cpu/distance/distance.hpp"
+#include "host/cpu/graph/cross_links.hpp"
 #include "host/cpu/graph/landing_links.hpp"
 #include "host/cpu/graph/upper_levels.hpp"
 #include "host/cpu/search/upper_width.hpp"
@@ -304,6 +305,83 @@ TEST(UpperLevels, BaseLandingLinksBringNarrowWalksBackToTheirCluster) {
   const Index built = build(data, params);
   EXPECT_TRUE(graph_invariants(built, 32));
   EXPECT_EQ(reachable_share(built), 1.0);
+}
+
+// Well separated clusters (centres N(0, 4^2) per dimension, noise N(0, 1)); `centre_seed` picks
+// the centres, `stream` the rows: other centres give queries that fall between the data's.
+Dataset separated(int64_t rows, int64_t dim, int clusters, uint64_t centre_seed, uint64_t stream) {
+  std::mt19937_64 model(centre_seed), rng(stream);
+  std::normal_distribution<float> centre(0.0f, 4.0f), noise(0.0f, 1.0f);
+  std::vector<float> centres(static_cast<size_t>(clusters) * dim);
+  for (float& c : centres) c = centre(model);
+  std::uniform_int_distribution<int> pick(0, clusters - 1);
+  Dataset out = Dataset::allocate(rows, dim, ElementType::Float32);
+  float* values = static_cast<float*>(out.mutable_data());
+  for (int64_t i = 0; i < rows; ++i) {
+    const int c = pick(rng);
+    for (int64_t d = 0; d < dim; ++d) values[i * dim + d] = centres[c * dim + d] + noise(rng);
+  }
+  return out;
+}
+
+// Links across clusters in the index's own graph (opt-in in the build: ANNFORGE_CPU_CROSS=1;
+// cross_links.hpp): rows on a cluster's edge get links to the next cluster, in the slots just
+// before the last quarter; queries from other centres find more; data without clusters gets none.
+TEST(UpperLevels, CrossLinksJoinSeparatedClusters) {
+  const int64_t rows = 20000, dim = 24;
+  const Dataset data = separated(rows, dim, 100, 5, 6), queries = separated(500, dim, 100, 7, 8);
+  BuildParams params = params_for(Metric::L2, BuildAlgorithm::Auto, 32, Device::Cpu);
+  Index index;
+  index.metric = Metric::L2;
+  index.vectors = Dataset::borrow(data.view());
+  detail::cpu_build_flat(index, params);
+  index.levels = cpu::build_upper_levels(index, params, detail::cpu_build_flat);
+  ASSERT_FALSE(index.levels.empty());
+  const Neighbors truth = exact_knn(data.view(), queries.view(), 10, Metric::L2);
+  SearchParams search_params;
+  search_params.beam_width = 64;
+  const double before = recall(search(index, queries.view(), 10, search_params), truth, 10);
+  Index one_thread = index;
+  const cpu::CrossLinkStats stats = cpu::add_cross_links(index, 2, 42);
+  const double after = recall(search(index, queries.view(), 10, search_params), truth, 10);
+  std::printf("links across clusters: %.3f of sampled members with offers across a gap, %lld kept, %lld links; "
+              "recall@10 at beam 64 between clusters %.4f -> %.4f\n",
+              stats.share_sampled, static_cast<long long>(stats.kept), static_cast<long long>(stats.linked), before,
+              after);
+  EXPECT_GT(stats.share_sampled, 0.5);
+  EXPECT_GT(stats.linked, rows / 10);
+  EXPECT_TRUE(graph_invariants(index, 32));
+  EXPECT_EQ(reachable_share(index), 1.0);
+  // Only the slots before the last quarter changed (connectivity may rewire any, rarely).
+  int64_t changed_elsewhere = 0;
+  for (int64_t v = 0; v < rows; ++v) {
+    for (int e = 0; e < index.graph_degree; ++e) {
+      const bool cross_slot = e >= index.graph_degree / 2 && e < index.graph_degree - index.graph_degree / 4;
+      changed_elsewhere += !cross_slot && index.neighbors(v)[e] != one_thread.neighbors(v)[e];
+    }
+  }
+  EXPECT_LE(changed_elsewhere, rows / 100);
+  cpu::add_cross_links(one_thread, 1, 42);
+  EXPECT_EQ(index.graph, one_thread.graph) << "1 and 2 threads differ";
+  EXPECT_GE(after, before + 0.03);
+  // Rows without clusters: no offer lies across a gap, nothing changes.
+  Dataset uniform = Dataset::allocate(rows, dim, ElementType::Float32);
+  {
+    annforge_test::Rng rng(9);
+    float* values = static_cast<float*>(uniform.mutable_data());
+    for (int64_t i = 0; i < rows * dim; ++i) values[i] = static_cast<float>(rng.uniform());
+  }
+  Index flat;
+  flat.metric = Metric::L2;
+  flat.vectors = Dataset::borrow(uniform.view());
+  detail::cpu_build_flat(flat, params);
+  flat.levels = cpu::build_upper_levels(flat, params, detail::cpu_build_flat);
+  const std::vector<uint32_t> graph = flat.graph;
+  const cpu::CrossLinkStats none = cpu::add_cross_links(flat, 2, 42);
+  std::printf("uniform rows: %.3f of sampled members with offers across a gap\n", none.share_sampled);
+  EXPECT_LT(none.share_sampled, 0.05);
+  EXPECT_EQ(none.linked, 0);
+  EXPECT_EQ(flat.graph, graph);
 }
 
 // Extend links new rows into the base graph; the levels are built anew over all rows.

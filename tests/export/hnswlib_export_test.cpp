@@ -227,7 +227,7 @@ TEST(HnswlibExport, SeparatedClustersKeepTheirLongLinks) {
 // their neighbours sit in two or three clusters, and hnswlib's search, started from the one row
 // its descent lands on, needs links between clusters in level 0, which a kNN graph of such data
 // lacks. The export adds them (host/cpu/graph/cross_links.hpp): 20,000 x 24 in 100 clusters,
-// recall@10 at ef 64 0.519 without them, 0.836 with, annforge's own search 0.839 (2026-12-07).
+// recall@10 at ef 64 0.562 without them, 0.903 with, annforge's own search 0.841 (2026-12-07).
 TEST(HnswlibExport, QueriesBetweenSeparatedClustersReachTheirNeighbours) {
   const int64_t rows = 20000, dim = 24, clusters = 100, count = 500;
   auto mixture = [&](int64_t n, uint64_t centre_seed, uint64_t stream) {
@@ -263,8 +263,8 @@ TEST(HnswlibExport, QueriesBetweenSeparatedClustersReachTheirNeighbours) {
   std::printf("[ export   ] queries between %lld clusters: hnswlib recall@10 at ef %d %.4f with links across "
               "clusters, %.4f without, annforge %.4f\n",
               static_cast<long long>(clusters), kWidth, across, without, own);
-  EXPECT_GE(across, without + 0.15);
-  EXPECT_GE(across, own - 0.03);
+  EXPECT_GE(across, without + 0.2);
+  EXPECT_GE(across, own - 0.01);
 }
 
 TEST(HnswlibExport, TinyIndexes) {

@@ -32,11 +32,20 @@
 #include <utility>
 #include <vector>
 
-#include "host/cpu/graph/hnsw_hierarchy.hpp"
+#include "annforge.hpp"
 
 namespace annforge::cpu {
 
 class Distance;
+
+// The base lists links are chosen over: rows x width ids (ids >= rows are empty slots), and
+// which rows are level 1's members (nonzero).
+struct BaseLists {
+  const uint32_t* graph = nullptr;
+  int width = 0;
+  int64_t rows = 0;
+  const uint8_t* member = nullptr;
+};
 
 struct CrossLinkStats {
   int64_t members = 0;     // level-1 members whose nearest members were gathered
@@ -44,14 +53,21 @@ struct CrossLinkStats {
   int64_t without = 0;     // rows with no level-1 member among their links (offered nothing)
   int64_t kept = 0;        // offers kept (each written both ways)
   double share_sampled = 0;  // share of sampled members with offers across a gap (none below 0.05)
+  int64_t linked = 0;      // links written (add_cross_links)
 };
 
-// The (row, long link) pairs, both ways, that the rows of `h` (its level 0 as built, before any
-// long links; its level 1, over `index`'s rows) keep from the offers above, at most `most_per_row`
-// per row. `distance` ranks and blocks (inner product: pass an angle's Distance, as the diverse
-// links do). Deterministic for any `threads` (`seed`: the members' partition).
-std::vector<std::pair<uint32_t, uint32_t>> cross_cluster_links(const HnswHierarchy& h, const Index& index,
-                                                               const Distance& distance, int most_per_row, int threads,
-                                                               uint64_t seed, CrossLinkStats* stats);
+// The (row, long link) pairs, both ways, that the rows of `lists` keep from the offers above, at
+// most `most_per_row` per row; `level`: level 1 over `index`'s rows. `distance` ranks and blocks
+// (inner product: pass an angle's Distance, as the diverse links do). Deterministic for any
+// `threads` (`seed`: the members' partition).
+std::vector<std::pair<uint32_t, uint32_t>> cross_cluster_links(const BaseLists& lists, const UpperLevel& level,
+                                                               const Index& index, const Distance& distance,
+                                                               int most_per_row, int threads, uint64_t seed,
+                                                               CrossLinkStats* stats);
+
+// The build's turn (settle_upper_levels, either backend): the index's own graph gets the links
+// its rows keep, each row's nearest first by HNSW's rule among them, in up to a quarter of its
+// slots just before the last quarter (the landing links' room); islands joined again after.
+CrossLinkStats add_cross_links(Index& index, int threads, uint64_t seed);
 
 }  // namespace annforge::cpu

@@ -346,7 +346,13 @@ HnswHierarchy build_hnsw_hierarchy(const Index& index, uint64_t seed, int thread
     std::optional<Distance> angles;
     if (index.metric == Metric::InnerProduct) angles.emplace(Metric::Cosine, index.vectors.view());
     CrossLinkStats stats;
-    across = cross_cluster_links(out, index, angles ? *angles : distance, kCrossLinksPerRow, threads, seed, &stats);
+    if (!out.levels.empty()) {
+      std::vector<uint8_t> member(rows);
+      for (int64_t r = 0; r < rows; ++r) member[r] = out.top_level[r] >= 1;
+      const BaseLists lists{out.base_graph.data(), out.base_degree, rows, member.data()};
+      across = cross_cluster_links(lists, out.levels[0], index, angles ? *angles : distance, kCrossLinksPerRow,
+                                   threads, seed, &stats);
+    }
     timer.lap("export: links across clusters chosen (%lld members, %lld rows without one, %lld kept)",
               static_cast<long long>(stats.members), static_cast<long long>(stats.without),
               static_cast<long long>(stats.kept));
