@@ -13,19 +13,21 @@
 // clusters among its candidates, and HNSW's heuristic keeps a far candidate that no nearer link
 // lies closer to.
 //
-// Here every row is offered rows farther out than its list, in bulk: the nearest 100 members of
+// Here every row is offered rows farther out than its list, in bulk: the nearest 200 members of
 // level 1 (a 1-in-m sample of the rows; their kNN lists made as the build makes its own) to the
 // level-1 member nearest the row, those that lie across a gap (over 4x the row's farthest link's
 // distance; 2x the member's for the member to pass them on), which happens once a cluster holds
 // fewer members than that. A row keeps an offer that none of its own links, and none of the
 // offers it kept before, lies nearer to than the row itself does (HNSW's rule): rows on a
 // cluster's edge get links across it. Where under 5% of a sample of members have any offer
-// across a gap (1M SIFT 1.0%, MNIST 2.6%: the data has no separated clusters), nothing more is
-// done (0.1 s of 1M SIFT's export). Measured (2026-12-07, AMD EPYC Zen 4, 2 threads; hnswlib's
-// recall@10 at ef 64 / 256): 60,000 x 24 in 200 clusters, queries from other centres, 0.487 /
-// 0.677 -> 0.772 / 0.953 (native 0.855 / 0.989; exact offers for every row, in an ad-hoc
-// program: 0.865 / 0.987); `annforge gen --n 200000 --dim 64 --clusters 1000` with its own
-// queries, at ef 64 0.9498 -> 0.9673 for the same distances per query, export 0.36 -> 1.02 s.
+// across a gap (1M SIFT 1.0%, MNIST 2.6%, 1M wordtext 0.4%: the data has no separated
+// clusters), nothing more is done (0.05 s of 1M SIFT's export). Measured (2026-12-07, AMD EPYC
+// Zen 4, 2 threads; hnswlib's recall@10 at ef 64 / 256; `build-cpu/bench/between_clusters`):
+// 60,000 x 24 in 200 clusters, queries from other centres, 0.487 / 0.677 -> 0.851 / 0.984
+// (hnswlib's own index 0.855 / 0.989), export 0.81 s; `annforge gen --n 200000 --dim 64
+// --clusters 1000` with its own queries (`build-cpu/bench/hnswlib_distances`), at ef 64 / 96
+// 0.9498 / 0.9755 -> 0.9758 / 0.9940 for 4% more distances per query, export 0.36 -> 1.41 s
+// (the build: 2.1-2.5 s).
 #pragma once
 
 #include <cstdint>
