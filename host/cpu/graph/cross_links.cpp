@@ -7,16 +7,16 @@
 
 #include "host/cpu/distance/distance.hpp"
 #include "host/cpu/graph/connectivity.hpp"
-#include "host/cpu/graph/upper_levels.hpp"
-#include "host/cpu/search/beam_search.hpp"
-#include "host/cpu/knn_graph.hpp"
-#include "host/cpu/partition/partition.hpp"
-#include "host/cpu/partition/reorder.hpp"
 #include "host/cpu/graph/diverse_links.hpp"
 #include "host/cpu/graph/link_sets.hpp"
+#include "host/cpu/graph/upper_levels.hpp"
+#include "host/cpu/knn_graph.hpp"
 #include "host/cpu/parallel.hpp"
-#include "host/env_knob.hpp"
+#include "host/cpu/partition/partition.hpp"
+#include "host/cpu/partition/reorder.hpp"
+#include "host/cpu/search/beam_search.hpp"
 #include "host/cpu/trace.hpp"
+#include "host/env_knob.hpp"
 
 namespace annforge::cpu {
 
@@ -42,13 +42,12 @@ constexpr int64_t kExactMembers = 3000;
 // farthest link's (distances as the metric gives them: squared for L2, 1 - cos for cosine, so
 // 4 is twice as far); members pass on offers over kMemberGap times theirs (half the rows' gap:
 // a row near the member has about its scale). Inside a cluster, or on data without clusters,
-// a row's list reaches most of the way to the offers (1M SIFT: the nearest 100 of a 1-in-16
-// sample lie within ~1.3x the 32nd neighbour's distance), so nothing is offered and the work
-// ends at the members; between separated clusters the offers lie several times farther.
+// a row's list reaches most of the way to its member's offers, so few pass (see kLeastShare);
+// between separated clusters they lie several times farther.
 constexpr float kRowGap = 4.0f;
+constexpr float kMemberGap = 2.0f;
 // Offers a row keeps at most in the build (each written both ways).
 constexpr int kMostPerRow = 4;
-constexpr float kMemberGap = 2.0f;
 
 std::vector<uint32_t> nearest_members(const UpperLevel& level, const Index& index, int offers, int threads,
                                       uint64_t seed) {
@@ -98,7 +97,9 @@ float own_links(const BaseLists& lists, const Distance& distance, int64_t row, s
 constexpr int kSampledMembers = 512;
 constexpr int kSubsample = 8;
 // Below this share of members with offers across a gap the data has no separated clusters to
-// link (1M SIFT: 0.010 of the members, its few outliers; 60,000 x 24 in 200 clusters: 0.95).
+// link. Sampled shares (2026-12-07): 1M SIFT 0.021 (its few outliers), 1M wordtext 0.004, MNIST
+// 0.091 (it runs there, 0.19 s, and keeps one link), 1M x 64 in 5,000 clusters 0.61, 60,000 x 24
+// in 200 clusters 1.0.
 constexpr double kLeastShare = 0.05;
 
 double share_across_gaps(const BaseLists& lists, const UpperLevel& level, const Distance& distance, int offers,
@@ -106,6 +107,7 @@ double share_across_gaps(const BaseLists& lists, const UpperLevel& level, const 
   const int64_t members = static_cast<int64_t>(level.members.size());
   std::vector<uint32_t> subsample;
   for (int64_t p = 0; p < members; p += kSubsample) subsample.push_back(level.members[p]);
+  if (subsample.size() < 2) return 0.0;  // too few members to tell
   const int nearest = std::max(1, std::min<int>(offers / kSubsample, static_cast<int>(subsample.size()) - 1));
   const int64_t step = std::max<int64_t>(1, members / kSampledMembers);
   const int64_t sampled = (members - step / 2 + step - 1) / step;
@@ -142,11 +144,11 @@ std::vector<std::pair<uint32_t, uint32_t>> cross_cluster_links(const BaseLists& 
   int offers = std::max(1, std::min<int>(offers_per_member(), static_cast<int>(members) - 1));
   StageTimer timer;
   const double share = share_across_gaps(lists, level, distance, offers, threads);
-  timer.lap("export: %.4f of sampled level-1 members have offers across a gap", share);
+  timer.lap("links across clusters: %.4f of sampled level-1 members have offers across a gap", share);
   if (stats != nullptr) stats->share_sampled = share;
   if (share < kLeastShare) return pairs;
   std::vector<uint32_t> offered = nearest_members(level, index, offers, threads, seed);
-  timer.lap("export: nearest members of %lld level-1 members", static_cast<long long>(members));
+  timer.lap("links across clusters: nearest members of %lld level-1 members", static_cast<long long>(members));
   // Each member keeps the offers that lie across a gap from it (kMemberGap times its farthest
   // link's distance); a member without any ends the work for the rows near it.
   std::vector<int> far_count(members, 0);
@@ -169,7 +171,7 @@ std::vector<std::pair<uint32_t, uint32_t>> cross_cluster_links(const BaseLists& 
       far_count[p] = kept_here;
     }
   });
-  timer.lap("export: offers across a gap chosen (%lld members with any)",
+  timer.lap("links across clusters: offers across a gap chosen (%lld members with any)",
             static_cast<long long>(std::count_if(far_count.begin(), far_count.end(), [](int c) { return c > 0; })));
   // Each row: the offers of its nearest level-1 member (itself, or the first member among its
   // links, which are in order of rank) that lie across a gap from the row too, kept by HNSW's
@@ -232,7 +234,7 @@ std::vector<std::pair<uint32_t, uint32_t>> cross_cluster_links(const BaseLists& 
       ++local_sources;
       const float far = own_links(lists, distance, r, own, pointers, norms, distances);
       own_ranked.clear();
-      for (size_t i = 0; i < own.size(); ++i) own_ranked.push_back({distances[i], own[i]});
+      for (size_t j = 0; j < own.size(); ++j) own_ranked.push_back({distances[j], own[j]});
       std::sort(own_ranked.begin(), own_ranked.end());
       candidates.clear();
       for (uint32_t id : own) listed.insert(id);
@@ -251,8 +253,8 @@ std::vector<std::pair<uint32_t, uint32_t>> cross_cluster_links(const BaseLists& 
       distance.row_to_rows(r, candidates.data(), static_cast<int>(candidates.size()), pointers.data(), norms.data(),
                            distances.data());
       offer_ranked.clear();
-      for (size_t i = 0; i < candidates.size(); ++i) {
-        if (distances[i] > kRowGap * far) offer_ranked.push_back({distances[i], candidates[i]});
+      for (size_t j = 0; j < candidates.size(); ++j) {
+        if (distances[j] > kRowGap * far) offer_ranked.push_back({distances[j], candidates[j]});
       }
       std::sort(offer_ranked.begin(), offer_ranked.end());
       taken.clear();
@@ -266,8 +268,8 @@ std::vector<std::pair<uint32_t, uint32_t>> cross_cluster_links(const BaseLists& 
         }
         // Only links nearer to the row than the offer come before it in HNSW's rule (across
         // the gap, every own link is).
-        for (size_t i = 0; i < own_ranked.size() && !blocked && own_ranked[i].first < c.first; ++i) {
-          blocked = distance.between(own_ranked[i].second, c.second) < c.first;
+        for (size_t j = 0; j < own_ranked.size() && !blocked && own_ranked[j].first < c.first; ++j) {
+          blocked = distance.between(own_ranked[j].second, c.second) < c.first;
         }
         if (blocked) continue;
         kept[static_cast<size_t>(r) * most_per_row + taken.size()] = c.second;
