@@ -261,6 +261,17 @@ TEST(UpperLevels, LandingLinksSendNarrowWalksWhereTheyMissed) {
   EXPECT_LT(second.missed * 2, first.missed) << "the linked members are found the second time";
 }
 
+// The base graph and the levels over `data` as the build makes them, before settle_upper_levels
+// (no landing links, no measured upper beam): what the links added after them are tested on.
+Index flat_with_levels(const Dataset& data, const BuildParams& params) {
+  Index index;
+  index.metric = params.metric;
+  index.vectors = Dataset::borrow(data.view());
+  detail::cpu_build_flat(index, params);
+  index.levels = cpu::build_upper_levels(index, params, detail::cpu_build_flat);
+  return index;
+}
+
 // Base landing links (landing_links.hpp) on a graph built without them: every 4th row searched
 // for with beams of 4 (upper and base); where the walk ended in the wrong cluster, the base row
 // it came nearest on links to the row. The graph keeps its invariants, every row stays
@@ -270,11 +281,7 @@ TEST(UpperLevels, LandingLinksSendNarrowWalksWhereTheyMissed) {
 TEST(UpperLevels, BaseLandingLinksBringNarrowWalksBackToTheirCluster) {
   const Dataset data = mixture(100000, 64, 1000, 3, 1);
   BuildParams params = params_for(Metric::L2, BuildAlgorithm::Auto, 32, Device::Cpu);
-  Index index;
-  index.metric = Metric::L2;
-  index.vectors = Dataset::borrow(data.view());
-  detail::cpu_build_flat(index, params);
-  index.levels = cpu::build_upper_levels(index, params, detail::cpu_build_flat);
+  Index index = flat_with_levels(data, params);
   ASSERT_FALSE(index.levels.empty());
   cpu::add_landing_links(index, 4, 2);
   std::vector<uint32_t> rows;
@@ -331,11 +338,7 @@ TEST(UpperLevels, CrossLinksJoinSeparatedClusters) {
   const int64_t rows = 20000, dim = 24;
   const Dataset data = separated(rows, dim, 100, 5, 6), queries = separated(500, dim, 100, 7, 8);
   BuildParams params = params_for(Metric::L2, BuildAlgorithm::Auto, 32, Device::Cpu);
-  Index index;
-  index.metric = Metric::L2;
-  index.vectors = Dataset::borrow(data.view());
-  detail::cpu_build_flat(index, params);
-  index.levels = cpu::build_upper_levels(index, params, detail::cpu_build_flat);
+  Index index = flat_with_levels(data, params);
   ASSERT_FALSE(index.levels.empty());
   const Neighbors truth = exact_knn(data.view(), queries.view(), 10, Metric::L2);
   SearchParams search_params;
@@ -371,11 +374,7 @@ TEST(UpperLevels, CrossLinksJoinSeparatedClusters) {
     float* values = static_cast<float*>(uniform.mutable_data());
     for (int64_t i = 0; i < rows * dim; ++i) values[i] = static_cast<float>(rng.uniform());
   }
-  Index flat;
-  flat.metric = Metric::L2;
-  flat.vectors = Dataset::borrow(uniform.view());
-  detail::cpu_build_flat(flat, params);
-  flat.levels = cpu::build_upper_levels(flat, params, detail::cpu_build_flat);
+  Index flat = flat_with_levels(uniform, params);
   const std::vector<uint32_t> graph = flat.graph;
   const cpu::CrossLinkStats none = cpu::add_cross_links(flat, 2, 42);
   std::printf("uniform rows: %.3f of sampled members with offers across a gap\n", none.share_sampled);

@@ -179,6 +179,25 @@ TEST(HnswlibExport, IndexWithoutLevelsGetsThemBuilt) {
   EXPECT_GE(hnswlib_recall(hnsw, e.query_floats, 16, e.truth, kWidth), e.annforge_recall - 0.01);
 }
 
+// Rows around `clusters` centres drawn N(0, 4^2) per dimension (by `centre_seed`), with noise
+// N(0, spread^2) (by `stream`): well separated clusters. Other centres give queries that fall
+// between the data's.
+Dataset separated_clusters(int64_t rows, int64_t dim, int64_t clusters, uint64_t centre_seed, uint64_t stream,
+                           double spread) {
+  annforge_test::Rng centres(centre_seed), noise(stream);
+  std::vector<double> centre(clusters * dim);
+  for (double& c : centre) c = 4.0 * centres.normal();
+  Dataset out = Dataset::allocate(rows, dim, ElementType::Float32);
+  float* values = static_cast<float*>(out.mutable_data());
+  for (int64_t i = 0; i < rows; ++i) {
+    const int64_t c = static_cast<int64_t>(noise.uniform() * clusters) % clusters;
+    for (int64_t d = 0; d < dim; ++d) {
+      values[i * dim + d] = static_cast<float>(centre[c * dim + d] + spread * noise.normal());
+    }
+  }
+  return out;
+}
+
 // Well separated clusters: the base graph holds no link between them, and hnswlib's descent
 // lands in one; the export's long links carry its search to the others. Level 0 has no slots
 // beyond the degree, so rows give up the tail of their full lists to them: with full lists kept
@@ -186,19 +205,8 @@ TEST(HnswlibExport, IndexWithoutLevelsGetsThemBuilt) {
 // (2026-12-07).
 TEST(HnswlibExport, SeparatedClustersKeepTheirLongLinks) {
   const int64_t rows = 20000, dim = 32, clusters = 50;
-  auto mixture = [&](int64_t count, uint64_t stream) {
-    annforge_test::Rng centres(91), noise(91 + stream);
-    std::vector<double> centre(clusters * dim);
-    for (double& c : centre) c = 4.0 * centres.normal();
-    Dataset out = Dataset::allocate(count, dim, ElementType::Float32);
-    float* values = static_cast<float*>(out.mutable_data());
-    for (int64_t i = 0; i < count; ++i) {
-      const int64_t c = static_cast<int64_t>(noise.uniform() * clusters) % clusters;
-      for (int64_t d = 0; d < dim; ++d) values[i * dim + d] = static_cast<float>(centre[c * dim + d] + 0.3 * noise.normal());
-    }
-    return out;
-  };
-  const Dataset base = mixture(rows, 1), queries = mixture(500, 2);
+  const Dataset base = separated_clusters(rows, dim, clusters, 91, 92, 0.3),
+                queries = separated_clusters(500, dim, clusters, 91, 93, 0.3);
   const Index index = cpu_index(base);
   const Neighbors truth = exact_knn(base.view(), queries.view(), kK, Metric::L2);
   const double own = recall(search(index, queries.view(), kK, search_params(kWidth)), truth, kK);
@@ -230,19 +238,8 @@ TEST(HnswlibExport, SeparatedClustersKeepTheirLongLinks) {
 // recall@10 at ef 64 0.562 without them, 0.903 with, annforge's own search 0.841 (2026-12-07).
 TEST(HnswlibExport, QueriesBetweenSeparatedClustersReachTheirNeighbours) {
   const int64_t rows = 20000, dim = 24, clusters = 100, count = 500;
-  auto mixture = [&](int64_t n, uint64_t centre_seed, uint64_t stream) {
-    annforge_test::Rng centres(centre_seed), noise(stream);
-    std::vector<double> centre(clusters * dim);
-    for (double& c : centre) c = 4.0 * centres.normal();
-    Dataset out = Dataset::allocate(n, dim, ElementType::Float32);
-    float* values = static_cast<float*>(out.mutable_data());
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t c = static_cast<int64_t>(noise.uniform() * clusters) % clusters;
-      for (int64_t d = 0; d < dim; ++d) values[i * dim + d] = static_cast<float>(centre[c * dim + d] + noise.normal());
-    }
-    return out;
-  };
-  const Dataset base = mixture(rows, 5, 6), queries = mixture(count, 7, 8);
+  const Dataset base = separated_clusters(rows, dim, clusters, 5, 6, 1.0),
+                queries = separated_clusters(count, dim, clusters, 7, 8, 1.0);
   const Index index = cpu_index(base);
   const Neighbors truth = exact_knn(base.view(), queries.view(), kK, Metric::L2);
   const double own = recall(search(index, queries.view(), kK, search_params(kWidth)), truth, kK);
