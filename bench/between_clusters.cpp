@@ -5,12 +5,16 @@
 // indexes (counted: this VM's timings move 10-30% between runs) and queries/s on one thread.
 // See host/cpu/graph/cross_links.hpp for why the export links clusters.
 //
-//   between_clusters [ROWS=60000] [DIM=24] [CLUSTERS=200] [QUERIES=2000] [DEGREE=32]
+//   between_clusters [ROWS=60000] [DIM=24] [CLUSTERS=200] [QUERIES=2000] [DEGREE=32] [l2|cosine]
 //
 // Rows: centres N(0, 4^2) per dimension, noise N(0, 1); queries: the same around other centres.
+// cosine: the same rows and queries under the cosine metric (hnswlib: unit rows and queries in
+// its inner-product space, as the export writes them).
 #include <hnswlib/hnswlib.h>
 
 #include <chrono>
+#include <cmath>
+#include <memory>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -39,21 +43,38 @@ std::vector<float> mixture(int64_t rows, int dim, int clusters, uint64_t seed) {
 
 long counted = 0;
 hnswlib::DISTFUNC<float> wrapped = nullptr;
-float counted_l2(const void* a, const void* b, const void* parameters) {
+float counted_distance(const void* a, const void* b, const void* parameters) {
   ++counted;
   return wrapped(a, b, parameters);
 }
-// hnswlib's L2 space with its distances counted (one thread).
-class CountingL2 : public hnswlib::SpaceInterface<float> {
+// hnswlib's space (L2, or inner product over unit rows for cosine) with its distances counted
+// (one thread).
+class CountingSpace : public hnswlib::SpaceInterface<float> {
  public:
-  explicit CountingL2(size_t dim) : space_(dim) { wrapped = space_.get_dist_func(); }
-  size_t get_data_size() override { return space_.get_data_size(); }
-  hnswlib::DISTFUNC<float> get_dist_func() override { return counted_l2; }
-  void* get_dist_func_param() override { return space_.get_dist_func_param(); }
+  CountingSpace(size_t dim, bool cosine) {
+    if (cosine) {
+      space_.reset(new hnswlib::InnerProductSpace(dim));
+    } else {
+      space_.reset(new hnswlib::L2Space(dim));
+    }
+    wrapped = space_->get_dist_func();
+  }
+  size_t get_data_size() override { return space_->get_data_size(); }
+  hnswlib::DISTFUNC<float> get_dist_func() override { return counted_distance; }
+  void* get_dist_func_param() override { return space_->get_dist_func_param(); }
 
  private:
-  hnswlib::L2Space space_;
+  std::unique_ptr<hnswlib::SpaceInterface<float>> space_;
 };
+
+void normalise(std::vector<float>& rows, int dim) {
+  for (size_t i = 0; i < rows.size(); i += dim) {
+    double norm = 0;
+    for (int d = 0; d < dim; ++d) norm += double(rows[i + d]) * rows[i + d];
+    const float scale = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 1.0f;
+    for (int d = 0; d < dim; ++d) rows[i + d] *= scale;
+  }
+}
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -67,10 +88,18 @@ int main(int argc, char** argv) {
   const int clusters = argc > 3 ? std::atoi(argv[3]) : 200;
   const int64_t count = argc > 4 ? std::atoll(argv[4]) : 2000;
   const int degree = argc > 5 ? std::atoi(argv[5]) : 32;
+  const bool cosine = argc > 6 && std::string(argv[6]) == "cosine";
+  const Metric metric = cosine ? Metric::Cosine : Metric::L2;
   const std::vector<float> base = mixture(rows, dim, clusters, 1), queries = mixture(count, dim, clusters, 2);
   const DatasetView base_view{base.data(), rows, dim, ElementType::Float32};
   const DatasetView query_view{queries.data(), count, dim, ElementType::Float32};
-  const Neighbors truth = exact_knn(base_view, query_view, 10, Metric::L2);
+  const Neighbors truth = exact_knn(base_view, query_view, 10, metric);
+  // hnswlib's copies: unit rows and queries for cosine (its inner-product space).
+  std::vector<float> hnsw_base = base, hnsw_queries = queries;
+  if (cosine) {
+    normalise(hnsw_base, dim);
+    normalise(hnsw_queries, dim);
+  }
   auto recall_of = [&](const std::vector<uint32_t>& found) {
     double hits = 0;
     for (int64_t q = 0; q < count; ++q) {
@@ -82,6 +111,7 @@ int main(int argc, char** argv) {
 
   BuildParams build_params;
   build_params.graph_degree = degree;
+  build_params.metric = metric;
   auto start = std::chrono::steady_clock::now();
   const Index index = build(Dataset::borrow(base_view), build_params);
   const double build_s = seconds_since(start);
@@ -95,17 +125,18 @@ int main(int argc, char** argv) {
   start = std::chrono::steady_clock::now();
   export_index(index, diverse, diverse_params);
   const double diverse_s = seconds_since(start);
-  CountingL2 space(dim);
+  CountingSpace space(dim, cosine);
   hnswlib::HierarchicalNSW<float> exported(&space, plain), exported_diverse(&space, diverse);
   start = std::chrono::steady_clock::now();
   hnswlib::HierarchicalNSW<float> native(&space, rows, degree / 2, 200);
-  for (int64_t i = 0; i < rows; ++i) native.addPoint(&base[i * dim], static_cast<size_t>(i));
+  for (int64_t i = 0; i < rows; ++i) native.addPoint(&hnsw_base[i * dim], static_cast<size_t>(i));
   const double native_s = seconds_since(start);
   std::remove(plain.c_str());
   std::remove(diverse.c_str());
-  std::printf("%lld x %d in %d clusters, %lld queries from other centres, degree %d; annforge build %.2f s, "
+  std::printf("%lld x %d in %d clusters (%s), %lld queries from other centres, degree %d; annforge build %.2f s, "
               "export %.2f s (diverse %.2f s), hnswlib M%d efC200 build %.2f s\n",
-              static_cast<long long>(rows), dim, clusters, static_cast<long long>(count), degree, build_s, export_s,
+              static_cast<long long>(rows), dim, clusters, to_string(metric), static_cast<long long>(count), degree,
+              build_s, export_s,
               diverse_s, degree / 2, native_s);
   std::printf("%5s | %-17s | %-24s | %-24s | %-24s\n", "width", "annforge: recall q/s", "export: recall dist/q",
               "diverse: recall dist/q", "hnswlib: recall dist/q q/s");
@@ -125,7 +156,7 @@ int main(int argc, char** argv) {
       counted = 0;
       start = std::chrono::steady_clock::now();
       for (int64_t q = 0; q < count; ++q) {
-        auto result = h->searchKnn(&queries[q * dim], 10);
+        auto result = h->searchKnn(&hnsw_queries[q * dim], 10);
         for (int j = static_cast<int>(result.size()) - 1; j >= 0; --j, result.pop()) {
           found[q * 10 + j] = static_cast<uint32_t>(result.top().second);
         }

@@ -331,7 +331,7 @@ Dataset separated(int64_t rows, int64_t dim, int clusters, uint64_t centre_seed,
   return out;
 }
 
-// Links across clusters in the index's own graph (opt-in in the build: ANNFORGE_CPU_CROSS=1;
+// Links across clusters in the index's own graph (the build's, first in settle_upper_levels;
 // cross_links.hpp): rows on a cluster's edge get links to the next cluster, in the slots just
 // before the last quarter; queries from other centres find more; data without clusters gets none.
 TEST(UpperLevels, CrossLinksJoinSeparatedClusters) {

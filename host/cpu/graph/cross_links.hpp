@@ -67,9 +67,10 @@ std::vector<std::pair<uint32_t, uint32_t>> cross_cluster_links(const BaseLists& 
                                                                int most_per_row, int threads, uint64_t seed,
                                                                CrossLinkStats* stats);
 
-// The build's turn (settle_upper_levels, either backend): the index's own graph gets the links
-// its rows keep, each row's nearest first by HNSW's rule among them, in up to a quarter of its
-// slots just before the last quarter (the landing links' room); islands joined again after.
+// The build's turn (first in settle_upper_levels, either backend; ANNFORGE_CPU_CROSS=2 leaves
+// it out): the index's own graph gets the links its rows keep, each row's nearest first by
+// HNSW's rule among them, in up to a quarter of its slots just before the last quarter (the
+// landing links' room); islands joined again after.
 CrossLinkStats add_cross_links(Index& index, int threads, uint64_t seed);
 
 }  // namespace annforge::cpu
