@@ -221,12 +221,15 @@ std::vector<std::pair<uint32_t, uint32_t>> cross_cluster_links(const BaseLists& 
       if (member_of[r] != kInvalidId) order[cursor[member_of[r]]++] = static_cast<uint32_t>(r);
     }
   }
-  parallel_for(static_cast<int64_t>(order.size()), threads, 256, [&](int64_t begin, int64_t end, int) {
+  // Per thread, not per chunk of rows: a bit per row of the data (128 KiB at 1M rows).
+  std::vector<std::optional<RowBits>> listed_by_thread(resolve_threads(threads));
+  parallel_for(static_cast<int64_t>(order.size()), threads, 256, [&](int64_t begin, int64_t end, int thread) {
     std::vector<uint32_t> own, candidates;
     std::vector<const void*> pointers;
     std::vector<float> norms, distances;
     std::vector<LinkCandidate> own_ranked, offer_ranked, taken;
-    RowBits listed(rows);  // the row, its links and its candidates so far
+    if (!listed_by_thread[thread]) listed_by_thread[thread].emplace(rows);
+    RowBits& listed = *listed_by_thread[thread];  // the row, its links and its candidates so far
     int64_t local_kept = 0, local_sources = 0;
     for (int64_t i = begin; i < end; ++i) {
       const int64_t r = order[i];
