@@ -18,6 +18,9 @@ namespace annforge::cpu {
 
 namespace {
 
+// Links across clusters a row keeps at most (cross_links.hpp), each written both ways.
+constexpr int kCrossLinksPerRow = 4;
+
 // The diverse links' pool: a row's nearest 5 x degree (160 at degree 32) of its two-hop
 // neighbourhood (HNSW's construction searches with efConstruction 100-200). hnswlib's recall@10
 // at ef 64 on the exports (hnswlib's own index: 1M SIFT 0.949, 1M wordtext 0.930): pool of the
@@ -25,9 +28,6 @@ namespace {
 // q/s at recall 0.95 0.86x hnswlib's own); nearest 160: 0.956, 0.925 (20.6 links, 0.91x), for
 // 10% more time; only the nearest 12 links' neighbours (pool 100): SIFT 0.945; no pool (the
 // row's own list): 0.933 (2026-12-05).
-// Links across clusters a row keeps at most (cross_links.hpp), each written both ways.
-constexpr int kCrossLinksPerRow = 4;
-
 int diverse_pool(int degree) { return detail::env_knob("ANNFORGE_EXPORT_POOL", 5 * degree); }
 
 // Where HNSW's greedy descent (one step at a time to a nearer neighbour, level by level, as

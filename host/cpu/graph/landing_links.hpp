@@ -55,7 +55,9 @@ LandingLinkStats add_base_landing_links(Index& index, const Distance& distance, 
 // +0.8-2.0 s; every 2nd 0.9907, +4.5 s. Base beams of 4, 8 and 16 in those searches: the same.
 constexpr int kBaseLandingStride = 4;
 
-// The last step of building upper levels, for either backend: the upper beam's divisor measured
+// The last step of building upper levels, for either backend: first the base graph's links
+// across separated clusters (cross_links.hpp: add_cross_links; ANNFORGE_CPU_CROSS=2 leaves them
+// out), then the upper beam's divisor measured
 // (search/upper_width.hpp) and stored in the index; where it comes out below 4 (a narrow upper
 // beam misses), landing links first (upper beam 4), on the levels and then for every
 // kBaseLandingStride-th row on the base graph (islands joined again after), and the
