@@ -17,6 +17,7 @@
 #include <memory>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <random>
 #include <set>
 #include <string>
@@ -82,13 +83,18 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   const int64_t rows = argc > 1 ? std::atoll(argv[1]) : 60000;
   const int dim = argc > 2 ? std::atoi(argv[2]) : 24;
   const int clusters = argc > 3 ? std::atoi(argv[3]) : 200;
   const int64_t count = argc > 4 ? std::atoll(argv[4]) : 2000;
   const int degree = argc > 5 ? std::atoi(argv[5]) : 32;
-  const bool cosine = argc > 6 && std::string(argv[6]) == "cosine";
+  const std::string metric_name = argc > 6 ? argv[6] : "l2";
+  if (rows < 2 || dim < 1 || clusters < 1 || count < 1 || degree < 2 || (metric_name != "l2" && metric_name != "cosine")) {
+    std::fprintf(stderr, "usage: between_clusters [ROWS>=2] [DIM>=1] [CLUSTERS>=1] [QUERIES>=1] [DEGREE>=2] [l2|cosine]\n");
+    return 2;
+  }
+  const bool cosine = metric_name == "cosine";
   const Metric metric = cosine ? Metric::Cosine : Metric::L2;
   const std::vector<float> base = mixture(rows, dim, clusters, 1), queries = mixture(count, dim, clusters, 2);
   const DatasetView base_view{base.data(), rows, dim, ElementType::Float32};
@@ -172,4 +178,13 @@ int main(int argc, char** argv) {
                 results[2][1], results[2][2]);
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "between_clusters: error: %s\n", e.what());
+    return 1;
+  }
 }
