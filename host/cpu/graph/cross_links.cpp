@@ -90,28 +90,57 @@ float own_links(const BaseLists& lists, const Distance& distance, int64_t row, s
   return far;
 }
 
-// Which share of the members would pass on any offer, estimated cheaply before the members' kNN
-// lists are made (0.6 s of 1M SIFT's export, for nothing there): kSampledMembers members spread
-// over the level, each measured against every kSubsample-th member, whose nearest offers /
-// kSubsample stand for the nearest `offers` of all members.
-constexpr int kSampledMembers = 512;
-constexpr int kSubsample = 8;
-// Below this share of members with offers across a gap the data has no separated clusters to
-// link. Sampled shares (2026-12-07): 1M SIFT 0.021 (its few outliers), 1M wordtext 0.004, MNIST
-// 0.091 (it runs there, 0.19 s, and keeps one link), 1M x 64 in 5,000 clusters 0.61, 60,000 x 24
-// in 200 clusters 1.0.
-constexpr double kLeastShare = 0.05;
+// A row's nearest level-1 member: itself, the first among its links (in order of rank), else the
+// first among its links' links; kInvalidId where none is that near. (The first two members'
+// offers measured +0.004-0.010 recall for 30% more time: 60,000 x 24 in 200 clusters, 20,000 x
+// 24 in 100.)
+uint32_t nearest_member_of(const BaseLists& lists, int64_t r) {
+  if (lists.member[r] != 0) return static_cast<uint32_t>(r);
+  const uint32_t* list = lists.graph + static_cast<size_t>(r) * lists.width;
+  for (int j = 0; j < lists.width; ++j) {
+    if (list[j] < static_cast<uint64_t>(lists.rows) && lists.member[list[j]] != 0) return list[j];
+  }
+  for (int j = 0; j < lists.width; ++j) {
+    if (list[j] >= static_cast<uint64_t>(lists.rows)) continue;
+    const uint32_t* next = lists.graph + static_cast<size_t>(list[j]) * lists.width;
+    for (int i = 0; i < lists.width; ++i) {
+      if (next[i] < static_cast<uint64_t>(lists.rows) && lists.member[next[i]] != 0) return next[i];
+    }
+  }
+  return kInvalidId;
+}
 
-double share_across_gaps(const BaseLists& lists, const UpperLevel& level, const Distance& distance, int offers,
-                         int threads) {
+// Whether HNSW's rule keeps offer `c` (distance c.first from the row) against the row's own
+// links `own` (distances `own_distances`): none of those nearer to the row lies nearer to c.
+bool kept_by_rule(const Distance& distance, const std::vector<uint32_t>& own, const float* own_distances,
+                  const LinkCandidate& c) {
+  for (size_t o = 0; o < own.size(); ++o) {
+    if (own_distances[o] < c.first && distance.between(own[o], c.second) < c.first) return false;
+  }
+  return true;
+}
+
+// Whether the data has separated clusters to link, estimated cheaply before the members' kNN
+// lists are made (1.2-1.5 s of 1M x 64 in 5,000 clusters), in two steps. Every kSubsample-th
+// member stands for all members in both: its nearest offers / kSubsample for the nearest
+// `offers` of all.
+constexpr int kSubsample = 8;
+
+// First, which share of the members would pass on any offer: kSampledMembers members spread over
+// the level. Below kLeastAcross the data has no separated clusters (sampled shares, 2026-12-07:
+// 1M SIFT 0.021 (its few outliers), 1M wordtext 0.004, 1M x 64 in 50,000 clusters of 20 0,
+// MNIST 0.091, 1M x 64 in 5,000 clusters 0.61, 60,000 x 24 in 200 clusters 1.0), and nothing
+// more is done (0.05-0.15 s at 1M rows).
+constexpr int kSampledMembers = 512;
+constexpr double kLeastAcross = 0.05;
+
+double members_across_gaps(const BaseLists& lists, const UpperLevel& level, const Distance& distance,
+                           const std::vector<uint32_t>& subsample, int nearest, int threads) {
   const int64_t members = static_cast<int64_t>(level.members.size());
-  std::vector<uint32_t> subsample;
-  for (int64_t p = 0; p < members; p += kSubsample) subsample.push_back(level.members[p]);
-  if (subsample.size() < 2) return 0.0;  // too few members to tell
-  const int nearest = std::max(1, std::min<int>(offers / kSubsample, static_cast<int>(subsample.size()) - 1));
   const int64_t step = std::max<int64_t>(1, members / kSampledMembers);
   const int64_t sampled = (members - step / 2 + step - 1) / step;
-  std::vector<uint8_t> across(std::max<int64_t>(sampled, 0), 0);
+  if (sampled <= 0) return 0.0;
+  std::vector<uint8_t> across(sampled, 0);
   parallel_for(sampled, threads, 16, [&](int64_t begin, int64_t end, int) {
     std::vector<uint32_t> own;
     std::vector<const void*> pointers(subsample.size());
@@ -127,8 +156,60 @@ double share_across_gaps(const BaseLists& lists, const UpperLevel& level, const 
                               [&](float d) { return d > kMemberGap * far; });
     }
   });
-  const int64_t count = std::count(across.begin(), across.end(), uint8_t{1});
-  return sampled > 0 ? static_cast<double>(count) / static_cast<double>(sampled) : 0.0;
+  return static_cast<double>(std::count(across.begin(), across.end(), uint8_t{1})) / static_cast<double>(sampled);
+}
+
+// Then, which share of the rows would keep a link: kSampledRows rows spread over the data go
+// through the steps of cross_cluster_links (their nearest member's offers across its gap, the
+// row's gap, HNSW's rule against the row's own links). Rows and the rule, not members and gaps
+// alone: where the lists hold links across already (an index built with them, then exported),
+// offers still lie across gaps from most members, but the links the rows have block them. 1M x
+// 64 in 5,000 clusters (2026-12-07): 0.26 of sampled members had offers across a gap in the
+// export of its index, and 2.8 s of the export kept one link. Below kLeastKept nothing is done.
+// Sampled shares (2026-12-07; the full step's share of rows keeping a link in brackets: the
+// sparser offers find about a quarter of them): 1M x 64 in 5,000 clusters 0.0088 (0.034), its
+// index with the build's links exported 0 (0.000001), 200,000 x 64 in 1,000 clusters 0.024
+// (0.067), 20,000 x 48 in 50 clusters 0.049 (0.148), MNIST 0 (one link).
+constexpr int kSampledRows = 2048;
+constexpr double kLeastKept = 0.004;
+
+double rows_keeping_links(const BaseLists& lists, const Distance& distance, const std::vector<uint32_t>& subsample,
+                          int nearest, int threads) {
+  const int64_t step = std::max<int64_t>(1, lists.rows / kSampledRows);
+  const int64_t sampled = (lists.rows - step / 2 + step - 1) / step;
+  if (sampled <= 0) return 0.0;
+  std::vector<uint8_t> kept(sampled, 0);
+  parallel_for(sampled, threads, 16, [&](int64_t begin, int64_t end, int) {
+    std::vector<uint32_t> own, offered;
+    std::vector<const void*> pointers(subsample.size());
+    std::vector<float> norms(subsample.size()), distances(subsample.size()), own_distances;
+    std::vector<LinkCandidate> ranked;
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t r = step / 2 + i * step;
+      const uint32_t y = nearest_member_of(lists, r);
+      if (y == kInvalidId) continue;
+      const float member_far = own_links(lists, distance, y, own, pointers, norms, distances);
+      distance.row_to_rows(y, subsample.data(), static_cast<int>(subsample.size()), pointers.data(), norms.data(),
+                           distances.data());
+      ranked.clear();
+      for (size_t j = 0; j < subsample.size(); ++j) ranked.push_back({distances[j], subsample[j]});
+      std::nth_element(ranked.begin(), ranked.begin() + nearest, ranked.end());
+      offered.clear();
+      for (int j = 0; j <= nearest; ++j) {
+        if (ranked[j].first > kMemberGap * member_far) offered.push_back(ranked[j].second);
+      }
+      if (offered.empty()) continue;
+      const float far = own_links(lists, distance, r, own, pointers, norms, distances);
+      own_distances.assign(distances.begin(), distances.begin() + own.size());
+      distance.row_to_rows(r, offered.data(), static_cast<int>(offered.size()), pointers.data(), norms.data(),
+                           distances.data());
+      for (size_t j = 0; j < offered.size() && !kept[i]; ++j) {
+        const LinkCandidate c{distances[j], offered[j]};
+        kept[i] = c.first > kRowGap * far && kept_by_rule(distance, own, own_distances.data(), c);
+      }
+    }
+  });
+  return static_cast<double>(std::count(kept.begin(), kept.end(), uint8_t{1})) / static_cast<double>(sampled);
 }
 
 }  // namespace
@@ -143,10 +224,18 @@ std::vector<std::pair<uint32_t, uint32_t>> cross_cluster_links(const BaseLists& 
   const int64_t rows = lists.rows;
   int offers = std::max(1, std::min<int>(offers_per_member(), static_cast<int>(members) - 1));
   StageTimer timer;
-  const double share = share_across_gaps(lists, level, distance, offers, threads);
-  timer.lap("links across clusters: %.4f of sampled level-1 members have offers across a gap", share);
-  if (stats != nullptr) stats->share_sampled = share;
-  if (share < kLeastShare) return pairs;
+  std::vector<uint32_t> subsample;
+  for (int64_t p = 0; p < members; p += kSubsample) subsample.push_back(level.members[p]);
+  if (subsample.size() < 2) return pairs;  // too few members to tell
+  const int nearest = std::max(1, std::min<int>(offers / kSubsample, static_cast<int>(subsample.size()) - 1));
+  const double across = members_across_gaps(lists, level, distance, subsample, nearest, threads);
+  timer.lap("links across clusters: %.4f of sampled level-1 members have offers across a gap", across);
+  if (stats != nullptr) stats->share_across = across;
+  if (across < kLeastAcross) return pairs;
+  const double keeping = rows_keeping_links(lists, distance, subsample, nearest, threads);
+  timer.lap("links across clusters: %.4f of sampled rows keep one", keeping);
+  if (stats != nullptr) stats->share_kept = keeping;
+  if (keeping < kLeastKept) return pairs;
   std::vector<uint32_t> offered = nearest_members(level, index, offers, threads, seed);
   timer.lap("links across clusters: nearest members of %lld level-1 members", static_cast<long long>(members));
   // Each member keeps the offers that lie across a gap from it (kMemberGap times its farthest
@@ -177,26 +266,12 @@ std::vector<std::pair<uint32_t, uint32_t>> cross_cluster_links(const BaseLists& 
   // links, which are in order of rank) that lie across a gap from the row too, kept by HNSW's
   // rule against its own links.
   std::vector<uint32_t> kept(static_cast<size_t>(rows) * most_per_row, kInvalidId);
-  // Each row's nearest member: itself, the first among its links (in order of rank), else the
-  // first among its links' links (the first two members' offers measured +0.004-0.010 recall
-  // for 30% more time: 60,000 x 24 in 200 clusters, 20,000 x 24 in 100).
   std::vector<uint32_t> member_of(rows, kInvalidId);
-  std::atomic<int64_t> without{0}, kept_total{0}, sources{0};
+  std::atomic<int64_t> without{0}, kept_total{0}, sources{0}, rows_kept{0};
   parallel_for(rows, threads, 4096, [&](int64_t begin, int64_t end, int) {
     int64_t local_without = 0;
     for (int64_t r = begin; r < end; ++r) {
-      uint32_t y = lists.member[r] != 0 ? static_cast<uint32_t>(r) : kInvalidId;
-      const uint32_t* list = lists.graph + static_cast<size_t>(r) * lists.width;
-      for (int j = 0; j < lists.width && y == kInvalidId; ++j) {
-        if (list[j] < static_cast<uint64_t>(rows) && lists.member[list[j]] != 0) y = list[j];
-      }
-      for (int j = 0; j < lists.width && y == kInvalidId; ++j) {
-        if (list[j] >= static_cast<uint64_t>(rows)) continue;
-        const uint32_t* next = lists.graph + static_cast<size_t>(list[j]) * lists.width;
-        for (int i = 0; i < lists.width && y == kInvalidId; ++i) {
-          if (next[i] < static_cast<uint64_t>(rows) && lists.member[next[i]] != 0) y = next[i];
-        }
-      }
+      const uint32_t y = nearest_member_of(lists, r);
       if (y == kInvalidId) {
         ++local_without;
         continue;
@@ -230,7 +305,7 @@ std::vector<std::pair<uint32_t, uint32_t>> cross_cluster_links(const BaseLists& 
     std::vector<LinkCandidate> own_ranked, offer_ranked, taken;
     if (!listed_by_thread[thread]) listed_by_thread[thread].emplace(rows);
     RowBits& listed = *listed_by_thread[thread];  // the row, its links and its candidates so far
-    int64_t local_kept = 0, local_sources = 0;
+    int64_t local_kept = 0, local_sources = 0, local_rows_kept = 0;
     for (int64_t i = begin; i < end; ++i) {
       const int64_t r = order[i];
       const uint32_t position = member_of[r];
@@ -261,6 +336,7 @@ std::vector<std::pair<uint32_t, uint32_t>> cross_cluster_links(const BaseLists& 
       }
       std::sort(offer_ranked.begin(), offer_ranked.end());
       taken.clear();
+      size_t blocker = own_ranked.size();
       for (const LinkCandidate& c : offer_ranked) {
         bool blocked = false;
         for (const LinkCandidate& t : taken) {
@@ -270,9 +346,18 @@ std::vector<std::pair<uint32_t, uint32_t>> cross_cluster_links(const BaseLists& 
           }
         }
         // Only links nearer to the row than the offer come before it in HNSW's rule (across
-        // the gap, every own link is).
+        // the gap, every own link is). The link that blocked the last offer is tried first: the
+        // offers come by cluster, and one link on the row's side towards a cluster blocks most
+        // of its rows (the same result in fewer distances).
+        const auto blocks = [&](size_t j) {
+          return own_ranked[j].first < c.first && distance.between(own_ranked[j].second, c.second) < c.first;
+        };
+        if (!blocked && blocker < own_ranked.size()) blocked = blocks(blocker);
         for (size_t j = 0; j < own_ranked.size() && !blocked && own_ranked[j].first < c.first; ++j) {
-          blocked = distance.between(own_ranked[j].second, c.second) < c.first;
+          if (j != blocker && blocks(j)) {
+            blocked = true;
+            blocker = j;
+          }
         }
         if (blocked) continue;
         kept[static_cast<size_t>(r) * most_per_row + taken.size()] = c.second;
@@ -280,8 +365,10 @@ std::vector<std::pair<uint32_t, uint32_t>> cross_cluster_links(const BaseLists& 
         if (static_cast<int>(taken.size()) == most_per_row) break;
       }
       local_kept += static_cast<int64_t>(taken.size());
+      local_rows_kept += !taken.empty();
     }
     kept_total += local_kept;
+    rows_kept += local_rows_kept;
     sources += local_sources;
   });
   pairs.reserve(static_cast<size_t>(kept_total.load()) * 2);
@@ -298,6 +385,7 @@ std::vector<std::pair<uint32_t, uint32_t>> cross_cluster_links(const BaseLists& 
     stats->sources = sources.load();
     stats->without = without.load();
     stats->kept = kept_total.load();
+    stats->rows_kept = rows_kept.load();
   }
   return pairs;
 }

@@ -54,7 +54,9 @@ struct CrossLinkStats {
   int64_t sources = 0;     // rows offered them
   int64_t without = 0;     // rows with no level-1 member among their links (offered nothing)
   int64_t kept = 0;        // offers kept (each written both ways)
-  double share_sampled = 0;  // share of sampled members with offers across a gap (none below 0.05)
+  int64_t rows_kept = 0;   // rows that kept any
+  double share_across = 0;  // sampled members with offers across a gap (nothing more below 0.05)
+  double share_kept = 0;    // sampled rows keeping one of them (nothing more below 0.004)
   int64_t linked = 0;      // links written (add_cross_links)
 };
 

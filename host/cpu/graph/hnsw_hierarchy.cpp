@@ -353,8 +353,10 @@ HnswHierarchy build_hnsw_hierarchy(const Index& index, uint64_t seed, int thread
       across = cross_cluster_links(lists, out.levels[0], index, angles ? *angles : distance, kCrossLinksPerRow,
                                    threads, seed, &stats);
     }
-    timer.lap("export: links across clusters chosen (%lld members, %lld rows without one, %lld kept)",
-              static_cast<long long>(stats.members), static_cast<long long>(stats.without),
+    timer.lap("export: links across clusters chosen (sampled shares %.3f, %.4f; %lld members, %lld rows without "
+              "one, %lld rows kept %lld)",
+              stats.share_across, stats.share_kept, static_cast<long long>(stats.members),
+              static_cast<long long>(stats.without), static_cast<long long>(stats.rows_kept),
               static_cast<long long>(stats.kept));
   }
   add_base_links(out, distance, index.graph_degree, built.data(), threads);

@@ -177,9 +177,10 @@ UpperWidthMeasurement settle_upper_levels(Index& index, int threads, uint64_t se
   // (0.9530 -> 0.9535 at beam 10), 60,000 x 24 in 200 clusters 0.73 -> 1.50 s.
   if (detail::env_knob("ANNFORGE_CPU_CROSS", 1) == 1) {
     const CrossLinkStats cross = add_cross_links(index, threads, seed);
-    timer.lap("links across clusters: %.3f of sampled level-1 members with offers across a gap, %lld rows offered, "
-              "%lld kept, %lld links",
-              cross.share_sampled, static_cast<long long>(cross.sources), static_cast<long long>(cross.kept),
+    timer.lap("links across clusters: sampled shares %.3f (members with offers across a gap), %.4f (rows keeping "
+              "one); %lld rows offered, %lld kept %lld, %lld links",
+              cross.share_across, cross.share_kept, static_cast<long long>(cross.sources),
+              static_cast<long long>(cross.rows_kept), static_cast<long long>(cross.kept),
               static_cast<long long>(cross.linked));
   }
   UpperWidthMeasurement width = measure_upper_width(index, threads, seed);
