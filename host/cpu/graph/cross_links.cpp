@@ -120,6 +120,24 @@ bool kept_by_rule(const Distance& distance, const std::vector<uint32_t>& own, co
   return true;
 }
 
+// kept_by_rule's negation, trying first the link that blocked the last offer (`blocker`, updated):
+// offers come by cluster, and the one link on the row's side towards a cluster blocks most of
+// its rows (the same result in fewer distances).
+bool blocked_by_own(const Distance& distance, const std::vector<uint32_t>& own, const float* own_distances,
+                    const LinkCandidate& c, size_t& blocker) {
+  const auto blocks = [&](size_t o) {
+    return own_distances[o] < c.first && distance.between(own[o], c.second) < c.first;
+  };
+  if (blocker < own.size() && blocks(blocker)) return true;
+  for (size_t o = 0; o < own.size(); ++o) {
+    if (o != blocker && blocks(o)) {
+      blocker = o;
+      return true;
+    }
+  }
+  return false;
+}
+
 // Whether the data has separated clusters to link, estimated cheaply before the members' kNN
 // lists are made (1.2-1.5 s of 1M x 64 in 5,000 clusters), in two steps. Every kSubsample-th
 // member stands for all members in both: its nearest offers / kSubsample for the nearest
@@ -301,8 +319,8 @@ std::vector<std::pair<uint32_t, uint32_t>> cross_cluster_links(const BaseLists& 
   parallel_for(static_cast<int64_t>(order.size()), threads, 256, [&](int64_t begin, int64_t end, int thread) {
     std::vector<uint32_t> own, candidates;
     std::vector<const void*> pointers;
-    std::vector<float> norms, distances;
-    std::vector<LinkCandidate> own_ranked, offer_ranked, taken;
+    std::vector<float> norms, distances, own_distances;
+    std::vector<LinkCandidate> unblocked, taken;
     if (!listed_by_thread[thread]) listed_by_thread[thread].emplace(rows);
     RowBits& listed = *listed_by_thread[thread];  // the row, its links and its candidates so far
     int64_t local_kept = 0, local_sources = 0, local_rows_kept = 0;
@@ -311,9 +329,7 @@ std::vector<std::pair<uint32_t, uint32_t>> cross_cluster_links(const BaseLists& 
       const uint32_t position = member_of[r];
       ++local_sources;
       const float far = own_links(lists, distance, r, own, pointers, norms, distances);
-      own_ranked.clear();
-      for (size_t j = 0; j < own.size(); ++j) own_ranked.push_back({distances[j], own[j]});
-      std::sort(own_ranked.begin(), own_ranked.end());
+      own_distances.assign(distances.begin(), distances.begin() + own.size());
       candidates.clear();
       for (uint32_t id : own) listed.insert(id);
       listed.insert(static_cast<uint32_t>(r));
@@ -330,35 +346,24 @@ std::vector<std::pair<uint32_t, uint32_t>> cross_cluster_links(const BaseLists& 
       distances.resize(std::max(distances.size(), candidates.size()));
       distance.row_to_rows(r, candidates.data(), static_cast<int>(candidates.size()), pointers.data(), norms.data(),
                            distances.data());
-      offer_ranked.clear();
+      // HNSW's rule in two steps with the same result: the row's own links block an offer
+      // whatever else is kept (so in any order, and most rows, inside a cluster, are done
+      // there without ranking their offers); the survivors, nearest first, are then blocked by
+      // those kept before them.
+      unblocked.clear();
+      size_t blocker = 0;
       for (size_t j = 0; j < candidates.size(); ++j) {
-        if (distances[j] > kRowGap * far) offer_ranked.push_back({distances[j], candidates[j]});
+        const LinkCandidate c{distances[j], candidates[j]};
+        if (c.first > kRowGap * far && !blocked_by_own(distance, own, own_distances.data(), c, blocker)) {
+          unblocked.push_back(c);
+        }
       }
-      std::sort(offer_ranked.begin(), offer_ranked.end());
+      std::sort(unblocked.begin(), unblocked.end());
       taken.clear();
-      size_t blocker = own_ranked.size();
-      for (const LinkCandidate& c : offer_ranked) {
-        bool blocked = false;
-        for (const LinkCandidate& t : taken) {
-          if (distance.between(t.second, c.second) < c.first) {
-            blocked = true;
-            break;
-          }
-        }
-        // Only links nearer to the row than the offer come before it in HNSW's rule (across
-        // the gap, every own link is). The link that blocked the last offer is tried first: the
-        // offers come by cluster, and one link on the row's side towards a cluster blocks most
-        // of its rows (the same result in fewer distances).
-        const auto blocks = [&](size_t j) {
-          return own_ranked[j].first < c.first && distance.between(own_ranked[j].second, c.second) < c.first;
-        };
-        if (!blocked && blocker < own_ranked.size()) blocked = blocks(blocker);
-        for (size_t j = 0; j < own_ranked.size() && !blocked && own_ranked[j].first < c.first; ++j) {
-          if (j != blocker && blocks(j)) {
-            blocked = true;
-            blocker = j;
-          }
-        }
+      for (const LinkCandidate& c : unblocked) {
+        const bool blocked = std::any_of(taken.begin(), taken.end(), [&](const LinkCandidate& t) {
+          return distance.between(t.second, c.second) < c.first;
+        });
         if (blocked) continue;
         kept[static_cast<size_t>(r) * most_per_row + taken.size()] = c.second;
         taken.push_back(c);
