@@ -315,7 +315,8 @@ bool declared_metric(const std::string& path, Metric* metric);
 
 // Checks a matrix as build, search and exact_knn do before any work: rows and dim positive, data
 // present and aligned to its elements, fewer rows than 32-bit ids address, and (float32) every
-// value finite. Throws InvalidArgument whose message starts with `what` (a file name, say) and
+// value finite, every row's squared norm at most FLT_MAX / 16 (so that no float32 distance
+// overflows). Throws InvalidArgument whose message starts with `what` (a file name, say) and
 // names rows from `first_row` on (the data being a range of a larger matrix).
 void check_vectors(const DatasetView& data, const std::string& what, int64_t first_row = 0);
 

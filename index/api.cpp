@@ -1,11 +1,13 @@
 // The public entry points: check every precondition once, here, with a message that names
 // what is wrong, then hand the work to the backend chosen for the requested device.
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "annforge.hpp"
 #include "host/backend.hpp"
 #include "row_runs.hpp"
+#include "squared_norm.hpp"
 
 namespace annforge {
 namespace {
@@ -39,16 +41,28 @@ void check_vectors(const DatasetView& data, const std::string& what, int64_t fir
                    std::string(what) + ": a row stride of " + std::to_string(data.row_stride()) + " bytes cannot hold " +
                        std::to_string(data.row_bytes()) + "-byte rows of aligned elements");
   if (data.type == ElementType::Float32) {
-    // NaN or infinity would silently poison every distance it touches: refuse it up front.
     for (int64_t r = 0; r < data.rows; ++r) {
       const float* values = reinterpret_cast<const float*>(data.row(r));
+      // One vectorisable pass per row: a NaN or an infinity makes the sum NaN or infinite, so
+      // the common row costs one multiply-add per value and only a refused row is looked at
+      // again to say why.
+      if (detail::squared_norm(values, data.dim) <= detail::kLargestSquaredNorm) continue;
       for (int64_t i = 0; i < data.dim; ++i) {
+        // NaN or infinity would silently poison every distance it touches: refuse it up front.
         if (!std::isfinite(values[i])) {
           throw Error(ErrorCode::InvalidArgument, std::string(what) + ": row " + std::to_string(first_row + r) +
                                                       ", column " + std::to_string(i) + " is " +
                                                       (std::isnan(values[i]) ? "NaN" : "infinite"));
         }
       }
+      // Finite values whose squares overflow float32's distances (squared_norm.hpp).
+      char message[160];
+      std::snprintf(message, sizeof message,
+                    ": row %lld has a squared norm of %.3g, more than float32 distances hold without overflow "
+                    "(%.3g at most): scale the data down",
+                    static_cast<long long>(first_row + r), detail::squared_norm_exact(values, data.dim),
+                    static_cast<double>(detail::kLargestSquaredNorm));
+      throw Error(ErrorCode::InvalidArgument, std::string(what) + message);
     }
   }
 }

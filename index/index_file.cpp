@@ -18,6 +18,7 @@
 // the file and shares the vectors from the mapping (no copy); the graph and levels are copied.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -27,6 +28,7 @@
 #include "host/huge_pages.hpp"
 #include "mapped_file.hpp"
 #include "row_runs.hpp"
+#include "squared_norm.hpp"
 
 namespace annforge {
 namespace {
@@ -239,15 +241,24 @@ Index load(const std::string& path) {
   DatasetView view{file->data() + kHeaderBytes + graph_bytes + entry_bytes, static_cast<int64_t>(header.rows),
                    static_cast<int64_t>(header.dim), type};
   if (type == ElementType::Float32) {
-    // build() refuses NaN and infinity, so a file holding one was not written by annforge
-    // intact; searching it would feed NaN to every comparison of distances.
-    float value;
-    for (uint64_t i = 0; i < header.rows * header.dim; ++i) {
-      std::memcpy(&value, view.row(0) + i * sizeof(float), sizeof(float));
-      if (!std::isfinite(value)) {
-        corrupt(path, "corrupt: vector " + std::to_string(i / header.dim) + " holds " +
-                          (std::isnan(value) ? "NaN" : "an infinite value"));
+    // build() refuses NaN, infinity and rows too large for float32 distances, so a file holding
+    // one was not written by annforge intact; searching it would feed NaN to every comparison
+    // of distances.
+    for (uint64_t r = 0; r < header.rows; ++r) {
+      const uint8_t* row = view.row(0) + r * header.dim * sizeof(float);
+      if (detail::squared_norm(row, header.dim) <= detail::kLargestSquaredNorm) continue;
+      float value;
+      for (uint64_t i = 0; i < header.dim; ++i) {
+        std::memcpy(&value, row + i * sizeof(float), sizeof(float));
+        if (!std::isfinite(value)) {
+          corrupt(path, "corrupt: vector " + std::to_string(r) + " holds " +
+                            (std::isnan(value) ? "NaN" : "an infinite value"));
+        }
       }
+      char norm[32];
+      std::snprintf(norm, sizeof norm, "%.3g", detail::squared_norm_exact(row, header.dim));
+      corrupt(path, "corrupt: vector " + std::to_string(r) + " has a squared norm of " + norm +
+                        ", more than float32 distances hold");
     }
   }
   index.levels.reserve(level_shapes.size());  // `below` points into it: no reallocation

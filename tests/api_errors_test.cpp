@@ -55,6 +55,47 @@ TEST_F(Errors, NonFiniteFloatsNameRowAndColumn) {
   }
 }
 
+// Finite values whose squares overflow float32: every distance to such a row is infinite or NaN
+// (values of 1e20 crashed the build's k-means before they were refused). Rows up to the bound
+// build and search as any others, under every metric.
+TEST_F(Errors, RowsTooLargeForFloatDistancesAreRefused) {
+  Dataset data = Dataset::copy_of(base_.view());
+  static_cast<float*>(data.mutable_data())[23 * 8 + 2] = 1e20f;
+  const std::vector<std::string> why{"row 23", "squared norm", "scale the data down"};
+  EXPECT_TRUE(throws_error([&] { build(data); }, ErrorCode::InvalidArgument, why));
+  EXPECT_TRUE(throws_error([&] { search(index_, data.view(), 5); }, ErrorCode::InvalidArgument, why));
+  EXPECT_TRUE(throws_error([&] { exact_knn(base_.view(), data.view(), 5, Metric::L2); }, ErrorCode::InvalidArgument,
+                           why));
+  Index copy = index_;
+  EXPECT_TRUE(throws_error([&] { extend(copy, data.view(), params_for(Metric::L2, BuildAlgorithm::BruteForce, 8)); },
+                           ErrorCode::InvalidArgument, why));
+  EXPECT_EQ(copy.rows(), index_.rows());
+  // Every row scaled to a squared norm between 0.2 and 0.9 of the bound (FLT_MAX / 16).
+  const Dataset rows = clustered(3000, 16, ElementType::Float32, 11), queries = clustered(200, 16, ElementType::Float32, 12);
+  const auto scaled = [](const Dataset& from, uint64_t seed) {
+    Dataset out = Dataset::copy_of(from.view());
+    float* values = static_cast<float*>(out.mutable_data());
+    annforge_test::Rng rng(seed);
+    const int64_t dim = out.view().dim;
+    for (int64_t r = 0; r < out.view().rows; ++r) {
+      double norm = 0;
+      for (int64_t i = 0; i < dim; ++i) norm += static_cast<double>(values[r * dim + i]) * values[r * dim + i];
+      const double target = (0.2 + 0.7 * rng.uniform()) * (3.4028234e38 / 16);
+      const double scale = std::sqrt(target / norm);
+      for (int64_t i = 0; i < dim; ++i) values[r * dim + i] = static_cast<float>(values[r * dim + i] * scale);
+    }
+    return out;
+  };
+  const Dataset large = scaled(rows, 1), large_queries = scaled(queries, 2);
+  for (Metric metric : {Metric::L2, Metric::Cosine, Metric::InnerProduct}) {
+    const Index index = build(large, params_for(metric, BuildAlgorithm::Auto, 16));
+    EXPECT_TRUE(graph_invariants(index, 16));
+    const Neighbors truth = exact_knn(large.view(), large_queries.view(), 10, metric);
+    const double found = recall(search(index, large_queries.view(), 10, search_params(64, Device::Cpu)), truth, 10);
+    EXPECT_GE(found, 0.9) << "metric " << static_cast<int>(metric);
+  }
+}
+
 TEST_F(Errors, QueryShapeAndTypeMismatch) {
   Dataset wrong_dim = clustered(5, 9, ElementType::Float32, 4);
   Dataset wrong_type = clustered(5, 8, ElementType::UInt8, 4);

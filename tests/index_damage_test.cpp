@@ -193,6 +193,12 @@ TEST_F(DamagedIndex, StructuralDamageWithAValidChecksum) {
   const size_t last_value = vectors_at() + vector_bytes() - 4;
   EXPECT_TRUE(refused(damaged(vectors_at() + 4 * 5, nan_bits), ErrorCode::Format, {"vector 0", "NaN"}));
   EXPECT_TRUE(refused(damaged(last_value, inf_bits), ErrorCode::Format, {"infinite"}));
+  // A finite value whose square overflows float32's distances (build() refuses those too).
+  const float huge = 1e20f;
+  uint32_t huge_bits;
+  std::memcpy(&huge_bits, &huge, 4);
+  EXPECT_TRUE(refused(damaged(last_value, huge_bits), ErrorCode::Format,
+                      {"vector " + std::to_string(rows - 1), "squared norm"}));
   {
     // Rows halved, every section cut to match, checksum fixed: a consistent-looking smaller
     // index whose graph now points past its end.
