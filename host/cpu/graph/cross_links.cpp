@@ -8,6 +8,7 @@
 #include "host/cpu/distance/distance.hpp"
 #include "host/cpu/graph/connectivity.hpp"
 #include "host/cpu/graph/diverse_links.hpp"
+#include "host/cpu/graph/link_offers.hpp"
 #include "host/cpu/graph/link_sets.hpp"
 #include "host/cpu/graph/upper_levels.hpp"
 #include "host/cpu/knn_graph.hpp"
@@ -411,42 +412,17 @@ CrossLinkStats add_cross_links(Index& index, int threads, uint64_t seed) {
   std::vector<std::pair<uint32_t, uint32_t>> pairs =
       cross_cluster_links(lists, index.levels[0], index, by, kMostPerRow, threads, seed, &stats);
   if (pairs.empty()) return stats;
-  // Grouped by row (a counting sort); each row's offers ranked by (distance, id) and kept by
-  // HNSW's rule among themselves, so the result is the same for any order and `threads`.
-  std::vector<int64_t> start(rows + 1, 0);
-  for (const auto& pair : pairs) ++start[pair.first + 1];
-  for (int64_t r = 0; r < rows; ++r) start[r + 1] += start[r];
-  std::vector<uint32_t> offered(pairs.size());
-  {
-    std::vector<int64_t> cursor(start.begin(), start.end() - 1);
-    for (const auto& pair : pairs) offered[cursor[pair.first]++] = pair.second;
-  }
-  std::vector<int64_t> linked(resolve_threads(threads), 0);
-  parallel_for(rows, threads, 4096, [&](int64_t begin, int64_t end, int thread) {
-    std::vector<LinkCandidate> candidates, kept(slots);
-    for (int64_t r = begin; r < end; ++r) {
-      if (start[r] == start[r + 1]) continue;
-      uint32_t* list = index.graph.data() + r * degree;
-      candidates.clear();
-      for (int64_t i = start[r]; i < start[r + 1]; ++i) {
-        const uint32_t c = offered[i];
-        if (std::find(list, list + degree, c) != list + degree) continue;
-        if (std::any_of(candidates.begin(), candidates.end(), [&](const LinkCandidate& x) { return x.second == c; })) {
-          continue;
-        }
-        candidates.push_back({by.between(r, c), c});
-      }
-      std::sort(candidates.begin(), candidates.end());
-      const int taken = keep_diverse(
-          candidates.data(), static_cast<int>(candidates.size()), slots,
-          [&](int i, const LinkCandidate& c) { return by.between(kept[i].second, c.second) < c.first; },
-          [](int, uint32_t) {}, kept.data());
-      // Just before the last quarter, which the landing links take where the build adds them.
-      for (int t = 0; t < taken; ++t) list[degree - slots - 1 - t] = kept[t].second;
-      linked[thread] += taken;
+  // Each row's offers ranked by (distance, id) and kept by HNSW's rule among themselves (the
+  // same result for any order and `threads`), just before the last quarter, which the landing
+  // links take where the build adds them.
+  std::vector<LinkOffer> offers(pairs.size());
+  parallel_for(static_cast<int64_t>(pairs.size()), threads, 4096, [&](int64_t begin, int64_t end, int) {
+    for (int64_t i = begin; i < end; ++i) {
+      offers[i] = {pairs[i].first, by.between(pairs[i].first, pairs[i].second), pairs[i].second};
     }
   });
-  for (int64_t n : linked) stats.linked += n;
+  stats.linked = link_offers(std::move(offers), index.graph.data(), degree, slots, slots, true, threads,
+                             [&](uint32_t a, uint32_t b) { return by.between(a, b); });
   // A replaced link was, rarely, some row's only way in.
   if (stats.linked > 0) connect_islands(index.graph, graph_of(index), distance, threads);
   return stats;

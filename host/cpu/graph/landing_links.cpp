@@ -10,6 +10,7 @@
 #include "host/cpu/graph/connectivity.hpp"
 #include "host/cpu/graph/cross_links.hpp"
 #include "host/cpu/graph/diverse_links.hpp"
+#include "host/cpu/graph/link_offers.hpp"
 #include "host/cpu/parallel.hpp"
 #include "host/cpu/partition/reorder.hpp"
 #include "host/cpu/search/beam_search.hpp"
@@ -21,58 +22,9 @@ namespace annforge::cpu {
 
 namespace {
 
-struct Offer {
-  uint32_t landing;  // the position the walk ended on
-  float distance;    // from the landing member to the missed one
-  uint32_t missed;   // the position of the member the walk did not find
-  bool operator<(const Offer& o) const {
-    return std::tie(landing, distance, missed) < std::tie(o.landing, o.distance, o.missed);
-  }
-};
-
-// Each landing's offers, nearest first, into the last `slots` of its list in `graph` (rows x
-// degree): HNSW's diversity rule where `diverse` (an offer is left out when one taken before it
-// is nearer to it than the landing is), never a link the list holds. `between(a, b)`: the
-// distance of two of the graph's ids. Returns the links written; the same for any `threads`.
-template <typename Between>
-int64_t link_offers(std::vector<Offer> offers, uint32_t* graph, int degree, int slots, bool diverse, int threads,
-                    const Between& between) {
-  std::sort(offers.begin(), offers.end());
-  // Group boundaries: each landing's list is written by its own group only.
-  std::vector<size_t> starts;
-  for (size_t i = 0; i < offers.size(); ++i) {
-    if (i == 0 || offers[i].landing != offers[i - 1].landing) starts.push_back(i);
-  }
-  starts.push_back(offers.size());
-  const int64_t groups = static_cast<int64_t>(starts.size()) - 1;
-  std::vector<int64_t> linked(resolve_threads(threads), 0);
-  parallel_for(groups, threads, 256, [&](int64_t begin, int64_t end, int thread) {
-    std::vector<std::pair<float, uint32_t>> candidates, kept(slots);
-    for (int64_t g = begin; g < end; ++g) {
-      const uint32_t landing = offers[starts[g]].landing;
-      uint32_t* list = graph + static_cast<int64_t>(landing) * degree;
-      candidates.clear();
-      for (size_t i = starts[g]; i < starts[g + 1]; ++i) {
-        if (std::find(list, list + degree, offers[i].missed) == list + degree) {
-          candidates.push_back({offers[i].distance, offers[i].missed});
-        }
-      }
-      const int taken = keep_diverse(
-          candidates.data(), static_cast<int>(candidates.size()), slots,
-          [&](int i, const std::pair<float, uint32_t>& c) { return diverse && between(kept[i].second, c.second) < c.first; },
-          [](int, uint32_t) {}, kept.data());
-      for (int t = 0; t < taken; ++t) list[degree - 1 - t] = kept[t].second;
-      linked[thread] += taken;
-    }
-  });
-  int64_t total = 0;
-  for (int64_t n : linked) total += n;
-  return total;
-}
-
 // Every member of `level` (index.levels[level]) searched for with an upper beam of `upper_beam`;
 // the offers of those the walk on their own level did not find.
-std::vector<Offer> offers_on_level(const Index& index, const Distance& distance, int level, int upper_beam,
+std::vector<LinkOffer> offers_on_level(const Index& index, const Distance& distance, int level, int upper_beam,
                                    int threads, LandingLinkStats& stats) {
   const UpperLevel& on = index.levels[level];
   const int64_t count = static_cast<int64_t>(on.members.size());
@@ -87,7 +39,7 @@ std::vector<Offer> offers_on_level(const Index& index, const Distance& distance,
   std::vector<uint32_t> landed(static_cast<size_t>(count) * upper_beam);
   params.landings = landed.data();
   beam_search(graph_of(index), distance, queries.view(), params, {}, nullptr, nullptr, &index.levels);
-  std::vector<Offer> offers;
+  std::vector<LinkOffer> offers;
   for (int64_t i = 0; i < count; ++i) {
     const uint32_t* beam = landed.data() + i * upper_beam;
     if (beam[0] == kInvalidId || std::find(beam, beam + upper_beam, static_cast<uint32_t>(i)) != beam + upper_beam) {
@@ -120,7 +72,7 @@ LandingLinkStats add_base_landing_links(Index& index, const Distance& distance, 
   beam_search(graph_of(index), distance, queries.view(), params, {}, ids.data(), distances.data(), &index.levels);
   // A row is found when it comes back, or something as near to it as it is to itself (a copy;
   // for inner product, a row of larger norm in its direction).
-  std::vector<Offer> offers;
+  std::vector<LinkOffer> offers;
   for (int64_t i = 0; i < count; ++i) {
     const uint32_t* found = ids.data() + i * base_beam;
     const float* near = distances.data() + i * base_beam;
@@ -133,8 +85,9 @@ LandingLinkStats add_base_landing_links(Index& index, const Distance& distance, 
   }
   stats.searched = count;
   stats.missed = static_cast<int64_t>(offers.size());
-  stats.linked = link_offers(std::move(offers), index.graph.data(), degree, slots, index.metric != Metric::InnerProduct,
-                             threads, [&](uint32_t a, uint32_t b) { return distance.between(a, b); });
+  stats.linked = link_offers(std::move(offers), index.graph.data(), degree, slots, 0,
+                             index.metric != Metric::InnerProduct, threads,
+                             [&](uint32_t a, uint32_t b) { return distance.between(a, b); });
   return stats;
 }
 
@@ -153,8 +106,8 @@ LandingLinkStats add_landing_links(Index& index, int upper_beam, int threads) {
     // of search and linking no better than one (0.130).
     const int slots = degree / 4;
     if (slots == 0 || on.members.size() < 3) continue;
-    std::vector<Offer> offers = offers_on_level(index, distance, level, upper_beam, threads, stats);
-    stats.linked += link_offers(std::move(offers), on.graph.data(), degree, slots, diverse, threads,
+    std::vector<LinkOffer> offers = offers_on_level(index, distance, level, upper_beam, threads, stats);
+    stats.linked += link_offers(std::move(offers), on.graph.data(), degree, slots, 0, diverse, threads,
                                 [&](uint32_t a, uint32_t b) { return distance.between(on.members[a], on.members[b]); });
   }
   return stats;
