@@ -184,6 +184,18 @@ TEST_F(Cli, ExtendAddsAFilesRows) {
   ok("gen --n 100 --dim 8 --out narrow.fbin");
   fails("extend --index index.afi --data narrow.fbin --out other.afi", {"narrow.fbin", "index.afi", "8", "16"});
   fails("extend --index missing.afi --data more.fbin --out other.afi", {"missing.afi"});
+  // An index begun with too few rows for its degree (a graph over r rows holds r - 1 links per
+  // row) grows to --degree; a one-row index (degree 0) too.
+  write_vectors(path("five.fbin"), all.view().slice(0, 5));
+  ok("build --data five.fbin --out five.afi");
+  EXPECT_EQ(load(path("five.afi")).graph_degree, 4);
+  ok("extend --index five.afi --data first.fbin --out five.afi --degree 24");
+  EXPECT_TRUE(graph_invariants(load(path("five.afi")), 24));
+  write_vectors(path("one.fbin"), all.view().slice(0, 1));
+  ok("build --data one.fbin --out one.afi");
+  ok("extend --index one.afi --data more.fbin --out one.afi");
+  EXPECT_EQ(load(path("one.afi")).graph_degree, 32);
+  fails("extend --index one.afi --data more.fbin --out other.afi --degree 0", {"--degree"});
 }
 
 TEST_F(Cli, Uint8CosineThroughNpy) {
@@ -429,7 +441,7 @@ TEST_F(Cli, HelpForEveryCommand) {
       {"gt", {"data", "queries", "out", "k", "metric", "rows", "device", "threads", "json"}},
       {"info", {"index", "json"}},
       {"export", {"index", "out", "format", "links", "threads", "seed", "json"}},
-      {"extend", {"index", "data", "out", "rows", "device", "threads", "seed", "json"}},
+      {"extend", {"index", "data", "out", "rows", "degree", "device", "threads", "seed", "json"}},
       {"gen", {"n", "dim", "out", "queries", "queries-out", "clusters", "type", "duplicates", "seed", "json"}},
       {"convert", {"data", "out", "rows", "json"}},
   };

@@ -51,10 +51,13 @@ class Index:
         """Searches a batch: (ids, distances), each (queries, k), nearest first. Distances:
         squared L2, -inner product, or 1 - cosine. Safe to call from several threads at once."""
     def extend(self, vectors: ArrayLike2D, threads: int = 0, seed: int = 42,
-               progress: Optional[Callable[[str, int, int], Any]] = None) -> None:
+               progress: Optional[Callable[[str, int, int], Any]] = None,
+               graph_degree: int = 32) -> None:
         """Adds a batch of vectors (copied into the index) and links them into the graph, at a
         cost that follows the batch, not the index. Views of the graph taken before stay valid
-        (they show the graph as it was; while one is held, extend works on a copy)."""
+        (they show the graph as it was; while one is held, extend works on a copy). The index
+        keeps its degree, unless it had too few rows for it (r rows hold r - 1 links each):
+        then it grows to graph_degree."""
     def save(self, path: str) -> None:
         """Saves the index atomically (a temporary name, then a rename)."""
     def export(self, path: str, format: Literal["hnswlib", "faiss"] = "hnswlib", threads: int = 0,

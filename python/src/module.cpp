@@ -178,14 +178,16 @@ NB_MODULE(_annforge, m) {
           "Searches a batch of queries; returns (ids, distances), two (queries, k) arrays (uint32, float32).")
       .def(
           "extend",
-          [](PyIndex& self, const AnyArray& more, int threads, uint64_t seed, nb::handle progress) {
+          [](PyIndex& self, const AnyArray& more, int threads, uint64_t seed, nb::handle progress, int graph_degree) {
             const Dataset rows = matrix_from(more, "vectors");
             BuildParams params;
             {
               const std::shared_ptr<const Index> held = self.pinned();
               params.metric = held->metric;
-              params.graph_degree = held->graph_degree;
             }
+            // The index keeps its own degree unless its rows capped it (annforge::extend); then
+            // it grows to this one.
+            params.graph_degree = graph_degree;
             params.threads = threads;
             params.seed = seed;
             params.progress = progress_hook(progress.ptr());
@@ -200,9 +202,10 @@ NB_MODULE(_annforge, m) {
               self.index = std::move(next);
             }
           },
-          "vectors"_a, "threads"_a = 0, "seed"_a = 42, "progress"_a = nb::none(),
+          "vectors"_a, "threads"_a = 0, "seed"_a = 42, "progress"_a = nb::none(), "graph_degree"_a = 32,
           "Adds a batch of vectors (copied into the index) and links them into the graph, at a cost that follows\n"
-          "the batch (in place; on a copy while a graph view holds the index).")
+          "the batch (in place; on a copy while a graph view holds the index). The index keeps its degree,\n"
+          "unless it had too few rows for it (r rows hold r - 1 links each): then it grows to graph_degree.")
       .def(
           "save",
           [](const PyIndex& self, const std::string& path) {

@@ -113,6 +113,23 @@ def test_extend_keeps_old_views_valid(data):
     assert recall(ids, truth) >= 0.9
 
 
+def test_extend_grows_a_graph_its_first_rows_capped(data):
+    # A graph over r rows holds r - 1 links per row; extended, it grows to the degree asked
+    # (it kept r - 1 for good before, and a one-row index could not be extended).
+    base, queries = data
+    index = annforge.build(base[:5], progress=False)
+    assert index.graph_degree == 4
+    index.extend(base[5:])
+    assert index.graph.shape == (len(base), 32)
+    ids, _ = index.search(queries, k=10)
+    truth, _ = annforge.exact_knn(base, queries, k=10)
+    assert recall(ids, truth) >= 0.95
+    one = annforge.build(base[:1], progress=False)
+    assert one.graph_degree == 0
+    one.extend(base[1:2000], graph_degree=16)
+    assert one.graph.shape == (2000, 16)
+
+
 @pytest.mark.parametrize("links", ["index", "diverse"])
 def test_export_hnswlib_loads_in_hnswlib(tmp_path, data, links):
     hnswlib = pytest.importorskip("hnswlib")
