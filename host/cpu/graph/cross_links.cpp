@@ -111,19 +111,11 @@ uint32_t nearest_member_of(const BaseLists& lists, int64_t r) {
   return kInvalidId;
 }
 
-// Whether HNSW's rule keeps offer `c` (distance c.first from the row) against the row's own
-// links `own` (distances `own_distances`): none of those nearer to the row lies nearer to c.
-bool kept_by_rule(const Distance& distance, const std::vector<uint32_t>& own, const float* own_distances,
-                  const LinkCandidate& c) {
-  for (size_t o = 0; o < own.size(); ++o) {
-    if (own_distances[o] < c.first && distance.between(own[o], c.second) < c.first) return false;
-  }
-  return true;
-}
-
-// kept_by_rule's negation, trying first the link that blocked the last offer (`blocker`, updated):
-// offers come by cluster, and the one link on the row's side towards a cluster blocks most of
-// its rows (the same result in fewer distances).
+// Whether HNSW's rule leaves offer `c` (distance c.first from the row) out for the row's own links
+// `own` (distances `own_distances`): one of those nearer to the row lies nearer to c. The link
+// that blocked the last offer (`blocker`, updated) is tried first: offers come by cluster, and
+// the one link on the row's side towards a cluster blocks most of its rows (the same result in
+// fewer distances).
 bool blocked_by_own(const Distance& distance, const std::vector<uint32_t>& own, const float* own_distances,
                     const LinkCandidate& c, size_t& blocker) {
   const auto blocks = [&](size_t o) {
@@ -222,9 +214,10 @@ double rows_keeping_links(const BaseLists& lists, const Distance& distance, cons
       own_distances.assign(distances.begin(), distances.begin() + own.size());
       distance.row_to_rows(r, offered.data(), static_cast<int>(offered.size()), pointers.data(), norms.data(),
                            distances.data());
+      size_t blocker = 0;
       for (size_t j = 0; j < offered.size() && !kept[i]; ++j) {
         const LinkCandidate c{distances[j], offered[j]};
-        kept[i] = c.first > kRowGap * far && kept_by_rule(distance, own, own_distances.data(), c);
+        kept[i] = c.first > kRowGap * far && !blocked_by_own(distance, own, own_distances.data(), c, blocker);
       }
     }
   });
