@@ -31,10 +31,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (int64_t i = 0; i < own; ++i) {
     for (size_t b = 0; b < base.row_bytes(); ++b) q[(own + i) * base.row_bytes() + b] = base.row(i)[base.row_bytes() - 1 - b];
   }
-  if (base.type == ElementType::Float32) {  // reversed bytes of a float may be NaN: make them finite
+  if (base.type == ElementType::Float32) {
+    // Reversed bytes of a float may be NaN, infinite or too large for float32 distances (search
+    // refuses rows whose squared norm exceeds FLT_MAX / 16): make them finite and modest.
     float* f = reinterpret_cast<float*>(q);
     for (int64_t i = 0; i < 2 * own * base.dim; ++i) {
-      if (!std::isfinite(f[i])) f[i] = 0.5f;
+      if (!std::isfinite(f[i]) || std::fabs(f[i]) > 1e6f) f[i] = 0.5f;
     }
   }
   const int k = 1 + (knobs & 15);
