@@ -131,6 +131,36 @@ bool blocked_by_own(const Distance& distance, const std::vector<uint32_t>& own, 
   return false;
 }
 
+// One thread's buffers for a row's own links and the distances to its offers.
+struct RowScratch {
+  std::vector<uint32_t> own;
+  std::vector<const void*> pointers;
+  std::vector<float> norms, distances, own_distances;
+};
+
+// The offers (`count` ids from `offered`) that row `r` keeps against its own links, in their
+// order with their distances, into `out`: those over kRowGap times its farthest link's distance
+// that HNSW's rule lets pass. Its own links and the row itself lie within that distance, so no
+// offer needs checking against them first.
+void unblocked_offers(const BaseLists& lists, const Distance& distance, int64_t r, const uint32_t* offered, int count,
+                      RowScratch& s, std::vector<LinkCandidate>& out) {
+  out.clear();
+  if (count == 0) return;
+  const float far = own_links(lists, distance, r, s.own, s.pointers, s.norms, s.distances);
+  s.own_distances.assign(s.distances.begin(), s.distances.begin() + s.own.size());
+  s.pointers.resize(std::max<size_t>(s.pointers.size(), count));
+  s.norms.resize(std::max<size_t>(s.norms.size(), count));
+  s.distances.resize(std::max<size_t>(s.distances.size(), count));
+  distance.row_to_rows(r, offered, count, s.pointers.data(), s.norms.data(), s.distances.data());
+  size_t blocker = 0;
+  for (int j = 0; j < count; ++j) {
+    const LinkCandidate c{s.distances[j], offered[j]};
+    if (c.first > kRowGap * far && !blocked_by_own(distance, s.own, s.own_distances.data(), c, blocker)) {
+      out.push_back(c);
+    }
+  }
+}
+
 // Whether the data has separated clusters to link, estimated cheaply before the members' kNN
 // lists are made (1.2-1.5 s of 1M x 64 in 5,000 clusters), in two steps. Every kSubsample-th
 // member stands for all members in both: its nearest offers / kSubsample for the nearest
@@ -191,34 +221,29 @@ double rows_keeping_links(const BaseLists& lists, const Distance& distance, cons
   if (sampled <= 0) return 0.0;
   std::vector<uint8_t> kept(sampled, 0);
   parallel_for(sampled, threads, 16, [&](int64_t begin, int64_t end, int) {
-    std::vector<uint32_t> own, offered;
-    std::vector<const void*> pointers(subsample.size());
-    std::vector<float> norms(subsample.size()), distances(subsample.size()), own_distances;
-    std::vector<LinkCandidate> ranked;
+    RowScratch scratch;
+    std::vector<uint32_t> offered;
+    std::vector<LinkCandidate> ranked, unblocked;
     for (int64_t i = begin; i < end; ++i) {
       const int64_t r = step / 2 + i * step;
       const uint32_t y = nearest_member_of(lists, r);
       if (y == kInvalidId) continue;
-      const float member_far = own_links(lists, distance, y, own, pointers, norms, distances);
-      distance.row_to_rows(y, subsample.data(), static_cast<int>(subsample.size()), pointers.data(), norms.data(),
-                           distances.data());
+      const float member_far =
+          own_links(lists, distance, y, scratch.own, scratch.pointers, scratch.norms, scratch.distances);
+      scratch.pointers.resize(std::max(scratch.pointers.size(), subsample.size()));
+      scratch.norms.resize(std::max(scratch.norms.size(), subsample.size()));
+      scratch.distances.resize(std::max(scratch.distances.size(), subsample.size()));
+      distance.row_to_rows(y, subsample.data(), static_cast<int>(subsample.size()), scratch.pointers.data(),
+                           scratch.norms.data(), scratch.distances.data());
       ranked.clear();
-      for (size_t j = 0; j < subsample.size(); ++j) ranked.push_back({distances[j], subsample[j]});
+      for (size_t j = 0; j < subsample.size(); ++j) ranked.push_back({scratch.distances[j], subsample[j]});
       std::nth_element(ranked.begin(), ranked.begin() + nearest, ranked.end());
       offered.clear();
       for (int j = 0; j <= nearest; ++j) {
         if (ranked[j].first > kMemberGap * member_far) offered.push_back(ranked[j].second);
       }
-      if (offered.empty()) continue;
-      const float far = own_links(lists, distance, r, own, pointers, norms, distances);
-      own_distances.assign(distances.begin(), distances.begin() + own.size());
-      distance.row_to_rows(r, offered.data(), static_cast<int>(offered.size()), pointers.data(), norms.data(),
-                           distances.data());
-      size_t blocker = 0;
-      for (size_t j = 0; j < offered.size() && !kept[i]; ++j) {
-        const LinkCandidate c{distances[j], offered[j]};
-        kept[i] = c.first > kRowGap * far && !blocked_by_own(distance, own, own_distances.data(), c, blocker);
-      }
+      unblocked_offers(lists, distance, r, offered.data(), static_cast<int>(offered.size()), scratch, unblocked);
+      kept[i] = !unblocked.empty();
     }
   });
   return static_cast<double>(std::count(kept.begin(), kept.end(), uint8_t{1})) / static_cast<double>(sampled);
@@ -308,50 +333,20 @@ std::vector<std::pair<uint32_t, uint32_t>> cross_cluster_links(const BaseLists& 
       if (member_of[r] != kInvalidId) order[cursor[member_of[r]]++] = static_cast<uint32_t>(r);
     }
   }
-  // Per thread, not per chunk of rows: a bit per row of the data (128 KiB at 1M rows).
-  std::vector<std::optional<RowBits>> listed_by_thread(resolve_threads(threads));
-  parallel_for(static_cast<int64_t>(order.size()), threads, 256, [&](int64_t begin, int64_t end, int thread) {
-    std::vector<uint32_t> own, candidates;
-    std::vector<const void*> pointers;
-    std::vector<float> norms, distances, own_distances;
+  parallel_for(static_cast<int64_t>(order.size()), threads, 256, [&](int64_t begin, int64_t end, int) {
+    RowScratch scratch;
     std::vector<LinkCandidate> unblocked, taken;
-    if (!listed_by_thread[thread]) listed_by_thread[thread].emplace(rows);
-    RowBits& listed = *listed_by_thread[thread];  // the row, its links and its candidates so far
     int64_t local_kept = 0, local_sources = 0, local_rows_kept = 0;
     for (int64_t i = begin; i < end; ++i) {
       const int64_t r = order[i];
       const uint32_t position = member_of[r];
       ++local_sources;
-      const float far = own_links(lists, distance, r, own, pointers, norms, distances);
-      own_distances.assign(distances.begin(), distances.begin() + own.size());
-      candidates.clear();
-      for (uint32_t id : own) listed.insert(id);
-      listed.insert(static_cast<uint32_t>(r));
-      const uint32_t* from = &offered[static_cast<size_t>(position) * offers];
-      for (int j = 0; j < far_count[position]; ++j) {
-        if (listed.insert(from[j])) candidates.push_back(from[j]);
-      }
-      for (uint32_t id : own) listed.erase(id);
-      for (uint32_t id : candidates) listed.erase(id);
-      listed.erase(static_cast<uint32_t>(r));
-      if (candidates.empty()) continue;
-      pointers.resize(std::max(pointers.size(), candidates.size()));
-      norms.resize(std::max(norms.size(), candidates.size()));
-      distances.resize(std::max(distances.size(), candidates.size()));
-      distance.row_to_rows(r, candidates.data(), static_cast<int>(candidates.size()), pointers.data(), norms.data(),
-                           distances.data());
       // HNSW's rule in two steps with the same result: the row's own links block an offer
       // whatever else is kept (so in any order, and most rows, inside a cluster, are done
       // there without ranking their offers); the survivors, nearest first, are then blocked by
       // those kept before them.
-      unblocked.clear();
-      size_t blocker = 0;
-      for (size_t j = 0; j < candidates.size(); ++j) {
-        const LinkCandidate c{distances[j], candidates[j]};
-        if (c.first > kRowGap * far && !blocked_by_own(distance, own, own_distances.data(), c, blocker)) {
-          unblocked.push_back(c);
-        }
-      }
+      unblocked_offers(lists, distance, r, &offered[static_cast<size_t>(position) * offers], far_count[position],
+                       scratch, unblocked);
       std::sort(unblocked.begin(), unblocked.end());
       taken.clear();
       for (const LinkCandidate& c : unblocked) {
