@@ -47,13 +47,12 @@ void check_vectors(const DatasetView& data, const std::string& what, int64_t fir
       // the common row costs one multiply-add per value and only a refused row is looked at
       // again to say why.
       if (detail::squared_norm(values, data.dim) <= detail::kLargestSquaredNorm) continue;
-      for (int64_t i = 0; i < data.dim; ++i) {
-        // NaN or infinity would silently poison every distance it touches: refuse it up front.
-        if (!std::isfinite(values[i])) {
-          throw Error(ErrorCode::InvalidArgument, std::string(what) + ": row " + std::to_string(first_row + r) +
-                                                      ", column " + std::to_string(i) + " is " +
-                                                      (std::isnan(values[i]) ? "NaN" : "infinite"));
-        }
+      // NaN or infinity would silently poison every distance it touches: refuse it up front.
+      const int64_t i = detail::first_non_finite(values, data.dim);
+      if (i >= 0) {
+        throw Error(ErrorCode::InvalidArgument, std::string(what) + ": row " + std::to_string(first_row + r) +
+                                                    ", column " + std::to_string(i) + " is " +
+                                                    (std::isnan(values[i]) ? "NaN" : "infinite"));
       }
       // Finite values whose squares overflow float32's distances (squared_norm.hpp).
       char message[160];

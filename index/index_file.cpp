@@ -247,13 +247,12 @@ Index load(const std::string& path) {
     for (uint64_t r = 0; r < header.rows; ++r) {
       const uint8_t* row = view.row(0) + r * header.dim * sizeof(float);
       if (detail::squared_norm(row, header.dim) <= detail::kLargestSquaredNorm) continue;
-      float value;
-      for (uint64_t i = 0; i < header.dim; ++i) {
+      const int64_t i = detail::first_non_finite(row, header.dim);
+      if (i >= 0) {
+        float value;
         std::memcpy(&value, row + i * sizeof(float), sizeof(float));
-        if (!std::isfinite(value)) {
-          corrupt(path, "corrupt: vector " + std::to_string(r) + " holds " +
-                            (std::isnan(value) ? "NaN" : "an infinite value"));
-        }
+        corrupt(path, "corrupt: vector " + std::to_string(r) + " holds " +
+                          (std::isnan(value) ? "NaN" : "an infinite value"));
       }
       char norm[32];
       std::snprintf(norm, sizeof norm, "%.3g", detail::squared_norm_exact(row, header.dim));

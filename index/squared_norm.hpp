@@ -5,6 +5,7 @@
 // file that holds one.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -36,6 +37,18 @@ inline float squared_norm(const void* values, int64_t dim) {
   float sum = 0.0f;
   for (float lane : lanes) sum += lane;
   return sum;
+}
+
+// The column of a row's first NaN or infinite value, -1 where every value is finite: what a row
+// that squared_norm refuses is told first.
+inline int64_t first_non_finite(const void* values, int64_t dim) {
+  const auto* bytes = static_cast<const unsigned char*>(values);
+  for (int64_t i = 0; i < dim; ++i) {
+    float v;
+    std::memcpy(&v, bytes + i * sizeof(float), sizeof v);
+    if (!std::isfinite(v)) return i;
+  }
+  return -1;
 }
 
 // The same in double, for messages (finite where the float sum overflowed).

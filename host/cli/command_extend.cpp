@@ -33,8 +33,8 @@ const CommandSpec& extend_spec() {
       "",
       std::string(kVectorFileNote) +
           "\nThe index keeps its metric and degree (unless it had too few rows for the degree asked: a graph\n"
-          "over r rows holds r - 1 links per row; it then grows to --degree). Its upper levels stay until it has a quarter more rows\n"
-          "than they were built over; a batch larger than the index rebuilds it."};
+          "over r rows holds r - 1 links per row; it then grows to --degree). Its upper levels stay until it\n"
+          "has a quarter more rows than they were built over; a batch larger than the index rebuilds it."};
   return spec;
 }
 
