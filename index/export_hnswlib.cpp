@@ -3,8 +3,9 @@
 //   size_t offsetLevel0 (0), max_elements, cur_element_count, size_data_per_element,
 //          label_offset, offsetData; int maxlevel; uint32 enterpoint_node;
 //   size_t maxM, maxM0, M; double mult; size_t ef_construction;
-//   per element (internal id = row): uint32 link count (low 16 bits; bits 16-23 hold the
-//          deletion mark), maxM0 uint32 ids, the vector (dim float32), size_t label;
+//   per element (internal id = its place in locality_order.hpp's order; label = its row):
+//          uint32 link count (low 16 bits; bits 16-23 hold the deletion mark), maxM0 uint32
+//          ids, the vector (dim float32), size_t label;
 //   per element: uint32 bytes of its upper links (levels x (4 + 4 maxM)), then per level
 //          1..its top: uint32 count, maxM uint32 ids.
 // loadIndex checks that these sizes add up to the file's length exactly.
@@ -13,7 +14,10 @@
 #include <cstring>
 #include <vector>
 
+#include "host/cpu/graph/locality_order.hpp"
 #include "host/cpu/parallel.hpp"
+#include "host/cpu/trace.hpp"
+#include "host/env_knob.hpp"
 #include "index/export_formats.hpp"
 
 namespace annforge::detail {
@@ -39,6 +43,19 @@ void write_hnswlib(const Index& index, const cpu::HnswHierarchy& hierarchy, int 
   const size_t per_element = links_level0 + data_size + sizeof(uint64_t);
   const size_t links_upper = max_m * sizeof(uint32_t) + sizeof(uint32_t);
 
+  // Elements in locality order (labels stay the caller's rows): element p is row order[p], and
+  // links to row r name element position_of[r]. ANNFORGE_EXPORT_ORDER=2 keeps row order (A/B).
+  cpu::StageTimer timer;
+  std::vector<uint32_t> order;
+  if (env_knob("ANNFORGE_EXPORT_ORDER", 1) == 1) {
+    order = cpu::hierarchy_locality_order(hierarchy, threads);
+  } else {
+    order.resize(rows);
+    for (int64_t r = 0; r < rows; ++r) order[r] = static_cast<uint32_t>(r);
+  }
+  const std::vector<uint32_t> position_of = cpu::inverse_permutation(order);
+  timer.lap("export: hnswlib elements in locality order");
+
   std::vector<uint8_t> bytes;
   put<uint64_t>(bytes, 0);  // offsetLevel0
   put<uint64_t>(bytes, static_cast<uint64_t>(rows));
@@ -47,7 +64,7 @@ void write_hnswlib(const Index& index, const cpu::HnswHierarchy& hierarchy, int 
   put<uint64_t>(bytes, links_level0 + data_size);  // label_offset
   put<uint64_t>(bytes, links_level0);              // offsetData
   put<int32_t>(bytes, hierarchy.max_level());
-  put<uint32_t>(bytes, hierarchy.entry);
+  put<uint32_t>(bytes, position_of[hierarchy.entry]);
   put<uint64_t>(bytes, max_m);
   put<uint64_t>(bytes, max_m0);
   put<uint64_t>(bytes, m);
@@ -70,22 +87,24 @@ void write_hnswlib(const Index& index, const cpu::HnswHierarchy& hierarchy, int 
         block.assign(static_cast<size_t>(count) * per_element, 0);
         for (int64_t i = 0; i < count; ++i) {
           uint8_t* element = block.data() + i * per_element;
-          const uint32_t links = static_cast<uint32_t>(
-              hierarchy.links(static_cast<uint32_t>(first + i), 0, static_cast<int>(max_m0), ids.data()));
+          const uint32_t row = order[first + i];
+          const uint32_t links = static_cast<uint32_t>(hierarchy.links(row, 0, static_cast<int>(max_m0), ids.data()));
+          for (uint32_t j = 0; j < links; ++j) ids[j] = position_of[ids[j]];
           std::memcpy(element, &links, sizeof(uint32_t));
           std::memcpy(element + sizeof(uint32_t), ids.data(), links * sizeof(uint32_t));
-          rows_as_float32(index, first + i, 1, reinterpret_cast<float*>(element + links_level0));
-          const uint64_t label = static_cast<uint64_t>(first + i);
+          rows_as_float32(index, row, 1, reinterpret_cast<float*>(element + links_level0));
+          const uint64_t label = row;
           std::memcpy(element + links_level0 + data_size, &label, sizeof(uint64_t));
         }
       });
 
-  // Upper levels, element by element: each level's list in row ids (internal id = row).
+  // Upper levels, element by element in the same order, each list in internal ids.
   std::vector<uint32_t> ids;
   for (int64_t first = 0; first < rows; first += kBlock) {
     const int64_t count = std::min(kBlock, rows - first);
     bytes.clear();
-    for (int64_t r = first; r < first + count; ++r) {
+    for (int64_t p = first; p < first + count; ++p) {
+      const uint32_t r = order[p];
       const int top = hierarchy.top_level[r];
       put<uint32_t>(bytes, static_cast<uint32_t>(links_upper * top));
       for (int level = 1; level <= top; ++level) {
@@ -93,7 +112,8 @@ void write_hnswlib(const Index& index, const cpu::HnswHierarchy& hierarchy, int 
         bytes.resize(at + links_upper, 0);
         ids.resize(max_m);
         const uint32_t links =
-            static_cast<uint32_t>(hierarchy.links(static_cast<uint32_t>(r), level, static_cast<int>(max_m), ids.data()));
+            static_cast<uint32_t>(hierarchy.links(r, level, static_cast<int>(max_m), ids.data()));
+        for (uint32_t j = 0; j < links; ++j) ids[j] = position_of[ids[j]];
         std::memcpy(bytes.data() + at, &links, sizeof(uint32_t));
         std::memcpy(bytes.data() + at + sizeof(uint32_t), ids.data(), links * sizeof(uint32_t));
       }
