@@ -54,16 +54,16 @@ std::vector<uint32_t> hierarchy_locality_order(const HnswHierarchy& hierarchy, i
   std::vector<uint32_t> order = top_level_order(hierarchy);
 
   // claim[row]: the position in `order` (the level above's) of the member whose group the row
-  // joins; round[row]: the pass that claimed it (its distance in hops from that level).
+  // joins; pass_of[row]: the pass that claimed it (its distance in hops from that level).
   std::vector<uint32_t> claim(rows, kUnclaimed);
-  std::vector<uint8_t> round(rows, 0);
+  std::vector<uint8_t> pass_of(rows, 0);
   std::vector<uint32_t> starts;
   for (int level = hierarchy.max_level() - 1; level >= 0; --level) {
     const std::vector<uint32_t> members = level_rows(hierarchy, level);
     for (uint32_t row : members) claim[row] = kUnclaimed;
     for (size_t s = 0; s < order.size(); ++s) {
       claim[order[s]] = static_cast<uint32_t>(s);
-      round[order[s]] = 0;
+      pass_of[order[s]] = 0;
     }
     // Passes until every row is claimed: an unclaimed row joins the group of its first link
     // (nearest first) claimed in an earlier pass. Reading only earlier passes' claims keeps the
@@ -80,7 +80,7 @@ std::vector<uint32_t> hierarchy_locality_order(const HnswHierarchy& hierarchy, i
           taken[i] = kUnclaimed;
           level_links(hierarchy, open[i], level, links);
           for (uint32_t next : links) {
-            if (claim[next] != kUnclaimed && round[next] < pass) {
+            if (claim[next] != kUnclaimed && pass_of[next] < pass) {
               taken[i] = claim[next];
               break;
             }
@@ -95,7 +95,7 @@ std::vector<uint32_t> hierarchy_locality_order(const HnswHierarchy& hierarchy, i
           continue;
         }
         claim[open[i]] = taken[i];
-        round[open[i]] = static_cast<uint8_t>(pass);
+        pass_of[open[i]] = static_cast<uint8_t>(pass);
       }
       if (still_open == open.size()) break;  // the rest links to no claimed row
       open.resize(still_open);
@@ -105,7 +105,7 @@ std::vector<uint32_t> hierarchy_locality_order(const HnswHierarchy& hierarchy, i
     const uint32_t last_group = static_cast<uint32_t>(order.size());
     for (uint32_t row : open) {
       claim[row] = last_group;
-      round[row] = 255;
+      pass_of[row] = 255;
     }
     // The level's order: each member above, then the rows of its group by pass, then row.
     // Counting sort by group; members are visited in row order, so within a pass rows ascend.
@@ -119,7 +119,7 @@ std::vector<uint32_t> hierarchy_locality_order(const HnswHierarchy& hierarchy, i
     for (size_t g = 0; g <= order.size(); ++g) {
       const size_t end = starts[g];
       std::stable_sort(grouped.begin() + begin, grouped.begin() + end,
-                       [&](uint32_t a, uint32_t b) { return round[a] < round[b]; });
+                       [&](uint32_t a, uint32_t b) { return pass_of[a] < pass_of[b]; });
       begin = end;
     }
     order.swap(grouped);
